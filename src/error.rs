@@ -1,0 +1,88 @@
+//! Errors: configuration errors raised at build time, and the ready-made
+//! error a fault can inject.
+
+use std::fmt;
+
+/// A configuration value was rejected when a layer, target, trigger or fault
+/// set was built.
+///
+/// Every variant names the field and the offending value, so the message
+/// alone tells a user what to fix. Nothing in this crate validates at request
+/// time: a plan that builds is a plan that runs.
+///
+/// # Example
+///
+/// ```
+/// use tower_chaos::ConfigError;
+///
+/// let err = ConfigError::invalid("trigger.rate", 1.5, "must be within 0..=1");
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid `trigger.rate` = 1.5: must be within 0..=1"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A field holds a value outside what it accepts.
+    #[error("invalid `{field}` = {value}: {reason}")]
+    Invalid {
+        /// Dotted path of the field, e.g. `trigger.rate` or `latency.max`.
+        field: &'static str,
+        /// The rejected value, formatted with `Debug`/`Display`.
+        value: String,
+        /// What the field accepts.
+        reason: &'static str,
+    },
+    /// A lower bound is greater than its upper bound.
+    #[error("`{field}`: minimum {min} is greater than maximum {max}")]
+    MinAboveMax {
+        /// Which pair of fields, e.g. `latency.uniform` or `trigger.window`.
+        field: &'static str,
+        /// The lower bound as given.
+        min: String,
+        /// The upper bound as given.
+        max: String,
+    },
+    /// The environment variable that carries a seed does not hold a `u64`.
+    #[error("environment variable `{variable}` = {value:?} is not a u64 seed")]
+    SeedFromEnv {
+        /// The variable's name ([`SEED_ENV`](crate::SEED_ENV)).
+        variable: &'static str,
+        /// What it held.
+        value: String,
+    },
+}
+
+impl ConfigError {
+    /// Builds an [`ConfigError::Invalid`] for `field`, formatting `value`
+    /// with `Debug` so strings show their quotes and floats their `NaN`.
+    pub fn invalid(field: &'static str, value: impl fmt::Debug, reason: &'static str) -> Self {
+        Self::Invalid {
+            field,
+            value: format!("{value:?}"),
+            reason,
+        }
+    }
+
+    /// Builds a [`ConfigError::MinAboveMax`] for `field`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::ConfigError;
+    ///
+    /// let err = ConfigError::min_above_max(
+    ///     "latency.uniform",
+    ///     Duration::from_millis(5),
+    ///     Duration::from_millis(1),
+    /// );
+    /// assert!(err.to_string().contains("5ms"));
+    /// ```
+    pub fn min_above_max(field: &'static str, min: impl fmt::Debug, max: impl fmt::Debug) -> Self {
+        Self::MinAboveMax {
+            field,
+            min: format!("{min:?}"),
+            max: format!("{max:?}"),
+        }
+    }
+}
