@@ -47,7 +47,7 @@ use crate::{ConfigError, FaultSet, Report};
 /// use tower::{Service, ServiceExt, service_fn};
 /// use tower_chaos::{ChaosLayer, Fault, FaultKind, FaultSet, Target, Trigger};
 ///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
 /// let target = Target::builder("payments").seed(42).build()?;
 /// let mut svc = tower::ServiceBuilder::new()
 ///     .layer(ChaosLayer::for_target(&target))
@@ -57,7 +57,7 @@ use crate::{ConfigError, FaultSet, Report};
 /// assert_eq!(svc.ready().await?.call(1).await?, 1);
 ///
 /// // Swap faults in at run time, without rebuilding the stack.
-/// target.set_faults(FaultSet::new().with(Fault::injected_error().when(Trigger::always())))?;
+/// target.set_faults(FaultSet::new().with(Fault::<u32>::injected_error().when(Trigger::always())))?;
 /// assert!(svc.ready().await?.call(2).await.is_err());
 ///
 /// target.disable();

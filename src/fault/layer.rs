@@ -132,6 +132,26 @@ impl<R, E> ChaosLayer<R, E> {
     }
 }
 
+impl<R: 'static, E: 'static> ChaosLayer<R, E> {
+    /// [`Target::set_faults`] with the types of this layer, so they need no
+    /// annotation. Affects every layer and service of the target.
+    ///
+    /// # Errors
+    ///
+    /// As [`Target::set_faults`]; on error nothing changes.
+    ///
+    /// ```
+    /// use tower_chaos::{ChaosLayer, Fault, FaultSet, Trigger};
+    ///
+    /// let layer: ChaosLayer<u32> = ChaosLayer::builder("x").seed(1).build()?;
+    /// layer.set_faults(FaultSet::new().with(Fault::injected_error().when(Trigger::every(2))))?;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn set_faults(&self, faults: FaultSet<Fault<R, E>, R>) -> Result<(), ConfigError> {
+        self.target.set_faults(faults)
+    }
+}
+
 impl<S, R, E> Layer<S> for ChaosLayer<R, E>
 where
     S: Service<R, Error = E>,
