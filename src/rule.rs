@@ -434,6 +434,7 @@ impl<A, R> Plan<A, R> {
     /// Decides which rules apply to call number `n`, in rule order, offering
     /// each firing rule to `resolve`. Returns `None` when nothing applied;
     /// otherwise the guard that holds the active-fault slots.
+    #[inline]
     pub(crate) fn decide<Z: Resolve<A, R>>(
         &self,
         req: &R,

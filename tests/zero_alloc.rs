@@ -112,3 +112,13 @@ async fn no_allocation_when_no_fault_fires() {
     assert!(svc.ready().await.unwrap().call(1).await.is_err());
     assert_eq!(failing.target().report().injected(FaultKind::Error), 1);
 }
+
+#[test]
+fn pass_through_future_is_no_larger_than_the_inner_one() {
+    // The faulted state lives behind one allocation made only when a fault
+    // fires, so the common future stays as small as the inner future.
+    assert_eq!(
+        std::mem::size_of::<tower_chaos::ResponseFuture<Echo, u64>>(),
+        std::mem::size_of::<Ready<Result<u64, BoxError>>>()
+    );
+}

@@ -16,9 +16,12 @@ pin_project! {
     /// Response future of [`Chaos`](super::Chaos).
     ///
     /// When no fault fired it is the inner future, polled in place (no box,
-    /// no allocation). Dropping it at any point (during a delay, a hang or a
-    /// lost reply) releases its active-fault slots; counters were updated
-    /// when the decision was taken, at `call`.
+    /// no allocation), and the wrapper adds only a tag to its size. A faulted
+    /// request keeps its (larger) state — timers, the delayed request, the
+    /// injected error — in one allocation, made only when a fault fires.
+    /// Dropping it at any point (during a delay, a hang or a lost reply)
+    /// releases its active-fault slots; counters were updated when the
+    /// decision was taken, at `call`.
     pub struct ResponseFuture<S, R>
     where
         S: Service<R>,
@@ -35,13 +38,20 @@ pin_project! {
         S: Service<R>,
     {
         Pass { #[pin] fut: S::Future },
-        Faulted {
-            #[pin]
-            step: Step<S, R>,
-            after: Duration,
-            lost: Option<S::Error>,
-            guard: ActiveGuard,
-        },
+        Faulted { faulted: Pin<Box<Faulted<S, R>>> },
+    }
+}
+
+pin_project! {
+    struct Faulted<S, R>
+    where
+        S: Service<R>,
+    {
+        #[pin]
+        step: Step<S, R>,
+        after: Duration,
+        lost: Option<S::Error>,
+        guard: ActiveGuard,
     }
 }
 
@@ -78,12 +88,15 @@ pub(super) enum Start<S: Service<R>, R> {
 }
 
 impl<S: Service<R>, R> ResponseFuture<S, R> {
+    #[inline(always)]
     pub(super) const fn pass(fut: S::Future) -> Self {
         Self {
             state: State::Pass { fut },
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn faulted(start: Start<S, R>, after: Duration, lost: Option<S::Error>, guard: ActiveGuard) -> Self {
         let step = match start {
             Start::Delay(d, then) => Step::Before {
@@ -96,10 +109,12 @@ impl<S: Service<R>, R> ResponseFuture<S, R> {
         };
         Self {
             state: State::Faulted {
-                step,
-                after,
-                lost,
-                guard,
+                faulted: Box::pin(Faulted {
+                    step,
+                    after,
+                    lost,
+                    guard,
+                }),
             },
         }
     }
@@ -120,11 +135,20 @@ fn finish<S: Service<R>, R>(result: Result<S::Response, S::Error>, after: Durati
 impl<S: Service<R>, R> Future for ResponseFuture<S, R> {
     type Output = Result<S::Response, S::Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (mut step, after, lost) = match self.project().state.project() {
-            StateProj::Pass { fut } => return fut.poll(cx),
-            StateProj::Faulted { step, after, lost, .. } => (step, *after, lost),
-        };
+        match self.project().state.project() {
+            StateProj::Pass { fut } => fut.poll(cx),
+            StateProj::Faulted { faulted } => faulted.as_mut().poll_faulted(cx),
+        }
+    }
+}
+
+impl<S: Service<R>, R> Faulted<S, R> {
+    #[inline(never)]
+    fn poll_faulted(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<S::Response, S::Error>> {
+        let this = self.project();
+        let (mut step, after, lost) = (this.step, *this.after, this.lost);
         loop {
             let next = match step.as_mut().project() {
                 StepProj::Before { sleep, then } => {
@@ -163,7 +187,7 @@ impl<S: Service<R>, R> fmt::Debug for ResponseFuture<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Pass { .. } => "pass",
-            State::Faulted { step, .. } => match step {
+            State::Faulted { faulted } => match &faulted.step {
                 Step::Before { .. } => "delaying",
                 Step::Running { .. } => "running",
                 Step::Holding { .. } => "holding",

@@ -141,6 +141,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: R) -> Self::Future {
         if !self.target.shared.is_enabled() {
             self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
