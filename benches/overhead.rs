@@ -16,7 +16,8 @@ use tower_chaos::{ChaosLayer, Fault, Latency, Trigger};
 
 const CALLS: u64 = 1000;
 
-fn bare() -> impl Service<u64, Response = u64, Error = BoxError, Future = Ready<Result<u64, BoxError>>> + Clone {
+fn bare() -> impl Service<u64, Response = u64, Error = BoxError, Future = Ready<Result<u64, BoxError>>> + Clone
+{
     service_fn(|x: u64| ready(Ok::<_, BoxError>(x)))
 }
 
@@ -30,8 +31,12 @@ where
     }
 }
 
-fn bench_one<S>(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, rt: &Runtime, id: &str, mut svc: S)
-where
+fn bench_one<S>(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &Runtime,
+    id: &str,
+    mut svc: S,
+) where
     S: Service<u64, Response = u64, Error = BoxError>,
 {
     c.bench_function(id, |b| b.iter(|| rt.block_on(drive(&mut svc))));
@@ -40,25 +45,40 @@ where
 fn armed_faults(builder: tower_chaos::ChaosLayerBuilder<u64>) -> tower_chaos::ChaosLayerBuilder<u64> {
     builder
         .seed(1)
-        .fault(Fault::latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(5))).when(Trigger::rate(1e-9)))
+        .fault(
+            Fault::latency(Latency::uniform(
+                Duration::from_millis(1),
+                Duration::from_millis(5),
+            ))
+            .when(Trigger::rate(1e-9)),
+        )
         .fault(Fault::injected_error().when(Trigger::rate(1e-9)))
 }
 
 fn overhead(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("overhead");
     group.throughput(Throughput::Elements(CALLS));
 
     bench_one(&mut group, &rt, "bare", bare());
     bench_one(&mut group, &rt, "identity", Identity::new().layer(bare()));
 
-    let disabled = armed_faults(ChaosLayer::builder("bench-disabled")).build().unwrap();
+    let disabled = armed_faults(ChaosLayer::builder("bench-disabled"))
+        .build()
+        .unwrap();
     disabled.target().disable();
     bench_one(&mut group, &rt, "chaos-disabled", disabled.layer(bare()));
 
     let armed = armed_faults(ChaosLayer::builder("bench-armed")).build().unwrap();
     bench_one(&mut group, &rt, "chaos-armed", armed.layer(bare()));
-    assert_eq!(armed.target().report().total_injected(), 0, "armed faults must not fire in the bench");
+    assert_eq!(
+        armed.target().report().total_injected(),
+        0,
+        "armed faults must not fire in the bench"
+    );
 
     let tower_fault = tower_fault::latency::LatencyLayer::new(0.0, 1..5);
     bench_one(&mut group, &rt, "tower-fault", tower_fault.layer(bare()));
@@ -72,7 +92,12 @@ fn overhead(c: &mut Criterion) {
         .max_latency(Duration::from_millis(5))
         .seed(1)
         .build();
-    bench_one(&mut group, &rt, "tower-resilience-chaos", resilience.layer(bare()));
+    bench_one(
+        &mut group,
+        &rt,
+        "tower-resilience-chaos",
+        resilience.layer(bare()),
+    );
 
     group.finish();
 }

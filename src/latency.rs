@@ -178,7 +178,11 @@ impl Latency {
             Dist::Uniform(a, b) => {
                 let (a, b) = (a.as_nanos() as u64, b.as_nanos() as u64);
                 let span = b - a;
-                let offset = if span == u64::MAX { rng.next_u64() } else { rng.next_u64() % (span + 1) };
+                let offset = if span == u64::MAX {
+                    rng.next_u64()
+                } else {
+                    rng.next_u64() % (span + 1)
+                };
                 return self.apply_clamp(Duration::from_nanos(a + offset));
             }
             // The constructors cannot fail once `validate` passed; a zero
@@ -220,13 +224,21 @@ impl Latency {
             Dist::Uniform(..) => {}
             Dist::Normal { mean, std_dev } => {
                 if !(mean.is_finite() && std_dev.is_finite()) {
-                    return Err(ConfigError::invalid("latency.normal.std_dev", std_dev, "must be finite"));
+                    return Err(ConfigError::invalid(
+                        "latency.normal.std_dev",
+                        std_dev,
+                        "must be finite",
+                    ));
                 }
             }
             Dist::LogNormal { median, sigma } => {
                 positive("latency.log_normal.median", median)?;
                 if !(sigma.is_finite() && sigma >= 0.0) {
-                    return Err(ConfigError::invalid("latency.log_normal.sigma", sigma, "must be finite and >= 0"));
+                    return Err(ConfigError::invalid(
+                        "latency.log_normal.sigma",
+                        sigma,
+                        "must be finite and >= 0",
+                    ));
                 }
             }
             Dist::Pareto { scale, shape } => {
@@ -260,8 +272,14 @@ mod tests {
 
     #[test]
     fn uniform_stays_in_range_with_sub_millisecond_precision() {
-        let v = samples(Latency::uniform(Duration::from_micros(100), Duration::from_micros(300)), 5_000);
-        assert!(v.iter().all(|d| (Duration::from_micros(100)..=Duration::from_micros(300)).contains(d)));
+        let v = samples(
+            Latency::uniform(Duration::from_micros(100), Duration::from_micros(300)),
+            5_000,
+        );
+        assert!(
+            v.iter()
+                .all(|d| (Duration::from_micros(100)..=Duration::from_micros(300)).contains(d))
+        );
         assert!(v.iter().any(|d| d.subsec_nanos() % 1_000_000 != 0));
         assert!((mean(&v) - 200e-6).abs() < 5e-6, "{}", mean(&v));
     }
@@ -286,7 +304,10 @@ mod tests {
     fn pareto_minimum_and_tail() {
         let v = samples(Latency::pareto(5 * MS, 1.2), 10_000);
         assert!(v.iter().all(|d| *d >= 5 * MS));
-        assert!(v.iter().any(|d| *d > 500 * MS), "a heavy tail reaches 100x the scale");
+        assert!(
+            v.iter().any(|d| *d > 500 * MS),
+            "a heavy tail reaches 100x the scale"
+        );
     }
 
     #[test]

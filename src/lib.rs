@@ -1,4 +1,4 @@
-//! Chaos engineering for tower services in ordinary tests.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;

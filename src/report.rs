@@ -158,7 +158,10 @@ impl Journal {
 
     fn snapshot(&self) -> (Vec<Event>, u64) {
         let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        (events.iter().cloned().collect(), self.dropped.load(Ordering::Relaxed))
+        (
+            events.iter().cloned().collect(),
+            self.dropped.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -232,7 +235,10 @@ impl Report {
     /// Faults of `kind` injected.
     #[must_use]
     pub fn injected(&self, kind: FaultKind) -> u64 {
-        self.by_kind.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+        self.by_kind
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// Faults injected, all kinds together.

@@ -321,8 +321,10 @@ pub(crate) struct Limits {
 }
 
 fn try_acquire(slot: &AtomicU32, max: u32) -> bool {
-    slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| (v < max).then_some(v + 1))
-        .is_ok()
+    slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        (v < max).then_some(v + 1)
+    })
+    .is_ok()
 }
 
 /// Held by a faulted request until it completes or is dropped.
@@ -384,7 +386,11 @@ impl<A: FaultAction, R> Plan<A, R> {
             ));
         }
         if set.max_active == Some(0) {
-            return Err(ConfigError::invalid("fault_set.max_active", 0, "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "fault_set.max_active",
+                0,
+                "must be at least 1",
+            ));
         }
         let mut rules = Vec::with_capacity(set.rules.len());
         for (i, rule) in set.rules.into_iter().enumerate() {
@@ -479,7 +485,10 @@ impl<A, R> Plan<A, R> {
 
     /// Takes this rule's limits; `None` if any is exhausted (nothing held).
     fn acquire(&self, i: usize, rule: &CompiledRule<A, R>, first: bool) -> Option<Acquired> {
-        let mut got = Acquired { set: false, rule: false };
+        let mut got = Acquired {
+            set: false,
+            rule: false,
+        };
         let Some(limits) = &self.limits else {
             return self.take_budget(rule).then_some(got);
         };
@@ -518,7 +527,9 @@ impl<A, R> Plan<A, R> {
             None => true,
             Some(max) => rule
                 .used
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| (v < max).then_some(v + 1))
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                    (v < max).then_some(v + 1)
+                })
                 .is_ok(),
         }
     }

@@ -88,7 +88,10 @@ mod tests {
         assert_eq!(parse("42").unwrap(), 42);
         assert_eq!(parse(" 0x2a ").unwrap(), 42);
         let err = parse("forty-two").unwrap_err().to_string();
-        assert!(err.contains("TOWER_CHAOS_SEED") && err.contains("forty-two"), "{err}");
+        assert!(
+            err.contains("TOWER_CHAOS_SEED") && err.contains("forty-two"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -97,7 +97,9 @@ pub(crate) struct TargetShared {
 
 impl fmt::Debug for TargetShared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TargetShared").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("TargetShared")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,7 +131,9 @@ pub(crate) struct Slot<A, R> {
 
 impl<A, R> fmt::Debug for Slot<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Slot").field("version", &self.version).finish_non_exhaustive()
+        f.debug_struct("Slot")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -181,7 +185,6 @@ impl Target {
     /// assert_eq!(target.name(), "dynamodb");
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    #[must_use]
     pub fn builder(name: impl Into<String>) -> TargetBuilder {
         TargetBuilder {
             name: name.into(),
@@ -283,7 +286,11 @@ impl Target {
     /// ```
     pub fn set_rate_scale(&self, scale: f64) -> Result<(), ConfigError> {
         if !(scale.is_finite() && scale >= 0.0) {
-            return Err(ConfigError::invalid("target.rate_scale", scale, "must be finite and >= 0"));
+            return Err(ConfigError::invalid(
+                "target.rate_scale",
+                scale,
+                "must be finite and >= 0",
+            ));
         }
         self.shared.scale_bits.store(scale.to_bits(), Ordering::Relaxed);
         Ok(())
@@ -354,11 +361,15 @@ impl Target {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|e| {
-                e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed)
-            })
+            .map(|e| e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed))
             .sum();
-        Report::new(&s.name, (s.seed, s.seed_source), seen, &s.counters, s.journal.as_ref())
+        Report::new(
+            &s.name,
+            (s.seed, s.seed_source),
+            seen,
+            &s.counters,
+            s.journal.as_ref(),
+        )
     }
 
     /// The slot for faults `A` on requests `R`, created empty on first use.
@@ -443,10 +454,18 @@ impl TargetBuilder {
     /// ```
     pub fn build(self) -> Result<Target, ConfigError> {
         if self.name.trim().is_empty() {
-            return Err(ConfigError::invalid("target.name", &self.name, "must not be empty"));
+            return Err(ConfigError::invalid(
+                "target.name",
+                &self.name,
+                "must not be empty",
+            ));
         }
         if self.journal == Some(0) {
-            return Err(ConfigError::invalid("target.journal", 0, "capacity must be at least 1"));
+            return Err(ConfigError::invalid(
+                "target.journal",
+                0,
+                "capacity must be at least 1",
+            ));
         }
         let (seed, seed_source) = seed::resolve(self.seed)?;
         if seed_source == SeedSource::Random {

@@ -1,42 +1,4 @@
 //! Triggers: when a fault fires.
-//!
-//! A [`Trigger`] is a condition evaluated once per request, at `call` time,
-//! for one rule. Triggers combine with [`Trigger::and`], [`Trigger::or`],
-//! [`Trigger::all`], [`Trigger::any`] and `!` (or [`Trigger::not`]).
-//! Limits that depend on what is already happening (a total budget, a cap on
-//! concurrently active faults) are set on the rule, not the trigger: see
-//! [`Rule::budget`](crate::Rule::budget) and
-//! [`Rule::max_active`](crate::Rule::max_active).
-//!
-//! # Determinism
-//!
-//! * Random draws ([`Trigger::rate`]) are a pure function of the seed, the
-//!   rule's position and the request's call index on its target, so the same
-//!   seed and call order give the same answers whichever clone, thread or
-//!   poll order runs them.
-//! * Keyed draws ([`Trigger::keyed`]) depend only on the seed and the key:
-//!   a key hit once is hit every time, under any concurrency.
-//! * Counting triggers ([`Trigger::first`], [`Trigger::every`],
-//!   [`Trigger::after`]) count the requests that *reach* them. Combinators
-//!   evaluate left to right and stop early, so
-//!   `Trigger::when(is_put).and(Trigger::first(3))` fails the first three
-//!   PUTs, while `Trigger::first(3).and(Trigger::when(is_put))` fails those
-//!   of the first three requests that are PUTs. Counts live in the fault
-//!   set: every clone of a service shares them, and swapping the fault set
-//!   starts them afresh.
-//!
-//! # Example
-//!
-//! ```
-//! use tower_chaos::Trigger;
-//!
-//! // Half of the requests of tenant-keyed traffic, but only in the first
-//! // minute, and never for health checks.
-//! let t: Trigger<String> = Trigger::keyed(0.5, |req: &String| req.clone())
-//!     .and(Trigger::window(std::time::Duration::ZERO, std::time::Duration::from_secs(60)))
-//!     .and(!Trigger::when(|req: &String| req == "/health"));
-//! assert!(format!("{t:?}").contains("Keyed"));
-//! ```
 
 use std::fmt;
 use std::hash::Hash;
@@ -51,7 +13,45 @@ use crate::rng::{derive, stable_hash, unit};
 type Predicate<R> = Arc<dyn Fn(&R) -> bool + Send + Sync>;
 type KeyFn<R> = Arc<dyn Fn(&R) -> u64 + Send + Sync>;
 
-/// When a fault fires. See the [module docs](self) for the semantics.
+/// When a fault fires.
+///
+/// A [`Trigger`] is a condition evaluated once per request, at `call` time,
+/// for one rule. Triggers combine with [`Trigger::and`], [`Trigger::or`],
+/// [`Trigger::all`], [`Trigger::any`] and `!` (or [`Trigger::negate`]).
+/// Limits that depend on what is already happening (a total budget, a cap on
+/// concurrently active faults) are set on the rule, not the trigger: see
+/// [`Rule::budget`](crate::Rule::budget) and
+/// [`Rule::max_active`](crate::Rule::max_active).
+///
+/// # Determinism
+///
+/// * Random draws ([`Trigger::rate`]) are a pure function of the seed, the
+///   rule's position and the request's call index on its target, so the same
+///   seed and call order give the same answers whichever clone, thread or
+///   poll order runs them.
+/// * Keyed draws ([`Trigger::keyed`]) depend only on the seed and the key:
+///   a key hit once is hit every time, under any concurrency.
+/// * Counting triggers ([`Trigger::first`], [`Trigger::every`],
+///   [`Trigger::after`]) count the requests that *reach* them. Combinators
+///   evaluate left to right and stop early, so
+///   `Trigger::when(is_put).and(Trigger::first(3))` fails the first three
+///   PUTs, while `Trigger::first(3).and(Trigger::when(is_put))` fails those
+///   of the first three requests that are PUTs. Counts live in the fault
+///   set: every clone of a service shares them, and swapping the fault set
+///   starts them afresh.
+///
+/// # Example
+///
+/// ```
+/// use tower_chaos::Trigger;
+///
+/// // Half of the requests of tenant-keyed traffic, but only in the first
+/// // minute, and never for health checks.
+/// let t: Trigger<String> = Trigger::keyed(0.5, |req: &String| req.clone())
+///     .and(Trigger::window(std::time::Duration::ZERO, std::time::Duration::from_secs(60)))
+///     .and(!Trigger::when(|req: &String| req == "/health"));
+/// assert!(format!("{t:?}").contains("Keyed"));
+/// ```
 pub struct Trigger<R> {
     node: Node<R>,
 }
@@ -66,9 +66,9 @@ enum Node<R> {
     When(Predicate<R>),
     Keyed(f64, KeyFn<R>),
     Window(Duration, Duration),
-    All(Vec<Node<R>>),
-    Any(Vec<Node<R>>),
-    Not(Box<Node<R>>),
+    All(Vec<Self>),
+    Any(Vec<Self>),
+    Not(Box<Self>),
 }
 
 impl<R> Clone for Node<R> {
@@ -401,7 +401,10 @@ fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError>
         if nodes.is_empty() {
             return Err(ConfigError::invalid(field, "[]", "needs at least one trigger"));
         }
-        nodes.iter().map(|n| compile(n, salts)).collect::<Result<Box<[_]>, _>>()
+        nodes
+            .iter()
+            .map(|n| compile(n, salts))
+            .collect::<Result<Box<[_]>, _>>()
     };
     Ok(match node {
         Node::Always => Cond::Always,
@@ -442,9 +445,9 @@ pub(crate) enum Cond<R> {
     When(Predicate<R>),
     Keyed { p: f64, key: KeyFn<R>, salt: u64 },
     Window(Duration, Duration),
-    All(Box<[Cond<R>]>),
-    Any(Box<[Cond<R>]>),
-    Not(Box<Cond<R>>),
+    All(Box<[Self]>),
+    Any(Box<[Self]>),
+    Not(Box<Self>),
 }
 
 /// What a trigger may look at besides the request.
@@ -469,9 +472,7 @@ impl<R> Cond<R> {
             Self::First(n, seen) => seen.fetch_add(1, Ordering::Relaxed) < *n,
             Self::After(n, seen) => seen.fetch_add(1, Ordering::Relaxed) >= *n,
             Self::When(f) => f(req),
-            Self::Keyed { p, key, salt } => {
-                unit(derive(derive(draw.seed, *salt), key(req))) < p * draw.scale
-            }
+            Self::Keyed { p, key, salt } => unit(derive(derive(draw.seed, *salt), key(req))) < p * draw.scale,
             Self::Window(from, to) => {
                 let now = (draw.clock)();
                 *from <= now && now < *to
@@ -508,18 +509,33 @@ mod tests {
     #[test]
     fn counting_triggers() {
         let reqs = [(); 7];
-        assert_eq!(run(&Trigger::first(3), &reqs), [true, true, true, false, false, false, false]);
-        assert_eq!(run(&Trigger::after(5), &reqs), [false, false, false, false, false, true, true]);
-        assert_eq!(run(&Trigger::every(3), &reqs), [false, false, true, false, false, true, false]);
+        assert_eq!(
+            run(&Trigger::first(3), &reqs),
+            [true, true, true, false, false, false, false]
+        );
+        assert_eq!(
+            run(&Trigger::after(5), &reqs),
+            [false, false, false, false, false, true, true]
+        );
+        assert_eq!(
+            run(&Trigger::every(3), &reqs),
+            [false, false, true, false, false, true, false]
+        );
     }
 
     #[test]
     fn counting_counts_requests_that_reach_it() {
         let reqs = [1, 2, 2, 1, 2, 2, 2];
         let put_then_first = Trigger::when(|r: &i32| *r == 2).and(Trigger::first(3));
-        assert_eq!(run(&put_then_first, &reqs), [false, true, true, false, true, false, false]);
+        assert_eq!(
+            run(&put_then_first, &reqs),
+            [false, true, true, false, true, false, false]
+        );
         let first_then_put = Trigger::first(3).and(Trigger::when(|r: &i32| *r == 2));
-        assert_eq!(run(&first_then_put, &reqs), [false, true, true, false, false, false, false]);
+        assert_eq!(
+            run(&first_then_put, &reqs),
+            [false, true, true, false, false, false, false]
+        );
     }
 
     #[test]
@@ -573,7 +589,10 @@ mod tests {
     #[test]
     fn bad_configuration_names_field_and_value() {
         let err = |t: Trigger<()>| t.compile(&mut Salts::for_rule(0)).err().unwrap().to_string();
-        assert_eq!(err(Trigger::rate(1.5)), "invalid `trigger.rate` = 1.5: must be within 0.0..=1.0");
+        assert_eq!(
+            err(Trigger::rate(1.5)),
+            "invalid `trigger.rate` = 1.5: must be within 0.0..=1.0"
+        );
         assert!(err(Trigger::rate(f64::NAN)).contains("NaN"));
         assert!(err(Trigger::rate(-0.1)).contains("-0.1"));
         assert!(err(Trigger::first(0)).contains("`trigger.first` = 0"));
@@ -581,7 +600,9 @@ mod tests {
         assert!(err(Trigger::keyed(2.0, |_: &()| 1)).contains("trigger.keyed.rate"));
         assert!(err(Trigger::all([])).contains("trigger.all"));
         assert!(err(Trigger::any([])).contains("trigger.any"));
-        assert!(err(Trigger::window(Duration::from_secs(2), Duration::from_secs(1))).contains("trigger.window"));
+        assert!(
+            err(Trigger::window(Duration::from_secs(2), Duration::from_secs(1))).contains("trigger.window")
+        );
         // Nested errors are found too.
         assert!(err(Trigger::always().and(!Trigger::rate(7.0))).contains("7.0"));
     }

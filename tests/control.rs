@@ -58,7 +58,9 @@ async fn swap_faults_while_requests_are_in_flight() {
     let mut clone = svc.clone();
     let slow = svc.ready().await.unwrap().call(1);
 
-    layer.set_faults(FaultSet::new().with(Fault::injected_error().when(Trigger::first(1)))).unwrap();
+    layer
+        .set_faults(FaultSet::new().with(Fault::injected_error().when(Trigger::first(1))))
+        .unwrap();
     // Both the original service and its clone see the new set at once, and
     // the new `first(1)` counts from zero across them.
     assert!(call(&mut clone, 2).await.is_err());
@@ -70,11 +72,20 @@ async fn swap_faults_while_requests_are_in_flight() {
 
     // A bad set is rejected and the current one stays.
     let bad = FaultSet::new().with(Fault::hang().when(Trigger::every(0)));
-    assert!(layer.set_faults(bad).unwrap_err().to_string().contains("trigger.every"));
+    assert!(
+        layer
+            .set_faults(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("trigger.every")
+    );
     target.clear_faults::<Fault<u32>, u32>();
     assert!(call(&mut svc, 5).await.is_ok());
     let r = target.report();
-    assert_eq!((r.injected(FaultKind::Latency), r.injected(FaultKind::Error)), (1, 1));
+    assert_eq!(
+        (r.injected(FaultKind::Latency), r.injected(FaultKind::Error)),
+        (1, 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]

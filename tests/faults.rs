@@ -12,7 +12,12 @@ use tower_chaos::{ChaosLayer, Fault, FaultKind, InjectedError, Latency, Trigger}
 const MS: Duration = Duration::from_millis(1);
 
 fn layer(rule: impl Into<tower_chaos::Rule<Fault<u32>, u32>>) -> ChaosLayer<u32> {
-    ChaosLayer::builder("test").seed(7).journal(64).fault(rule).build().unwrap()
+    ChaosLayer::builder("test")
+        .seed(7)
+        .journal(64)
+        .fault(rule)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test(start_paused = true)]
@@ -105,9 +110,16 @@ async fn error_is_built_from_the_request_without_calling_inner() {
     assert_eq!(call(&mut svc, 4).await, Err(DbError::Unavailable(4)));
     assert_eq!(call(&mut svc, 5).await, Ok(5));
     assert_eq!(call(&mut svc, 6).await, Err(DbError::Unavailable(6)));
-    assert_eq!(counted.calls(), 1, "only the passing request reached the inner service");
+    assert_eq!(
+        counted.calls(),
+        1,
+        "only the passing request reached the inner service"
+    );
     let report = chaos.target().report();
-    assert_eq!((report.seen, report.passed, report.injected(FaultKind::Error)), (3, 1, 2));
+    assert_eq!(
+        (report.seen, report.passed, report.injected(FaultKind::Error)),
+        (3, 1, 2)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -115,11 +127,16 @@ async fn injected_error_names_target_kind_and_rule() {
     let chaos = layer(Fault::injected_error().named("outage"));
     let mut svc = chaos.layer(Counted::default());
     let err = call(&mut svc, 1).await.unwrap_err();
-    let injected = err.downcast_ref::<InjectedError>().expect("downcastable from BoxError");
+    let injected = err
+        .downcast_ref::<InjectedError>()
+        .expect("downcastable from BoxError");
     assert_eq!(injected.target(), "test");
     assert_eq!(injected.kind(), FaultKind::Error);
     assert_eq!(injected.rule(), Some("outage"));
-    assert_eq!(err.to_string(), "tower-chaos injected an error fault on target `test` (rule `outage`)");
+    assert_eq!(
+        err.to_string(),
+        "tower-chaos injected an error fault on target `test` (rule `outage`)"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -142,7 +159,10 @@ async fn lost_reply_runs_the_inner_service_and_fails_the_caller() {
     let chaos = layer(Fault::lost_reply_injected().when(Trigger::first(1)));
     let mut svc = chaos.layer(inner.clone());
     let err = call(&mut svc, 1).await.unwrap_err();
-    assert_eq!(err.downcast_ref::<InjectedError>().unwrap().kind(), FaultKind::LostReply);
+    assert_eq!(
+        err.downcast_ref::<InjectedError>().unwrap().kind(),
+        FaultKind::LostReply
+    );
     assert_eq!(inner.calls(), 1, "the write happened");
     // The retry repeats it: the rehearsal an idempotency test needs.
     assert_eq!(call(&mut svc, 1).await.unwrap(), 1);
@@ -175,8 +195,15 @@ async fn delays_add_up_and_the_first_terminal_fault_wins() {
     let mut svc = chaos.layer(inner.clone());
     let start = Instant::now();
     let err = call(&mut svc, 1).await.unwrap_err();
-    assert_eq!(start.elapsed(), 22 * MS, "15ms before + 7ms after, then the error");
-    assert_eq!(err.downcast_ref::<InjectedError>().unwrap().rule(), Some("first-terminal"));
+    assert_eq!(
+        start.elapsed(),
+        22 * MS,
+        "15ms before + 7ms after, then the error"
+    );
+    assert_eq!(
+        err.downcast_ref::<InjectedError>().unwrap().rule(),
+        Some("first-terminal")
+    );
     assert_eq!(inner.calls(), 0);
     let report = chaos.target().report();
     assert_eq!(report.injected(FaultKind::Latency), 2);

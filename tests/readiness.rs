@@ -23,7 +23,10 @@ async fn poll_ready_forwards_and_delayed_calls_use_the_ready_service() {
 
     let delayed = tokio::spawn(svc.call("delayed"));
     tokio::task::yield_now().await;
-    assert!(tokio_test::task::spawn(handle.next_request()).poll().is_pending(), "not called during the delay");
+    assert!(
+        tokio_test::task::spawn(handle.next_request()).poll().is_pending(),
+        "not called during the delay"
+    );
 
     assert_ready_ok!(svc.poll_ready());
     let direct = svc.call("direct");
@@ -40,8 +43,11 @@ async fn poll_ready_forwards_and_delayed_calls_use_the_ready_service() {
 
 #[tokio::test]
 async fn readiness_errors_pass_through() {
-    let chaos: ChaosLayer<&'static str, tower::BoxError> =
-        ChaosLayer::builder("ready-err").seed(1).fault(Fault::injected_error()).build().unwrap();
+    let chaos: ChaosLayer<&'static str, tower::BoxError> = ChaosLayer::builder("ready-err")
+        .seed(1)
+        .fault(Fault::injected_error())
+        .build()
+        .unwrap();
     let (mut svc, mut handle) = mock::spawn_layer::<&'static str, &'static str, _>(chaos);
     handle.send_error("not ready");
     let err = tokio_test::assert_ready_err!(svc.poll_ready());

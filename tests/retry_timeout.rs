@@ -82,7 +82,11 @@ async fn retry_and_timeout_ride_out_errors_hangs_and_latency() {
     assert_eq!(r.injected(FaultKind::Hang), 1);
     assert_eq!(r.injected(FaultKind::Latency), 1);
     assert_eq!(r.passed, 0);
-    assert!(start.elapsed() >= Duration::from_millis(130), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(130),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -103,6 +107,10 @@ async fn retries_absorb_a_random_error_rate() {
     }
     let r = target.report();
     assert_eq!(r.passed, 200, "every request eventually got through once");
-    assert_eq!(r.seen, 200 + r.injected(FaultKind::Error), "each failure cost one retry");
+    assert_eq!(
+        r.seen,
+        200 + r.injected(FaultKind::Error),
+        "each failure cost one retry"
+    );
     assert!((40..=130).contains(&r.injected(FaultKind::Error)), "{r}");
 }

@@ -11,7 +11,12 @@ fn seed_comes_from_code_then_env_then_random() {
     unsafe { std::env::remove_var("TOWER_CHAOS_SEED") };
     let random = Target::new("r").unwrap();
     assert_eq!(random.seed_source(), SeedSource::Random);
-    assert!(random.report().to_string().contains(&format!("seed {}, picked at random", random.seed())));
+    assert!(
+        random
+            .report()
+            .to_string()
+            .contains(&format!("seed {}, picked at random", random.seed()))
+    );
 
     unsafe { std::env::set_var("TOWER_CHAOS_SEED", "0x10") };
     let from_env = Target::new("e").unwrap();

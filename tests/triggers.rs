@@ -12,13 +12,19 @@ use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, Rule, Trigger};
 
 fn layer(rule: impl Into<Rule<Fault<u32>, u32>>) -> ChaosLayer<u32> {
-    ChaosLayer::builder("triggers").seed(11).fault(rule).build().unwrap()
+    ChaosLayer::builder("triggers")
+        .seed(11)
+        .fault(rule)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn first_n_is_shared_by_every_clone() {
     let chaos = layer(Fault::injected_error().when(Trigger::first(3)));
-    let svc = ServiceBuilder::new().layer(chaos.clone()).service(Counted::default());
+    let svc = ServiceBuilder::new()
+        .layer(chaos.clone())
+        .service(Counted::default());
     // As axum and hyper do: a fresh clone per request, from many tasks.
     let mut tasks = Vec::new();
     for i in 0..40u32 {
@@ -39,7 +45,10 @@ async fn counting_triggers_through_the_layer() {
         (Trigger::every(4), vec![4, 8, 12]),
         (Trigger::after(10), vec![11, 12]),
         (Trigger::first(2), vec![1, 2]),
-        (Trigger::when(|r: &u32| r % 5 == 0).and(Trigger::first(2)), vec![5, 10]),
+        (
+            Trigger::when(|r: &u32| r % 5 == 0).and(Trigger::first(2)),
+            vec![5, 10],
+        ),
     ];
     for (trigger, expected) in cases {
         let debug = format!("{trigger:?}");
@@ -76,14 +85,20 @@ async fn keyed_failures_concurrently(tenants: u32, rounds: u32) -> BTreeSet<u32>
         for t in 0..tenants {
             let tenant = (t * 7 + round * 13) % tenants;
             let mut clone = svc.clone();
-            tasks.push(tokio::spawn(async move { (tenant, call(&mut clone, tenant).await.is_err()) }));
+            tasks.push(tokio::spawn(async move {
+                (tenant, call(&mut clone, tenant).await.is_err())
+            }));
         }
     }
     let mut failed = BTreeSet::new();
     let mut passed = BTreeSet::new();
     for t in tasks {
         let (tenant, err) = t.await.unwrap();
-        if err { failed.insert(tenant) } else { passed.insert(tenant) };
+        if err {
+            failed.insert(tenant)
+        } else {
+            passed.insert(tenant)
+        };
     }
     assert!(failed.is_disjoint(&passed), "a tenant both failed and passed");
     failed
@@ -93,8 +108,15 @@ async fn keyed_failures_concurrently(tenants: u32, rounds: u32) -> BTreeSet<u32>
 async fn keyed_answers_are_sticky_under_concurrency() {
     let a = keyed_failures_concurrently(200, 5).await;
     let b = keyed_failures_concurrently(200, 3).await;
-    assert_eq!(a, b, "same seed, same tenants, whatever the order and concurrency");
-    assert!((25..=75).contains(&a.len()), "about a quarter of 200: {}", a.len());
+    assert_eq!(
+        a, b,
+        "same seed, same tenants, whatever the order and concurrency"
+    );
+    assert!(
+        (25..=75).contains(&a.len()),
+        "about a quarter of 200: {}",
+        a.len()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -158,7 +180,11 @@ async fn budget_is_shared_by_clones() {
 #[tokio::test]
 async fn inner_errors_pass_through_untouched() {
     let inner = tower::service_fn(|r: u32| async move {
-        if r == 3 { Err::<u32, BoxError>("real failure".into()) } else { Ok(r) }
+        if r == 3 {
+            Err::<u32, BoxError>("real failure".into())
+        } else {
+            Ok(r)
+        }
     });
     let mut svc = layer(Fault::injected_error().when(Trigger::never())).layer(inner);
     assert_eq!(call(&mut svc, 3).await.unwrap_err().to_string(), "real failure");

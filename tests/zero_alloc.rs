@@ -74,10 +74,18 @@ fn armed() -> ChaosLayer<u64> {
     ChaosLayer::builder("zero-alloc")
         .seed(1)
         .journal(16)
-        .fault(Fault::latency(Latency::log_normal(std::time::Duration::from_millis(5), 1.0)).when(Trigger::rate(1e-9)))
+        .fault(
+            Fault::latency(Latency::log_normal(std::time::Duration::from_millis(5), 1.0))
+                .when(Trigger::rate(1e-9)),
+        )
         .fault(Fault::injected_error().when(Trigger::rate(1e-9) & Trigger::every(3)))
         .fault(Fault::hang().when(Trigger::keyed(1e-9, |r: &u64| r % 16).and(Trigger::first(1_000_000))))
-        .fault(Fault::lost_reply_injected().when(Trigger::when(|r: &u64| *r == u64::MAX)).budget(1).max_active(1))
+        .fault(
+            Fault::lost_reply_injected()
+                .when(Trigger::when(|r: &u64| *r == u64::MAX))
+                .budget(1)
+                .max_active(1),
+        )
         .max_active(8)
         .build()
         .unwrap()
@@ -106,8 +114,11 @@ async fn no_allocation_when_no_fault_fires() {
 
     // And the fault path is allowed to allocate (an error is boxed): the
     // test would notice if faults silently stopped firing.
-    let failing: ChaosLayer<u64> =
-        ChaosLayer::builder("failing").seed(1).fault(Fault::injected_error().when(Trigger::first(1))).build().unwrap();
+    let failing: ChaosLayer<u64> = ChaosLayer::builder("failing")
+        .seed(1)
+        .fault(Fault::injected_error().when(Trigger::first(1)))
+        .build()
+        .unwrap();
     let mut svc = failing.layer(Echo);
     assert!(svc.ready().await.unwrap().call(1).await.is_err());
     assert_eq!(failing.target().report().injected(FaultKind::Error), 1);

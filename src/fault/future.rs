@@ -97,7 +97,12 @@ impl<S: Service<R>, R> ResponseFuture<S, R> {
 
     #[cold]
     #[inline(never)]
-    pub(super) fn faulted(start: Start<S, R>, after: Duration, lost: Option<S::Error>, guard: ActiveGuard) -> Self {
+    pub(super) fn faulted(
+        start: Start<S, R>,
+        after: Duration,
+        lost: Option<S::Error>,
+        guard: ActiveGuard,
+    ) -> Self {
         let step = match start {
             Start::Delay(d, then) => Step::Before {
                 sleep: sleep(d),

@@ -84,7 +84,9 @@ impl<R, E> Clone for ChaosLayer<R, E> {
 
 impl<R, E> fmt::Debug for ChaosLayer<R, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChaosLayer").field("target", &self.target).finish()
+        f.debug_struct("ChaosLayer")
+            .field("target", &self.target)
+            .finish()
     }
 }
 
@@ -127,6 +129,7 @@ impl<R: 'static, E: 'static> ChaosLayer<R, E> {
 
 impl<R, E> ChaosLayer<R, E> {
     /// The layer's target: keep a clone to switch faults and read reports.
+    #[must_use]
     pub const fn target(&self) -> &Target {
         &self.target
     }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use crate::InjectedError;
 use crate::fault::{Act, Fault};
 use crate::rng::SplitMix;
 use crate::rule::{Applied, Resolve, TakeCtx};
-use crate::InjectedError;
 
 /// The combined effect of the rules that fired for one request.
 pub(super) struct Outcome<E> {
