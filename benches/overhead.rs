@@ -50,9 +50,9 @@ fn armed_faults(builder: tower_chaos::ChaosLayerBuilder<u64>) -> tower_chaos::Ch
                 Duration::from_millis(1),
                 Duration::from_millis(5),
             ))
-            .when(Trigger::rate(1e-9)),
+            .when(Trigger::rate(1e-12)),
         )
-        .fault(Fault::injected_error().when(Trigger::rate(1e-9)))
+        .fault(Fault::injected_error().when(Trigger::rate(1e-12)))
 }
 
 fn overhead(c: &mut Criterion) {

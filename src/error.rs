@@ -57,6 +57,11 @@ pub enum ConfigError {
 impl ConfigError {
     /// Builds an [`ConfigError::Invalid`] for `field`, formatting `value`
     /// with `Debug` so strings show their quotes and floats their `NaN`.
+    ///
+    /// ```
+    /// let e = tower_chaos::ConfigError::invalid("target.name", "", "must not be empty");
+    /// assert_eq!(e.to_string(), "invalid `target.name` = \"\": must not be empty");
+    /// ```
     pub fn invalid(field: &'static str, value: impl fmt::Debug, reason: &'static str) -> Self {
         Self::Invalid {
             field,
@@ -116,6 +121,13 @@ pub struct InjectedError {
 
 impl InjectedError {
     /// An injected error for `target`, of `kind`, from the rule named `rule`.
+    ///
+    /// ```
+    /// use tower_chaos::{FaultKind, InjectedError};
+    /// let e = InjectedError::new("db", FaultKind::LostReply, Some("writes".into()));
+    /// assert_eq!(e.rule(), Some("writes"));
+    /// assert_eq!(e.to_string(), "tower-chaos injected a lost-reply fault on target `db` (rule `writes`)");
+    /// ```
     pub fn new(
         target: impl Into<std::sync::Arc<str>>,
         kind: crate::FaultKind,

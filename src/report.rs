@@ -233,6 +233,13 @@ impl Report {
     }
 
     /// Faults of `kind` injected.
+    ///
+    /// ```
+    /// # use tower_chaos::{FaultKind, Target};
+    /// let report = Target::builder("x").seed(1).build()?.report();
+    /// assert_eq!(report.injected(FaultKind::Hang), 0);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn injected(&self, kind: FaultKind) -> u64 {
         self.by_kind

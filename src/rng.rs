@@ -31,6 +31,13 @@ pub(crate) const fn derive(parent: u64, label: u64) -> u64 {
     mix64(parent ^ mix64(label.wrapping_add(GOLDEN)))
 }
 
+/// The `n`-th output of the SplitMix64 sequence seeded with `seed`: one
+/// multiply-xorshift round per call, the random bits of one request.
+#[inline]
+pub(crate) const fn nth(seed: u64, n: u64) -> u64 {
+    mix64(seed.wrapping_add(n.wrapping_mul(GOLDEN)))
+}
+
 /// Maps 64 random bits to a uniform `f64` in `[0, 1)`.
 #[inline]
 pub(crate) fn unit(bits: u64) -> f64 {

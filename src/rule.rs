@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::report::Event;
-use crate::rng::derive;
+use crate::rng::{derive, nth};
 use crate::target::TargetShared;
 use crate::trigger::{Cond, Draw, Salts};
 use crate::{ConfigError, FaultKind, Trigger};
@@ -132,6 +132,12 @@ impl<A, R> Rule<A, R> {
     }
 
     /// The rule's name, if any.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, Rule};
+    /// let rule: Rule<Fault<()>, ()> = Fault::hang().into();
+    /// assert_eq!(rule.name(), None);
+    /// ```
     #[must_use]
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
@@ -241,12 +247,23 @@ impl<A, R> FaultSet<A, R> {
     }
 
     /// Number of rules.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// let set: FaultSet<Fault<()>, ()> = FaultSet::new().with(Fault::hang()).with(Fault::hang());
+    /// assert_eq!(set.len(), 2);
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.rules.len()
     }
 
     /// Whether the set has no rules.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// assert!(FaultSet::<Fault<()>, ()>::default().is_empty());
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
@@ -450,7 +467,7 @@ impl<A, R> Plan<A, R> {
     ) -> Option<ActiveGuard> {
         let clock = || target.elapsed();
         let draw = Draw {
-            call_bits: derive(self.seed, n),
+            call_bits: nth(self.seed, n),
             seed: self.seed,
             scale: target.rate_scale(),
             clock: &clock,

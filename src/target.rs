@@ -229,6 +229,12 @@ impl Target {
     }
 
     /// Where the seed came from.
+    ///
+    /// ```
+    /// use tower_chaos::{SeedSource, Target};
+    /// assert_eq!(Target::builder("x").seed(5).build()?.seed_source(), SeedSource::Builder);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn seed_source(&self) -> SeedSource {
         self.shared.seed_source
@@ -236,6 +242,13 @@ impl Target {
 
     /// Switches faults on (the default). Requests decided after this call
     /// may be faulted; counting triggers resume where they stopped.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(1).start_disabled().build()?;
+    /// target.enable();
+    /// assert!(target.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub fn enable(&self) {
         self.set_enabled(true);
     }
@@ -255,12 +268,24 @@ impl Target {
     }
 
     /// Switches faults on or off.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
+    /// target.set_enabled(false);
+    /// assert!(!target.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub fn set_enabled(&self, enabled: bool) {
         self.shared.enabled.store(enabled, Ordering::Relaxed);
         tracing::info!(target: "tower_chaos", chaos_target = %self.shared.name, enabled, "chaos switched");
     }
 
     /// Whether faults are on.
+    ///
+    /// ```
+    /// assert!(tower_chaos::Target::builder("x").seed(1).build()?.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn is_enabled(&self) -> bool {
         self.shared.is_enabled()
@@ -297,6 +322,11 @@ impl Target {
     }
 
     /// The current rate scale.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::Target::builder("x").seed(1).build()?.rate_scale(), 1.0);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn rate_scale(&self) -> f64 {
         self.shared.rate_scale()
@@ -347,12 +377,26 @@ impl Target {
 
     /// Time since the target was built, on tokio's clock (what
     /// [`Trigger::window`](crate::Trigger::window) compares against).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), tower_chaos::ConfigError> {
+    /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
+    /// tokio::time::advance(std::time::Duration::from_secs(90)).await;
+    /// assert_eq!(target.elapsed().as_secs(), 90);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn elapsed(&self) -> Duration {
         self.shared.elapsed()
     }
 
     /// What the target's layers have seen and injected so far.
+    ///
+    /// ```
+    /// let report = tower_chaos::Target::builder("x").seed(1).build()?.report();
+    /// assert_eq!((report.seen, report.faulted), (0, 0));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn report(&self) -> Report {
         let s = &self.shared;
@@ -416,6 +460,11 @@ pub struct TargetBuilder {
 
 impl TargetBuilder {
     /// Fixes the seed (takes precedence over the environment).
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::Target::builder("x").seed(99).build()?.seed(), 99);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
@@ -424,6 +473,11 @@ impl TargetBuilder {
     /// Keeps a journal of the newest `capacity` injected faults (`>= 1`);
     /// older ones are dropped and counted in
     /// [`Report::journal_dropped`].
+    ///
+    /// ```
+    /// let err = tower_chaos::Target::builder("x").journal(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("target.journal"));
+    /// ```
     pub const fn journal(mut self, capacity: usize) -> Self {
         self.journal = Some(capacity);
         self

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::ConfigError;
-use crate::rng::{derive, stable_hash, unit};
+use crate::rng::{derive, mix64, stable_hash, unit};
 
 type Predicate<R> = Arc<dyn Fn(&R) -> bool + Send + Sync>;
 type KeyFn<R> = Arc<dyn Fn(&R) -> u64 + Send + Sync>;
@@ -452,7 +452,7 @@ pub(crate) enum Cond<R> {
 
 /// What a trigger may look at besides the request.
 pub(crate) struct Draw<'a> {
-    /// Random bits unique to this call: `derive(plan seed, call index)`.
+    /// Random bits unique to this call: `nth(plan seed, call index)`.
     pub(crate) call_bits: u64,
     /// The fault set's seed, for keyed draws that must not depend on the call.
     pub(crate) seed: u64,
@@ -467,12 +467,13 @@ impl<R> Cond<R> {
         match self {
             Self::Always => true,
             Self::Never => false,
-            Self::Rate { p, salt } => unit(derive(draw.call_bits, *salt)) < p * draw.scale,
+            // Salts are already random constants: one mixing round suffices.
+            Self::Rate { p, salt } => unit(mix64(draw.call_bits ^ salt)) < p * draw.scale,
             Self::Every(n, seen) => (seen.fetch_add(1, Ordering::Relaxed) + 1) % n == 0,
             Self::First(n, seen) => seen.fetch_add(1, Ordering::Relaxed) < *n,
             Self::After(n, seen) => seen.fetch_add(1, Ordering::Relaxed) >= *n,
             Self::When(f) => f(req),
-            Self::Keyed { p, key, salt } => unit(derive(derive(draw.seed, *salt), key(req))) < p * draw.scale,
+            Self::Keyed { p, key, salt } => unit(mix64(draw.seed ^ salt ^ key(req))) < p * draw.scale,
             Self::Window(from, to) => {
                 let now = (draw.clock)();
                 *from <= now && now < *to

@@ -92,6 +92,12 @@ impl<R, E> fmt::Debug for ChaosLayer<R, E> {
 
 impl<R: 'static, E: 'static> ChaosLayer<R, E> {
     /// Starts building a layer with a new target named `name`.
+    ///
+    /// ```
+    /// let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").seed(1).build()?;
+    /// assert_eq!(layer.target().name(), "db");
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub fn builder(name: impl Into<String>) -> ChaosLayerBuilder<R, E> {
         ChaosLayerBuilder {
             target: Target::builder(name),
@@ -129,6 +135,14 @@ impl<R: 'static, E: 'static> ChaosLayer<R, E> {
 
 impl<R, E> ChaosLayer<R, E> {
     /// The layer's target: keep a clone to switch faults and read reports.
+    ///
+    /// ```
+    /// let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").seed(1).build()?;
+    /// let target = layer.target().clone();
+    /// target.disable();
+    /// assert!(!layer.target().is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub const fn target(&self) -> &Target {
         &self.target
@@ -186,6 +200,12 @@ impl<R, E> fmt::Debug for ChaosLayerBuilder<R, E> {
 
 impl<R: 'static, E: 'static> ChaosLayerBuilder<R, E> {
     /// Fixes the target's seed (see [`TargetBuilder::seed`]).
+    ///
+    /// ```
+    /// let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").seed(8).build()?;
+    /// assert_eq!(layer.target().seed(), 8);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.target = self.target.seed(seed);
         self
@@ -193,12 +213,28 @@ impl<R: 'static, E: 'static> ChaosLayerBuilder<R, E> {
 
     /// Keeps a journal of the newest `capacity` faults (see
     /// [`TargetBuilder::journal`]).
+    ///
+    /// ```
+    /// let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").journal(10).build()?;
+    /// assert!(layer.target().report().journal.is_empty());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub fn journal(mut self, capacity: usize) -> Self {
         self.target = self.target.journal(capacity);
         self
     }
 
     /// Adds a rule; a bare [`Fault`] always fires.
+    ///
+    /// ```
+    /// use tower_chaos::{ChaosLayer, Fault, Trigger};
+    /// let layer: ChaosLayer<u32> = ChaosLayer::builder("db")
+    ///     .fault(Fault::hang().when(Trigger::first(1)))
+    ///     .fault(Fault::injected_error())
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub fn fault(mut self, rule: impl Into<Rule<Fault<R, E>, R>>) -> Self {
         self.faults = self.faults.with(rule);
         self
@@ -206,6 +242,12 @@ impl<R: 'static, E: 'static> ChaosLayerBuilder<R, E> {
 
     /// Caps the requests carrying a fault at once (see
     /// [`FaultSet::max_active`]).
+    ///
+    /// ```
+    /// use tower_chaos::{ChaosLayer, Fault};
+    /// let err = ChaosLayer::<u32>::builder("db").fault(Fault::hang()).max_active(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("fault_set.max_active"));
+    /// ```
     pub fn max_active(mut self, n: u32) -> Self {
         self.faults = self.faults.max_active(n);
         self

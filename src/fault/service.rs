@@ -74,6 +74,17 @@ where
     S: Service<R>,
 {
     /// The inner service.
+    ///
+    /// ```
+    /// use tower_chaos::{Chaos, Target};
+    /// let target = Target::builder("x").seed(1).build()?;
+    /// let mut svc = Chaos::new(tower::service_fn(|x: u8| async move { Ok::<_, tower::BoxError>(x) }), &target);
+    /// let _inner = svc.get_ref();
+    /// let _inner = svc.get_mut();
+    /// assert_eq!(svc.target().name(), "x");
+    /// let _inner = svc.into_inner();
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn get_ref(&self) -> &S {
         &self.inner
     }
