@@ -3,8 +3,8 @@
 use std::fmt;
 use std::hash::Hash;
 use std::ops::{BitAnd, BitOr, Not};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::ConfigError;
@@ -66,6 +66,8 @@ enum Node<R> {
     When(Predicate<R>),
     Keyed(f64, KeyFn<R>),
     Window(Duration, Duration),
+    Ramp(Ramp),
+    Overload(Capacity),
     All(Vec<Self>),
     Any(Vec<Self>),
     Not(Box<Self>),
@@ -83,6 +85,8 @@ impl<R> Clone for Node<R> {
             Self::When(f) => Self::When(Arc::clone(f)),
             Self::Keyed(p, f) => Self::Keyed(*p, Arc::clone(f)),
             Self::Window(a, b) => Self::Window(*a, *b),
+            Self::Ramp(r) => Self::Ramp(*r),
+            Self::Overload(c) => Self::Overload(*c),
             Self::All(v) => Self::All(v.clone()),
             Self::Any(v) => Self::Any(v.clone()),
             Self::Not(n) => Self::Not(n.clone()),
@@ -102,6 +106,8 @@ impl<R> fmt::Debug for Node<R> {
             Self::When(_) => f.write_str("When(<predicate>)"),
             Self::Keyed(p, _) => f.debug_tuple("Keyed").field(p).field(&"<key fn>").finish(),
             Self::Window(a, b) => f.debug_tuple("Window").field(a).field(b).finish(),
+            Self::Ramp(r) => r.fmt(f),
+            Self::Overload(c) => f.debug_tuple("Overload").field(c).finish(),
             Self::All(v) => f.debug_tuple("All").field(v).finish(),
             Self::Any(v) => f.debug_tuple("Any").field(v).finish(),
             Self::Not(n) => f.debug_tuple("Not").field(n).finish(),
@@ -261,6 +267,56 @@ impl<R> Trigger<R> {
     #[must_use]
     pub const fn window(from: Duration, to: Duration) -> Self {
         Self::from_node(Node::Window(from, to))
+    }
+
+    /// Fires with a probability that changes linearly with the target's
+    /// clock: `from` until `start`, `to` from `end` on, and the straight line
+    /// between them in `start..end` (a brownout that deepens, or a recovery
+    /// that spreads). Both probabilities are checked at build (`0.0..=1.0`)
+    /// and multiplied by the target's rate scale, like [`rate`](Self::rate).
+    ///
+    /// Scenarios use it for their ramps: the probability is computed per
+    /// request, so a ramp is exactly linear and needs no re-installation.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// use std::time::Duration;
+    /// let t: Trigger<()> = Trigger::ramp(0.0, 0.8, Duration::from_secs(60), Duration::from_secs(660));
+    /// assert!(format!("{t:?}").starts_with("Ramp"));
+    /// ```
+    #[must_use]
+    pub const fn ramp(from: f64, to: f64, start: Duration, end: Duration) -> Self {
+        Self::from_node(Node::Ramp(Ramp { from, to, start, end }))
+    }
+
+    /// Overload: fires more often the more load the callers offer beyond a
+    /// [`Capacity`], as a provider that sheds load does.
+    ///
+    /// Every request that reaches the trigger counts as offered load (also
+    /// the ones it rejects: a retry is load too). With `offered` requests in
+    /// the capacity's sliding window (this one included) and room for
+    /// `capacity`, it fires with probability `1 - capacity / offered` (zero
+    /// while `offered <= capacity`), times the target's rate scale. The
+    /// window slides on tokio's clock; the estimate is the usual two-bucket
+    /// one (the previous window weighted by how much of it still overlaps,
+    /// plus the current one). The draw is random, keyed like
+    /// [`rate`](Self::rate), so a seed and a call order (with their times)
+    /// replay the same rejections. The window is part of the fault set:
+    /// shared by every clone, restarted when the fault set is swapped.
+    ///
+    /// Clients that retry without backoff raise their own offered load and
+    /// see their rejection rate climb; clients with jittered exponential
+    /// backoff and retry budgets keep it near capacity (Google Cloud,
+    /// 2025-06-12).
+    ///
+    /// ```
+    /// use tower_chaos::{Capacity, Trigger};
+    /// let t: Trigger<()> = Trigger::overload(Capacity::per_second(100.0));
+    /// assert!(format!("{t:?}").starts_with("Overload"));
+    /// ```
+    #[must_use]
+    pub const fn overload(capacity: Capacity) -> Self {
+        Self::from_node(Node::Overload(capacity))
     }
 
     /// Fires when every trigger fires (evaluated in order, stopping at the
@@ -428,10 +484,175 @@ fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError>
             }
             Cond::Window(*from, *to)
         }
+        Node::Ramp(r) => Cond::Ramp {
+            ramp: Ramp {
+                from: check_rate("trigger.ramp.from", r.from)?,
+                to: check_rate("trigger.ramp.to", r.to)?,
+                ..*r
+            },
+            salt: if r.start > r.end {
+                return Err(ConfigError::min_above_max("trigger.ramp", r.start, r.end));
+            } else {
+                salts.next()
+            },
+        },
+        Node::Overload(c) => Cond::Overload {
+            capacity: c.validate()?,
+            salt: salts.next(),
+            window: Mutex::new(Sliding::default()),
+        },
         Node::All(v) => Cond::All(list("trigger.all", v, salts)?),
         Node::Any(v) => Cond::Any(list("trigger.any", v, salts)?),
         Node::Not(n) => Cond::Not(Box::new(compile(n, salts)?)),
     })
+}
+
+/// A linear change of probability over a span of the target's clock; see
+/// [`Trigger::ramp`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ramp {
+    from: f64,
+    to: f64,
+    start: Duration,
+    end: Duration,
+}
+
+impl Ramp {
+    fn at(&self, now: Duration) -> f64 {
+        if now <= self.start {
+            return self.from;
+        }
+        if now >= self.end {
+            return self.to;
+        }
+        let span = (self.end - self.start).as_secs_f64();
+        let done = (now - self.start).as_secs_f64() / span;
+        self.from + (self.to - self.from) * done
+    }
+}
+
+/// How much load an [`overload`](Trigger::overload) trigger lets through
+/// before it starts rejecting: `requests` per sliding `window`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::Capacity;
+///
+/// assert_eq!(Capacity::per_second(50.0), Capacity::per(50.0, Duration::from_secs(1)));
+/// assert_eq!(Capacity::per_second(50.0).per_second_rate(), 50.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    requests: f64,
+    window: Duration,
+}
+
+impl Capacity {
+    /// `requests` per second, over a one-second sliding window.
+    ///
+    /// ```
+    /// # use tower_chaos::Capacity;
+    /// assert_eq!(Capacity::per_second(10.0).window().as_secs(), 1);
+    /// ```
+    #[must_use]
+    pub const fn per_second(requests: f64) -> Self {
+        Self::per(requests, Duration::from_secs(1))
+    }
+
+    /// `requests` per sliding `window` (checked when installed: `requests`
+    /// finite and > 0, `window` > 0).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::Capacity;
+    /// let c = Capacity::per(500.0, Duration::from_secs(5));
+    /// assert_eq!(c.per_second_rate(), 100.0);
+    /// ```
+    #[must_use]
+    pub const fn per(requests: f64, window: Duration) -> Self {
+        Self { requests, window }
+    }
+
+    /// Requests per window.
+    ///
+    /// ```
+    /// # use tower_chaos::Capacity;
+    /// assert_eq!(Capacity::per_second(7.0).requests(), 7.0);
+    /// ```
+    #[must_use]
+    pub const fn requests(&self) -> f64 {
+        self.requests
+    }
+
+    /// The sliding window.
+    ///
+    /// ```
+    /// # use tower_chaos::Capacity;
+    /// assert_eq!(Capacity::per_second(7.0).window(), std::time::Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub const fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The capacity in requests per second.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::Capacity;
+    /// assert_eq!(Capacity::per(30.0, Duration::from_secs(60)).per_second_rate(), 0.5);
+    /// ```
+    #[must_use]
+    pub fn per_second_rate(&self) -> f64 {
+        self.requests / self.window.as_secs_f64()
+    }
+
+    fn validate(self) -> Result<Self, ConfigError> {
+        if !(self.requests.is_finite() && self.requests > 0.0) {
+            return Err(ConfigError::invalid(
+                "trigger.overload.requests",
+                self.requests,
+                "must be finite and > 0",
+            ));
+        }
+        if self.window.is_zero() {
+            return Err(ConfigError::invalid(
+                "trigger.overload.window",
+                self.window,
+                "must be longer than zero",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Two-bucket sliding-window counter of offered requests.
+#[derive(Debug, Default)]
+pub(crate) struct Sliding {
+    /// Start of the current bucket.
+    start: Duration,
+    current: u64,
+    previous: u64,
+}
+
+impl Sliding {
+    /// Counts one request at `now` and returns the estimated number of
+    /// requests in the window ending now (this one included).
+    fn offer(&mut self, now: Duration, window: Duration) -> f64 {
+        let elapsed = now.saturating_sub(self.start);
+        if elapsed >= window * 2 {
+            self.previous = 0;
+            self.current = 0;
+            self.start = now;
+        } else if elapsed >= window {
+            self.previous = self.current;
+            self.current = 0;
+            self.start += window;
+        }
+        self.current += 1;
+        let into = now.saturating_sub(self.start).as_secs_f64() / window.as_secs_f64();
+        self.previous as f64 * (1.0 - into).max(0.0) + self.current as f64
+    }
 }
 
 /// A compiled trigger: validated, with its own counters.
@@ -445,6 +666,8 @@ pub(crate) enum Cond<R> {
     When(Predicate<R>),
     Keyed { p: f64, key: KeyFn<R>, salt: u64 },
     Window(Duration, Duration),
+    Ramp { ramp: Ramp, salt: u64 },
+    Overload { capacity: Capacity, salt: u64, window: Mutex<Sliding> },
     All(Box<[Self]>),
     Any(Box<[Self]>),
     Not(Box<Self>),
@@ -477,6 +700,19 @@ impl<R> Cond<R> {
             Self::Window(from, to) => {
                 let now = (draw.clock)();
                 *from <= now && now < *to
+            }
+            Self::Ramp { ramp, salt } => unit(mix64(draw.call_bits ^ salt)) < ramp.at((draw.clock)()) * draw.scale,
+            Self::Overload { capacity, salt, window } => {
+                let offered = window
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .offer((draw.clock)(), capacity.window);
+                let p = if offered <= capacity.requests {
+                    0.0
+                } else {
+                    1.0 - capacity.requests / offered
+                };
+                unit(mix64(draw.call_bits ^ salt)) < p * draw.scale
             }
             Self::All(v) => v.iter().all(|c| c.fires(req, draw)),
             Self::Any(v) => v.iter().any(|c| c.fires(req, draw)),
@@ -588,6 +824,57 @@ mod tests {
     }
 
     #[test]
+    fn ramp_is_linear_on_the_clock() {
+        let s = Duration::from_secs;
+        let t: Trigger<()> = Trigger::ramp(0.0, 1.0, s(100), s(200));
+        let cond = t.compile(&mut Salts::for_rule(0)).unwrap();
+        let share = |secs: u64| {
+            let clock = move || s(secs);
+            (0..4_000).filter(|n| cond.fires(&(), &draw_at(*n, &clock))).count()
+        };
+        assert_eq!(share(50), 0);
+        assert_eq!(share(250), 4_000);
+        // p = 0.25 at 125 s: Binomial(4000, 0.25), sd ~ 27.
+        assert!((860..=1_140).contains(&share(125)), "{}", share(125));
+        assert!((1_860..=2_140).contains(&share(150)), "{}", share(150));
+    }
+
+    #[test]
+    fn overload_rejects_the_excess_of_offered_load() {
+        // 400 requests per second offered for 10 s against a capacity of 100
+        // per second: about three quarters are rejected once the window is
+        // full; at 50 per second nothing is.
+        let run_at = |per_second: u64| {
+            let t: Trigger<()> = Trigger::overload(Capacity::per_second(100.0));
+            let cond = t.compile(&mut Salts::for_rule(0)).unwrap();
+            let mut fired = 0;
+            let total = per_second * 10;
+            for n in 0..total {
+                let at = Duration::from_nanos(n * 1_000_000_000 / per_second);
+                let clock = move || at;
+                fired += usize::from(cond.fires(&(), &draw_at(n, &clock)));
+            }
+            fired as f64 / total as f64
+        };
+        let heavy = run_at(400);
+        assert!((0.68..=0.78).contains(&heavy), "{heavy}");
+        assert_eq!(run_at(50), 0.0);
+    }
+
+    #[test]
+    fn sliding_window_estimate() {
+        let mut w = Sliding::default();
+        let s = Duration::from_millis;
+        for i in 0..10 {
+            w.offer(s(i * 100), s(1_000));
+        }
+        // Half-way into the next window: half of the previous ten, plus one.
+        assert_eq!(w.offer(s(1_500), s(1_000)), 6.0);
+        // Two windows of silence forget everything.
+        assert_eq!(w.offer(s(5_000), s(1_000)), 1.0);
+    }
+
+    #[test]
     fn bad_configuration_names_field_and_value() {
         let err = |t: Trigger<()>| t.compile(&mut Salts::for_rule(0)).err().unwrap().to_string();
         assert_eq!(
@@ -603,6 +890,14 @@ mod tests {
         assert!(err(Trigger::any([])).contains("trigger.any"));
         assert!(
             err(Trigger::window(Duration::from_secs(2), Duration::from_secs(1))).contains("trigger.window")
+        );
+        assert!(err(Trigger::ramp(0.0, 1.5, Duration::ZERO, Duration::ZERO)).contains("trigger.ramp.to"));
+        assert!(
+            err(Trigger::ramp(0.0, 1.0, Duration::from_secs(2), Duration::from_secs(1))).contains("trigger.ramp")
+        );
+        assert!(err(Trigger::overload(Capacity::per_second(0.0))).contains("trigger.overload.requests"));
+        assert!(
+            err(Trigger::overload(Capacity::per(1.0, Duration::ZERO))).contains("trigger.overload.window")
         );
         // Nested errors are found too.
         assert!(err(Trigger::always().and(!Trigger::rate(7.0))).contains("7.0"));
