@@ -7,6 +7,9 @@ mod latency;
 mod report;
 mod rng;
 mod rule;
+#[cfg(feature = "scenario")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scenario")))]
+pub mod scenario;
 mod seed;
 mod target;
 mod trigger;

@@ -67,6 +67,14 @@ impl FaultKind {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for FaultKind {
+    /// As [`as_str`](Self::as_str).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

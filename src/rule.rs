@@ -143,6 +143,23 @@ impl<A, R> Rule<A, R> {
         self.name.as_deref()
     }
 
+    /// Adds `extra` after the rule's trigger (`trigger.and(extra)`): used by
+    /// scenarios to gate a rule with a ramp.
+    #[cfg(feature = "scenario")]
+    pub(crate) fn gate(mut self, extra: Trigger<R>) -> Self {
+        self.trigger = self.trigger.and(extra);
+        self
+    }
+
+    /// Names the rule unless it already has a name.
+    #[cfg(feature = "scenario")]
+    pub(crate) fn name_if_unnamed(mut self, name: &Arc<str>) -> Self {
+        if self.name.is_none() {
+            self.name = Some(Arc::clone(name));
+        }
+        self
+    }
+
     /// The fault this rule injects.
     ///
     /// ```
@@ -244,6 +261,12 @@ impl<A, R> FaultSet<A, R> {
     pub const fn max_active(mut self, n: u32) -> Self {
         self.max_active = Some(n);
         self
+    }
+
+    /// Appends a rule in place.
+    #[cfg(feature = "scenario")]
+    pub(crate) fn push(&mut self, rule: Rule<A, R>) {
+        self.rules.push(rule);
     }
 
     /// Number of rules.

@@ -416,6 +416,21 @@ impl Target {
         )
     }
 
+    /// Counters only (no journal): cheap enough to take at every boundary
+    /// of a scenario.
+    #[cfg(feature = "scenario")]
+    pub(crate) fn counts(&self) -> Report {
+        let s = &self.shared;
+        let seen = s
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|e| e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed))
+            .sum();
+        Report::new(&s.name, (s.seed, s.seed_source), seen, &s.counters, None)
+    }
+
     /// The slot for faults `A` on requests `R`, created empty on first use.
     pub(crate) fn slot<A, R>(&self) -> Arc<Slot<A, R>>
     where

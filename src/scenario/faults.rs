@@ -1,0 +1,666 @@
+//! What a phase does to its target: [`Faults`] and [`RequestFault`], and
+//! the per-kind accumulators the engine merges them into.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Capacity, ConfigError, Fault, FaultAction, FaultSet, InjectedError, Latency, Rule, Target, Trigger};
+
+/// Reads a named attribute of a request (a tenant, a partition key, an
+/// operation) for faults keyed on it; see
+/// [`Rehearsal::bind_with_attributes`](super::Rehearsal::bind_with_attributes).
+pub(crate) type AttrFn<R> = Arc<dyn Fn(&R, &str) -> Option<String> + Send + Sync>;
+
+/// What a phase does to its target while it is active: the target is down,
+/// slow, or has some faults.
+///
+/// Two kinds of content mix freely:
+///
+/// * **Described** faults, which name no request type: [`down`](Self::down),
+///   [`slow`](Self::slow) and [`RequestFault`]s. Files hold these. They
+///   become real faults when the rehearsal binds the target to a request
+///   type ([`Rehearsal::bind`](super::Rehearsal::bind)); later, HTTP and
+///   connection bindings will turn `down` into a 503 or a refused
+///   connection.
+/// * **Typed** rules of any fault kind, exactly as a layer takes them
+///   ([`rule`](Self::rule)): code only.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::scenario::{Faults, RequestFault};
+/// use tower_chaos::{Fault, Latency, Trigger};
+///
+/// let faults = Faults::new()
+///     .slow(Latency::fixed(Duration::from_millis(300)))
+///     .request(RequestFault::error().rate(0.2))
+///     .rule(Fault::<u32>::hang().when(Trigger::every(50)));
+/// assert!(!faults.is_down());
+/// assert!(!faults.is_empty());
+/// ```
+#[derive(Clone, Default)]
+pub struct Faults {
+    down: bool,
+    slow: Option<Latency>,
+    request: Vec<RequestFault>,
+    typed: Vec<Arc<dyn Contribute>>,
+}
+
+impl fmt::Debug for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Faults")
+            .field("down", &self.down)
+            .field("slow", &self.slow)
+            .field("request", &self.request)
+            .field("typed", &self.typed)
+            .finish()
+    }
+}
+
+impl Faults {
+    /// No faults.
+    ///
+    /// ```
+    /// assert!(tower_chaos::scenario::Faults::new().is_empty());
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The target is down: every request fails (for a request binding, with
+    /// an [`InjectedError`] naming the phase as its rule). Verdicts count
+    /// the calls that reach a target while it is down.
+    ///
+    /// ```
+    /// assert!(tower_chaos::scenario::Faults::new().down().is_down());
+    /// ```
+    #[must_use]
+    pub fn down(mut self) -> Self {
+        self.down = true;
+        self
+    }
+
+    /// Every request is delayed by `latency` before the target sees it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let f = tower_chaos::scenario::Faults::new().slow(tower_chaos::Latency::fixed(Duration::from_secs(2)));
+    /// assert!(!f.is_empty());
+    /// ```
+    #[must_use]
+    pub fn slow(mut self, latency: Latency) -> Self {
+        self.slow = Some(latency);
+        self
+    }
+
+    /// Adds a request-level fault described without a request type.
+    ///
+    /// ```
+    /// use tower_chaos::scenario::{Faults, RequestFault};
+    /// let f = Faults::new().request(RequestFault::hang().rate(0.01));
+    /// assert_eq!(f.requests().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn request(mut self, fault: RequestFault) -> Self {
+        self.request.push(fault);
+        self
+    }
+
+    /// Adds a typed rule of any fault kind (request-level [`Fault`]s today;
+    /// HTTP and connection faults later). Merged with the other phases'
+    /// rules of the same kind on the same target, in phase order. Its
+    /// [`Trigger::window`]s read the target's clock, not the phase's.
+    ///
+    /// ```
+    /// use tower_chaos::scenario::Faults;
+    /// use tower_chaos::{Fault, Trigger};
+    /// let f = Faults::new().rule(Fault::<String>::injected_error().when(Trigger::first(3)));
+    /// assert!(!f.is_empty());
+    /// ```
+    #[must_use]
+    pub fn rule<A, R>(mut self, rule: Rule<A, R>) -> Self
+    where
+        A: FaultAction + Clone + fmt::Debug,
+        R: 'static,
+    {
+        self.typed.push(Arc::new(Typed(rule)));
+        self
+    }
+
+    /// Whether the target is down.
+    ///
+    /// ```
+    /// assert!(!tower_chaos::scenario::Faults::new().is_down());
+    /// ```
+    #[must_use]
+    pub const fn is_down(&self) -> bool {
+        self.down
+    }
+
+    /// Whether there is nothing to inject.
+    ///
+    /// ```
+    /// assert!(tower_chaos::scenario::Faults::default().is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        !self.down && self.slow.is_none() && self.request.is_empty() && self.typed.is_empty()
+    }
+
+    /// The described request-level faults.
+    ///
+    /// ```
+    /// assert!(tower_chaos::scenario::Faults::new().requests().is_empty());
+    /// ```
+    #[must_use]
+    pub fn requests(&self) -> &[RequestFault] {
+        &self.request
+    }
+
+    /// The latency of [`slow`](Self::slow), if set.
+    ///
+    /// ```
+    /// assert!(tower_chaos::scenario::Faults::new().slowness().is_none());
+    /// ```
+    #[must_use]
+    pub const fn slowness(&self) -> Option<Latency> {
+        self.slow
+    }
+
+    /// Whether there is described content that needs a binding.
+    pub(crate) fn needs_binding(&self) -> bool {
+        self.down || self.slow.is_some() || !self.request.is_empty()
+    }
+
+    /// Attributes that keyed request faults read.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = &str> {
+        self.request.iter().filter_map(|r| r.keyed.as_ref().map(|(a, _)| &**a))
+    }
+
+    /// Adds the typed rules to `acc`.
+    pub(crate) fn contribute_typed(&self, cx: &Cx, acc: &mut Accumulator) {
+        for t in &self.typed {
+            t.contribute(cx, acc);
+        }
+    }
+
+    /// Adds the described content as request-level faults for `R`/`E`.
+    pub(crate) fn contribute_request<R, E>(&self, cx: &Cx, attrs: Option<&AttrFn<R>>, acc: &mut Accumulator)
+    where
+        R: 'static,
+        E: From<InjectedError> + 'static,
+    {
+        if let Some(l) = self.slow {
+            acc.push(cx.finish(Rule::new(Fault::<R, E>::latency(l), Trigger::<R>::always())));
+        }
+        if self.down {
+            acc.push(cx.finish(Rule::new(Fault::<R, E>::injected_error(), Trigger::<R>::always())));
+        }
+        for spec in &self.request {
+            acc.push(cx.finish(spec.to_rule::<R, E>(cx, attrs)));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Action {
+    Latency(Latency),
+    LatencyAfter(Latency),
+    Error,
+    Hang,
+    LostReply,
+}
+
+/// A request-level fault described without a request type, as scenario
+/// files hold them: the fault, its trigger and its limits. It becomes a
+/// [`Rule<Fault<R, E>, R>`](crate::Rule) for the request type the rehearsal
+/// binds the target to (the error is an [`InjectedError`] converted into
+/// `E`).
+///
+/// Trigger settings combine with "and", evaluated in this fixed order
+/// (counting triggers count the requests that reach them):
+/// `overload`, `window`, `keyed`, `after`, `first`, `every`, `rate`.
+/// With none, the fault fires on every request while its phase is active.
+/// A `window` is relative to the phase's start (and compressed by the
+/// rehearsal's speed like the timeline). A rule without a name is named
+/// after its phase.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::scenario::RequestFault;
+/// use tower_chaos::{Capacity, Latency};
+///
+/// let shed = RequestFault::error().overload(Capacity::per_second(100.0)).named("shed");
+/// let tail = RequestFault::latency(Latency::log_normal(Duration::from_millis(80), 0.7)).rate(0.3);
+/// let lost = RequestFault::lost_reply().every(20).budget(5);
+/// let cell = RequestFault::error().keyed("tenant", 0.25);
+/// assert_eq!(shed.name(), Some("shed"));
+/// # let _ = (tail, lost, cell);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFault {
+    action: Action,
+    rate: Option<f64>,
+    every: Option<u64>,
+    first: Option<u64>,
+    after: Option<u64>,
+    window: Option<(Duration, Duration)>,
+    keyed: Option<(Arc<str>, f64)>,
+    overload: Option<Capacity>,
+    budget: Option<u64>,
+    max_active: Option<u32>,
+    name: Option<Arc<str>>,
+}
+
+impl RequestFault {
+    const fn new(action: Action) -> Self {
+        Self {
+            action,
+            rate: None,
+            every: None,
+            first: None,
+            after: None,
+            window: None,
+            keyed: None,
+            overload: None,
+            budget: None,
+            max_active: None,
+            name: None,
+        }
+    }
+
+    /// [`Fault::latency`]: delay before the call.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let f = tower_chaos::scenario::RequestFault::latency(tower_chaos::Latency::fixed(Duration::from_millis(5)));
+    /// assert_eq!(f.kind(), tower_chaos::FaultKind::Latency);
+    /// ```
+    #[must_use]
+    pub const fn latency(latency: Latency) -> Self {
+        Self::new(Action::Latency(latency))
+    }
+
+    /// [`Fault::latency_after`]: delay after the call.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let f = tower_chaos::scenario::RequestFault::latency_after(tower_chaos::Latency::fixed(Duration::from_millis(5)));
+    /// assert_eq!(f.kind(), tower_chaos::FaultKind::LatencyAfter);
+    /// ```
+    #[must_use]
+    pub const fn latency_after(latency: Latency) -> Self {
+        Self::new(Action::LatencyAfter(latency))
+    }
+
+    /// [`Fault::injected_error`].
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::RequestFault::error().kind(), tower_chaos::FaultKind::Error);
+    /// ```
+    #[must_use]
+    pub const fn error() -> Self {
+        Self::new(Action::Error)
+    }
+
+    /// [`Fault::hang`].
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::RequestFault::hang().kind(), tower_chaos::FaultKind::Hang);
+    /// ```
+    #[must_use]
+    pub const fn hang() -> Self {
+        Self::new(Action::Hang)
+    }
+
+    /// [`Fault::lost_reply_injected`].
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::RequestFault::lost_reply().kind(), tower_chaos::FaultKind::LostReply);
+    /// ```
+    #[must_use]
+    pub const fn lost_reply() -> Self {
+        Self::new(Action::LostReply)
+    }
+
+    /// The kind of fault.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::RequestFault::hang().kind().as_str(), "hang");
+    /// ```
+    #[must_use]
+    pub const fn kind(&self) -> crate::FaultKind {
+        match self.action {
+            Action::Latency(_) => crate::FaultKind::Latency,
+            Action::LatencyAfter(_) => crate::FaultKind::LatencyAfter,
+            Action::Error => crate::FaultKind::Error,
+            Action::Hang => crate::FaultKind::Hang,
+            Action::LostReply => crate::FaultKind::LostReply,
+        }
+    }
+
+    /// Fires with probability `p` ([`Trigger::rate`]).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::error().rate(0.5);
+    /// assert!(format!("{f:?}").contains("rate: Some(0.5)"));
+    /// ```
+    #[must_use]
+    pub const fn rate(mut self, p: f64) -> Self {
+        self.rate = Some(p);
+        self
+    }
+
+    /// Fires on every `n`-th request ([`Trigger::every`]).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::error().every(3);
+    /// assert!(format!("{f:?}").contains("every: Some(3)"));
+    /// ```
+    #[must_use]
+    pub const fn every(mut self, n: u64) -> Self {
+        self.every = Some(n);
+        self
+    }
+
+    /// Fires on the first `n` requests ([`Trigger::first`]).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::error().first(3);
+    /// assert!(format!("{f:?}").contains("first: Some(3)"));
+    /// ```
+    #[must_use]
+    pub const fn first(mut self, n: u64) -> Self {
+        self.first = Some(n);
+        self
+    }
+
+    /// Lets `n` requests pass, then fires ([`Trigger::after`]).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::error().after(3);
+    /// assert!(format!("{f:?}").contains("after: Some(3)"));
+    /// ```
+    #[must_use]
+    pub const fn after(mut self, n: u64) -> Self {
+        self.after = Some(n);
+        self
+    }
+
+    /// Fires only within `from..to` of the phase's start.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let f = tower_chaos::scenario::RequestFault::hang().window(Duration::ZERO, Duration::from_secs(60));
+    /// assert!(format!("{f:?}").contains("window: Some"));
+    /// ```
+    #[must_use]
+    pub const fn window(mut self, from: Duration, to: Duration) -> Self {
+        self.window = Some((from, to));
+        self
+    }
+
+    /// Sticky: fires for a fraction `p` of the values of the request
+    /// attribute `attribute` ([`Trigger::keyed`]); the binding says how to
+    /// read attributes
+    /// ([`Rehearsal::bind_with_attributes`](super::Rehearsal::bind_with_attributes)).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::error().keyed("tenant", 0.1);
+    /// assert!(format!("{f:?}").contains("tenant"));
+    /// ```
+    #[must_use]
+    pub fn keyed(mut self, attribute: impl Into<Arc<str>>, p: f64) -> Self {
+        self.keyed = Some((attribute.into(), p));
+        self
+    }
+
+    /// Fires as an overloaded provider sheds load ([`Trigger::overload`]).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::error().overload(tower_chaos::Capacity::per_second(10.0));
+    /// assert!(format!("{f:?}").contains("overload: Some"));
+    /// ```
+    #[must_use]
+    pub const fn overload(mut self, capacity: Capacity) -> Self {
+        self.overload = Some(capacity);
+        self
+    }
+
+    /// At most `n` injections while the phase's fault set is installed
+    /// ([`Rule::budget`]).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::error().budget(10);
+    /// assert!(format!("{f:?}").contains("budget: Some(10)"));
+    /// ```
+    #[must_use]
+    pub const fn budget(mut self, n: u64) -> Self {
+        self.budget = Some(n);
+        self
+    }
+
+    /// At most `n` requests carry this fault at once ([`Rule::max_active`]).
+    ///
+    /// ```
+    /// let f = tower_chaos::scenario::RequestFault::hang().max_active(2);
+    /// assert!(format!("{f:?}").contains("max_active: Some(2)"));
+    /// ```
+    #[must_use]
+    pub const fn max_active(mut self, n: u32) -> Self {
+        self.max_active = Some(n);
+        self
+    }
+
+    /// Names the rule (in injected errors, journals and tracing).
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::RequestFault::hang().named("h").name(), Some("h"));
+    /// ```
+    #[must_use]
+    pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The rule's name, if set.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::RequestFault::hang().name(), None);
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The typed rule for requests `R` whose errors are `E`.
+    fn to_rule<R, E>(&self, cx: &Cx, attrs: Option<&AttrFn<R>>) -> Rule<Fault<R, E>, R>
+    where
+        R: 'static,
+        E: From<InjectedError> + 'static,
+    {
+        let fault = match self.action {
+            Action::Latency(l) => Fault::latency(l),
+            Action::LatencyAfter(l) => Fault::latency_after(l),
+            Action::Error => Fault::injected_error(),
+            Action::Hang => Fault::hang(),
+            Action::LostReply => Fault::lost_reply_injected(),
+        };
+        let mut parts: Vec<Trigger<R>> = Vec::new();
+        if let Some(c) = self.overload {
+            parts.push(Trigger::overload(c));
+        }
+        if let Some((from, to)) = self.window {
+            parts.push(Trigger::window(cx.at(from), cx.at(to)));
+        }
+        if let Some((attr, p)) = &self.keyed {
+            // Checked before the rehearsal starts: a keyed fault needs
+            // attributes. Without them every request shares one key.
+            let attrs = attrs.cloned();
+            let attr = Arc::clone(attr);
+            parts.push(Trigger::keyed(*p, move |r: &R| attrs.as_ref().and_then(|f| f(r, &attr))));
+        }
+        if let Some(n) = self.after {
+            parts.push(Trigger::after(n));
+        }
+        if let Some(n) = self.first {
+            parts.push(Trigger::first(n));
+        }
+        if let Some(n) = self.every {
+            parts.push(Trigger::every(n));
+        }
+        if let Some(p) = self.rate {
+            parts.push(Trigger::rate(p));
+        }
+        let trigger = match parts.len() {
+            0 => Trigger::always(),
+            1 => parts.pop().unwrap_or_default(),
+            _ => Trigger::all(parts),
+        };
+        let mut rule = Rule::new(fault, trigger);
+        if let Some(n) = self.budget {
+            rule = rule.budget(n);
+        }
+        if let Some(n) = self.max_active {
+            rule = rule.max_active(n);
+        }
+        if let Some(name) = &self.name {
+            rule = rule.named(Arc::clone(name));
+        }
+        rule
+    }
+}
+
+/// Where a phase's rules are being built: the phase, its start on the
+/// target's clock, the rehearsal's speed and the phase's ramp.
+#[derive(Debug, Clone)]
+pub(crate) struct Cx {
+    pub(crate) phase: Arc<str>,
+    /// The phase's start, on the target's clock.
+    pub(crate) start: Duration,
+    pub(crate) speed: f64,
+    /// `(from, to, start, end)` on the target's clock.
+    pub(crate) ramp: Option<(f64, f64, Duration, Duration)>,
+}
+
+impl Cx {
+    /// A phase-relative scenario offset on the target's clock.
+    pub(crate) fn at(&self, offset: Duration) -> Duration {
+        self.start + offset.div_f64(self.speed)
+    }
+
+    /// Names the rule after the phase (unless named) and gates it with the
+    /// phase's ramp.
+    pub(crate) fn finish<A, R>(&self, rule: Rule<A, R>) -> Rule<A, R> {
+        let rule = rule.name_if_unnamed(&self.phase);
+        match self.ramp {
+            Some((from, to, start, end)) => rule.gate(Trigger::ramp(from, to, start, end)),
+            None => rule,
+        }
+    }
+}
+
+/// A contribution of typed rules to a phase: the extension point through
+/// which every fault kind (request, HTTP, connection) reaches the engine.
+pub(crate) trait Contribute: Send + Sync + fmt::Debug {
+    fn contribute(&self, cx: &Cx, acc: &mut Accumulator);
+}
+
+struct Typed<A, R>(Rule<A, R>);
+
+impl<A: fmt::Debug, R> fmt::Debug for Typed<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<A, R> Contribute for Typed<A, R>
+where
+    A: FaultAction + Clone + fmt::Debug,
+    R: 'static,
+{
+    fn contribute(&self, cx: &Cx, acc: &mut Accumulator) {
+        acc.push(cx.finish(self.0.clone()));
+    }
+}
+
+/// Clears the fault set of one kind from a target.
+pub(crate) type Clearer = fn(&Target);
+
+fn clear<A: FaultAction, R: 'static>(target: &Target) {
+    target.clear_faults::<A, R>();
+}
+
+/// A fault set of some kind, type-erased.
+trait KindSet: Send {
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn install(self: Box<Self>, target: &Target) -> Result<(), ConfigError>;
+    fn check(self: Box<Self>) -> Result<(), ConfigError>;
+    fn clearer(&self) -> Clearer;
+}
+
+impl<A: FaultAction, R: 'static> KindSet for FaultSet<A, R> {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn install(self: Box<Self>, target: &Target) -> Result<(), ConfigError> {
+        target.set_faults(*self)
+    }
+
+    fn check(self: Box<Self>) -> Result<(), ConfigError> {
+        crate::rule::Plan::compile(*self, 0).map(drop)
+    }
+
+    fn clearer(&self) -> Clearer {
+        clear::<A, R>
+    }
+}
+
+/// One fault set per kind, built from the active phases of a target in
+/// phase order.
+#[derive(Default)]
+pub(crate) struct Accumulator {
+    kinds: Vec<(TypeId, Box<dyn KindSet>)>,
+}
+
+impl fmt::Debug for Accumulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accumulator").field("kinds", &self.kinds.len()).finish()
+    }
+}
+
+impl Accumulator {
+    pub(crate) fn push<A: FaultAction, R: 'static>(&mut self, rule: Rule<A, R>) {
+        let id = TypeId::of::<FaultSet<A, R>>();
+        let index = match self.kinds.iter().position(|(k, _)| *k == id) {
+            Some(i) => i,
+            None => {
+                self.kinds.push((id, Box::new(FaultSet::<A, R>::new())));
+                self.kinds.len() - 1
+            }
+        };
+        if let Some(set) = self.kinds[index].1.as_any_mut().downcast_mut::<FaultSet<A, R>>() {
+            set.push(rule);
+        }
+    }
+
+    /// Installs every kind on `target`; returns the kinds installed with
+    /// the way to clear each.
+    pub(crate) fn install(self, target: &Target) -> Result<Vec<(TypeId, Clearer)>, ConfigError> {
+        let mut installed = Vec::with_capacity(self.kinds.len());
+        for (id, set) in self.kinds {
+            let clearer = set.clearer();
+            set.install(target)?;
+            installed.push((id, clearer));
+        }
+        Ok(installed)
+    }
+
+    /// Validates every kind without installing anything.
+    pub(crate) fn check(self) -> Result<(), ConfigError> {
+        self.kinds.into_iter().try_for_each(|(_, set)| set.check())
+    }
+}

@@ -1,0 +1,318 @@
+//! Phases: at offset T, for duration D, target X has faults F.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Faults;
+use super::faults::RequestFault;
+use crate::{FaultAction, Latency, Rule};
+
+/// One phase of a [`Scenario`](super::Scenario): from offset
+/// [`at`](Self::at), for [`lasting`](Self::lasting), the target named
+/// [`target`](Self::target) has these [`Faults`].
+///
+/// Variations:
+///
+/// * **Overlap**: phases on the same target may overlap; while several are
+///   active, their rules merge into one fault set per kind, in phase order
+///   (for request-level faults: delays add up, the first terminal fault
+///   wins).
+/// * **Ramp** ([`ramp`](Self::ramp)): the phase's faults fire with a
+///   probability that moves linearly from `from` to `to` over the phase (a
+///   brownout that deepens, a recovery that spreads). Implemented per rule
+///   with [`Trigger::ramp`](crate::Trigger::ramp) on the target's clock:
+///   exact, with no re-installation and no step.
+/// * **Flapping** ([`flap`](Self::flap)): the phase alternates between its
+///   faults ("bad", first) and [`Flap::while_good`] faults ("good") with the
+///   given durations (Cloudflare, 2025-11-18: roughly every 5 minutes).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::scenario::{Flap, Phase, RequestFault};
+///
+/// let min = Duration::from_secs(60);
+/// let outage = Phase::new("dns-outage", "dynamodb").at(5 * min).lasting(150 * min).down();
+/// let brownout = Phase::new("brownout", "dynamodb")
+///     .at(155 * min)
+///     .lasting(60 * min)
+///     .request(RequestFault::error())
+///     .ramp(0.5, 0.0);
+/// let flapping = Phase::new("flapping", "edge")
+///     .lasting(100 * min)
+///     .down()
+///     .flap(Flap::new(5 * min, 5 * min));
+/// assert_eq!(outage.end(), 155 * min);
+/// assert!(brownout.ramping().is_some() && flapping.flapping().is_some());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub(crate) name: Arc<str>,
+    pub(crate) target: Arc<str>,
+    pub(crate) at: Duration,
+    pub(crate) duration: Duration,
+    pub(crate) faults: Faults,
+    pub(crate) ramp: Option<(f64, f64)>,
+    pub(crate) flap: Option<Flap>,
+}
+
+impl Phase {
+    /// A phase named `name` (unique in its scenario) on the target named
+    /// `target`, starting at offset zero, lasting zero (set
+    /// [`lasting`](Self::lasting)), with no faults.
+    ///
+    /// ```
+    /// let p = tower_chaos::scenario::Phase::new("outage", "db");
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// ```
+    #[must_use]
+    pub fn new(name: impl Into<Arc<str>>, target: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            target: target.into(),
+            at: Duration::ZERO,
+            duration: Duration::ZERO,
+            faults: Faults::new(),
+            ramp: None,
+            flap: None,
+        }
+    }
+
+    /// Starts at `offset` from the scenario's start.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = tower_chaos::scenario::Phase::new("p", "db").at(Duration::from_secs(60));
+    /// assert_eq!(p.start(), Duration::from_secs(60));
+    /// ```
+    #[must_use]
+    pub const fn at(mut self, offset: Duration) -> Self {
+        self.at = offset;
+        self
+    }
+
+    /// Lasts `duration` (`for` in files; must be longer than zero).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = tower_chaos::scenario::Phase::new("p", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30));
+    /// assert_eq!(p.end(), Duration::from_secs(90));
+    /// ```
+    #[must_use]
+    pub const fn lasting(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// Replaces the phase's faults.
+    ///
+    /// ```
+    /// use tower_chaos::scenario::{Faults, Phase};
+    /// let p = Phase::new("p", "db").faults(Faults::new().down());
+    /// assert!(p.content().is_down());
+    /// ```
+    #[must_use]
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The target is down ([`Faults::down`]).
+    ///
+    /// ```
+    /// assert!(tower_chaos::scenario::Phase::new("p", "db").down().content().is_down());
+    /// ```
+    #[must_use]
+    pub fn down(mut self) -> Self {
+        self.faults = self.faults.down();
+        self
+    }
+
+    /// The target is slow ([`Faults::slow`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = tower_chaos::scenario::Phase::new("p", "db").slow(tower_chaos::Latency::fixed(Duration::from_secs(1)));
+    /// assert!(p.content().slowness().is_some());
+    /// ```
+    #[must_use]
+    pub fn slow(mut self, latency: Latency) -> Self {
+        self.faults = self.faults.slow(latency);
+        self
+    }
+
+    /// Adds a described request fault ([`Faults::request`]).
+    ///
+    /// ```
+    /// use tower_chaos::scenario::{Phase, RequestFault};
+    /// let p = Phase::new("p", "db").request(RequestFault::error().rate(0.1));
+    /// assert_eq!(p.content().requests().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn request(mut self, fault: RequestFault) -> Self {
+        self.faults = self.faults.request(fault);
+        self
+    }
+
+    /// Adds a typed rule ([`Faults::rule`]).
+    ///
+    /// ```
+    /// use tower_chaos::scenario::Phase;
+    /// use tower_chaos::{Fault, Trigger};
+    /// let p = Phase::new("p", "db").rule(Fault::<u32>::hang().when(Trigger::every(10)));
+    /// assert!(!p.content().is_empty());
+    /// ```
+    #[must_use]
+    pub fn rule<A, R>(mut self, rule: Rule<A, R>) -> Self
+    where
+        A: FaultAction + Clone + fmt::Debug,
+        R: 'static,
+    {
+        self.faults = self.faults.rule(rule);
+        self
+    }
+
+    /// Ramps the probability of every fault of the phase linearly from
+    /// `from` at its start to `to` at its end (both within `0.0..=1.0`; it
+    /// multiplies the faults' own triggers). For a down phase, `ramp(1.0,
+    /// 0.0)` is a recovery that spreads over the phase.
+    ///
+    /// ```
+    /// let p = tower_chaos::scenario::Phase::new("p", "db").down().ramp(1.0, 0.0);
+    /// assert_eq!(p.ramping(), Some((1.0, 0.0)));
+    /// ```
+    #[must_use]
+    pub const fn ramp(mut self, from: f64, to: f64) -> Self {
+        self.ramp = Some((from, to));
+        self
+    }
+
+    /// Flaps: alternates the phase's faults ("bad", first) with
+    /// [`Flap::while_good`] ("good") for the durations of `flap`, until the
+    /// phase ends. Each switch re-installs the target's fault set, so
+    /// counting triggers and budgets start afresh in every bad spell.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Flap, Phase};
+    /// let five = Duration::from_secs(300);
+    /// let p = Phase::new("p", "edge").lasting(6 * five).down().flap(Flap::new(five, five));
+    /// assert_eq!(p.flapping().map(Flap::period), Some(2 * five));
+    /// ```
+    #[must_use]
+    pub fn flap(mut self, flap: Flap) -> Self {
+        self.flap = Some(flap);
+        self
+    }
+
+    /// The phase's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The target's name.
+    #[must_use]
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Offset of the start from the scenario's start.
+    #[must_use]
+    pub const fn start(&self) -> Duration {
+        self.at
+    }
+
+    /// How long it lasts.
+    #[must_use]
+    pub const fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Offset of the end from the scenario's start.
+    #[must_use]
+    pub fn end(&self) -> Duration {
+        self.at + self.duration
+    }
+
+    /// The phase's faults (the bad ones, for a flapping phase).
+    #[must_use]
+    pub const fn content(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The ramp, if any.
+    #[must_use]
+    pub const fn ramping(&self) -> Option<(f64, f64)> {
+        self.ramp
+    }
+
+    /// The flapping, if any.
+    #[must_use]
+    pub const fn flapping(&self) -> Option<&Flap> {
+        self.flap.as_ref()
+    }
+}
+
+/// How a phase flaps: `bad` long with the phase's faults, then `good` long
+/// with [`while_good`](Self::while_good) faults (none by default), and
+/// again, until the phase ends.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::scenario::{Faults, Flap, RequestFault};
+///
+/// let flap = Flap::new(Duration::from_secs(300), Duration::from_secs(240))
+///     .while_good(Faults::new().request(RequestFault::error().rate(0.02)));
+/// assert_eq!(flap.period(), Duration::from_secs(540));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Flap {
+    pub(crate) bad: Duration,
+    pub(crate) good: Duration,
+    pub(crate) while_good: Faults,
+}
+
+impl Flap {
+    /// Bad for `bad`, then good for `good` (both longer than zero).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let f = tower_chaos::scenario::Flap::new(Duration::from_secs(1), Duration::from_secs(2));
+    /// assert_eq!(f.period(), Duration::from_secs(3));
+    /// ```
+    #[must_use]
+    pub fn new(bad: Duration, good: Duration) -> Self {
+        Self {
+            bad,
+            good,
+            while_good: Faults::new(),
+        }
+    }
+
+    /// Faults while good (none by default).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Faults, Flap};
+    /// let f = Flap::new(Duration::from_secs(1), Duration::from_secs(1)).while_good(Faults::new().down());
+    /// assert!(f.good_faults().is_down());
+    /// ```
+    #[must_use]
+    pub fn while_good(mut self, faults: Faults) -> Self {
+        self.while_good = faults;
+        self
+    }
+
+    /// One bad and one good spell.
+    #[must_use]
+    pub fn period(&self) -> Duration {
+        self.bad + self.good
+    }
+
+    /// The faults while good.
+    #[must_use]
+    pub const fn good_faults(&self) -> &Faults {
+        &self.while_good
+    }
+}

@@ -1,0 +1,535 @@
+//! Probes: what the caller observed, recorded on the caller's side.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::histogram::Histogram;
+use super::timeline::Timeline;
+use super::Scenario;
+use crate::{BoxError, InjectedError};
+
+/// What a rehearsal shares with its probes: the timeline, and once the run
+/// has started, its start instant and speed.
+#[derive(Debug)]
+pub(crate) struct RunShared {
+    pub(crate) scenario: Scenario,
+    pub(crate) timeline: Timeline,
+    pub(crate) start: OnceLock<(Instant, f64)>,
+}
+
+/// What the caller saw in one segment of the timeline.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Obs {
+    pub(crate) calls: u64,
+    pub(crate) ok: u64,
+    pub(crate) errors: BTreeMap<String, u64>,
+    pub(crate) latency: Histogram,
+}
+
+impl Obs {
+    pub(crate) fn merge(&mut self, other: &Self) {
+        self.calls += other.calls;
+        self.ok += other.ok;
+        for (k, n) in &other.errors {
+            *self.errors.entry(k.clone()).or_default() += n;
+        }
+        self.latency.merge(&other.latency);
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ProbeState {
+    pub(crate) segments: Vec<Obs>,
+    /// Calls that started before the rehearsal did.
+    pub(crate) unattributed: u64,
+    /// Per phase of this probe's target: the phase's index, its end
+    /// (scenario time) and how long after it (real time) the first
+    /// success completed.
+    pub(crate) recoveries: Vec<(usize, Duration, Option<Duration>)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ProbeShared {
+    pub(crate) target: Arc<str>,
+    run: Arc<RunShared>,
+    pub(crate) state: Mutex<ProbeState>,
+}
+
+/// The caller's side of a rehearsal: records the outcome and latency of
+/// each call the application makes to a target, and which part of the
+/// timeline it fell in (by the time the call started). Get one from
+/// [`Rehearsal::probe`](super::Rehearsal::probe), then either
+///
+/// * wrap the client service with [`layer`](Self::layer) (a tower layer on
+///   the *caller's* side, outside the client's retries to see what users
+///   see, or inside them to see each attempt),
+/// * or wrap a call's future with [`observe`](Self::observe),
+/// * or record by hand with [`record`](Self::record).
+///
+/// A call that is dropped before it completes (a timeout around the probe,
+/// a cancelled task) counts as an error of class `cancelled`.
+///
+/// # Error classes
+///
+/// Errors are counted by class. The default classifier
+/// ([`DefaultClassify`]) recognises an [`InjectedError`] (directly or in a
+/// [`BoxError`]) as `injected <kind>` (e.g. `injected error`), tokio's
+/// `Elapsed` as `timeout`, and calls anything else `error`; give your own
+/// with [`layer_with`](Self::layer_with) or
+/// [`observe_with`](Self::observe_with).
+///
+/// # Clone
+///
+/// Clones record into the same place.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+/// use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+/// use tower_chaos::{ChaosLayer, Target};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), BoxError> {
+/// let s = Duration::from_secs;
+/// let scenario = Scenario::builder("blip")
+///     .phase(Phase::new("down", "db").at(s(10)).lasting(s(10)).down())
+///     .duration(s(30))
+///     .build()?;
+/// let db = Target::builder("db").seed(1).build()?;
+/// let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&db);
+/// let probe = rehearsal.probe("db")?;
+/// let mut client = ServiceBuilder::new()
+///     .layer(probe.layer())
+///     .layer(ChaosLayer::for_target(&db))
+///     .service(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+///
+/// let run = tokio::spawn(rehearsal.run());
+/// for n in 0..30 {
+///     let _ = client.ready().await?.call(n).await;
+///     tokio::time::sleep(s(1)).await;
+/// }
+/// let report = run.await??;
+/// let outage = report.phase("down").unwrap();
+/// assert_eq!((outage.caller.calls, outage.caller.ok), (10, 0));
+/// assert_eq!(outage.caller.errors, [("injected error".to_string(), 10)]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Probe {
+    shared: Arc<ProbeShared>,
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Probe").field("target", &self.shared.target).finish_non_exhaustive()
+    }
+}
+
+impl Probe {
+    pub(crate) fn new(target: Arc<str>, run: Arc<RunShared>) -> Self {
+        let recoveries = run
+            .scenario
+            .phases
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.target == target)
+            .map(|(i, p)| (i, p.end(), None))
+            .collect();
+        let segments = vec![Obs::default(); run.timeline.segments.len()];
+        Self {
+            shared: Arc::new(ProbeShared {
+                target,
+                run,
+                state: Mutex::new(ProbeState {
+                    segments,
+                    unattributed: 0,
+                    recoveries,
+                }),
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &ProbeShared {
+        &self.shared
+    }
+
+    /// The target whose calls this probe records.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// let probe = Rehearsal::new(&scenario).probe("db")?;
+    /// assert_eq!(probe.target(), "db");
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn target(&self) -> &str {
+        &self.shared.target
+    }
+
+    /// Records one call that started at `started` (tokio's clock) and ended
+    /// now, with `outcome`: `Ok(())`, or `Err(class)`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), tower_chaos::scenario::ScenarioError> {
+    /// let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// let rehearsal = Rehearsal::new(&scenario).target(&tower_chaos::Target::builder("db").seed(1).build().unwrap());
+    /// let probe = rehearsal.probe("db")?;
+    /// let run = tokio::spawn(rehearsal.run());
+    /// tokio::task::yield_now().await;
+    /// probe.record(tokio::time::Instant::now(), Err("throttled"));
+    /// let report = run.await.unwrap()?;
+    /// assert_eq!(report.phase("p").unwrap().caller.errors, [("throttled".to_string(), 1)]);
+    /// # Ok(()) }
+    /// ```
+    pub fn record(&self, started: Instant, outcome: Result<(), &str>) {
+        self.record_class(started, outcome.map_err(Cow::Borrowed));
+    }
+
+    fn record_class(&self, started: Instant, outcome: Result<(), Cow<'_, str>>) {
+        let now = Instant::now();
+        let run = &self.shared.run;
+        let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(&(t0, speed)) = run.start.get() else {
+            state.unattributed += 1;
+            return;
+        };
+        if started < t0 {
+            state.unattributed += 1;
+            return;
+        }
+        let at = (started - t0).mul_f64(speed);
+        let index = run.timeline.segment_at(at);
+        let obs = &mut state.segments[index];
+        obs.calls += 1;
+        obs.latency.record(now - started);
+        match outcome {
+            Ok(()) => {
+                obs.ok += 1;
+                let done = now - t0;
+                for (_, end, first) in &mut state.recoveries {
+                    let end = end.div_f64(speed);
+                    if first.is_none() && done >= end {
+                        *first = Some(done - end);
+                    }
+                }
+            }
+            Err(class) => {
+                if let Some(n) = obs.errors.get_mut(&*class) {
+                    *n += 1;
+                } else {
+                    obs.errors.insert(class.into_owned(), 1);
+                }
+            }
+        }
+    }
+
+    /// Wraps a call's future: records its outcome (classified by
+    /// [`DefaultClassify`]) and latency when it completes, or `cancelled`
+    /// if it is dropped first. The call counts from when `observe` is
+    /// called.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), tower_chaos::scenario::ScenarioError> {
+    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// # let rehearsal = Rehearsal::new(&scenario).target(&tower_chaos::Target::builder("db").seed(1).build().unwrap());
+    /// let probe = rehearsal.probe("db")?;
+    /// let run = tokio::spawn(rehearsal.run());
+    /// tokio::task::yield_now().await;
+    /// let answer: Result<u32, std::io::Error> = probe.observe(async { Ok(42) }).await;
+    /// assert_eq!(answer.unwrap(), 42);
+    /// assert_eq!(run.await.unwrap()?.phase("p").unwrap().caller.ok, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn observe<F>(&self, call: F) -> ProbeFuture<F, DefaultClassify> {
+        self.observe_with(call, DefaultClassify)
+    }
+
+    /// [`observe`](Self::observe) with your classifier (a closure from
+    /// `&E` to a class name, or a [`Classify`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), tower_chaos::scenario::ScenarioError> {
+    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// # let rehearsal = Rehearsal::new(&scenario).target(&tower_chaos::Target::builder("db").seed(1).build().unwrap());
+    /// let probe = rehearsal.probe("db")?;
+    /// let run = tokio::spawn(rehearsal.run());
+    /// tokio::task::yield_now().await;
+    /// let classify = |e: &u16| if *e == 429 { "throttled" } else { "other" };
+    /// let _ = probe.observe_with(async { Err::<(), u16>(429) }, classify).await;
+    /// let report = run.await.unwrap()?;
+    /// assert_eq!(report.phase("p").unwrap().caller.errors, [("throttled".to_string(), 1)]);
+    /// # Ok(()) }
+    /// ```
+    pub fn observe_with<F, C>(&self, call: F, classify: C) -> ProbeFuture<F, C> {
+        ProbeFuture {
+            inner: call,
+            rec: Some(Recording {
+                probe: self.clone(),
+                started: Instant::now(),
+                classify,
+            }),
+        }
+    }
+
+    /// A tower layer for the caller's side: records every call of the
+    /// wrapped service (see the type's example).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// let probe = Rehearsal::new(&scenario).probe("db")?;
+    /// let layer = probe.layer();
+    /// assert_eq!(layer.probe().target(), "db");
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn layer(&self) -> ProbeLayer {
+        self.layer_with(DefaultClassify)
+    }
+
+    /// [`layer`](Self::layer) with your classifier.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// let probe = Rehearsal::new(&scenario).probe("db")?;
+    /// let layer = probe.layer_with(|e: &tower::BoxError| if e.is::<tower::timeout::error::Elapsed>() { "timeout" } else { "error" });
+    /// # let _ = layer;
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn layer_with<C>(&self, classify: C) -> ProbeLayer<C> {
+        ProbeLayer {
+            probe: self.clone(),
+            classify,
+        }
+    }
+}
+
+/// Names the class of an error for a [`Probe`]'s counts. Implemented by
+/// [`DefaultClassify`] and by closures `Fn(&E) -> impl Into<Cow<'static, str>>`.
+///
+/// ```
+/// use tower_chaos::scenario::{Classify, DefaultClassify};
+/// use tower_chaos::{FaultKind, InjectedError};
+///
+/// let e: tower::BoxError = InjectedError::new("db", FaultKind::LostReply, None).into();
+/// assert_eq!(DefaultClassify.classify(&e), "injected lost-reply");
+/// assert_eq!((|_: &u8| "mine").classify(&3), "mine");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot classify errors of type `{E}`",
+    note = "use a closure `|e: &{E}| \"class\"`, or `DefaultClassify`"
+)]
+pub trait Classify<E> {
+    /// The class of `error`.
+    fn classify(&self, error: &E) -> Cow<'static, str>;
+}
+
+/// The default error classifier of a [`Probe`]: `injected <kind>` for an
+/// [`InjectedError`] (also inside a [`BoxError`]), `timeout` for tokio's
+/// `Elapsed`, `error` otherwise.
+///
+/// ```
+/// use tower_chaos::scenario::{Classify, DefaultClassify};
+/// assert_eq!(DefaultClassify.classify(&std::io::Error::other("x")), "error");
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultClassify;
+
+impl<E: 'static> Classify<E> for DefaultClassify {
+    fn classify(&self, error: &E) -> Cow<'static, str> {
+        let any = error as &dyn Any;
+        let boxed = any.downcast_ref::<BoxError>();
+        let injected = any
+            .downcast_ref::<InjectedError>()
+            .or_else(|| boxed.and_then(|b| b.downcast_ref::<InjectedError>()));
+        if let Some(i) = injected {
+            return format!("injected {}", i.kind()).into();
+        }
+        let elapsed = any.is::<tokio::time::error::Elapsed>()
+            || boxed.is_some_and(|b| b.is::<tokio::time::error::Elapsed>());
+        if elapsed { "timeout".into() } else { "error".into() }
+    }
+}
+
+impl<E, F, C> Classify<E> for F
+where
+    F: Fn(&E) -> C,
+    C: Into<Cow<'static, str>>,
+{
+    fn classify(&self, error: &E) -> Cow<'static, str> {
+        self(error).into()
+    }
+}
+
+struct Recording<C> {
+    probe: Probe,
+    started: Instant,
+    classify: C,
+}
+
+pin_project! {
+    /// The future of a call observed by a [`Probe`]: the call's own
+    /// output, recorded when it completes (or as `cancelled` when dropped
+    /// before).
+    pub struct ProbeFuture<F, C> {
+        #[pin]
+        inner: F,
+        rec: Option<Recording<C>>,
+    }
+
+    impl<F, C> PinnedDrop for ProbeFuture<F, C> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(rec) = this.project().rec.take() {
+                rec.probe.record_class(rec.started, Err("cancelled".into()));
+            }
+        }
+    }
+}
+
+impl<F, C> fmt::Debug for ProbeFuture<F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProbeFuture").field("done", &self.rec.is_none()).finish_non_exhaustive()
+    }
+}
+
+impl<F, C, T, E> Future for ProbeFuture<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Classify<E>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let Some(rec) = this.rec.take() {
+            let outcome = match &out {
+                Ok(_) => Ok(()),
+                Err(e) => Err(rec.classify.classify(e)),
+            };
+            rec.probe.record_class(rec.started, outcome);
+        }
+        Poll::Ready(out)
+    }
+}
+
+/// A tower layer that records the calls of the wrapped (client) service in
+/// a [`Probe`]; see [`Probe::layer`].
+#[derive(Debug, Clone)]
+pub struct ProbeLayer<C = DefaultClassify> {
+    probe: Probe,
+    classify: C,
+}
+
+impl<C> ProbeLayer<C> {
+    /// The probe it records into.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// let layer = Rehearsal::new(&scenario).probe("db")?.layer();
+    /// assert_eq!(layer.probe().target(), "db");
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub const fn probe(&self) -> &Probe {
+        &self.probe
+    }
+}
+
+impl<S, C: Clone> Layer<S> for ProbeLayer<C> {
+    type Service = Probed<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Probed {
+            inner,
+            probe: self.probe.clone(),
+            classify: self.classify.clone(),
+        }
+    }
+}
+
+/// A service whose calls a [`Probe`] records; built by [`ProbeLayer`].
+///
+/// # Clone
+///
+/// Clones record into the same probe.
+#[derive(Debug, Clone)]
+pub struct Probed<S, C = DefaultClassify> {
+    inner: S,
+    probe: Probe,
+    classify: C,
+}
+
+impl<S, C> Probed<S, C> {
+    /// The inner service.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower::Layer;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// let svc = Rehearsal::new(&scenario).probe("db")?.layer().layer(7u8);
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// assert_eq!(svc.into_inner(), 7);
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    pub const fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub const fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, R> Service<R> for Probed<S, C>
+where
+    S: Service<R>,
+    C: Classify<S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ProbeFuture<S::Future, C>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        self.probe.observe_with(self.inner.call(req), self.classify.clone())
+    }
+}

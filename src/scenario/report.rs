@@ -1,0 +1,490 @@
+//! The rehearsal report: per target and per phase, what the provider saw
+//! and injected and what the caller observed.
+
+use std::fmt;
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use super::duration::Short;
+use super::probe::{Obs, Probe, RunShared};
+use super::timeline::{Spell, label};
+use crate::{FaultKind, Report, Target};
+
+/// What a rehearsal did and what the callers saw; returned by
+/// [`Rehearsal::run`](super::Rehearsal::run).
+///
+/// Timeline positions and spans (`duration`, `from`, `to`, `time`,
+/// `recovered_at`) are in scenario time; latencies and recovery delays
+/// (`first_success_after_*`) in real (tokio) time, which is the same under
+/// speed 1. `Display` prints a compact table per target; with the `serde`
+/// feature the report serialises (durations as seconds, `f64`). The
+/// verdict helpers (`assert_*`) are on this type too.
+///
+/// See [`Rehearsal`](super::Rehearsal) for an example.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct RehearsalReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The speed it ran at.
+    pub speed: f64,
+    /// The length of the timeline.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub duration: Duration,
+    /// Per target, in order of first appearance in the scenario.
+    pub targets: Vec<TargetSummary>,
+    /// Per phase, in scenario order.
+    pub phases: Vec<PhaseSummary>,
+}
+
+/// One target of a [`RehearsalReport`].
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct TargetSummary {
+    /// The target's name.
+    pub name: String,
+    /// Its seed (replay with `TOWER_CHAOS_SEED=<seed>` when it was not set
+    /// in code).
+    pub seed: u64,
+    /// One row per state of the target, in order of first appearance:
+    /// `before`, the active phases joined with `+` (flapping spells marked
+    /// `(bad)`/`(good)`), `between`, `after`.
+    pub rows: Vec<Row>,
+    /// When its last phase ended.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub recovered_at: Duration,
+    /// How long after that the caller's first success completed (`None`:
+    /// no success after recovery, or no probe).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::opt_secs"))]
+    pub first_success_after_recovery: Option<Duration>,
+    /// Requests the target saw while one of its phases had it down (`None`
+    /// if it never was).
+    pub seen_while_down: Option<u64>,
+    /// Probe records of calls that started before the rehearsal did.
+    pub unattributed_calls: u64,
+}
+
+/// One row of a target's table: a state and what happened in it.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Row {
+    /// The state (see [`TargetSummary::rows`]).
+    pub label: String,
+    /// Total time spent in it.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub time: Duration,
+    /// The provider's side.
+    pub provider: ProviderCounts,
+    /// The caller's side.
+    pub caller: Observed,
+}
+
+/// What a target's layers saw and injected (differences of its counters
+/// between the cuts of the timeline).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ProviderCounts {
+    /// Requests seen.
+    pub seen: u64,
+    /// Requests that got at least one fault.
+    pub faulted: u64,
+    /// Faults injected, per kind (kinds with zero left out).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::pairs"))]
+    pub injected: Vec<(FaultKind, u64)>,
+}
+
+impl ProviderCounts {
+    fn add(&mut self, after: &Report, before: &Report) {
+        self.seen += after.seen - before.seen;
+        self.faulted += after.faulted - before.faulted;
+        for (kind, n) in &after.by_kind {
+            let d = n - before.injected(*kind);
+            if d == 0 {
+                continue;
+            }
+            match self.injected.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, m)) => *m += d,
+                None => self.injected.push((*kind, d)),
+            }
+        }
+        self.injected.sort();
+    }
+
+    /// Faults of `kind` injected.
+    ///
+    /// ```
+    /// let c = tower_chaos::scenario::ProviderCounts::default();
+    /// assert_eq!(c.injected(tower_chaos::FaultKind::Error), 0);
+    /// ```
+    #[must_use]
+    pub fn injected(&self, kind: FaultKind) -> u64 {
+        self.injected.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// What the caller observed, from its [`Probe`].
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Observed {
+    /// Calls (attributed by their start time).
+    pub calls: u64,
+    /// Successful calls.
+    pub ok: u64,
+    /// Failed calls per error class, by class name.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::pairs"))]
+    pub errors: Vec<(String, u64)>,
+    /// Latency of all calls (successes and failures), if there were any.
+    pub latency: Option<Percentiles>,
+}
+
+impl Observed {
+    fn from_obs(obs: &Obs) -> Self {
+        let h = &obs.latency;
+        let latency = (h.count() > 0).then(|| Percentiles {
+            p50: h.quantile(0.5).unwrap_or_default(),
+            p90: h.quantile(0.9).unwrap_or_default(),
+            p99: h.quantile(0.99).unwrap_or_default(),
+            max: h.max(),
+        });
+        Self {
+            calls: obs.calls,
+            ok: obs.ok,
+            errors: obs.errors.iter().map(|(k, n)| (k.clone(), *n)).collect(),
+            latency,
+        }
+    }
+
+    /// Failed calls.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::Observed::default().failed(), 0);
+    /// ```
+    #[must_use]
+    pub const fn failed(&self) -> u64 {
+        self.calls - self.ok
+    }
+
+    /// The share of calls that failed (`None` without calls).
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::scenario::Observed::default().error_rate(), None);
+    /// ```
+    #[must_use]
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.calls > 0).then(|| self.failed() as f64 / self.calls as f64)
+    }
+}
+
+/// Latency percentiles (within about 3%; `max` is exact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Percentiles {
+    /// Median.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub p50: Duration,
+    /// 90th percentile.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub p90: Duration,
+    /// 99th percentile.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub p99: Duration,
+    /// The slowest call.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub max: Duration,
+}
+
+/// One phase of a [`RehearsalReport`]: everything on its target while it
+/// was active (with overlapping phases, shared segments count for each).
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct PhaseSummary {
+    /// The phase.
+    pub name: String,
+    /// Its target.
+    pub target: String,
+    /// Start.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub from: Duration,
+    /// End.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
+    pub to: Duration,
+    /// Whether it takes its target down.
+    pub down: bool,
+    /// The provider's side.
+    pub provider: ProviderCounts,
+    /// The caller's side.
+    pub caller: Observed,
+    /// How long after the phase ended the caller's first success completed.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::opt_secs"))]
+    pub first_success_after_end: Option<Duration>,
+}
+
+impl RehearsalReport {
+    /// The target named `name`.
+    ///
+    /// ```
+    /// # fn f(report: &tower_chaos::scenario::RehearsalReport) {
+    /// let rows = &report.target("dynamodb").unwrap().rows;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn target(&self, name: &str) -> Option<&TargetSummary> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// The phase named `name`.
+    ///
+    /// ```
+    /// # fn f(report: &tower_chaos::scenario::RehearsalReport) {
+    /// let errors = report.phase("outage").map(|p| p.caller.failed());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn phase(&self, name: &str) -> Option<&PhaseSummary> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    /// The report as pretty JSON.
+    ///
+    /// # Panics
+    ///
+    /// Never: every field serialises.
+    ///
+    /// ```
+    /// # fn f(report: &tower_chaos::scenario::RehearsalReport) {
+    /// assert!(report.to_json().starts_with('{'));
+    /// # }
+    /// ```
+    #[cfg(feature = "serde")]
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+/// Builds the report from the counters read at every cut and the probes.
+pub(crate) fn build(
+    run: &RunShared,
+    speed: f64,
+    targets: &[&Target],
+    marks: &[Vec<Report>],
+    probes: &[Probe],
+) -> RehearsalReport {
+    let scenario = &run.scenario;
+    let segments = &run.timeline.segments;
+    let down = |seg: usize, target: &str| {
+        segments[seg].active.iter().any(|(i, spell)| {
+            let p = &scenario.phases[*i];
+            let faults = match (spell, &p.flap) {
+                (Spell::Good, Some(flap)) => &flap.while_good,
+                _ => &p.faults,
+            };
+            &*p.target == target && faults.is_down()
+        })
+    };
+    let mut summaries = Vec::new();
+    let mut phase_sums: Vec<(ProviderCounts, Obs)> = vec![Default::default(); scenario.phases.len()];
+    let mut recoveries = vec![None; scenario.phases.len()];
+    for name in scenario.targets() {
+        let Some(ti) = targets.iter().position(|t| t.name() == name) else {
+            continue;
+        };
+        let probe = probes.iter().find(|p| p.target() == name);
+        let state = probe.map(|p| p.shared().state.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut rows: Vec<(String, Duration, ProviderCounts, Obs)> = Vec::new();
+        let mut seen_while_down = None;
+        for (si, seg) in segments.iter().enumerate() {
+            let lbl = label(scenario, name, seg);
+            let mut counts = ProviderCounts::default();
+            counts.add(&marks[si + 1][ti], &marks[si][ti]);
+            let obs = state.as_ref().map(|s| s.segments[si].clone()).unwrap_or_default();
+            if down(si, name) {
+                *seen_while_down.get_or_insert(0) += counts.seen;
+            }
+            for (i, _) in &seg.active {
+                if &*scenario.phases[*i].target == name {
+                    add_counts(&mut phase_sums[*i].0, &counts);
+                    phase_sums[*i].1.merge(&obs);
+                }
+            }
+            let row = match rows.iter_mut().find(|r| *r.0 == *lbl) {
+                Some(row) => row,
+                None => {
+                    rows.push((lbl.to_string(), Duration::ZERO, ProviderCounts::default(), Obs::default()));
+                    rows.last_mut().unwrap_or_else(|| unreachable!())
+                }
+            };
+            row.1 += seg.to - seg.from;
+            add_counts(&mut row.2, &counts);
+            row.3.merge(&obs);
+        }
+        if let Some(s) = &state {
+            for (i, _, first) in &s.recoveries {
+                recoveries[*i] = *first;
+            }
+        }
+        let last = scenario
+            .phases
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| &*p.target == name)
+            .max_by_key(|(_, p)| p.end());
+        summaries.push(TargetSummary {
+            name: name.to_owned(),
+            seed: targets[ti].seed(),
+            rows: rows
+                .into_iter()
+                .map(|(label, time, provider, obs)| Row {
+                    label,
+                    time,
+                    provider,
+                    caller: Observed::from_obs(&obs),
+                })
+                .collect(),
+            recovered_at: last.map(|(_, p)| p.end()).unwrap_or_default(),
+            first_success_after_recovery: last.and_then(|(i, _)| recoveries[i]),
+            seen_while_down,
+            unattributed_calls: state.as_ref().map_or(0, |s| s.unattributed),
+        });
+    }
+    let phases = scenario
+        .phases
+        .iter()
+        .zip(phase_sums)
+        .enumerate()
+        .map(|(i, (p, (provider, obs)))| PhaseSummary {
+            name: p.name.to_string(),
+            target: p.target.to_string(),
+            from: p.at,
+            to: p.end(),
+            down: p.faults.is_down(),
+            provider,
+            caller: Observed::from_obs(&obs),
+            first_success_after_end: recoveries[i],
+        })
+        .collect();
+    RehearsalReport {
+        scenario: scenario.name.clone(),
+        speed,
+        duration: scenario.duration,
+        targets: summaries,
+        phases,
+    }
+}
+
+fn add_counts(into: &mut ProviderCounts, from: &ProviderCounts) {
+    into.seen += from.seen;
+    into.faulted += from.faulted;
+    for (kind, n) in &from.injected {
+        match into.injected.iter_mut().find(|(k, _)| k == kind) {
+            Some((_, m)) => *m += n,
+            None => into.injected.push((*kind, *n)),
+        }
+    }
+    into.injected.sort();
+}
+
+fn list<K: fmt::Display>(pairs: &[(K, u64)]) -> String {
+    if pairs.is_empty() {
+        return "-".to_owned();
+    }
+    pairs.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Display for RehearsalReport {
+    /// A compact table per target.
+    ///
+    /// ```text
+    /// rehearsal `blip`: 30s of timeline at speed 1
+    /// target `db` (seed 1): recovered at 20s, first success 0ns later
+    ///   state     time   seen  faulted  injected    calls     ok   err%     p50     p99  errors
+    ///   before   10.0s     10        0  -              10     10   0.0%     0ns     0ns  -
+    ///   down     10.0s     10       10  error 10       10      0 100.0%     0ns     0ns  injected error 10
+    ///   after    10.0s     10        0  -              10     10   0.0%     0ns     0ns  -
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "rehearsal `{}`: {} of timeline at speed {}",
+            self.scenario,
+            Short(self.duration),
+            self.speed
+        )?;
+        for t in &self.targets {
+            write!(f, "target `{}` (seed {}): recovered at {}", t.name, t.seed, Short(t.recovered_at))?;
+            match t.first_success_after_recovery {
+                Some(d) => writeln!(f, ", first success {} later", Short(d))?,
+                None => writeln!(f, ", no success observed after")?,
+            }
+            let w = t.rows.iter().map(|r| r.label.chars().count()).max().unwrap_or(0).max(5);
+            let inj: Vec<String> = t.rows.iter().map(|r| list(&r.provider.injected)).collect();
+            let wi = inj.iter().map(String::len).max().unwrap_or(0).max(8);
+            writeln!(
+                f,
+                "  {:<w$} {:>7} {:>7} {:>8}  {:<wi$} {:>7} {:>7} {:>6} {:>7} {:>7}  errors",
+                "state", "time", "seen", "faulted", "injected", "calls", "ok", "err%", "p50", "p99"
+            )?;
+            for (r, inj) in t.rows.iter().zip(inj) {
+                let (p50, p99) = r
+                    .caller
+                    .latency
+                    .map_or(("-".to_owned(), "-".to_owned()), |l| {
+                        (Short(l.p50).to_string(), Short(l.p99).to_string())
+                    });
+                let err = r
+                    .caller
+                    .error_rate()
+                    .map_or("-".to_owned(), |e| format!("{:.1}%", e * 100.0));
+                writeln!(
+                    f,
+                    "  {:<w$} {:>7} {:>7} {:>8}  {:<wi$} {:>7} {:>7} {:>6} {:>7} {:>7}  {}",
+                    r.label,
+                    Short(r.time).to_string(),
+                    r.provider.seen,
+                    r.provider.faulted,
+                    inj,
+                    r.caller.calls,
+                    r.caller.ok,
+                    err,
+                    p50,
+                    p99,
+                    list(&r.caller.errors),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "serde")]
+mod ser {
+    use std::time::Duration;
+
+    use serde::ser::{SerializeMap, Serializer};
+
+    pub(super) fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn pairs<S: Serializer, K: std::fmt::Display>(v: &[(K, u64)], s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(v.len()))?;
+        for (k, n) in v {
+            map.serialize_entry(&k.to_string(), n)?;
+        }
+        map.end()
+    }
+}

@@ -1,0 +1,474 @@
+//! Scenarios and their timelines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::duration::Text;
+use super::{Phase, ScenarioError};
+
+/// The most spells (phase intervals, flapping included) a timeline may have.
+const MAX_SPELLS: usize = 100_000;
+
+/// A named timeline of [`Phase`]s over named targets: at offset T, for
+/// duration D, target X has faults F. Built with [`Scenario::builder`] or
+/// loaded from a file ([`Scenario::from_file`], feature `serde`), and run
+/// by a [`Rehearsal`](super::Rehearsal).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::scenario::{Phase, Scenario};
+///
+/// let h = Duration::from_secs(3600);
+/// let scenario = Scenario::builder("regional-outage")
+///     .phase(Phase::new("outage", "primary").at(h).lasting(2 * h).down())
+///     .duration(4 * h)
+///     .build()?;
+/// assert_eq!(scenario.duration(), 4 * h);
+/// assert_eq!(scenario.targets(), ["primary"]);
+/// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) phases: Vec<Phase>,
+    pub(crate) duration: Duration,
+}
+
+impl Scenario {
+    /// Starts a scenario named `name`.
+    ///
+    /// ```
+    /// let b = tower_chaos::scenario::Scenario::builder("s");
+    /// assert!(b.build().is_err(), "a scenario needs at least one phase");
+    /// ```
+    pub fn builder(name: impl Into<String>) -> ScenarioBuilder {
+        ScenarioBuilder {
+            name: name.into(),
+            description: None,
+            phases: Vec::new(),
+            duration: None,
+        }
+    }
+
+    /// The scenario's name.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let s = Scenario::builder("s").phase(Phase::new("p", "t").lasting(Duration::from_secs(1))).build()?;
+    /// assert_eq!(s.name(), "s");
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The description, if any.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let s = Scenario::builder("s")
+    ///     .description("what happened")
+    ///     .phase(Phase::new("p", "t").lasting(Duration::from_secs(1)))
+    ///     .build()?;
+    /// assert_eq!(s.description(), Some("what happened"));
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The phases, in the order given (the order rules merge in).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let s = Scenario::builder("s").phase(Phase::new("p", "t").lasting(Duration::from_secs(1))).build()?;
+    /// assert_eq!(s.phases()[0].name(), "p");
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    /// The phase named `name`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let s = Scenario::builder("s").phase(Phase::new("p", "t").lasting(Duration::from_secs(1))).build()?;
+    /// assert_eq!(s.phase("p").map(Phase::target), Some("t"));
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn phase(&self, name: &str) -> Option<&Phase> {
+        self.phases.iter().find(|p| &*p.name == name)
+    }
+
+    /// The whole timeline: the explicit duration, or the end of the last
+    /// phase.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let s = Scenario::builder("s").phase(Phase::new("p", "t").lasting(Duration::from_secs(9))).build()?;
+    /// assert_eq!(s.duration(), Duration::from_secs(9));
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub const fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The targets' names, in order of first appearance.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let one = Duration::from_secs(1);
+    /// let s = Scenario::builder("s")
+    ///     .phase(Phase::new("a", "db").lasting(one))
+    ///     .phase(Phase::new("b", "cache").lasting(one))
+    ///     .phase(Phase::new("c", "db").lasting(one))
+    ///     .build()?;
+    /// assert_eq!(s.targets(), ["db", "cache"]);
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[must_use]
+    pub fn targets(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for p in &self.phases {
+            if !names.contains(&&*p.target) {
+                names.push(&p.target);
+            }
+        }
+        names
+    }
+
+    /// Splits the timeline into segments over which the set of active
+    /// spells is constant.
+    pub(crate) fn timeline(&self) -> Timeline {
+        let mut spells = Vec::new();
+        for (index, p) in self.phases.iter().enumerate() {
+            match &p.flap {
+                None => spells.push((p.at, p.end(), index, Spell::Steady)),
+                Some(flap) => {
+                    let mut t = p.at;
+                    let mut bad = true;
+                    while t < p.end() {
+                        let len = if bad { flap.bad } else { flap.good };
+                        let end = (t + len).min(p.end());
+                        spells.push((t, end, index, if bad { Spell::Bad } else { Spell::Good }));
+                        t = end;
+                        bad = !bad;
+                    }
+                }
+            }
+        }
+        let mut cuts: Vec<Duration> = spells.iter().flat_map(|s| [s.0, s.1]).collect();
+        cuts.push(Duration::ZERO);
+        cuts.push(self.duration);
+        cuts.retain(|c| *c <= self.duration);
+        cuts.sort();
+        cuts.dedup();
+        let segments = cuts
+            .windows(2)
+            .map(|w| {
+                let (from, to) = (w[0], w[1]);
+                let mut active: Vec<(usize, Spell)> = spells
+                    .iter()
+                    .filter(|s| s.0 <= from && to <= s.1)
+                    .map(|s| (s.2, s.3))
+                    .collect();
+                active.sort_by_key(|a| a.0);
+                Segment { from, to, active }
+            })
+            .collect();
+        Timeline { segments }
+    }
+}
+
+/// Which part of a phase is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+#[non_exhaustive]
+pub enum Spell {
+    /// A phase that does not flap.
+    Steady,
+    /// A flapping phase, in its bad spell (the phase's faults).
+    Bad,
+    /// A flapping phase, in its good spell ([`Flap::while_good`](super::Flap::while_good)).
+    Good,
+}
+
+/// Consecutive segments of constant activity, covering `0..duration`.
+#[derive(Debug, Clone)]
+pub(crate) struct Timeline {
+    pub(crate) segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Segment {
+    pub(crate) from: Duration,
+    pub(crate) to: Duration,
+    /// Active spells, in phase order.
+    pub(crate) active: Vec<(usize, Spell)>,
+}
+
+impl Timeline {
+    /// The index of the segment holding scenario time `t` (the last one
+    /// for times past the end).
+    pub(crate) fn segment_at(&self, t: Duration) -> usize {
+        self.segments
+            .partition_point(|s| s.to <= t)
+            .min(self.segments.len().saturating_sub(1))
+    }
+}
+
+/// Builds a [`Scenario`]; see [`Scenario::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `.build()` is called"]
+pub struct ScenarioBuilder {
+    name: String,
+    description: Option<String>,
+    phases: Vec<Phase>,
+    duration: Option<Duration>,
+}
+
+impl ScenarioBuilder {
+    /// A description (what the scenario models, its source).
+    ///
+    /// ```
+    /// let b = tower_chaos::scenario::Scenario::builder("s").description("AWS us-east-1, 2025-10-20");
+    /// assert!(format!("{b:?}").contains("2025-10-20"));
+    /// ```
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
+        self
+    }
+
+    /// Adds a phase.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let s = Scenario::builder("s").phase(Phase::new("p", "t").lasting(Duration::from_secs(1))).build()?;
+    /// assert_eq!(s.phases().len(), 1);
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    pub fn phase(mut self, phase: Phase) -> Self {
+        self.phases.push(phase);
+        self
+    }
+
+    /// Adds phases.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let one = Duration::from_secs(1);
+    /// let s = Scenario::builder("s").phases([Phase::new("a", "t").lasting(one), Phase::new("b", "t").lasting(one)]).build()?;
+    /// assert_eq!(s.phases().len(), 2);
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    pub fn phases(mut self, phases: impl IntoIterator<Item = Phase>) -> Self {
+        self.phases.extend(phases);
+        self
+    }
+
+    /// Makes the timeline last `duration` (at least until the last phase
+    /// ends): the time after the last phase is observed as recovery.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario};
+    /// let err = Scenario::builder("s")
+    ///     .phase(Phase::new("p", "t").lasting(Duration::from_secs(10)))
+    ///     .duration(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("duration"));
+    /// ```
+    pub const fn duration(mut self, duration: Duration) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+
+    /// Validates and builds the scenario.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError`] naming the field: no phases, an empty name or
+    /// target, a phase that lasts zero, duplicate phase names, a ramp
+    /// outside `0.0..=1.0`, a flap spell of zero, a duration shorter than
+    /// the phases, too many flapping spells (more than 100 000).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario, ScenarioError};
+    /// let one = Duration::from_secs(1);
+    /// let err = Scenario::builder("s")
+    ///     .phase(Phase::new("p", "a").lasting(one))
+    ///     .phase(Phase::new("p", "b").lasting(one))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ScenarioError::DuplicatePhase { first: 0, second: 1, .. }));
+    /// ```
+    pub fn build(self) -> Result<Scenario, ScenarioError> {
+        if self.name.trim().is_empty() {
+            return Err(ScenarioError::invalid("name", "\"\"", "must not be empty"));
+        }
+        if self.phases.is_empty() {
+            return Err(ScenarioError::invalid("phases", "[]", "a scenario needs at least one phase"));
+        }
+        let mut spells = 0usize;
+        for (i, p) in self.phases.iter().enumerate() {
+            let field = |f: &str| format!("phases[{i}].{f}");
+            if p.name.trim().is_empty() {
+                return Err(ScenarioError::invalid(field("name"), "\"\"", "must not be empty"));
+            }
+            if p.target.trim().is_empty() {
+                return Err(ScenarioError::invalid(field("target"), "\"\"", "must not be empty"));
+            }
+            if let Some(j) = self.phases[..i].iter().position(|q| q.name == p.name) {
+                return Err(ScenarioError::DuplicatePhase {
+                    name: p.name.to_string(),
+                    first: j,
+                    second: i,
+                });
+            }
+            if p.duration.is_zero() {
+                return Err(ScenarioError::invalid(
+                    field("for"),
+                    Text(p.duration),
+                    "a phase must last longer than zero",
+                ));
+            }
+            if let Some((from, to)) = p.ramp {
+                for (name, v) in [("ramp.from", from), ("ramp.to", to)] {
+                    if !(0.0..=1.0).contains(&v) {
+                        return Err(ScenarioError::invalid(field(name), v, "must be within 0.0..=1.0"));
+                    }
+                }
+            }
+            spells += 1;
+            if let Some(flap) = &p.flap {
+                for (name, d) in [("flap.bad", flap.bad), ("flap.good", flap.good)] {
+                    if d.is_zero() {
+                        return Err(ScenarioError::invalid(field(name), Text(d), "must be longer than zero"));
+                    }
+                }
+                let n = p.duration.as_nanos() / flap.period().as_nanos() * 2 + 2;
+                spells = spells.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            if spells > MAX_SPELLS {
+                return Err(ScenarioError::invalid(
+                    field("flap"),
+                    format!("{} spells", spells),
+                    "the timeline would have more than 100000 spells; flap more slowly",
+                ));
+            }
+        }
+        let last = self.phases.iter().map(Phase::end).max().unwrap_or_default();
+        let duration = match self.duration {
+            Some(d) if d < last => {
+                return Err(ScenarioError::invalid(
+                    "duration",
+                    Text(d),
+                    format!("shorter than the phases, which end at {}", Text(last)),
+                ));
+            }
+            Some(d) => d,
+            None => last,
+        };
+        Ok(Scenario {
+            name: self.name,
+            description: self.description,
+            phases: self.phases,
+            duration,
+        })
+    }
+}
+
+/// Label of a segment for one target: the active phases joined with `+`
+/// (flapping spells marked), or `before`/`between`/`after` when none is.
+pub(crate) fn label(scenario: &Scenario, target: &str, seg: &Segment) -> Arc<str> {
+    let mut names = Vec::new();
+    for (i, spell) in &seg.active {
+        let p = &scenario.phases[*i];
+        if &*p.target != target {
+            continue;
+        }
+        names.push(match spell {
+            Spell::Steady => p.name.to_string(),
+            Spell::Bad => format!("{} (bad)", p.name),
+            Spell::Good => format!("{} (good)", p.name),
+        });
+    }
+    if !names.is_empty() {
+        return names.join("+").into();
+    }
+    let mine = scenario.phases.iter().filter(|p| &*p.target == target);
+    let first = mine.clone().map(|p| p.at).min().unwrap_or_default();
+    let last = mine.map(Phase::end).max().unwrap_or_default();
+    if seg.to <= first {
+        "before".into()
+    } else if seg.from >= last {
+        "after".into()
+    } else {
+        "between".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Flap;
+
+    const M: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn segments_cover_overlaps_and_flaps() {
+        let s = Scenario::builder("s")
+            .phase(Phase::new("a", "x").at(M).lasting(4 * M).down())
+            .phase(Phase::new("b", "x").at(2 * M).lasting(M).down())
+            .phase(
+                Phase::new("f", "y")
+                    .at(2 * M)
+                    .lasting(3 * M)
+                    .down()
+                    .flap(Flap::new(M, M)),
+            )
+            .duration(6 * M)
+            .build()
+            .unwrap();
+        let t = s.timeline();
+        let shape: Vec<(u64, u64, Vec<(usize, Spell)>)> = t
+            .segments
+            .iter()
+            .map(|g| (g.from.as_secs() / 60, g.to.as_secs() / 60, g.active.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (0, 1, vec![]),
+                (1, 2, vec![(0, Spell::Steady)]),
+                (2, 3, vec![(0, Spell::Steady), (1, Spell::Steady), (2, Spell::Bad)]),
+                (3, 4, vec![(0, Spell::Steady), (2, Spell::Good)]),
+                (4, 5, vec![(0, Spell::Steady), (2, Spell::Bad)]),
+                (5, 6, vec![]),
+            ]
+        );
+        let labels: Vec<_> = t.segments.iter().map(|g| label(&s, "x", g).to_string()).collect();
+        assert_eq!(labels, ["before", "a", "a+b", "a", "a", "after"]);
+        assert_eq!(label(&s, "y", &t.segments[3]).as_ref(), "f (good)");
+        assert_eq!(t.segment_at(Duration::from_secs(150)), 2);
+        assert_eq!(t.segment_at(100 * M), 5);
+    }
+}
