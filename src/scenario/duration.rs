@@ -74,7 +74,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         if number.is_empty() {
             return Err(DurationError::new(text, format!("expected a number at `{rest}`")));
         }
-        rest = &rest[digits..];
+        rest = rest[digits..].trim_start();
         let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.' || c == ' ').unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = rest[unit_len..].trim_start();

@@ -67,6 +67,8 @@
 mod duration;
 mod error;
 mod faults;
+#[cfg(feature = "serde")]
+mod file;
 mod histogram;
 mod phase;
 mod probe;
@@ -78,6 +80,8 @@ mod verdict;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ScenarioError;
 pub use faults::{Faults, RequestFault};
+#[cfg(feature = "serde")]
+pub use file::{Format, LoadError};
 pub use phase::{Flap, Phase};
 pub use probe::{Classify, DefaultClassify, Probe, ProbeFuture, ProbeLayer, Probed};
 pub use report::{Observed, Percentiles, PhaseSummary, ProviderCounts, RehearsalReport, Row, TargetSummary};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -27,6 +28,11 @@ pub(crate) struct RunShared {
     pub(crate) scenario: Scenario,
     pub(crate) timeline: Timeline,
     pub(crate) start: OnceLock<(Instant, f64)>,
+    /// The segment the runner has entered (its faults are installed);
+    /// `usize::MAX` before the run starts. Calls are attributed to the
+    /// segment current when they start, so they agree with what was
+    /// installed even at the exact instant of a cut.
+    pub(crate) segment: AtomicUsize,
 }
 
 /// What the caller saw in one segment of the timeline.
@@ -54,10 +60,10 @@ pub(crate) struct ProbeState {
     pub(crate) segments: Vec<Obs>,
     /// Calls that started before the rehearsal did.
     pub(crate) unattributed: u64,
-    /// Per phase of this probe's target: the phase's index, its end
-    /// (scenario time) and how long after it (real time) the first
-    /// success completed.
-    pub(crate) recoveries: Vec<(usize, Duration, Option<Duration>)>,
+    /// Per phase of this probe's target: the phase's index, the segment
+    /// that starts when it ends, and how long after that (real time) the
+    /// first success completed.
+    pub(crate) recoveries: Vec<(usize, usize, Option<Duration>)>,
 }
 
 #[derive(Debug)]
@@ -146,7 +152,10 @@ impl Probe {
             .iter()
             .enumerate()
             .filter(|(_, p)| p.target == target)
-            .map(|(i, p)| (i, p.end(), None))
+            .map(|(i, p)| {
+                let after = run.timeline.segments.partition_point(|s| s.from < p.end());
+                (i, after, None)
+            })
             .collect();
         let segments = vec![Obs::default(); run.timeline.segments.len()];
         Self {
@@ -198,11 +207,18 @@ impl Probe {
     /// assert_eq!(report.phase("p").unwrap().caller.errors, [("throttled".to_string(), 1)]);
     /// # Ok(()) }
     /// ```
+    ///
+    /// The call is counted in the segment of the timeline that was current
+    /// when it started: `started` must be the instant it started, taken
+    /// just before (and the segment is read when the call is recorded, so
+    /// record by hand only calls that did not span a change of phase, or
+    /// prefer [`observe`](Self::observe), which reads it at the start).
     pub fn record(&self, started: Instant, outcome: Result<(), &str>) {
-        self.record_class(started, outcome.map_err(Cow::Borrowed));
+        let segment = self.shared.run.segment.load(Ordering::Acquire);
+        self.record_class(started, segment, outcome.map_err(Cow::Borrowed));
     }
 
-    fn record_class(&self, started: Instant, outcome: Result<(), Cow<'_, str>>) {
+    fn record_class(&self, started: Instant, segment: usize, outcome: Result<(), Cow<'_, str>>) {
         let now = Instant::now();
         let run = &self.shared.run;
         let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -210,23 +226,21 @@ impl Probe {
             state.unattributed += 1;
             return;
         };
-        if started < t0 {
+        if segment >= state.segments.len() || started < t0 {
             state.unattributed += 1;
             return;
         }
-        let at = (started - t0).mul_f64(speed);
-        let index = run.timeline.segment_at(at);
-        let obs = &mut state.segments[index];
+        let obs = &mut state.segments[segment];
         obs.calls += 1;
         obs.latency.record(now - started);
         match outcome {
             Ok(()) => {
                 obs.ok += 1;
-                let done = now - t0;
-                for (_, end, first) in &mut state.recoveries {
-                    let end = end.div_f64(speed);
-                    if first.is_none() && done >= end {
-                        *first = Some(done - end);
+                let current = run.segment.load(Ordering::Acquire);
+                for (_, after, first) in &mut state.recoveries {
+                    if first.is_none() && current >= *after && *after < run.timeline.segments.len() {
+                        let end = run.timeline.segments[*after].from.div_f64(speed);
+                        *first = Some((now - t0).saturating_sub(end));
                     }
                 }
             }
@@ -287,6 +301,7 @@ impl Probe {
             rec: Some(Recording {
                 probe: self.clone(),
                 started: Instant::now(),
+                segment: self.shared.run.segment.load(Ordering::Acquire),
                 classify,
             }),
         }
@@ -389,6 +404,7 @@ where
 struct Recording<C> {
     probe: Probe,
     started: Instant,
+    segment: usize,
     classify: C,
 }
 
@@ -405,7 +421,7 @@ pin_project! {
     impl<F, C> PinnedDrop for ProbeFuture<F, C> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(rec) = this.project().rec.take() {
-                rec.probe.record_class(rec.started, Err("cancelled".into()));
+                rec.probe.record_class(rec.started, rec.segment, Err("cancelled".into()));
             }
         }
     }
@@ -432,7 +448,7 @@ where
                 Ok(_) => Ok(()),
                 Err(e) => Err(rec.classify.classify(e)),
             };
-            rec.probe.record_class(rec.started, outcome);
+            rec.probe.record_class(rec.started, rec.segment, outcome);
         }
         Poll::Ready(out)
     }

@@ -4,6 +4,8 @@ use std::any::TypeId;
 use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -209,6 +211,7 @@ impl Rehearsal {
             timeline: scenario.timeline(),
             scenario: scenario.clone(),
             start: OnceLock::new(),
+            segment: AtomicUsize::new(usize::MAX),
         });
         let probes = scenario
             .targets()
@@ -495,9 +498,16 @@ impl Rehearsal {
         acc
     }
 
-    /// Runs the rehearsal to the end of the timeline and returns its
-    /// report. The future is `Send + 'static`: spawn it, or join it with the
-    /// workload. See the type's docs for time, speed and cancellation.
+    /// Starts the rehearsal and returns the future that runs it to the end
+    /// of the timeline and yields its report.
+    ///
+    /// The start is taken *now*, when `run` is called, not when the future
+    /// is first polled: the timeline's clock starts, the faults of phases
+    /// at offset zero are installed, and probes attribute calls from here
+    /// on. So `tokio::spawn(rehearsal.run())` followed at once by the
+    /// workload loses nothing. The future is `Send + 'static`: spawn it, or
+    /// join it with the workload. See the type's docs for time, speed and
+    /// cancellation.
     ///
     /// # Errors
     ///
@@ -516,83 +526,10 @@ impl Rehearsal {
     /// assert_eq!(report.duration, 14 * h);
     /// # Ok(()) }
     /// ```
-    pub async fn run(self) -> Result<RehearsalReport, ScenarioError> {
-        self.check()?;
-        let speed = self.speed;
-        let t0 = Instant::now();
-        let _ = self.run.start.set((t0, speed));
-        let bases: Vec<Duration> = self.targets.iter().map(|b| b.target.elapsed()).collect();
-        let mut guard = Installed {
-            entries: self.targets.iter().map(|b| (b.target.clone(), Vec::new())).collect(),
-        };
-        let mut current: Vec<Option<Vec<(usize, Spell)>>> = vec![None; self.targets.len()];
-        let segments = &self.run.timeline.segments;
-        let mut marks = Vec::with_capacity(segments.len() + 1);
-        tracing::info!(
-            target: "tower_chaos",
-            scenario = %self.run.scenario.name,
-            speed,
-            phases = self.run.scenario.phases.len(),
-            "rehearsal started"
-        );
-        for seg in segments {
-            sleep_until(t0 + seg.from.div_f64(speed)).await;
-            marks.push(self.targets.iter().map(|b| b.target.counts()).collect::<Vec<_>>());
-            for (ti, bound) in self.targets.iter().enumerate() {
-                let active = self.active_on(bound.target.name(), &seg.active);
-                if current[ti].as_ref() == Some(&active) {
-                    continue;
-                }
-                let installed = self
-                    .accumulate(bound, &active, bases[ti])
-                    .install(&bound.target)
-                    .map_err(|source| ScenarioError::Faults {
-                        target: bound.target.name().to_owned(),
-                        state: label(&self.run.scenario, bound.target.name(), seg).to_string(),
-                        source,
-                    })?;
-                guard.replace(ti, installed);
-                current[ti] = Some(active);
-            }
-            let active = seg
-                .active
-                .iter()
-                .map(|(i, spell)| {
-                    let p = &self.run.scenario.phases[*i];
-                    ActivePhase {
-                        name: p.name.to_string(),
-                        target: p.target.to_string(),
-                        spell: *spell,
-                    }
-                })
-                .collect::<Vec<_>>();
-            tracing::info!(
-                target: "tower_chaos",
-                scenario = %self.run.scenario.name,
-                at = %super::duration::Text(seg.from),
-                active = ?active.iter().map(|a| &a.name).collect::<Vec<_>>(),
-                "rehearsal timeline moved"
-            );
-            self.status.send_replace(Status {
-                started: true,
-                at: seg.from,
-                active,
-                finished: false,
-            });
-        }
-        sleep_until(t0 + self.run.scenario.duration.div_f64(speed)).await;
-        marks.push(self.targets.iter().map(|b| b.target.counts()).collect());
-        drop(guard);
-        self.status.send_replace(Status {
-            started: true,
-            at: self.run.scenario.duration,
-            active: Vec::new(),
-            finished: true,
-        });
-        let targets: Vec<&Target> = self.targets.iter().map(|b| &b.target).collect();
-        Ok(report::build(&self.run, speed, &targets, &marks, &self.probes))
+    pub fn run(self) -> impl Future<Output = Result<RehearsalReport, ScenarioError>> + Send + 'static {
+        let running = Running::start(self);
+        async move { running?.drive().await }
     }
-
     /// Spawns [`run`](Self::run) on the current tokio runtime.
     ///
     /// # Panics
@@ -618,6 +555,121 @@ impl Rehearsal {
             task: Some(tokio::spawn(self.run())),
             status,
         }
+    }
+}
+
+/// A rehearsal under way: its clock, what it installed, the counters read
+/// at each cut.
+struct Running {
+    r: Rehearsal,
+    t0: Instant,
+    bases: Vec<Duration>,
+    guard: Installed,
+    current: Vec<Option<Vec<(usize, Spell)>>>,
+    marks: Vec<Vec<crate::Report>>,
+}
+
+impl Running {
+    /// Checks, starts the clock and enters the first segment.
+    fn start(r: Rehearsal) -> Result<Self, ScenarioError> {
+        r.check()?;
+        let t0 = Instant::now();
+        let _ = r.run.start.set((t0, r.speed));
+        tracing::info!(
+            target: "tower_chaos",
+            scenario = %r.run.scenario.name,
+            speed = r.speed,
+            phases = r.run.scenario.phases.len(),
+            "rehearsal started"
+        );
+        let mut running = Self {
+            t0,
+            bases: r.targets.iter().map(|b| b.target.elapsed()).collect(),
+            guard: Installed {
+                entries: r.targets.iter().map(|b| (b.target.clone(), Vec::new())).collect(),
+            },
+            current: vec![None; r.targets.len()],
+            marks: Vec::with_capacity(r.run.timeline.segments.len() + 1),
+            r,
+        };
+        running.enter(0)?;
+        Ok(running)
+    }
+
+    fn snapshot(&mut self) {
+        self.marks.push(self.r.targets.iter().map(|b| b.target.counts()).collect());
+    }
+
+    /// Reads the counters, installs what segment `i` needs, and publishes it.
+    fn enter(&mut self, i: usize) -> Result<(), ScenarioError> {
+        self.snapshot();
+        let r = &self.r;
+        let seg = &r.run.timeline.segments[i];
+        for (ti, bound) in r.targets.iter().enumerate() {
+            let active = r.active_on(bound.target.name(), &seg.active);
+            if self.current[ti].as_ref() == Some(&active) {
+                continue;
+            }
+            let installed = r
+                .accumulate(bound, &active, self.bases[ti])
+                .install(&bound.target)
+                .map_err(|source| ScenarioError::Faults {
+                    target: bound.target.name().to_owned(),
+                    state: label(&r.run.scenario, bound.target.name(), seg).to_string(),
+                    source,
+                })?;
+            self.guard.replace(ti, installed);
+            self.current[ti] = Some(active);
+        }
+        r.run.segment.store(i, Ordering::Release);
+        let active = seg
+            .active
+            .iter()
+            .map(|(i, spell)| {
+                let p = &r.run.scenario.phases[*i];
+                ActivePhase {
+                    name: p.name.to_string(),
+                    target: p.target.to_string(),
+                    spell: *spell,
+                }
+            })
+            .collect::<Vec<_>>();
+        tracing::info!(
+            target: "tower_chaos",
+            scenario = %r.run.scenario.name,
+            at = %super::duration::Text(seg.from),
+            active = ?active.iter().map(|a| &a.name).collect::<Vec<_>>(),
+            "rehearsal timeline moved"
+        );
+        r.status.send_replace(Status {
+            started: true,
+            at: seg.from,
+            active,
+            finished: false,
+        });
+        Ok(())
+    }
+
+    async fn drive(mut self) -> Result<RehearsalReport, ScenarioError> {
+        let speed = self.r.speed;
+        for i in 1..self.r.run.timeline.segments.len() {
+            let from = self.r.run.timeline.segments[i].from;
+            sleep_until(self.t0 + from.div_f64(speed)).await;
+            self.enter(i)?;
+        }
+        sleep_until(self.t0 + self.r.run.scenario.duration.div_f64(speed)).await;
+        self.snapshot();
+        let Self { r, guard, marks, .. } = self;
+        drop(guard);
+        r.status.send_replace(Status {
+            started: true,
+            at: r.run.scenario.duration,
+            active: Vec::new(),
+            finished: true,
+        });
+        tracing::info!(target: "tower_chaos", scenario = %r.run.scenario.name, "rehearsal finished");
+        let targets: Vec<&Target> = r.targets.iter().map(|b| &b.target).collect();
+        Ok(report::build(&r.run, speed, &targets, &marks, &r.probes))
     }
 }
 

@@ -224,6 +224,7 @@ pub(crate) struct Segment {
 impl Timeline {
     /// The index of the segment holding scenario time `t` (the last one
     /// for times past the end).
+    #[cfg(test)]
     pub(crate) fn segment_at(&self, t: Duration) -> usize {
         self.segments
             .partition_point(|s| s.to <= t)
