@@ -659,15 +659,29 @@ impl Sliding {
 pub(crate) enum Cond<R> {
     Always,
     Never,
-    Rate { p: f64, salt: u64 },
+    Rate {
+        p: f64,
+        salt: u64,
+    },
     Every(u64, AtomicU64),
     First(u64, AtomicU64),
     After(u64, AtomicU64),
     When(Predicate<R>),
-    Keyed { p: f64, key: KeyFn<R>, salt: u64 },
+    Keyed {
+        p: f64,
+        key: KeyFn<R>,
+        salt: u64,
+    },
     Window(Duration, Duration),
-    Ramp { ramp: Ramp, salt: u64 },
-    Overload { capacity: Capacity, salt: u64, window: Mutex<Sliding> },
+    Ramp {
+        ramp: Ramp,
+        salt: u64,
+    },
+    Overload {
+        capacity: Capacity,
+        salt: u64,
+        window: Mutex<Sliding>,
+    },
     All(Box<[Self]>),
     Any(Box<[Self]>),
     Not(Box<Self>),
@@ -701,8 +715,14 @@ impl<R> Cond<R> {
                 let now = (draw.clock)();
                 *from <= now && now < *to
             }
-            Self::Ramp { ramp, salt } => unit(mix64(draw.call_bits ^ salt)) < ramp.at((draw.clock)()) * draw.scale,
-            Self::Overload { capacity, salt, window } => {
+            Self::Ramp { ramp, salt } => {
+                unit(mix64(draw.call_bits ^ salt)) < ramp.at((draw.clock)()) * draw.scale
+            }
+            Self::Overload {
+                capacity,
+                salt,
+                window,
+            } => {
                 let offered = window
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -830,7 +850,9 @@ mod tests {
         let cond = t.compile(&mut Salts::for_rule(0)).unwrap();
         let share = |secs: u64| {
             let clock = move || s(secs);
-            (0..4_000).filter(|n| cond.fires(&(), &draw_at(*n, &clock))).count()
+            (0..4_000)
+                .filter(|n| cond.fires(&(), &draw_at(*n, &clock)))
+                .count()
         };
         assert_eq!(share(50), 0);
         assert_eq!(share(250), 4_000);
@@ -893,7 +915,13 @@ mod tests {
         );
         assert!(err(Trigger::ramp(0.0, 1.5, Duration::ZERO, Duration::ZERO)).contains("trigger.ramp.to"));
         assert!(
-            err(Trigger::ramp(0.0, 1.0, Duration::from_secs(2), Duration::from_secs(1))).contains("trigger.ramp")
+            err(Trigger::ramp(
+                0.0,
+                1.0,
+                Duration::from_secs(2),
+                Duration::from_secs(1)
+            ))
+            .contains("trigger.ramp")
         );
         assert!(err(Trigger::overload(Capacity::per_second(0.0))).contains("trigger.overload.requests"));
         assert!(

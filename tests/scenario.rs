@@ -44,13 +44,20 @@ async fn steady(mut svc: BoxCloneService<u32, u32, BoxError>, every: Duration, n
 }
 
 fn scenario(phases: impl IntoIterator<Item = Phase>, duration: Duration) -> Scenario {
-    Scenario::builder("test").phases(phases).duration(duration).build().unwrap()
+    Scenario::builder("test")
+        .phases(phases)
+        .duration(duration)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_down_phase_fails_every_call_and_the_verdicts_judge_recovery() {
     let db = target("db");
-    let s = scenario([Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()], 30 * S);
+    let s = scenario(
+        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
+        30 * S,
+    );
     let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
     let probe = rehearsal.probe("db").unwrap();
     let run = tokio::spawn(rehearsal.run());
@@ -59,7 +66,10 @@ async fn a_down_phase_fails_every_call_and_the_verdicts_judge_recovery() {
 
     let outage = report.phase("outage").unwrap();
     assert!(outage.down);
-    assert_eq!((outage.provider.seen, outage.provider.injected(FaultKind::Error)), (10, 10));
+    assert_eq!(
+        (outage.provider.seen, outage.provider.injected(FaultKind::Error)),
+        (10, 10)
+    );
     assert_eq!((outage.caller.calls, outage.caller.ok), (10, 0));
     assert_eq!(outage.caller.errors, [("injected error".to_owned(), 10)]);
     assert_eq!(outage.first_success_after_end, Some(S / 2));
@@ -67,7 +77,12 @@ async fn a_down_phase_fails_every_call_and_the_verdicts_judge_recovery() {
     let db_report = report.target("db").unwrap();
     let labels: Vec<&str> = db_report.rows.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(labels, ["before", "outage", "after"]);
-    assert!(db_report.rows.iter().all(|r| r.caller.calls == 10 && r.time == 10 * S));
+    assert!(
+        db_report
+            .rows
+            .iter()
+            .all(|r| r.caller.calls == 10 && r.time == 10 * S)
+    );
     assert_eq!(db_report.recovered_at, 20 * S);
     assert_eq!(db_report.seen_while_down, Some(10));
     assert_eq!(db_report.unattributed_calls, 0);
@@ -99,7 +114,10 @@ async fn a_down_phase_fails_every_call_and_the_verdicts_judge_recovery() {
 async fn a_slow_phase_delays_calls_and_latency_is_reported() {
     let db = target("db");
     let slow = Latency::fixed(Duration::from_millis(300));
-    let s = scenario([Phase::new("slow", "db").at(10 * S).lasting(10 * S).slow(slow)], 30 * S);
+    let s = scenario(
+        [Phase::new("slow", "db").at(10 * S).lasting(10 * S).slow(slow)],
+        30 * S,
+    );
     let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
     let probe = rehearsal.probe("db").unwrap();
     let run = tokio::spawn(rehearsal.run());
@@ -121,17 +139,22 @@ async fn overlapping_phases_merge_in_phase_order() {
     let ms = Duration::from_millis;
     let s = scenario(
         [
-            Phase::new("a", "db").lasting(60 * S).slow(Latency::fixed(ms(100))).request(RequestFault::error()),
-            Phase::new("b", "db").at(30 * S).lasting(60 * S).slow(Latency::fixed(ms(200))).request(RequestFault::hang()),
+            Phase::new("a", "db")
+                .lasting(60 * S)
+                .slow(Latency::fixed(ms(100)))
+                .request(RequestFault::error()),
+            Phase::new("b", "db")
+                .at(30 * S)
+                .lasting(60 * S)
+                .slow(Latency::fixed(ms(200)))
+                .request(RequestFault::hang()),
         ],
         90 * S,
     );
     let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
     let probe = rehearsal.probe("db").unwrap();
     let run = tokio::spawn(rehearsal.run());
-    let mut svc = ServiceBuilder::new()
-        .timeout(S / 2)
-        .service(client(&probe, &db));
+    let mut svc = ServiceBuilder::new().timeout(S / 2).service(client(&probe, &db));
     let start = Instant::now() + S / 2;
     for i in 0..90 {
         sleep_until(start + S * i).await;
@@ -148,17 +171,29 @@ async fn overlapping_phases_merge_in_phase_order() {
         }
     }
     let report = run.await.unwrap().unwrap();
-    let labels: Vec<&str> = report.target("db").unwrap().rows.iter().map(|r| r.label.as_str()).collect();
+    let labels: Vec<&str> = report
+        .target("db")
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.label.as_str())
+        .collect();
     assert_eq!(labels, ["a", "a+b", "b"]);
     let both = &report.target("db").unwrap().rows[1].provider;
-    assert_eq!((both.injected(FaultKind::Latency), both.injected(FaultKind::Error)), (60, 30));
+    assert_eq!(
+        (both.injected(FaultKind::Latency), both.injected(FaultKind::Error)),
+        (60, 30)
+    );
     assert_eq!(both.injected(FaultKind::Hang), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_ramp_changes_the_failure_rate_linearly() {
     let db = target("db");
-    let s = scenario([Phase::new("ramp", "db").lasting(100 * S).down().ramp(0.0, 1.0)], 100 * S);
+    let s = scenario(
+        [Phase::new("ramp", "db").lasting(100 * S).down().ramp(0.0, 1.0)],
+        100 * S,
+    );
     let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
     let probe = rehearsal.probe("db").unwrap();
     let run = tokio::spawn(rehearsal.run());
@@ -175,7 +210,10 @@ async fn a_ramp_changes_the_failure_rate_linearly() {
     // Decile k fails with probability about (k + 0.5) / 10.
     for (k, n) in failed_by_decile.iter().enumerate() {
         let expected = (k as f64 + 0.5) * 10.0;
-        assert!((f64::from(*n) - expected).abs() <= 16.0, "decile {k}: {n} ({failed_by_decile:?})");
+        assert!(
+            (f64::from(*n) - expected).abs() <= 16.0,
+            "decile {k}: {n} ({failed_by_decile:?})"
+        );
     }
     let total: u32 = failed_by_decile.iter().sum();
     assert!((440..=560).contains(&total), "{total}");
@@ -184,8 +222,12 @@ async fn a_ramp_changes_the_failure_rate_linearly() {
 #[tokio::test(start_paused = true)]
 async fn flapping_alternates_bad_and_good_spells() {
     let edge = target("edge");
-    let flap = Flap::new(5 * MIN, 5 * MIN).while_good(Faults::new().slow(Latency::fixed(Duration::from_millis(50))));
-    let s = scenario([Phase::new("flapping", "edge").lasting(60 * MIN).down().flap(flap)], 60 * MIN);
+    let flap =
+        Flap::new(5 * MIN, 5 * MIN).while_good(Faults::new().slow(Latency::fixed(Duration::from_millis(50))));
+    let s = scenario(
+        [Phase::new("flapping", "edge").lasting(60 * MIN).down().flap(flap)],
+        60 * MIN,
+    );
     let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&edge);
     let probe = rehearsal.probe("edge").unwrap();
     let mut status = rehearsal.status();
@@ -206,12 +248,18 @@ async fn flapping_alternates_bad_and_good_spells() {
     let report = run.await.unwrap().unwrap();
     let spells = watcher.await.unwrap();
     assert_eq!(spells.len(), 12);
-    assert!(spells.chunks(2).all(|c| c == [Spell::Bad, Spell::Good]), "{spells:?}");
+    assert!(
+        spells.chunks(2).all(|c| c == [Spell::Bad, Spell::Good]),
+        "{spells:?}"
+    );
 
     let rows = &report.target("edge").unwrap().rows;
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(labels, ["flapping (bad)", "flapping (good)"]);
-    assert_eq!((rows[0].caller.calls, rows[0].caller.ok, rows[0].time), (180, 0, 30 * MIN));
+    assert_eq!(
+        (rows[0].caller.calls, rows[0].caller.ok, rows[0].time),
+        (180, 0, 30 * MIN)
+    );
     assert_eq!((rows[1].caller.calls, rows[1].caller.ok), (180, 180));
     assert_eq!(rows[1].caller.latency.unwrap().max, Duration::from_millis(50));
     // Only the bad spells count as down.
@@ -220,7 +268,9 @@ async fn flapping_alternates_bad_and_good_spells() {
 
 /// A tiny deterministic generator for the clients' jitter.
 fn jitter(state: &mut u64) -> f64 {
-    *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     (*state >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -269,7 +319,11 @@ async fn overload_run(attempts: u32, backoff: fn(u32, &mut u64) -> Duration) -> 
     }
     let report = run.await.unwrap().unwrap();
     Storm {
-        rejected: report.phase("overload").unwrap().provider.injected(FaultKind::Error),
+        rejected: report
+            .phase("overload")
+            .unwrap()
+            .provider
+            .injected(FaultKind::Error),
         succeeded,
     }
 }
@@ -281,13 +335,18 @@ async fn overload_punishes_retries_without_backoff() {
     // Same number of tries, with full-jitter exponential backoff
     // (rand * min(100 ms * 2^n, 20 s), as the AWS SDKs do).
     let polite = overload_run(20, |attempt, rng| {
-        (Duration::from_millis(100) * 2u32.pow(attempt.min(16))).min(20 * S).mul_f64(jitter(rng))
+        (Duration::from_millis(100) * 2u32.pow(attempt.min(16)))
+            .min(20 * S)
+            .mul_f64(jitter(rng))
     })
     .await;
     // Eager retries are rejected far more often and still give up on
     // requests that the polite population completes.
     assert!(eager.rejected > 2 * polite.rejected, "{eager:?} vs {polite:?}");
-    assert!(eager.succeeded < 1_300 && polite.succeeded == 1_600, "{eager:?} vs {polite:?}");
+    assert!(
+        eager.succeeded < 1_300 && polite.succeeded == 1_600,
+        "{eager:?} vs {polite:?}"
+    );
     // Same seeds, same call order: the same numbers again.
     assert_eq!(overload_run(20, |_, _| Duration::from_millis(10)).await, eager);
 }
@@ -299,7 +358,13 @@ async fn a_fourteen_hour_timeline_replays_in_well_under_a_second() {
     // Shaped like AWS us-east-1, 2025-10-19/20 (times from 23:48 PDT).
     let s = Scenario::builder("aws-like")
         .phase(Phase::new("dns", "dynamodb").lasting(2 * H + 37 * MIN).down())
-        .phase(Phase::new("cache-expiry", "dynamodb").at(2 * H + 37 * MIN).lasting(15 * MIN).down().ramp(1.0, 0.0))
+        .phase(
+            Phase::new("cache-expiry", "dynamodb")
+                .at(2 * H + 37 * MIN)
+                .lasting(15 * MIN)
+                .down()
+                .ramp(1.0, 0.0),
+        )
         .phase(
             Phase::new("launches", "ec2")
                 .at(2 * H + 37 * MIN)
@@ -315,13 +380,21 @@ async fn a_fourteen_hour_timeline_replays_in_well_under_a_second() {
         .duration(14 * H + 32 * MIN)
         .build()
         .unwrap();
-    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&dynamodb).bind::<u32, BoxError>(&ec2);
-    let (p1, p2) = (rehearsal.probe("dynamodb").unwrap(), rehearsal.probe("ec2").unwrap());
+    let rehearsal = Rehearsal::new(&s)
+        .bind::<u32, BoxError>(&dynamodb)
+        .bind::<u32, BoxError>(&ec2);
+    let (p1, p2) = (
+        rehearsal.probe("dynamodb").unwrap(),
+        rehearsal.probe("ec2").unwrap(),
+    );
     let wall = std::time::Instant::now();
     let virtual_start = Instant::now();
     let run = tokio::spawn(rehearsal.run());
     let calls = u32::try_from(s.duration().as_secs() / 5).unwrap();
-    tokio::join!(steady(client(&p1, &dynamodb), 5 * S, calls), steady(client(&p2, &ec2), 5 * S, calls));
+    tokio::join!(
+        steady(client(&p1, &dynamodb), 5 * S, calls),
+        steady(client(&p2, &ec2), 5 * S, calls)
+    );
     let report = run.await.unwrap().unwrap();
     let wall = wall.elapsed();
     assert!(virtual_start.elapsed() >= 14 * H);
@@ -335,7 +408,10 @@ async fn a_fourteen_hour_timeline_replays_in_well_under_a_second() {
 async fn speed_compresses_the_timeline_but_not_the_latencies() {
     let db = target("db");
     let s = scenario(
-        [Phase::new("slow", "db").at(H).lasting(30 * MIN).slow(Latency::fixed(Duration::from_millis(100)))],
+        [Phase::new("slow", "db")
+            .at(H)
+            .lasting(30 * MIN)
+            .slow(Latency::fixed(Duration::from_millis(100)))],
         2 * H,
     );
     let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db).speed(3_600.0);
@@ -358,7 +434,11 @@ async fn speed_compresses_the_timeline_but_not_the_latencies() {
     // The phase lasts 0.5 s of real time: about 5 calls of 110 ms fit in.
     assert!((4..=5).contains(&slow_calls), "{slow_calls}");
     let phase = report.phase("slow").unwrap();
-    assert_eq!((phase.from, phase.to), (H, H + 30 * MIN), "reported in scenario time");
+    assert_eq!(
+        (phase.from, phase.to),
+        (H, H + 30 * MIN),
+        "reported in scenario time"
+    );
     assert_eq!(phase.caller.latency.unwrap().max, Duration::from_millis(100));
 }
 
@@ -367,8 +447,13 @@ async fn typed_rules_of_any_kind_are_installed_and_cleared() {
     let db = target("db");
     let s = scenario(
         [
-            Phase::new("strings", "db").lasting(10 * S).rule(Fault::<String>::injected_error().when(Trigger::always())),
-            Phase::new("numbers", "db").at(5 * S).lasting(10 * S).rule(Fault::<u32>::injected_error().when(Trigger::every(2))),
+            Phase::new("strings", "db")
+                .lasting(10 * S)
+                .rule(Fault::<String>::injected_error().when(Trigger::always())),
+            Phase::new("numbers", "db")
+                .at(5 * S)
+                .lasting(10 * S)
+                .rule(Fault::<u32>::injected_error().when(Trigger::every(2))),
         ],
         20 * S,
     );
@@ -402,7 +487,10 @@ async fn cancelling_a_rehearsal_clears_its_faults() {
     let probe = rehearsal.probe("db").unwrap();
     let mut svc = client(&probe, &db);
     let handle = rehearsal.spawn();
-    assert!(handle.status().borrow().is_active("outage"), "phases at zero are active at once");
+    assert!(
+        handle.status().borrow().is_active("outage"),
+        "phases at zero are active at once"
+    );
     assert!(svc.ready().await.unwrap().call(1).await.is_err());
     sleep(MIN).await;
     drop(handle);
@@ -421,7 +509,9 @@ async fn cancelling_a_rehearsal_clears_its_faults() {
 async fn keyed_faults_read_a_request_attribute() {
     let db = target("db");
     let s = scenario(
-        [Phase::new("cell", "db").lasting(MIN).request(RequestFault::error().keyed("tenant", 0.25))],
+        [Phase::new("cell", "db")
+            .lasting(MIN)
+            .request(RequestFault::error().keyed("tenant", 0.25))],
         MIN,
     );
     let by_tenant = |req: &(u32, u32), attr: &str| (attr == "tenant").then(|| req.0.to_string());
@@ -452,21 +542,40 @@ async fn configuration_errors_come_before_anything_runs() {
     let db = target("db");
     let s = scenario([Phase::new("outage", "db").lasting(MIN).down()], MIN);
     let err = Rehearsal::new(&s).run().await.unwrap_err();
-    assert_eq!(err, ScenarioError::UnknownTarget { target: "db".into(), known: vec![] });
+    assert_eq!(
+        err,
+        ScenarioError::UnknownTarget {
+            target: "db".into(),
+            known: vec![]
+        }
+    );
     let err = Rehearsal::new(&s).target(&db).run().await.unwrap_err();
     assert!(matches!(err, ScenarioError::Unbound { .. }), "{err}");
     assert!(err.to_string().contains("Rehearsal::bind::<Request, Error>"));
-    let keyed = scenario([Phase::new("cell", "db").lasting(MIN).request(RequestFault::error().keyed("tenant", 0.5))], MIN);
-    let err = Rehearsal::new(&keyed).bind::<u32, BoxError>(&db).run().await.unwrap_err();
+    let keyed = scenario(
+        [Phase::new("cell", "db")
+            .lasting(MIN)
+            .request(RequestFault::error().keyed("tenant", 0.5))],
+        MIN,
+    );
+    let err = Rehearsal::new(&keyed)
+        .bind::<u32, BoxError>(&db)
+        .run()
+        .await
+        .unwrap_err();
     assert!(matches!(err, ScenarioError::NoAttributes { .. }), "{err}");
     // A bad fault is found in the state where it is active, named.
     let bad = scenario(
-        [
-            Phase::new("a", "db").lasting(MIN).request(RequestFault::error().every(0)),
-        ],
+        [Phase::new("a", "db")
+            .lasting(MIN)
+            .request(RequestFault::error().every(0))],
         MIN,
     );
-    let err = Rehearsal::new(&bad).bind::<u32, BoxError>(&db).run().await.unwrap_err();
+    let err = Rehearsal::new(&bad)
+        .bind::<u32, BoxError>(&db)
+        .run()
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "target `db` while `a` is active: invalid `trigger.every` = 0: must be at least 1"
@@ -482,19 +591,38 @@ async fn configuration_errors_come_before_anything_runs() {
 #[tokio::test(start_paused = true)]
 async fn the_report_prints_a_table_and_serialises() {
     let db = target("db");
-    let s = scenario([Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()], 30 * S);
+    let s = scenario(
+        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
+        30 * S,
+    );
     let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
     let probe = rehearsal.probe("db").unwrap();
     let run = tokio::spawn(rehearsal.run());
     steady(client(&probe, &db), S, 30).await;
     let report = run.await.unwrap().unwrap();
     let text = report.to_string();
-    assert!(text.starts_with("rehearsal `test`: 30.0s of timeline at speed 1\n"), "{text}");
-    assert!(text.contains("target `db` (seed 42): recovered at 20.0s, first success 500ms later"), "{text}");
-    let outage = text.lines().find(|l| l.trim_start().starts_with("outage")).unwrap();
+    assert!(
+        text.starts_with("rehearsal `test`: 30.0s of timeline at speed 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("target `db` (seed 42): recovered at 20.0s, first success 500ms later"),
+        "{text}"
+    );
+    let outage = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("outage"))
+        .unwrap();
     let cells: Vec<&str> = outage.split_whitespace().collect();
-    assert_eq!(&cells[..7], ["outage", "10.0s", "10", "10", "error", "10", "10"], "{outage}");
-    assert!(outage.ends_with("100.0%     0ns     0ns  injected error 10"), "{outage}");
+    assert_eq!(
+        &cells[..7],
+        ["outage", "10.0s", "10", "10", "error", "10", "10"],
+        "{outage}"
+    );
+    assert!(
+        outage.ends_with("100.0%     0ns     0ns  injected error 10"),
+        "{outage}"
+    );
 
     #[cfg(feature = "serde")]
     {

@@ -10,7 +10,9 @@ use tower_chaos::scenario::{Format, LoadError, Scenario, ScenarioError};
 use tower_chaos::{FaultKind, Latency};
 
 fn path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name)
 }
 
 fn load(name: &str) -> Result<Scenario, LoadError> {
@@ -38,7 +40,8 @@ fn the_same_scenario_in_three_formats() {
     let slow = brownout.content().slowness().unwrap();
     assert_eq!(
         slow,
-        Latency::log_normal(Duration::from_millis(120), 0.6).clamp(Duration::from_millis(10), Duration::from_secs(3))
+        Latency::log_normal(Duration::from_millis(120), 0.6)
+            .clamp(Duration::from_millis(10), Duration::from_secs(3))
     );
     let kinds: Vec<FaultKind> = brownout.content().requests().iter().map(|r| r.kind()).collect();
     assert_eq!(kinds, [FaultKind::Error, FaultKind::Hang]);
@@ -54,21 +57,85 @@ fn one_bad_file_per_error_kind_names_file_line_column_and_field() {
     // (file, line, column, field, part of the message)
     let cases: &[(&str, usize, usize, Option<&str>, &str)] = &[
         ("bad_syntax.toml", 4, 13, None, "invalid basic string"),
-        ("bad_syntax.yaml", 5, 4, Some("phases"), "did not find expected '-' indicator"),
+        (
+            "bad_syntax.yaml",
+            5,
+            4,
+            Some("phases"),
+            "did not find expected '-' indicator",
+        ),
         ("bad_syntax.json", 4, 22, Some("phases[0]"), "expected `,` or `}`"),
-        ("unknown_field.toml", 6, 1, Some("phases[0].donw"), "unknown field `donw`, expected one of"),
-        ("unknown_field.yaml", 5, 5, Some("phases[0].donw"), "unknown field `donw`, expected one of"),
-        ("unknown_field.json", 4, 41, Some("phases[0].donw"), "unknown field `donw`, expected one of"),
-        ("bad_duration.toml", 5, 7, Some("phases[0].for"), "invalid duration \"90 seconds\": unknown unit `seconds`"),
-        ("bad_duration.yaml", 4, 10, Some("phases[0].for"), "invalid duration \"90x\": unknown unit `x`"),
-        ("bad_duration.json", 4, 33, Some("phases[0].for"), "invalid duration \"90\": `90` has no unit"),
-        ("bad_rate.toml", 9, 8, Some("phases[0].request[0].rate"), "floating point `1.5`, expected a rate within 0.0..=1.0"),
-        ("bad_rate.yaml", 7, 15, Some("phases[0].request[0].rate"), "floating point `1.5`, expected a rate within 0.0..=1.0"),
-        ("bad_rate.json", 5, 50, Some("phases[0].request[0].rate"), "floating point `-0.5`, expected a rate"),
+        (
+            "unknown_field.toml",
+            6,
+            1,
+            Some("phases[0].donw"),
+            "unknown field `donw`, expected one of",
+        ),
+        (
+            "unknown_field.yaml",
+            5,
+            5,
+            Some("phases[0].donw"),
+            "unknown field `donw`, expected one of",
+        ),
+        (
+            "unknown_field.json",
+            4,
+            41,
+            Some("phases[0].donw"),
+            "unknown field `donw`, expected one of",
+        ),
+        (
+            "bad_duration.toml",
+            5,
+            7,
+            Some("phases[0].for"),
+            "invalid duration \"90 seconds\": unknown unit `seconds`",
+        ),
+        (
+            "bad_duration.yaml",
+            4,
+            10,
+            Some("phases[0].for"),
+            "invalid duration \"90x\": unknown unit `x`",
+        ),
+        (
+            "bad_duration.json",
+            4,
+            33,
+            Some("phases[0].for"),
+            "invalid duration \"90\": `90` has no unit",
+        ),
+        (
+            "bad_rate.toml",
+            9,
+            8,
+            Some("phases[0].request[0].rate"),
+            "floating point `1.5`, expected a rate within 0.0..=1.0",
+        ),
+        (
+            "bad_rate.yaml",
+            7,
+            15,
+            Some("phases[0].request[0].rate"),
+            "floating point `1.5`, expected a rate within 0.0..=1.0",
+        ),
+        (
+            "bad_rate.json",
+            5,
+            50,
+            Some("phases[0].request[0].rate"),
+            "floating point `-0.5`, expected a rate",
+        ),
     ];
     for (file, line, column, field, message) in cases {
         let err = load(file).unwrap_err();
-        assert_eq!((err.line(), err.column()), (Some(*line), Some(*column)), "{file}: {err}");
+        assert_eq!(
+            (err.line(), err.column()),
+            (Some(*line), Some(*column)),
+            "{file}: {err}"
+        );
         assert_eq!(err.field(), *field, "{file}: {err}");
         let text = err.to_string();
         let location = format!("{}:{line}:{column}: ", path(file).display());
@@ -87,8 +154,14 @@ fn one_bad_file_per_error_kind_names_file_line_column_and_field() {
 #[test]
 fn an_invalid_scenario_names_the_file() {
     let err = load("duplicate_phase.toml").unwrap_err();
-    assert!(matches!(err, LoadError::Invalid { source: ScenarioError::DuplicatePhase { .. }, .. }));
-    assert!(err.to_string().starts_with(&format!("{}: two phases are named `p`", path("duplicate_phase.toml").display())));
+    let LoadError::Invalid { source, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(matches!(**source, ScenarioError::DuplicatePhase { .. }), "{err}");
+    assert!(err.to_string().starts_with(&format!(
+        "{}: two phases are named `p`",
+        path("duplicate_phase.toml").display()
+    )));
 }
 
 #[test]
@@ -117,12 +190,24 @@ fn latency_forms() {
     use tower_chaos::scenario::RequestFault as F;
     assert_eq!(latency("\"250ms\""), F::latency(Latency::fixed(ms(250))));
     assert_eq!(latency("{ fixed = \"250ms\" }"), latency("\"250ms\""));
-    assert_eq!(latency("{ normal = { mean = \"50ms\", std_dev = \"5ms\" } }"), F::latency(Latency::normal(ms(50), ms(5))));
-    assert_eq!(latency("{ pareto = { scale = \"5ms\", shape = 1.5 } }"), F::latency(Latency::pareto(ms(5), 1.5)));
+    assert_eq!(
+        latency("{ normal = { mean = \"50ms\", std_dev = \"5ms\" } }"),
+        F::latency(Latency::normal(ms(50), ms(5)))
+    );
+    assert_eq!(
+        latency("{ pareto = { scale = \"5ms\", shape = 1.5 } }"),
+        F::latency(Latency::pareto(ms(5), 1.5))
+    );
 
     let err = |fault: &str| toml_fault(fault).unwrap_err().to_string();
-    assert!(err("fault = \"latency\"\nlatency = { fixed = \"1ms\", pareto = { scale = \"1ms\", shape = 1 } }").contains("a second one"));
-    assert!(err("fault = \"latency\"\nlatency = { clamp = { min = \"1ms\", max = \"2ms\" } }").contains("needs one of"));
+    assert!(
+        err("fault = \"latency\"\nlatency = { fixed = \"1ms\", pareto = { scale = \"1ms\", shape = 1 } }")
+            .contains("a second one")
+    );
+    assert!(
+        err("fault = \"latency\"\nlatency = { clamp = { min = \"1ms\", max = \"2ms\" } }")
+            .contains("needs one of")
+    );
     assert!(err("fault = \"latency\"\nlatency = { gamma = 1 }").contains("unknown field `gamma`"));
     assert!(err("fault = \"latency\"").contains("needs `latency`"));
     assert!(err("fault = \"hang\"\nlatency = \"1s\"").contains("only latency faults"));

@@ -64,18 +64,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         return Ok(Duration::ZERO);
     }
     if t.is_empty() {
-        return Err(DurationError::new(text, "empty (write e.g. \"90s\" or \"2h15m\")"));
+        return Err(DurationError::new(
+            text,
+            "empty (write e.g. \"90s\" or \"2h15m\")",
+        ));
     }
     let mut rest = t;
     let mut total: u128 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number = &rest[..digits];
         if number.is_empty() {
             return Err(DurationError::new(text, format!("expected a number at `{rest}`")));
         }
         rest = rest[digits..].trim_start();
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.' || c == ' ').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.' || c == ' ')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = rest[unit_len..].trim_start();
         if unit.is_empty() {
@@ -169,10 +176,18 @@ impl fmt::Display for Short {
         let s = d.as_secs();
         if s >= 3_600 {
             let (h, m) = (s / 3_600, s / 60 % 60);
-            if m == 0 { write!(f, "{h}h") } else { write!(f, "{h}h{m}m") }
+            if m == 0 {
+                write!(f, "{h}h")
+            } else {
+                write!(f, "{h}h{m}m")
+            }
         } else if s >= 60 {
             let (m, sec) = (s / 60, s % 60);
-            if sec == 0 { write!(f, "{m}m") } else { write!(f, "{m}m{sec}s") }
+            if sec == 0 {
+                write!(f, "{m}m")
+            } else {
+                write!(f, "{m}m{sec}s")
+            }
         } else if s >= 1 {
             write!(f, "{:.1}s", d.as_secs_f64())
         } else if d.as_millis() >= 1 {
@@ -223,7 +238,14 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for nanos in [1u64, 999, 1_000, 61_000_000_000, 3_600_000_000_001, 90_061_500_000_000] {
+        for nanos in [
+            1u64,
+            999,
+            1_000,
+            61_000_000_000,
+            3_600_000_000_001,
+            90_061_500_000_000,
+        ] {
             let d = Duration::from_nanos(nanos);
             let text = Text(d).to_string();
             assert_eq!(parse_duration(&text).unwrap(), d, "{text}");

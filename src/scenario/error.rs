@@ -106,7 +106,11 @@ fn hint(known: &[String]) -> String {
 }
 
 impl ScenarioError {
-    pub(crate) fn invalid(field: impl Into<String>, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        field: impl Into<String>,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
         Self::Invalid {
             field: field.into(),
             value: value.to_string(),

@@ -6,7 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Capacity, ConfigError, Fault, FaultAction, FaultSet, InjectedError, Latency, Rule, Target, Trigger};
+use crate::{
+    Capacity, ConfigError, Fault, FaultAction, FaultSet, InjectedError, Latency, Rule, Target, Trigger,
+};
 
 /// Reads a named attribute of a request (a tenant, a partition key, an
 /// operation) for faults keyed on it; see
@@ -176,7 +178,9 @@ impl Faults {
 
     /// Attributes that keyed request faults read.
     pub(crate) fn attributes(&self) -> impl Iterator<Item = &str> {
-        self.request.iter().filter_map(|r| r.keyed.as_ref().map(|(a, _)| &**a))
+        self.request
+            .iter()
+            .filter_map(|r| r.keyed.as_ref().map(|(a, _)| &**a))
     }
 
     /// Adds the typed rules to `acc`.
@@ -500,7 +504,9 @@ impl RequestFault {
             // attributes. Without them every request shares one key.
             let attrs = attrs.cloned();
             let attr = Arc::clone(attr);
-            parts.push(Trigger::keyed(*p, move |r: &R| attrs.as_ref().and_then(|f| f(r, &attr))));
+            parts.push(Trigger::keyed(*p, move |r: &R| {
+                attrs.as_ref().and_then(|f| f(r, &attr))
+            }));
         }
         if let Some(n) = self.after {
             parts.push(Trigger::after(n));
@@ -628,7 +634,9 @@ pub(crate) struct Accumulator {
 
 impl fmt::Debug for Accumulator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Accumulator").field("kinds", &self.kinds.len()).finish()
+        f.debug_struct("Accumulator")
+            .field("kinds", &self.kinds.len())
+            .finish()
     }
 }
 

@@ -117,11 +117,17 @@ pub enum LoadError {
         origin: String,
         /// What is wrong.
         #[source]
-        source: ScenarioError,
+        source: Box<ScenarioError>,
     },
 }
 
-fn parse_message(origin: &str, line: Option<usize>, column: Option<usize>, field: Option<&str>, msg: &str) -> String {
+fn parse_message(
+    origin: &str,
+    line: Option<usize>,
+    column: Option<usize>,
+    field: Option<&str>,
+    msg: &str,
+) -> String {
     let mut s = origin.to_owned();
     if let Some(l) = line {
         s.push_str(&format!(":{l}"));
@@ -161,10 +167,10 @@ impl LoadError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Parse { field, .. } => field.as_deref(),
-            Self::Invalid {
-                source: ScenarioError::Invalid { field, .. },
-                ..
-            } => Some(field),
+            Self::Invalid { source, .. } => match &**source {
+                ScenarioError::Invalid { field, .. } => Some(field),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -186,7 +192,9 @@ impl Scenario {
     /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         let path = path.as_ref();
-        let format = Format::from_path(path).ok_or_else(|| LoadError::UnknownFormat { path: path.to_owned() })?;
+        let format = Format::from_path(path).ok_or_else(|| LoadError::UnknownFormat {
+            path: path.to_owned(),
+        })?;
         let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
             path: path.to_owned(),
             source,
@@ -228,7 +236,7 @@ fn load(text: &str, format: Format, origin: &str) -> Result<Scenario, LoadError>
         format,
         line,
         column,
-        field: field.map(clean_path).filter(|f| !f.is_empty()),
+        field: field.as_deref().map(clean_path).filter(|f| !f.is_empty()),
         message,
     };
     let file: ScenarioFile = match format {
@@ -253,7 +261,8 @@ fn load(text: &str, format: Format, origin: &str) -> Result<Scenario, LoadError>
                 parse_error(l, c, field, e.message().trim().to_owned())
             };
             let de = toml::Deserializer::parse(text).map_err(|e| toml_error(&e, None))?;
-            serde_path_to_error::deserialize(de).map_err(|e| toml_error(e.inner(), Some(e.path().to_string())))?
+            serde_path_to_error::deserialize(de)
+                .map_err(|e| toml_error(e.inner(), Some(e.path().to_string())))?
         }
         Format::Yaml => {
             let de = serde_norway::Deserializer::from_str(text);
@@ -272,23 +281,32 @@ fn load(text: &str, format: Format, origin: &str) -> Result<Scenario, LoadError>
                         msg = rest.to_owned();
                     }
                 }
-                parse_error(loc.as_ref().map(|l| l.line()), loc.as_ref().map(|l| l.column()), Some(path), msg)
+                parse_error(
+                    loc.as_ref().map(|l| l.line()),
+                    loc.as_ref().map(|l| l.column()),
+                    Some(path),
+                    msg,
+                )
             })?
         }
     };
     file.into_scenario().map_err(|source| LoadError::Invalid {
         origin: origin.to_owned(),
-        source,
+        source: Box::new(source),
     })
 }
 
 /// A field path without the segments `serde_path_to_error` could not name.
-fn clean_path(path: String) -> String {
-    let mut p = path.as_str();
+fn clean_path(path: &str) -> String {
+    let mut p = path;
     while let Some(rest) = p.strip_suffix(".?") {
         p = rest;
     }
-    if p == "?" || p == "." { String::new() } else { p.to_owned() }
+    if p == "?" || p == "." {
+        String::new()
+    } else {
+        p.to_owned()
+    }
 }
 
 /// Removes the first occurrence of `what` from `msg`.
@@ -708,7 +726,9 @@ impl<'de> Deserialize<'de> for LatencyFile {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LatencyFile, E> {
-                parse_duration(v).map(|d| LatencyFile(Latency::fixed(d))).map_err(E::custom)
+                parse_duration(v)
+                    .map(|d| LatencyFile(Latency::fixed(d)))
+                    .map_err(E::custom)
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LatencyFile, A::Error> {

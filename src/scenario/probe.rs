@@ -16,9 +16,9 @@ use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::Scenario;
 use super::histogram::Histogram;
 use super::timeline::Timeline;
-use super::Scenario;
 use crate::{BoxError, InjectedError};
 
 /// What a rehearsal shares with its probes: the timeline, and once the run
@@ -140,7 +140,9 @@ pub struct Probe {
 
 impl fmt::Debug for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Probe").field("target", &self.shared.target).finish_non_exhaustive()
+        f.debug_struct("Probe")
+            .field("target", &self.shared.target)
+            .finish_non_exhaustive()
     }
 }
 
@@ -429,7 +431,9 @@ pin_project! {
 
 impl<F, C> fmt::Debug for ProbeFuture<F, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProbeFuture").field("done", &self.rec.is_none()).finish_non_exhaustive()
+        f.debug_struct("ProbeFuture")
+            .field("done", &self.rec.is_none())
+            .finish_non_exhaustive()
     }
 }
 
@@ -546,6 +550,7 @@ where
     }
 
     fn call(&mut self, req: R) -> Self::Future {
-        self.probe.observe_with(self.inner.call(req), self.classify.clone())
+        self.probe
+            .observe_with(self.inner.call(req), self.classify.clone())
     }
 }

@@ -122,7 +122,10 @@ impl ProviderCounts {
     /// ```
     #[must_use]
     pub fn injected(&self, kind: FaultKind) -> u64 {
-        self.injected.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+        self.injected
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
     }
 }
 
@@ -317,7 +320,12 @@ pub(crate) fn build(
             let row = match rows.iter_mut().find(|r| *r.0 == *lbl) {
                 Some(row) => row,
                 None => {
-                    rows.push((lbl.to_string(), Duration::ZERO, ProviderCounts::default(), Obs::default()));
+                    rows.push((
+                        lbl.to_string(),
+                        Duration::ZERO,
+                        ProviderCounts::default(),
+                        Obs::default(),
+                    ));
                     rows.last_mut().unwrap_or_else(|| unreachable!())
                 }
             };
@@ -395,7 +403,11 @@ fn list<K: fmt::Display>(pairs: &[(K, u64)]) -> String {
     if pairs.is_empty() {
         return "-".to_owned();
     }
-    pairs.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+    pairs
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl fmt::Display for RehearsalReport {
@@ -418,12 +430,24 @@ impl fmt::Display for RehearsalReport {
             self.speed
         )?;
         for t in &self.targets {
-            write!(f, "target `{}` (seed {}): recovered at {}", t.name, t.seed, Short(t.recovered_at))?;
+            write!(
+                f,
+                "target `{}` (seed {}): recovered at {}",
+                t.name,
+                t.seed,
+                Short(t.recovered_at)
+            )?;
             match t.first_success_after_recovery {
                 Some(d) => writeln!(f, ", first success {} later", Short(d))?,
                 None => writeln!(f, ", no success observed after")?,
             }
-            let w = t.rows.iter().map(|r| r.label.chars().count()).max().unwrap_or(0).max(5);
+            let w = t
+                .rows
+                .iter()
+                .map(|r| r.label.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(5);
             let inj: Vec<String> = t.rows.iter().map(|r| list(&r.provider.injected)).collect();
             let wi = inj.iter().map(String::len).max().unwrap_or(0).max(8);
             writeln!(
@@ -432,12 +456,9 @@ impl fmt::Display for RehearsalReport {
                 "state", "time", "seen", "faulted", "injected", "calls", "ok", "err%", "p50", "p99"
             )?;
             for (r, inj) in t.rows.iter().zip(inj) {
-                let (p50, p99) = r
-                    .caller
-                    .latency
-                    .map_or(("-".to_owned(), "-".to_owned()), |l| {
-                        (Short(l.p50).to_string(), Short(l.p99).to_string())
-                    });
+                let (p50, p99) = r.caller.latency.map_or(("-".to_owned(), "-".to_owned()), |l| {
+                    (Short(l.p50).to_string(), Short(l.p99).to_string())
+                });
                 let err = r
                     .caller
                     .error_rate()
@@ -480,7 +501,10 @@ mod ser {
         }
     }
 
-    pub(super) fn pairs<S: Serializer, K: std::fmt::Display>(v: &[(K, u64)], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn pairs<S: Serializer, K: std::fmt::Display>(
+        v: &[(K, u64)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(v.len()))?;
         for (k, n) in v {
             map.serialize_entry(&k.to_string(), n)?;

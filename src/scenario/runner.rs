@@ -3,8 +3,8 @@
 use std::any::TypeId;
 use std::collections::HashSet;
 use std::fmt;
-use std::marker::PhantomData;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -401,7 +401,11 @@ impl Rehearsal {
     /// ```
     pub fn check(&self) -> Result<(), ScenarioError> {
         if !(self.speed.is_finite() && self.speed > 0.0) {
-            return Err(ScenarioError::invalid("speed", self.speed, "must be finite and > 0"));
+            return Err(ScenarioError::invalid(
+                "speed",
+                self.speed,
+                "must be finite and > 0",
+            ));
         }
         let scenario = &self.run.scenario;
         for name in scenario.targets() {
@@ -486,7 +490,9 @@ impl Rehearsal {
                 phase: Arc::clone(&p.name),
                 start,
                 speed,
-                ramp: p.ramp.map(|(from, to)| (from, to, start, base + p.end().div_f64(speed))),
+                ramp: p
+                    .ramp
+                    .map(|(from, to)| (from, to, start, base + p.end().div_f64(speed))),
             };
             if faults.needs_binding() {
                 for b in &bound.binders {
@@ -549,6 +555,7 @@ impl Rehearsal {
     /// assert_eq!(report.phases.len(), 1);
     /// # Ok(()) }
     /// ```
+    #[must_use = "dropping the handle aborts the rehearsal"]
     pub fn spawn(self) -> RehearsalHandle {
         let status = self.status();
         RehearsalHandle {
@@ -597,7 +604,8 @@ impl Running {
     }
 
     fn snapshot(&mut self) {
-        self.marks.push(self.r.targets.iter().map(|b| b.target.counts()).collect());
+        self.marks
+            .push(self.r.targets.iter().map(|b| b.target.counts()).collect());
     }
 
     /// Reads the counters, installs what segment `i` needs, and publishes it.

@@ -326,7 +326,11 @@ impl ScenarioBuilder {
             return Err(ScenarioError::invalid("name", "\"\"", "must not be empty"));
         }
         if self.phases.is_empty() {
-            return Err(ScenarioError::invalid("phases", "[]", "a scenario needs at least one phase"));
+            return Err(ScenarioError::invalid(
+                "phases",
+                "[]",
+                "a scenario needs at least one phase",
+            ));
         }
         let mut spells = 0usize;
         for (i, p) in self.phases.iter().enumerate() {
@@ -335,7 +339,11 @@ impl ScenarioBuilder {
                 return Err(ScenarioError::invalid(field("name"), "\"\"", "must not be empty"));
             }
             if p.target.trim().is_empty() {
-                return Err(ScenarioError::invalid(field("target"), "\"\"", "must not be empty"));
+                return Err(ScenarioError::invalid(
+                    field("target"),
+                    "\"\"",
+                    "must not be empty",
+                ));
             }
             if let Some(j) = self.phases[..i].iter().position(|q| q.name == p.name) {
                 return Err(ScenarioError::DuplicatePhase {
@@ -362,7 +370,11 @@ impl ScenarioBuilder {
             if let Some(flap) = &p.flap {
                 for (name, d) in [("flap.bad", flap.bad), ("flap.good", flap.good)] {
                     if d.is_zero() {
-                        return Err(ScenarioError::invalid(field(name), Text(d), "must be longer than zero"));
+                        return Err(ScenarioError::invalid(
+                            field(name),
+                            Text(d),
+                            "must be longer than zero",
+                        ));
                     }
                 }
                 let n = p.duration.as_nanos() / flap.period().as_nanos() * 2 + 2;
@@ -450,7 +462,8 @@ mod tests {
             .build()
             .unwrap();
         let t = s.timeline();
-        let shape: Vec<(u64, u64, Vec<(usize, Spell)>)> = t
+        type Shape = (u64, u64, Vec<(usize, Spell)>);
+        let shape: Vec<Shape> = t
             .segments
             .iter()
             .map(|g| (g.from.as_secs() / 60, g.to.as_secs() / 60, g.active.clone()))
@@ -460,7 +473,11 @@ mod tests {
             vec![
                 (0, 1, vec![]),
                 (1, 2, vec![(0, Spell::Steady)]),
-                (2, 3, vec![(0, Spell::Steady), (1, Spell::Steady), (2, Spell::Bad)]),
+                (
+                    2,
+                    3,
+                    vec![(0, Spell::Steady), (1, Spell::Steady), (2, Spell::Bad)]
+                ),
                 (3, 4, vec![(0, Spell::Steady), (2, Spell::Good)]),
                 (4, 5, vec![(0, Spell::Steady), (2, Spell::Bad)]),
                 (5, 6, vec![]),

@@ -36,7 +36,9 @@ pub enum VerdictError {
         seed: u64,
     },
     /// Too many calls reached the provider while it was down.
-    #[error("{actual} calls reached target `{target}` while it was down, expected at most {max} (seed {seed})")]
+    #[error(
+        "{actual} calls reached target `{target}` while it was down, expected at most {max} (seed {seed})"
+    )]
     TooManyCallsWhileDown {
         /// The target.
         target: String,
@@ -127,9 +129,9 @@ impl RehearsalReport {
         let t = self
             .target(target)
             .ok_or_else(|| VerdictError::Vacuous(format!("no target `{target}` in the report")))?;
-        let actual = t
-            .seen_while_down
-            .ok_or_else(|| VerdictError::Vacuous(format!("target `{target}` is never down in the scenario")))?;
+        let actual = t.seen_while_down.ok_or_else(|| {
+            VerdictError::Vacuous(format!("target `{target}` is never down in the scenario"))
+        })?;
         if actual <= max {
             Ok(())
         } else {
@@ -161,7 +163,9 @@ impl RehearsalReport {
             .phase(phase)
             .ok_or_else(|| VerdictError::Vacuous(format!("no phase `{phase}` in the report")))?;
         let rate = p.caller.error_rate().ok_or_else(|| {
-            VerdictError::Vacuous(format!("no calls were observed during phase `{phase}` (is a probe installed?)"))
+            VerdictError::Vacuous(format!(
+                "no calls were observed during phase `{phase}` (is a probe installed?)"
+            ))
         })?;
         if rate < max {
             Ok(())
