@@ -216,3 +216,46 @@ fn latency_forms() {
     assert!(err("fault = \"error\"\noverload = { capacity = 0 }").contains("a finite number > 0"));
     assert!(err("fault = \"error\"\nwindow = { from = \"2m\", to = \"1m\" }").contains("window.from"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_loaded_scenario_rehearses_two_targets() {
+    use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+    use tower_chaos::scenario::Rehearsal;
+    use tower_chaos::{ChaosLayer, Target};
+
+    let scenario = load("outage.yaml").unwrap();
+    let dynamodb = Target::builder("dynamodb").seed(1).build().unwrap();
+    let edge = Target::builder("edge").seed(2).build().unwrap();
+    // Requests are (tenant, n); the edge's keyed fault reads the tenant.
+    let tenant = |req: &(u32, u32), attr: &str| (attr == "tenant").then(|| req.0.to_string());
+    let rehearsal = Rehearsal::new(&scenario)
+        .bind::<(u32, u32), BoxError>(&dynamodb)
+        .bind_with_attributes::<(u32, u32), BoxError, _>(&edge, tenant);
+    let probes = (rehearsal.probe("dynamodb").unwrap(), rehearsal.probe("edge").unwrap());
+    let run = tokio::spawn(rehearsal.run());
+    let service = |target: &Target, probe: &tower_chaos::scenario::Probe| {
+        ServiceBuilder::new()
+            .layer(probe.layer())
+            .timeout(Duration::from_secs(2))
+            .layer(ChaosLayer::<(u32, u32)>::for_target(target))
+            .service(service_fn(|r: (u32, u32)| async move { Ok::<_, BoxError>(r.1) }))
+    };
+    let (mut db, mut ed) = (service(&dynamodb, &probes.0), service(&edge, &probes.1));
+    let start = tokio::time::Instant::now() + Duration::from_millis(500);
+    for n in 0..(5 * 3600 / 5) {
+        tokio::time::sleep_until(start + Duration::from_secs(5) * n).await;
+        let _ = db.ready().await.unwrap().call((n % 7, n)).await;
+        let _ = ed.ready().await.unwrap().call((n % 7, n)).await;
+    }
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.phase("dns-outage").unwrap().caller.ok, 0);
+    assert!(report.phase("brownout").unwrap().caller.failed() > 0);
+    let edge_rows: Vec<&str> = report.target("edge").unwrap().rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        edge_rows,
+        ["before", "edge-flapping (bad)", "edge-flapping (good)", "edge-overload", "after"]
+    );
+    report.assert_recovered_within("dynamodb", Duration::from_secs(5)).unwrap();
+    report.assert_recovered_within("edge", Duration::from_secs(5)).unwrap();
+    assert_eq!(report.target("dynamodb").unwrap().seen_while_down, Some(1_884));
+}

@@ -145,6 +145,13 @@ pub struct ActivePhase {
 /// latencies it will really meet. Reports give timeline positions in
 /// scenario time and latencies and recovery delays in real time.
 ///
+/// # Boundaries
+///
+/// A call made at the very instant of a cut may see either side of it:
+/// tasks woken at the same instant run in an unspecified order. The probe
+/// counts it on the side whose faults it saw, so the report stays
+/// consistent; steady test clients are best offset from the cuts.
+///
 /// # Cancellation
 ///
 /// Dropping the run future (or aborting a spawned run) at any point clears
