@@ -231,7 +231,10 @@ async fn a_loaded_scenario_rehearses_two_targets() {
     let rehearsal = Rehearsal::new(&scenario)
         .bind::<(u32, u32), BoxError>(&dynamodb)
         .bind_with_attributes::<(u32, u32), BoxError, _>(&edge, tenant);
-    let probes = (rehearsal.probe("dynamodb").unwrap(), rehearsal.probe("edge").unwrap());
+    let probes = (
+        rehearsal.probe("dynamodb").unwrap(),
+        rehearsal.probe("edge").unwrap(),
+    );
     let run = tokio::spawn(rehearsal.run());
     let service = |target: &Target, probe: &tower_chaos::scenario::Probe| {
         ServiceBuilder::new()
@@ -250,12 +253,28 @@ async fn a_loaded_scenario_rehearses_two_targets() {
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.phase("dns-outage").unwrap().caller.ok, 0);
     assert!(report.phase("brownout").unwrap().caller.failed() > 0);
-    let edge_rows: Vec<&str> = report.target("edge").unwrap().rows.iter().map(|r| r.label.as_str()).collect();
+    let edge_rows: Vec<&str> = report
+        .target("edge")
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.label.as_str())
+        .collect();
     assert_eq!(
         edge_rows,
-        ["before", "edge-flapping (bad)", "edge-flapping (good)", "edge-overload", "after"]
+        [
+            "before",
+            "edge-flapping (bad)",
+            "edge-flapping (good)",
+            "edge-overload",
+            "after"
+        ]
     );
-    report.assert_recovered_within("dynamodb", Duration::from_secs(5)).unwrap();
-    report.assert_recovered_within("edge", Duration::from_secs(5)).unwrap();
+    report
+        .assert_recovered_within("dynamodb", Duration::from_secs(5))
+        .unwrap();
+    report
+        .assert_recovered_within("edge", Duration::from_secs(5))
+        .unwrap();
     assert_eq!(report.target("dynamodb").unwrap().seen_while_down, Some(1_884));
 }

@@ -40,6 +40,12 @@ pub enum Format {
 
 impl Format {
     /// The format a file's extension names.
+    ///
+    /// ```
+    /// # use std::path::Path;
+    /// # use tower_chaos::scenario::Format;
+    /// assert_eq!(Format::from_path(Path::new("s/aws.JSON")), Some(Format::Json));
+    /// ```
     #[must_use]
     pub fn from_path(path: &Path) -> Option<Self> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
@@ -145,6 +151,13 @@ fn parse_message(
 
 impl LoadError {
     /// The 1-based line of the error, where the format knows it.
+    ///
+    /// ```
+    /// use tower_chaos::scenario::{Format, Scenario};
+    /// let err = Scenario::parse(r#"{"name": "x", "phases": [{"target": "db", "for": "1m", "rate": 1}]}"#, Format::Json).unwrap_err();
+    /// assert_eq!((err.line(), err.column()), (Some(1), Some(61)));
+    /// assert_eq!(err.field(), Some("phases[0].rate"));
+    /// ```
     #[must_use]
     pub const fn line(&self) -> Option<usize> {
         match self {
@@ -154,6 +167,13 @@ impl LoadError {
     }
 
     /// The 1-based column of the error, where the format knows it.
+    ///
+    /// ```
+    /// use tower_chaos::scenario::{Format, Scenario};
+    /// let err = Scenario::parse(r#"{"name": "x", "phases": [{"target": "db", "for": "1m", "rate": 1}]}"#, Format::Json).unwrap_err();
+    /// assert_eq!((err.line(), err.column()), (Some(1), Some(61)));
+    /// assert_eq!(err.field(), Some("phases[0].rate"));
+    /// ```
     #[must_use]
     pub const fn column(&self) -> Option<usize> {
         match self {
@@ -163,6 +183,13 @@ impl LoadError {
     }
 
     /// The path of the field in error, e.g. `phases[1].request[0].rate`.
+    ///
+    /// ```
+    /// use tower_chaos::scenario::{Format, Scenario};
+    /// let err = Scenario::parse(r#"{"name": "x", "phases": [{"target": "db", "for": "1m", "rate": 1}]}"#, Format::Json).unwrap_err();
+    /// assert_eq!((err.line(), err.column()), (Some(1), Some(61)));
+    /// assert_eq!(err.field(), Some("phases[0].rate"));
+    /// ```
     #[must_use]
     pub fn field(&self) -> Option<&str> {
         match self {

@@ -206,48 +206,120 @@ impl Phase {
     }
 
     /// The phase's name.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The target's name.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub fn target(&self) -> &str {
         &self.target
     }
 
     /// Offset of the start from the scenario's start.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub const fn start(&self) -> Duration {
         self.at
     }
 
     /// How long it lasts.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub const fn duration(&self) -> Duration {
         self.duration
     }
 
     /// Offset of the end from the scenario's start.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub fn end(&self) -> Duration {
         self.at + self.duration
     }
 
     /// The phase's faults (the bad ones, for a flapping phase).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub const fn content(&self) -> &Faults {
         &self.faults
     }
 
     /// The ramp, if any.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub const fn ramping(&self) -> Option<(f64, f64)> {
         self.ramp
     }
 
     /// The flapping, if any.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::Phase;
+    /// let p = Phase::new("outage", "db").at(Duration::from_secs(60)).lasting(Duration::from_secs(30)).down().ramp(1.0, 0.0);
+    /// assert_eq!((p.name(), p.target()), ("outage", "db"));
+    /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
+    /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
+    /// ```
     #[must_use]
     pub const fn flapping(&self) -> Option<&Flap> {
         self.flap.as_ref()
@@ -305,12 +377,28 @@ impl Flap {
     }
 
     /// One bad and one good spell.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Faults, Flap};
+    /// let f = Flap::new(Duration::from_secs(300), Duration::from_secs(240)).while_good(Faults::new().down());
+    /// assert_eq!(f.period(), Duration::from_secs(540));
+    /// assert!(f.good_faults().is_down());
+    /// ```
     #[must_use]
     pub fn period(&self) -> Duration {
         self.bad + self.good
     }
 
     /// The faults while good.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Faults, Flap};
+    /// let f = Flap::new(Duration::from_secs(300), Duration::from_secs(240)).while_good(Faults::new().down());
+    /// assert_eq!(f.period(), Duration::from_secs(540));
+    /// assert!(f.good_faults().is_down());
+    /// ```
     #[must_use]
     pub const fn good_faults(&self) -> &Faults {
         &self.while_good

@@ -413,7 +413,7 @@ struct Recording<C> {
 pin_project! {
     /// The future of a call observed by a [`Probe`]: the call's own
     /// output, recorded when it completes (or as `cancelled` when dropped
-    /// before).
+    /// before). See [`Probe::observe`] for an example.
     pub struct ProbeFuture<F, C> {
         #[pin]
         inner: F,
@@ -459,7 +459,18 @@ where
 }
 
 /// A tower layer that records the calls of the wrapped (client) service in
-/// a [`Probe`]; see [`Probe::layer`].
+/// a [`Probe`]; see [`Probe::layer`] and the example on [`Probe`].
+///
+/// ```
+/// # use std::time::Duration;
+/// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+/// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+/// let layer = Rehearsal::new(&scenario).probe("db")?.layer();
+/// assert_eq!(layer.probe().target(), "db");
+/// let svc = tower::ServiceBuilder::new().layer(layer).service(tower::service_fn(|x: u8| async move { Ok::<_, tower::BoxError>(x) }));
+/// # let _ = svc;
+/// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ProbeLayer<C = DefaultClassify> {
     probe: Probe,
@@ -495,7 +506,8 @@ impl<S, C: Clone> Layer<S> for ProbeLayer<C> {
     }
 }
 
-/// A service whose calls a [`Probe`] records; built by [`ProbeLayer`].
+/// A service whose calls a [`Probe`] records; built by [`ProbeLayer`]
+/// (see the example on [`Probe`]).
 ///
 /// # Clone
 ///
@@ -525,11 +537,22 @@ impl<S, C> Probed<S, C> {
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower::Layer;
+    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+    /// let mut svc = Rehearsal::new(&scenario).probe("db")?.layer().layer(7u8);
+    /// *svc.get_mut() += 1;
+    /// assert_eq!(svc.into_inner(), 8);
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
     pub const fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
-    /// Unwraps the inner service.
+    /// Unwraps the inner service (see [`get_mut`](Self::get_mut)).
     pub fn into_inner(self) -> S {
         self.inner
     }

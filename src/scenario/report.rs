@@ -20,7 +20,23 @@ use crate::{FaultKind, Report, Target};
 /// feature the report serialises (durations as seconds, `f64`). The
 /// verdict helpers (`assert_*`) are on this type too.
 ///
-/// See [`Rehearsal`](super::Rehearsal) for an example.
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let min = Duration::from_secs(60);
+/// let scenario = Scenario::builder("s").phase(Phase::new("outage", "db").at(min).lasting(min).down()).duration(3 * min).build()?;
+/// let db = tower_chaos::Target::builder("db").seed(3).build()?;
+/// let report = Rehearsal::new(&scenario).bind::<u8, tower::BoxError>(&db).run().await?;
+/// let rows: Vec<&str> = report.targets[0].rows.iter().map(|r| r.label.as_str()).collect();
+/// assert_eq!(rows, ["before", "outage", "after"]);
+/// assert_eq!(report.phase("outage").unwrap().to, 2 * min);
+/// assert!(report.to_string().contains("target `db` (seed 3)"));
+/// // No probe, no calls: a verdict on the caller has nothing to judge.
+/// assert!(report.assert_error_rate_below("outage", 0.1).is_err());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -39,6 +55,17 @@ pub struct RehearsalReport {
 }
 
 /// One target of a [`RehearsalReport`].
+///
+/// ```
+/// # fn check(report: &tower_chaos::scenario::RehearsalReport) {
+/// let db = report.target("db").unwrap();
+/// let outage = db.rows.iter().find(|r| r.label == "outage").unwrap();
+/// assert_eq!(outage.provider.seen, outage.provider.faulted);
+/// assert!(outage.caller.error_rate().unwrap_or(0.0) <= 1.0);
+/// assert!(outage.caller.latency.is_none_or(|l| l.p50 <= l.p99 && l.p99 <= l.max));
+/// assert!(db.seen_while_down.is_some() && db.recovered_at >= outage.time);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -67,6 +94,17 @@ pub struct TargetSummary {
 }
 
 /// One row of a target's table: a state and what happened in it.
+///
+/// ```
+/// # fn check(report: &tower_chaos::scenario::RehearsalReport) {
+/// let db = report.target("db").unwrap();
+/// let outage = db.rows.iter().find(|r| r.label == "outage").unwrap();
+/// assert_eq!(outage.provider.seen, outage.provider.faulted);
+/// assert!(outage.caller.error_rate().unwrap_or(0.0) <= 1.0);
+/// assert!(outage.caller.latency.is_none_or(|l| l.p50 <= l.p99 && l.p99 <= l.max));
+/// assert!(db.seen_while_down.is_some() && db.recovered_at >= outage.time);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -84,6 +122,17 @@ pub struct Row {
 
 /// What a target's layers saw and injected (differences of its counters
 /// between the cuts of the timeline).
+///
+/// ```
+/// # fn check(report: &tower_chaos::scenario::RehearsalReport) {
+/// let db = report.target("db").unwrap();
+/// let outage = db.rows.iter().find(|r| r.label == "outage").unwrap();
+/// assert_eq!(outage.provider.seen, outage.provider.faulted);
+/// assert!(outage.caller.error_rate().unwrap_or(0.0) <= 1.0);
+/// assert!(outage.caller.latency.is_none_or(|l| l.p50 <= l.p99 && l.p99 <= l.max));
+/// assert!(db.seen_while_down.is_some() && db.recovered_at >= outage.time);
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -130,6 +179,17 @@ impl ProviderCounts {
 }
 
 /// What the caller observed, from its [`Probe`].
+///
+/// ```
+/// # fn check(report: &tower_chaos::scenario::RehearsalReport) {
+/// let db = report.target("db").unwrap();
+/// let outage = db.rows.iter().find(|r| r.label == "outage").unwrap();
+/// assert_eq!(outage.provider.seen, outage.provider.faulted);
+/// assert!(outage.caller.error_rate().unwrap_or(0.0) <= 1.0);
+/// assert!(outage.caller.latency.is_none_or(|l| l.p50 <= l.p99 && l.p99 <= l.max));
+/// assert!(db.seen_while_down.is_some() && db.recovered_at >= outage.time);
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -184,6 +244,17 @@ impl Observed {
 }
 
 /// Latency percentiles (within about 3%; `max` is exact).
+///
+/// ```
+/// # fn check(report: &tower_chaos::scenario::RehearsalReport) {
+/// let db = report.target("db").unwrap();
+/// let outage = db.rows.iter().find(|r| r.label == "outage").unwrap();
+/// assert_eq!(outage.provider.seen, outage.provider.faulted);
+/// assert!(outage.caller.error_rate().unwrap_or(0.0) <= 1.0);
+/// assert!(outage.caller.latency.is_none_or(|l| l.p50 <= l.p99 && l.p99 <= l.max));
+/// assert!(db.seen_while_down.is_some() && db.recovered_at >= outage.time);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -204,6 +275,14 @@ pub struct Percentiles {
 
 /// One phase of a [`RehearsalReport`]: everything on its target while it
 /// was active (with overlapping phases, shared segments count for each).
+///
+/// ```
+/// # fn check(report: &tower_chaos::scenario::RehearsalReport) {
+/// let outage = report.phase("outage").unwrap();
+/// assert!(outage.down && outage.from < outage.to);
+/// assert!(outage.first_success_after_end.is_some_and(|d| d.as_secs() < 30));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]

@@ -739,20 +739,21 @@ pub struct RehearsalHandle {
 }
 
 impl RehearsalHandle {
-    /// A receiver of the rehearsal's [`Status`].
+    /// A receiver of the rehearsal's [`Status`] (see [`Rehearsal::spawn`]).
     #[must_use]
     pub fn status(&self) -> watch::Receiver<Status> {
         self.status.clone()
     }
 
-    /// Stops the rehearsal; its faults are cleared.
+    /// Stops the rehearsal; its faults are cleared (see the type's
+    /// example).
     pub fn abort(&self) {
         if let Some(task) = &self.task {
             task.abort();
         }
     }
 
-    /// Waits for the report.
+    /// Waits for the report (see [`Rehearsal::spawn`]).
     ///
     /// # Errors
     ///

@@ -194,6 +194,14 @@ impl Scenario {
 }
 
 /// Which part of a phase is active.
+///
+/// ```
+/// use tower_chaos::scenario::{Spell, Status};
+/// fn flapping_bad(status: &Status) -> bool {
+///     status.active.iter().any(|a| a.spell == Spell::Bad)
+/// }
+/// assert!(!flapping_bad(&Status::default()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
@@ -233,6 +241,14 @@ impl Timeline {
 }
 
 /// Builds a [`Scenario`]; see [`Scenario::builder`].
+///
+/// ```
+/// # use std::time::Duration;
+/// use tower_chaos::scenario::{Phase, Scenario};
+/// let s = Scenario::builder("s").phase(Phase::new("p", "t").lasting(Duration::from_secs(5))).build()?;
+/// assert_eq!(s.phases().len(), 1);
+/// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `.build()` is called"]
 pub struct ScenarioBuilder {
