@@ -189,3 +189,51 @@ async fn inner_errors_pass_through_untouched() {
     let mut svc = layer(Fault::injected_error().when(Trigger::never())).layer(inner);
     assert_eq!(call(&mut svc, 3).await.unwrap_err().to_string(), "real failure");
 }
+
+#[tokio::test(start_paused = true)]
+async fn overload_counts_the_load_of_every_clone_together() {
+    use tower_chaos::Capacity;
+    // Two clones, each offering 40 requests per second: 80 together
+    // against room for 50, so about 3/8 are rejected once the window is
+    // full. Alone, either clone would be under capacity.
+    let chaos = layer(Fault::injected_error().when(Trigger::overload(Capacity::per_second(50.0))));
+    let svc = ServiceBuilder::new()
+        .layer(chaos.clone())
+        .service(Counted::default());
+    let (mut a, mut b) = (svc.clone(), svc.clone());
+    let mut rejected = 0;
+    for i in 0..800u32 {
+        rejected += usize::from(call(&mut a, i).await.is_err());
+        rejected += usize::from(call(&mut b, i).await.is_err());
+        advance(Duration::from_millis(25)).await;
+    }
+    let share = rejected as f64 / 1_600.0;
+    assert!((0.30..=0.42).contains(&share), "{share}");
+
+    // One clone alone at 40 per second is never rejected.
+    let chaos = layer(Fault::injected_error().when(Trigger::overload(Capacity::per_second(50.0))));
+    let mut alone = chaos.layer(Counted::default());
+    for i in 0..400u32 {
+        assert!(call(&mut alone, i).await.is_ok());
+        advance(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ramp_follows_the_targets_clock() {
+    let chaos = layer(Fault::injected_error().when(Trigger::ramp(
+        0.0,
+        1.0,
+        Duration::from_secs(10),
+        Duration::from_secs(20),
+    )));
+    let mut svc = chaos.layer(Counted::default());
+    let mut by_second = Vec::new();
+    for _ in 0..25 {
+        by_second.push(failures(&mut svc, 0..100).await.len());
+        advance(Duration::from_secs(1)).await;
+    }
+    assert!(by_second[..10].iter().all(|n| *n == 0), "{by_second:?}");
+    assert!(by_second[20..].iter().all(|n| *n == 100), "{by_second:?}");
+    assert!((35..=65).contains(&by_second[15]), "{by_second:?}");
+}
