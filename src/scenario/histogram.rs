@@ -60,12 +60,15 @@ impl Histogram {
     }
 
     /// The `q` quantile (`0.0..=1.0`), as the lower bound of its bucket
-    /// (never above the maximum seen).
+    /// (never above the maximum seen; the top rank is the maximum).
     pub(crate) fn quantile(&self, q: f64) -> Option<Duration> {
         if self.count == 0 {
             return None;
         }
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        if rank == self.count {
+            return Some(self.max);
+        }
         let mut seen = 0;
         for (b, n) in &self.buckets {
             seen += n;
@@ -103,7 +106,7 @@ mod tests {
         let p99 = h.quantile(0.99).unwrap().as_secs_f64();
         assert!((0.048..=0.050).contains(&p50), "{p50}");
         assert!((0.095..=0.099).contains(&p99), "{p99}");
-        assert_eq!(h.quantile(1.0).unwrap(), Duration::from_millis(100).min(h.max()));
+        assert_eq!(h.quantile(1.0).unwrap(), Duration::from_millis(100));
         assert_eq!(Histogram::default().quantile(0.5), None);
     }
 }
