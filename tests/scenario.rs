@@ -635,3 +635,24 @@ async fn the_report_prints_a_table_and_serialises() {
         assert_eq!(json["targets"][0]["first_success_after_recovery"], 0.5);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_recovery_verdict_needs_time_after_the_last_phase() {
+    let db = target("db");
+    let s = scenario([Phase::new("outage", "db").lasting(10 * S).down()], 10 * S);
+    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
+    let probe = rehearsal.probe("db").unwrap();
+    let run = tokio::spawn(rehearsal.run());
+    steady(client(&probe, &db), S, 10).await;
+    let report = run.await.unwrap().unwrap();
+    let err = report.assert_recovered_within("db", 30 * S).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "target `db` recovered at 10.0s but the caller's first success came never during the timeline, \
+         expected within 30.0s (seed 42)"
+    );
+    assert!(matches!(
+        report.assert_calls_while_down_at_most("nope", 1),
+        Err(VerdictError::Vacuous(_))
+    ));
+}

@@ -20,7 +20,7 @@ pub enum VerdictError {
         "target `{target}` recovered at {} but the caller's first success came {}, expected within {} \
          (seed {seed})",
         Short(*.recovered_at),
-        .first_success.map_or("never".to_owned(), |d| format!("{} later", Short(d))),
+        .first_success.map_or("never during the timeline".to_owned(), |d| format!("{} later", Short(d))),
         Short(*.within)
     )]
     NotRecovered {
@@ -83,7 +83,9 @@ impl RehearsalReport {
     }
 
     /// The caller succeeded within `within` (real time) after the target's
-    /// last phase ended.
+    /// last phase ended. Give the scenario time after its last phase
+    /// ([`ScenarioBuilder::duration`](super::ScenarioBuilder::duration),
+    /// `duration` in files): successes after the timeline ends are not seen.
     ///
     /// # Errors
     ///
