@@ -1,0 +1,675 @@
+//! Request matchers over the request head.
+
+use std::fmt;
+use std::ops::Not;
+use std::sync::Arc;
+
+use http::header::{CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+
+use crate::ConfigError;
+
+/// A borrowed view of a request head: method, URI and headers.
+///
+/// Matchers read only this, so they work for any `http::Request<B>` without
+/// touching the body, and a view costs three pointers.
+///
+/// ```
+/// use tower_chaos::http::RequestHead;
+///
+/// let request = http::Request::post("/pkg.Orders/Create")
+///     .header("host", "orders.internal:8443")
+///     .body(())
+///     .unwrap();
+/// let head = RequestHead::of(&request);
+/// assert_eq!(head.host(), Some("orders.internal"));
+/// assert_eq!(head.grpc_method(), Some(("pkg.Orders", "Create")));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> RequestHead<'a> {
+    /// A view over the three parts.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let (method, uri, headers) = (http::Method::GET, http::Uri::from_static("/a"), http::HeaderMap::new());
+    /// assert_eq!(RequestHead::new(&method, &uri, &headers).path(), "/a");
+    /// ```
+    #[must_use]
+    pub const fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        Self {
+            method,
+            uri,
+            headers,
+        }
+    }
+
+    /// A view over a request's head.
+    pub fn of<B>(request: &'a Request<B>) -> Self {
+        Self::new(request.method(), request.uri(), request.headers())
+    }
+
+    /// A view over request parts.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let (parts, ()) = http::Request::put("/x").body(()).unwrap().into_parts();
+    /// assert_eq!(RequestHead::from_parts(&parts).method(), http::Method::PUT);
+    /// ```
+    #[must_use]
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        Self::new(&parts.method, &parts.uri, &parts.headers)
+    }
+
+    /// The method.
+    #[must_use]
+    pub const fn method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The URI.
+    #[must_use]
+    pub const fn uri(&self) -> &'a Uri {
+        self.uri
+    }
+
+    /// The headers.
+    #[must_use]
+    pub const fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// The path, as sent (not percent-decoded).
+    #[must_use]
+    pub fn path(&self) -> &'a str {
+        self.uri.path()
+    }
+
+    /// The host: from the URI's authority (HTTP/2, client requests), else
+    /// from the `Host` header (HTTP/1 servers); without the port.
+    #[must_use]
+    pub fn host(&self) -> Option<&'a str> {
+        if let Some(host) = self.uri.host() {
+            return Some(host);
+        }
+        let value = self.headers.get(HOST)?.to_str().ok()?;
+        Some(strip_port(value))
+    }
+
+    /// The gRPC service and method parsed from a path of the form
+    /// `/package.Service/Method`.
+    #[must_use]
+    pub fn grpc_method(&self) -> Option<(&'a str, &'a str)> {
+        let rest = self.path().strip_prefix('/')?;
+        let (service, method) = rest.split_once('/')?;
+        if service.is_empty() || method.is_empty() || method.contains('/') {
+            return None;
+        }
+        Some((service, method))
+    }
+
+    /// Whether the `content-type` is `application/grpc` or one of its
+    /// `+proto`/`+json` forms.
+    #[must_use]
+    pub fn is_grpc(&self) -> bool {
+        self.headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split_once(']').map_or(host, |(h, _)| h);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
+type Predicate = Arc<dyn Fn(&RequestHead<'_>) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+enum Node {
+    Any,
+    Method(Method),
+    Path(Arc<str>),
+    PathPrefix(Arc<str>),
+    PathGlob(Arc<str>),
+    Host(Arc<str>),
+    Header(HeaderName),
+    HeaderValue(HeaderName, HeaderValue),
+    Grpc,
+    GrpcService(Arc<str>),
+    GrpcMethod(Arc<str>, Arc<str>),
+    Predicate(Predicate, &'static str),
+    All(Arc<[Node]>),
+    AnyOf(Arc<[Node]>),
+    Not(Arc<Node>),
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any"),
+            Self::Method(m) => write!(f, "method({m})"),
+            Self::Path(p) => write!(f, "path({p:?})"),
+            Self::PathPrefix(p) => write!(f, "path_prefix({p:?})"),
+            Self::PathGlob(p) => write!(f, "path_glob({p:?})"),
+            Self::Host(h) => write!(f, "host({h:?})"),
+            Self::Header(n) => write!(f, "header({n})"),
+            Self::HeaderValue(n, v) => write!(f, "header_value({n}, {v:?})"),
+            Self::Grpc => f.write_str("grpc"),
+            Self::GrpcService(s) => write!(f, "grpc_service({s:?})"),
+            Self::GrpcMethod(s, m) => write!(f, "grpc_method({s:?}, {m:?})"),
+            Self::Predicate(_, name) => write!(f, "predicate({name})"),
+            Self::All(nodes) => f.debug_tuple("all").field(nodes).finish(),
+            Self::AnyOf(nodes) => f.debug_tuple("any_of").field(nodes).finish(),
+            Self::Not(node) => f.debug_tuple("not").field(node).finish(),
+        }
+    }
+}
+
+impl Node {
+    fn matches(&self, head: &RequestHead<'_>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Method(m) => head.method == m,
+            Self::Path(p) => head.path() == &**p,
+            Self::PathPrefix(p) => prefix_matches(p, head.path()),
+            Self::PathGlob(p) => glob_matches(p, head.path()),
+            Self::Host(h) => head.host().is_some_and(|host| host.eq_ignore_ascii_case(h)),
+            Self::Header(n) => head.headers.contains_key(n),
+            Self::HeaderValue(n, v) => head.headers.get_all(n).iter().any(|x| x == v),
+            Self::Grpc => head.is_grpc(),
+            Self::GrpcService(s) => head.grpc_method().is_some_and(|(svc, _)| svc == &**s),
+            Self::GrpcMethod(s, m) => head
+                .grpc_method()
+                .is_some_and(|(svc, meth)| svc == &**s && meth == &**m),
+            Self::Predicate(p, _) => p(head),
+            Self::All(nodes) => nodes.iter().all(|n| n.matches(head)),
+            Self::AnyOf(nodes) => nodes.iter().any(|n| n.matches(head)),
+            Self::Not(node) => !node.matches(head),
+        }
+    }
+}
+
+/// Segment-aware prefix: `/items` matches `/items` and `/items/3`, not
+/// `/itemsets`; a prefix ending in `/` matches anything under it.
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        None => false,
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
+    }
+}
+
+/// Matches one path segment against a pattern segment in which `*` stands
+/// for any run of characters (within the segment).
+fn segment_matches(pattern: &str, segment: &str) -> bool {
+    let Some((first, rest)) = pattern.split_once('*') else {
+        return pattern == segment;
+    };
+    let Some(mut remaining) = segment.strip_prefix(first) else {
+        return false;
+    };
+    let mut parts = rest.split('*').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            // Last literal: must end the segment.
+            return remaining.len() >= part.len() && remaining.ends_with(part);
+        }
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn glob_matches(pattern: &str, path: &str) -> bool {
+    let mut pats = pattern.split('/');
+    let mut segs = path.split('/');
+    loop {
+        match (pats.next(), segs.next()) {
+            (Some("**"), _) => return true,
+            (Some(p), Some(s)) => {
+                if p == "*" {
+                    if s.is_empty() {
+                        return false;
+                    }
+                } else if !segment_matches(p, s) {
+                    return false;
+                }
+            }
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+fn check_path(field: &'static str, path: &str) -> Result<Arc<str>, ConfigError> {
+    if !path.starts_with('/') {
+        return Err(ConfigError::invalid(field, path, "must start with `/`"));
+    }
+    Ok(Arc::from(path))
+}
+
+fn header_name(field: &'static str, name: &str) -> Result<HeaderName, ConfigError> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| ConfigError::invalid(field, name, "not a valid header name"))
+}
+
+fn grpc_part(field: &'static str, s: &str) -> Result<Arc<str>, ConfigError> {
+    if s.is_empty() || s.contains('/') {
+        return Err(ConfigError::invalid(field, s, "must be non-empty and contain no `/`"));
+    }
+    Ok(Arc::from(s))
+}
+
+/// Selects which requests a fault applies to, from the request head only.
+///
+/// Build one from the constructors and combine with [`and`](Self::and),
+/// [`or`](Self::or) and `!` ([`Not`]). Matching borrows the request and
+/// never allocates; every check is on the method, URI or headers, so it
+/// works for any body type.
+///
+/// ```
+/// use http::Method;
+/// use tower_chaos::http::{RequestHead, RequestMatcher};
+///
+/// let puts_to_items = RequestMatcher::method(Method::PUT).and(RequestMatcher::path_glob("/items/*")?);
+/// let put = http::Request::put("/items/42").body(()).unwrap();
+/// let get = http::Request::get("/items/42").body(()).unwrap();
+/// assert!(puts_to_items.matches_request(&put));
+/// assert!(!puts_to_items.matches_request(&get));
+/// assert!((!puts_to_items).matches(&RequestHead::of(&get)));
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+///
+/// # Clone
+///
+/// Cheap: strings and sub-matchers sit behind `Arc`s.
+#[derive(Clone)]
+pub struct RequestMatcher {
+    node: Node,
+}
+
+impl fmt::Debug for RequestMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestMatcher({:?})", self.node)
+    }
+}
+
+impl Default for RequestMatcher {
+    fn default() -> Self {
+        Self::any()
+    }
+}
+
+impl RequestMatcher {
+    /// Matches every request.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// assert!(RequestMatcher::any().matches_request(&http::Request::new(())));
+    /// ```
+    #[must_use]
+    pub const fn any() -> Self {
+        Self { node: Node::Any }
+    }
+
+    /// Matches requests with this method.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::method(http::Method::DELETE);
+    /// assert!(m.matches_request(&http::Request::delete("/").body(()).unwrap()));
+    /// ```
+    #[must_use]
+    pub const fn method(method: Method) -> Self {
+        Self {
+            node: Node::Method(method),
+        }
+    }
+
+    /// Matches this exact path (no query string, not percent-decoded).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.path` unless it starts with `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::path("/health")?;
+    /// assert!(m.matches_request(&http::Request::get("/health?verbose=1").body(()).unwrap()));
+    /// assert!(RequestMatcher::path("health").is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn path(path: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::Path(check_path("matcher.path", path)?),
+        })
+    }
+
+    /// Matches paths under `prefix`, segment by segment: `/items` matches
+    /// `/items` and `/items/3` but not `/itemsets`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.path_prefix` unless it starts
+    /// with `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::path_prefix("/items")?;
+    /// assert!(m.matches_request(&http::Request::get("/items/3").body(()).unwrap()));
+    /// assert!(!m.matches_request(&http::Request::get("/itemsets").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn path_prefix(prefix: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::PathPrefix(check_path("matcher.path_prefix", prefix)?),
+        })
+    }
+
+    /// Matches paths against a simple glob, segment by segment: a `*`
+    /// segment matches exactly one non-empty segment, `*` inside a segment
+    /// matches any characters within it (`*.json`), and a final `**`
+    /// segment matches whatever remains, including nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.path_glob` unless it starts with
+    /// `/`, or when `**` is anything but the whole last segment.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::path_glob("/buckets/*/objects/**")?;
+    /// assert!(m.matches_request(&http::Request::get("/buckets/b1/objects/a/b.txt").body(()).unwrap()));
+    /// assert!(!m.matches_request(&http::Request::get("/buckets//objects").body(()).unwrap()));
+    /// assert!(RequestMatcher::path_glob("/a/**/b").is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn path_glob(pattern: &str) -> Result<Self, ConfigError> {
+        let pattern = check_path("matcher.path_glob", pattern)?;
+        let mut segments = pattern.split('/').peekable();
+        while let Some(segment) = segments.next() {
+            if segment.contains("**") && (segment != "**" || segments.peek().is_some()) {
+                return Err(ConfigError::invalid(
+                    "matcher.path_glob",
+                    &*pattern,
+                    "`**` must be the whole last segment",
+                ));
+            }
+        }
+        Ok(Self {
+            node: Node::PathGlob(pattern),
+        })
+    }
+
+    /// Matches the host (see [`RequestHead::host`]), case-insensitively,
+    /// ignoring the port.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.host` when it is empty or holds
+    /// a `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::host("S3.amazonaws.com")?;
+    /// assert!(m.matches_request(&http::Request::get("http://s3.amazonaws.com:80/k").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn host(host: &str) -> Result<Self, ConfigError> {
+        if host.is_empty() || host.contains('/') {
+            return Err(ConfigError::invalid(
+                "matcher.host",
+                host,
+                "must be a non-empty host name without `/`",
+            ));
+        }
+        Ok(Self {
+            node: Node::Host(Arc::from(host)),
+        })
+    }
+
+    /// Matches requests carrying header `name`, whatever its value.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.header` when `name` is not a
+    /// valid header name.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::header("x-canary")?;
+    /// assert!(m.matches_request(&http::Request::get("/").header("x-canary", "1").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn header(name: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::Header(header_name("matcher.header", name)?),
+        })
+    }
+
+    /// Matches requests where one of the values of header `name` equals
+    /// `value` exactly.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.header_value` when the name or
+    /// the value is not valid in HTTP.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::header_value("x-tenant", "acme")?;
+    /// assert!(m.matches_request(&http::Request::get("/").header("x-tenant", "acme").body(()).unwrap()));
+    /// assert!(!m.matches_request(&http::Request::get("/").header("x-tenant", "other").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn header_value(name: &str, value: &str) -> Result<Self, ConfigError> {
+        let n = header_name("matcher.header_value", name)?;
+        let v = HeaderValue::from_str(value).map_err(|_| {
+            ConfigError::invalid("matcher.header_value", value, "not a valid header value")
+        })?;
+        Ok(Self {
+            node: Node::HeaderValue(n, v),
+        })
+    }
+
+    /// Matches gRPC requests (by `content-type`).
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let r = http::Request::post("/a.B/C").header("content-type", "application/grpc+proto").body(()).unwrap();
+    /// assert!(RequestMatcher::grpc().matches_request(&r));
+    /// ```
+    #[must_use]
+    pub const fn grpc() -> Self {
+        Self { node: Node::Grpc }
+    }
+
+    /// Matches calls to any method of the gRPC `service` (fully qualified,
+    /// e.g. `helloworld.Greeter`), from the path.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.grpc_service` when empty or
+    /// holding a `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::grpc_service("helloworld.Greeter")?;
+    /// assert!(m.matches_request(&http::Request::post("/helloworld.Greeter/SayHello").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn grpc_service(service: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::GrpcService(grpc_part("matcher.grpc_service", service)?),
+        })
+    }
+
+    /// Matches calls to one gRPC method, e.g.
+    /// `("helloworld.Greeter", "SayHello")`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.grpc_method` when either part is
+    /// empty or holds a `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::grpc_method("helloworld.Greeter", "SayHello")?;
+    /// assert!(!m.matches_request(&http::Request::post("/helloworld.Greeter/SayBye").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn grpc_method(service: &str, method: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::GrpcMethod(
+                grpc_part("matcher.grpc_method", service)?,
+                grpc_part("matcher.grpc_method", method)?,
+            ),
+        })
+    }
+
+    /// Matches when `predicate` returns `true` for the request head.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::predicate(|head| head.uri().query().is_some_and(|q| q.contains("debug")));
+    /// assert!(m.matches_request(&http::Request::get("/?debug=1").body(()).unwrap()));
+    /// ```
+    pub fn predicate<F>(predicate: F) -> Self
+    where
+        F: Fn(&RequestHead<'_>) -> bool + Send + Sync + 'static,
+    {
+        Self {
+            node: Node::Predicate(Arc::new(predicate), std::any::type_name::<F>()),
+        }
+    }
+
+    /// Matches when both match.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::method(http::Method::GET).and(RequestMatcher::path("/a")?);
+    /// assert!(!m.matches_request(&http::Request::get("/b").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn and(self, other: Self) -> Self {
+        let mut nodes = match self.node {
+            Node::All(nodes) => nodes.to_vec(),
+            node => vec![node],
+        };
+        nodes.push(other.node);
+        Self {
+            node: Node::All(nodes.into()),
+        }
+    }
+
+    /// Matches when either matches.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::method(http::Method::PUT).or(RequestMatcher::method(http::Method::POST));
+    /// assert!(m.matches_request(&http::Request::post("/").body(()).unwrap()));
+    /// ```
+    #[must_use]
+    pub fn or(self, other: Self) -> Self {
+        let mut nodes = match self.node {
+            Node::AnyOf(nodes) => nodes.to_vec(),
+            node => vec![node],
+        };
+        nodes.push(other.node);
+        Self {
+            node: Node::AnyOf(nodes.into()),
+        }
+    }
+
+    /// Whether the request head matches.
+    #[inline]
+    #[must_use]
+    pub fn matches(&self, head: &RequestHead<'_>) -> bool {
+        self.node.matches(head)
+    }
+
+    /// Whether the request matches (its body is not touched).
+    #[inline]
+    pub fn matches_request<B>(&self, request: &Request<B>) -> bool {
+        self.matches(&RequestHead::of(request))
+    }
+}
+
+impl Not for RequestMatcher {
+    type Output = Self;
+
+    /// Matches when `self` does not.
+    fn not(self) -> Self {
+        Self {
+            node: match self.node {
+                Node::Not(inner) => Arc::unwrap_or_clone(inner),
+                node => Node::Not(Arc::new(node)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_globs() {
+        assert!(segment_matches("*.json", "a.json"));
+        assert!(!segment_matches("*.json", "a.jsonx"));
+        assert!(segment_matches("a*b*c", "aXXbYYc"));
+        assert!(segment_matches("a*", "a"));
+        assert!(!segment_matches("ab*ba", "aba"));
+        assert!(segment_matches("*", ""));
+    }
+
+    #[test]
+    fn path_globs() {
+        assert!(glob_matches("/items/*", "/items/1"));
+        assert!(!glob_matches("/items/*", "/items/1/2"));
+        assert!(!glob_matches("/items/*", "/items"));
+        assert!(glob_matches("/items/**", "/items"));
+        assert!(glob_matches("/items/**", "/items/1/2"));
+        assert!(glob_matches("/v*/users", "/v2/users"));
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(prefix_matches("/", "/anything"));
+        assert!(prefix_matches("/a/", "/a/b"));
+        assert!(!prefix_matches("/a", "/ab"));
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(strip_port("h:80"), "h");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("h"), "h");
+    }
+
+    #[test]
+    fn not_not_is_identity_and_debug_names_predicate() {
+        let m = !!RequestMatcher::predicate(|_| true);
+        assert!(format!("{m:?}").contains("predicate("), "{m:?}");
+        assert!(m.matches_request(&Request::new(())));
+    }
+
+    #[test]
+    fn grpc_paths() {
+        let r = Request::post("/a.B/C/D").body(()).unwrap();
+        assert_eq!(RequestHead::of(&r).grpc_method(), None);
+    }
+}
