@@ -606,7 +606,9 @@ impl Bucket {
         } else {
             let missing = need - self.tokens;
             let wait = missing.div_ceil(u128::from(self.rate));
-            Err(Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX)))
+            Err(Duration::from_nanos(
+                u64::try_from(wait).unwrap_or(u64::MAX),
+            ))
         }
     }
 }
@@ -831,7 +833,9 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Pass { body } | Kind::Faulted { body, .. } => body.size_hint(),
-            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
             Kind::Dropped { .. } => SizeHint::default(),
         }
     }
@@ -857,7 +861,12 @@ mod tests {
     }
 
     fn chunks(parts: &[&'static str]) -> Frames {
-        Frames(parts.iter().map(|p| Frame::data(Bytes::from_static(p.as_bytes()))).collect())
+        Frames(
+            parts
+                .iter()
+                .map(|p| Frame::data(Bytes::from_static(p.as_bytes())))
+                .collect(),
+        )
     }
 
     #[tokio::test]
@@ -869,8 +878,9 @@ mod tests {
     #[tokio::test]
     async fn truncate_splits_a_frame_and_counts() {
         let counters = BodyCounters::new();
-        let body = ChaosBody::with_fault(chunks(&["abc", "defg", "h"]), BodyFault::truncate_after(5))
-            .counted(counters.clone());
+        let body =
+            ChaosBody::with_fault(chunks(&["abc", "defg", "h"]), BodyFault::truncate_after(5))
+                .counted(counters.clone());
         assert_eq!(body.collect().await.unwrap().to_bytes(), "abcde");
         assert_eq!(counters.passed(), 5);
         assert_eq!(counters.dropped(), 2);
@@ -902,7 +912,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn stall_never_completes() {
         let mut body = ChaosBody::with_fault(chunks(&["abc", "def"]), BodyFault::stall_after(3));
-        assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "abc");
+        assert_eq!(
+            body.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "abc"
+        );
         let next = tokio::time::timeout(Duration::from_secs(3600), body.frame()).await;
         assert!(next.is_err(), "stalled body produced {next:?}");
     }
@@ -936,7 +949,10 @@ mod tests {
     async fn full_and_dropped() {
         let body = ChaosBody::<Full<Bytes>>::full("hi");
         assert_eq!(body.collect().await.unwrap().to_bytes(), "hi");
-        let err = ChaosBody::<Full<Bytes>>::drop_connection().collect().await.unwrap_err();
+        let err = ChaosBody::<Full<Bytes>>::drop_connection()
+            .collect()
+            .await
+            .unwrap_err();
         let err = err.downcast::<BodyFaultError>().unwrap();
         assert_eq!(err.kind(), BodyFaultErrorKind::ConnectionDropped);
     }

@@ -111,7 +111,7 @@ pin_project! {
         },
         Delay {
             sleep: Pin<Box<Sleep>>,
-            next: Option<Next<S, B>>,
+            next: Option<Box<Next<S, B>>>,
         },
         Ready {
             synth: Option<(Synth, Arc<str>)>,
@@ -126,7 +126,9 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Call { applied: None, .. } => "pass",
-            State::Call { applied: Some(_), .. } => "call",
+            State::Call {
+                applied: Some(_), ..
+            } => "call",
             State::Delay { .. } => "delay",
             State::Ready { .. } => "ready",
         };
@@ -170,7 +172,7 @@ where
         Self {
             state: State::Delay {
                 sleep: Box::pin(tokio::time::sleep(delay)),
-                next: Some(Next::Respond { synth, target }),
+                next: Some(Box::new(Next::Respond { synth, target })),
             },
         }
     }
@@ -184,11 +186,11 @@ where
         Self {
             state: State::Delay {
                 sleep: Box::pin(tokio::time::sleep(delay)),
-                next: Some(Next::Call {
+                next: Some(Box::new(Next::Call {
                     service,
                     request,
                     applied,
-                }),
+                })),
             },
         }
     }
@@ -213,7 +215,7 @@ where
                 }
                 StateProj::Delay { sleep, next } => {
                     ready!(sleep.as_mut().poll(cx));
-                    match next.take().expect("polled after completion") {
+                    match *next.take().expect("polled after completion") {
                         Next::Call {
                             mut service,
                             request,

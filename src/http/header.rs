@@ -164,14 +164,21 @@ impl HeaderControl {
     ///
     /// A [`HeaderFaultError`] naming the first header whose value is not a
     /// number, is out of range, or exceeds the configured bounds.
-    pub fn parse(&self, headers: &HeaderMap) -> Result<Option<HeaderFaultRequest>, HeaderFaultError> {
+    pub fn parse(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<HeaderFaultRequest>, HeaderFaultError> {
         let n = &self.names;
         let mut request = HeaderFaultRequest::default();
 
         if let Some(ms) = number(headers, n.delay)? {
             let delay = Duration::from_millis(ms);
             if delay > self.max_delay {
-                return Err(HeaderFaultError::new(n.delay, ms, "exceeds the configured maximum delay"));
+                return Err(HeaderFaultError::new(
+                    n.delay,
+                    &ms,
+                    "exceeds the configured maximum delay",
+                ));
             }
             request.delay = Some((delay, percentage(headers, n.delay_percentage)?));
         }
@@ -181,14 +188,21 @@ impl HeaderControl {
                 .ok()
                 .filter(|s| (200..600).contains(s))
                 .and_then(|s| StatusCode::from_u16(s).ok())
-                .ok_or_else(|| HeaderFaultError::new(n.abort, status, "must be an HTTP status in 200..600"))?;
+                .ok_or_else(|| {
+                    HeaderFaultError::new(n.abort, &status, "must be an HTTP status in 200..600")
+                })?;
             Some(SyntheticResponse::text(status))
         } else if let Some(code) = number(headers, n.abort_grpc)? {
             let code = u16::try_from(code)
                 .ok()
                 .and_then(|c| GrpcCode::from_u16(c).ok())
-                .ok_or_else(|| HeaderFaultError::new(n.abort_grpc, code, "must be a gRPC code in 0..=16"))?;
-            Some(SyntheticResponse::grpc(code, "injected by tower-chaos header control"))
+                .ok_or_else(|| {
+                    HeaderFaultError::new(n.abort_grpc, &code, "must be a gRPC code in 0..=16")
+                })?;
+            Some(SyntheticResponse::grpc(
+                code,
+                "injected by tower-chaos header control",
+            ))
         } else {
             None
         };
@@ -201,7 +215,7 @@ impl HeaderControl {
             if kib == 0 || bytes < self.min_bytes_per_second {
                 return Err(HeaderFaultError::new(
                     n.throughput,
-                    kib,
+                    &kib,
                     "is below the configured minimum throughput",
                 ));
             }
@@ -223,7 +237,11 @@ fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, Header
         .and_then(|s| s.trim().parse::<u64>().ok())
         .map(Some)
         .ok_or_else(|| {
-            HeaderFaultError::new(name, String::from_utf8_lossy(value.as_bytes()), "must be a non-negative integer")
+            HeaderFaultError::new(
+                name,
+                &String::from_utf8_lossy(value.as_bytes()),
+                "must be a non-negative integer",
+            )
         })
 }
 
@@ -233,7 +251,7 @@ fn percentage(headers: &HeaderMap, name: &'static str) -> Result<u8, HeaderFault
         Some(p) => u8::try_from(p)
             .ok()
             .filter(|p| *p <= 100)
-            .ok_or_else(|| HeaderFaultError::new(name, p, "must be a percentage in 0..=100")),
+            .ok_or_else(|| HeaderFaultError::new(name, &p, "must be a percentage in 0..=100")),
     }
 }
 
@@ -333,7 +351,7 @@ pub struct HeaderFaultError {
 }
 
 impl HeaderFaultError {
-    fn new(header: &'static str, value: impl ToString, reason: &'static str) -> Self {
+    fn new(header: &'static str, value: &dyn std::fmt::Display, reason: &'static str) -> Self {
         Self {
             header,
             value: value.to_string(),
@@ -378,8 +396,15 @@ mod tests {
 
     #[test]
     fn http_abort_wins_over_grpc() {
-        let h = headers(&[("x-chaos-abort-request", "502"), ("x-chaos-abort-grpc-request", "14")]);
-        let plan = HeaderControl::new().parse(&h).unwrap().unwrap().to_plan(|_| true);
+        let h = headers(&[
+            ("x-chaos-abort-request", "502"),
+            ("x-chaos-abort-grpc-request", "14"),
+        ]);
+        let plan = HeaderControl::new()
+            .parse(&h)
+            .unwrap()
+            .unwrap()
+            .to_plan(|_| true);
         assert_eq!(plan.response().unwrap().status(), 502);
     }
 
@@ -402,29 +427,47 @@ mod tests {
                 assert_eq!(result.unwrap_err().header(), h, "{h} = {v}");
             }
         }
-        let bad_pct = headers(&[("x-chaos-abort-request", "500"), ("x-chaos-abort-request-percentage", "101")]);
-        assert_eq!(c.parse(&bad_pct).unwrap_err().header(), "x-chaos-abort-request-percentage");
+        let bad_pct = headers(&[
+            ("x-chaos-abort-request", "500"),
+            ("x-chaos-abort-request-percentage", "101"),
+        ]);
+        assert_eq!(
+            c.parse(&bad_pct).unwrap_err().header(),
+            "x-chaos-abort-request-percentage"
+        );
         let slow = c.clone().min_throughput(10 * 1024).unwrap();
-        assert!(slow.parse(&headers(&[("x-chaos-throughput-response", "5")])).is_err());
+        assert!(
+            slow.parse(&headers(&[("x-chaos-throughput-response", "5")]))
+                .is_err()
+        );
     }
 
     #[test]
     fn percentages_consult_the_caller() {
-        let h = headers(&[("x-chaos-abort-request", "500"), ("x-chaos-abort-request-percentage", "30")]);
+        let h = headers(&[
+            ("x-chaos-abort-request", "500"),
+            ("x-chaos-abort-request-percentage", "30"),
+        ]);
         let req = HeaderControl::new().parse(&h).unwrap().unwrap();
         let mut seen = None;
-        assert!(req.to_plan(|p| {
-            seen = Some(p);
-            false
-        })
-        .is_empty());
+        assert!(
+            req.to_plan(|p| {
+                seen = Some(p);
+                false
+            })
+            .is_empty()
+        );
         assert_eq!(seen, Some(30));
     }
 
     #[test]
     fn throughput_is_kib() {
         let h = headers(&[("x-chaos-throughput-response", "4")]);
-        let plan = HeaderControl::new().parse(&h).unwrap().unwrap().to_plan(|_| true);
+        let plan = HeaderControl::new()
+            .parse(&h)
+            .unwrap()
+            .unwrap()
+            .to_plan(|_| true);
         assert_eq!(plan.response_body().unwrap().bytes_per_second(), Some(4096));
     }
 }

@@ -149,9 +149,9 @@ enum Node {
     GrpcService(Arc<str>),
     GrpcMethod(Arc<str>, Arc<str>),
     Predicate(Predicate, &'static str),
-    All(Arc<[Node]>),
-    AnyOf(Arc<[Node]>),
-    Not(Arc<Node>),
+    All(Arc<[Self]>),
+    AnyOf(Arc<[Self]>),
+    Not(Arc<Self>),
 }
 
 impl fmt::Debug for Node {
@@ -267,7 +267,11 @@ fn header_name(field: &'static str, name: &str) -> Result<HeaderName, ConfigErro
 
 fn grpc_part(field: &'static str, s: &str) -> Result<Arc<str>, ConfigError> {
     if s.is_empty() || s.contains('/') {
-        return Err(ConfigError::invalid(field, s, "must be non-empty and contain no `/`"));
+        return Err(ConfigError::invalid(
+            field,
+            s,
+            "must be non-empty and contain no `/`",
+        ));
     }
     Ok(Arc::from(s))
 }

@@ -137,7 +137,9 @@ impl SyntheticResponse {
     pub fn new(status: u16) -> Result<Self, ConfigError> {
         StatusCode::from_u16(status)
             .map(Self::from_status)
-            .map_err(|_| ConfigError::invalid("response.status", status, "must be within 100..=999"))
+            .map_err(|_| {
+                ConfigError::invalid("response.status", status, "must be within 100..=999")
+            })
     }
 
     /// The status with a short `text/plain` body naming it, e.g.
@@ -228,7 +230,11 @@ impl SyntheticResponse {
             .ok()
             .filter(|_| !error_type.is_empty())
             .ok_or_else(|| {
-                ConfigError::invalid("aws.error_type", error_type, "must be a non-empty header value")
+                ConfigError::invalid(
+                    "aws.error_type",
+                    error_type,
+                    "must be a non-empty header value",
+                )
             })?;
         let mut body = String::with_capacity(32 + error_type.len() + message.len());
         body.push_str("{\"__type\":");
@@ -259,7 +265,11 @@ impl SyntheticResponse {
     /// ```
     #[must_use]
     pub fn aws_throttling() -> Self {
-        Self::aws_ready(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded")
+        Self::aws_ready(
+            StatusCode::BAD_REQUEST,
+            "ThrottlingException",
+            "Rate exceeded",
+        )
     }
 
     /// DynamoDB `ProvisionedThroughputExceededException`, `400`.
@@ -391,7 +401,8 @@ impl SyntheticResponse {
             let encoded = percent_encode_message(message);
             headers.insert(
                 HeaderName::from_static("grpc-message"),
-                HeaderValue::try_from(encoded).expect("percent-encoded text is a valid header value"),
+                HeaderValue::try_from(encoded)
+                    .expect("percent-encoded text is a valid header value"),
             );
         }
         Self {
@@ -458,8 +469,9 @@ impl SyntheticResponse {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn try_header(self, name: &str, value: &str) -> Result<Self, ConfigError> {
-        let n = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| ConfigError::invalid("response.header", name, "not a valid header name"))?;
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            ConfigError::invalid("response.header", name, "not a valid header name")
+        })?;
         let v = HeaderValue::from_str(value).map_err(|_| {
             ConfigError::invalid("response.header", value, "not a valid header value")
         })?;
