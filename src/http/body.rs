@@ -629,6 +629,7 @@ struct FaultState {
     sleep: Option<Pin<Box<Sleep>>>,
     bucket: Option<Bucket>,
     phase: Phase,
+    yielded: bool,
     counters: Option<BodyCounters>,
 }
 
@@ -642,6 +643,7 @@ impl FaultState {
             sleep: None,
             bucket: None,
             phase: Phase::Running,
+            yielded: false,
             counters: None,
         }
     }
@@ -727,6 +729,14 @@ where
                     return Poll::Pending;
                 }
                 Cut::Abort(_) => {
+                    if state.emitted > 0 && !state.yielded {
+                        // Yield once so hyper flushes the head and the bytes
+                        // already passed before it sees the error; otherwise
+                        // a small abort looks like a dropped connection.
+                        state.yielded = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                     state.phase = Phase::Done;
                     return Poll::Ready(Some(Err(BodyFaultError::aborted(state.emitted).into())));
                 }

@@ -71,7 +71,8 @@ impl Applied {
     }
 }
 
-/// What happens once a delay has elapsed.
+/// What happens once a delay has elapsed (boxed as a whole in `State::Delay`).
+#[allow(clippy::large_enum_variant)]
 enum Next<S, B> {
     Call {
         service: S,
