@@ -61,3 +61,28 @@ async fn explore() {
     probe("abort0", BodyFault::abort_after(0).into()).await;
     let _ = Full::<Bytes>::default();
 }
+
+#[tokio::test(start_paused = true)]
+async fn explore_throttle() {
+    let addr = serve(app(BodyFault::throttle(500).unwrap().into())).await;
+    let start = tokio::time::Instant::now();
+    let mut resp = reqwest_h2().get(format!("http://{addr}/fixed")).send().await.unwrap();
+    println!("head at {:?}", start.elapsed());
+    while let Some(c) = resp.chunk().await.unwrap() {
+        println!("{} at {:?}", c.len(), start.elapsed());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn explore_stall() {
+    let addr = serve(app(BodyFault::stall_after(100).into())).await;
+    let start = tokio::time::Instant::now();
+    let c = reqwest::Client::builder().http1_only().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
+    let mut resp = c.get(format!("http://{addr}/fixed")).send().await.unwrap();
+    println!("head at {:?}", start.elapsed());
+    loop { match resp.chunk().await {
+        Ok(Some(c)) => println!("{} at {:?}", c.len(), start.elapsed()),
+        Ok(None) => { println!("end at {:?}", start.elapsed()); break }
+        Err(e) => { println!("err {} at {:?}", chain(&e), start.elapsed()); break }
+    }}
+}

@@ -630,6 +630,7 @@ struct FaultState {
     bucket: Option<Bucket>,
     phase: Phase,
     yielded: bool,
+    cut_inside_frame: bool,
     counters: Option<BodyCounters>,
 }
 
@@ -644,6 +645,7 @@ impl FaultState {
             bucket: None,
             phase: Phase::Running,
             yielded: false,
+            cut_inside_frame: false,
             counters: None,
         }
     }
@@ -715,32 +717,30 @@ where
             && state.emitted >= cut.limit()
             && state.pending.is_none()
         {
-            if body.is_end_stream() {
+            if !state.cut_inside_frame && body.is_end_stream() {
+                // The cut falls exactly at the end of the body: nothing to do.
                 state.phase = Phase::Done;
                 return Poll::Ready(None);
             }
-            match cut {
-                Cut::End(_) => {
-                    state.phase = Phase::Done;
-                    return Poll::Ready(None);
-                }
-                Cut::Stall(_) => {
-                    state.phase = Phase::Stalled;
-                    return Poll::Pending;
-                }
-                Cut::Abort(_) => {
-                    if state.emitted > 0 && !state.yielded {
-                        // Yield once so hyper flushes the head and the bytes
-                        // already passed before it sees the error; otherwise
-                        // a small abort looks like a dropped connection.
-                        state.yielded = true;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    state.phase = Phase::Done;
-                    return Poll::Ready(Some(Err(BodyFaultError::aborted(state.emitted).into())));
-                }
+            if matches!(cut, Cut::End(_) | Cut::Abort(_)) && state.emitted > 0 && !state.yielded {
+                // Yield once so hyper flushes the head and the bytes already
+                // passed before it sees the early end or the error;
+                // otherwise a small cut looks like a dropped connection.
+                state.yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
+            state.phase = match cut {
+                Cut::Stall(_) => Phase::Stalled,
+                Cut::End(_) | Cut::Abort(_) => Phase::Done,
+            };
+            return match cut {
+                Cut::End(_) => Poll::Ready(None),
+                Cut::Stall(_) => Poll::Pending,
+                Cut::Abort(_) => {
+                    Poll::Ready(Some(Err(BodyFaultError::aborted(state.emitted).into())))
+                }
+            };
         }
 
         let mut data = match state.pending.take() {
@@ -770,6 +770,7 @@ where
                 #[allow(clippy::cast_possible_truncation)] // allowed < data.len()
                 let rest = data.split_off(allowed as usize);
                 state.dropped(rest.len());
+                state.cut_inside_frame = true;
             }
         }
 
@@ -829,7 +830,8 @@ where
                 Phase::Done => true,
                 Phase::Stalled => false,
                 Phase::Running => {
-                    state.pending.is_none()
+                    !state.cut_inside_frame
+                        && state.pending.is_none()
                         && (state.started || state.fault.delay_first_byte.is_zero())
                         && body.is_end_stream()
                 }
