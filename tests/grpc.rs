@@ -65,7 +65,11 @@ async fn every_code_arrives_as_the_tonic_code() {
         let addr = serve(layer).await;
         let status = say(channel(addr).await, "hello").await.unwrap_err();
         assert_eq!(status.code(), tonic_code(code), "{code}: {status:?}");
-        assert_eq!(status.message(), message, "grpc-message is percent-decoded back");
+        assert_eq!(
+            status.message(),
+            message,
+            "grpc-message is percent-decoded back"
+        );
         assert_eq!(counters.injected(FaultKind::Grpc), 1);
     }
 }
@@ -83,8 +87,14 @@ async fn ok_code_without_a_message_is_a_missing_reply() {
 async fn helpers_map_to_their_codes() {
     for (response, code) in [
         (SyntheticResponse::grpc_unavailable(), Code::Unavailable),
-        (SyntheticResponse::grpc_deadline_exceeded(), Code::DeadlineExceeded),
-        (SyntheticResponse::grpc_resource_exhausted(), Code::ResourceExhausted),
+        (
+            SyntheticResponse::grpc_deadline_exceeded(),
+            Code::DeadlineExceeded,
+        ),
+        (
+            SyntheticResponse::grpc_resource_exhausted(),
+            Code::ResourceExhausted,
+        ),
         (SyntheticResponse::grpc_internal(), Code::Internal),
     ] {
         let addr = serve(HttpChaosLayer::new("echo").fault(response)).await;
@@ -96,11 +106,10 @@ async fn helpers_map_to_their_codes() {
 #[tokio::test]
 async fn client_side_layer_around_a_channel() {
     let addr = serve(HttpChaosLayer::new("server")).await;
-    let chaos = HttpChaosLayer::new("echo-client")
-        .rule(
-            RequestMatcher::grpc_method("test.Echo", "Say").unwrap(),
-            SyntheticResponse::grpc_resource_exhausted(),
-        );
+    let chaos = HttpChaosLayer::new("echo-client").rule(
+        RequestMatcher::grpc_method("test.Echo", "Say").unwrap(),
+        SyntheticResponse::grpc_resource_exhausted(),
+    );
     let counters = chaos.counters();
     let client = chaos.layer(channel(addr).await);
     let status = say(client, "hello").await.unwrap_err();

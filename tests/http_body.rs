@@ -21,7 +21,10 @@ use tower_chaos::http::{BodyFault, ChaosBody, HttpChaosLayer};
 fn app(layer: HttpChaosLayer) -> Router {
     Router::new()
         .route("/fixed", get(|| async { vec![b'x'; 1000] }))
-        .route("/chunked", get(|| async { Body::new(Chunked::new(10, 100)) }))
+        .route(
+            "/chunked",
+            get(|| async { Body::new(Chunked::new(10, 100)) }),
+        )
         .route(
             "/echo",
             post(|body: Bytes| async move { body.len().to_string() }),
@@ -84,7 +87,10 @@ async fn truncate_with_content_length_is_an_incomplete_body() {
             panic!("{client}: {seen:?}")
         };
         if client.ends_with("h1") {
-            assert!(err.contains("end of file before message length reached"), "{client}: {err}");
+            assert!(
+                err.contains("end of file before message length reached"),
+                "{client}: {err}"
+            );
         } else {
             assert!(err.contains("protocol error"), "{client}: {err}");
         }
@@ -109,7 +115,10 @@ async fn abort_mid_body_is_an_error_after_the_head() {
             let Seen::BodyError(200, err) = &seen else {
                 panic!("{client} {path}: {seen:?}")
             };
-            assert!(err.contains("error reading a body from connection"), "{client} {path}: {err}");
+            assert!(
+                err.contains("error reading a body from connection"),
+                "{client} {path}: {err}"
+            );
         }
     }
 }
@@ -132,7 +141,10 @@ async fn stall_runs_into_the_client_timeout() {
     let err = response.bytes().await.unwrap_err();
     assert!(err.is_timeout(), "{}", chain(&err));
     let took = start.elapsed();
-    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(6), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
 
     // hyper has no timeout of its own: the caller's deadline fires.
     let response = hyper_h2().get(url.parse().unwrap()).await.unwrap();
@@ -153,16 +165,33 @@ async fn time_throttled(path: &str, client: &str) -> Duration {
     let url = format!("http://{addr}{path}");
     let (start, len) = match client {
         "reqwest-h1" | "reqwest-h2" => {
-            let c = if client == "reqwest-h1" { reqwest_h1() } else { reqwest_h2() };
+            let c = if client == "reqwest-h1" {
+                reqwest_h1()
+            } else {
+                reqwest_h2()
+            };
             let response = c.get(&url).send().await.unwrap();
             let start = Instant::now();
             (start, response.bytes().await.unwrap().len())
         }
         _ => {
-            let c = if client == "hyper-h1" { hyper_h1() } else { hyper_h2() };
+            let c = if client == "hyper-h1" {
+                hyper_h1()
+            } else {
+                hyper_h2()
+            };
             let response = c.get(url.parse().unwrap()).await.unwrap();
             let start = Instant::now();
-            (start, response.into_body().collect().await.unwrap().to_bytes().len())
+            (
+                start,
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .unwrap()
+                    .to_bytes()
+                    .len(),
+            )
         }
     };
     assert_eq!(len, 1000);
@@ -202,7 +231,10 @@ async fn throttle_reqwest_h2_real_clock() {
     let start = Instant::now();
     assert_eq!(response.bytes().await.unwrap().len(), 1000);
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(95) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(95) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -226,10 +258,16 @@ async fn first_byte_delay_holds_the_body_not_the_head() {
         .send()
         .await
         .unwrap();
-    assert!(start.elapsed() < Duration::from_secs(1), "head arrives at once");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "head arrives at once"
+    );
     assert_eq!(response.bytes().await.unwrap().len(), 1000);
     let took = start.elapsed();
-    assert!(took >= Duration::from_secs(3) && took < Duration::from_millis(3100), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_millis(3100),
+        "{took:?}"
+    );
 }
 
 /// Client side: fault the request body of an upload.
@@ -242,19 +280,27 @@ async fn request_body_faults_on_the_client_side() {
     let upload = || Full::new(Bytes::from(vec![b'u'; 1000]));
 
     // Warm the connection: under a paused clock, set-up lets time jump.
-    let warm = http::Request::post(url.clone()).body(ChaosBody::new(upload())).unwrap();
+    let warm = http::Request::post(url.clone())
+        .body(ChaosBody::new(upload()))
+        .unwrap();
     assert_eq!(client.request(warm).await.unwrap().status(), 200);
 
     // Throttled upload: the server gets every byte, 2 s later.
     let request = http::Request::post(url.clone())
-        .body(ChaosBody::with_fault(upload(), BodyFault::throttle(500).unwrap()))
+        .body(ChaosBody::with_fault(
+            upload(),
+            BodyFault::throttle(500).unwrap(),
+        ))
         .unwrap();
     let start = Instant::now();
     let response = client.request(request).await.unwrap();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "1000");
     let took = start.elapsed();
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_millis(2100), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
+        "{took:?}"
+    );
 
     // Aborted upload: the client's send fails with the injected error.
     let request = ChaosBody::wrap_request(

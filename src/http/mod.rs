@@ -66,19 +66,20 @@
 //! A service cannot make hyper close a connection directly, and the layer
 //! must keep the inner error type (axum needs `Infallible`), so
 //! [`HttpFault::DropConnection`] answers with a response whose body fails on
-//! its first poll ([`ChaosBody::drop_connection`]). hyper then gives up on
-//! the message:
+//! its first poll ([`ChaosBody::drop_connection`]). hyper gives up on the
+//! message before anything reaches the wire:
 //!
-//! * HTTP/1: the connection is closed before anything is written; the
-//!   client sees the connection close with no response. hyper-util's legacy
-//!   client reports an `IncompleteMessage` error ("connection closed before
-//!   message completed"); reqwest reports a request error whose source is
-//!   that hyper error.
-//! * HTTP/2: the response headers are sent, then the stream is reset with
-//!   `INTERNAL_ERROR`; only this stream fails, the connection stays up. The
-//!   client gets the status line and then an error reading the body
-//!   (reqwest: a body/decode error whose source is the h2 reset); tonic
-//!   reports `Code::Internal` or `Code::Unknown` depending on the version.
+//! * HTTP/1: the connection is closed with not a byte of response written.
+//!   hyper-util's legacy client reports `hyper::Error::is_incomplete_message`
+//!   ("connection closed before message completed"); reqwest reports a
+//!   request error (`is_request()`) whose source is that hyper error.
+//! * HTTP/2: the stream is reset with `INTERNAL_ERROR` before any header;
+//!   other streams on the connection carry on. hyper and reqwest report
+//!   "stream error received: unexpected internal error encountered" from
+//!   `send`; tonic reports `Code::Internal` ("h2 protocol error").
+//!
+//! [`HttpFault::ResponseBody`] with `BodyFault::abort_after(0)` looks the
+//! same to the client but calls the inner service first: a lost reply.
 //!
 //! `docs/HTTP.md` lists every fault with what each client sees, as
 //! measured by this crate's integration tests.

@@ -27,7 +27,11 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
 }
 
 pub fn reqwest_h1() -> reqwest::Client {
-    reqwest::Client::builder().http1_only().no_proxy().build().unwrap()
+    reqwest::Client::builder()
+        .http1_only()
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 pub fn reqwest_h2() -> reqwest::Client {
