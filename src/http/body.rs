@@ -481,7 +481,7 @@ impl<B> ChaosBody<B> {
     /// ```
     /// use http_body::Body;
     /// use tower_chaos::http::ChaosBody;
-    /// let body = ChaosBody::<()>::full("oops");
+    /// let body = ChaosBody::<http_body_util::Empty<bytes::Bytes>>::full("oops");
     /// assert_eq!(body.size_hint().exact(), Some(4));
     /// ```
     pub fn full(data: impl Into<Bytes>) -> Self {
@@ -497,7 +497,7 @@ impl<B> ChaosBody<B> {
     /// ```
     /// use http_body::Body;
     /// use tower_chaos::http::ChaosBody;
-    /// assert!(ChaosBody::<()>::empty().is_end_stream());
+    /// assert!(ChaosBody::<http_body_util::Empty<bytes::Bytes>>::empty().is_end_stream());
     /// ```
     #[must_use]
     pub const fn empty() -> Self {
@@ -513,7 +513,7 @@ impl<B> ChaosBody<B> {
     /// ```
     /// use http_body::Body;
     /// use tower_chaos::http::ChaosBody;
-    /// assert!(!ChaosBody::<()>::drop_connection().is_end_stream());
+    /// assert!(!ChaosBody::<http_body_util::Empty<bytes::Bytes>>::drop_connection().is_end_stream());
     /// ```
     #[must_use]
     pub const fn drop_connection() -> Self {

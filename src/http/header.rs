@@ -435,7 +435,7 @@ mod tests {
             c.parse(&bad_pct).unwrap_err().header(),
             "x-chaos-abort-request-percentage"
         );
-        let slow = c.clone().min_throughput(10 * 1024).unwrap();
+        let slow = c.min_throughput(10 * 1024).unwrap();
         assert!(
             slow.parse(&headers(&[("x-chaos-throughput-response", "5")]))
                 .is_err()
