@@ -16,6 +16,12 @@ use crate::ConfigError;
 
 /// The error type of [`ChaosBody`]: the inner body's error, boxed, or a
 /// [`BodyFaultError`] for an injected failure (downcast to tell them apart).
+///
+/// ```
+/// use tower_chaos::http::{BodyFaultError, BoxError};
+/// let real: BoxError = "disk on fire".into();
+/// assert!(real.downcast_ref::<BodyFaultError>().is_none());
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a body fault does once the body has passed its byte limit.
@@ -205,6 +211,13 @@ impl BodyFault {
     }
 
     /// Replaces the cut with a clean end after `bytes` bytes.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// let f = BodyFault::throttle(10)?.with_truncate_after(3);
+    /// assert_eq!((f.limit(), f.bytes_per_second()), (Some(3), Some(10)));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub const fn with_truncate_after(mut self, bytes: u64) -> Self {
         self.cut = Some(Cut::End(bytes));
@@ -212,6 +225,11 @@ impl BodyFault {
     }
 
     /// Replaces the cut with a stall after `bytes` bytes.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert_eq!(BodyFault::abort_after(1).with_stall_after(9), BodyFault::stall_after(9));
+    /// ```
     #[must_use]
     pub const fn with_stall_after(mut self, bytes: u64) -> Self {
         self.cut = Some(Cut::Stall(bytes));
@@ -219,6 +237,11 @@ impl BodyFault {
     }
 
     /// Replaces the cut with an error after `bytes` bytes.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert_eq!(BodyFault::stall_after(1).with_abort_after(9), BodyFault::abort_after(9));
+    /// ```
     #[must_use]
     pub const fn with_abort_after(mut self, bytes: u64) -> Self {
         self.cut = Some(Cut::Abort(bytes));
@@ -226,6 +249,12 @@ impl BodyFault {
     }
 
     /// The byte count after which the body is cut, if it is.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert_eq!(BodyFault::throttle(1)?.limit(), None);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub const fn limit(&self) -> Option<u64> {
         match self.cut {
@@ -235,12 +264,22 @@ impl BodyFault {
     }
 
     /// The throttle rate, if any.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert_eq!(BodyFault::truncate_after(1).bytes_per_second(), None);
+    /// ```
     #[must_use]
     pub const fn bytes_per_second(&self) -> Option<u64> {
         self.bytes_per_second
     }
 
     /// The first-byte delay (zero when none).
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert!(BodyFault::truncate_after(1).first_byte_delay().is_zero());
+    /// ```
     #[must_use]
     pub const fn first_byte_delay(&self) -> Duration {
         self.delay_first_byte
@@ -260,6 +299,11 @@ impl BodyFault {
 }
 
 /// Why an injected body failed.
+///
+/// ```
+/// use tower_chaos::http::{BodyFaultError, BodyFaultErrorKind};
+/// assert_ne!(BodyFaultError::aborted(0).kind(), BodyFaultErrorKind::ConnectionDropped);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BodyFaultErrorKind {
@@ -295,6 +339,11 @@ pub struct BodyFaultError {
 
 impl BodyFaultError {
     /// An abort after `bytes_passed` bytes.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFaultError;
+    /// assert_eq!(BodyFaultError::aborted(3).bytes_passed(), 3);
+    /// ```
     #[must_use]
     pub const fn aborted(bytes_passed: u64) -> Self {
         Self {
@@ -304,6 +353,13 @@ impl BodyFaultError {
     }
 
     /// A dropped connection.
+    ///
+    /// ```
+    /// use tower_chaos::http::{BodyFaultError, BodyFaultErrorKind};
+    /// let err = BodyFaultError::connection_dropped();
+    /// assert_eq!(err.kind(), BodyFaultErrorKind::ConnectionDropped);
+    /// assert_eq!(err.to_string(), "connection dropped after 0 bytes (injected by tower-chaos)");
+    /// ```
     #[must_use]
     pub const fn connection_dropped() -> Self {
         Self {
@@ -313,12 +369,22 @@ impl BodyFaultError {
     }
 
     /// Why the body failed.
+    ///
+    /// ```
+    /// use tower_chaos::http::{BodyFaultError, BodyFaultErrorKind};
+    /// assert_eq!(BodyFaultError::aborted(1).kind(), BodyFaultErrorKind::Aborted);
+    /// ```
     #[must_use]
     pub const fn kind(&self) -> BodyFaultErrorKind {
         self.kind
     }
 
     /// How many bytes the body had delivered before failing.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFaultError;
+    /// assert_eq!(BodyFaultError::connection_dropped().bytes_passed(), 0);
+    /// ```
     #[must_use]
     pub const fn bytes_passed(&self) -> u64 {
         self.bytes_passed
@@ -354,18 +420,43 @@ struct CountersInner {
 
 impl BodyCounters {
     /// Fresh counters at zero.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyCounters;
+    /// let a = BodyCounters::new();
+    /// let b = a.clone();
+    /// assert_eq!(a.passed(), b.passed());
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Bytes delivered by faulted bodies.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body_util::{BodyExt, Full};
+    /// use tower_chaos::http::{BodyCounters, BodyFault, ChaosBody};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let counters = BodyCounters::new();
+    /// let body = ChaosBody::with_fault(Full::new(Bytes::from("abcdef")), BodyFault::truncate_after(4))
+    ///     .counted(counters.clone());
+    /// body.collect().await.unwrap();
+    /// assert_eq!((counters.passed(), counters.dropped()), (4, 2));
+    /// # });
+    /// ```
     #[must_use]
     pub fn passed(&self) -> u64 {
         self.inner.passed.load(Ordering::Relaxed)
     }
 
     /// Bytes read from inner bodies and not delivered.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyCounters;
+    /// assert_eq!(BodyCounters::new().dropped(), 0);
+    /// ```
     #[must_use]
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
@@ -539,6 +630,12 @@ impl<B> ChaosBody<B> {
     }
 
     /// Whether this body is anything but a pass-through of the inner body.
+    ///
+    /// ```
+    /// use tower_chaos::http::ChaosBody;
+    /// assert!(ChaosBody::<()>::drop_connection().is_injected());
+    /// assert!(!ChaosBody::new(()).is_injected());
+    /// ```
     #[must_use]
     pub const fn is_injected(&self) -> bool {
         !matches!(self.kind, Kind::Pass { .. })

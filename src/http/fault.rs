@@ -42,6 +42,11 @@ pub enum HttpFault {
 
 impl HttpFault {
     /// Whether the inner service is skipped when this fault fires.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpFault;
+    /// assert!(HttpFault::DropConnection.skips_inner_call());
+    /// ```
     #[must_use]
     pub const fn skips_inner_call(&self) -> bool {
         matches!(self, Self::Respond(_) | Self::DropConnection)
@@ -119,12 +124,24 @@ pub struct HttpFaultPlan {
 
 impl HttpFaultPlan {
     /// An empty plan: the request passes untouched.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpFaultPlan;
+    /// assert!(HttpFaultPlan::new().is_empty());
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds a fired fault.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpFault, HttpFaultPlan};
+    /// let mut plan = HttpFaultPlan::new();
+    /// plan.add(&HttpFault::DropConnection);
+    /// assert!(plan.drops_connection());
+    /// ```
     pub fn add(&mut self, fault: &HttpFault) {
         match fault {
             HttpFault::Delay(d) => self.delay = self.delay.saturating_add(*d),
@@ -168,18 +185,41 @@ impl HttpFaultPlan {
     }
 
     /// Whether nothing fired.
+    ///
+    /// ```
+    /// use tower_chaos::http::{BodyFault, HttpFault, HttpFaultPlan};
+    /// let mut plan = HttpFaultPlan::new();
+    /// plan.add(&HttpFault::ResponseBody(BodyFault::stall_after(0)));
+    /// assert!(!plan.is_empty());
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.delay.is_zero() && self.outcome == Outcome::Call && self.response_body.is_none()
     }
 
     /// Total delay before the inner call (or the synthesized answer).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::{HttpFault, HttpFaultPlan};
+    /// let mut plan = HttpFaultPlan::new();
+    /// plan.add(&HttpFault::Delay(Duration::from_secs(1)));
+    /// plan.add(&HttpFault::Delay(Duration::from_secs(2)));
+    /// assert_eq!(plan.delay(), Duration::from_secs(3));
+    /// ```
     #[must_use]
     pub const fn delay(&self) -> Duration {
         self.delay
     }
 
     /// The synthesized response, when one fired.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpFault, HttpFaultPlan, SyntheticResponse};
+    /// let mut plan = HttpFaultPlan::new();
+    /// plan.add(&SyntheticResponse::bad_gateway().into());
+    /// assert_eq!(plan.response().unwrap().status().as_u16(), 502);
+    /// ```
     #[must_use]
     pub const fn response(&self) -> Option<&SyntheticResponse> {
         match &self.outcome {
@@ -189,12 +229,25 @@ impl HttpFaultPlan {
     }
 
     /// Whether the connection is dropped.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpFaultPlan;
+    /// assert!(!HttpFaultPlan::new().drops_connection());
+    /// ```
     #[must_use]
     pub fn drops_connection(&self) -> bool {
         self.outcome == Outcome::Drop
     }
 
     /// Whether the inner service is called.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpFault, HttpFaultPlan};
+    /// let mut plan = HttpFaultPlan::new();
+    /// assert!(plan.calls_inner());
+    /// plan.add(&HttpFault::DropConnection);
+    /// assert!(!plan.calls_inner());
+    /// ```
     #[must_use]
     pub fn calls_inner(&self) -> bool {
         self.outcome == Outcome::Call
@@ -202,6 +255,13 @@ impl HttpFaultPlan {
 
     /// The response-body fault applied to the inner response, when the
     /// inner service is called.
+    ///
+    /// ```
+    /// use tower_chaos::http::{BodyFault, HttpFault, HttpFaultPlan};
+    /// let mut plan = HttpFaultPlan::new();
+    /// plan.add(&BodyFault::truncate_after(8).into());
+    /// assert_eq!(plan.response_body(), Some(BodyFault::truncate_after(8)));
+    /// ```
     #[must_use]
     pub fn response_body(&self) -> Option<BodyFault> {
         if self.calls_inner() {
@@ -213,6 +273,15 @@ impl HttpFaultPlan {
 
     /// The kind that shaped the response most (see
     /// [`Injected`](super::Injected)), or `None` for an empty plan.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::{FaultKind, HttpFault, HttpFaultPlan};
+    /// let mut plan = HttpFaultPlan::new();
+    /// assert_eq!(plan.kind(), None);
+    /// plan.add(&HttpFault::Delay(Duration::from_millis(1)));
+    /// assert_eq!(plan.kind(), Some(FaultKind::Delay));
+    /// ```
     #[must_use]
     pub fn kind(&self) -> Option<FaultKind> {
         match &self.outcome {

@@ -90,6 +90,19 @@ pin_project! {
     ///
     /// On the pass-through path it is the inner future plus a tag: no
     /// allocation, no lock.
+    ///
+    /// ```
+    /// use tower::{Layer, Service};
+    /// use tower_chaos::http::{HttpChaosLayer, ResponseFuture};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let mut svc = HttpChaosLayer::new("api").layer(tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// }));
+    /// let future = svc.call(http::Request::new(()));
+    /// assert!(format!("{future:?}").contains("pass"));
+    /// assert_eq!(future.await.unwrap().status(), http::StatusCode::OK);
+    /// # });
+    /// ```
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<B>>,

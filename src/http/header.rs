@@ -100,6 +100,13 @@ impl Default for HeaderControl {
 impl HeaderControl {
     /// Reads `x-chaos-*` headers, with a maximum delay of 30 s and a minimum
     /// throughput of 1 KiB/s.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-envoy-fault-abort-request", "503".parse().unwrap());
+    /// assert_eq!(HeaderControl::new().parse(&headers), Ok(None), "reads x-chaos-* only");
+    /// ```
     #[must_use]
     pub const fn new() -> Self {
         Self {
@@ -125,6 +132,14 @@ impl HeaderControl {
     }
 
     /// The longest delay a header may ask for; longer ones are rejected.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "2000".parse().unwrap());
+    /// assert!(HeaderControl::new().max_delay(Duration::from_secs(1)).parse(&headers).is_err());
+    /// ```
     #[must_use]
     pub const fn max_delay(mut self, max: Duration) -> Self {
         self.max_delay = max;
@@ -164,6 +179,14 @@ impl HeaderControl {
     ///
     /// A [`HeaderFaultError`] naming the first header whose value is not a
     /// number, is out of range, or exceeds the configured bounds.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-throughput-response", "8".parse().unwrap());
+    /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+    /// assert_eq!(request.throughput().unwrap().0.bytes_per_second(), Some(8 * 1024));
+    /// ```
     pub fn parse(
         &self,
         headers: &HeaderMap,
@@ -257,6 +280,17 @@ fn percentage(headers: &HeaderMap, name: &'static str) -> Result<u8, HeaderFault
 
 /// The faults a request asked for through headers, each with the
 /// percentage chance that it applies.
+///
+/// ```
+/// use tower_chaos::http::HeaderControl;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-chaos-abort-request", "500".parse().unwrap());
+/// headers.insert("x-chaos-abort-request-percentage", "25".parse().unwrap());
+/// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+/// assert_eq!(request.abort().unwrap().1, 25);
+/// assert!(request.to_plan(|_| false).is_empty());
+/// assert!(!request.to_plan(|_| true).is_empty());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HeaderFaultRequest {
     delay: Option<(Duration, u8)>,
@@ -270,12 +304,31 @@ impl HeaderFaultRequest {
     }
 
     /// The delay asked for and its percentage.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "250".parse().unwrap());
+    /// headers.insert("x-chaos-delay-request-percentage", "40".parse().unwrap());
+    /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+    /// assert_eq!(request.delay(), Some((Duration::from_millis(250), 40)));
+    /// ```
     #[must_use]
     pub const fn delay(&self) -> Option<(Duration, u8)> {
         self.delay
     }
 
     /// The abort response asked for and its percentage.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-abort-grpc-request", "8".parse().unwrap());
+    /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+    /// let (response, percent) = request.abort().unwrap();
+    /// assert_eq!((response.headers()["grpc-status"].to_str().unwrap(), percent), ("8", 100));
+    /// ```
     #[must_use]
     pub const fn abort(&self) -> Option<(&SyntheticResponse, u8)> {
         match &self.abort {
@@ -285,6 +338,13 @@ impl HeaderFaultRequest {
     }
 
     /// The response throttle asked for and its percentage.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "1".parse().unwrap());
+    /// assert_eq!(HeaderControl::new().parse(&headers).unwrap().unwrap().throughput(), None);
+    /// ```
     #[must_use]
     pub const fn throughput(&self) -> Option<(BodyFault, u8)> {
         self.throughput
@@ -360,18 +420,40 @@ impl HeaderFaultError {
     }
 
     /// The header's name.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-abort-request", "700".parse().unwrap());
+    /// let err = HeaderControl::new().parse(&headers).unwrap_err();
+    /// assert_eq!((err.header(), err.value()), ("x-chaos-abort-request", "700"));
+    /// ```
     #[must_use]
     pub const fn header(&self) -> &'static str {
         self.header
     }
 
     /// The rejected value.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "soon".parse().unwrap());
+    /// assert_eq!(HeaderControl::new().parse(&headers).unwrap_err().value(), "soon");
+    /// ```
     #[must_use]
     pub fn value(&self) -> &str {
         &self.value
     }
 
     /// What the header accepts.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-abort-grpc-request", "99".parse().unwrap());
+    /// assert!(HeaderControl::new().parse(&headers).unwrap_err().reason().contains("0..=16"));
+    /// ```
     #[must_use]
     pub const fn reason(&self) -> &'static str {
         self.reason

@@ -114,6 +114,19 @@ impl fmt::Debug for HttpCounters {
 
 impl HttpCounters {
     /// Requests seen by `call`.
+    ///
+    /// ```
+    /// use tower::{Layer, ServiceExt};
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let layer = HttpChaosLayer::new("api");
+    /// let svc = layer.layer(tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// }));
+    /// svc.oneshot(http::Request::new(())).await.unwrap();
+    /// assert_eq!(layer.counters().requests(), 1);
+    /// # });
+    /// ```
     #[must_use]
     pub fn requests(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
@@ -121,12 +134,31 @@ impl HttpCounters {
 
     /// Requests whose response was shaped by a fault of `kind` (the kind
     /// recorded in the [`Injected`](super::Injected) marker).
+    ///
+    /// ```
+    /// use tower::{Layer, ServiceExt};
+    /// use tower_chaos::http::{FaultKind, HttpChaosLayer, HttpFault};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let layer = HttpChaosLayer::new("api").fault(HttpFault::DropConnection);
+    /// let svc = layer.layer(tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// }));
+    /// svc.oneshot(http::Request::new(())).await.unwrap();
+    /// assert_eq!(layer.counters().injected(FaultKind::DropConnection), 1);
+    /// assert_eq!(layer.counters().injected_total(), 1);
+    /// # });
+    /// ```
     #[must_use]
     pub fn injected(&self, kind: FaultKind) -> u64 {
         self.inner.injected[kind.index()].load(Ordering::Relaxed)
     }
 
     /// Requests that any fault touched.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// assert_eq!(HttpChaosLayer::new("api").counters().injected_total(), 0);
+    /// ```
     #[must_use]
     pub fn injected_total(&self) -> u64 {
         self.inner
@@ -137,18 +169,33 @@ impl HttpCounters {
     }
 
     /// Requests answered `400` because a fault-control header was invalid.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// assert_eq!(HttpChaosLayer::new("api").counters().bad_headers(), 0);
+    /// ```
     #[must_use]
     pub fn bad_headers(&self) -> u64 {
         self.inner.bad_headers.load(Ordering::Relaxed)
     }
 
     /// Data bytes delivered by faulted response bodies.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// assert_eq!(HttpChaosLayer::new("api").counters().body_bytes_passed(), 0);
+    /// ```
     #[must_use]
     pub fn body_bytes_passed(&self) -> u64 {
         self.inner.body.passed()
     }
 
     /// Bytes read from inner response bodies and not delivered.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// assert_eq!(HttpChaosLayer::new("api").counters().body_bytes_dropped(), 0);
+    /// ```
     #[must_use]
     pub fn body_bytes_dropped(&self) -> u64 {
         self.inner.body.dropped()
@@ -292,24 +339,47 @@ impl HttpChaosLayer {
 
     /// Seeds the draws for header percentages (placeholder until the core
     /// engine's seed plugs in).
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// let layer = HttpChaosLayer::new("api").seed(42);
+    /// assert_eq!(layer.target(), "api");
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         Arc::make_mut(&mut self.config).seed = seed;
         self
     }
 
     /// The target's name.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// assert_eq!(HttpChaosLayer::new(String::from("db")).target(), "db");
+    /// ```
     #[must_use]
     pub fn target(&self) -> &str {
         &self.config.target
     }
 
     /// How many rules the layer holds.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// assert_eq!(HttpChaosLayer::new("api").rule_count(), 0);
+    /// ```
     #[must_use]
     pub fn rule_count(&self) -> usize {
         self.config.rules.len()
     }
 
     /// The counters shared with every service built from this layer.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// let layer = HttpChaosLayer::new("api");
+    /// let copy = layer.clone();
+    /// assert_eq!(layer.counters().requests(), copy.counters().requests());
+    /// ```
     #[must_use]
     pub fn counters(&self) -> HttpCounters {
         self.counters.clone()

@@ -119,12 +119,22 @@ impl Injected {
     }
 
     /// The kind of fault.
+    ///
+    /// ```
+    /// use tower_chaos::http::{FaultKind, Injected};
+    /// assert_eq!(Injected::new(FaultKind::Grpc, "x").kind(), FaultKind::Grpc);
+    /// ```
     #[must_use]
     pub const fn kind(&self) -> FaultKind {
         self.kind
     }
 
     /// The name of the target whose layer injected it.
+    ///
+    /// ```
+    /// use tower_chaos::http::{FaultKind, Injected};
+    /// assert_eq!(Injected::new(FaultKind::Status, String::from("s3")).target(), "s3");
+    /// ```
     #[must_use]
     pub fn target(&self) -> &str {
         &self.target

@@ -50,6 +50,12 @@ impl<'a> RequestHead<'a> {
     }
 
     /// A view over a request's head.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("/a?b=c").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).path(), "/a");
+    /// ```
     pub fn of<B>(request: &'a Request<B>) -> Self {
         Self::new(request.method(), request.uri(), request.headers())
     }
@@ -67,24 +73,48 @@ impl<'a> RequestHead<'a> {
     }
 
     /// The method.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::delete("/").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).method(), http::Method::DELETE);
+    /// ```
     #[must_use]
     pub const fn method(&self) -> &'a Method {
         self.method
     }
 
     /// The URI.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("/a?b=c").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).uri().query(), Some("b=c"));
+    /// ```
     #[must_use]
     pub const fn uri(&self) -> &'a Uri {
         self.uri
     }
 
     /// The headers.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("/").header("x-a", "1").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).headers()["x-a"], "1");
+    /// ```
     #[must_use]
     pub const fn headers(&self) -> &'a HeaderMap {
         self.headers
     }
 
     /// The path, as sent (not percent-decoded).
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("http://h/p%20q").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).path(), "/p%20q");
+    /// ```
     #[must_use]
     pub fn path(&self) -> &'a str {
         self.uri.path()
@@ -92,6 +122,14 @@ impl<'a> RequestHead<'a> {
 
     /// The host: from the URI's authority (HTTP/2, client requests), else
     /// from the `Host` header (HTTP/1 servers); without the port.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let h2 = http::Request::get("https://api.example.com:8443/").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&h2).host(), Some("api.example.com"));
+    /// let h1 = http::Request::get("/").header("host", "[::1]:80").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&h1).host(), Some("::1"));
+    /// ```
     #[must_use]
     pub fn host(&self) -> Option<&'a str> {
         if let Some(host) = self.uri.host() {
@@ -103,6 +141,12 @@ impl<'a> RequestHead<'a> {
 
     /// The gRPC service and method parsed from a path of the form
     /// `/package.Service/Method`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::post("/not/grpc/path").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).grpc_method(), None);
+    /// ```
     #[must_use]
     pub fn grpc_method(&self) -> Option<(&'a str, &'a str)> {
         let rest = self.path().strip_prefix('/')?;
@@ -115,6 +159,12 @@ impl<'a> RequestHead<'a> {
 
     /// Whether the `content-type` is `application/grpc` or one of its
     /// `+proto`/`+json` forms.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::post("/a.B/C").header("content-type", "application/grpc").body(()).unwrap();
+    /// assert!(RequestHead::of(&request).is_grpc());
+    /// ```
     #[must_use]
     pub fn is_grpc(&self) -> bool {
         self.headers
@@ -599,6 +649,13 @@ impl RequestMatcher {
     }
 
     /// Whether the request head matches.
+    ///
+    /// ```
+    /// use tower_chaos::http::{RequestHead, RequestMatcher};
+    /// let (method, uri, headers) = (http::Method::GET, http::Uri::from_static("/x"), http::HeaderMap::new());
+    /// assert!(RequestMatcher::path("/x")?.matches(&RequestHead::new(&method, &uri, &headers)));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[inline]
     #[must_use]
     pub fn matches(&self, head: &RequestHead<'_>) -> bool {
@@ -606,6 +663,12 @@ impl RequestMatcher {
     }
 
     /// Whether the request matches (its body is not touched).
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let request = http::Request::get("/x").body(vec![1u8, 2, 3]).unwrap();
+    /// assert!(!RequestMatcher::method(http::Method::POST).matches_request(&request));
+    /// ```
     #[inline]
     pub fn matches_request<B>(&self, request: &Request<B>) -> bool {
         self.matches(&RequestHead::of(request))

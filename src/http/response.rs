@@ -34,6 +34,12 @@ pub enum RetryAfter {
 
 impl RetryAfter {
     /// Whole seconds, rounded up, for a duration.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::RetryAfter;
+    /// assert_eq!(RetryAfter::after(Duration::from_secs(3)), RetryAfter::Seconds(3));
+    /// ```
     #[must_use]
     pub fn after(duration: Duration) -> Self {
         let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
@@ -164,24 +170,44 @@ impl SyntheticResponse {
     }
 
     /// `500 Internal Server Error` with a text body.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::internal_server_error().status().as_u16(), 500);
+    /// ```
     #[must_use]
     pub fn internal_server_error() -> Self {
         Self::text(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// `502 Bad Gateway` with a text body.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::bad_gateway().status().as_u16(), 502);
+    /// ```
     #[must_use]
     pub fn bad_gateway() -> Self {
         Self::text(StatusCode::BAD_GATEWAY)
     }
 
     /// `503 Service Unavailable` with a text body.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::service_unavailable().status().as_u16(), 503);
+    /// ```
     #[must_use]
     pub fn service_unavailable() -> Self {
         Self::text(StatusCode::SERVICE_UNAVAILABLE)
     }
 
     /// `504 Gateway Timeout` with a text body.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::gateway_timeout().status().as_u16(), 504);
+    /// ```
     #[must_use]
     pub fn gateway_timeout() -> Self {
         Self::text(StatusCode::GATEWAY_TIMEOUT)
@@ -273,6 +299,13 @@ impl SyntheticResponse {
     }
 
     /// DynamoDB `ProvisionedThroughputExceededException`, `400`.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// let r = SyntheticResponse::aws_provisioned_throughput_exceeded();
+    /// assert_eq!(r.status().as_u16(), 400);
+    /// assert!(std::str::from_utf8(r.body_bytes()).unwrap().contains("ProvisionedThroughputExceededException"));
+    /// ```
     #[must_use]
     pub fn aws_provisioned_throughput_exceeded() -> Self {
         Self::aws_ready(
@@ -284,6 +317,11 @@ impl SyntheticResponse {
     }
 
     /// AWS `InternalServerError`, `500`.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::aws_internal_server_error().headers()["x-amzn-errortype"], "InternalServerError");
+    /// ```
     #[must_use]
     pub fn aws_internal_server_error() -> Self {
         Self::aws_ready(
@@ -294,6 +332,11 @@ impl SyntheticResponse {
     }
 
     /// AWS `ServiceUnavailable`, `503`.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::aws_service_unavailable().status().as_u16(), 503);
+    /// ```
     #[must_use]
     pub fn aws_service_unavailable() -> Self {
         Self::aws_ready(
@@ -366,6 +409,13 @@ impl SyntheticResponse {
     }
 
     /// S3 `InternalError`, `500`.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// let r = SyntheticResponse::s3_internal_error();
+    /// assert_eq!(r.status().as_u16(), 500);
+    /// assert!(std::str::from_utf8(r.body_bytes()).unwrap().contains("<Code>InternalError</Code>"));
+    /// ```
     #[must_use]
     pub fn s3_internal_error() -> Self {
         Self::s3_xml(
@@ -416,24 +466,44 @@ impl SyntheticResponse {
     }
 
     /// gRPC `UNAVAILABLE` (14).
+    ///
+    /// ```
+    /// use tower_chaos::http::{GrpcCode, SyntheticResponse};
+    /// assert_eq!(SyntheticResponse::grpc_unavailable().grpc_code(), Some(GrpcCode::Unavailable));
+    /// ```
     #[must_use]
     pub fn grpc_unavailable() -> Self {
         Self::grpc(GrpcCode::Unavailable, "injected by tower-chaos")
     }
 
     /// gRPC `DEADLINE_EXCEEDED` (4).
+    ///
+    /// ```
+    /// use tower_chaos::http::{GrpcCode, SyntheticResponse};
+    /// assert_eq!(SyntheticResponse::grpc_deadline_exceeded().grpc_code(), Some(GrpcCode::DeadlineExceeded));
+    /// ```
     #[must_use]
     pub fn grpc_deadline_exceeded() -> Self {
         Self::grpc(GrpcCode::DeadlineExceeded, "injected by tower-chaos")
     }
 
     /// gRPC `RESOURCE_EXHAUSTED` (8).
+    ///
+    /// ```
+    /// use tower_chaos::http::{GrpcCode, SyntheticResponse};
+    /// assert_eq!(SyntheticResponse::grpc_resource_exhausted().grpc_code(), Some(GrpcCode::ResourceExhausted));
+    /// ```
     #[must_use]
     pub fn grpc_resource_exhausted() -> Self {
         Self::grpc(GrpcCode::ResourceExhausted, "injected by tower-chaos")
     }
 
     /// gRPC `INTERNAL` (13).
+    ///
+    /// ```
+    /// use tower_chaos::http::{GrpcCode, SyntheticResponse};
+    /// assert_eq!(SyntheticResponse::grpc_internal().grpc_code(), Some(GrpcCode::Internal));
+    /// ```
     #[must_use]
     pub fn grpc_internal() -> Self {
         Self::grpc(GrpcCode::Internal, "injected by tower-chaos")
@@ -507,24 +577,44 @@ impl SyntheticResponse {
     }
 
     /// The status code.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::aws_throttling().status(), http::StatusCode::BAD_REQUEST);
+    /// ```
     #[must_use]
     pub fn status(&self) -> StatusCode {
         self.parts.status
     }
 
     /// The headers.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::s3_slow_down().headers()["content-type"], "application/xml");
+    /// ```
     #[must_use]
     pub fn headers(&self) -> &HeaderMap {
         &self.parts.headers
     }
 
     /// The body bytes.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert!(SyntheticResponse::grpc_internal().body_bytes().is_empty());
+    /// ```
     #[must_use]
     pub fn body_bytes(&self) -> &Bytes {
         &self.parts.body
     }
 
     /// The gRPC code, when this is a gRPC trailers-only response.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::service_unavailable().grpc_code(), None);
+    /// ```
     #[must_use]
     pub fn grpc_code(&self) -> Option<GrpcCode> {
         if self.parts.kind != FaultKind::Grpc {
@@ -535,6 +625,12 @@ impl SyntheticResponse {
     }
 
     /// [`FaultKind::Grpc`] for gRPC responses, [`FaultKind::Status`] otherwise.
+    ///
+    /// ```
+    /// use tower_chaos::http::{FaultKind, SyntheticResponse};
+    /// assert_eq!(SyntheticResponse::grpc_unavailable().kind(), FaultKind::Grpc);
+    /// assert_eq!(SyntheticResponse::s3_slow_down().kind(), FaultKind::Status);
+    /// ```
     #[must_use]
     pub fn kind(&self) -> FaultKind {
         self.parts.kind

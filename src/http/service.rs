@@ -64,22 +64,54 @@ impl<S> HttpChaos<S> {
     }
 
     /// The shared counters.
+    ///
+    /// ```
+    /// use tower::Layer;
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// let inner = tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// });
+    /// let layer = HttpChaosLayer::new("api");
+    /// let svc = layer.layer(inner);
+    /// assert_eq!(svc.counters().requests(), layer.counters().requests());
+    /// ```
     #[must_use]
     pub fn counters(&self) -> HttpCounters {
         self.counters.clone()
     }
 
     /// The inner service.
+    ///
+    /// ```
+    /// use tower::Layer;
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// let svc = HttpChaosLayer::new("api").layer(7u8);
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// ```
     pub const fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// use tower::Layer;
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// let mut svc = HttpChaosLayer::new("api").layer(7u8);
+    /// *svc.get_mut() += 1;
+    /// assert_eq!(*svc.get_ref(), 8);
+    /// ```
     pub const fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
+    ///
+    /// ```
+    /// use tower::Layer;
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// assert_eq!(HttpChaosLayer::new("api").layer("inner").into_inner(), "inner");
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
