@@ -312,3 +312,30 @@ async fn request_body_faults_on_the_client_side() {
     assert!(injected.is_some(), "{}", chain(&err));
     assert_eq!(injected.unwrap().bytes_passed(), 300);
 }
+
+/// reqwest takes any `http_body::Body` through `reqwest::Body::wrap`.
+#[tokio::test]
+async fn request_body_faults_with_reqwest() {
+    let addr = serve(app(HttpChaosLayer::new("server"))).await;
+    let url = format!("http://{addr}/echo");
+    let client = reqwest_h1();
+    let upload = || Full::new(Bytes::from(vec![b'u'; 1000]));
+
+    let body = reqwest::Body::wrap(ChaosBody::with_fault(
+        upload(),
+        BodyFault::throttle(20_000).unwrap(),
+    ));
+    let response = client.post(&url).body(body).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "1000");
+
+    let body = reqwest::Body::wrap(ChaosBody::with_fault(upload(), BodyFault::abort_after(300)));
+    let err = client.post(&url).body(body).send().await.unwrap_err();
+    assert!(err.is_request() || err.is_body(), "{}", chain(&err));
+    let injected = support::has_source::<tower_chaos::http::BodyFaultError>(&err);
+    assert_eq!(
+        injected.map(|e| e.bytes_passed()),
+        Some(300),
+        "{}",
+        chain(&err)
+    );
+}
