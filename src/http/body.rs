@@ -1,6 +1,7 @@
 //! Streaming body faults: [`ChaosBody`] and [`BodyFault`].
 
 use std::fmt;
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -680,7 +681,9 @@ impl Bucket {
             rate,
             quantum,
             tokens: 0,
-            cap: u128::from(quantum) * NANOS,
+            // Two slices: room for one slice plus the credit a timer's
+            // overshoot leaves behind, so rounding never slows the rate.
+            cap: 2 * u128::from(quantum) * NANOS,
             last: now,
         }
     }
@@ -769,15 +772,11 @@ impl FaultState {
     }
 
     fn dropped(&self, n: usize) {
-        if n > 0
-            && let Some(c) = &self.counters
-        {
+        if let Some(c) = self.counters.as_ref().filter(|_| n > 0) {
             c.add_dropped(n);
         }
     }
 }
-
-use std::future::Future as _;
 
 fn poll_faulted<B>(
     mut body: Pin<&mut B>,
@@ -810,10 +809,11 @@ where
             }
         }
 
-        if let Some(cut) = state.fault.cut
-            && state.emitted >= cut.limit()
-            && state.pending.is_none()
-        {
+        let reached = state
+            .fault
+            .cut
+            .filter(|cut| state.emitted >= cut.limit() && state.pending.is_none());
+        if let Some(cut) = reached {
             if !state.cut_inside_frame && body.is_end_stream() {
                 // The cut falls exactly at the end of the body: nothing to do.
                 state.phase = Phase::Done;
@@ -967,6 +967,10 @@ mod tests {
         ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
             Poll::Ready(self.0.pop_front().map(Ok))
         }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_empty()
+        }
     }
 
     fn chunks(parts: &[&'static str]) -> Frames {
@@ -1075,5 +1079,94 @@ mod tests {
         let collected = body.collect().await.unwrap();
         assert!(collected.trailers().is_some());
         assert_eq!(collected.to_bytes(), "ab");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn frames(chunks: &[Vec<u8>]) -> Frames {
+            Frames(
+                chunks
+                    .iter()
+                    .map(|c| Frame::data(Bytes::from(c.clone())))
+                    .collect(),
+            )
+        }
+
+        fn runtime() -> tokio::runtime::Runtime {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap()
+        }
+
+        /// Collects data until the end or an error: (bytes, errored).
+        async fn drain(mut body: ChaosBody<Frames>) -> (Vec<u8>, bool) {
+            let mut out = Vec::new();
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => out.extend_from_slice(&f.into_data().unwrap()),
+                    Err(_) => return (out, true),
+                }
+            }
+            (out, false)
+        }
+
+        fn chunks() -> impl Strategy<Value = Vec<Vec<u8>>> {
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..12)
+        }
+
+        proptest! {
+            #[test]
+            fn truncate_delivers_exactly_a_prefix(chunks in chunks(), n in 0u64..4000) {
+                let all: Vec<u8> = chunks.concat();
+                let counters = BodyCounters::new();
+                let body = ChaosBody::with_fault(frames(&chunks), BodyFault::truncate_after(n))
+                    .counted(counters.clone());
+                let (out, errored) = runtime().block_on(drain(body));
+                let expected = all.len().min(usize::try_from(n).unwrap());
+                prop_assert!(!errored);
+                prop_assert_eq!(&out[..], &all[..expected]);
+                prop_assert_eq!(counters.passed(), expected as u64);
+                prop_assert!(counters.passed() + counters.dropped() <= all.len() as u64);
+            }
+
+            #[test]
+            fn abort_errors_exactly_when_bytes_remain(chunks in chunks(), n in 0u64..4000) {
+                let all: Vec<u8> = chunks.concat();
+                let body = ChaosBody::with_fault(frames(&chunks), BodyFault::abort_after(n));
+                let (out, errored) = runtime().block_on(drain(body));
+                let total = all.len() as u64;
+                prop_assert_eq!(&out[..], &all[..all.len().min(usize::try_from(n).unwrap())]);
+                if n < total {
+                    prop_assert!(errored);
+                } else if n > total {
+                    prop_assert!(!errored);
+                }
+            }
+
+            #[test]
+            fn throttle_keeps_every_byte_and_takes_len_over_rate(
+                chunks in chunks(),
+                rate in 1_000u64..50_000,
+            ) {
+                let all: Vec<u8> = chunks.concat();
+                let body = ChaosBody::with_fault(frames(&chunks), BodyFault::throttle(rate).unwrap());
+                let rt = runtime();
+                let (out, took) = rt.block_on(async {
+                    let start = Instant::now();
+                    let (out, _) = drain(body).await;
+                    (out, start.elapsed())
+                });
+                prop_assert_eq!(&out, &all);
+                let ideal = Duration::from_secs_f64(all.len() as f64 / rate as f64);
+                // Each sleep may overshoot by the timer's 1 ms granularity,
+                // and the bucket carries the overshoot forward as credit.
+                prop_assert!(took + Duration::from_millis(1) >= ideal, "{took:?} < {ideal:?}");
+                prop_assert!(took <= ideal + Duration::from_millis(2), "{took:?} > {ideal:?}");
+            }
+        }
     }
 }

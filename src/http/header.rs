@@ -371,20 +371,20 @@ impl HeaderFaultRequest {
             p => applies(p),
         };
         let mut plan = HttpFaultPlan::new();
-        if let Some((d, p)) = self.delay
-            && fires(p)
-        {
-            plan.add(&HttpFault::Delay(d));
+        if let Some((d, p)) = self.delay {
+            if fires(p) {
+                plan.add(&HttpFault::Delay(d));
+            }
         }
-        if let Some((r, p)) = &self.abort
-            && fires(*p)
-        {
-            plan.add(&HttpFault::Respond(r.clone()));
+        if let Some((r, p)) = &self.abort {
+            if fires(*p) {
+                plan.add(&HttpFault::Respond(r.clone()));
+            }
         }
-        if let Some((f, p)) = self.throughput
-            && fires(p)
-        {
-            plan.add(&HttpFault::ResponseBody(f));
+        if let Some((f, p)) = self.throughput {
+            if fires(p) {
+                plan.add(&HttpFault::ResponseBody(f));
+            }
         }
         plan
     }
