@@ -159,11 +159,10 @@ impl SyntheticResponse {
     /// ```
     #[must_use]
     pub fn text(status: StatusCode) -> Self {
-        let body = format!(
-            "{} {} (injected by tower-chaos)",
-            status.as_str(),
-            status.canonical_reason().unwrap_or("")
-        );
+        let body = match status.canonical_reason() {
+            Some(reason) => format!("{} {reason} (injected by tower-chaos)", status.as_str()),
+            None => format!("{} (injected by tower-chaos)", status.as_str()),
+        };
         Self::from_status(status)
             .header(CONTENT_TYPE, TEXT_PLAIN)
             .body(body)
@@ -706,6 +705,12 @@ fn push_xml_escaped(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_body_without_a_canonical_reason() {
+        let r = SyntheticResponse::text(StatusCode::from_u16(599).unwrap());
+        assert_eq!(&r.body_bytes()[..], b"599 (injected by tower-chaos)");
+    }
 
     #[test]
     fn json_escaping() {
