@@ -74,11 +74,17 @@ impl Cut {
 ///   complete, shorter body: silent data loss.
 /// * [`abort_after`](Self::abort_after): after N bytes the body yields a
 ///   [`BodyFaultError`]; hyper aborts the message, and the client always
-///   reports an error while reading the body.
+///   reports an error: while reading the body, or from `send` when N is 0.
 /// * [`stall_after`](Self::stall_after): after N bytes the body never yields
 ///   again; the client waits until its own timeout.
 ///
 /// A cut at or past the end of a body that knows it has ended does nothing.
+/// A cut at 0 bytes ends or fails the body before hyper has written
+/// anything, so the client sees no response at all, as with
+/// [`HttpFault::DropConnection`](super::HttpFault::DropConnection) (for an
+/// abort; a truncation to 0 bytes does so only when a length was promised).
+/// Before ending early or failing after some bytes, the body yields once so
+/// hyper flushes the head and those bytes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BodyFault {
     delay_first_byte: Duration,
