@@ -10,9 +10,7 @@ use support::grpc::{EchoServer, say};
 use tonic::Code;
 use tonic::transport::{Channel, Server, server::TcpIncoming};
 use tower::Layer;
-use tower_chaos::http::{
-    FaultKind, GrpcCode, HttpChaosLayer, HttpFault, RequestMatcher, SyntheticResponse,
-};
+use tower_chaos::http::{FaultKind, GrpcCode, HttpChaosLayer, HttpFault, RequestMatcher, SyntheticResponse};
 
 async fn serve(layer: HttpChaosLayer) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -65,11 +63,7 @@ async fn every_code_arrives_as_the_tonic_code() {
         let addr = serve(layer).await;
         let status = say(channel(addr).await, "hello").await.unwrap_err();
         assert_eq!(status.code(), tonic_code(code), "{code}: {status:?}");
-        assert_eq!(
-            status.message(),
-            message,
-            "grpc-message is percent-decoded back"
-        );
+        assert_eq!(status.message(), message, "grpc-message is percent-decoded back");
         assert_eq!(counters.injected(FaultKind::Grpc), 1);
     }
 }

@@ -21,14 +21,8 @@ use tower_chaos::http::{BodyFault, ChaosBody, HttpChaosLayer};
 fn app(layer: HttpChaosLayer) -> Router {
     Router::new()
         .route("/fixed", get(|| async { vec![b'x'; 1000] }))
-        .route(
-            "/chunked",
-            get(|| async { Body::new(Chunked::new(10, 100)) }),
-        )
-        .route(
-            "/echo",
-            post(|body: Bytes| async move { body.len().to_string() }),
-        )
+        .route("/chunked", get(|| async { Body::new(Chunked::new(10, 100)) }))
+        .route("/echo", post(|body: Bytes| async move { body.len().to_string() }))
         .layer(layer)
 }
 
@@ -184,13 +178,7 @@ async fn time_throttled(path: &str, client: &str) -> Duration {
             let start = Instant::now();
             (
                 start,
-                response
-                    .into_body()
-                    .collect()
-                    .await
-                    .unwrap()
-                    .to_bytes()
-                    .len(),
+                response.into_body().collect().await.unwrap().to_bytes().len(),
             )
         }
     };
@@ -249,8 +237,7 @@ async fn throttle_hyper_h2() {
 
 #[tokio::test(start_paused = true)]
 async fn first_byte_delay_holds_the_body_not_the_head() {
-    let layer =
-        HttpChaosLayer::new("api").fault(BodyFault::delay_first_byte(Duration::from_secs(3)));
+    let layer = HttpChaosLayer::new("api").fault(BodyFault::delay_first_byte(Duration::from_secs(3)));
     let addr = serve(app(layer)).await;
     let start = Instant::now();
     let response = reqwest_h1()
@@ -258,10 +245,7 @@ async fn first_byte_delay_holds_the_body_not_the_head() {
         .send()
         .await
         .unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "head arrives at once"
-    );
+    assert!(start.elapsed() < Duration::from_secs(1), "head arrives at once");
     assert_eq!(response.bytes().await.unwrap().len(), 1000);
     let took = start.elapsed();
     assert!(
@@ -275,8 +259,7 @@ async fn first_byte_delay_holds_the_body_not_the_head() {
 async fn request_body_faults_on_the_client_side() {
     let addr = serve(app(HttpChaosLayer::new("server"))).await;
     let url: http::Uri = format!("http://{addr}/echo").parse().unwrap();
-    let client: Client<_, ChaosBody<Full<Bytes>>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<_, ChaosBody<Full<Bytes>>> = Client::builder(TokioExecutor::new()).build_http();
     let upload = || Full::new(Bytes::from(vec![b'u'; 1000]));
 
     // Warm the connection: under a paused clock, set-up lets time jump.
@@ -287,10 +270,7 @@ async fn request_body_faults_on_the_client_side() {
 
     // Throttled upload: the server gets every byte, 2 s later.
     let request = http::Request::post(url.clone())
-        .body(ChaosBody::with_fault(
-            upload(),
-            BodyFault::throttle(500).unwrap(),
-        ))
+        .body(ChaosBody::with_fault(upload(), BodyFault::throttle(500).unwrap()))
         .unwrap();
     let start = Instant::now();
     let response = client.request(request).await.unwrap();
@@ -332,10 +312,5 @@ async fn request_body_faults_with_reqwest() {
     let err = client.post(&url).body(body).send().await.unwrap_err();
     assert!(err.is_request() || err.is_body(), "{}", chain(&err));
     let injected = support::has_source::<tower_chaos::http::BodyFaultError>(&err);
-    assert_eq!(
-        injected.map(|e| e.bytes_passed()),
-        Some(300),
-        "{}",
-        chain(&err)
-    );
+    assert_eq!(injected.map(|e| e.bytes_passed()), Some(300), "{}", chain(&err));
 }

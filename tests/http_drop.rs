@@ -77,8 +77,7 @@ async fn drop_connection_without_calling_the_service() {
 #[tokio::test]
 async fn lost_reply_calls_the_service_then_drops() {
     let hits =
-        assert_no_response_reaches_any_client(HttpFault::ResponseBody(BodyFault::abort_after(0)))
-            .await;
+        assert_no_response_reaches_any_client(HttpFault::ResponseBody(BodyFault::abort_after(0))).await;
     assert_eq!(hits, 4, "the write happened, the reply never came");
 }
 

@@ -81,8 +81,7 @@ async fn retry_after_in_seconds_and_as_a_date() {
         (RetryAfter::Seconds(7), None),
         (RetryAfter::Date(date), Some(date)),
     ] {
-        let layer =
-            HttpChaosLayer::new("api").fault(SyntheticResponse::too_many_requests(retry_after));
+        let layer = HttpChaosLayer::new("api").fault(SyntheticResponse::too_many_requests(retry_after));
         let addr = serve(app(layer, Arc::default())).await;
         let response = get_with(&reqwest_h1(), &format!("http://{addr}/items/1")).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -97,11 +96,7 @@ async fn retry_after_in_seconds_and_as_a_date() {
 #[tokio::test]
 async fn aws_json_errors_parse_as_aws_sdks_read_them() {
     for (fault, status, error_type) in [
-        (
-            SyntheticResponse::aws_throttling(),
-            400,
-            "ThrottlingException",
-        ),
+        (SyntheticResponse::aws_throttling(), 400, "ThrottlingException"),
         (
             SyntheticResponse::aws_provisioned_throughput_exceeded(),
             400,
@@ -118,11 +113,7 @@ async fn aws_json_errors_parse_as_aws_sdks_read_them() {
             "ServiceUnavailable",
         ),
     ] {
-        let addr = serve(app(
-            HttpChaosLayer::new("dynamodb").fault(fault),
-            Arc::default(),
-        ))
-        .await;
+        let addr = serve(app(HttpChaosLayer::new("dynamodb").fault(fault), Arc::default())).await;
         let response = reqwest_h1()
             .post(format!("http://{addr}/items/1"))
             .send()
@@ -130,12 +121,8 @@ async fn aws_json_errors_parse_as_aws_sdks_read_them() {
             .unwrap();
         assert_eq!(response.status().as_u16(), status);
         assert_eq!(response.headers()["x-amzn-errortype"], error_type);
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/x-amz-json-1.0"
-        );
-        let body: serde_json::Value =
-            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(response.headers()["content-type"], "application/x-amz-json-1.0");
+        let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         assert_eq!(body["__type"], error_type);
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
@@ -169,19 +156,12 @@ async fn injected_responses_carry_the_marker_and_real_ones_do_not() {
     );
     let svc = tower::Layer::layer(&layer, app(HttpChaosLayer::new("inner"), Arc::default()));
 
-    let put = Request::put("/items/1")
-        .body(axum::body::Body::empty())
-        .unwrap();
+    let put = Request::put("/items/1").body(axum::body::Body::empty()).unwrap();
     let response = svc.clone().oneshot(put).await.unwrap();
     let marker = Injected::of(&response).expect("injected");
-    assert_eq!(
-        (marker.kind(), marker.target()),
-        (FaultKind::Status, "items")
-    );
+    assert_eq!((marker.kind(), marker.target()), (FaultKind::Status, "items"));
 
-    let get = Request::get("/items/1")
-        .body(axum::body::Body::empty())
-        .unwrap();
+    let get = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let response = svc.oneshot(get).await.unwrap();
     assert!(Injected::of(&response).is_none());
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -222,9 +202,7 @@ async fn delay_holds_the_inner_call() {
     let hits = Arc::new(AtomicUsize::new(0));
     let layer = HttpChaosLayer::new("api").fault(HttpFault::Delay(Duration::from_secs(4)));
     let svc = tower::Layer::layer(&layer, app(HttpChaosLayer::new("inner"), hits.clone()));
-    let request = Request::get("/items/1")
-        .body(axum::body::Body::empty())
-        .unwrap();
+    let request = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let mut future = std::pin::pin!(svc.oneshot(request));
     assert!(futures_poll_once(future.as_mut()).await.is_none());
     tokio::time::advance(Duration::from_millis(3999)).await;
@@ -253,8 +231,8 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F
 
 #[tokio::test(start_paused = true)]
 async fn header_controlled_faults() {
-    let layer = HttpChaosLayer::new("api")
-        .header_control(HeaderControl::new().max_delay(Duration::from_secs(5)));
+    let layer =
+        HttpChaosLayer::new("api").header_control(HeaderControl::new().max_delay(Duration::from_secs(5)));
     let counters = layer.counters();
     let addr = serve(app(layer, Arc::default())).await;
     let url = format!("http://{addr}/items/1");
@@ -279,11 +257,7 @@ async fn header_controlled_faults() {
         .await
         .unwrap();
     assert_eq!(delayed.status(), StatusCode::OK);
-    assert!(
-        start.elapsed() >= Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
 
     let invalid = client
         .get(&url)

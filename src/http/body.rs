@@ -712,9 +712,7 @@ impl Bucket {
         } else {
             let missing = need - self.tokens;
             let wait = missing.div_ceil(u128::from(self.rate));
-            Err(Duration::from_nanos(
-                u64::try_from(wait).unwrap_or(u64::MAX),
-            ))
+            Err(Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX)))
         }
     }
 }
@@ -840,9 +838,7 @@ where
             return match cut {
                 Cut::End(_) => Poll::Ready(None),
                 Cut::Stall(_) => Poll::Pending,
-                Cut::Abort(_) => {
-                    Poll::Ready(Some(Err(BodyFaultError::aborted(state.emitted).into())))
-                }
+                Cut::Abort(_) => Poll::Ready(Some(Err(BodyFaultError::aborted(state.emitted).into()))),
             };
         }
 
@@ -948,9 +944,7 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Pass { body } | Kind::Faulted { body, .. } => body.size_hint(),
-            Kind::Full { data } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
+            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
             Kind::Dropped { .. } => SizeHint::default(),
         }
     }
@@ -997,9 +991,8 @@ mod tests {
     #[tokio::test]
     async fn truncate_splits_a_frame_and_counts() {
         let counters = BodyCounters::new();
-        let body =
-            ChaosBody::with_fault(chunks(&["abc", "defg", "h"]), BodyFault::truncate_after(5))
-                .counted(counters.clone());
+        let body = ChaosBody::with_fault(chunks(&["abc", "defg", "h"]), BodyFault::truncate_after(5))
+            .counted(counters.clone());
         assert_eq!(body.collect().await.unwrap().to_bytes(), "abcde");
         assert_eq!(counters.passed(), 5);
         assert_eq!(counters.dropped(), 2);
@@ -1031,10 +1024,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn stall_never_completes() {
         let mut body = ChaosBody::with_fault(chunks(&["abc", "def"]), BodyFault::stall_after(3));
-        assert_eq!(
-            body.frame().await.unwrap().unwrap().into_data().unwrap(),
-            "abc"
-        );
+        assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "abc");
         let next = tokio::time::timeout(Duration::from_secs(3600), body.frame()).await;
         assert!(next.is_err(), "stalled body produced {next:?}");
     }

@@ -140,9 +140,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Call { applied: None, .. } => "pass",
-            State::Call {
-                applied: Some(_), ..
-            } => "call",
+            State::Call { applied: Some(_), .. } => "call",
             State::Delay { .. } => "delay",
             State::Ready { .. } => "ready",
         };

@@ -128,8 +128,7 @@ impl GrpcCode {
     /// The decimal form carried by the `grpc-status` header.
     pub(crate) const fn header_str(self) -> &'static str {
         const DIGITS: [&str; 17] = [
-            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
-            "16",
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
         ];
         DIGITS[self as usize]
     }

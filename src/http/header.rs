@@ -187,10 +187,7 @@ impl HeaderControl {
     /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
     /// assert_eq!(request.throughput().unwrap().0.bytes_per_second(), Some(8 * 1024));
     /// ```
-    pub fn parse(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<HeaderFaultRequest>, HeaderFaultError> {
+    pub fn parse(&self, headers: &HeaderMap) -> Result<Option<HeaderFaultRequest>, HeaderFaultError> {
         let n = &self.names;
         let mut request = HeaderFaultRequest::default();
 
@@ -219,9 +216,7 @@ impl HeaderControl {
             let code = u16::try_from(code)
                 .ok()
                 .and_then(|c| GrpcCode::from_u16(c).ok())
-                .ok_or_else(|| {
-                    HeaderFaultError::new(n.abort_grpc, &code, "must be a gRPC code in 0..=16")
-                })?;
+                .ok_or_else(|| HeaderFaultError::new(n.abort_grpc, &code, "must be a gRPC code in 0..=16"))?;
             Some(SyntheticResponse::grpc(
                 code,
                 "injected by tower-chaos header control",
@@ -482,11 +477,7 @@ mod tests {
             ("x-chaos-abort-request", "502"),
             ("x-chaos-abort-grpc-request", "14"),
         ]);
-        let plan = HeaderControl::new()
-            .parse(&h)
-            .unwrap()
-            .unwrap()
-            .to_plan(|_| true);
+        let plan = HeaderControl::new().parse(&h).unwrap().unwrap().to_plan(|_| true);
         assert_eq!(plan.response().unwrap().status(), 502);
     }
 
@@ -545,11 +536,7 @@ mod tests {
     #[test]
     fn throughput_is_kib() {
         let h = headers(&[("x-chaos-throughput-response", "4")]);
-        let plan = HeaderControl::new()
-            .parse(&h)
-            .unwrap()
-            .unwrap()
-            .to_plan(|_| true);
+        let plan = HeaderControl::new().parse(&h).unwrap().unwrap().to_plan(|_| true);
         assert_eq!(plan.response_body().unwrap().bytes_per_second(), Some(4096));
     }
 }

@@ -42,11 +42,7 @@ impl<'a> RequestHead<'a> {
     /// ```
     #[must_use]
     pub const fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
-        Self {
-            method,
-            uri,
-            headers,
-        }
+        Self { method, uri, headers }
     }
 
     /// A view over a request's head.
@@ -530,9 +526,8 @@ impl RequestMatcher {
     /// ```
     pub fn header_value(name: &str, value: &str) -> Result<Self, ConfigError> {
         let n = header_name("matcher.header_value", name)?;
-        let v = HeaderValue::from_str(value).map_err(|_| {
-            ConfigError::invalid("matcher.header_value", value, "not a valid header value")
-        })?;
+        let v = HeaderValue::from_str(value)
+            .map_err(|_| ConfigError::invalid("matcher.header_value", value, "not a valid header value"))?;
         Ok(Self {
             node: Node::HeaderValue(n, v),
         })

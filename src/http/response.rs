@@ -143,9 +143,7 @@ impl SyntheticResponse {
     pub fn new(status: u16) -> Result<Self, ConfigError> {
         StatusCode::from_u16(status)
             .map(Self::from_status)
-            .map_err(|_| {
-                ConfigError::invalid("response.status", status, "must be within 100..=999")
-            })
+            .map_err(|_| ConfigError::invalid("response.status", status, "must be within 100..=999"))
     }
 
     /// The status with a short `text/plain` body naming it, e.g.
@@ -246,20 +244,12 @@ impl SyntheticResponse {
     /// );
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    pub fn aws_json(
-        status: StatusCode,
-        error_type: &str,
-        message: &str,
-    ) -> Result<Self, ConfigError> {
+    pub fn aws_json(status: StatusCode, error_type: &str, message: &str) -> Result<Self, ConfigError> {
         let value = HeaderValue::from_str(error_type)
             .ok()
             .filter(|_| !error_type.is_empty())
             .ok_or_else(|| {
-                ConfigError::invalid(
-                    "aws.error_type",
-                    error_type,
-                    "must be a non-empty header value",
-                )
+                ConfigError::invalid("aws.error_type", error_type, "must be a non-empty header value")
             })?;
         let mut body = String::with_capacity(32 + error_type.len() + message.len());
         body.push_str("{\"__type\":");
@@ -290,11 +280,7 @@ impl SyntheticResponse {
     /// ```
     #[must_use]
     pub fn aws_throttling() -> Self {
-        Self::aws_ready(
-            StatusCode::BAD_REQUEST,
-            "ThrottlingException",
-            "Rate exceeded",
-        )
+        Self::aws_ready(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded")
     }
 
     /// DynamoDB `ProvisionedThroughputExceededException`, `400`.
@@ -450,8 +436,7 @@ impl SyntheticResponse {
             let encoded = percent_encode_message(message);
             headers.insert(
                 HeaderName::from_static("grpc-message"),
-                HeaderValue::try_from(encoded)
-                    .expect("percent-encoded text is a valid header value"),
+                HeaderValue::try_from(encoded).expect("percent-encoded text is a valid header value"),
             );
         }
         Self {
@@ -538,12 +523,10 @@ impl SyntheticResponse {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn try_header(self, name: &str, value: &str) -> Result<Self, ConfigError> {
-        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            ConfigError::invalid("response.header", name, "not a valid header name")
-        })?;
-        let v = HeaderValue::from_str(value).map_err(|_| {
-            ConfigError::invalid("response.header", value, "not a valid header value")
-        })?;
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ConfigError::invalid("response.header", name, "not a valid header name"))?;
+        let v = HeaderValue::from_str(value)
+            .map_err(|_| ConfigError::invalid("response.header", value, "not a valid header value"))?;
         Ok(self.header(n, v))
     }
 

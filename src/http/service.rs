@@ -132,9 +132,7 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         self.counters.request();
-        let decision = self
-            .config
-            .decide(&RequestHead::of(&request), &self.counters);
+        let decision = self.config.decide(&RequestHead::of(&request), &self.counters);
         let plan = match decision {
             Decision::Pass => return ResponseFuture::pass(self.inner.call(request)),
             Decision::Fault(plan) => plan,
@@ -165,9 +163,7 @@ where
         match next {
             Err(synth) if delay.is_zero() => ResponseFuture::ready(synth, target),
             Err(synth) => ResponseFuture::delay_then_respond(delay, synth, target),
-            Ok(applied) if delay.is_zero() => {
-                ResponseFuture::faulted(self.inner.call(request), applied)
-            }
+            Ok(applied) if delay.is_zero() => ResponseFuture::faulted(self.inner.call(request), applied),
             Ok(applied) => {
                 // Take the service that was polled ready; leave a clone.
                 let clone = self.inner.clone();
