@@ -558,8 +558,9 @@ struct Acquired {
 }
 
 impl TargetShared {
-    /// Counts, journals and traces one applied fault.
-    fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
+    /// Counts, journals and traces one applied fault (`first`: the first
+    /// for this request, which counts the request as faulted).
+    pub(crate) fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
         if first {
             self.counters.faulted();
         }

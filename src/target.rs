@@ -143,6 +143,13 @@ impl<A, R> Slot<A, R> {
         self.version.load(Ordering::Acquire)
     }
 
+    /// The seed of this kind of fault set (the stream every plan installed
+    /// here draws from).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) const fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// The current plan and its version.
     pub(crate) fn current(&self) -> (Arc<Plan<A, R>>, u64) {
         let plan = self.plan.lock().unwrap_or_else(PoisonError::into_inner);

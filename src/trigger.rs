@@ -63,7 +63,7 @@ enum Node<R> {
     Every(u64),
     First(u64),
     After(u64),
-    When(Predicate<R>),
+    When(Predicate<R>, Option<Arc<str>>),
     Keyed(f64, KeyFn<R>),
     Window(Duration, Duration),
     All(Vec<Self>),
@@ -80,7 +80,7 @@ impl<R> Clone for Node<R> {
             Self::Every(n) => Self::Every(*n),
             Self::First(n) => Self::First(*n),
             Self::After(n) => Self::After(*n),
-            Self::When(f) => Self::When(Arc::clone(f)),
+            Self::When(f, label) => Self::When(Arc::clone(f), label.clone()),
             Self::Keyed(p, f) => Self::Keyed(*p, Arc::clone(f)),
             Self::Window(a, b) => Self::Window(*a, *b),
             Self::All(v) => Self::All(v.clone()),
@@ -99,7 +99,8 @@ impl<R> fmt::Debug for Node<R> {
             Self::Every(n) => f.debug_tuple("Every").field(n).finish(),
             Self::First(n) => f.debug_tuple("First").field(n).finish(),
             Self::After(n) => f.debug_tuple("After").field(n).finish(),
-            Self::When(_) => f.write_str("When(<predicate>)"),
+            Self::When(_, None) => f.write_str("When(<predicate>)"),
+            Self::When(_, Some(label)) => write!(f, "When({label})"),
             Self::Keyed(p, _) => f.debug_tuple("Keyed").field(p).field(&"<key fn>").finish(),
             Self::Window(a, b) => f.debug_tuple("Window").field(a).field(b).finish(),
             Self::All(v) => f.debug_tuple("All").field(v).finish(),
@@ -222,7 +223,17 @@ impl<R> Trigger<R> {
     where
         F: Fn(&R) -> bool + Send + Sync + 'static,
     {
-        Self::from_node(Node::When(Arc::new(predicate)))
+        Self::from_node(Node::When(Arc::new(predicate), None))
+    }
+
+    /// [`when`](Self::when) with a label that `Debug` prints instead of
+    /// `<predicate>` (used for HTTP request matchers).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn when_labeled<F>(label: impl Into<Arc<str>>, predicate: F) -> Self
+    where
+        F: Fn(&R) -> bool + Send + Sync + 'static,
+    {
+        Self::from_node(Node::When(Arc::new(predicate), Some(label.into())))
     }
 
     /// Sticky partial outage: hashes the key `key(req)` with the seed and
@@ -416,7 +427,7 @@ fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError>
         Node::Every(n) => Cond::Every(check_n("trigger.every", *n)?, AtomicU64::new(0)),
         Node::First(n) => Cond::First(check_n("trigger.first", *n)?, AtomicU64::new(0)),
         Node::After(n) => Cond::After(*n, AtomicU64::new(0)),
-        Node::When(f) => Cond::When(Arc::clone(f)),
+        Node::When(f, _) => Cond::When(Arc::clone(f)),
         Node::Keyed(p, f) => Cond::Keyed {
             p: check_rate("trigger.keyed.rate", *p)?,
             key: Arc::clone(f),

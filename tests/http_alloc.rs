@@ -13,7 +13,8 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Empty;
 use tower::{Layer, Service};
-use tower_chaos::http::{BodyFault, HttpChaosLayer, HttpFault, RequestMatcher, SyntheticResponse};
+use tower_chaos::http::{BodyFault, HttpChaosLayer, RequestMatcher, SyntheticResponse};
+use tower_chaos::{FaultKind, Trigger};
 
 struct Counting;
 
@@ -60,19 +61,32 @@ fn allocations_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 
 #[test]
 fn pass_through_allocates_nothing() {
-    let layer = HttpChaosLayer::new("api")
-        .rule(
-            RequestMatcher::method(Method::PUT).and(RequestMatcher::path_glob("/items/*").unwrap()),
-            SyntheticResponse::service_unavailable(),
+    // Armed rules of every shape: matchers that do not match, a matcher
+    // combined with a counting trigger, a rate that never fires, and header
+    // control with no fault headers in the request.
+    let layer = HttpChaosLayer::builder("api")
+        .seed(1)
+        .fault(
+            SyntheticResponse::service_unavailable()
+                .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*").unwrap()),
         )
-        .rule(
-            RequestMatcher::grpc_service("pkg.Service").unwrap(),
-            SyntheticResponse::grpc_unavailable(),
+        .fault(
+            SyntheticResponse::grpc_unavailable().when(
+                RequestMatcher::grpc_service("pkg.Service")
+                    .unwrap()
+                    .and_trigger(Trigger::first(3)),
+            ),
         )
-        .rule(
-            RequestMatcher::header("x-never").unwrap(),
-            HttpFault::ResponseBody(BodyFault::throttle(10).unwrap()),
-        );
+        .fault(
+            BodyFault::throttle(10)
+                .unwrap()
+                .when(RequestMatcher::header("x-never").unwrap()),
+        )
+        .fault(BodyFault::truncate_after(1).when(Trigger::rate(1e-12)))
+        .header_control(tower_chaos::http::HeaderControl::new())
+        .build()
+        .unwrap();
+    let target = layer.target().clone();
     let mut svc = layer.layer(tower::service_fn(|_: Request<()>| {
         std::future::ready(Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new())))
     }));
@@ -91,8 +105,8 @@ fn pass_through_allocates_nothing() {
         assert_eq!(status, http::StatusCode::OK);
         assert_eq!(allocations, 0, "the pass-through path allocated");
     }
-    assert_eq!(layer.counters().requests(), 3);
-    assert_eq!(layer.counters().injected_total(), 0);
+    let report = target.report();
+    assert_eq!((report.seen, report.faulted), (3, 0));
 
     // The counter does see allocations: an injected response builds a
     // header map and a marker.
@@ -106,4 +120,5 @@ fn pass_through_allocates_nothing() {
     });
     assert_eq!(status, http::StatusCode::SERVICE_UNAVAILABLE);
     assert!(allocations > 0);
+    assert_eq!(target.report().injected(FaultKind::Status), 1);
 }

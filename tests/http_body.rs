@@ -12,8 +12,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::{Chunked, chain, hyper_h1, hyper_h2, reqwest_h1, reqwest_h2, serve};
+use support::{Chunked, chain, chaos, hyper_h1, hyper_h2, quiet, reqwest_h1, reqwest_h2, serve};
 use tokio::time::Instant;
+use tower_chaos::FaultKind;
 use tower_chaos::http::{BodyFault, ChaosBody, HttpChaosLayer};
 
 /// `/fixed`: 1000 bytes with `content-length`; `/chunked`: 10 × 100 bytes
@@ -74,8 +75,8 @@ async fn all_clients(layer: HttpChaosLayer, path: &str) -> [(&'static str, Seen)
 
 #[tokio::test]
 async fn truncate_with_content_length_is_an_incomplete_body() {
-    let layer = HttpChaosLayer::new("api").fault(BodyFault::truncate_after(150));
-    let counters = layer.counters();
+    let layer = chaos("api", BodyFault::truncate_after(150));
+    let target = layer.target().clone();
     for (client, seen) in all_clients(layer, "/fixed").await {
         let Seen::BodyError(200, err) = &seen else {
             panic!("{client}: {seen:?}")
@@ -89,13 +90,18 @@ async fn truncate_with_content_length_is_an_incomplete_body() {
             assert!(err.contains("protocol error"), "{client}: {err}");
         }
     }
-    assert_eq!(counters.body_bytes_passed(), 4 * 150);
-    assert_eq!(counters.body_bytes_dropped(), 4 * 850);
+    let report = target.report();
+    assert_eq!(
+        (report.bytes_passed, report.bytes_dropped),
+        (4 * 150, 4 * 850),
+        "{report}"
+    );
+    assert_eq!(report.injected(FaultKind::ResponseBody), 4);
 }
 
 #[tokio::test]
 async fn truncate_without_a_length_is_silent_data_loss() {
-    let layer = HttpChaosLayer::new("api").fault(BodyFault::truncate_after(150));
+    let layer = chaos("api", BodyFault::truncate_after(150));
     for (client, seen) in all_clients(layer, "/chunked").await {
         assert!(matches!(seen, Seen::Body(200, 150)), "{client}: {seen:?}");
     }
@@ -104,7 +110,7 @@ async fn truncate_without_a_length_is_silent_data_loss() {
 #[tokio::test]
 async fn abort_mid_body_is_an_error_after_the_head() {
     for path in ["/fixed", "/chunked"] {
-        let layer = HttpChaosLayer::new("api").fault(BodyFault::abort_after(150));
+        let layer = chaos("api", BodyFault::abort_after(150));
         for (client, seen) in all_clients(layer, path).await {
             let Seen::BodyError(200, err) = &seen else {
                 panic!("{client} {path}: {seen:?}")
@@ -119,7 +125,7 @@ async fn abort_mid_body_is_an_error_after_the_head() {
 
 #[tokio::test(start_paused = true)]
 async fn stall_runs_into_the_client_timeout() {
-    let layer = HttpChaosLayer::new("api").fault(BodyFault::stall_after(100));
+    let layer = chaos("api", BodyFault::stall_after(100));
     let addr = serve(app(layer)).await;
     let url = format!("http://{addr}/fixed");
 
@@ -154,7 +160,7 @@ async fn stall_runs_into_the_client_timeout() {
 /// fresh paused runtime: each client gets its own test so no other
 /// connection's timers (pool idle, keep-alive) share the paused clock.
 async fn time_throttled(path: &str, client: &str) -> Duration {
-    let layer = HttpChaosLayer::new("api").fault(BodyFault::throttle(500).unwrap());
+    let layer = chaos("api", BodyFault::throttle(500).unwrap());
     let addr = serve(app(layer)).await;
     let url = format!("http://{addr}{path}");
     let (start, len) = match client {
@@ -209,7 +215,7 @@ async fn throttle_reqwest_h1_chunked() {
 /// real clock with a short transfer: 1000 bytes at 10 KB/s, 100 ms.
 #[tokio::test]
 async fn throttle_reqwest_h2_real_clock() {
-    let layer = HttpChaosLayer::new("api").fault(BodyFault::throttle(10_000).unwrap());
+    let layer = chaos("api", BodyFault::throttle(10_000).unwrap());
     let addr = serve(app(layer)).await;
     let response = reqwest_h2()
         .get(format!("http://{addr}/fixed"))
@@ -237,7 +243,7 @@ async fn throttle_hyper_h2() {
 
 #[tokio::test(start_paused = true)]
 async fn first_byte_delay_holds_the_body_not_the_head() {
-    let layer = HttpChaosLayer::new("api").fault(BodyFault::delay_first_byte(Duration::from_secs(3)));
+    let layer = chaos("api", BodyFault::delay_first_byte(Duration::from_secs(3)));
     let addr = serve(app(layer)).await;
     let start = Instant::now();
     let response = reqwest_h1()
@@ -257,7 +263,7 @@ async fn first_byte_delay_holds_the_body_not_the_head() {
 /// Client side: fault the request body of an upload.
 #[tokio::test(start_paused = true)]
 async fn request_body_faults_on_the_client_side() {
-    let addr = serve(app(HttpChaosLayer::new("server"))).await;
+    let addr = serve(app(quiet("server"))).await;
     let url: http::Uri = format!("http://{addr}/echo").parse().unwrap();
     let client: Client<_, ChaosBody<Full<Bytes>>> = Client::builder(TokioExecutor::new()).build_http();
     let upload = || Full::new(Bytes::from(vec![b'u'; 1000]));
@@ -296,7 +302,7 @@ async fn request_body_faults_on_the_client_side() {
 /// reqwest takes any `http_body::Body` through `reqwest::Body::wrap`.
 #[tokio::test]
 async fn request_body_faults_with_reqwest() {
-    let addr = serve(app(HttpChaosLayer::new("server"))).await;
+    let addr = serve(app(quiet("server"))).await;
     let url = format!("http://{addr}/echo");
     let client = reqwest_h1();
     let upload = || Full::new(Bytes::from(vec![b'u'; 1000]));

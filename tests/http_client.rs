@@ -14,10 +14,11 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use support::{hyper_h1, serve};
+use support::{chaos, hyper_h1, serve};
 use tower::retry::{Policy, RetryLayer};
 use tower::{ServiceBuilder, ServiceExt};
-use tower_chaos::http::{FaultKind, HttpChaosLayer, RequestMatcher, RetryAfter, SyntheticResponse};
+use tower_chaos::http::{RetryAfter, SyntheticResponse};
+use tower_chaos::{FaultKind, Trigger};
 
 /// Retries 503 and 429 up to `left` times, waiting `Retry-After` seconds
 /// when the response says so.
@@ -60,13 +61,6 @@ impl<ResB, E> Policy<Request<Full<Bytes>>, Response<ResB>, E> for RetryOverload 
     }
 }
 
-/// Fails the first `n` requests (a stand-in for the core's `first n`
-/// trigger, which plugs into the layer's decision seam).
-fn first(n: usize) -> RequestMatcher {
-    let seen = AtomicUsize::new(0);
-    RequestMatcher::predicate(move |_| seen.fetch_add(1, Ordering::SeqCst) < n)
-}
-
 async fn upstream() -> (String, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let router = Router::new().route(
@@ -85,11 +79,11 @@ async fn upstream() -> (String, Arc<AtomicUsize>) {
 #[tokio::test(start_paused = true)]
 async fn retries_ride_out_429s_with_retry_after() {
     let (url, hits) = upstream().await;
-    let chaos = HttpChaosLayer::new("upstream").rule(
-        first(2),
-        SyntheticResponse::too_many_requests(RetryAfter::Seconds(3)),
+    let chaos = chaos(
+        "upstream",
+        SyntheticResponse::too_many_requests(RetryAfter::Seconds(3)).when(Trigger::first(2)),
     );
-    let counters = chaos.counters();
+    let target = chaos.target().clone();
     let client = ServiceBuilder::new()
         .layer(RetryLayer::new(RetryOverload { left: 3 }))
         .layer(chaos)
@@ -106,8 +100,9 @@ async fn retries_ride_out_429s_with_retry_after() {
         "two Retry-After waits: {:?}",
         start.elapsed()
     );
-    assert_eq!(counters.injected(FaultKind::Status), 2);
-    assert_eq!(counters.requests(), 3);
+    let report = target.report();
+    assert_eq!(report.injected(FaultKind::Status), 2);
+    assert_eq!((report.seen, report.passed), (3, 1));
     assert_eq!(
         hits.load(Ordering::SeqCst),
         1,
@@ -118,8 +113,8 @@ async fn retries_ride_out_429s_with_retry_after() {
 #[tokio::test]
 async fn retries_give_up_on_a_hard_503_outage() {
     let (url, hits) = upstream().await;
-    let chaos = HttpChaosLayer::new("upstream").fault(SyntheticResponse::service_unavailable());
-    let counters = chaos.counters();
+    let chaos = chaos("upstream", SyntheticResponse::service_unavailable());
+    let target = chaos.target().clone();
     let client = ServiceBuilder::new()
         .layer(RetryLayer::new(RetryOverload { left: 2 }))
         .layer(chaos)
@@ -127,6 +122,6 @@ async fn retries_give_up_on_a_hard_503_outage() {
     let request = Request::get(url.as_str()).body(Full::default()).unwrap();
     let response = client.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(counters.requests(), 3, "one try and two retries");
+    assert_eq!(target.report().seen, 3, "one try and two retries");
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }

@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::routing::get;
-use support::{chain, has_source, hyper_h1, hyper_h2, reqwest_h1, reqwest_h2, serve};
+use support::{chain, chaos, has_source, hyper_h1, hyper_h2, reqwest_h1, reqwest_h2, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower_chaos::http::{BodyFault, FaultKind, HttpChaosLayer, HttpFault};
+use tower_chaos::http::{BodyFault, HttpFault};
+use tower_chaos::{FaultKind, Target};
 
-fn app(fault: HttpFault, hits: Arc<AtomicUsize>) -> (Router, tower_chaos::http::HttpCounters) {
-    let layer = HttpChaosLayer::new("api").fault(fault);
-    let counters = layer.counters();
+fn app(fault: HttpFault, hits: Arc<AtomicUsize>) -> (Router, Target) {
+    let layer = chaos("api", fault);
+    let target = layer.target().clone();
     let router = Router::new()
         .route(
             "/",
@@ -24,7 +25,7 @@ fn app(fault: HttpFault, hits: Arc<AtomicUsize>) -> (Router, tower_chaos::http::
             }),
         )
         .layer(layer);
-    (router, counters)
+    (router, target)
 }
 
 /// Every client fails to get any response: HTTP/1 sees the connection
@@ -84,7 +85,7 @@ async fn lost_reply_calls_the_service_then_drops() {
 /// On the wire (HTTP/1): not a byte of response, then EOF.
 #[tokio::test]
 async fn http1_connection_closes_with_nothing_written() {
-    let (router, counters) = app(HttpFault::DropConnection, Arc::default());
+    let (router, target) = app(HttpFault::DropConnection, Arc::default());
     let addr = serve(router).await;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
@@ -94,5 +95,5 @@ async fn http1_connection_closes_with_nothing_written() {
     let mut received = Vec::new();
     let n = stream.read_to_end(&mut received).await.unwrap();
     assert_eq!(n, 0, "got {:?}", String::from_utf8_lossy(&received));
-    assert_eq!(counters.injected(FaultKind::DropConnection), 1);
+    assert_eq!(target.report().injected(FaultKind::DropConnection), 1);
 }

@@ -14,12 +14,12 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use support::{hyper_h2, reqwest_h1, reqwest_h2, serve};
+use support::{chaos, hyper_h2, quiet, reqwest_h1, reqwest_h2, serve};
 use tower::ServiceExt;
 use tower_chaos::http::{
-    FaultKind, HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, RetryAfter,
-    SyntheticResponse,
+    HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, RetryAfter, SyntheticResponse,
 };
+use tower_chaos::{Event, FaultKind};
 
 /// `/items/{id}` answers GET and PUT with 200 and counts the calls that
 /// reached it.
@@ -56,7 +56,7 @@ async fn ready_made_statuses_reach_both_protocols() {
         (SyntheticResponse::new(418).unwrap().body("teapot"), 418),
     ] {
         let hits = Arc::new(AtomicUsize::new(0));
-        let addr = serve(app(HttpChaosLayer::new("api").fault(fault), hits.clone())).await;
+        let addr = serve(app(chaos("api", fault), hits.clone())).await;
         let url = format!("http://{addr}/items/1");
         for client in [reqwest_h1(), reqwest_h2()] {
             let response = get_with(&client, &url).await;
@@ -81,7 +81,7 @@ async fn retry_after_in_seconds_and_as_a_date() {
         (RetryAfter::Seconds(7), None),
         (RetryAfter::Date(date), Some(date)),
     ] {
-        let layer = HttpChaosLayer::new("api").fault(SyntheticResponse::too_many_requests(retry_after));
+        let layer = chaos("api", SyntheticResponse::too_many_requests(retry_after));
         let addr = serve(app(layer, Arc::default())).await;
         let response = get_with(&reqwest_h1(), &format!("http://{addr}/items/1")).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -113,7 +113,7 @@ async fn aws_json_errors_parse_as_aws_sdks_read_them() {
             "ServiceUnavailable",
         ),
     ] {
-        let addr = serve(app(HttpChaosLayer::new("dynamodb").fault(fault), Arc::default())).await;
+        let addr = serve(app(chaos("dynamodb", fault), Arc::default())).await;
         let response = reqwest_h1()
             .post(format!("http://{addr}/items/1"))
             .send()
@@ -134,7 +134,7 @@ async fn s3_xml_errors() {
         (SyntheticResponse::s3_slow_down(), 503, "SlowDown"),
         (SyntheticResponse::s3_internal_error(), 500, "InternalError"),
     ] {
-        let addr = serve(app(HttpChaosLayer::new("s3").fault(fault), Arc::default())).await;
+        let addr = serve(app(chaos("s3", fault), Arc::default())).await;
         let response = get_with(&reqwest_h2(), &format!("http://{addr}/items/1")).await;
         assert_eq!(response.status().as_u16(), status);
         assert_eq!(response.headers()["content-type"], "application/xml");
@@ -150,16 +150,21 @@ async fn s3_xml_errors() {
 
 #[tokio::test]
 async fn injected_responses_carry_the_marker_and_real_ones_do_not() {
-    let layer = HttpChaosLayer::new("items").rule(
-        RequestMatcher::method(Method::PUT),
-        SyntheticResponse::service_unavailable(),
+    let layer = chaos(
+        "items",
+        SyntheticResponse::service_unavailable()
+            .when(RequestMatcher::method(Method::PUT))
+            .named("puts-fail"),
     );
-    let svc = tower::Layer::layer(&layer, app(HttpChaosLayer::new("inner"), Arc::default()));
+    let svc = tower::Layer::layer(&layer, app(quiet("inner"), Arc::default()));
 
     let put = Request::put("/items/1").body(axum::body::Body::empty()).unwrap();
     let response = svc.clone().oneshot(put).await.unwrap();
     let marker = Injected::of(&response).expect("injected");
-    assert_eq!((marker.kind(), marker.target()), (FaultKind::Status, "items"));
+    assert_eq!(
+        (marker.kind(), marker.target(), marker.rule()),
+        (FaultKind::Status, "items", Some("puts-fail"))
+    );
 
     let get = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let response = svc.oneshot(get).await.unwrap();
@@ -168,14 +173,21 @@ async fn injected_responses_carry_the_marker_and_real_ones_do_not() {
     assert_eq!(body, Bytes::from_static(b"item"));
 }
 
-/// S3, 2017: PUT fails while GET recovers.
+/// S3, 2017: PUT fails while GET recovers, and the target's counters
+/// prove it.
 #[tokio::test]
 async fn only_put_items_fails_while_get_passes() {
-    let layer = HttpChaosLayer::new("s3").rule(
-        RequestMatcher::method(Method::PUT).and(RequestMatcher::path_glob("/items/*").unwrap()),
-        SyntheticResponse::s3_slow_down(),
-    );
-    let counters = layer.counters();
+    let layer = HttpChaosLayer::builder("s3")
+        .seed(2017)
+        .journal(16)
+        .fault(
+            SyntheticResponse::s3_slow_down()
+                .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*").unwrap())
+                .named("s3-put-outage"),
+        )
+        .build()
+        .unwrap();
+    let target = layer.target().clone();
     let hits = Arc::new(AtomicUsize::new(0));
     let addr = serve(app(layer, hits.clone())).await;
     let client = reqwest_h1();
@@ -183,13 +195,26 @@ async fn only_put_items_fails_while_get_passes() {
         let url = format!("http://{addr}/items/{id}");
         let put = client.put(&url).send().await.unwrap();
         assert_eq!(put.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(put.text().await.unwrap().contains("<Code>SlowDown</Code>"));
         let get = client.get(&url).send().await.unwrap();
         assert_eq!(get.status(), StatusCode::OK);
         assert_eq!(get.text().await.unwrap(), "item");
     }
-    assert_eq!(counters.requests(), 10);
-    assert_eq!(counters.injected(FaultKind::Status), 5);
-    assert_eq!(counters.injected_total(), 5);
+    let report = target.report();
+    assert_eq!(
+        (report.seen, report.passed, report.faulted),
+        (10, 5, 5),
+        "{report}"
+    );
+    assert_eq!(report.injected(FaultKind::Status), 5);
+    assert_eq!(report.total_injected(), 5, "nothing but the PUTs: {report}");
+    assert_eq!(report.journal.len(), 5);
+    assert!(
+        report
+            .journal
+            .iter()
+            .all(|e| e.kind == FaultKind::Status && e.rule_name.as_deref() == Some("s3-put-outage"))
+    );
     assert_eq!(
         hits.load(Ordering::SeqCst),
         5,
@@ -200,8 +225,8 @@ async fn only_put_items_fails_while_get_passes() {
 #[tokio::test(start_paused = true)]
 async fn delay_holds_the_inner_call() {
     let hits = Arc::new(AtomicUsize::new(0));
-    let layer = HttpChaosLayer::new("api").fault(HttpFault::Delay(Duration::from_secs(4)));
-    let svc = tower::Layer::layer(&layer, app(HttpChaosLayer::new("inner"), hits.clone()));
+    let layer = chaos("api", HttpFault::delay(Duration::from_secs(4)));
+    let svc = tower::Layer::layer(&layer, app(quiet("inner"), hits.clone()));
     let request = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let mut future = std::pin::pin!(svc.oneshot(request));
     assert!(futures_poll_once(future.as_mut()).await.is_none());
@@ -215,7 +240,7 @@ async fn delay_holds_the_inner_call() {
     tokio::time::advance(Duration::from_millis(1)).await;
     let response = future.await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(Injected::of(&response).unwrap().kind(), FaultKind::Delay);
+    assert_eq!(Injected::of(&response).unwrap().kind(), FaultKind::Latency);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 
@@ -231,9 +256,13 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F
 
 #[tokio::test(start_paused = true)]
 async fn header_controlled_faults() {
-    let layer =
-        HttpChaosLayer::new("api").header_control(HeaderControl::new().max_delay(Duration::from_secs(5)));
-    let counters = layer.counters();
+    let layer = HttpChaosLayer::builder("api")
+        .seed(1)
+        .journal(8)
+        .header_control(HeaderControl::new().max_delay(Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    let target = layer.target().clone();
     let addr = serve(app(layer, Arc::default())).await;
     let url = format!("http://{addr}/items/1");
     let client = reqwest_h1();
@@ -271,7 +300,15 @@ async fn header_controlled_faults() {
         text.contains("x-chaos-delay-request") && text.contains("60000"),
         "{text}"
     );
-    assert_eq!(counters.bad_headers(), 1);
+    let report = target.report();
+    assert_eq!(report.rejected_headers, 1);
+    assert_eq!(
+        report.injected(FaultKind::Status),
+        2,
+        "the abort and the 400: {report}"
+    );
+    assert_eq!(report.injected(FaultKind::Latency), 1);
+    assert!(report.journal.iter().all(|e| e.rule == Event::HEADER_CONTROL));
 
     let never = client
         .get(&url)
@@ -285,7 +322,7 @@ async fn header_controlled_faults() {
 
 #[tokio::test]
 async fn fault_headers_are_ignored_unless_enabled() {
-    let addr = serve(app(HttpChaosLayer::new("api"), Arc::default())).await;
+    let addr = serve(app(quiet("api"), Arc::default())).await;
     let response = reqwest_h1()
         .get(format!("http://{addr}/items/1"))
         .header("x-chaos-abort-request", "503")
@@ -298,7 +335,7 @@ async fn fault_headers_are_ignored_unless_enabled() {
 
 #[tokio::test]
 async fn envoy_header_names() {
-    let layer = HttpChaosLayer::new("api").header_control(HeaderControl::new().envoy_names());
+    let layer = quiet("api").header_control(HeaderControl::new().envoy_names());
     let addr = serve(app(layer, Arc::default())).await;
     let response = reqwest_h2()
         .get(format!("http://{addr}/items/1"))
@@ -313,9 +350,6 @@ async fn envoy_header_names() {
 async fn layer_keeps_infallible_for_axum() {
     // Compiles only if the layered service's error stays `Infallible`.
     fn assert_infallible<S: tower::Service<Request<axum::body::Body>, Error = Infallible>>(_: &S) {}
-    let svc = tower::Layer::layer(
-        &HttpChaosLayer::new("api"),
-        app(HttpChaosLayer::new("x"), Arc::default()),
-    );
+    let svc = tower::Layer::layer(&quiet("api"), app(quiet("x"), Arc::default()));
     assert_infallible(&svc);
 }

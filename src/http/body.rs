@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -13,7 +13,9 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use crate::ConfigError;
+use crate::report::ByteCounters;
+use crate::rule::ActiveGuard;
+use crate::{ConfigError, Target};
 
 /// The error type of [`ChaosBody`]: the inner body's error, boxed, or a
 /// [`BodyFaultError`] for an injected failure (downcast to tell them apart).
@@ -292,6 +294,25 @@ impl BodyFault {
         self.delay_first_byte
     }
 
+    /// Applies this fault to response bodies whenever `trigger` fires: a
+    /// [`Trigger<Parts>`](crate::Trigger) or a
+    /// [`RequestMatcher`](super::RequestMatcher) (see
+    /// [`HttpFault::when`](super::HttpFault::when)).
+    ///
+    /// ```
+    /// use tower_chaos::{FaultKind, Trigger};
+    /// use tower_chaos::http::BodyFault;
+    /// let rule = BodyFault::stall_after(1024).when(Trigger::rate(0.05));
+    /// assert_eq!(rule.action().kind(), FaultKind::ResponseBody);
+    /// ```
+    #[must_use]
+    pub fn when(
+        self,
+        trigger: impl Into<crate::Trigger<http::request::Parts>>,
+    ) -> crate::Rule<super::HttpFault, http::request::Parts> {
+        super::HttpFault::ResponseBody(self).when(trigger)
+    }
+
     /// Whether this fault does nothing at all.
     ///
     /// ```
@@ -405,6 +426,15 @@ impl BodyFaultError {
 /// frame cut by a limit). Bytes the inner body never produced because the
 /// body stopped early are not counted. Only faulted bodies count.
 ///
+/// [`HttpChaosLayer`](super::HttpChaosLayer) counts the response bodies it
+/// faults into its target ([`Report::bytes_passed`] and
+/// [`Report::bytes_dropped`]). For request bodies faulted on the client
+/// side, count into a target with [`for_target`](Self::for_target) or into
+/// standalone counters with [`new`](Self::new).
+///
+/// [`Report::bytes_passed`]: crate::Report::bytes_passed
+/// [`Report::bytes_dropped`]: crate::Report::bytes_dropped
+///
 /// # Clone
 ///
 /// Clones share the same counters.
@@ -416,17 +446,11 @@ impl BodyFaultError {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct BodyCounters {
-    inner: Arc<CountersInner>,
-}
-
-#[derive(Debug, Default)]
-struct CountersInner {
-    passed: AtomicU64,
-    dropped: AtomicU64,
+    inner: Arc<ByteCounters>,
 }
 
 impl BodyCounters {
-    /// Fresh counters at zero.
+    /// Fresh counters at zero, not tied to any target.
     ///
     /// ```
     /// use tower_chaos::http::BodyCounters;
@@ -437,6 +461,30 @@ impl BodyCounters {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The byte counters of `target`: what bodies counted here add up to in
+    /// [`Target::report`](crate::Target::report).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body_util::{BodyExt, Full};
+    /// use tower_chaos::Target;
+    /// use tower_chaos::http::{BodyCounters, BodyFault, ChaosBody};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let target = Target::builder("uploads").seed(1).build().unwrap();
+    /// let upload = ChaosBody::with_fault(Full::new(Bytes::from("abcdef")), BodyFault::truncate_after(4))
+    ///     .counted(BodyCounters::for_target(&target));
+    /// upload.collect().await.unwrap();
+    /// let report = target.report();
+    /// assert_eq!((report.bytes_passed, report.bytes_dropped), (4, 2));
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn for_target(target: &Target) -> Self {
+        Self {
+            inner: Arc::clone(&target.shared.counters.bytes),
+        }
     }
 
     /// Bytes delivered by faulted bodies.
@@ -636,6 +684,22 @@ impl<B> ChaosBody<B> {
         self
     }
 
+    /// A faulted response body that counts into a target and holds its
+    /// rule's active-fault slots.
+    pub(crate) fn injected(
+        body: B,
+        fault: BodyFault,
+        counters: BodyCounters,
+        guard: Option<ActiveGuard>,
+    ) -> Self {
+        let mut state = Box::new(FaultState::new(fault));
+        state.counters = Some(counters);
+        state.guard = guard;
+        Self {
+            kind: Kind::Faulted { body, state },
+        }
+    }
+
     /// Whether this body is anything but a pass-through of the inner body.
     ///
     /// ```
@@ -736,6 +800,9 @@ struct FaultState {
     yielded: bool,
     cut_inside_frame: bool,
     counters: Option<BodyCounters>,
+    /// The active-fault slots of the rule that faulted this body: held
+    /// until the body ends or is dropped.
+    guard: Option<ActiveGuard>,
 }
 
 impl FaultState {
@@ -751,6 +818,7 @@ impl FaultState {
             yielded: false,
             cut_inside_frame: false,
             counters: None,
+            guard: None,
         }
     }
 
@@ -908,7 +976,14 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         match self.project().kind.project() {
             KindProj::Pass { body } => body.poll_frame(cx).map_err(Into::into),
-            KindProj::Faulted { body, state } => poll_faulted(body, state, cx),
+            KindProj::Faulted { body, state } => {
+                let poll = poll_faulted(body, state, cx);
+                if state.phase == Phase::Done {
+                    // The fault is over: free its active-fault slots.
+                    state.guard = None;
+                }
+                poll
+            }
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             KindProj::Dropped { done } => {
                 if *done {

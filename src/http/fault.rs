@@ -1,38 +1,63 @@
-//! [`HttpFault`], the action a rule performs, and [`HttpFaultPlan`], what
-//! happens to one request once every fired fault is combined.
+//! [`HttpFault`], the action of an HTTP rule, and how the faults that fire
+//! for one request combine.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::body::BodyFault;
-use super::marker::FaultKind;
-use super::response::SyntheticResponse;
+use http::request::Parts;
 
-/// What an HTTP rule does to a request when it fires.
+use super::body::BodyFault;
+use super::marker::Injected;
+use super::response::SyntheticResponse;
+use crate::rng::SplitMix;
+use crate::rule::sealed::Sealed;
+use crate::rule::{Applied, Resolve, TakeCtx};
+use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
+
+/// What an HTTP rule does to a request when it fires: the action `A` of a
+/// [`Rule<HttpFault, Parts>`](crate::Rule), installed with
+/// [`HttpChaosLayerBuilder::fault`](super::HttpChaosLayerBuilder::fault) or
+/// [`Target::set_faults`](crate::Target::set_faults).
+///
+/// [`SyntheticResponse`] and [`BodyFault`] convert into it, and all three
+/// have a `when` that attaches a trigger (a [`Trigger<Parts>`], or a
+/// [`RequestMatcher`](super::RequestMatcher), which converts into one).
+///
+/// | fault | the inner service | the client sees |
+/// |---|---|---|
+/// | [`Latency`](Self::Latency) | called after the delay | the real response, later |
+/// | [`Respond`](Self::Respond) | not called | the synthesized status, headers and body |
+/// | [`DropConnection`](Self::DropConnection) | not called | no response: the connection closes (HTTP/1) or the stream resets (HTTP/2) |
+/// | [`ResponseBody`](Self::ResponseBody) | called | the real head, then a body that is cut, stalls, crawls or fails |
+///
+/// `docs/HTTP.md` lists what each client (reqwest, hyper, tonic) reports.
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_chaos::http::{BodyFault, HttpFault, SyntheticResponse};
+/// use http::Method;
+/// use tower_chaos::http::{BodyFault, HttpFault, RequestMatcher, SyntheticResponse};
+/// use tower_chaos::{FaultKind, Trigger};
 ///
-/// let faults = [
-///     HttpFault::Respond(SyntheticResponse::service_unavailable()),
-///     HttpFault::Delay(Duration::from_millis(250)),
-///     HttpFault::ResponseBody(BodyFault::truncate_after(100)),
-///     HttpFault::DropConnection,
+/// let rules = [
+///     HttpFault::delay(Duration::from_millis(250)).when(Trigger::rate(0.1)),
+///     SyntheticResponse::service_unavailable().when(RequestMatcher::method(Method::PUT)),
+///     BodyFault::truncate_after(100).when(Trigger::every(10)),
+///     HttpFault::DropConnection.when(Trigger::first(1)),
 /// ];
-/// assert!(faults[0].skips_inner_call());
-/// assert!(!faults[2].skips_inner_call());
+/// assert_eq!(rules[1].action().kind(), FaultKind::Status);
+/// assert!(rules[3].action().skips_inner_call());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum HttpFault {
-    /// Wait this long before calling the inner service (or before
-    /// responding, when another fault responds).
-    Delay(Duration),
+    /// Wait this long (sampled per request) before calling the inner
+    /// service, or before answering when another fault answers.
+    Latency(Latency),
     /// Answer with this response without calling the inner service.
     Respond(SyntheticResponse),
     /// Close the connection (HTTP/1) or reset the stream (HTTP/2) without
-    /// calling the inner service. See the module docs for what clients
-    /// report.
+    /// calling the inner service. See the [module docs](super#dropping-the-connection)
+    /// for what clients report.
     DropConnection,
     /// Call the inner service, then apply this fault to its response body.
     /// `BodyFault::abort_after(0)` gives a "lost reply": the inner service
@@ -41,7 +66,66 @@ pub enum HttpFault {
 }
 
 impl HttpFault {
-    /// Whether the inner service is skipped when this fault fires.
+    /// A fixed delay before the inner call: `HttpFault::Latency(Latency::fixed(delay))`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::Latency;
+    /// use tower_chaos::http::HttpFault;
+    /// assert_eq!(
+    ///     HttpFault::delay(Duration::from_secs(1)),
+    ///     HttpFault::Latency(Latency::fixed(Duration::from_secs(1)))
+    /// );
+    /// ```
+    #[must_use]
+    pub const fn delay(delay: Duration) -> Self {
+        Self::Latency(Latency::fixed(delay))
+    }
+
+    /// A delay sampled per request from `latency` (fixed, uniform,
+    /// heavy-tailed), with the target's seed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::{FaultKind, Latency};
+    /// use tower_chaos::http::HttpFault;
+    /// let slow = HttpFault::latency(Latency::log_normal(Duration::from_millis(80), 0.5));
+    /// assert_eq!(slow.kind(), FaultKind::Latency);
+    /// ```
+    #[must_use]
+    pub const fn latency(latency: Latency) -> Self {
+        Self::Latency(latency)
+    }
+
+    /// This fault whenever `trigger` fires: a [`Trigger<Parts>`] or a
+    /// [`RequestMatcher`](super::RequestMatcher) (combine both with `&`,
+    /// `|` or [`RequestMatcher::and_trigger`](super::RequestMatcher::and_trigger)).
+    ///
+    /// ```
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{HttpFault, RequestMatcher};
+    /// let rule = HttpFault::DropConnection.when(RequestMatcher::path_prefix("/upload")? & Trigger::rate(0.5));
+    /// assert!(format!("{rule:?}").contains("Rate(0.5)"));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn when(self, trigger: impl Into<Trigger<Parts>>) -> Rule<Self, Parts> {
+        Rule::new(self, trigger.into())
+    }
+
+    /// This fault on every request, under a name (for journals, tracing and
+    /// the [`Injected`] marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpFault;
+    /// assert_eq!(HttpFault::DropConnection.named("rst").name(), Some("rst"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> Rule<Self, Parts> {
+        Rule::from(self).named(name)
+    }
+
+    /// Whether the inner service is skipped when this fault applies.
     ///
     /// ```
     /// use tower_chaos::http::HttpFault;
@@ -52,20 +136,27 @@ impl HttpFault {
         matches!(self, Self::Respond(_) | Self::DropConnection)
     }
 
-    /// The kind recorded for this fault.
+    /// The kind counted for this fault.
     ///
     /// ```
-    /// use tower_chaos::http::{FaultKind, HttpFault, SyntheticResponse};
-    /// assert_eq!(HttpFault::Respond(SyntheticResponse::grpc_unavailable()).kind(), FaultKind::Grpc);
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::{HttpFault, SyntheticResponse};
+    /// assert_eq!(HttpFault::Respond(SyntheticResponse::grpc_unavailable()).kind(), FaultKind::GrpcStatus);
     /// ```
     #[must_use]
     pub fn kind(&self) -> FaultKind {
         match self {
-            Self::Delay(_) => FaultKind::Delay,
+            Self::Latency(_) => FaultKind::Latency,
             Self::Respond(r) => r.kind(),
             Self::DropConnection => FaultKind::DropConnection,
             Self::ResponseBody(_) => FaultKind::ResponseBody,
         }
+    }
+
+    /// Whether this fault decides how the response ends (everything but a
+    /// latency).
+    const fn shapes_response(&self) -> bool {
+        !matches!(self, Self::Latency(_))
     }
 }
 
@@ -81,220 +172,135 @@ impl From<BodyFault> for HttpFault {
     }
 }
 
+impl From<HttpFault> for Rule<HttpFault, Parts> {
+    /// A rule that always fires.
+    fn from(fault: HttpFault) -> Self {
+        Self::new(fault, Trigger::always())
+    }
+}
+
+impl From<SyntheticResponse> for Rule<HttpFault, Parts> {
+    /// A rule that always answers with this response.
+    fn from(response: SyntheticResponse) -> Self {
+        HttpFault::from(response).into()
+    }
+}
+
+impl From<BodyFault> for Rule<HttpFault, Parts> {
+    /// A rule that faults every response body.
+    fn from(fault: BodyFault) -> Self {
+        HttpFault::from(fault).into()
+    }
+}
+
+impl Sealed for HttpFault {
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Self::Latency(latency) => latency.validate(),
+            Self::ResponseBody(body) if body.is_noop() => Err(ConfigError::invalid(
+                "http_fault.response_body",
+                body,
+                "does nothing: give it a cut, a throttle or a first-byte delay",
+            )),
+            Self::Respond(_) | Self::DropConnection | Self::ResponseBody(_) => Ok(()),
+        }
+    }
+}
+
 /// How a request ends once its faults are combined.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) enum Outcome {
-    /// Call the inner service.
+#[derive(Debug, Default)]
+pub(crate) enum End {
+    /// Call the inner service and pass its response through.
     #[default]
     Call,
+    /// Call the inner service and fault its response body.
+    Body(BodyFault),
     /// Answer with a synthesized response.
     Respond(SyntheticResponse),
     /// Drop the connection.
     Drop,
 }
 
-/// The combination of every fault that fired for one request.
-///
-/// Delays add up; the first fault that answers without calling the inner
-/// service ([`HttpFault::Respond`] or [`HttpFault::DropConnection`]) wins
-/// over later ones; the first response-body fault wins, and is ignored when
-/// the inner service is skipped. Building and extending a plan does not
-/// allocate.
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_chaos::http::{FaultKind, HttpFault, HttpFaultPlan, SyntheticResponse};
-///
-/// let mut plan = HttpFaultPlan::new();
-/// assert!(plan.is_empty());
-/// plan.add(&HttpFault::Delay(Duration::from_millis(100)));
-/// plan.add(&HttpFault::Respond(SyntheticResponse::gateway_timeout()));
-/// plan.add(&HttpFault::Delay(Duration::from_millis(50)));
-/// plan.add(&HttpFault::DropConnection);
-/// assert_eq!(plan.delay(), Duration::from_millis(150));
-/// assert_eq!(plan.kind(), Some(FaultKind::Status));
-/// assert_eq!(plan.response().unwrap().status().as_u16(), 504);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HttpFaultPlan {
-    delay: Duration,
-    outcome: Outcome,
-    response_body: Option<super::body::BodyFault>,
+/// The combination of the HTTP faults that apply to one request, in rule
+/// order: latencies add up; the first fault that shapes the response (a
+/// synthesized response, a dropped connection, a body fault) wins, and
+/// later ones are not offered the request.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) delay: Duration,
+    pub(crate) end: End,
+    /// The rule that shaped the response (or the first delay's), for the
+    /// marker.
+    rule: Option<Arc<str>>,
+    applied: bool,
 }
 
-impl HttpFaultPlan {
-    /// An empty plan: the request passes untouched.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpFaultPlan;
-    /// assert!(HttpFaultPlan::new().is_empty());
-    /// ```
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
+impl Outcome {
+    /// Whether any fault applied.
+    pub(crate) const fn is_faulted(&self) -> bool {
+        self.applied
     }
 
-    /// Adds a fired fault.
-    ///
-    /// ```
-    /// use tower_chaos::http::{HttpFault, HttpFaultPlan};
-    /// let mut plan = HttpFaultPlan::new();
-    /// plan.add(&HttpFault::DropConnection);
-    /// assert!(plan.drops_connection());
-    /// ```
-    pub fn add(&mut self, fault: &HttpFault) {
+    /// The kind the [`Injected`] marker records.
+    pub(crate) fn kind(&self) -> FaultKind {
+        match &self.end {
+            End::Call => FaultKind::Latency,
+            End::Body(_) => FaultKind::ResponseBody,
+            End::Respond(r) => r.kind(),
+            End::Drop => FaultKind::DropConnection,
+        }
+    }
+
+    pub(crate) fn marker(&self, target: &Arc<str>) -> Injected {
+        Injected::new(self.kind(), Arc::clone(target)).with_rule_opt(self.rule.clone())
+    }
+
+    /// Applies `fault`; the caller checked [`Resolve::wants`].
+    fn apply(&mut self, fault: &HttpFault, rng: u64, rule: Option<&Arc<str>>) -> Applied {
+        self.applied = true;
+        let mut delay = None;
         match fault {
-            HttpFault::Delay(d) => self.delay = self.delay.saturating_add(*d),
-            HttpFault::Respond(r) => {
-                if self.outcome == Outcome::Call {
-                    self.outcome = Outcome::Respond(r.clone());
+            HttpFault::Latency(latency) => {
+                let d = latency.sample(&mut SplitMix::new(rng));
+                self.delay = self.delay.saturating_add(d);
+                delay = Some(d);
+                if matches!(self.end, End::Call) && self.rule.is_none() {
+                    self.rule = rule.cloned();
                 }
             }
-            HttpFault::DropConnection => {
-                if self.outcome == Outcome::Call {
-                    self.outcome = Outcome::Drop;
-                }
-            }
-            HttpFault::ResponseBody(b) => {
-                if self.response_body.is_none() && !b.is_noop() {
-                    self.response_body = Some(*b);
-                }
-            }
+            HttpFault::Respond(r) => self.end = End::Respond(r.clone()),
+            HttpFault::DropConnection => self.end = End::Drop,
+            HttpFault::ResponseBody(b) => self.end = End::Body(*b),
+        }
+        if fault.shapes_response() {
+            self.rule = rule.cloned();
+        }
+        Applied {
+            kind: fault.kind(),
+            delay,
         }
     }
 
-    /// Adds every fault of another plan, in the same way.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::http::{HttpFault, HttpFaultPlan};
-    /// let mut a = HttpFaultPlan::new();
-    /// let mut b = HttpFaultPlan::new();
-    /// b.add(&HttpFault::Delay(Duration::from_secs(1)));
-    /// a.merge(&b);
-    /// assert_eq!(a.delay(), Duration::from_secs(1));
-    /// ```
-    pub fn merge(&mut self, other: &Self) {
-        self.delay = self.delay.saturating_add(other.delay);
-        if self.outcome == Outcome::Call {
-            self.outcome = other.outcome.clone();
-        }
-        if self.response_body.is_none() {
-            self.response_body = other.response_body;
-        }
+    /// Adds a fault asked for through request headers (fixed values: no
+    /// sampling). Returns what was applied, or `None` when a rule already
+    /// shaped the response.
+    pub(crate) fn apply_header(&mut self, fault: &HttpFault, name: &Arc<str>) -> Option<Applied> {
+        self.wants_fault(fault).then(|| self.apply(fault, 0, Some(name)))
     }
 
-    /// Whether nothing fired.
-    ///
-    /// ```
-    /// use tower_chaos::http::{BodyFault, HttpFault, HttpFaultPlan};
-    /// let mut plan = HttpFaultPlan::new();
-    /// plan.add(&HttpFault::ResponseBody(BodyFault::stall_after(0)));
-    /// assert!(!plan.is_empty());
-    /// ```
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.delay.is_zero() && self.outcome == Outcome::Call && self.response_body.is_none()
+    const fn wants_fault(&self, fault: &HttpFault) -> bool {
+        !fault.shapes_response() || matches!(self.end, End::Call)
+    }
+}
+
+impl Resolve<HttpFault, Parts> for Outcome {
+    #[inline]
+    fn wants(&self, fault: &HttpFault) -> bool {
+        self.wants_fault(fault)
     }
 
-    /// Total delay before the inner call (or the synthesized answer).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::http::{HttpFault, HttpFaultPlan};
-    /// let mut plan = HttpFaultPlan::new();
-    /// plan.add(&HttpFault::Delay(Duration::from_secs(1)));
-    /// plan.add(&HttpFault::Delay(Duration::from_secs(2)));
-    /// assert_eq!(plan.delay(), Duration::from_secs(3));
-    /// ```
-    #[must_use]
-    pub const fn delay(&self) -> Duration {
-        self.delay
-    }
-
-    /// The synthesized response, when one fired.
-    ///
-    /// ```
-    /// use tower_chaos::http::{HttpFault, HttpFaultPlan, SyntheticResponse};
-    /// let mut plan = HttpFaultPlan::new();
-    /// plan.add(&SyntheticResponse::bad_gateway().into());
-    /// assert_eq!(plan.response().unwrap().status().as_u16(), 502);
-    /// ```
-    #[must_use]
-    pub const fn response(&self) -> Option<&SyntheticResponse> {
-        match &self.outcome {
-            Outcome::Respond(r) => Some(r),
-            _ => None,
-        }
-    }
-
-    /// Whether the connection is dropped.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpFaultPlan;
-    /// assert!(!HttpFaultPlan::new().drops_connection());
-    /// ```
-    #[must_use]
-    pub fn drops_connection(&self) -> bool {
-        self.outcome == Outcome::Drop
-    }
-
-    /// Whether the inner service is called.
-    ///
-    /// ```
-    /// use tower_chaos::http::{HttpFault, HttpFaultPlan};
-    /// let mut plan = HttpFaultPlan::new();
-    /// assert!(plan.calls_inner());
-    /// plan.add(&HttpFault::DropConnection);
-    /// assert!(!plan.calls_inner());
-    /// ```
-    #[must_use]
-    pub fn calls_inner(&self) -> bool {
-        self.outcome == Outcome::Call
-    }
-
-    /// The response-body fault applied to the inner response, when the
-    /// inner service is called.
-    ///
-    /// ```
-    /// use tower_chaos::http::{BodyFault, HttpFault, HttpFaultPlan};
-    /// let mut plan = HttpFaultPlan::new();
-    /// plan.add(&BodyFault::truncate_after(8).into());
-    /// assert_eq!(plan.response_body(), Some(BodyFault::truncate_after(8)));
-    /// ```
-    #[must_use]
-    pub fn response_body(&self) -> Option<BodyFault> {
-        if self.calls_inner() {
-            self.response_body
-        } else {
-            None
-        }
-    }
-
-    /// The kind that shaped the response most (see
-    /// [`Injected`](super::Injected)), or `None` for an empty plan.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::http::{FaultKind, HttpFault, HttpFaultPlan};
-    /// let mut plan = HttpFaultPlan::new();
-    /// assert_eq!(plan.kind(), None);
-    /// plan.add(&HttpFault::Delay(Duration::from_millis(1)));
-    /// assert_eq!(plan.kind(), Some(FaultKind::Delay));
-    /// ```
-    #[must_use]
-    pub fn kind(&self) -> Option<FaultKind> {
-        match &self.outcome {
-            Outcome::Respond(r) => Some(r.kind()),
-            Outcome::Drop => Some(FaultKind::DropConnection),
-            Outcome::Call if self.response_body.is_some() => Some(FaultKind::ResponseBody),
-            Outcome::Call if !self.delay.is_zero() => Some(FaultKind::Delay),
-            Outcome::Call => None,
-        }
-    }
-
-    pub(crate) const fn outcome(&self) -> &Outcome {
-        &self.outcome
+    fn take(&mut self, fault: &HttpFault, _req: &Parts, rng: u64, ctx: &TakeCtx<'_>) -> Applied {
+        self.apply(fault, rng, ctx.rule_name)
     }
 }
 
@@ -302,21 +308,40 @@ impl HttpFaultPlan {
 mod tests {
     use super::*;
 
-    #[test]
-    fn body_fault_ignored_when_inner_skipped() {
-        let mut plan = HttpFaultPlan::new();
-        plan.add(&HttpFault::ResponseBody(BodyFault::abort_after(1)));
-        assert_eq!(plan.kind(), Some(FaultKind::ResponseBody));
-        plan.add(&HttpFault::DropConnection);
-        assert_eq!(plan.response_body(), None);
-        assert_eq!(plan.kind(), Some(FaultKind::DropConnection));
-        assert!(plan.drops_connection());
+    fn run(faults: &[HttpFault]) -> Outcome {
+        let mut outcome = Outcome::default();
+        for f in faults {
+            if outcome.wants_fault(f) {
+                outcome.apply(f, 1, None);
+            }
+        }
+        outcome
     }
 
     #[test]
-    fn noop_body_fault_is_not_a_fault() {
-        let mut plan = HttpFaultPlan::new();
-        plan.add(&HttpFault::ResponseBody(BodyFault::default()));
-        assert!(plan.is_empty());
+    fn latencies_add_and_the_first_shaping_fault_wins() {
+        let o = run(&[
+            HttpFault::delay(Duration::from_millis(100)),
+            HttpFault::ResponseBody(BodyFault::abort_after(1)),
+            HttpFault::delay(Duration::from_millis(50)),
+            HttpFault::DropConnection,
+        ]);
+        assert_eq!(o.delay, Duration::from_millis(150));
+        assert!(matches!(o.end, End::Body(_)));
+        assert_eq!(o.kind(), FaultKind::ResponseBody);
+
+        let o = run(&[HttpFault::delay(Duration::from_millis(1))]);
+        assert_eq!(o.kind(), FaultKind::Latency);
+        assert!(o.is_faulted());
+        assert!(!run(&[]).is_faulted());
+    }
+
+    #[test]
+    fn a_body_fault_that_does_nothing_is_rejected() {
+        let err = HttpFault::ResponseBody(BodyFault::default())
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("http_fault.response_body"), "{err}");
+        assert!(HttpFault::delay(Duration::ZERO).validate().is_ok());
     }
 }

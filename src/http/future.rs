@@ -3,9 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -15,8 +13,9 @@ use tower_service::Service;
 
 use super::body::{BodyCounters, BodyFault, ChaosBody};
 use super::header::HeaderFaultError;
-use super::marker::{FaultKind, Injected};
+use super::marker::Injected;
 use super::response::SyntheticResponse;
+use crate::rule::ActiveGuard;
 
 /// A response that does not come from the inner service.
 #[derive(Debug)]
@@ -36,18 +35,31 @@ impl Synth {
                 .body(format!("tower-chaos: {err}")),
         )
     }
+}
 
-    fn into_response<B>(self, target: Arc<str>) -> Response<ChaosBody<B>> {
-        match self {
-            Self::Response(r) => r.to_response(target),
-            Self::Drop => {
+/// A synthesized answer, its marker, and the active-fault slots it holds
+/// until the response future completes.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) synth: Synth,
+    pub(crate) marker: Injected,
+    pub(crate) guard: Option<ActiveGuard>,
+}
+
+impl Answer {
+    fn into_response<B>(self) -> Response<ChaosBody<B>> {
+        let Self { synth, marker, guard } = self;
+        let response = match synth {
+            Synth::Response(r) => r.to_marked_response(marker),
+            Synth::Drop => {
                 let mut response = Response::new(ChaosBody::drop_connection());
-                response
-                    .extensions_mut()
-                    .insert(Injected::new(FaultKind::DropConnection, target));
+                response.extensions_mut().insert(marker);
                 response
             }
-        }
+        };
+        // Answered: the fault no longer counts as active.
+        drop(guard);
+        response
     }
 }
 
@@ -57,6 +69,7 @@ pub(crate) struct Applied {
     pub(crate) body: Option<BodyFault>,
     pub(crate) marker: Injected,
     pub(crate) counters: BodyCounters,
+    pub(crate) guard: Option<ActiveGuard>,
 }
 
 impl Applied {
@@ -64,38 +77,48 @@ impl Applied {
         let (mut parts, body) = response.into_parts();
         parts.extensions.insert(self.marker);
         let body = match self.body {
-            Some(fault) => ChaosBody::with_fault(body, fault).counted(self.counters),
+            // The body holds the active-fault slots until it ends.
+            Some(fault) => ChaosBody::injected(body, fault, self.counters, self.guard),
             None => ChaosBody::new(body),
         };
         Response::from_parts(parts, body)
     }
 }
 
-/// What happens once a delay has elapsed (boxed as a whole in `State::Delay`).
-#[allow(clippy::large_enum_variant)]
+/// What happens once a delay has elapsed.
 enum Next<S, B> {
     Call {
         service: S,
         request: Request<B>,
-        applied: Applied,
+        applied: Box<Applied>,
     },
-    Respond {
-        synth: Synth,
-        target: Arc<str>,
-    },
+    Respond(Box<Answer>),
+}
+
+pin_project! {
+    /// A delay and what follows it, in one allocation.
+    struct Delayed<S, B> {
+        #[pin]
+        sleep: Sleep,
+        next: Option<Next<S, B>>,
+    }
 }
 
 pin_project! {
     /// Response future of [`HttpChaos`](super::HttpChaos).
     ///
     /// On the pass-through path it is the inner future plus a tag: no
-    /// allocation, no lock.
+    /// allocation, no lock. A faulted request keeps its state (the marker,
+    /// the body fault, a delayed request) in one allocation made only when a
+    /// fault applies. Dropping it at any point releases the active-fault
+    /// slots it holds; counters were updated at `call`.
     ///
     /// ```
     /// use tower::{Layer, Service};
     /// use tower_chaos::http::{HttpChaosLayer, ResponseFuture};
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-    /// let mut svc = HttpChaosLayer::new("api").layer(tower::service_fn(|_: http::Request<()>| async {
+    /// let layer = HttpChaosLayer::builder("api").seed(1).build().unwrap();
+    /// let mut svc = layer.layer(tower::service_fn(|_: http::Request<()>| async {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
     /// }));
     /// let future = svc.call(http::Request::new(()));
@@ -121,14 +144,13 @@ pin_project! {
         Call {
             #[pin]
             future: S::Future,
-            applied: Option<Applied>,
+            applied: Option<Box<Applied>>,
         },
         Delay {
-            sleep: Pin<Box<Sleep>>,
-            next: Option<Box<Next<S, B>>>,
+            delayed: Pin<Box<Delayed<S, B>>>,
         },
         Ready {
-            synth: Option<(Synth, Arc<str>)>,
+            answer: Option<Box<Answer>>,
         },
     }
 }
@@ -154,6 +176,7 @@ impl<S, B> ResponseFuture<S, B>
 where
     S: Service<Request<B>>,
 {
+    #[inline(always)]
     pub(crate) const fn pass(future: S::Future) -> Self {
         Self {
             state: State::Call {
@@ -163,46 +186,50 @@ where
         }
     }
 
-    pub(crate) const fn faulted(future: S::Future, applied: Applied) -> Self {
+    pub(crate) fn faulted(future: S::Future, applied: Applied) -> Self {
         Self {
             state: State::Call {
                 future,
-                applied: Some(applied),
+                applied: Some(Box::new(applied)),
             },
         }
     }
 
-    pub(crate) const fn ready(synth: Synth, target: Arc<str>) -> Self {
+    pub(crate) fn ready(answer: Answer) -> Self {
         Self {
             state: State::Ready {
-                synth: Some((synth, target)),
+                answer: Some(Box::new(answer)),
             },
         }
     }
 
-    pub(crate) fn delay_then_respond(delay: Duration, synth: Synth, target: Arc<str>) -> Self {
-        Self {
-            state: State::Delay {
-                sleep: Box::pin(tokio::time::sleep(delay)),
-                next: Some(Box::new(Next::Respond { synth, target })),
-            },
-        }
+    pub(crate) fn delay_then_respond(delay: std::time::Duration, answer: Answer) -> Self {
+        Self::delayed(delay, Next::Respond(Box::new(answer)))
     }
 
     pub(crate) fn delay_then_call(
-        delay: Duration,
+        delay: std::time::Duration,
         service: S,
         request: Request<B>,
         applied: Applied,
     ) -> Self {
+        Self::delayed(
+            delay,
+            Next::Call {
+                service,
+                request,
+                applied: Box::new(applied),
+            },
+        )
+    }
+
+    fn delayed(delay: std::time::Duration, next: Next<S, B>) -> Self {
         Self {
             state: State::Delay {
-                sleep: Box::pin(tokio::time::sleep(delay)),
-                next: Some(Box::new(Next::Call {
-                    service,
-                    request,
-                    applied,
-                })),
+                delayed: Box::pin(Delayed {
+                    sleep: tokio::time::sleep(delay),
+                    next: Some(next),
+                }),
             },
         }
     }
@@ -214,6 +241,7 @@ where
 {
     type Output = Result<Response<ChaosBody<ResB>>, S::Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {
@@ -225,28 +253,31 @@ where
                         Some(applied) => applied.apply(response),
                     }));
                 }
-                StateProj::Delay { sleep, next } => {
-                    ready!(sleep.as_mut().poll(cx));
-                    match *next.take().expect("polled after completion") {
-                        Next::Call {
+                StateProj::Delay { delayed } => {
+                    let delayed = delayed.as_mut().project();
+                    ready!(delayed.sleep.poll(cx));
+                    match delayed.next.take() {
+                        Some(Next::Call {
                             mut service,
                             request,
                             applied,
-                        } => {
+                        }) => {
                             let future = service.call(request);
                             state.set(State::Call {
                                 future,
                                 applied: Some(applied),
                             });
                         }
-                        Next::Respond { synth, target } => {
-                            return Poll::Ready(Ok(synth.into_response(target)));
-                        }
+                        Some(Next::Respond(answer)) => return Poll::Ready(Ok(answer.into_response())),
+                        // Polled again after completion: stay pending rather
+                        // than panic at request time.
+                        None => return Poll::Pending,
                     }
                 }
-                StateProj::Ready { synth } => {
-                    let (synth, target) = synth.take().expect("polled after completion");
-                    return Poll::Ready(Ok(synth.into_response(target)));
+                StateProj::Ready { answer } => {
+                    return answer
+                        .take()
+                        .map_or(Poll::Pending, |a| Poll::Ready(Ok(a.into_response())));
                 }
             }
         }

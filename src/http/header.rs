@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, StatusCode};
 
 use super::body::BodyFault;
-use super::fault::{HttpFault, HttpFaultPlan};
+use super::fault::HttpFault;
 use super::grpc::GrpcCode;
 use super::response::SyntheticResponse;
 use crate::ConfigError;
@@ -76,9 +76,8 @@ const ENVOY_NAMES: Names = Names {
 /// headers.insert("x-chaos-delay-request", "1500".parse().unwrap());
 /// headers.insert("x-chaos-abort-request", "503".parse().unwrap());
 /// let request = control.parse(&headers).unwrap().expect("faults asked for");
-/// let plan = request.to_plan(|_percent| true);
-/// assert_eq!(plan.delay(), Duration::from_millis(1500));
-/// assert_eq!(plan.response().unwrap().status().as_u16(), 503);
+/// assert_eq!(request.delay(), Some((Duration::from_millis(1500), 100)));
+/// assert_eq!(request.abort().unwrap().0.status().as_u16(), 503);
 ///
 /// headers.insert("x-chaos-delay-request", "5000".parse().unwrap());
 /// let err = control.parse(&headers).unwrap_err();
@@ -122,8 +121,8 @@ impl HeaderControl {
     /// use tower_chaos::http::HeaderControl;
     /// let mut headers = http::HeaderMap::new();
     /// headers.insert("x-envoy-fault-abort-grpc-request", "14".parse().unwrap());
-    /// let plan = HeaderControl::new().envoy_names().parse(&headers).unwrap().unwrap().to_plan(|_| true);
-    /// assert_eq!(plan.response().unwrap().headers()["grpc-status"], "14");
+    /// let request = HeaderControl::new().envoy_names().parse(&headers).unwrap().unwrap();
+    /// assert_eq!(request.abort().unwrap().0.headers()["grpc-status"], "14");
     /// ```
     #[must_use]
     pub const fn envoy_names(mut self) -> Self {
@@ -276,6 +275,10 @@ fn percentage(headers: &HeaderMap, name: &'static str) -> Result<u8, HeaderFault
 /// The faults a request asked for through headers, each with the
 /// percentage chance that it applies.
 ///
+/// The layer rolls each percentage with the target's seeded, counter-based
+/// dice (a pure function of the seed, the request's call index and the
+/// header), so the same seed and call order give the same faults.
+///
 /// ```
 /// use tower_chaos::http::HeaderControl;
 /// let mut headers = http::HeaderMap::new();
@@ -283,8 +286,6 @@ fn percentage(headers: &HeaderMap, name: &'static str) -> Result<u8, HeaderFault
 /// headers.insert("x-chaos-abort-request-percentage", "25".parse().unwrap());
 /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
 /// assert_eq!(request.abort().unwrap().1, 25);
-/// assert!(request.to_plan(|_| false).is_empty());
-/// assert!(!request.to_plan(|_| true).is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HeaderFaultRequest {
@@ -345,43 +346,29 @@ impl HeaderFaultRequest {
         self.throughput
     }
 
-    /// Turns the request into a plan; `applies(percent)` decides whether a
-    /// fault with that percentage applies this time (it is not called for
-    /// 100 or 0). The caller owns the randomness, so the decision stays
-    /// seeded and reproducible.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::http::HeaderControl;
-    /// let mut headers = http::HeaderMap::new();
-    /// headers.insert("x-chaos-delay-request", "10".parse().unwrap());
-    /// headers.insert("x-chaos-delay-request-percentage", "0".parse().unwrap());
-    /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
-    /// assert!(request.to_plan(|_| true).is_empty());
-    /// ```
-    pub fn to_plan(&self, mut applies: impl FnMut(u8) -> bool) -> HttpFaultPlan {
-        let mut fires = |p: u8| match p {
+    /// The faults that apply this time, in the order delay, abort,
+    /// throughput; `applies(which, percent)` decides whether the fault
+    /// number `which` (0, 1, 2) with that percentage applies (it is not
+    /// called for 100 or 0). The caller owns the randomness, so the decision
+    /// stays seeded and reproducible.
+    pub(crate) fn faults(&self, mut applies: impl FnMut(u64, u8) -> bool) -> [Option<HttpFault>; 3] {
+        let mut fires = |which: u64, p: u8| match p {
             0 => false,
             100.. => true,
-            p => applies(p),
+            p => applies(which, p),
         };
-        let mut plan = HttpFaultPlan::new();
-        if let Some((d, p)) = self.delay {
-            if fires(p) {
-                plan.add(&HttpFault::Delay(d));
-            }
-        }
-        if let Some((r, p)) = &self.abort {
-            if fires(*p) {
-                plan.add(&HttpFault::Respond(r.clone()));
-            }
-        }
-        if let Some((f, p)) = self.throughput {
-            if fires(p) {
-                plan.add(&HttpFault::ResponseBody(f));
-            }
-        }
-        plan
+        [
+            self.delay
+                .filter(|(d, p)| !d.is_zero() && fires(0, *p))
+                .map(|(d, _)| HttpFault::delay(d)),
+            self.abort
+                .as_ref()
+                .filter(|(_, p)| fires(1, *p))
+                .map(|(r, _)| HttpFault::Respond(r.clone())),
+            self.throughput
+                .filter(|(_, p)| fires(2, *p))
+                .map(|(f, _)| HttpFault::ResponseBody(f)),
+        ]
     }
 }
 
@@ -477,8 +464,15 @@ mod tests {
             ("x-chaos-abort-request", "502"),
             ("x-chaos-abort-grpc-request", "14"),
         ]);
-        let plan = HeaderControl::new().parse(&h).unwrap().unwrap().to_plan(|_| true);
-        assert_eq!(plan.response().unwrap().status(), 502);
+        let faults = HeaderControl::new()
+            .parse(&h)
+            .unwrap()
+            .unwrap()
+            .faults(|_, _| true);
+        let Some(HttpFault::Respond(r)) = &faults[1] else {
+            panic!("{faults:?}")
+        };
+        assert_eq!(r.status(), 502);
     }
 
     #[test]
@@ -523,20 +517,25 @@ mod tests {
         ]);
         let req = HeaderControl::new().parse(&h).unwrap().unwrap();
         let mut seen = None;
-        assert!(
-            req.to_plan(|p| {
-                seen = Some(p);
-                false
-            })
-            .is_empty()
-        );
-        assert_eq!(seen, Some(30));
+        let faults = req.faults(|which, p| {
+            seen = Some((which, p));
+            false
+        });
+        assert!(faults.iter().all(Option::is_none));
+        assert_eq!(seen, Some((1, 30)));
     }
 
     #[test]
     fn throughput_is_kib() {
         let h = headers(&[("x-chaos-throughput-response", "4")]);
-        let plan = HeaderControl::new().parse(&h).unwrap().unwrap().to_plan(|_| true);
-        assert_eq!(plan.response_body().unwrap().bytes_per_second(), Some(4096));
+        let faults = HeaderControl::new()
+            .parse(&h)
+            .unwrap()
+            .unwrap()
+            .faults(|_, _| true);
+        assert_eq!(
+            faults[2],
+            Some(HttpFault::ResponseBody(BodyFault::throttle(4096).unwrap()))
+        );
     }
 }

@@ -1,388 +1,192 @@
-//! [`HttpChaosLayer`]: configuration, rules and shared counters.
+//! [`HttpChaosLayer`] and its builder.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use http::request::Parts;
 use tower_layer::Layer;
 
-use super::body::BodyCounters;
-use super::fault::{HttpFault, HttpFaultPlan};
-use super::header::{HeaderControl, HeaderFaultError};
-use super::marker::FaultKind;
-use super::matcher::{RequestHead, RequestMatcher};
+use super::fault::HttpFault;
+use super::header::HeaderControl;
 use super::service::HttpChaos;
+use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
 
-/// One rule: when `matcher` matches, `fault` fires.
-#[derive(Debug, Clone)]
-pub(crate) struct HttpRule {
-    pub(crate) matcher: RequestMatcher,
-    pub(crate) fault: HttpFault,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) target: Arc<str>,
-    pub(crate) rules: Vec<HttpRule>,
-    pub(crate) header_control: Option<HeaderControl>,
-    pub(crate) seed: u64,
-}
-
-/// What `call` decided for one request.
-pub(crate) enum Decision {
-    Pass,
-    Fault(HttpFaultPlan),
-    BadHeader(HeaderFaultError),
-}
-
-impl Config {
-    /// Decides, at `call` time, what happens to the request with this head.
-    pub(crate) fn decide(&self, head: &RequestHead<'_>, counters: &HttpCounters) -> Decision {
-        let mut plan = HttpFaultPlan::new();
-
-        // SEAM: decision by core engine. Today every rule whose matcher
-        // matches fires. The core engine replaces this loop: each rule
-        // carries a `Trigger<http::Request<_>>` evaluated here, at call time,
-        // with the target's seeded counter-based RNG and its enable switch;
-        // the rules that fired are added to `plan` in rule order, exactly as
-        // below. Nothing else in the layer needs to change.
-        for rule in &self.rules {
-            if rule.matcher.matches(head) {
-                plan.add(&rule.fault);
-            }
-        }
-
-        if let Some(control) = &self.header_control {
-            match control.parse(head.headers()) {
-                Ok(None) => {}
-                Ok(Some(request)) => {
-                    // SEAM: the core engine's seeded RNG replaces `chance`.
-                    plan.merge(&request.to_plan(|percent| counters.chance(self.seed, percent)));
-                }
-                Err(err) => return Decision::BadHeader(err),
-            }
-        }
-
-        if plan.is_empty() {
-            Decision::Pass
-        } else {
-            Decision::Fault(plan)
-        }
-    }
-}
-
-/// Counters shared by a layer and every service and clone built from it.
+/// A [`Layer`] that applies HTTP and gRPC faults to a
+/// `Service<http::Request<B>>`: see the [module docs](super) for an example.
+///
+/// The layer belongs to a [`Target`]: either one it creates
+/// ([`builder`](Self::builder)) or one that exists
+/// ([`for_target`](Self::for_target)). The target holds the faults (a
+/// [`FaultSet<HttpFault, Parts>`](crate::FaultSet), swappable at run time
+/// with [`Target::set_faults`]), the seed, the switches and the counters,
+/// shared by every service the layer builds and every clone of those (axum
+/// and hyper clone services per connection and per request). The layer
+/// itself holds only the target handle and the optional
+/// [`HeaderControl`].
+///
+/// # Resolution order
+///
+/// For each request, when `call` runs and the target is enabled:
+///
+/// 1. the rules are evaluated in order, on the request head
+///    ([`http::request::Parts`]); counting triggers count the requests that
+///    reach them, random ones draw from the target's seed;
+/// 2. every [`HttpFault::Latency`] that fires applies, and the delays add
+///    up;
+/// 3. the first rule that fires with a fault that shapes the response — a
+///    [`Respond`](HttpFault::Respond), a
+///    [`DropConnection`](HttpFault::DropConnection) or a
+///    [`ResponseBody`](HttpFault::ResponseBody) — applies; later ones are not
+///    offered the request (their budgets and active-fault slots are not
+///    consumed, but their triggers were evaluated);
+/// 4. then, with [`header_control`](Self::header_control) on, the faults the
+///    request asks for through headers apply by the same rules (a header
+///    delay adds up; a header abort or throttle applies only if no rule
+///    shaped the response). An unusable fault header is answered
+///    `400 Bad Request` instead;
+/// 5. the request runs: the delay, then the synthesized answer, or the inner
+///    call (with its response body faulted, if a body fault applied).
+///
+/// # Costs
+///
+/// When no fault fires the layer does an atomic load for the switch, one
+/// for the fault set's version, one relaxed add for the call index, moves
+/// the request head out and back (`into_parts`/`from_parts`, no allocation)
+/// and evaluates the triggers: no allocation, no lock, no boxed future (see
+/// `tests/http_alloc.rs` and `docs/BENCHMARKS.md`).
 ///
 /// # Clone
 ///
-/// Clones share the same counters.
+/// Cheap: an `Arc` clone of the target (and of the header control). Clones
+/// share everything.
 ///
-/// ```
-/// use tower_chaos::http::{FaultKind, HttpChaosLayer};
-/// let layer = HttpChaosLayer::new("api");
-/// let counters = layer.counters();
-/// assert_eq!(counters.requests(), 0);
-/// assert_eq!(counters.injected(FaultKind::Status), 0);
-/// ```
-#[derive(Clone, Default)]
-pub struct HttpCounters {
-    inner: Arc<CountersInner>,
-}
-
-#[derive(Default)]
-struct CountersInner {
-    requests: AtomicU64,
-    injected: [AtomicU64; FaultKind::ALL.len()],
-    bad_headers: AtomicU64,
-    draws: AtomicU64,
-    body: BodyCounters,
-}
-
-impl fmt::Debug for HttpCounters {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("HttpCounters");
-        d.field("requests", &self.requests());
-        for kind in FaultKind::ALL {
-            d.field(kind.as_str(), &self.injected(kind));
-        }
-        d.field("bad_headers", &self.bad_headers())
-            .field("body_bytes_passed", &self.body_bytes_passed())
-            .field("body_bytes_dropped", &self.body_bytes_dropped())
-            .finish()
-    }
-}
-
-impl HttpCounters {
-    /// Requests seen by `call`.
-    ///
-    /// ```
-    /// use tower::{Layer, ServiceExt};
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-    /// let layer = HttpChaosLayer::new("api");
-    /// let svc = layer.layer(tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
-    /// }));
-    /// svc.oneshot(http::Request::new(())).await.unwrap();
-    /// assert_eq!(layer.counters().requests(), 1);
-    /// # });
-    /// ```
-    #[must_use]
-    pub fn requests(&self) -> u64 {
-        self.inner.requests.load(Ordering::Relaxed)
-    }
-
-    /// Requests whose response was shaped by a fault of `kind` (the kind
-    /// recorded in the [`Injected`](super::Injected) marker).
-    ///
-    /// ```
-    /// use tower::{Layer, ServiceExt};
-    /// use tower_chaos::http::{FaultKind, HttpChaosLayer, HttpFault};
-    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-    /// let layer = HttpChaosLayer::new("api").fault(HttpFault::DropConnection);
-    /// let svc = layer.layer(tower::service_fn(|_: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
-    /// }));
-    /// svc.oneshot(http::Request::new(())).await.unwrap();
-    /// assert_eq!(layer.counters().injected(FaultKind::DropConnection), 1);
-    /// assert_eq!(layer.counters().injected_total(), 1);
-    /// # });
-    /// ```
-    #[must_use]
-    pub fn injected(&self, kind: FaultKind) -> u64 {
-        self.inner.injected[kind.index()].load(Ordering::Relaxed)
-    }
-
-    /// Requests that any fault touched.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// assert_eq!(HttpChaosLayer::new("api").counters().injected_total(), 0);
-    /// ```
-    #[must_use]
-    pub fn injected_total(&self) -> u64 {
-        self.inner
-            .injected
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
-    }
-
-    /// Requests answered `400` because a fault-control header was invalid.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// assert_eq!(HttpChaosLayer::new("api").counters().bad_headers(), 0);
-    /// ```
-    #[must_use]
-    pub fn bad_headers(&self) -> u64 {
-        self.inner.bad_headers.load(Ordering::Relaxed)
-    }
-
-    /// Data bytes delivered by faulted response bodies.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// assert_eq!(HttpChaosLayer::new("api").counters().body_bytes_passed(), 0);
-    /// ```
-    #[must_use]
-    pub fn body_bytes_passed(&self) -> u64 {
-        self.inner.body.passed()
-    }
-
-    /// Bytes read from inner response bodies and not delivered.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// assert_eq!(HttpChaosLayer::new("api").counters().body_bytes_dropped(), 0);
-    /// ```
-    #[must_use]
-    pub fn body_bytes_dropped(&self) -> u64 {
-        self.inner.body.dropped()
-    }
-
-    pub(crate) fn request(&self) {
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn record(&self, kind: FaultKind) {
-        self.inner.injected[kind.index()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn bad_header(&self) {
-        self.inner.bad_headers.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn body(&self) -> &BodyCounters {
-        &self.inner.body
-    }
-
-    /// A seeded, counter-based draw: `true` with probability `percent`/100.
-    fn chance(&self, seed: u64, percent: u8) -> bool {
-        let n = self.inner.draws.fetch_add(1, Ordering::Relaxed);
-        splitmix64(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % 100 < u64::from(percent)
-    }
-}
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Applies HTTP and gRPC faults to a `Service<http::Request<B>>`: see the
-/// [module docs](super) for an example.
+/// # Panics
 ///
-/// The layer holds configuration; the counters behind
-/// [`counters`](Self::counters) are shared by every service it builds and
-/// every clone of those (axum and hyper clone services per connection and
-/// per request).
-///
-/// Today a rule fires whenever its matcher matches; triggers (rates, every
-/// n-th, keyed, windows) come from the core engine, which plugs in at the
-/// single place marked `SEAM` in the source.
-///
-/// # Clone
-///
-/// Cheap: configuration and counters sit behind `Arc`s, and clones share
-/// the counters.
+/// Delays and body faults sleep on tokio's timer, so requests must run in a
+/// tokio runtime with time enabled (as hyper, axum and tonic always do).
 #[derive(Clone)]
 #[must_use = "a layer does nothing until it wraps a service"]
 pub struct HttpChaosLayer {
-    pub(crate) config: Arc<Config>,
-    pub(crate) counters: HttpCounters,
+    target: Target,
+    header_control: Option<Arc<HeaderControl>>,
 }
 
 impl fmt::Debug for HttpChaosLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpChaosLayer")
-            .field("target", &self.config.target)
-            .field("rules", &self.config.rules)
-            .field("header_control", &self.config.header_control)
-            .finish_non_exhaustive()
+            .field("target", &self.target)
+            .field("header_control", &self.header_control)
+            .finish()
     }
 }
 
 impl HttpChaosLayer {
-    /// A layer for the target named `target`, with no rules yet (every
-    /// request passes). Announces itself through `tracing`.
+    /// Starts building a layer with a new target named `name`.
     ///
     /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// let layer = HttpChaosLayer::new("payments-api");
-    /// assert_eq!(layer.target(), "payments-api");
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// let layer = HttpChaosLayer::builder("s3").seed(1).fault(SyntheticResponse::s3_slow_down()).build()?;
+    /// assert_eq!(layer.target().name(), "s3");
+    /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    pub fn new(target: impl Into<Arc<str>>) -> Self {
-        let target = target.into();
-        tracing::info!(target: "tower_chaos", chaos_target = %target, "HTTP chaos layer built: faults may be injected");
-        Self {
-            config: Arc::new(Config {
-                target,
-                rules: Vec::new(),
-                header_control: None,
-                seed: 0,
-            }),
-            counters: HttpCounters::default(),
+    pub fn builder(name: impl Into<String>) -> HttpChaosLayerBuilder {
+        HttpChaosLayerBuilder {
+            target: Target::builder(name),
+            faults: FaultSet::new(),
+            header_control: None,
         }
     }
 
-    /// Adds a rule: requests that `matcher` matches get `fault`. Rules are
-    /// evaluated in order and combined as [`HttpFaultPlan`] describes.
+    /// A layer for an existing target: it applies the HTTP faults installed
+    /// on `target` with [`Target::set_faults`], now or later. Announces
+    /// itself through `tracing` (info, target `tower_chaos`).
     ///
     /// ```
-    /// use tower_chaos::http::{HttpChaosLayer, RequestMatcher, SyntheticResponse};
-    /// let layer = HttpChaosLayer::new("s3")
-    ///     .rule(RequestMatcher::method(http::Method::PUT), SyntheticResponse::s3_slow_down());
-    /// assert_eq!(layer.rule_count(), 1);
-    /// ```
-    pub fn rule(mut self, matcher: RequestMatcher, fault: impl Into<HttpFault>) -> Self {
-        Arc::make_mut(&mut self.config).rules.push(HttpRule {
-            matcher,
-            fault: fault.into(),
-        });
-        self
-    }
-
-    /// Adds a rule for every request.
+    /// use http::request::Parts;
+    /// use tower_chaos::http::{HttpChaosLayer, HttpFault, SyntheticResponse};
+    /// use tower_chaos::{FaultSet, Target};
     ///
+    /// let target = Target::builder("payments-api").seed(3).build()?;
+    /// let layer = HttpChaosLayer::for_target(&target);
+    /// target.set_faults(FaultSet::new().with(SyntheticResponse::bad_gateway()))?;
+    /// assert_eq!(layer.target().name(), "payments-api");
+    /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    /// use tower_chaos::http::{HttpChaosLayer, HttpFault};
-    /// let layer = HttpChaosLayer::new("api").fault(HttpFault::DropConnection);
-    /// assert_eq!(layer.rule_count(), 1);
-    /// ```
-    pub fn fault(self, fault: impl Into<HttpFault>) -> Self {
-        self.rule(RequestMatcher::any(), fault)
+    pub fn for_target(target: &Target) -> Self {
+        let (plan, _) = target.slot::<HttpFault, Parts>().current();
+        tracing::info!(
+            target: "tower_chaos",
+            chaos_target = %target.name(),
+            seed = target.seed(),
+            seed_source = %target.seed_source(),
+            plan = ?plan,
+            "HTTP chaos layer built: faults may be injected"
+        );
+        Self {
+            target: target.clone(),
+            header_control: None,
+        }
     }
 
     /// Turns on header-controlled faults (off by default; never on a service
     /// that untrusted clients reach). A request with an invalid or
     /// out-of-bounds fault header is answered `400 Bad Request` with the
     /// error text, marked [`Injected`](super::Injected) with
-    /// [`FaultKind::Status`], and counted in
-    /// [`HttpCounters::bad_headers`]. Logs a warning through `tracing`.
+    /// [`FaultKind::Status`](crate::FaultKind::Status), and counted in
+    /// [`Report::rejected_headers`](crate::Report::rejected_headers). Logs a
+    /// warning through `tracing`.
     ///
     /// ```
+    /// use tower_chaos::Target;
     /// use tower_chaos::http::{HeaderControl, HttpChaosLayer};
-    /// let layer = HttpChaosLayer::new("api").header_control(HeaderControl::new());
-    /// # let _ = layer;
+    /// let target = Target::builder("api").seed(1).build()?;
+    /// let layer = HttpChaosLayer::for_target(&target).header_control(HeaderControl::new());
+    /// assert!(format!("{layer:?}").contains("HeaderControl"));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn header_control(mut self, control: HeaderControl) -> Self {
         tracing::warn!(
             target: "tower_chaos",
-            chaos_target = %self.config.target,
+            chaos_target = %self.target.name(),
             "header-controlled faults enabled: any client can ask for faults through headers",
         );
-        Arc::make_mut(&mut self.config).header_control = Some(control);
+        self.header_control = Some(Arc::new(control));
         self
     }
 
-    /// Seeds the draws for header percentages (placeholder until the core
-    /// engine's seed plugs in).
+    /// The layer's target: keep a clone to switch faults, swap them and read
+    /// reports.
     ///
     /// ```
     /// use tower_chaos::http::HttpChaosLayer;
-    /// let layer = HttpChaosLayer::new("api").seed(42);
-    /// assert_eq!(layer.target(), "api");
-    /// ```
-    pub fn seed(mut self, seed: u64) -> Self {
-        Arc::make_mut(&mut self.config).seed = seed;
-        self
-    }
-
-    /// The target's name.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// assert_eq!(HttpChaosLayer::new(String::from("db")).target(), "db");
+    /// let layer = HttpChaosLayer::builder("api").seed(1).build()?;
+    /// let target = layer.target().clone();
+    /// target.disable();
+    /// assert!(!layer.target().is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn target(&self) -> &str {
-        &self.config.target
+    pub const fn target(&self) -> &Target {
+        &self.target
     }
 
-    /// How many rules the layer holds.
+    /// [`Target::set_faults`] for HTTP faults, without type annotations:
+    /// swaps the HTTP faults of every layer and service of the target at
+    /// once. Requests in flight keep the faults they were given.
+    ///
+    /// # Errors
+    ///
+    /// As [`Target::set_faults`]; on error nothing changes.
     ///
     /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// assert_eq!(HttpChaosLayer::new("api").rule_count(), 0);
+    /// use tower_chaos::{FaultSet, Trigger};
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// let layer = HttpChaosLayer::builder("api").seed(1).build()?;
+    /// layer.set_faults(FaultSet::new().with(SyntheticResponse::gateway_timeout().when(Trigger::every(2))))?;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    #[must_use]
-    pub fn rule_count(&self) -> usize {
-        self.config.rules.len()
-    }
-
-    /// The counters shared with every service built from this layer.
-    ///
-    /// ```
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// let layer = HttpChaosLayer::new("api");
-    /// let copy = layer.clone();
-    /// assert_eq!(layer.counters().requests(), copy.counters().requests());
-    /// ```
-    #[must_use]
-    pub fn counters(&self) -> HttpCounters {
-        self.counters.clone()
+    pub fn set_faults(&self, faults: FaultSet<HttpFault, Parts>) -> Result<(), ConfigError> {
+        self.target.set_faults(faults)
     }
 }
 
@@ -390,6 +194,142 @@ impl<S> Layer<S> for HttpChaosLayer {
     type Service = HttpChaos<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HttpChaos::new(inner, self.clone())
+        HttpChaos::with_header_control(inner, &self.target, self.header_control.clone())
+    }
+}
+
+/// Builds an [`HttpChaosLayer`] and its target; see
+/// [`HttpChaosLayer::builder`].
+#[must_use = "a builder does nothing until `.build()` is called"]
+pub struct HttpChaosLayerBuilder {
+    target: TargetBuilder,
+    faults: FaultSet<HttpFault, Parts>,
+    header_control: Option<HeaderControl>,
+}
+
+impl fmt::Debug for HttpChaosLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpChaosLayerBuilder")
+            .field("target", &self.target)
+            .field("faults", &self.faults)
+            .field("header_control", &self.header_control)
+            .finish()
+    }
+}
+
+impl HttpChaosLayerBuilder {
+    /// Fixes the target's seed (see [`TargetBuilder::seed`]).
+    ///
+    /// ```
+    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").seed(8).build()?;
+    /// assert_eq!(layer.target().seed(), 8);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.target = self.target.seed(seed);
+        self
+    }
+
+    /// Keeps a journal of the newest `capacity` faults (see
+    /// [`TargetBuilder::journal`]).
+    ///
+    /// ```
+    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").journal(10).build()?;
+    /// assert!(layer.target().report().journal.is_empty());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn journal(mut self, capacity: usize) -> Self {
+        self.target = self.target.journal(capacity);
+        self
+    }
+
+    /// Starts with the target's faults switched off (see
+    /// [`Target::enable`]).
+    ///
+    /// ```
+    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").start_disabled().build()?;
+    /// assert!(!layer.target().is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn start_disabled(mut self) -> Self {
+        self.target = self.target.start_disabled();
+        self
+    }
+
+    /// Adds a rule: a [`SyntheticResponse`](super::SyntheticResponse),
+    /// [`BodyFault`](super::BodyFault) or [`HttpFault`] on its own fires on
+    /// every request; give it a trigger with `.when(..)`.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{BodyFault, HttpChaosLayer, RequestMatcher, SyntheticResponse};
+    ///
+    /// let layer = HttpChaosLayer::builder("s3")
+    ///     .fault(SyntheticResponse::s3_slow_down().when(RequestMatcher::method(Method::PUT) & Trigger::rate(0.3)))
+    ///     .fault(BodyFault::truncate_after(512).when(Trigger::every(10)))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn fault(mut self, rule: impl Into<Rule<HttpFault, Parts>>) -> Self {
+        self.faults = self.faults.with(rule);
+        self
+    }
+
+    /// Caps the requests carrying an HTTP fault at once (see
+    /// [`FaultSet::max_active`]). A request with a body fault stays active
+    /// until its body ends or is dropped.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpChaosLayer, HttpFault};
+    /// let err = HttpChaosLayer::builder("api").fault(HttpFault::DropConnection).max_active(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("fault_set.max_active"));
+    /// ```
+    pub fn max_active(mut self, n: u32) -> Self {
+        self.faults = self.faults.max_active(n);
+        self
+    }
+
+    /// Turns on header-controlled faults (see
+    /// [`HttpChaosLayer::header_control`]).
+    ///
+    /// ```
+    /// use tower_chaos::http::{HeaderControl, HttpChaosLayer};
+    /// let layer = HttpChaosLayer::builder("api").header_control(HeaderControl::new().envoy_names()).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn header_control(mut self, control: HeaderControl) -> Self {
+        self.header_control = Some(control);
+        self
+    }
+
+    /// Builds the target, installs the faults and returns the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a bad target (empty name, zero journal, a bad
+    /// [`SEED_ENV`](crate::SEED_ENV)) or a bad fault set (a rate outside
+    /// `0..=1`, a zero count, a body fault that does nothing…), naming the
+    /// field and the value.
+    ///
+    /// ```
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// let err = HttpChaosLayer::builder("api")
+    ///     .fault(SyntheticResponse::bad_gateway().when(Trigger::rate(1.5)))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `trigger.rate` = 1.5: must be within 0.0..=1.0");
+    /// ```
+    pub fn build(self) -> Result<HttpChaosLayer, ConfigError> {
+        let target = self.target.build()?;
+        target.set_faults(self.faults)?;
+        let layer = HttpChaosLayer::for_target(&target);
+        Ok(match self.header_control {
+            Some(control) => layer.header_control(control),
+            None => layer,
+        })
     }
 }

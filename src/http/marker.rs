@@ -1,98 +1,29 @@
 //! The marker an injected response carries in its extensions.
 
-use std::fmt;
 use std::sync::Arc;
 
-/// Which kind of HTTP fault touched a response.
-///
-/// Field-less so it can index counters; the response itself carries the
-/// details (its status, its `grpc-status` header).
-///
-/// ```
-/// use tower_chaos::http::FaultKind;
-/// assert_eq!(FaultKind::Grpc.as_str(), "grpc");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum FaultKind {
-    /// A synthesized HTTP status response; the inner service was not called.
-    Status,
-    /// A synthesized gRPC trailers-only response; the inner service was not
-    /// called.
-    Grpc,
-    /// The connection was dropped (HTTP/1) or the stream reset (HTTP/2); the
-    /// inner service was not called.
-    DropConnection,
-    /// The real response's body was faulted (truncated, stalled, throttled,
-    /// delayed or aborted).
-    ResponseBody,
-    /// The inner call was delayed; the response itself is real.
-    Delay,
-}
-
-impl FaultKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [Self; 5] = [
-        Self::Status,
-        Self::Grpc,
-        Self::DropConnection,
-        Self::ResponseBody,
-        Self::Delay,
-    ];
-
-    /// A short, stable name for reports and counters.
-    ///
-    /// ```
-    /// use tower_chaos::http::FaultKind;
-    /// assert_eq!(FaultKind::DropConnection.as_str(), "drop_connection");
-    /// ```
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Status => "status",
-            Self::Grpc => "grpc",
-            Self::DropConnection => "drop_connection",
-            Self::ResponseBody => "response_body",
-            Self::Delay => "delay",
-        }
-    }
-
-    /// Whether the response was synthesized without calling the inner service.
-    ///
-    /// ```
-    /// use tower_chaos::http::FaultKind;
-    /// assert!(FaultKind::Status.is_synthesized());
-    /// assert!(!FaultKind::ResponseBody.is_synthesized());
-    /// ```
-    #[must_use]
-    pub const fn is_synthesized(self) -> bool {
-        matches!(self, Self::Status | Self::Grpc | Self::DropConnection)
-    }
-
-    pub(crate) const fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::FaultKind;
 
 /// Marker inserted into the extensions of every response a fault touched,
 /// so a test can tell injected from real.
 ///
-/// When several faults apply to one request (a delay, then a 503), `kind` is
-/// the one that shaped the response most: a synthesized response wins over
-/// a body fault, which wins over a delay.
+/// It carries the crate's [`FaultKind`], the name of the target whose layer
+/// injected it, and the name of the rule, if it had one. When several
+/// faults apply to one request (a delay, then a 503), `kind` is the one that
+/// shaped the response: the synthesized response, the dropped connection or
+/// the body fault, and [`FaultKind::Latency`] only when a delay was all
+/// that happened.
+///
+/// The marker lives in `http::Extensions`: it is visible to in-process
+/// callers and to layers above, and does not travel over the wire.
 ///
 /// ```
 /// use http::StatusCode;
-/// use tower_chaos::http::{FaultKind, Injected, SyntheticResponse};
+/// use tower_chaos::FaultKind;
+/// use tower_chaos::http::{Injected, SyntheticResponse};
 ///
 /// let response = SyntheticResponse::service_unavailable().to_response::<()>("payments");
-/// let marker = response.extensions().get::<Injected>().expect("marked");
+/// let marker = Injected::of(&response).expect("marked");
 /// assert_eq!(marker.kind(), FaultKind::Status);
 /// assert_eq!(marker.target(), "payments");
 /// assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -101,28 +32,51 @@ impl fmt::Display for FaultKind {
 pub struct Injected {
     kind: FaultKind,
     target: Arc<str>,
+    rule: Option<Arc<str>>,
 }
 
 impl Injected {
     /// A marker for `kind` injected on `target`.
     ///
     /// ```
-    /// use tower_chaos::http::{FaultKind, Injected};
-    /// let m = Injected::new(FaultKind::Delay, "db");
-    /// assert_eq!(m.target(), "db");
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::Injected;
+    /// let m = Injected::new(FaultKind::Latency, "db");
+    /// assert_eq!((m.target(), m.rule()), ("db", None));
     /// ```
     pub fn new(kind: FaultKind, target: impl Into<Arc<str>>) -> Self {
         Self {
             kind,
             target: target.into(),
+            rule: None,
         }
+    }
+
+    /// The same marker, naming the rule that injected the fault.
+    ///
+    /// ```
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::Injected;
+    /// let m = Injected::new(FaultKind::Status, "s3").with_rule("puts-fail");
+    /// assert_eq!(m.rule(), Some("puts-fail"));
+    /// ```
+    #[must_use]
+    pub fn with_rule(mut self, rule: impl Into<Arc<str>>) -> Self {
+        self.rule = Some(rule.into());
+        self
+    }
+
+    pub(crate) fn with_rule_opt(mut self, rule: Option<Arc<str>>) -> Self {
+        self.rule = rule;
+        self
     }
 
     /// The kind of fault.
     ///
     /// ```
-    /// use tower_chaos::http::{FaultKind, Injected};
-    /// assert_eq!(Injected::new(FaultKind::Grpc, "x").kind(), FaultKind::Grpc);
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::Injected;
+    /// assert_eq!(Injected::new(FaultKind::GrpcStatus, "x").kind(), FaultKind::GrpcStatus);
     /// ```
     #[must_use]
     pub const fn kind(&self) -> FaultKind {
@@ -132,12 +86,27 @@ impl Injected {
     /// The name of the target whose layer injected it.
     ///
     /// ```
-    /// use tower_chaos::http::{FaultKind, Injected};
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::Injected;
     /// assert_eq!(Injected::new(FaultKind::Status, String::from("s3")).target(), "s3");
     /// ```
     #[must_use]
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The name of the rule that injected it, if the rule was
+    /// [named](crate::Rule::named) (`header-control` for faults asked for
+    /// through request headers).
+    ///
+    /// ```
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::Injected;
+    /// assert_eq!(Injected::new(FaultKind::Status, "s3").rule(), None);
+    /// ```
+    #[must_use]
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.as_deref()
     }
 
     /// Finds the marker in a response's extensions, if any.

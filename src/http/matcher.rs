@@ -1,13 +1,15 @@
 //! Request matchers over the request head.
 
 use std::fmt;
-use std::ops::Not;
+use std::ops::{BitAnd, BitOr, Not};
 use std::sync::Arc;
 
 use http::header::{CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 
-use crate::ConfigError;
+use http::request::Parts;
+
+use crate::{ConfigError, Trigger};
 
 /// A borrowed view of a request head: method, URI and headers.
 ///
@@ -643,6 +645,25 @@ impl RequestMatcher {
         }
     }
 
+    /// A trigger that fires when this matcher matches and then `trigger`
+    /// fires. `trigger` is evaluated only for matching requests, so counting
+    /// triggers count matching requests: `first(3)` below fails the first
+    /// three `PUT`s, whatever else comes in between. Same as
+    /// `matcher & trigger`.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::RequestMatcher;
+    ///
+    /// let first_three_puts = RequestMatcher::method(Method::PUT).and_trigger(Trigger::first(3));
+    /// assert_eq!(format!("{first_three_puts:?}"), "All([When(RequestMatcher(method(PUT))), First(3)])");
+    /// ```
+    #[must_use]
+    pub fn and_trigger(self, trigger: Trigger<Parts>) -> Trigger<Parts> {
+        Trigger::from(self).and(trigger)
+    }
+
     /// Whether the request head matches.
     ///
     /// ```
@@ -667,6 +688,84 @@ impl RequestMatcher {
     #[inline]
     pub fn matches_request<B>(&self, request: &Request<B>) -> bool {
         self.matches(&RequestHead::of(request))
+    }
+}
+
+impl From<RequestMatcher> for Trigger<Parts> {
+    /// A trigger that fires for the requests the matcher matches; combine
+    /// it with any other trigger (`&`, `|`, `!`, [`Trigger::all`]…).
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::RequestMatcher;
+    ///
+    /// let half_of_the_puts = Trigger::from(RequestMatcher::method(Method::PUT)) & Trigger::rate(0.5);
+    /// assert!(format!("{half_of_the_puts:?}").contains("Rate(0.5)"));
+    /// ```
+    fn from(matcher: RequestMatcher) -> Self {
+        let label = format!("{matcher:?}");
+        Self::when_labeled(label, move |parts: &Parts| {
+            matcher.matches(&RequestHead::from_parts(parts))
+        })
+    }
+}
+
+impl BitAnd for RequestMatcher {
+    type Output = Self;
+
+    /// `a & b` is [`a.and(b)`](RequestMatcher::and).
+    fn bitand(self, other: Self) -> Self {
+        self.and(other)
+    }
+}
+
+impl BitOr for RequestMatcher {
+    type Output = Self;
+
+    /// `a | b` is [`a.or(b)`](RequestMatcher::or).
+    fn bitor(self, other: Self) -> Self {
+        self.or(other)
+    }
+}
+
+impl BitAnd<Trigger<Parts>> for RequestMatcher {
+    type Output = Trigger<Parts>;
+
+    /// `matcher & trigger` is
+    /// [`matcher.and_trigger(trigger)`](RequestMatcher::and_trigger): the
+    /// trigger sees only matching requests.
+    fn bitand(self, trigger: Trigger<Parts>) -> Trigger<Parts> {
+        self.and_trigger(trigger)
+    }
+}
+
+impl BitOr<Trigger<Parts>> for RequestMatcher {
+    type Output = Trigger<Parts>;
+
+    /// Fires when the matcher matches or, for the other requests, when
+    /// `trigger` fires.
+    fn bitor(self, trigger: Trigger<Parts>) -> Trigger<Parts> {
+        Trigger::from(self).or(trigger)
+    }
+}
+
+impl BitAnd<RequestMatcher> for Trigger<Parts> {
+    type Output = Self;
+
+    /// `trigger & matcher`: the matcher is checked only when the trigger
+    /// fired, so a counting trigger on the left counts every request.
+    fn bitand(self, matcher: RequestMatcher) -> Self {
+        self.and(matcher.into())
+    }
+}
+
+impl BitOr<RequestMatcher> for Trigger<Parts> {
+    type Output = Self;
+
+    /// Fires when the trigger fires or, failing that, the matcher matches.
+    fn bitor(self, matcher: RequestMatcher) -> Self {
+        self.or(matcher.into())
     }
 }
 
@@ -727,6 +826,28 @@ mod tests {
         let m = !!RequestMatcher::predicate(|_| true);
         assert!(format!("{m:?}").contains("predicate("), "{m:?}");
         assert!(m.matches_request(&Request::new(())));
+    }
+
+    #[test]
+    fn operators_combine_matchers_and_triggers() {
+        let put = RequestMatcher::method(Method::PUT);
+        let items = RequestMatcher::path_prefix("/items").unwrap();
+        let both = put.clone() & items.clone();
+        assert!(both.matches_request(&Request::put("/items/1").body(()).unwrap()));
+        assert!(!both.matches_request(&Request::get("/items/1").body(()).unwrap()));
+        let either = put.clone() | items;
+        assert!(either.matches_request(&Request::get("/items/1").body(()).unwrap()));
+        let t: Trigger<Parts> = put.clone() & Trigger::first(1);
+        assert!(
+            format!("{t:?}").starts_with("All([When(RequestMatcher(method(PUT)))"),
+            "{t:?}"
+        );
+        let t: Trigger<Parts> = Trigger::first(1) & put.clone();
+        assert!(format!("{t:?}").starts_with("All([First(1), When("), "{t:?}");
+        let t: Trigger<Parts> = put.clone() | Trigger::every(2);
+        assert!(format!("{t:?}").starts_with("Any(["), "{t:?}");
+        let t: Trigger<Parts> = Trigger::every(2) | put;
+        assert!(format!("{t:?}").starts_with("Any([Every(2)"), "{t:?}");
     }
 
     #[test]

@@ -96,12 +96,12 @@ mod response;
 mod service;
 
 pub use body::{BodyCounters, BodyFault, BodyFaultError, BodyFaultErrorKind, BoxError, ChaosBody};
-pub use fault::{HttpFault, HttpFaultPlan};
+pub use fault::HttpFault;
 pub use future::ResponseFuture;
 pub use grpc::GrpcCode;
 pub use header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
-pub use layer::{HttpChaosLayer, HttpCounters};
-pub use marker::{FaultKind, Injected};
+pub use layer::{HttpChaosLayer, HttpChaosLayerBuilder};
+pub use marker::Injected;
 pub use matcher::{RequestHead, RequestMatcher};
 pub use response::{RetryAfter, SyntheticResponse};
 pub use service::HttpChaos;

@@ -9,9 +9,10 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use super::body::ChaosBody;
+use super::fault::HttpFault;
 use super::grpc::{GrpcCode, percent_encode_message};
-use super::marker::{FaultKind, Injected};
-use crate::ConfigError;
+use super::marker::Injected;
+use crate::{ConfigError, FaultKind, Rule, Trigger};
 
 /// The value of a `Retry-After` header: a number of seconds or an HTTP date.
 ///
@@ -444,7 +445,7 @@ impl SyntheticResponse {
                 status: StatusCode::OK,
                 headers,
                 body: Bytes::new(),
-                kind: FaultKind::Grpc,
+                kind: FaultKind::GrpcStatus,
             }),
         }
     }
@@ -599,23 +600,46 @@ impl SyntheticResponse {
     /// ```
     #[must_use]
     pub fn grpc_code(&self) -> Option<GrpcCode> {
-        if self.parts.kind != FaultKind::Grpc {
+        if self.parts.kind != FaultKind::GrpcStatus {
             return None;
         }
         let value = self.parts.headers.get("grpc-status")?.to_str().ok()?;
         GrpcCode::from_u16(value.parse().ok()?).ok()
     }
 
-    /// [`FaultKind::Grpc`] for gRPC responses, [`FaultKind::Status`] otherwise.
+    /// [`FaultKind::GrpcStatus`] for gRPC responses, [`FaultKind::Status`] otherwise.
     ///
     /// ```
-    /// use tower_chaos::http::{FaultKind, SyntheticResponse};
-    /// assert_eq!(SyntheticResponse::grpc_unavailable().kind(), FaultKind::Grpc);
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::grpc_unavailable().kind(), FaultKind::GrpcStatus);
     /// assert_eq!(SyntheticResponse::s3_slow_down().kind(), FaultKind::Status);
     /// ```
     #[must_use]
     pub fn kind(&self) -> FaultKind {
         self.parts.kind
+    }
+
+    /// Answers with this response whenever `trigger` fires: a
+    /// [`Trigger<Parts>`](crate::Trigger) or a
+    /// [`RequestMatcher`](super::RequestMatcher) (see
+    /// [`HttpFault::when`]).
+    ///
+    /// ```
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{RequestMatcher, SyntheticResponse};
+    ///
+    /// let rule = SyntheticResponse::service_unavailable()
+    ///     .when(RequestMatcher::path_glob("/items/*")?.and_trigger(Trigger::first(3)));
+    /// assert_eq!(rule.action().kind(), tower_chaos::FaultKind::Status);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn when(
+        self,
+        trigger: impl Into<Trigger<http::request::Parts>>,
+    ) -> Rule<HttpFault, http::request::Parts> {
+        HttpFault::Respond(self).when(trigger)
     }
 
     /// Builds the response, marked with [`Injected`] for `target`.
@@ -626,6 +650,11 @@ impl SyntheticResponse {
     /// assert_eq!(Injected::of(&r).unwrap().target(), "grpc-api");
     /// ```
     pub fn to_response<B>(&self, target: impl Into<Arc<str>>) -> Response<ChaosBody<B>> {
+        self.to_marked_response(Injected::new(self.parts.kind, target))
+    }
+
+    /// Builds the response with `marker` in its extensions.
+    pub(crate) fn to_marked_response<B>(&self, marker: Injected) -> Response<ChaosBody<B>> {
         let body = if self.parts.body.is_empty() {
             ChaosBody::empty()
         } else {
@@ -634,9 +663,7 @@ impl SyntheticResponse {
         let mut response = Response::new(body);
         *response.status_mut() = self.parts.status;
         *response.headers_mut() = self.parts.headers.clone();
-        response
-            .extensions_mut()
-            .insert(Injected::new(self.parts.kind, target));
+        response.extensions_mut().insert(marker);
         response
     }
 }

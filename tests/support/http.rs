@@ -107,3 +107,23 @@ impl Body for Chunked {
         SizeHint::default()
     }
 }
+
+/// A layer on a new target named `name` (seed 1) with one rule.
+pub fn chaos(
+    name: &str,
+    rule: impl Into<tower_chaos::Rule<tower_chaos::http::HttpFault, http::request::Parts>>,
+) -> tower_chaos::http::HttpChaosLayer {
+    tower_chaos::http::HttpChaosLayer::builder(name)
+        .seed(1)
+        .fault(rule)
+        .build()
+        .unwrap()
+}
+
+/// A layer on a new target named `name` (seed 1) with no faults.
+pub fn quiet(name: &str) -> tower_chaos::http::HttpChaosLayer {
+    tower_chaos::http::HttpChaosLayer::builder(name)
+        .seed(1)
+        .build()
+        .unwrap()
+}
