@@ -313,6 +313,18 @@ impl BodyFault {
         super::HttpFault::ResponseBody(self).when(trigger)
     }
 
+    /// Applies this fault to every response body, under a name (for
+    /// journals, tracing and the [`Injected`](super::Injected) marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert_eq!(BodyFault::abort_after(0).named("lost-reply").name(), Some("lost-reply"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> crate::Rule<super::HttpFault, http::request::Parts> {
+        super::HttpFault::ResponseBody(self).named(name)
+    }
+
     /// Whether this fault does nothing at all.
     ///
     /// ```

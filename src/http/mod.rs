@@ -9,57 +9,95 @@
 //! `Infallible`), tonic's `Server::builder().layer(..)`, or around a client
 //! such as hyper-util's.
 //!
+//! The layer runs on the crate's core: it belongs to a [`Target`], its rules
+//! are [`Rule<HttpFault, Parts>`](crate::Rule)s with [`Trigger`]s evaluated
+//! at `call` on the request head ([`http::request::Parts`]), draws come
+//! from the target's seed, and everything it injects is counted in the
+//! target's [`Report`](crate::Report).
+//!
 //! ```
 //! use std::convert::Infallible;
 //! use bytes::Bytes;
 //! use http::{Method, Request, Response, StatusCode};
 //! use http_body_util::Full;
 //! use tower::{Layer, Service, ServiceExt};
-//! use tower_chaos::http::{HttpChaosLayer, Injected, RequestMatcher, SyntheticResponse, RetryAfter};
+//! use tower_chaos::http::{HttpChaosLayer, Injected, RequestMatcher, SyntheticResponse};
+//! use tower_chaos::{FaultKind, Trigger};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let layer = HttpChaosLayer::new("items-api").rule(
-//!     RequestMatcher::method(Method::PUT).and(RequestMatcher::path_glob("/items/*")?),
-//!     SyntheticResponse::too_many_requests(RetryAfter::Seconds(1)),
-//! );
-//! let counters = layer.counters();
-//! let mut svc = layer.layer(tower::service_fn(|_req: Request<Full<Bytes>>| async {
+//! // S3, 2017: the first three PUTs to an item get `SlowDown`; GETs pass.
+//! let chaos = HttpChaosLayer::builder("s3")
+//!     .seed(2017)
+//!     .fault(
+//!         SyntheticResponse::s3_slow_down()
+//!             .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*")? & Trigger::first(3)),
+//!     )
+//!     .build()?;
+//! let target = chaos.target().clone();
+//! let mut svc = chaos.layer(tower::service_fn(|_req: Request<Full<Bytes>>| async {
 //!     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("stored"))))
 //! }));
 //!
-//! let put = Request::put("/items/7").body(Full::default())?;
-//! let response = svc.ready().await?.call(put).await?;
-//! assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-//! assert!(Injected::of(&response).is_some());
-//!
-//! let get = Request::get("/items/7").body(Full::default())?;
-//! let response = svc.ready().await?.call(get).await?;
-//! assert_eq!(response.status(), StatusCode::OK);
-//! assert!(Injected::of(&response).is_none());
-//! assert_eq!((counters.requests(), counters.injected_total()), (2, 1));
+//! for _ in 0..4 {
+//!     let put = Request::put("/items/7").body(Full::default())?;
+//!     let get = Request::get("/items/7").body(Full::default())?;
+//!     let put = svc.ready().await?.call(put).await?;
+//!     let get = svc.ready().await?.call(get).await?;
+//!     assert_eq!(Injected::of(&put).is_some(), put.status() == StatusCode::SERVICE_UNAVAILABLE);
+//!     assert_eq!(get.status(), StatusCode::OK);
+//! }
+//! let report = target.report();
+//! assert_eq!((report.seen, report.injected(FaultKind::Status)), (8, 3));
 //! # Ok(()) }
 //! ```
 //!
 //! # The pieces
 //!
 //! * [`HttpFault`]: what a rule does — [`HttpFault::Respond`] with a
-//!   [`SyntheticResponse`], [`HttpFault::Delay`],
-//!   [`HttpFault::ResponseBody`] with a [`BodyFault`], or
-//!   [`HttpFault::DropConnection`]. [`HttpFaultPlan`] combines the faults
-//!   that fired for one request.
+//!   [`SyntheticResponse`], [`HttpFault::Latency`] (a [`Latency`](crate::Latency)
+//!   before the inner call), [`HttpFault::ResponseBody`] with a
+//!   [`BodyFault`], or [`HttpFault::DropConnection`]. Each has a `when`
+//!   that makes it a rule; on its own it fires on every request.
 //! * [`SyntheticResponse`]: any status, headers and body; ready-made `500`,
 //!   `502`, `503`, `504`, `429` with [`RetryAfter`]; AWS JSON and S3 XML
 //!   errors; gRPC trailers-only responses for every [`GrpcCode`].
 //! * [`ChaosBody`] and [`BodyFault`]: streaming body faults (truncate,
 //!   stall, throttle, first-byte delay, abort), for response bodies through
-//!   the layer and for request bodies by wrapping them on the client side.
+//!   the layer and for request bodies by wrapping them on the client side;
+//!   bytes are counted in [`Report::bytes_passed`](crate::Report::bytes_passed)
+//!   and [`Report::bytes_dropped`](crate::Report::bytes_dropped).
 //! * [`RequestMatcher`] over a borrowed [`RequestHead`]: method, path
 //!   (exact, prefix, glob), host, headers, gRPC service and method,
-//!   predicates; `and`, `or`, `!`.
+//!   predicates; `&`, `|`, `!`. A matcher converts into a
+//!   [`Trigger<Parts>`](crate::Trigger) and combines with any trigger.
 //! * [`HeaderControl`]: opt-in faults asked for by request headers, as
 //!   Envoy's `x-envoy-fault-*`.
-//! * [`Injected`]: the marker in every touched response's extensions.
+//! * [`Injected`]: the marker in every touched response's extensions, with
+//!   the [`FaultKind`](crate::FaultKind), the target and the rule.
+//!
+//! # Matchers and triggers
+//!
+//! `matcher & trigger` (or [`RequestMatcher::and_trigger`]) evaluates the
+//! matcher first, so counting triggers count matching requests only:
+//! `RequestMatcher::method(Method::PUT) & Trigger::first(3)` fails the
+//! first three PUTs. `trigger & matcher` evaluates the trigger first:
+//! `Trigger::first(3) & RequestMatcher::method(Method::PUT)` fails those of
+//! the first three requests that are PUTs. Anything the core offers works
+//! on HTTP requests too: rates, `every`, `after`, time windows, and keys
+//! (`Trigger::keyed(0.2, |head: &Parts| head.headers.get("x-tenant").cloned())`
+//! takes down the same fifth of the tenants for a given seed).
+//!
+//! # Switching faults at run time
+//!
+//! The faults live in the target, not in the layer. Keep a clone of
+//! [`HttpChaosLayer::target`] (or build the layer with
+//! [`HttpChaosLayer::for_target`]) and, while requests are in flight,
+//! [`disable`](crate::Target::disable) it, [scale its
+//! rates](crate::Target::set_rate_scale) or [swap its HTTP
+//! faults](crate::Target::set_faults) for a new
+//! [`FaultSet<HttpFault, Parts>`](crate::FaultSet). Requests already
+//! decided keep the faults they were given.
 //!
 //! # Dropping the connection
 //!
@@ -83,6 +121,10 @@
 //!
 //! `docs/HTTP.md` lists every fault with what each client sees, as
 //! measured by this crate's integration tests.
+//!
+//! [`Target`]: crate::Target
+//! [`Trigger`]: crate::Trigger
+//! [`http::request::Parts`]: http::request::Parts
 
 mod body;
 mod fault;

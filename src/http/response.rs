@@ -642,6 +642,18 @@ impl SyntheticResponse {
         HttpFault::Respond(self).when(trigger)
     }
 
+    /// Answers every request with this response, under a name (for
+    /// journals, tracing and the [`Injected`] marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::bad_gateway().named("lb-down").name(), Some("lb-down"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> Rule<HttpFault, http::request::Parts> {
+        HttpFault::Respond(self).named(name)
+    }
+
     /// Builds the response, marked with [`Injected`] for `target`.
     ///
     /// ```
