@@ -52,11 +52,11 @@ type KeyFn<R> = Arc<dyn Fn(&R) -> u64 + Send + Sync>;
 ///     .and(!Trigger::when(|req: &String| req == "/health"));
 /// assert!(format!("{t:?}").contains("Keyed"));
 /// ```
-pub struct Trigger<R> {
+pub struct Trigger<R: ?Sized> {
     node: Node<R>,
 }
 
-enum Node<R> {
+enum Node<R: ?Sized> {
     Always,
     Never,
     Rate(f64),
@@ -71,7 +71,7 @@ enum Node<R> {
     Not(Box<Self>),
 }
 
-impl<R> Clone for Node<R> {
+impl<R: ?Sized> Clone for Node<R> {
     fn clone(&self) -> Self {
         match self {
             Self::Always => Self::Always,
@@ -90,7 +90,7 @@ impl<R> Clone for Node<R> {
     }
 }
 
-impl<R> fmt::Debug for Node<R> {
+impl<R: ?Sized> fmt::Debug for Node<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Always => f.write_str("Always"),
@@ -110,7 +110,7 @@ impl<R> fmt::Debug for Node<R> {
     }
 }
 
-impl<R> Clone for Trigger<R> {
+impl<R: ?Sized> Clone for Trigger<R> {
     fn clone(&self) -> Self {
         Self {
             node: self.node.clone(),
@@ -118,20 +118,20 @@ impl<R> Clone for Trigger<R> {
     }
 }
 
-impl<R> fmt::Debug for Trigger<R> {
+impl<R: ?Sized> fmt::Debug for Trigger<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.node.fmt(f)
     }
 }
 
-impl<R> Default for Trigger<R> {
+impl<R: ?Sized> Default for Trigger<R> {
     /// [`Trigger::always`].
     fn default() -> Self {
         Self::always()
     }
 }
 
-impl<R> Trigger<R> {
+impl<R: ?Sized> Trigger<R> {
     const fn from_node(node: Node<R>) -> Self {
         Self { node }
     }
@@ -344,7 +344,7 @@ impl<R> Trigger<R> {
     }
 }
 
-impl<R> BitAnd for Trigger<R> {
+impl<R: ?Sized> BitAnd for Trigger<R> {
     type Output = Self;
 
     /// `a & b` is [`a.and(b)`](Trigger::and).
@@ -353,7 +353,7 @@ impl<R> BitAnd for Trigger<R> {
     }
 }
 
-impl<R> BitOr for Trigger<R> {
+impl<R: ?Sized> BitOr for Trigger<R> {
     type Output = Self;
 
     /// `a | b` is [`a.or(b)`](Trigger::or).
@@ -362,7 +362,7 @@ impl<R> BitOr for Trigger<R> {
     }
 }
 
-impl<R> Not for Trigger<R> {
+impl<R: ?Sized> Not for Trigger<R> {
     type Output = Self;
 
     fn not(self) -> Self {
@@ -407,7 +407,7 @@ impl Salts {
     }
 }
 
-fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError> {
+fn compile<R: ?Sized>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError> {
     let list = |field, nodes: &[Node<R>], salts: &mut Salts| {
         if nodes.is_empty() {
             return Err(ConfigError::invalid(field, "[]", "needs at least one trigger"));
@@ -446,7 +446,7 @@ fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError>
 }
 
 /// A compiled trigger: validated, with its own counters.
-pub(crate) enum Cond<R> {
+pub(crate) enum Cond<R: ?Sized> {
     Always,
     Never,
     Rate { p: f64, salt: u64 },
@@ -473,7 +473,7 @@ pub(crate) struct Draw<'a> {
     pub(crate) clock: &'a dyn Fn() -> Duration,
 }
 
-impl<R> Cond<R> {
+impl<R: ?Sized> Cond<R> {
     pub(crate) fn fires(&self, req: &R, draw: &Draw<'_>) -> bool {
         match self {
             Self::Always => true,

@@ -17,15 +17,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use bytes::Bytes;
-use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use support::{reqwest_h1, reqwest_h2, serve};
 use tower::{Layer, Service, ServiceExt};
 use tower_chaos::http::{
-    BodyFault, HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, SyntheticResponse,
+    BodyFault, HeaderControl, HttpChaosLayer, HttpFault, HttpRequest, HttpRule, Injected, RequestMatcher,
+    SyntheticResponse,
 };
-use tower_chaos::{FaultKind, FaultSet, Latency, Rule, Target, Trigger};
+use tower_chaos::{FaultKind, FaultSet, Latency, Target, Trigger};
 
 /// `/items/{id}` answers GET and PUT with 200 and counts the calls that
 /// reached it.
@@ -92,7 +92,7 @@ async fn swapping_http_faults_through_the_target_leaves_requests_in_flight_alone
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 
     // Clearing the faults lets everything through, without rebuilding.
-    target.clear_faults::<HttpFault, Parts>();
+    target.clear_faults::<HttpFault, HttpRequest>();
     let response = svc.clone().oneshot(get_item(10)).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(Injected::of(&response).is_none());
@@ -240,7 +240,7 @@ async fn rate_triggered_http_faults_replay_by_seed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stalled_body_holds_its_active_slot_until_dropped() {
-    let rule: Rule<HttpFault, Parts> = BodyFault::stall_after(2).when(Trigger::always()).max_active(1);
+    let rule: HttpRule = BodyFault::stall_after(2).when(Trigger::always()).max_active(1);
     let chaos = HttpChaosLayer::builder("stalls")
         .seed(1)
         .fault(rule)

@@ -295,7 +295,7 @@ impl BodyFault {
     }
 
     /// Applies this fault to response bodies whenever `trigger` fires: a
-    /// [`Trigger<Parts>`](crate::Trigger) or a
+    /// [`HttpTrigger`](super::HttpTrigger) or a
     /// [`RequestMatcher`](super::RequestMatcher) (see
     /// [`HttpFault::when`](super::HttpFault::when)).
     ///
@@ -306,10 +306,7 @@ impl BodyFault {
     /// assert_eq!(rule.action().kind(), FaultKind::ResponseBody);
     /// ```
     #[must_use]
-    pub fn when(
-        self,
-        trigger: impl Into<crate::Trigger<http::request::Parts>>,
-    ) -> crate::Rule<super::HttpFault, http::request::Parts> {
+    pub fn when(self, trigger: impl Into<super::HttpTrigger>) -> super::HttpRule {
         super::HttpFault::ResponseBody(self).when(trigger)
     }
 
@@ -321,7 +318,7 @@ impl BodyFault {
     /// assert_eq!(BodyFault::abort_after(0).named("lost-reply").name(), Some("lost-reply"));
     /// ```
     #[must_use]
-    pub fn named(self, name: impl Into<Arc<str>>) -> crate::Rule<super::HttpFault, http::request::Parts> {
+    pub fn named(self, name: impl Into<Arc<str>>) -> super::HttpRule {
         super::HttpFault::ResponseBody(self).named(name)
     }
 
@@ -582,7 +579,10 @@ pin_project! {
     enum Kind<B> {
         Pass { #[pin] body: B },
         Faulted { #[pin] body: B, state: Box<FaultState> },
-        Full { data: Option<Bytes> },
+        // Boxed so that the pass-through form stays as small as the inner
+        // body plus a tag: responses up to 128 bytes move without a
+        // `memcpy` call.
+        Full { data: Option<Box<Bytes>> },
         Dropped { done: bool },
     }
 }
@@ -593,7 +593,7 @@ impl<B> fmt::Debug for ChaosBody<B> {
         match &self.kind {
             Kind::Pass { .. } => d.field("kind", &"pass"),
             Kind::Faulted { state, .. } => d.field("fault", &state.fault),
-            Kind::Full { data } => d.field("full", &data.as_ref().map_or(0, Bytes::len)),
+            Kind::Full { data } => d.field("full", &data.as_ref().map_or(0, |d| d.len())),
             Kind::Dropped { .. } => d.field("kind", &"dropped"),
         };
         d.finish_non_exhaustive()
@@ -645,7 +645,7 @@ impl<B> ChaosBody<B> {
     pub fn full(data: impl Into<Bytes>) -> Self {
         Self {
             kind: Kind::Full {
-                data: Some(data.into()),
+                data: Some(Box::new(data.into())),
             },
         }
     }
@@ -996,7 +996,7 @@ where
                 }
                 poll
             }
-            KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(*d)))),
             KindProj::Dropped { done } => {
                 if *done {
                     Poll::Ready(None)
@@ -1022,7 +1022,7 @@ where
                         && body.is_end_stream()
                 }
             },
-            Kind::Full { data } => data.as_ref().is_none_or(Bytes::is_empty),
+            Kind::Full { data } => data.as_ref().is_none_or(|d| d.is_empty()),
             Kind::Dropped { .. } => false,
         }
     }

@@ -4,23 +4,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::request::Parts;
-
 use super::body::BodyFault;
 use super::marker::Injected;
 use super::response::SyntheticResponse;
+use super::view::{HttpRequest, HttpRule, HttpTrigger};
 use crate::rng::SplitMix;
 use crate::rule::sealed::Sealed;
 use crate::rule::{Applied, Resolve, TakeCtx};
 use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
 
 /// What an HTTP rule does to a request when it fires: the action `A` of a
-/// [`Rule<HttpFault, Parts>`](crate::Rule), installed with
+/// [`HttpRule`] (`Rule<HttpFault, HttpRequest>`), installed with
 /// [`HttpChaosLayerBuilder::fault`](super::HttpChaosLayerBuilder::fault) or
 /// [`Target::set_faults`](crate::Target::set_faults).
 ///
 /// [`SyntheticResponse`] and [`BodyFault`] convert into it, and all three
-/// have a `when` that attaches a trigger (a [`Trigger<Parts>`], or a
+/// have a `when` that attaches a trigger (an [`HttpTrigger`], or a
 /// [`RequestMatcher`](super::RequestMatcher), which converts into one).
 ///
 /// | fault | the inner service | the client sees |
@@ -97,7 +96,7 @@ impl HttpFault {
         Self::Latency(latency)
     }
 
-    /// This fault whenever `trigger` fires: a [`Trigger<Parts>`] or a
+    /// This fault whenever `trigger` fires: an [`HttpTrigger`] or a
     /// [`RequestMatcher`](super::RequestMatcher) (combine both with `&`,
     /// `|` or [`RequestMatcher::and_trigger`](super::RequestMatcher::and_trigger)).
     ///
@@ -109,7 +108,7 @@ impl HttpFault {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn when(self, trigger: impl Into<Trigger<Parts>>) -> Rule<Self, Parts> {
+    pub fn when(self, trigger: impl Into<HttpTrigger>) -> HttpRule {
         Rule::new(self, trigger.into())
     }
 
@@ -121,7 +120,7 @@ impl HttpFault {
     /// assert_eq!(HttpFault::DropConnection.named("rst").name(), Some("rst"));
     /// ```
     #[must_use]
-    pub fn named(self, name: impl Into<Arc<str>>) -> Rule<Self, Parts> {
+    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
         Rule::from(self).named(name)
     }
 
@@ -172,21 +171,21 @@ impl From<BodyFault> for HttpFault {
     }
 }
 
-impl From<HttpFault> for Rule<HttpFault, Parts> {
+impl From<HttpFault> for HttpRule {
     /// A rule that always fires.
     fn from(fault: HttpFault) -> Self {
         Self::new(fault, Trigger::always())
     }
 }
 
-impl From<SyntheticResponse> for Rule<HttpFault, Parts> {
+impl From<SyntheticResponse> for HttpRule {
     /// A rule that always answers with this response.
     fn from(response: SyntheticResponse) -> Self {
         HttpFault::from(response).into()
     }
 }
 
-impl From<BodyFault> for Rule<HttpFault, Parts> {
+impl From<BodyFault> for HttpRule {
     /// A rule that faults every response body.
     fn from(fault: BodyFault) -> Self {
         HttpFault::from(fault).into()
@@ -293,13 +292,13 @@ impl Outcome {
     }
 }
 
-impl Resolve<HttpFault, Parts> for Outcome {
+impl Resolve<HttpFault, HttpRequest> for Outcome {
     #[inline]
     fn wants(&self, fault: &HttpFault) -> bool {
         self.wants_fault(fault)
     }
 
-    fn take(&mut self, fault: &HttpFault, _req: &Parts, rng: u64, ctx: &TakeCtx<'_>) -> Applied {
+    fn take(&mut self, fault: &HttpFault, _req: &HttpRequest, rng: u64, ctx: &TakeCtx<'_>) -> Applied {
         self.apply(fault, rng, ctx.rule_name)
     }
 }

@@ -244,41 +244,63 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Call { future, applied } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(match applied.take() {
-                        None => response.map(ChaosBody::new),
-                        Some(applied) => applied.apply(response),
-                    }));
-                }
-                StateProj::Delay { delayed } => {
-                    let delayed = delayed.as_mut().project();
-                    ready!(delayed.sleep.poll(cx));
-                    match delayed.next.take() {
-                        Some(Next::Call {
-                            mut service,
-                            request,
-                            applied,
-                        }) => {
-                            let future = service.call(request);
-                            state.set(State::Call {
-                                future,
-                                applied: Some(applied),
-                            });
-                        }
-                        Some(Next::Respond(answer)) => return Poll::Ready(Ok(answer.into_response())),
-                        // Polled again after completion: stay pending rather
-                        // than panic at request time.
-                        None => return Poll::Pending,
+        if let StateProj::Call { future, applied } = state.as_mut().project() {
+            // The pass-through path: the inner response, its body wrapped.
+            let response = ready!(future.poll(cx))?;
+            return Poll::Ready(Ok(match applied.take() {
+                None => response.map(ChaosBody::new),
+                Some(applied) => applied.apply(response),
+            }));
+        }
+        poll_faulted(state, cx)
+    }
+}
+
+/// Polls a delayed or synthesized response (the inner call, once a delay
+/// has elapsed, continues on the pass-through path above).
+#[cold]
+#[inline(never)]
+fn poll_faulted<S, B, ResB>(
+    mut state: Pin<&mut State<S, B>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<ChaosBody<ResB>>, S::Error>>
+where
+    S: Service<Request<B>, Response = Response<ResB>>,
+{
+    loop {
+        match state.as_mut().project() {
+            StateProj::Call { future, applied } => {
+                let response = ready!(future.poll(cx))?;
+                return Poll::Ready(Ok(match applied.take() {
+                    None => response.map(ChaosBody::new),
+                    Some(applied) => applied.apply(response),
+                }));
+            }
+            StateProj::Delay { delayed } => {
+                let delayed = delayed.as_mut().project();
+                ready!(delayed.sleep.poll(cx));
+                match delayed.next.take() {
+                    Some(Next::Call {
+                        mut service,
+                        request,
+                        applied,
+                    }) => {
+                        let future = service.call(request);
+                        state.set(State::Call {
+                            future,
+                            applied: Some(applied),
+                        });
                     }
+                    Some(Next::Respond(answer)) => return Poll::Ready(Ok(answer.into_response())),
+                    // Polled again after completion: stay pending rather
+                    // than panic at request time.
+                    None => return Poll::Pending,
                 }
-                StateProj::Ready { answer } => {
-                    return answer
-                        .take()
-                        .map_or(Poll::Pending, |a| Poll::Ready(Ok(a.into_response())));
-                }
+            }
+            StateProj::Ready { answer } => {
+                return answer
+                    .take()
+                    .map_or(Poll::Pending, |a| Poll::Ready(Ok(a.into_response())));
             }
         }
     }

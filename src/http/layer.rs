@@ -3,13 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::request::Parts;
 use tower_layer::Layer;
 
 use super::fault::HttpFault;
 use super::header::HeaderControl;
 use super::service::HttpChaos;
-use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
+use super::view::{HttpFaultSet, HttpRequest, HttpRule};
+use crate::{ConfigError, Target, TargetBuilder};
 
 /// A [`Layer`] that applies HTTP and gRPC faults to a
 /// `Service<http::Request<B>>`: see the [module docs](super) for an example.
@@ -17,7 +17,7 @@ use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
 /// The layer belongs to a [`Target`]: either one it creates
 /// ([`builder`](Self::builder)) or one that exists
 /// ([`for_target`](Self::for_target)). The target holds the faults (a
-/// [`FaultSet<HttpFault, Parts>`](crate::FaultSet), swappable at run time
+/// [`HttpFaultSet`], swappable at run time
 /// with [`Target::set_faults`]), the seed, the switches and the counters,
 /// shared by every service the layer builds and every clone of those (axum
 /// and hyper clone services per connection and per request). The layer
@@ -29,7 +29,7 @@ use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
 /// For each request, when `call` runs and the target is enabled:
 ///
 /// 1. the rules are evaluated in order, on the request head
-///    ([`http::request::Parts`]); counting triggers count the requests that
+///    (an [`HttpRequest`] view, borrowed: no copy); counting triggers count the requests that
 ///    reach them, random ones draw from the target's seed;
 /// 2. every [`HttpFault::Latency`] that fires applies, and the delays add
 ///    up;
@@ -92,7 +92,7 @@ impl HttpChaosLayer {
     pub fn builder(name: impl Into<String>) -> HttpChaosLayerBuilder {
         HttpChaosLayerBuilder {
             target: Target::builder(name),
-            faults: FaultSet::new(),
+            faults: HttpFaultSet::new(),
             header_control: None,
         }
     }
@@ -102,18 +102,17 @@ impl HttpChaosLayer {
     /// itself through `tracing` (info, target `tower_chaos`).
     ///
     /// ```
-    /// use http::request::Parts;
-    /// use tower_chaos::http::{HttpChaosLayer, HttpFault, SyntheticResponse};
-    /// use tower_chaos::{FaultSet, Target};
+    /// use tower_chaos::http::{HttpChaosLayer, HttpFaultSet, SyntheticResponse};
+    /// use tower_chaos::Target;
     ///
     /// let target = Target::builder("payments-api").seed(3).build()?;
     /// let layer = HttpChaosLayer::for_target(&target);
-    /// target.set_faults(FaultSet::new().with(SyntheticResponse::bad_gateway()))?;
+    /// target.set_faults(HttpFaultSet::new().with(SyntheticResponse::bad_gateway()))?;
     /// assert_eq!(layer.target().name(), "payments-api");
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn for_target(target: &Target) -> Self {
-        let (plan, _) = target.slot::<HttpFault, Parts>().current();
+        let (plan, _) = target.slot::<HttpFault, HttpRequest>().current();
         tracing::info!(
             target: "tower_chaos",
             chaos_target = %target.name(),
@@ -185,7 +184,7 @@ impl HttpChaosLayer {
     /// layer.set_faults(FaultSet::new().with(SyntheticResponse::gateway_timeout().when(Trigger::every(2))))?;
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    pub fn set_faults(&self, faults: FaultSet<HttpFault, Parts>) -> Result<(), ConfigError> {
+    pub fn set_faults(&self, faults: HttpFaultSet) -> Result<(), ConfigError> {
         self.target.set_faults(faults)
     }
 }
@@ -203,7 +202,7 @@ impl<S> Layer<S> for HttpChaosLayer {
 #[must_use = "a builder does nothing until `.build()` is called"]
 pub struct HttpChaosLayerBuilder {
     target: TargetBuilder,
-    faults: FaultSet<HttpFault, Parts>,
+    faults: HttpFaultSet,
     header_control: Option<HeaderControl>,
 }
 
@@ -272,7 +271,7 @@ impl HttpChaosLayerBuilder {
     /// # let _ = layer;
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    pub fn fault(mut self, rule: impl Into<Rule<HttpFault, Parts>>) -> Self {
+    pub fn fault(mut self, rule: impl Into<HttpRule>) -> Self {
         self.faults = self.faults.with(rule);
         self
     }

@@ -10,8 +10,8 @@
 //! such as hyper-util's.
 //!
 //! The layer runs on the crate's core: it belongs to a [`Target`], its rules
-//! are [`Rule<HttpFault, Parts>`](crate::Rule)s with [`Trigger`]s evaluated
-//! at `call` on the request head ([`http::request::Parts`]), draws come
+//! are [`HttpRule`]s (`Rule<HttpFault, HttpRequest>`) with [`Trigger`]s
+//! evaluated at `call` on the borrowed request ([`HttpRequest`]), draws come
 //! from the target's seed, and everything it injects is counted in the
 //! target's [`Report`](crate::Report).
 //!
@@ -70,7 +70,7 @@
 //! * [`RequestMatcher`] over a borrowed [`RequestHead`]: method, path
 //!   (exact, prefix, glob), host, headers, gRPC service and method,
 //!   predicates; `&`, `|`, `!`. A matcher converts into a
-//!   [`Trigger<Parts>`](crate::Trigger) and combines with any trigger.
+//!   [`HttpTrigger`] and combines with any trigger.
 //! * [`HeaderControl`]: opt-in faults asked for by request headers, as
 //!   Envoy's `x-envoy-fault-*`.
 //! * [`Injected`]: the marker in every touched response's extensions, with
@@ -85,7 +85,7 @@
 //! `Trigger::first(3) & RequestMatcher::method(Method::PUT)` fails those of
 //! the first three requests that are PUTs. Anything the core offers works
 //! on HTTP requests too: rates, `every`, `after`, time windows, and keys
-//! (`Trigger::keyed(0.2, |head: &Parts| head.headers.get("x-tenant").cloned())`
+//! (`Trigger::keyed(0.2, |req: &HttpRequest| req.headers().get("x-tenant").cloned())`
 //! takes down the same fifth of the tenants for a given seed).
 //!
 //! # Switching faults at run time
@@ -96,7 +96,7 @@
 //! [`disable`](crate::Target::disable) it, [scale its
 //! rates](crate::Target::set_rate_scale) or [swap its HTTP
 //! faults](crate::Target::set_faults) for a new
-//! [`FaultSet<HttpFault, Parts>`](crate::FaultSet). Requests already
+//! [`HttpFaultSet`]. Requests already
 //! decided keep the faults they were given.
 //!
 //! # Dropping the connection
@@ -124,7 +124,6 @@
 //!
 //! [`Target`]: crate::Target
 //! [`Trigger`]: crate::Trigger
-//! [`http::request::Parts`]: http::request::Parts
 
 mod body;
 mod fault;
@@ -136,6 +135,7 @@ mod marker;
 mod matcher;
 mod response;
 mod service;
+mod view;
 
 pub use body::{BodyCounters, BodyFault, BodyFaultError, BodyFaultErrorKind, BoxError, ChaosBody};
 pub use fault::HttpFault;
@@ -147,3 +147,4 @@ pub use marker::Injected;
 pub use matcher::{RequestHead, RequestMatcher};
 pub use response::{RetryAfter, SyntheticResponse};
 pub use service::HttpChaos;
+pub use view::{HttpFaultSet, HttpRequest, HttpRule, HttpTrigger, RequestView};

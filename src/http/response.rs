@@ -12,7 +12,8 @@ use super::body::ChaosBody;
 use super::fault::HttpFault;
 use super::grpc::{GrpcCode, percent_encode_message};
 use super::marker::Injected;
-use crate::{ConfigError, FaultKind, Rule, Trigger};
+use super::view::{HttpRule, HttpTrigger};
+use crate::{ConfigError, FaultKind};
 
 /// The value of a `Retry-After` header: a number of seconds or an HTTP date.
 ///
@@ -621,7 +622,7 @@ impl SyntheticResponse {
     }
 
     /// Answers with this response whenever `trigger` fires: a
-    /// [`Trigger<Parts>`](crate::Trigger) or a
+    /// [`HttpTrigger`] or a
     /// [`RequestMatcher`](super::RequestMatcher) (see
     /// [`HttpFault::when`]).
     ///
@@ -635,10 +636,7 @@ impl SyntheticResponse {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn when(
-        self,
-        trigger: impl Into<Trigger<http::request::Parts>>,
-    ) -> Rule<HttpFault, http::request::Parts> {
+    pub fn when(self, trigger: impl Into<HttpTrigger>) -> HttpRule {
         HttpFault::Respond(self).when(trigger)
     }
 
@@ -650,7 +648,7 @@ impl SyntheticResponse {
     /// assert_eq!(SyntheticResponse::bad_gateway().named("lb-down").name(), Some("lb-down"));
     /// ```
     #[must_use]
-    pub fn named(self, name: impl Into<Arc<str>>) -> Rule<HttpFault, http::request::Parts> {
+    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
         HttpFault::Respond(self).named(name)
     }
 

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
-use http::request::Parts;
 use http::{Request, Response};
 use tower_service::Service;
 
@@ -15,6 +14,7 @@ use super::fault::{End, HttpFault, Outcome};
 use super::future::{Answer, Applied, ResponseFuture, Synth};
 use super::header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
 use super::marker::Injected;
+use super::view::HttpRequest;
 use crate::rng::{derive, nth, unit};
 use crate::rule::{ActiveGuard, Applied as Recorded, Plan};
 use crate::target::Slot;
@@ -48,8 +48,8 @@ const HEADER_DICE: u64 = 0x6865_6164_6572_7321;
 pub struct HttpChaos<S> {
     inner: S,
     target: Target,
-    slot: Arc<Slot<HttpFault, Parts>>,
-    plan: Arc<Plan<HttpFault, Parts>>,
+    slot: Arc<Slot<HttpFault, HttpRequest>>,
+    plan: Arc<Plan<HttpFault, HttpRequest>>,
     version: u64,
     header_control: Option<Arc<HeaderControl>>,
 }
@@ -107,7 +107,7 @@ impl<S> HttpChaos<S> {
         target: &Target,
         header_control: Option<Arc<HeaderControl>>,
     ) -> Self {
-        let slot = target.slot::<HttpFault, Parts>();
+        let slot = target.slot::<HttpFault, HttpRequest>();
         let (plan, version) = slot.current();
         Self {
             inner,
@@ -223,6 +223,7 @@ impl<S> HttpChaos<S> {
 impl<S, ReqB, ResB> Service<Request<ReqB>> for HttpChaos<S>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Clone,
+    ReqB: 'static,
 {
     type Response = Response<ChaosBody<ResB>>;
     type Error = S::Error;
@@ -244,22 +245,20 @@ where
             self.refresh();
         }
         let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
-        // Triggers see the head as `Parts`: moving it out and back costs two
-        // copies of the head and no allocation.
-        let (parts, body) = request.into_parts();
         // Fault headers are read before any rule is evaluated: an unusable
         // one is answered `400` and consumes no trigger.
-        let asked = match self.header_control.as_deref().map(|c| c.parse(&parts.headers)) {
+        let asked = match self.header_control.as_deref().map(|c| c.parse(request.headers())) {
             None | Some(Ok(None)) => None,
             Some(Ok(Some(asked))) => Some(asked),
             Some(Err(err)) => return ResponseFuture::ready(self.reject_header(&err)),
         };
         let mut outcome = Outcome::default();
-        let guard = self.plan.decide(&parts, n, &self.target.shared, &mut outcome);
+        // Triggers see the request through `&HttpRequest`: no copy of
+        // the head, no allocation.
+        let guard = self.plan.decide(&request, n, &self.target.shared, &mut outcome);
         if let Some(asked) = &asked {
             self.header_faults(asked, n, &mut outcome);
         }
-        let request = Request::from_parts(parts, body);
         if !outcome.is_faulted() {
             return ResponseFuture::pass(self.inner.call(request));
         }

@@ -109,10 +109,7 @@ impl Body for Chunked {
 }
 
 /// A layer on a new target named `name` (seed 1) with one rule.
-pub fn chaos(
-    name: &str,
-    rule: impl Into<tower_chaos::Rule<tower_chaos::http::HttpFault, http::request::Parts>>,
-) -> tower_chaos::http::HttpChaosLayer {
+pub fn chaos(name: &str, rule: impl Into<tower_chaos::http::HttpRule>) -> tower_chaos::http::HttpChaosLayer {
     tower_chaos::http::HttpChaosLayer::builder(name)
         .seed(1)
         .fault(rule)
