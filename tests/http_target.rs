@@ -212,11 +212,12 @@ async fn rate_triggered_http_faults_replay_by_seed() {
     assert_eq!(first, outcomes(42, 300).await, "same seed, same faults");
     assert_ne!(first, outcomes(43, 300).await, "another seed, other faults");
 
-    let count =
-        |pred: &dyn Fn(&(u16, Option<FaultKind>, usize)) -> bool| first.iter().filter(|o| pred(o)).count();
-    let errors = count(&|o| o.0 == 500);
-    let truncated = count(&|o| o.1 == Some(FaultKind::ResponseBody));
-    let throttled = count(&|o| o.0 == 429);
+    let errors = first.iter().filter(|o| o.0 == 500).count();
+    let truncated = first
+        .iter()
+        .filter(|o| o.1 == Some(FaultKind::ResponseBody))
+        .count();
+    let throttled = first.iter().filter(|o| o.0 == 429).count();
     // Binomial bounds, about 4 standard deviations wide.
     assert!((30..=90).contains(&errors), "500s: {errors}");
     assert!(
@@ -254,15 +255,16 @@ async fn a_stalled_body_holds_its_active_slot_until_dropped() {
     let mut body = stalled.into_body();
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert_eq!(first, "01");
-    let mut next = pin!(body.frame());
-    assert!(poll_once(&mut next).is_pending(), "stalled");
+    {
+        let mut next = pin!(body.frame());
+        assert!(poll_once(&mut next).is_pending(), "stalled");
+    }
 
     // The slot is taken while the body stalls: the next request passes.
     let passed = svc.clone().oneshot(Request::new(())).await.unwrap();
     assert!(Injected::of(&passed).is_none());
 
     // Dropping the stalled body (a client giving up) frees it.
-    drop(next);
     drop(body);
     let again = svc.clone().oneshot(Request::new(())).await.unwrap();
     assert_eq!(Injected::of(&again).unwrap().kind(), FaultKind::ResponseBody);

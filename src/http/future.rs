@@ -86,6 +86,7 @@ impl Applied {
 }
 
 /// What happens once a delay has elapsed.
+#[allow(clippy::large_enum_variant)] // lives in `Delayed`, boxed as a whole
 enum Next<S, B> {
     Call {
         service: S,

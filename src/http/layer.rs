@@ -277,7 +277,7 @@ impl HttpChaosLayerBuilder {
     }
 
     /// Caps the requests carrying an HTTP fault at once (see
-    /// [`FaultSet::max_active`]). A request with a body fault stays active
+    /// [`FaultSet::max_active`](crate::FaultSet::max_active)). A request with a body fault stays active
     /// until its body ends or is dropped.
     ///
     /// ```

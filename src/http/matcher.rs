@@ -740,7 +740,7 @@ impl RequestMatcher {
 
 impl From<RequestMatcher> for HttpTrigger {
     /// A trigger that fires for the requests the matcher matches; combine
-    /// it with any other trigger (`&`, `|`, `!`, [`Trigger::all`]…).
+    /// it with any other trigger (`&`, `|`, `!`, [`Trigger::all`](crate::Trigger::all)…).
     ///
     /// ```
     /// use http::Method;

@@ -124,30 +124,31 @@ pub trait RequestView: sealed::Sealed {
     }
 }
 
+// `Self::method(self)` and the like call `Request`'s inherent methods.
 impl<B> RequestView for Request<B> {
     #[inline]
     fn method(&self) -> &Method {
-        Request::method(self)
+        Self::method(self)
     }
 
     #[inline]
     fn uri(&self) -> &Uri {
-        Request::uri(self)
+        Self::uri(self)
     }
 
     #[inline]
     fn version(&self) -> Version {
-        Request::version(self)
+        Self::version(self)
     }
 
     #[inline]
     fn headers(&self) -> &HeaderMap {
-        Request::headers(self)
+        Self::headers(self)
     }
 
     #[inline]
     fn extensions(&self) -> &Extensions {
-        Request::extensions(self)
+        Self::extensions(self)
     }
 }
 
