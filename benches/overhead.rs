@@ -190,43 +190,6 @@ mod http_ids {
             .build()
             .unwrap();
         bench_one(group, rt, "http-armed", armed.layer(bare()));
-        if std::env::var_os("EXPERIMENT").is_some() {
-            let mut inner = bare();
-            let roundtrip = service_fn(move |req: Request<()>| {
-                let (p, b) = req.into_parts();
-                black_box(&p);
-                inner.call(Request::from_parts(p, b))
-            });
-            bench_one(group, rt, "x-parts-roundtrip", roundtrip);
-            bench_one(
-                group,
-                rt,
-                "x-map-body",
-                bare().map_response(|r| r.map(tower_chaos::http::ChaosBody::new)),
-            );
-            let counter = std::sync::atomic::AtomicU64::new(0);
-            let mut inner2 = bare();
-            let counted = service_fn(move |req: Request<()>| {
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                inner2.call(req)
-            });
-            bench_one(group, rt, "x-fetch-add", counted);
-            let empty = HttpChaosLayer::builder("bench-empty").seed(1).build().unwrap();
-            bench_one(group, rt, "x-layer-empty", empty.layer(bare()));
-            let one = HttpChaosLayer::builder("bench-one")
-                .seed(1)
-                .fault(BodyFault::truncate_after(100).when(never()))
-                .build()
-                .unwrap();
-            bench_one(group, rt, "x-layer-one-rate", one.layer(bare()));
-            let disabled = HttpChaosLayer::builder("bench-dis")
-                .seed(1)
-                .fault(BodyFault::truncate_after(100).when(never()))
-                .start_disabled()
-                .build()
-                .unwrap();
-            bench_one(group, rt, "x-layer-disabled", disabled.layer(bare()));
-        }
         let report = armed.target().report();
         assert_eq!(
             report.total_injected(),

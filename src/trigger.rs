@@ -474,11 +474,25 @@ pub(crate) struct Draw<'a> {
 }
 
 impl<R: ?Sized> Cond<R> {
+    /// Whether the condition holds for this request. The common leaves are
+    /// decided inline; the rest goes through [`Self::fires_other`], so that
+    /// a rate check costs a few instructions and no function prologue.
+    #[inline]
     pub(crate) fn fires(&self, req: &R, draw: &Draw<'_>) -> bool {
+        match self {
+            // Salts are already random constants: one mixing round suffices.
+            Self::Rate { p, salt } => unit(mix64(draw.call_bits ^ salt)) < p * draw.scale,
+            Self::Always => true,
+            Self::Never => false,
+            _ => self.fires_other(req, draw),
+        }
+    }
+
+    #[inline(never)]
+    fn fires_other(&self, req: &R, draw: &Draw<'_>) -> bool {
         match self {
             Self::Always => true,
             Self::Never => false,
-            // Salts are already random constants: one mixing round suffices.
             Self::Rate { p, salt } => unit(mix64(draw.call_bits ^ salt)) < p * draw.scale,
             Self::Every(n, seen) => (seen.fetch_add(1, Ordering::Relaxed) + 1) % n == 0,
             Self::First(n, seen) => seen.fetch_add(1, Ordering::Relaxed) < *n,
