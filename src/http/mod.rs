@@ -69,8 +69,11 @@
 //!   and [`Report::bytes_dropped`](crate::Report::bytes_dropped).
 //! * [`RequestMatcher`] over a borrowed [`RequestHead`]: method, path
 //!   (exact, prefix, glob), host, headers, gRPC service and method,
-//!   predicates; `&`, `|`, `!`. A matcher converts into a
+//!   predicates; `&`, `|`, `!`. A matcher converts into an
 //!   [`HttpTrigger`] and combines with any trigger.
+//! * [`HttpRequest`]: what triggers see, `&HttpRequest` borrowed from the
+//!   request (method, URI, headers, extensions; no copy). [`HttpTrigger`],
+//!   [`HttpRule`] and [`HttpFaultSet`] name the core types for HTTP.
 //! * [`HeaderControl`]: opt-in faults asked for by request headers, as
 //!   Envoy's `x-envoy-fault-*`.
 //! * [`Injected`]: the marker in every touched response's extensions, with
@@ -95,9 +98,34 @@
 //! [`HttpChaosLayer::for_target`]) and, while requests are in flight,
 //! [`disable`](crate::Target::disable) it, [scale its
 //! rates](crate::Target::set_rate_scale) or [swap its HTTP
-//! faults](crate::Target::set_faults) for a new
-//! [`HttpFaultSet`]. Requests already
-//! decided keep the faults they were given.
+//! faults](crate::Target::set_faults) for a new [`HttpFaultSet`].
+//! Requests already decided keep the faults they were given. Counting
+//! triggers, budgets, active-fault caps and counters live in the target, so
+//! they hold across the clones axum and hyper make per connection and per
+//! request.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use tower::{Layer, ServiceExt};
+//! use tower_chaos::Target;
+//! use tower_chaos::http::{HttpChaosLayer, HttpFaultSet, SyntheticResponse};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let target = Target::builder("payments-api").seed(7).build()?;
+//! let svc = HttpChaosLayer::for_target(&target).layer(tower::service_fn(|_: http::Request<()>| async {
+//!     Ok::<_, Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+//! }));
+//! assert_eq!(svc.clone().oneshot(http::Request::new(())).await?.status(), 200);
+//!
+//! target.set_faults(HttpFaultSet::new().with(SyntheticResponse::bad_gateway()))?;
+//! assert_eq!(svc.clone().oneshot(http::Request::new(())).await?.status(), 502);
+//!
+//! target.disable();
+//! assert_eq!(svc.oneshot(http::Request::new(())).await?.status(), 200);
+//! assert_eq!(target.report().faulted, 1);
+//! # Ok(()) }
+//! ```
 //!
 //! # Dropping the connection
 //!
