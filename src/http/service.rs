@@ -35,6 +35,10 @@ const HEADER_DICE: u64 = 0x6865_6164_6572_7321;
 /// returns `Response<ChaosBody<ResB>>`, which passes the inner body through
 /// untouched unless a body fault applied.
 ///
+/// Rules see the request as a borrowed [`HttpRequest`](super::HttpRequest),
+/// which needs the request body type to be `'static` (hyper's `Incoming`,
+/// axum's `Body`, tonic's bodies and `http_body_util`'s all are).
+///
 /// `poll_ready` forwards to the inner service. When a fault answers without
 /// calling the inner service, the readiness obtained stays for the next
 /// call. When a delay applies, the ready inner service moves into the
