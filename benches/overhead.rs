@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --bench overhead` — each iteration drives 1000 calls
 //! (`ready().await` + `call().await`) on a current-thread runtime.
+//! `cargo bench --features http --bench overhead` adds `http-bare` and
+//! `http-armed`: in-memory `http::Request`s through an HTTP `service_fn`,
+//! bare and through `HttpChaosLayer`.
 
 use std::future::{Ready, ready};
 use std::hint::black_box;
@@ -99,7 +102,102 @@ fn overhead(c: &mut Criterion) {
         resilience.layer(bare()),
     );
 
+    #[cfg(feature = "http")]
+    http_ids::bench(&mut group, &rt);
+
     group.finish();
+}
+
+#[cfg(feature = "http")]
+mod http_ids {
+    use std::convert::Infallible;
+    use std::future::{Ready, ready};
+    use std::hint::black_box;
+
+    use bytes::Bytes;
+    use criterion::BenchmarkGroup;
+    use criterion::measurement::WallTime;
+    use http::{Method, Request, Response, Uri};
+    use http_body_util::Empty;
+    use tokio::runtime::Runtime;
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    use tower_chaos::Trigger;
+    use tower_chaos::http::{BodyFault, HttpChaosLayer, RequestMatcher, SyntheticResponse};
+
+    use super::CALLS;
+
+    type Reply = Response<Empty<Bytes>>;
+
+    fn bare()
+    -> impl Service<
+        Request<()>,
+        Response = Reply,
+        Error = Infallible,
+        Future = Ready<Result<Reply, Infallible>>,
+    > + Clone {
+        service_fn(|_: Request<()>| ready(Ok::<_, Infallible>(Response::new(Empty::new()))))
+    }
+
+    /// An in-memory request as a server hands it over: method and path,
+    /// every other one a PUT (so `PUT /items/*` matchers do their work).
+    fn request(i: u64) -> Request<()> {
+        let mut request = Request::new(());
+        if i % 2 == 1 {
+            *request.method_mut() = Method::PUT;
+        }
+        *request.uri_mut() = Uri::from_static("/items/42");
+        request
+    }
+
+    async fn drive<S, B>(svc: &mut S)
+    where
+        S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+    {
+        for i in 0..CALLS {
+            let out = svc
+                .ready()
+                .await
+                .unwrap()
+                .call(black_box(request(i)))
+                .await
+                .unwrap();
+            black_box(out);
+        }
+    }
+
+    fn bench_one<S, B>(c: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, id: &str, mut svc: S)
+    where
+        S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+    {
+        c.bench_function(id, |b| b.iter(|| rt.block_on(drive(&mut svc))));
+    }
+
+    pub(super) fn bench(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
+        bench_one(group, rt, "http-bare", bare());
+
+        // A status fault, a body fault and a matching fault, armed at a rate
+        // that never fires.
+        let never = || Trigger::rate(1e-12);
+        let armed = HttpChaosLayer::builder("bench-http")
+            .seed(1)
+            .fault(SyntheticResponse::service_unavailable().when(never()))
+            .fault(BodyFault::truncate_after(100).when(never()))
+            .fault(SyntheticResponse::s3_slow_down().when(
+                RequestMatcher::method(Method::PUT)
+                    & RequestMatcher::path_glob("/items/*").unwrap()
+                    & never(),
+            ))
+            .build()
+            .unwrap();
+        bench_one(group, rt, "http-armed", armed.layer(bare()));
+        let report = armed.target().report();
+        assert_eq!(
+            report.total_injected(),
+            0,
+            "armed faults must not fire in the bench"
+        );
+        assert!(report.seen > 0);
+    }
 }
 
 criterion_group!(benches, overhead);

@@ -27,6 +27,10 @@ pub use trigger::{Capacity, Trigger};
 /// type of request-level faults.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+
 /// The environment variable read for a seed when none is set in code
 /// (decimal, or hex with `0x`).
 pub const SEED_ENV: &str = "TOWER_CHAOS_SEED";

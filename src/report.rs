@@ -30,6 +30,19 @@ pub enum FaultKind {
     Hang,
     /// The inner service ran to completion; the caller got an error anyway.
     LostReply,
+    /// A synthesized HTTP status response; the inner service was not called
+    /// (feature `http`).
+    Status,
+    /// A synthesized gRPC trailers-only status; the inner service was not
+    /// called (feature `http`).
+    GrpcStatus,
+    /// The connection was closed (HTTP/1) or the stream reset (HTTP/2)
+    /// before any response; the inner service was not called (feature
+    /// `http`).
+    DropConnection,
+    /// The real response's body was truncated, stalled, throttled, delayed
+    /// or aborted (feature `http`).
+    ResponseBody,
 }
 
 impl FaultKind {
@@ -40,6 +53,10 @@ impl FaultKind {
         Self::Error,
         Self::Hang,
         Self::LostReply,
+        Self::Status,
+        Self::GrpcStatus,
+        Self::DropConnection,
+        Self::ResponseBody,
     ];
 
     const COUNT: usize = Self::ALL.len();
@@ -59,6 +76,10 @@ impl FaultKind {
             Self::Error => "error",
             Self::Hang => "hang",
             Self::LostReply => "lost-reply",
+            Self::Status => "status",
+            Self::GrpcStatus => "grpc-status",
+            Self::DropConnection => "drop-connection",
+            Self::ResponseBody => "response-body",
         }
     }
 
@@ -87,6 +108,11 @@ pub(crate) struct Counters {
     /// Requests that got at least one fault.
     faulted: AtomicU64,
     injected: [AtomicU64; FaultKind::COUNT],
+    /// Requests answered `400` for an unusable fault-control header.
+    rejected_headers: AtomicU64,
+    /// Bytes passed and dropped by faulted streams; shared with the bodies
+    /// (and streams) that outlive the request that faulted them.
+    pub(crate) bytes: Arc<ByteCounters>,
 }
 
 impl Counters {
@@ -97,6 +123,19 @@ impl Counters {
     pub(crate) fn injected(&self, kind: FaultKind) {
         self.injected[kind.index()].fetch_add(1, Ordering::Relaxed);
     }
+
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn rejected_header(&self) {
+        self.rejected_headers.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Bytes a faulted stream delivered (`passed`) and read but never delivered
+/// (`dropped`).
+#[derive(Debug, Default)]
+pub(crate) struct ByteCounters {
+    pub(crate) passed: AtomicU64,
+    pub(crate) dropped: AtomicU64,
 }
 
 /// One injected fault, as kept in a target's journal.
@@ -129,12 +168,25 @@ pub struct Event {
     pub at: Duration,
     /// What was injected.
     pub kind: FaultKind,
-    /// Position of the rule in its fault set.
+    /// Position of the rule in its fault set, or
+    /// [`Event::HEADER_CONTROL`] for a fault a request asked for through
+    /// headers (HTTP layers with header control on).
     pub rule: usize,
     /// The rule's name, if it was given one.
     pub rule_name: Option<Arc<str>>,
     /// The delay, for latency faults.
     pub delay: Option<Duration>,
+}
+
+impl Event {
+    /// The [`rule`](Self::rule) of events for faults asked for through
+    /// request headers rather than installed as rules (their
+    /// [`rule_name`](Self::rule_name) is `header-control`).
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::Event::HEADER_CONTROL, usize::MAX);
+    /// ```
+    pub const HEADER_CONTROL: usize = usize::MAX;
 }
 
 /// A bounded journal: the newest `capacity` events, and a count of the ones
@@ -206,6 +258,17 @@ pub struct Report {
     pub faulted: u64,
     /// Faults injected, per kind (every kind listed, zeros included).
     pub by_kind: Vec<(FaultKind, u64)>,
+    /// Data bytes that faulted streams delivered (HTTP body faults: the
+    /// bytes before a cut, or all of a throttled body).
+    pub bytes_passed: u64,
+    /// Bytes that faulted streams read from the inner stream and never
+    /// delivered (the rest of a frame cut by a limit). Bytes the inner
+    /// stream never produced because the fault stopped it are not counted.
+    pub bytes_dropped: u64,
+    /// Requests answered `400 Bad Request` because a fault-control header
+    /// was unusable (HTTP layers with header control on); also counted as
+    /// [`FaultKind::Status`].
+    pub rejected_headers: u64,
     /// The journal, oldest first (empty unless enabled with
     /// [`TargetBuilder::journal`](crate::TargetBuilder::journal)).
     pub journal: Vec<Event>,
@@ -235,6 +298,9 @@ impl Report {
             passed: seen.saturating_sub(faulted),
             faulted,
             by_kind,
+            bytes_passed: counters.bytes.passed.load(Ordering::Relaxed),
+            bytes_dropped: counters.bytes.dropped.load(Ordering::Relaxed),
+            rejected_headers: counters.rejected_headers.load(Ordering::Relaxed),
             journal,
             journal_dropped,
         }
@@ -279,6 +345,20 @@ impl fmt::Display for Report {
         )?;
         for (kind, n) in self.by_kind.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "  {:<14} {n}", kind.as_str())?;
+        }
+        if self.bytes_passed > 0 || self.bytes_dropped > 0 {
+            writeln!(
+                f,
+                "  bytes: {} passed, {} dropped by faulted streams",
+                self.bytes_passed, self.bytes_dropped
+            )?;
+        }
+        if self.rejected_headers > 0 {
+            writeln!(
+                f,
+                "  ({} requests with unusable fault headers)",
+                self.rejected_headers
+            )?;
         }
         if self.journal_dropped > 0 {
             writeln!(f, "  (journal dropped {} older events)", self.journal_dropped)?;

@@ -41,7 +41,7 @@ pub const MAX_RULES: usize = 64;
 ///     .named("stuck");
 /// assert_eq!(rule.name(), Some("stuck"));
 /// ```
-pub struct Rule<A, R> {
+pub struct Rule<A, R: ?Sized> {
     action: A,
     trigger: Trigger<R>,
     budget: Option<u64>,
@@ -49,7 +49,7 @@ pub struct Rule<A, R> {
     name: Option<Arc<str>>,
 }
 
-impl<A: Clone, R> Clone for Rule<A, R> {
+impl<A: Clone, R: ?Sized> Clone for Rule<A, R> {
     fn clone(&self) -> Self {
         Self {
             action: self.action.clone(),
@@ -61,7 +61,7 @@ impl<A: Clone, R> Clone for Rule<A, R> {
     }
 }
 
-impl<A: fmt::Debug, R> fmt::Debug for Rule<A, R> {
+impl<A: fmt::Debug, R: ?Sized> fmt::Debug for Rule<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rule")
             .field("action", &self.action)
@@ -73,7 +73,7 @@ impl<A: fmt::Debug, R> fmt::Debug for Rule<A, R> {
     }
 }
 
-impl<A, R> Rule<A, R> {
+impl<A, R: ?Sized> Rule<A, R> {
     /// `action` whenever `trigger` fires.
     ///
     /// ```
@@ -191,12 +191,12 @@ impl<A, R> Rule<A, R> {
 /// let faults: FaultSet<Fault<String>, String> = faults;
 /// assert_eq!(faults.len(), 2);
 /// ```
-pub struct FaultSet<A, R> {
+pub struct FaultSet<A, R: ?Sized> {
     rules: Vec<Rule<A, R>>,
     max_active: Option<u32>,
 }
 
-impl<A: Clone, R> Clone for FaultSet<A, R> {
+impl<A: Clone, R: ?Sized> Clone for FaultSet<A, R> {
     fn clone(&self) -> Self {
         Self {
             rules: self.rules.clone(),
@@ -205,7 +205,7 @@ impl<A: Clone, R> Clone for FaultSet<A, R> {
     }
 }
 
-impl<A: fmt::Debug, R> fmt::Debug for FaultSet<A, R> {
+impl<A: fmt::Debug, R: ?Sized> fmt::Debug for FaultSet<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FaultSet")
             .field("rules", &self.rules)
@@ -214,13 +214,13 @@ impl<A: fmt::Debug, R> fmt::Debug for FaultSet<A, R> {
     }
 }
 
-impl<A, R> Default for FaultSet<A, R> {
+impl<A, R: ?Sized> Default for FaultSet<A, R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<A, R> FaultSet<A, R> {
+impl<A, R: ?Sized> FaultSet<A, R> {
     /// An empty set: every request passes.
     ///
     /// ```
@@ -336,7 +336,7 @@ pub(crate) struct Applied {
 }
 
 /// A layer's way of combining the rules that fire for one request.
-pub(crate) trait Resolve<A, R> {
+pub(crate) trait Resolve<A, R: ?Sized> {
     /// Whether the layer can still use `action` for this request (e.g. a
     /// second terminal fault cannot). Asked before limits are consumed.
     fn wants(&self, action: &A) -> bool;
@@ -390,7 +390,7 @@ impl Drop for ActiveGuard {
     }
 }
 
-struct CompiledRule<A, R> {
+struct CompiledRule<A, R: ?Sized> {
     action: A,
     cond: Cond<R>,
     budget: Option<u64>,
@@ -401,13 +401,13 @@ struct CompiledRule<A, R> {
 }
 
 /// A validated fault set with its counters: what a layer evaluates.
-pub(crate) struct Plan<A, R> {
+pub(crate) struct Plan<A, R: ?Sized> {
     rules: Box<[CompiledRule<A, R>]>,
     limits: Option<Arc<Limits>>,
     seed: u64,
 }
 
-impl<A, R> fmt::Debug for Plan<A, R> {
+impl<A, R: ?Sized> fmt::Debug for Plan<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Plan")
             .field("rules", &self.rules.len())
@@ -416,7 +416,7 @@ impl<A, R> fmt::Debug for Plan<A, R> {
     }
 }
 
-impl<A: FaultAction, R> Plan<A, R> {
+impl<A: FaultAction, R: ?Sized> Plan<A, R> {
     pub(crate) fn compile(set: FaultSet<A, R>, seed: u64) -> Result<Self, ConfigError> {
         if set.rules.len() > MAX_RULES {
             return Err(ConfigError::invalid(
@@ -467,7 +467,7 @@ impl<A: FaultAction, R> Plan<A, R> {
     }
 }
 
-impl<A, R> Plan<A, R> {
+impl<A, R: ?Sized> Plan<A, R> {
     /// A plan with no rules.
     pub(crate) fn empty(seed: u64) -> Self {
         Self {
@@ -488,6 +488,9 @@ impl<A, R> Plan<A, R> {
         target: &TargetShared,
         resolve: &mut Z,
     ) -> Option<ActiveGuard> {
+        if self.rules.is_empty() {
+            return None;
+        }
         let clock = || target.elapsed();
         let draw = Draw {
             call_bits: nth(self.seed, n),
@@ -581,8 +584,9 @@ struct Acquired {
 }
 
 impl TargetShared {
-    /// Counts, journals and traces one applied fault.
-    fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
+    /// Counts, journals and traces one applied fault (`first`: the first
+    /// for this request, which counts the request as faulted).
+    pub(crate) fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
         if first {
             self.counters.faulted();
         }

@@ -122,14 +122,14 @@ pub(crate) struct CallCounts {
 /// Services cache the `Arc<Plan>` and compare `version` (one atomic load)
 /// on each call; only after a swap do they take the lock to refresh. That
 /// keeps the pass-through path lock-free.
-pub(crate) struct Slot<A, R> {
+pub(crate) struct Slot<A, R: ?Sized> {
     plan: Mutex<Arc<Plan<A, R>>>,
     version: AtomicU64,
     pub(crate) calls: Arc<CallCounts>,
     seed: u64,
 }
 
-impl<A, R> fmt::Debug for Slot<A, R> {
+impl<A, R: ?Sized> fmt::Debug for Slot<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Slot")
             .field("version", &self.version)
@@ -137,10 +137,17 @@ impl<A, R> fmt::Debug for Slot<A, R> {
     }
 }
 
-impl<A, R> Slot<A, R> {
+impl<A, R: ?Sized> Slot<A, R> {
     #[inline]
     pub(crate) fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
+    }
+
+    /// The seed of this kind of fault set (the stream every plan installed
+    /// here draws from).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) const fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// The current plan and its version.
@@ -150,7 +157,7 @@ impl<A, R> Slot<A, R> {
     }
 }
 
-impl<A: FaultAction, R> Slot<A, R> {
+impl<A: FaultAction, R: ?Sized> Slot<A, R> {
     fn install(&self, set: FaultSet<A, R>) -> Result<(), ConfigError> {
         let plan = Arc::new(Plan::compile(set, self.seed)?);
         let mut current = self.plan.lock().unwrap_or_else(PoisonError::into_inner);
@@ -353,7 +360,7 @@ impl Target {
     pub fn set_faults<A, R>(&self, faults: FaultSet<A, R>) -> Result<(), ConfigError>
     where
         A: FaultAction,
-        R: 'static,
+        R: ?Sized + 'static,
     {
         self.slot::<A, R>().install(faults)
     }
@@ -369,7 +376,7 @@ impl Target {
     pub fn clear_faults<A, R>(&self)
     where
         A: FaultAction,
-        R: 'static,
+        R: ?Sized + 'static,
     {
         // An empty set always validates.
         let _ = self.set_faults(FaultSet::<A, R>::new());
@@ -435,7 +442,7 @@ impl Target {
     pub(crate) fn slot<A, R>(&self) -> Arc<Slot<A, R>>
     where
         A: FaultAction,
-        R: 'static,
+        R: ?Sized + 'static,
     {
         let id = TypeId::of::<Slot<A, R>>();
         let mut slots = self.shared.slots.lock().unwrap_or_else(PoisonError::into_inner);

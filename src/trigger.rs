@@ -52,18 +52,18 @@ type KeyFn<R> = Arc<dyn Fn(&R) -> u64 + Send + Sync>;
 ///     .and(!Trigger::when(|req: &String| req == "/health"));
 /// assert!(format!("{t:?}").contains("Keyed"));
 /// ```
-pub struct Trigger<R> {
+pub struct Trigger<R: ?Sized> {
     node: Node<R>,
 }
 
-enum Node<R> {
+enum Node<R: ?Sized> {
     Always,
     Never,
     Rate(f64),
     Every(u64),
     First(u64),
     After(u64),
-    When(Predicate<R>),
+    When(Predicate<R>, Option<Arc<str>>),
     Keyed(f64, KeyFn<R>),
     Window(Duration, Duration),
     Ramp(Ramp),
@@ -73,7 +73,7 @@ enum Node<R> {
     Not(Box<Self>),
 }
 
-impl<R> Clone for Node<R> {
+impl<R: ?Sized> Clone for Node<R> {
     fn clone(&self) -> Self {
         match self {
             Self::Always => Self::Always,
@@ -82,7 +82,7 @@ impl<R> Clone for Node<R> {
             Self::Every(n) => Self::Every(*n),
             Self::First(n) => Self::First(*n),
             Self::After(n) => Self::After(*n),
-            Self::When(f) => Self::When(Arc::clone(f)),
+            Self::When(f, label) => Self::When(Arc::clone(f), label.clone()),
             Self::Keyed(p, f) => Self::Keyed(*p, Arc::clone(f)),
             Self::Window(a, b) => Self::Window(*a, *b),
             Self::Ramp(r) => Self::Ramp(*r),
@@ -94,7 +94,7 @@ impl<R> Clone for Node<R> {
     }
 }
 
-impl<R> fmt::Debug for Node<R> {
+impl<R: ?Sized> fmt::Debug for Node<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Always => f.write_str("Always"),
@@ -103,7 +103,8 @@ impl<R> fmt::Debug for Node<R> {
             Self::Every(n) => f.debug_tuple("Every").field(n).finish(),
             Self::First(n) => f.debug_tuple("First").field(n).finish(),
             Self::After(n) => f.debug_tuple("After").field(n).finish(),
-            Self::When(_) => f.write_str("When(<predicate>)"),
+            Self::When(_, None) => f.write_str("When(<predicate>)"),
+            Self::When(_, Some(label)) => write!(f, "When({label})"),
             Self::Keyed(p, _) => f.debug_tuple("Keyed").field(p).field(&"<key fn>").finish(),
             Self::Window(a, b) => f.debug_tuple("Window").field(a).field(b).finish(),
             Self::Ramp(r) => r.fmt(f),
@@ -115,7 +116,7 @@ impl<R> fmt::Debug for Node<R> {
     }
 }
 
-impl<R> Clone for Trigger<R> {
+impl<R: ?Sized> Clone for Trigger<R> {
     fn clone(&self) -> Self {
         Self {
             node: self.node.clone(),
@@ -123,20 +124,20 @@ impl<R> Clone for Trigger<R> {
     }
 }
 
-impl<R> fmt::Debug for Trigger<R> {
+impl<R: ?Sized> fmt::Debug for Trigger<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.node.fmt(f)
     }
 }
 
-impl<R> Default for Trigger<R> {
+impl<R: ?Sized> Default for Trigger<R> {
     /// [`Trigger::always`].
     fn default() -> Self {
         Self::always()
     }
 }
 
-impl<R> Trigger<R> {
+impl<R: ?Sized> Trigger<R> {
     const fn from_node(node: Node<R>) -> Self {
         Self { node }
     }
@@ -228,7 +229,17 @@ impl<R> Trigger<R> {
     where
         F: Fn(&R) -> bool + Send + Sync + 'static,
     {
-        Self::from_node(Node::When(Arc::new(predicate)))
+        Self::from_node(Node::When(Arc::new(predicate), None))
+    }
+
+    /// [`when`](Self::when) with a label that `Debug` prints instead of
+    /// `<predicate>` (used for HTTP request matchers).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn when_labeled<F>(label: impl Into<Arc<str>>, predicate: F) -> Self
+    where
+        F: Fn(&R) -> bool + Send + Sync + 'static,
+    {
+        Self::from_node(Node::When(Arc::new(predicate), Some(label.into())))
     }
 
     /// Sticky partial outage: hashes the key `key(req)` with the seed and
@@ -389,7 +400,7 @@ impl<R> Trigger<R> {
     }
 }
 
-impl<R> BitAnd for Trigger<R> {
+impl<R: ?Sized> BitAnd for Trigger<R> {
     type Output = Self;
 
     /// `a & b` is [`a.and(b)`](Trigger::and).
@@ -398,7 +409,7 @@ impl<R> BitAnd for Trigger<R> {
     }
 }
 
-impl<R> BitOr for Trigger<R> {
+impl<R: ?Sized> BitOr for Trigger<R> {
     type Output = Self;
 
     /// `a | b` is [`a.or(b)`](Trigger::or).
@@ -407,7 +418,7 @@ impl<R> BitOr for Trigger<R> {
     }
 }
 
-impl<R> Not for Trigger<R> {
+impl<R: ?Sized> Not for Trigger<R> {
     type Output = Self;
 
     fn not(self) -> Self {
@@ -452,7 +463,7 @@ impl Salts {
     }
 }
 
-fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError> {
+fn compile<R: ?Sized>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError> {
     let list = |field, nodes: &[Node<R>], salts: &mut Salts| {
         if nodes.is_empty() {
             return Err(ConfigError::invalid(field, "[]", "needs at least one trigger"));
@@ -472,7 +483,7 @@ fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError>
         Node::Every(n) => Cond::Every(check_n("trigger.every", *n)?, AtomicU64::new(0)),
         Node::First(n) => Cond::First(check_n("trigger.first", *n)?, AtomicU64::new(0)),
         Node::After(n) => Cond::After(*n, AtomicU64::new(0)),
-        Node::When(f) => Cond::When(Arc::clone(f)),
+        Node::When(f, _) => Cond::When(Arc::clone(f)),
         Node::Keyed(p, f) => Cond::Keyed {
             p: check_rate("trigger.keyed.rate", *p)?,
             key: Arc::clone(f),
@@ -656,7 +667,7 @@ impl Sliding {
 }
 
 /// A compiled trigger: validated, with its own counters.
-pub(crate) enum Cond<R> {
+pub(crate) enum Cond<R: ?Sized> {
     Always,
     Never,
     Rate {
@@ -699,12 +710,26 @@ pub(crate) struct Draw<'a> {
     pub(crate) clock: &'a dyn Fn() -> Duration,
 }
 
-impl<R> Cond<R> {
+impl<R: ?Sized> Cond<R> {
+    /// Whether the condition holds for this request. The common leaves are
+    /// decided inline; the rest goes through [`Self::fires_other`], so that
+    /// a rate check costs a few instructions and no function prologue.
+    #[inline]
     pub(crate) fn fires(&self, req: &R, draw: &Draw<'_>) -> bool {
+        match self {
+            // Salts are already random constants: one mixing round suffices.
+            Self::Rate { p, salt } => unit(mix64(draw.call_bits ^ salt)) < p * draw.scale,
+            Self::Always => true,
+            Self::Never => false,
+            _ => self.fires_other(req, draw),
+        }
+    }
+
+    #[inline(never)]
+    fn fires_other(&self, req: &R, draw: &Draw<'_>) -> bool {
         match self {
             Self::Always => true,
             Self::Never => false,
-            // Salts are already random constants: one mixing round suffices.
             Self::Rate { p, salt } => unit(mix64(draw.call_bits ^ salt)) < p * draw.scale,
             Self::Every(n, seen) => (seen.fetch_add(1, Ordering::Relaxed) + 1) % n == 0,
             Self::First(n, seen) => seen.fetch_add(1, Ordering::Relaxed) < *n,

@@ -1,5 +1,15 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: a counting echo service for the
+//! request-level tests; loopback servers, clients and error formatting for
+//! the HTTP ones.
 #![allow(dead_code, unreachable_pub)]
+
+#[cfg(feature = "http")]
+pub mod grpc;
+#[cfg(feature = "http")]
+mod http;
+#[cfg(feature = "http")]
+#[allow(unused_imports)] // not every test binary uses every helper
+pub use http::*;
 
 use std::future::{Ready, ready};
 use std::sync::Arc;

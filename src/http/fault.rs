@@ -1,0 +1,346 @@
+//! [`HttpFault`], the action of an HTTP rule, and how the faults that fire
+//! for one request combine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::body::BodyFault;
+use super::marker::Injected;
+use super::response::SyntheticResponse;
+use super::view::{HttpRequest, HttpRule, HttpTrigger};
+use crate::rng::SplitMix;
+use crate::rule::sealed::Sealed;
+use crate::rule::{Applied, Resolve, TakeCtx};
+use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
+
+/// What an HTTP rule does to a request when it fires: the action `A` of a
+/// [`HttpRule`] (`Rule<HttpFault, HttpRequest>`), installed with
+/// [`HttpChaosLayerBuilder::fault`](super::HttpChaosLayerBuilder::fault) or
+/// [`Target::set_faults`](crate::Target::set_faults).
+///
+/// [`SyntheticResponse`] and [`BodyFault`] convert into it, and all three
+/// have a `when` that attaches a trigger (an [`HttpTrigger`], or a
+/// [`RequestMatcher`](super::RequestMatcher), which converts into one).
+///
+/// | fault | the inner service | the client sees |
+/// |---|---|---|
+/// | [`Latency`](Self::Latency) | called after the delay | the real response, later |
+/// | [`Respond`](Self::Respond) | not called | the synthesized status, headers and body |
+/// | [`DropConnection`](Self::DropConnection) | not called | no response: the connection closes (HTTP/1) or the stream resets (HTTP/2) |
+/// | [`ResponseBody`](Self::ResponseBody) | called | the real head, then a body that is cut, stalls, crawls or fails |
+///
+/// `docs/HTTP.md` lists what each client (reqwest, hyper, tonic) reports.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::Method;
+/// use tower_chaos::http::{BodyFault, HttpFault, RequestMatcher, SyntheticResponse};
+/// use tower_chaos::{FaultKind, Trigger};
+///
+/// let rules = [
+///     HttpFault::delay(Duration::from_millis(250)).when(Trigger::rate(0.1)),
+///     SyntheticResponse::service_unavailable().when(RequestMatcher::method(Method::PUT)),
+///     BodyFault::truncate_after(100).when(Trigger::every(10)),
+///     HttpFault::DropConnection.when(Trigger::first(1)),
+/// ];
+/// assert_eq!(rules[1].action().kind(), FaultKind::Status);
+/// assert!(rules[3].action().skips_inner_call());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum HttpFault {
+    /// Wait this long (sampled per request) before calling the inner
+    /// service, or before answering when another fault answers.
+    Latency(Latency),
+    /// Answer with this response without calling the inner service.
+    Respond(SyntheticResponse),
+    /// Close the connection (HTTP/1) or reset the stream (HTTP/2) without
+    /// calling the inner service. See the [module docs](super#dropping-the-connection)
+    /// for what clients report.
+    DropConnection,
+    /// Call the inner service, then apply this fault to its response body.
+    /// `BodyFault::abort_after(0)` gives a "lost reply": the inner service
+    /// ran, the connection drops before the client sees an answer.
+    ResponseBody(BodyFault),
+}
+
+impl HttpFault {
+    /// A fixed delay before the inner call: `HttpFault::Latency(Latency::fixed(delay))`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::Latency;
+    /// use tower_chaos::http::HttpFault;
+    /// assert_eq!(
+    ///     HttpFault::delay(Duration::from_secs(1)),
+    ///     HttpFault::Latency(Latency::fixed(Duration::from_secs(1)))
+    /// );
+    /// ```
+    #[must_use]
+    pub const fn delay(delay: Duration) -> Self {
+        Self::Latency(Latency::fixed(delay))
+    }
+
+    /// A delay sampled per request from `latency` (fixed, uniform,
+    /// heavy-tailed), with the target's seed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::{FaultKind, Latency};
+    /// use tower_chaos::http::HttpFault;
+    /// let slow = HttpFault::latency(Latency::log_normal(Duration::from_millis(80), 0.5));
+    /// assert_eq!(slow.kind(), FaultKind::Latency);
+    /// ```
+    #[must_use]
+    pub const fn latency(latency: Latency) -> Self {
+        Self::Latency(latency)
+    }
+
+    /// This fault whenever `trigger` fires: an [`HttpTrigger`] or a
+    /// [`RequestMatcher`](super::RequestMatcher) (combine both with `&`,
+    /// `|` or [`RequestMatcher::and_trigger`](super::RequestMatcher::and_trigger)).
+    ///
+    /// ```
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{HttpFault, RequestMatcher};
+    /// let rule = HttpFault::DropConnection.when(RequestMatcher::path_prefix("/upload")? & Trigger::rate(0.5));
+    /// assert!(format!("{rule:?}").contains("Rate(0.5)"));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn when(self, trigger: impl Into<HttpTrigger>) -> HttpRule {
+        Rule::new(self, trigger.into())
+    }
+
+    /// This fault on every request, under a name (for journals, tracing and
+    /// the [`Injected`] marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpFault;
+    /// assert_eq!(HttpFault::DropConnection.named("rst").name(), Some("rst"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
+        Rule::from(self).named(name)
+    }
+
+    /// Whether the inner service is skipped when this fault applies.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpFault;
+    /// assert!(HttpFault::DropConnection.skips_inner_call());
+    /// ```
+    #[must_use]
+    pub const fn skips_inner_call(&self) -> bool {
+        matches!(self, Self::Respond(_) | Self::DropConnection)
+    }
+
+    /// The kind counted for this fault.
+    ///
+    /// ```
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::http::{HttpFault, SyntheticResponse};
+    /// assert_eq!(HttpFault::Respond(SyntheticResponse::grpc_unavailable()).kind(), FaultKind::GrpcStatus);
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Self::Latency(_) => FaultKind::Latency,
+            Self::Respond(r) => r.kind(),
+            Self::DropConnection => FaultKind::DropConnection,
+            Self::ResponseBody(_) => FaultKind::ResponseBody,
+        }
+    }
+
+    /// Whether this fault decides how the response ends (everything but a
+    /// latency).
+    const fn shapes_response(&self) -> bool {
+        !matches!(self, Self::Latency(_))
+    }
+}
+
+impl From<SyntheticResponse> for HttpFault {
+    fn from(response: SyntheticResponse) -> Self {
+        Self::Respond(response)
+    }
+}
+
+impl From<BodyFault> for HttpFault {
+    fn from(fault: BodyFault) -> Self {
+        Self::ResponseBody(fault)
+    }
+}
+
+impl From<HttpFault> for HttpRule {
+    /// A rule that always fires.
+    fn from(fault: HttpFault) -> Self {
+        Self::new(fault, Trigger::always())
+    }
+}
+
+impl From<SyntheticResponse> for HttpRule {
+    /// A rule that always answers with this response.
+    fn from(response: SyntheticResponse) -> Self {
+        HttpFault::from(response).into()
+    }
+}
+
+impl From<BodyFault> for HttpRule {
+    /// A rule that faults every response body.
+    fn from(fault: BodyFault) -> Self {
+        HttpFault::from(fault).into()
+    }
+}
+
+impl Sealed for HttpFault {
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Self::Latency(latency) => latency.validate(),
+            Self::ResponseBody(body) if body.is_noop() => Err(ConfigError::invalid(
+                "http_fault.response_body",
+                body,
+                "does nothing: give it a cut, a throttle or a first-byte delay",
+            )),
+            Self::Respond(_) | Self::DropConnection | Self::ResponseBody(_) => Ok(()),
+        }
+    }
+}
+
+/// How a request ends once its faults are combined.
+#[derive(Debug, Default)]
+pub(crate) enum End {
+    /// Call the inner service and pass its response through.
+    #[default]
+    Call,
+    /// Call the inner service and fault its response body.
+    Body(BodyFault),
+    /// Answer with a synthesized response.
+    Respond(SyntheticResponse),
+    /// Drop the connection.
+    Drop,
+}
+
+/// The combination of the HTTP faults that apply to one request, in rule
+/// order: latencies add up; the first fault that shapes the response (a
+/// synthesized response, a dropped connection, a body fault) wins, and
+/// later ones are not offered the request.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) delay: Duration,
+    pub(crate) end: End,
+    /// The rule that shaped the response (or the first delay's), for the
+    /// marker.
+    rule: Option<Arc<str>>,
+    applied: bool,
+}
+
+impl Outcome {
+    /// Whether any fault applied.
+    pub(crate) const fn is_faulted(&self) -> bool {
+        self.applied
+    }
+
+    /// The kind the [`Injected`] marker records.
+    pub(crate) fn kind(&self) -> FaultKind {
+        match &self.end {
+            End::Call => FaultKind::Latency,
+            End::Body(_) => FaultKind::ResponseBody,
+            End::Respond(r) => r.kind(),
+            End::Drop => FaultKind::DropConnection,
+        }
+    }
+
+    pub(crate) fn marker(&self, target: &Arc<str>) -> Injected {
+        Injected::new(self.kind(), Arc::clone(target)).with_rule_opt(self.rule.clone())
+    }
+
+    /// Applies `fault`; the caller checked [`Resolve::wants`].
+    fn apply(&mut self, fault: &HttpFault, rng: u64, rule: Option<&Arc<str>>) -> Applied {
+        self.applied = true;
+        let mut delay = None;
+        match fault {
+            HttpFault::Latency(latency) => {
+                let d = latency.sample(&mut SplitMix::new(rng));
+                self.delay = self.delay.saturating_add(d);
+                delay = Some(d);
+                if matches!(self.end, End::Call) && self.rule.is_none() {
+                    self.rule = rule.cloned();
+                }
+            }
+            HttpFault::Respond(r) => self.end = End::Respond(r.clone()),
+            HttpFault::DropConnection => self.end = End::Drop,
+            HttpFault::ResponseBody(b) => self.end = End::Body(*b),
+        }
+        if fault.shapes_response() {
+            self.rule = rule.cloned();
+        }
+        Applied {
+            kind: fault.kind(),
+            delay,
+        }
+    }
+
+    /// Adds a fault asked for through request headers (fixed values: no
+    /// sampling). Returns what was applied, or `None` when a rule already
+    /// shaped the response.
+    pub(crate) fn apply_header(&mut self, fault: &HttpFault, name: &Arc<str>) -> Option<Applied> {
+        self.wants_fault(fault).then(|| self.apply(fault, 0, Some(name)))
+    }
+
+    const fn wants_fault(&self, fault: &HttpFault) -> bool {
+        !fault.shapes_response() || matches!(self.end, End::Call)
+    }
+}
+
+impl Resolve<HttpFault, HttpRequest> for Outcome {
+    #[inline]
+    fn wants(&self, fault: &HttpFault) -> bool {
+        self.wants_fault(fault)
+    }
+
+    fn take(&mut self, fault: &HttpFault, _req: &HttpRequest, rng: u64, ctx: &TakeCtx<'_>) -> Applied {
+        self.apply(fault, rng, ctx.rule_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(faults: &[HttpFault]) -> Outcome {
+        let mut outcome = Outcome::default();
+        for f in faults {
+            if outcome.wants_fault(f) {
+                outcome.apply(f, 1, None);
+            }
+        }
+        outcome
+    }
+
+    #[test]
+    fn latencies_add_and_the_first_shaping_fault_wins() {
+        let o = run(&[
+            HttpFault::delay(Duration::from_millis(100)),
+            HttpFault::ResponseBody(BodyFault::abort_after(1)),
+            HttpFault::delay(Duration::from_millis(50)),
+            HttpFault::DropConnection,
+        ]);
+        assert_eq!(o.delay, Duration::from_millis(150));
+        assert!(matches!(o.end, End::Body(_)));
+        assert_eq!(o.kind(), FaultKind::ResponseBody);
+
+        let o = run(&[HttpFault::delay(Duration::from_millis(1))]);
+        assert_eq!(o.kind(), FaultKind::Latency);
+        assert!(o.is_faulted());
+        assert!(!run(&[]).is_faulted());
+    }
+
+    #[test]
+    fn a_body_fault_that_does_nothing_is_rejected() {
+        let err = HttpFault::ResponseBody(BodyFault::default())
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("http_fault.response_body"), "{err}");
+        assert!(HttpFault::delay(Duration::ZERO).validate().is_ok());
+    }
+}

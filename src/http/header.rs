@@ -1,0 +1,541 @@
+//! Header-controlled faults (off by default), modelled on Envoy's fault
+//! filter headers.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, StatusCode};
+
+use super::body::BodyFault;
+use super::fault::HttpFault;
+use super::grpc::GrpcCode;
+use super::response::SyntheticResponse;
+use crate::ConfigError;
+
+/// The header names one naming scheme uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Names {
+    delay: &'static str,
+    delay_percentage: &'static str,
+    abort: &'static str,
+    abort_grpc: &'static str,
+    abort_percentage: &'static str,
+    throughput: &'static str,
+    throughput_percentage: &'static str,
+}
+
+const CHAOS_NAMES: Names = Names {
+    delay: "x-chaos-delay-request",
+    delay_percentage: "x-chaos-delay-request-percentage",
+    abort: "x-chaos-abort-request",
+    abort_grpc: "x-chaos-abort-grpc-request",
+    abort_percentage: "x-chaos-abort-request-percentage",
+    throughput: "x-chaos-throughput-response",
+    throughput_percentage: "x-chaos-throughput-response-percentage",
+};
+
+const ENVOY_NAMES: Names = Names {
+    delay: "x-envoy-fault-delay-request",
+    delay_percentage: "x-envoy-fault-delay-request-percentage",
+    abort: "x-envoy-fault-abort-request",
+    abort_grpc: "x-envoy-fault-abort-grpc-request",
+    abort_percentage: "x-envoy-fault-abort-request-percentage",
+    throughput: "x-envoy-fault-throughput-response",
+    throughput_percentage: "x-envoy-fault-throughput-response-percentage",
+};
+
+/// Lets the test client ask for faults per request through headers, as
+/// Envoy's fault filter does. **Off by default**; turn it on with
+/// [`HttpChaosLayer::header_control`](super::HttpChaosLayer::header_control).
+///
+/// Never enable it where untrusted clients can reach the service: any
+/// caller could then slow down or fail its requests at will (within the
+/// bounds set here).
+///
+/// | header (default names) | Envoy name | value |
+/// | --- | --- | --- |
+/// | `x-chaos-delay-request` | `x-envoy-fault-delay-request` | delay in milliseconds, at most [`max_delay`](Self::max_delay) |
+/// | `x-chaos-abort-request` | `x-envoy-fault-abort-request` | HTTP status in `200..600` |
+/// | `x-chaos-abort-grpc-request` | `x-envoy-fault-abort-grpc-request` | gRPC code in `0..=16`, answered trailers-only |
+/// | `x-chaos-throughput-response` | `x-envoy-fault-throughput-response` | response body rate in KiB/s, at least [`min_throughput`](Self::min_throughput) |
+/// | `…-percentage` of each | same | integer `0..=100`, chance the fault applies (default 100) |
+///
+/// As in Envoy, an HTTP abort wins over a gRPC abort when both are sent.
+/// We read `x-chaos-*` by default, so a real Envoy on the path never acts on
+/// the same headers twice; [`envoy_names`](Self::envoy_names) reads Envoy's
+/// names instead, for suites written against Envoy. Unlike Envoy, invalid
+/// or out-of-bounds values are not silently ignored: the layer answers
+/// `400` with the [`HeaderFaultError`] text (see
+/// [`HttpChaosLayer::header_control`](super::HttpChaosLayer::header_control)).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::http::HeaderControl;
+///
+/// let control = HeaderControl::new().max_delay(Duration::from_secs(2));
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-chaos-delay-request", "1500".parse().unwrap());
+/// headers.insert("x-chaos-abort-request", "503".parse().unwrap());
+/// let request = control.parse(&headers).unwrap().expect("faults asked for");
+/// assert_eq!(request.delay(), Some((Duration::from_millis(1500), 100)));
+/// assert_eq!(request.abort().unwrap().0.status().as_u16(), 503);
+///
+/// headers.insert("x-chaos-delay-request", "5000".parse().unwrap());
+/// let err = control.parse(&headers).unwrap_err();
+/// assert_eq!(err.header(), "x-chaos-delay-request");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderControl {
+    names: Names,
+    max_delay: Duration,
+    min_bytes_per_second: u64,
+}
+
+impl Default for HeaderControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HeaderControl {
+    /// Reads `x-chaos-*` headers, with a maximum delay of 30 s and a minimum
+    /// throughput of 1 KiB/s.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-envoy-fault-abort-request", "503".parse().unwrap());
+    /// assert_eq!(HeaderControl::new().parse(&headers), Ok(None), "reads x-chaos-* only");
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            names: CHAOS_NAMES,
+            max_delay: Duration::from_secs(30),
+            min_bytes_per_second: 1024,
+        }
+    }
+
+    /// Reads Envoy's `x-envoy-fault-*` names instead of `x-chaos-*`.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-envoy-fault-abort-grpc-request", "14".parse().unwrap());
+    /// let request = HeaderControl::new().envoy_names().parse(&headers).unwrap().unwrap();
+    /// assert_eq!(request.abort().unwrap().0.headers()["grpc-status"], "14");
+    /// ```
+    #[must_use]
+    pub const fn envoy_names(mut self) -> Self {
+        self.names = ENVOY_NAMES;
+        self
+    }
+
+    /// The longest delay a header may ask for; longer ones are rejected.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "2000".parse().unwrap());
+    /// assert!(HeaderControl::new().max_delay(Duration::from_secs(1)).parse(&headers).is_err());
+    /// ```
+    #[must_use]
+    pub const fn max_delay(mut self, max: Duration) -> Self {
+        self.max_delay = max;
+        self
+    }
+
+    /// The slowest response throughput a header may ask for, in bytes per
+    /// second; slower ones are rejected.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `header_control.min_throughput` when zero.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// assert!(HeaderControl::new().min_throughput(0).is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn min_throughput(mut self, bytes_per_second: u64) -> Result<Self, ConfigError> {
+        if bytes_per_second == 0 {
+            return Err(ConfigError::invalid(
+                "header_control.min_throughput",
+                bytes_per_second,
+                "must be at least 1 byte per second",
+            ));
+        }
+        self.min_bytes_per_second = bytes_per_second;
+        Ok(self)
+    }
+
+    /// Reads the fault headers of a request.
+    ///
+    /// Returns `Ok(None)` when none is present (the common case: a few map
+    /// look-ups, no allocation).
+    ///
+    /// # Errors
+    ///
+    /// A [`HeaderFaultError`] naming the first header whose value is not a
+    /// number, is out of range, or exceeds the configured bounds.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-throughput-response", "8".parse().unwrap());
+    /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+    /// assert_eq!(request.throughput().unwrap().0.bytes_per_second(), Some(8 * 1024));
+    /// ```
+    pub fn parse(&self, headers: &HeaderMap) -> Result<Option<HeaderFaultRequest>, HeaderFaultError> {
+        let n = &self.names;
+        let mut request = HeaderFaultRequest::default();
+
+        if let Some(ms) = number(headers, n.delay)? {
+            let delay = Duration::from_millis(ms);
+            if delay > self.max_delay {
+                return Err(HeaderFaultError::new(
+                    n.delay,
+                    &ms,
+                    "exceeds the configured maximum delay",
+                ));
+            }
+            request.delay = Some((delay, percentage(headers, n.delay_percentage)?));
+        }
+
+        let abort = if let Some(status) = number(headers, n.abort)? {
+            let status = u16::try_from(status)
+                .ok()
+                .filter(|s| (200..600).contains(s))
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .ok_or_else(|| {
+                    HeaderFaultError::new(n.abort, &status, "must be an HTTP status in 200..600")
+                })?;
+            Some(SyntheticResponse::text(status))
+        } else if let Some(code) = number(headers, n.abort_grpc)? {
+            let code = u16::try_from(code)
+                .ok()
+                .and_then(|c| GrpcCode::from_u16(c).ok())
+                .ok_or_else(|| HeaderFaultError::new(n.abort_grpc, &code, "must be a gRPC code in 0..=16"))?;
+            Some(SyntheticResponse::grpc(
+                code,
+                "injected by tower-chaos header control",
+            ))
+        } else {
+            None
+        };
+        if let Some(response) = abort {
+            request.abort = Some((response, percentage(headers, n.abort_percentage)?));
+        }
+
+        if let Some(kib) = number(headers, n.throughput)? {
+            let bytes = kib.saturating_mul(1024);
+            if kib == 0 || bytes < self.min_bytes_per_second {
+                return Err(HeaderFaultError::new(
+                    n.throughput,
+                    &kib,
+                    "is below the configured minimum throughput",
+                ));
+            }
+            let fault = BodyFault::throttle(bytes).expect("non-zero rate");
+            request.throughput = Some((fault, percentage(headers, n.throughput_percentage)?));
+        }
+
+        Ok((!request.is_empty()).then_some(request))
+    }
+}
+
+fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, HeaderFaultError> {
+    let Some(value) = headers.get(HeaderName::from_static(name)) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            HeaderFaultError::new(
+                name,
+                &String::from_utf8_lossy(value.as_bytes()),
+                "must be a non-negative integer",
+            )
+        })
+}
+
+fn percentage(headers: &HeaderMap, name: &'static str) -> Result<u8, HeaderFaultError> {
+    match number(headers, name)? {
+        None => Ok(100),
+        Some(p) => u8::try_from(p)
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or_else(|| HeaderFaultError::new(name, &p, "must be a percentage in 0..=100")),
+    }
+}
+
+/// The faults a request asked for through headers, each with the
+/// percentage chance that it applies.
+///
+/// The layer rolls each percentage with the target's seeded, counter-based
+/// dice (a pure function of the seed, the request's call index and the
+/// header), so the same seed and call order give the same faults.
+///
+/// ```
+/// use tower_chaos::http::HeaderControl;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-chaos-abort-request", "500".parse().unwrap());
+/// headers.insert("x-chaos-abort-request-percentage", "25".parse().unwrap());
+/// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+/// assert_eq!(request.abort().unwrap().1, 25);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeaderFaultRequest {
+    delay: Option<(Duration, u8)>,
+    abort: Option<(SyntheticResponse, u8)>,
+    throughput: Option<(BodyFault, u8)>,
+}
+
+impl HeaderFaultRequest {
+    fn is_empty(&self) -> bool {
+        self.delay.is_none() && self.abort.is_none() && self.throughput.is_none()
+    }
+
+    /// The delay asked for and its percentage.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "250".parse().unwrap());
+    /// headers.insert("x-chaos-delay-request-percentage", "40".parse().unwrap());
+    /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+    /// assert_eq!(request.delay(), Some((Duration::from_millis(250), 40)));
+    /// ```
+    #[must_use]
+    pub const fn delay(&self) -> Option<(Duration, u8)> {
+        self.delay
+    }
+
+    /// The abort response asked for and its percentage.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-abort-grpc-request", "8".parse().unwrap());
+    /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
+    /// let (response, percent) = request.abort().unwrap();
+    /// assert_eq!((response.headers()["grpc-status"].to_str().unwrap(), percent), ("8", 100));
+    /// ```
+    #[must_use]
+    pub const fn abort(&self) -> Option<(&SyntheticResponse, u8)> {
+        match &self.abort {
+            Some((r, p)) => Some((r, *p)),
+            None => None,
+        }
+    }
+
+    /// The response throttle asked for and its percentage.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "1".parse().unwrap());
+    /// assert_eq!(HeaderControl::new().parse(&headers).unwrap().unwrap().throughput(), None);
+    /// ```
+    #[must_use]
+    pub const fn throughput(&self) -> Option<(BodyFault, u8)> {
+        self.throughput
+    }
+
+    /// The faults that apply this time, in the order delay, abort,
+    /// throughput; `applies(which, percent)` decides whether the fault
+    /// number `which` (0, 1, 2) with that percentage applies (it is not
+    /// called for 100 or 0). The caller owns the randomness, so the decision
+    /// stays seeded and reproducible.
+    pub(crate) fn faults(&self, mut applies: impl FnMut(u64, u8) -> bool) -> [Option<HttpFault>; 3] {
+        let mut fires = |which: u64, p: u8| match p {
+            0 => false,
+            100.. => true,
+            p => applies(which, p),
+        };
+        [
+            self.delay
+                .filter(|(d, p)| !d.is_zero() && fires(0, *p))
+                .map(|(d, _)| HttpFault::delay(d)),
+            self.abort
+                .as_ref()
+                .filter(|(_, p)| fires(1, *p))
+                .map(|(r, _)| HttpFault::Respond(r.clone())),
+            self.throughput
+                .filter(|(_, p)| fires(2, *p))
+                .map(|(f, _)| HttpFault::ResponseBody(f)),
+        ]
+    }
+}
+
+/// A fault-control header held a value that could not be used.
+///
+/// ```
+/// use tower_chaos::http::HeaderControl;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-chaos-abort-request", "abc".parse().unwrap());
+/// let err = HeaderControl::new().parse(&headers).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "fault header `x-chaos-abort-request` = \"abc\": must be a non-negative integer"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("fault header `{header}` = {value:?}: {reason}")]
+pub struct HeaderFaultError {
+    header: &'static str,
+    value: String,
+    reason: &'static str,
+}
+
+impl HeaderFaultError {
+    fn new(header: &'static str, value: &dyn std::fmt::Display, reason: &'static str) -> Self {
+        Self {
+            header,
+            value: value.to_string(),
+            reason,
+        }
+    }
+
+    /// The header's name.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-abort-request", "700".parse().unwrap());
+    /// let err = HeaderControl::new().parse(&headers).unwrap_err();
+    /// assert_eq!((err.header(), err.value()), ("x-chaos-abort-request", "700"));
+    /// ```
+    #[must_use]
+    pub const fn header(&self) -> &'static str {
+        self.header
+    }
+
+    /// The rejected value.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-delay-request", "soon".parse().unwrap());
+    /// assert_eq!(HeaderControl::new().parse(&headers).unwrap_err().value(), "soon");
+    /// ```
+    #[must_use]
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// What the header accepts.
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-abort-grpc-request", "99".parse().unwrap());
+    /// assert!(HeaderControl::new().parse(&headers).unwrap_err().reason().contains("0..=16"));
+    /// ```
+    #[must_use]
+    pub const fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_asked() {
+        assert_eq!(HeaderControl::new().parse(&HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn http_abort_wins_over_grpc() {
+        let h = headers(&[
+            ("x-chaos-abort-request", "502"),
+            ("x-chaos-abort-grpc-request", "14"),
+        ]);
+        let faults = HeaderControl::new()
+            .parse(&h)
+            .unwrap()
+            .unwrap()
+            .faults(|_, _| true);
+        let Some(HttpFault::Respond(r)) = &faults[1] else {
+            panic!("{faults:?}")
+        };
+        assert_eq!(r.status(), 502);
+    }
+
+    #[test]
+    fn bounds_and_ranges() {
+        let c = HeaderControl::new();
+        for (h, v) in [
+            ("x-chaos-abort-request", "600"),
+            ("x-chaos-abort-request", "199"),
+            ("x-chaos-abort-grpc-request", "17"),
+            ("x-chaos-abort-request-percentage", "5"), // needs an abort; checked below
+            ("x-chaos-throughput-response", "0"),
+            ("x-chaos-delay-request", "-1"),
+            ("x-chaos-delay-request", "31000"),
+        ] {
+            let result = c.parse(&headers(&[(h, v)]));
+            if h.ends_with("percentage") {
+                assert_eq!(result, Ok(None), "a lone percentage asks for nothing");
+            } else {
+                assert_eq!(result.unwrap_err().header(), h, "{h} = {v}");
+            }
+        }
+        let bad_pct = headers(&[
+            ("x-chaos-abort-request", "500"),
+            ("x-chaos-abort-request-percentage", "101"),
+        ]);
+        assert_eq!(
+            c.parse(&bad_pct).unwrap_err().header(),
+            "x-chaos-abort-request-percentage"
+        );
+        let slow = c.min_throughput(10 * 1024).unwrap();
+        assert!(
+            slow.parse(&headers(&[("x-chaos-throughput-response", "5")]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn percentages_consult_the_caller() {
+        let h = headers(&[
+            ("x-chaos-abort-request", "500"),
+            ("x-chaos-abort-request-percentage", "30"),
+        ]);
+        let req = HeaderControl::new().parse(&h).unwrap().unwrap();
+        let mut seen = None;
+        let faults = req.faults(|which, p| {
+            seen = Some((which, p));
+            false
+        });
+        assert!(faults.iter().all(Option::is_none));
+        assert_eq!(seen, Some((1, 30)));
+    }
+
+    #[test]
+    fn throughput_is_kib() {
+        let h = headers(&[("x-chaos-throughput-response", "4")]);
+        let faults = HeaderControl::new()
+            .parse(&h)
+            .unwrap()
+            .unwrap()
+            .faults(|_, _| true);
+        assert_eq!(
+            faults[2],
+            Some(HttpFault::ResponseBody(BodyFault::throttle(4096).unwrap()))
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! [`HttpChaosLayer`] and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::fault::HttpFault;
+use super::header::HeaderControl;
+use super::service::HttpChaos;
+use super::view::{HttpFaultSet, HttpRequest, HttpRule};
+use crate::{ConfigError, Target, TargetBuilder};
+
+/// A [`Layer`] that applies HTTP and gRPC faults to a
+/// `Service<http::Request<B>>`: see the [module docs](super) for an example.
+///
+/// The layer belongs to a [`Target`]: either one it creates
+/// ([`builder`](Self::builder)) or one that exists
+/// ([`for_target`](Self::for_target)). The target holds the faults (a
+/// [`HttpFaultSet`], swappable at run time
+/// with [`Target::set_faults`]), the seed, the switches and the counters,
+/// shared by every service the layer builds and every clone of those (axum
+/// and hyper clone services per connection and per request). The layer
+/// itself holds only the target handle and the optional
+/// [`HeaderControl`].
+///
+/// # Resolution order
+///
+/// For each request, when `call` runs and the target is enabled:
+///
+/// 1. the rules are evaluated in order, on the request head
+///    (an [`HttpRequest`] view, borrowed: no copy); counting triggers count the requests that
+///    reach them, random ones draw from the target's seed;
+/// 2. every [`HttpFault::Latency`] that fires applies, and the delays add
+///    up;
+/// 3. the first rule that fires with a fault that shapes the response — a
+///    [`Respond`](HttpFault::Respond), a
+///    [`DropConnection`](HttpFault::DropConnection) or a
+///    [`ResponseBody`](HttpFault::ResponseBody) — applies; later ones are not
+///    offered the request (their budgets and active-fault slots are not
+///    consumed, but their triggers were evaluated);
+/// 4. then, with [`header_control`](Self::header_control) on, the faults the
+///    request asks for through headers apply by the same rules (a header
+///    delay adds up; a header abort or throttle applies only if no rule
+///    shaped the response). An unusable fault header is answered
+///    `400 Bad Request` instead;
+/// 5. the request runs: the delay, then the synthesized answer, or the inner
+///    call (with its response body faulted, if a body fault applied).
+///
+/// # Costs
+///
+/// When no fault fires the layer does an atomic load for the switch, one
+/// for the fault set's version, one relaxed add for the call index, moves
+/// the request head out and back (`into_parts`/`from_parts`, no allocation)
+/// and evaluates the triggers: no allocation, no lock, no boxed future (see
+/// `tests/http_alloc.rs` and `docs/BENCHMARKS.md`).
+///
+/// # Clone
+///
+/// Cheap: an `Arc` clone of the target (and of the header control). Clones
+/// share everything.
+///
+/// # Panics
+///
+/// Delays and body faults sleep on tokio's timer, so requests must run in a
+/// tokio runtime with time enabled (as hyper, axum and tonic always do).
+#[derive(Clone)]
+#[must_use = "a layer does nothing until it wraps a service"]
+pub struct HttpChaosLayer {
+    target: Target,
+    header_control: Option<Arc<HeaderControl>>,
+}
+
+impl fmt::Debug for HttpChaosLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpChaosLayer")
+            .field("target", &self.target)
+            .field("header_control", &self.header_control)
+            .finish()
+    }
+}
+
+impl HttpChaosLayer {
+    /// Starts building a layer with a new target named `name`.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// let layer = HttpChaosLayer::builder("s3").seed(1).fault(SyntheticResponse::s3_slow_down()).build()?;
+    /// assert_eq!(layer.target().name(), "s3");
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn builder(name: impl Into<String>) -> HttpChaosLayerBuilder {
+        HttpChaosLayerBuilder {
+            target: Target::builder(name),
+            faults: HttpFaultSet::new(),
+            header_control: None,
+        }
+    }
+
+    /// A layer for an existing target: it applies the HTTP faults installed
+    /// on `target` with [`Target::set_faults`], now or later. Announces
+    /// itself through `tracing` (info, target `tower_chaos`).
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpChaosLayer, HttpFaultSet, SyntheticResponse};
+    /// use tower_chaos::Target;
+    ///
+    /// let target = Target::builder("payments-api").seed(3).build()?;
+    /// let layer = HttpChaosLayer::for_target(&target);
+    /// target.set_faults(HttpFaultSet::new().with(SyntheticResponse::bad_gateway()))?;
+    /// assert_eq!(layer.target().name(), "payments-api");
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn for_target(target: &Target) -> Self {
+        let (plan, _) = target.slot::<HttpFault, HttpRequest>().current();
+        tracing::info!(
+            target: "tower_chaos",
+            chaos_target = %target.name(),
+            seed = target.seed(),
+            seed_source = %target.seed_source(),
+            plan = ?plan,
+            "HTTP chaos layer built: faults may be injected"
+        );
+        Self {
+            target: target.clone(),
+            header_control: None,
+        }
+    }
+
+    /// Turns on header-controlled faults (off by default; never on a service
+    /// that untrusted clients reach). A request with an invalid or
+    /// out-of-bounds fault header is answered `400 Bad Request` with the
+    /// error text, marked [`Injected`](super::Injected) with
+    /// [`FaultKind::Status`](crate::FaultKind::Status), and counted in
+    /// [`Report::rejected_headers`](crate::Report::rejected_headers). Logs a
+    /// warning through `tracing`.
+    ///
+    /// ```
+    /// use tower_chaos::Target;
+    /// use tower_chaos::http::{HeaderControl, HttpChaosLayer};
+    /// let target = Target::builder("api").seed(1).build()?;
+    /// let layer = HttpChaosLayer::for_target(&target).header_control(HeaderControl::new());
+    /// assert!(format!("{layer:?}").contains("HeaderControl"));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn header_control(mut self, control: HeaderControl) -> Self {
+        tracing::warn!(
+            target: "tower_chaos",
+            chaos_target = %self.target.name(),
+            "header-controlled faults enabled: any client can ask for faults through headers",
+        );
+        self.header_control = Some(Arc::new(control));
+        self
+    }
+
+    /// The layer's target: keep a clone to switch faults, swap them and read
+    /// reports.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpChaosLayer;
+    /// let layer = HttpChaosLayer::builder("api").seed(1).build()?;
+    /// let target = layer.target().clone();
+    /// target.disable();
+    /// assert!(!layer.target().is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// [`Target::set_faults`] for HTTP faults, without type annotations:
+    /// swaps the HTTP faults of every layer and service of the target at
+    /// once. Requests in flight keep the faults they were given.
+    ///
+    /// # Errors
+    ///
+    /// As [`Target::set_faults`]; on error nothing changes.
+    ///
+    /// ```
+    /// use tower_chaos::{FaultSet, Trigger};
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// let layer = HttpChaosLayer::builder("api").seed(1).build()?;
+    /// layer.set_faults(FaultSet::new().with(SyntheticResponse::gateway_timeout().when(Trigger::every(2))))?;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn set_faults(&self, faults: HttpFaultSet) -> Result<(), ConfigError> {
+        self.target.set_faults(faults)
+    }
+}
+
+impl<S> Layer<S> for HttpChaosLayer {
+    type Service = HttpChaos<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpChaos::with_header_control(inner, &self.target, self.header_control.clone())
+    }
+}
+
+/// Builds an [`HttpChaosLayer`] and its target; see
+/// [`HttpChaosLayer::builder`].
+#[must_use = "a builder does nothing until `.build()` is called"]
+pub struct HttpChaosLayerBuilder {
+    target: TargetBuilder,
+    faults: HttpFaultSet,
+    header_control: Option<HeaderControl>,
+}
+
+impl fmt::Debug for HttpChaosLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpChaosLayerBuilder")
+            .field("target", &self.target)
+            .field("faults", &self.faults)
+            .field("header_control", &self.header_control)
+            .finish()
+    }
+}
+
+impl HttpChaosLayerBuilder {
+    /// Fixes the target's seed (see [`TargetBuilder::seed`]).
+    ///
+    /// ```
+    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").seed(8).build()?;
+    /// assert_eq!(layer.target().seed(), 8);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.target = self.target.seed(seed);
+        self
+    }
+
+    /// Keeps a journal of the newest `capacity` faults (see
+    /// [`TargetBuilder::journal`]).
+    ///
+    /// ```
+    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").journal(10).build()?;
+    /// assert!(layer.target().report().journal.is_empty());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn journal(mut self, capacity: usize) -> Self {
+        self.target = self.target.journal(capacity);
+        self
+    }
+
+    /// Starts with the target's faults switched off (see
+    /// [`Target::enable`]).
+    ///
+    /// ```
+    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").start_disabled().build()?;
+    /// assert!(!layer.target().is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn start_disabled(mut self) -> Self {
+        self.target = self.target.start_disabled();
+        self
+    }
+
+    /// Adds a rule: a [`SyntheticResponse`](super::SyntheticResponse),
+    /// [`BodyFault`](super::BodyFault) or [`HttpFault`] on its own fires on
+    /// every request; give it a trigger with `.when(..)`.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{BodyFault, HttpChaosLayer, RequestMatcher, SyntheticResponse};
+    ///
+    /// let layer = HttpChaosLayer::builder("s3")
+    ///     .fault(SyntheticResponse::s3_slow_down().when(RequestMatcher::method(Method::PUT) & Trigger::rate(0.3)))
+    ///     .fault(BodyFault::truncate_after(512).when(Trigger::every(10)))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn fault(mut self, rule: impl Into<HttpRule>) -> Self {
+        self.faults = self.faults.with(rule);
+        self
+    }
+
+    /// Caps the requests carrying an HTTP fault at once (see
+    /// [`FaultSet::max_active`](crate::FaultSet::max_active)). A request with a body fault stays active
+    /// until its body ends or is dropped.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpChaosLayer, HttpFault};
+    /// let err = HttpChaosLayer::builder("api").fault(HttpFault::DropConnection).max_active(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("fault_set.max_active"));
+    /// ```
+    pub fn max_active(mut self, n: u32) -> Self {
+        self.faults = self.faults.max_active(n);
+        self
+    }
+
+    /// Turns on header-controlled faults (see
+    /// [`HttpChaosLayer::header_control`]).
+    ///
+    /// ```
+    /// use tower_chaos::http::{HeaderControl, HttpChaosLayer};
+    /// let layer = HttpChaosLayer::builder("api").header_control(HeaderControl::new().envoy_names()).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn header_control(mut self, control: HeaderControl) -> Self {
+        self.header_control = Some(control);
+        self
+    }
+
+    /// Builds the target, installs the faults and returns the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a bad target (empty name, zero journal, a bad
+    /// [`SEED_ENV`](crate::SEED_ENV)) or a bad fault set (a rate outside
+    /// `0..=1`, a zero count, a body fault that does nothing…), naming the
+    /// field and the value.
+    ///
+    /// ```
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// let err = HttpChaosLayer::builder("api")
+    ///     .fault(SyntheticResponse::bad_gateway().when(Trigger::rate(1.5)))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `trigger.rate` = 1.5: must be within 0.0..=1.0");
+    /// ```
+    pub fn build(self) -> Result<HttpChaosLayer, ConfigError> {
+        let target = self.target.build()?;
+        target.set_faults(self.faults)?;
+        let layer = HttpChaosLayer::for_target(&target);
+        Ok(match self.header_control {
+            Some(control) => layer.header_control(control),
+            None => layer,
+        })
+    }
+}

@@ -1,0 +1,1006 @@
+//! Request matchers over the request head.
+
+use std::fmt;
+use std::ops::{BitAnd, BitOr, Not};
+use std::sync::Arc;
+
+use http::header::{CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+
+use super::view::HttpTrigger;
+use crate::ConfigError;
+
+/// A borrowed view of a request head: method, URI and headers.
+///
+/// Matchers read only this, so they work for any `http::Request<B>` without
+/// touching the body, and a view costs three pointers.
+///
+/// ```
+/// use tower_chaos::http::RequestHead;
+///
+/// let request = http::Request::post("/pkg.Orders/Create")
+///     .header("host", "orders.internal:8443")
+///     .body(())
+///     .unwrap();
+/// let head = RequestHead::of(&request);
+/// assert_eq!(head.host(), Some("orders.internal"));
+/// assert_eq!(head.grpc_method(), Some(("pkg.Orders", "Create")));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> RequestHead<'a> {
+    /// A view over the three parts.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let (method, uri, headers) = (http::Method::GET, http::Uri::from_static("/a"), http::HeaderMap::new());
+    /// assert_eq!(RequestHead::new(&method, &uri, &headers).path(), "/a");
+    /// ```
+    #[must_use]
+    pub const fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        Self { method, uri, headers }
+    }
+
+    /// A view over a request's head.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("/a?b=c").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).path(), "/a");
+    /// ```
+    pub fn of<B>(request: &'a Request<B>) -> Self {
+        Self::new(request.method(), request.uri(), request.headers())
+    }
+
+    /// A view over request parts.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let (parts, ()) = http::Request::put("/x").body(()).unwrap().into_parts();
+    /// assert_eq!(RequestHead::from_parts(&parts).method(), http::Method::PUT);
+    /// ```
+    #[must_use]
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        Self::new(&parts.method, &parts.uri, &parts.headers)
+    }
+
+    /// The method.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::delete("/").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).method(), http::Method::DELETE);
+    /// ```
+    #[must_use]
+    pub const fn method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The URI.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("/a?b=c").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).uri().query(), Some("b=c"));
+    /// ```
+    #[must_use]
+    pub const fn uri(&self) -> &'a Uri {
+        self.uri
+    }
+
+    /// The headers.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("/").header("x-a", "1").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).headers()["x-a"], "1");
+    /// ```
+    #[must_use]
+    pub const fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// The path, as sent (not percent-decoded).
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::get("http://h/p%20q").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).path(), "/p%20q");
+    /// ```
+    #[must_use]
+    pub fn path(&self) -> &'a str {
+        self.uri.path()
+    }
+
+    /// The host: from the URI's authority (HTTP/2, client requests), else
+    /// from the `Host` header (HTTP/1 servers); without the port.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let h2 = http::Request::get("https://api.example.com:8443/").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&h2).host(), Some("api.example.com"));
+    /// let h1 = http::Request::get("/").header("host", "[::1]:80").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&h1).host(), Some("::1"));
+    /// ```
+    #[must_use]
+    pub fn host(&self) -> Option<&'a str> {
+        if let Some(host) = self.uri.host() {
+            return Some(host);
+        }
+        let value = self.headers.get(HOST)?.to_str().ok()?;
+        Some(strip_port(value))
+    }
+
+    /// The gRPC service and method parsed from a path of the form
+    /// `/package.Service/Method`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::post("/not/grpc/path").body(()).unwrap();
+    /// assert_eq!(RequestHead::of(&request).grpc_method(), None);
+    /// ```
+    #[must_use]
+    pub fn grpc_method(&self) -> Option<(&'a str, &'a str)> {
+        let rest = self.path().strip_prefix('/')?;
+        let (service, method) = rest.split_once('/')?;
+        if service.is_empty() || method.is_empty() || method.contains('/') {
+            return None;
+        }
+        Some((service, method))
+    }
+
+    /// Whether the `content-type` is `application/grpc` or one of its
+    /// `+proto`/`+json` forms.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestHead;
+    /// let request = http::Request::post("/a.B/C").header("content-type", "application/grpc").body(()).unwrap();
+    /// assert!(RequestHead::of(&request).is_grpc());
+    /// ```
+    #[must_use]
+    pub fn is_grpc(&self) -> bool {
+        self.headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split_once(']').map_or(host, |(h, _)| h);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
+type Predicate = Arc<dyn Fn(&RequestHead<'_>) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+enum Node {
+    Any,
+    Method(Method),
+    Path(Arc<str>),
+    PathPrefix(Arc<str>),
+    PathGlob(Arc<Glob>),
+    Host(Arc<str>),
+    Header(HeaderName),
+    HeaderValue(HeaderName, HeaderValue),
+    Grpc,
+    GrpcService(Arc<str>),
+    GrpcMethod(Arc<str>, Arc<str>),
+    Predicate(Predicate, &'static str),
+    All(Arc<[Self]>),
+    AnyOf(Arc<[Self]>),
+    Not(Arc<Self>),
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any"),
+            Self::Method(m) => write!(f, "method({m})"),
+            Self::Path(p) => write!(f, "path({p:?})"),
+            Self::PathPrefix(p) => write!(f, "path_prefix({p:?})"),
+            Self::PathGlob(g) => write!(f, "path_glob({:?})", g.pattern),
+            Self::Host(h) => write!(f, "host({h:?})"),
+            Self::Header(n) => write!(f, "header({n})"),
+            Self::HeaderValue(n, v) => write!(f, "header_value({n}, {v:?})"),
+            Self::Grpc => f.write_str("grpc"),
+            Self::GrpcService(s) => write!(f, "grpc_service({s:?})"),
+            Self::GrpcMethod(s, m) => write!(f, "grpc_method({s:?}, {m:?})"),
+            Self::Predicate(_, name) => write!(f, "predicate({name})"),
+            Self::All(nodes) => f.debug_tuple("all").field(nodes).finish(),
+            Self::AnyOf(nodes) => f.debug_tuple("any_of").field(nodes).finish(),
+            Self::Not(node) => f.debug_tuple("not").field(node).finish(),
+        }
+    }
+}
+
+impl Node {
+    /// A small dispatcher: every check but the method's lives in its own
+    /// function, so that matching a method (the common first test) does
+    /// not pay for saving the registers the others need.
+    fn matches(&self, head: &RequestHead<'_>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Method(m) => head.method == m,
+            Self::All(nodes) => nodes.iter().all(|n| n.matches(head)),
+            Self::AnyOf(nodes) => nodes.iter().any(|n| n.matches(head)),
+            Self::Not(node) => !node.matches(head),
+            Self::PathGlob(g) => g.matches(head.path()),
+            _ => self.matches_other(head),
+        }
+    }
+
+    #[inline(never)]
+    fn matches_other(&self, head: &RequestHead<'_>) -> bool {
+        match self {
+            Self::Path(p) => head.path() == &**p,
+            Self::PathPrefix(p) => prefix_matches(p, head.path()),
+            Self::Host(h) => head.host().is_some_and(|host| host.eq_ignore_ascii_case(h)),
+            Self::Header(n) => head.headers.contains_key(n),
+            Self::HeaderValue(n, v) => head.headers.get_all(n).iter().any(|x| x == v),
+            Self::Grpc => head.is_grpc(),
+            Self::GrpcService(s) => head.grpc_method().is_some_and(|(svc, _)| svc == &**s),
+            Self::GrpcMethod(s, m) => head
+                .grpc_method()
+                .is_some_and(|(svc, meth)| svc == &**s && meth == &**m),
+            Self::Predicate(p, _) => p(head),
+            Self::Any
+            | Self::Method(_)
+            | Self::All(_)
+            | Self::AnyOf(_)
+            | Self::Not(_)
+            | Self::PathGlob(_) => self.matches(head),
+        }
+    }
+}
+
+/// Segment-aware prefix: `/items` matches `/items` and `/items/3`, not
+/// `/itemsets`; a prefix ending in `/` matches anything under it.
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        None => false,
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
+    }
+}
+
+/// Matches one path segment against a pattern segment in which `*` stands
+/// for any run of bytes (within the segment). Works on bytes: paths are
+/// ASCII on the wire, and byte scanning is several times cheaper than
+/// `str` patterns on the request path.
+fn segment_matches(pattern: &[u8], segment: &[u8]) -> bool {
+    let Some(star) = pattern.iter().position(|&b| b == b'*') else {
+        return pattern == segment;
+    };
+    let Some(mut remaining) = segment.strip_prefix(&pattern[..star]) else {
+        return false;
+    };
+    let mut parts = pattern[star + 1..].split(|&b| b == b'*').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            // Last literal: must end the segment.
+            return remaining.ends_with(part);
+        }
+        match find(remaining, part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The first position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A path glob, compiled once, when built: the literal segments it starts
+/// with become one prefix compared with `starts_with`, and only the rest is
+/// matched segment by segment.
+struct Glob {
+    pattern: Arc<str>,
+    /// The leading literal segments, joined, with a trailing `/` when more
+    /// segments follow (`/items/` for `/items/*`).
+    prefix: Box<[u8]>,
+    /// The segments after the prefix.
+    segments: Box<[Segment]>,
+    /// A final `**`: whatever remains matches, including nothing.
+    rest: bool,
+}
+
+enum Segment {
+    /// `*`: exactly one non-empty segment.
+    Any,
+    /// No `*`: this exact segment.
+    Literal(Box<[u8]>),
+    /// `*` inside a segment (`*.json`).
+    Wild(Box<[u8]>),
+}
+
+impl Glob {
+    /// Compiles a pattern already checked by [`RequestMatcher::path_glob`].
+    fn new(pattern: Arc<str>) -> Self {
+        let mut parts: Vec<&str> = pattern.split('/').collect();
+        let rest = parts.last() == Some(&"**");
+        if rest {
+            parts.pop();
+        }
+        let literal = parts.iter().take_while(|p| !p.contains('*')).count();
+        let mut prefix = parts[..literal].join("/");
+        if literal < parts.len() {
+            prefix.push('/');
+        }
+        let segments = parts[literal..]
+            .iter()
+            .map(|p| match *p {
+                "*" => Segment::Any,
+                p if p.contains('*') => Segment::Wild(p.as_bytes().into()),
+                p => Segment::Literal(p.as_bytes().into()),
+            })
+            .collect();
+        Self {
+            pattern,
+            prefix: prefix.into_bytes().into(),
+            segments,
+            rest,
+        }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        let Some(rem) = path.as_bytes().strip_prefix(&*self.prefix) else {
+            return false;
+        };
+        if self.segments.is_empty() {
+            // All literal: the path ends here, or, with `**`, goes on past a
+            // segment boundary.
+            return rem.is_empty() || (self.rest && rem.first() == Some(&b'/'));
+        }
+        self.matches_segments(rem)
+    }
+
+    fn matches_segments(&self, rem: &[u8]) -> bool {
+        let mut path = rem.split(|&b| b == b'/');
+        for segment in &*self.segments {
+            let Some(s) = path.next() else {
+                return false;
+            };
+            let ok = match segment {
+                Segment::Any => !s.is_empty(),
+                Segment::Literal(l) => **l == *s,
+                Segment::Wild(p) => segment_matches(p, s),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        self.rest || path.next().is_none()
+    }
+}
+
+fn check_path(field: &'static str, path: &str) -> Result<Arc<str>, ConfigError> {
+    if !path.starts_with('/') {
+        return Err(ConfigError::invalid(field, path, "must start with `/`"));
+    }
+    Ok(Arc::from(path))
+}
+
+fn header_name(field: &'static str, name: &str) -> Result<HeaderName, ConfigError> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| ConfigError::invalid(field, name, "not a valid header name"))
+}
+
+fn grpc_part(field: &'static str, s: &str) -> Result<Arc<str>, ConfigError> {
+    if s.is_empty() || s.contains('/') {
+        return Err(ConfigError::invalid(
+            field,
+            s,
+            "must be non-empty and contain no `/`",
+        ));
+    }
+    Ok(Arc::from(s))
+}
+
+/// Selects which requests a fault applies to, from the request head only.
+///
+/// Build one from the constructors and combine with [`and`](Self::and),
+/// [`or`](Self::or) and `!` ([`Not`]). Matching borrows the request and
+/// never allocates; every check is on the method, URI or headers, so it
+/// works for any body type.
+///
+/// ```
+/// use http::Method;
+/// use tower_chaos::http::{RequestHead, RequestMatcher};
+///
+/// let puts_to_items = RequestMatcher::method(Method::PUT).and(RequestMatcher::path_glob("/items/*")?);
+/// let put = http::Request::put("/items/42").body(()).unwrap();
+/// let get = http::Request::get("/items/42").body(()).unwrap();
+/// assert!(puts_to_items.matches_request(&put));
+/// assert!(!puts_to_items.matches_request(&get));
+/// assert!((!puts_to_items).matches(&RequestHead::of(&get)));
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+///
+/// # Clone
+///
+/// Cheap: strings and sub-matchers sit behind `Arc`s.
+#[derive(Clone)]
+pub struct RequestMatcher {
+    node: Node,
+}
+
+impl fmt::Debug for RequestMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestMatcher({:?})", self.node)
+    }
+}
+
+impl Default for RequestMatcher {
+    fn default() -> Self {
+        Self::any()
+    }
+}
+
+impl RequestMatcher {
+    /// Matches every request.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// assert!(RequestMatcher::any().matches_request(&http::Request::new(())));
+    /// ```
+    #[must_use]
+    pub const fn any() -> Self {
+        Self { node: Node::Any }
+    }
+
+    /// Matches requests with this method.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::method(http::Method::DELETE);
+    /// assert!(m.matches_request(&http::Request::delete("/").body(()).unwrap()));
+    /// ```
+    #[must_use]
+    pub const fn method(method: Method) -> Self {
+        Self {
+            node: Node::Method(method),
+        }
+    }
+
+    /// Matches this exact path (no query string, not percent-decoded).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.path` unless it starts with `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::path("/health")?;
+    /// assert!(m.matches_request(&http::Request::get("/health?verbose=1").body(()).unwrap()));
+    /// assert!(RequestMatcher::path("health").is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn path(path: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::Path(check_path("matcher.path", path)?),
+        })
+    }
+
+    /// Matches paths under `prefix`, segment by segment: `/items` matches
+    /// `/items` and `/items/3` but not `/itemsets`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.path_prefix` unless it starts
+    /// with `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::path_prefix("/items")?;
+    /// assert!(m.matches_request(&http::Request::get("/items/3").body(()).unwrap()));
+    /// assert!(!m.matches_request(&http::Request::get("/itemsets").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn path_prefix(prefix: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::PathPrefix(check_path("matcher.path_prefix", prefix)?),
+        })
+    }
+
+    /// Matches paths against a simple glob, segment by segment: a `*`
+    /// segment matches exactly one non-empty segment, `*` inside a segment
+    /// matches any characters within it (`*.json`), and a final `**`
+    /// segment matches whatever remains, including nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.path_glob` unless it starts with
+    /// `/`, or when `**` is anything but the whole last segment.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::path_glob("/buckets/*/objects/**")?;
+    /// assert!(m.matches_request(&http::Request::get("/buckets/b1/objects/a/b.txt").body(()).unwrap()));
+    /// assert!(!m.matches_request(&http::Request::get("/buckets//objects").body(()).unwrap()));
+    /// assert!(RequestMatcher::path_glob("/a/**/b").is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn path_glob(pattern: &str) -> Result<Self, ConfigError> {
+        let pattern = check_path("matcher.path_glob", pattern)?;
+        let mut segments = pattern.split('/').peekable();
+        while let Some(segment) = segments.next() {
+            if segment.contains("**") && (segment != "**" || segments.peek().is_some()) {
+                return Err(ConfigError::invalid(
+                    "matcher.path_glob",
+                    &*pattern,
+                    "`**` must be the whole last segment",
+                ));
+            }
+        }
+        Ok(Self {
+            node: Node::PathGlob(Arc::new(Glob::new(pattern))),
+        })
+    }
+
+    /// Matches the host (see [`RequestHead::host`]), case-insensitively,
+    /// ignoring the port.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.host` when it is empty or holds
+    /// a `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::host("S3.amazonaws.com")?;
+    /// assert!(m.matches_request(&http::Request::get("http://s3.amazonaws.com:80/k").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn host(host: &str) -> Result<Self, ConfigError> {
+        if host.is_empty() || host.contains('/') {
+            return Err(ConfigError::invalid(
+                "matcher.host",
+                host,
+                "must be a non-empty host name without `/`",
+            ));
+        }
+        Ok(Self {
+            node: Node::Host(Arc::from(host)),
+        })
+    }
+
+    /// Matches requests carrying header `name`, whatever its value.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.header` when `name` is not a
+    /// valid header name.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::header("x-canary")?;
+    /// assert!(m.matches_request(&http::Request::get("/").header("x-canary", "1").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn header(name: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::Header(header_name("matcher.header", name)?),
+        })
+    }
+
+    /// Matches requests where one of the values of header `name` equals
+    /// `value` exactly.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.header_value` when the name or
+    /// the value is not valid in HTTP.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::header_value("x-tenant", "acme")?;
+    /// assert!(m.matches_request(&http::Request::get("/").header("x-tenant", "acme").body(()).unwrap()));
+    /// assert!(!m.matches_request(&http::Request::get("/").header("x-tenant", "other").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn header_value(name: &str, value: &str) -> Result<Self, ConfigError> {
+        let n = header_name("matcher.header_value", name)?;
+        let v = HeaderValue::from_str(value)
+            .map_err(|_| ConfigError::invalid("matcher.header_value", value, "not a valid header value"))?;
+        Ok(Self {
+            node: Node::HeaderValue(n, v),
+        })
+    }
+
+    /// Matches gRPC requests (by `content-type`).
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let r = http::Request::post("/a.B/C").header("content-type", "application/grpc+proto").body(()).unwrap();
+    /// assert!(RequestMatcher::grpc().matches_request(&r));
+    /// ```
+    #[must_use]
+    pub const fn grpc() -> Self {
+        Self { node: Node::Grpc }
+    }
+
+    /// Matches calls to any method of the gRPC `service` (fully qualified,
+    /// e.g. `helloworld.Greeter`), from the path.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.grpc_service` when empty or
+    /// holding a `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::grpc_service("helloworld.Greeter")?;
+    /// assert!(m.matches_request(&http::Request::post("/helloworld.Greeter/SayHello").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn grpc_service(service: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::GrpcService(grpc_part("matcher.grpc_service", service)?),
+        })
+    }
+
+    /// Matches calls to one gRPC method, e.g.
+    /// `("helloworld.Greeter", "SayHello")`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `matcher.grpc_method` when either part is
+    /// empty or holds a `/`.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::grpc_method("helloworld.Greeter", "SayHello")?;
+    /// assert!(!m.matches_request(&http::Request::post("/helloworld.Greeter/SayBye").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn grpc_method(service: &str, method: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            node: Node::GrpcMethod(
+                grpc_part("matcher.grpc_method", service)?,
+                grpc_part("matcher.grpc_method", method)?,
+            ),
+        })
+    }
+
+    /// Matches when `predicate` returns `true` for the request head.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::predicate(|head| head.uri().query().is_some_and(|q| q.contains("debug")));
+    /// assert!(m.matches_request(&http::Request::get("/?debug=1").body(()).unwrap()));
+    /// ```
+    pub fn predicate<F>(predicate: F) -> Self
+    where
+        F: Fn(&RequestHead<'_>) -> bool + Send + Sync + 'static,
+    {
+        Self {
+            node: Node::Predicate(Arc::new(predicate), std::any::type_name::<F>()),
+        }
+    }
+
+    /// Matches when both match.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::method(http::Method::GET).and(RequestMatcher::path("/a")?);
+    /// assert!(!m.matches_request(&http::Request::get("/b").body(()).unwrap()));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn and(self, other: Self) -> Self {
+        let mut nodes = match self.node {
+            Node::All(nodes) => nodes.to_vec(),
+            node => vec![node],
+        };
+        nodes.push(other.node);
+        Self {
+            node: Node::All(nodes.into()),
+        }
+    }
+
+    /// Matches when either matches.
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let m = RequestMatcher::method(http::Method::PUT).or(RequestMatcher::method(http::Method::POST));
+    /// assert!(m.matches_request(&http::Request::post("/").body(()).unwrap()));
+    /// ```
+    #[must_use]
+    pub fn or(self, other: Self) -> Self {
+        let mut nodes = match self.node {
+            Node::AnyOf(nodes) => nodes.to_vec(),
+            node => vec![node],
+        };
+        nodes.push(other.node);
+        Self {
+            node: Node::AnyOf(nodes.into()),
+        }
+    }
+
+    /// A trigger that fires when this matcher matches and then `trigger`
+    /// fires. `trigger` is evaluated only for matching requests, so counting
+    /// triggers count matching requests: `first(3)` below fails the first
+    /// three `PUT`s, whatever else comes in between. Same as
+    /// `matcher & trigger`.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::RequestMatcher;
+    ///
+    /// let first_three_puts = RequestMatcher::method(Method::PUT).and_trigger(Trigger::first(3));
+    /// assert_eq!(format!("{first_three_puts:?}"), "All([When(RequestMatcher(method(PUT))), First(3)])");
+    /// ```
+    #[must_use]
+    pub fn and_trigger(self, trigger: HttpTrigger) -> HttpTrigger {
+        HttpTrigger::from(self).and(trigger)
+    }
+
+    /// Whether the request head matches.
+    ///
+    /// ```
+    /// use tower_chaos::http::{RequestHead, RequestMatcher};
+    /// let (method, uri, headers) = (http::Method::GET, http::Uri::from_static("/x"), http::HeaderMap::new());
+    /// assert!(RequestMatcher::path("/x")?.matches(&RequestHead::new(&method, &uri, &headers)));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn matches(&self, head: &RequestHead<'_>) -> bool {
+        self.node.matches(head)
+    }
+
+    /// Whether the request matches (its body is not touched).
+    ///
+    /// ```
+    /// use tower_chaos::http::RequestMatcher;
+    /// let request = http::Request::get("/x").body(vec![1u8, 2, 3]).unwrap();
+    /// assert!(!RequestMatcher::method(http::Method::POST).matches_request(&request));
+    /// ```
+    #[inline]
+    pub fn matches_request<B>(&self, request: &Request<B>) -> bool {
+        self.matches(&RequestHead::of(request))
+    }
+}
+
+impl From<RequestMatcher> for HttpTrigger {
+    /// A trigger that fires for the requests the matcher matches; combine
+    /// it with any other trigger (`&`, `|`, `!`, [`Trigger::all`](crate::Trigger::all)…).
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::RequestMatcher;
+    ///
+    /// let half_of_the_puts = Trigger::from(RequestMatcher::method(Method::PUT)) & Trigger::rate(0.5);
+    /// assert!(format!("{half_of_the_puts:?}").contains("Rate(0.5)"));
+    /// ```
+    fn from(matcher: RequestMatcher) -> Self {
+        let label = format!("{matcher:?}");
+        Self::when_labeled(label, move |req| matcher.matches(&req.head()))
+    }
+}
+
+impl BitAnd for RequestMatcher {
+    type Output = Self;
+
+    /// `a & b` is [`a.and(b)`](RequestMatcher::and).
+    fn bitand(self, other: Self) -> Self {
+        self.and(other)
+    }
+}
+
+impl BitOr for RequestMatcher {
+    type Output = Self;
+
+    /// `a | b` is [`a.or(b)`](RequestMatcher::or).
+    fn bitor(self, other: Self) -> Self {
+        self.or(other)
+    }
+}
+
+impl BitAnd<HttpTrigger> for RequestMatcher {
+    type Output = HttpTrigger;
+
+    /// `matcher & trigger` is
+    /// [`matcher.and_trigger(trigger)`](RequestMatcher::and_trigger): the
+    /// trigger sees only matching requests.
+    fn bitand(self, trigger: HttpTrigger) -> HttpTrigger {
+        self.and_trigger(trigger)
+    }
+}
+
+impl BitOr<HttpTrigger> for RequestMatcher {
+    type Output = HttpTrigger;
+
+    /// Fires when the matcher matches or, for the other requests, when
+    /// `trigger` fires.
+    fn bitor(self, trigger: HttpTrigger) -> HttpTrigger {
+        HttpTrigger::from(self).or(trigger)
+    }
+}
+
+impl BitAnd<RequestMatcher> for HttpTrigger {
+    type Output = Self;
+
+    /// `trigger & matcher`: the matcher is checked only when the trigger
+    /// fired, so a counting trigger on the left counts every request.
+    fn bitand(self, matcher: RequestMatcher) -> Self {
+        self.and(matcher.into())
+    }
+}
+
+impl BitOr<RequestMatcher> for HttpTrigger {
+    type Output = Self;
+
+    /// Fires when the trigger fires or, failing that, the matcher matches.
+    fn bitor(self, matcher: RequestMatcher) -> Self {
+        self.or(matcher.into())
+    }
+}
+
+impl Not for RequestMatcher {
+    type Output = Self;
+
+    /// Matches when `self` does not.
+    fn not(self) -> Self {
+        Self {
+            node: match self.node {
+                Node::Not(inner) => Arc::unwrap_or_clone(inner),
+                node => Node::Not(Arc::new(node)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Trigger;
+
+    #[test]
+    fn segment_globs() {
+        assert!(segment_matches(b"*.json", b"a.json"));
+        assert!(!segment_matches(b"*.json", b"a.jsonx"));
+        assert!(segment_matches(b"a*b*c", b"aXXbYYc"));
+        assert!(segment_matches(b"a*", b"a"));
+        assert!(!segment_matches(b"ab*ba", b"aba"));
+        assert!(segment_matches(b"*", b""));
+        assert!(segment_matches(b"*-*", b"a-b"));
+        assert!(!segment_matches(b"a*a", b"a"));
+    }
+
+    /// Reference wildcard matcher: `*` matches any run of bytes.
+    fn reference(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| reference(rest, &s[i..])),
+            Some((c, rest)) => s.first() == Some(c) && reference(rest, &s[1..]),
+        }
+    }
+
+    /// Reference path glob: pattern and path zipped segment by segment.
+    fn reference_glob(pattern: &str, path: &str) -> bool {
+        let mut pats = pattern.split('/');
+        let mut segs = path.split('/');
+        loop {
+            match (pats.next(), segs.next()) {
+                (Some("**"), _) => return true,
+                (Some("*"), Some("")) => return false,
+                (Some(p), Some(s)) if !reference(p.as_bytes(), s.as_bytes()) => return false,
+                (Some(_), Some(_)) => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn path_globs_agree_with_a_reference(
+            pattern in "(/[ab*]{0,3}){1,4}(/\\*\\*)?",
+            path in "(/[ab]{0,3}){1,5}",
+        ) {
+            // `path_glob` accepts `**` only as the whole last segment.
+            proptest::prop_assume!(RequestMatcher::path_glob(&pattern).is_ok());
+            proptest::prop_assert_eq!(glob_matches(&pattern, &path), reference_glob(&pattern, &path), "{} {}", pattern, path);
+        }
+
+        #[test]
+        fn segment_globs_agree_with_a_reference(p in "[ab*]{0,6}", s in "[ab]{0,8}") {
+            proptest::prop_assert_eq!(segment_matches(p.as_bytes(), s.as_bytes()), reference(p.as_bytes(), s.as_bytes()));
+        }
+    }
+
+    fn glob_matches(pattern: &str, path: &str) -> bool {
+        Glob::new(pattern.into()).matches(path)
+    }
+
+    #[test]
+    fn path_globs() {
+        assert!(glob_matches("/items/*", "/items/1"));
+        assert!(!glob_matches("/items/*", "/items/1/2"));
+        assert!(!glob_matches("/items/*", "/items"));
+        assert!(glob_matches("/items/**", "/items"));
+        assert!(glob_matches("/items/**", "/items/1/2"));
+        assert!(glob_matches("/v*/users", "/v2/users"));
+        assert!(!glob_matches("/v*/users", "/x2/users"));
+        assert!(glob_matches("/", "/"));
+        assert!(!glob_matches("/", "/a"));
+        assert!(glob_matches("/**", "/"));
+        assert!(glob_matches("/**", "/a/b"));
+        assert!(!glob_matches("/a/*/c", "/a//c"));
+        assert!(glob_matches("/items/**", "/items/"));
+        assert!(!glob_matches("/items/**", "/itemsx"));
+        assert!(glob_matches("/items", "/items"));
+        assert!(!glob_matches("/items", "/items/"));
+        assert!(glob_matches("/a/*/c/**", "/a/b/c"));
+        assert!(glob_matches("/a/*/c/**", "/a/b/c/d/e"));
+        assert!(!glob_matches("/a/*/c/**", "/a/b/cd"));
+        assert!(glob_matches("/*.json", "/x.json"));
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(prefix_matches("/", "/anything"));
+        assert!(prefix_matches("/a/", "/a/b"));
+        assert!(!prefix_matches("/a", "/ab"));
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(strip_port("h:80"), "h");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("h"), "h");
+    }
+
+    #[test]
+    fn not_not_is_identity_and_debug_names_predicate() {
+        let m = !!RequestMatcher::predicate(|_| true);
+        assert!(format!("{m:?}").contains("predicate("), "{m:?}");
+        assert!(m.matches_request(&Request::new(())));
+    }
+
+    #[test]
+    fn operators_combine_matchers_and_triggers() {
+        let put = RequestMatcher::method(Method::PUT);
+        let items = RequestMatcher::path_prefix("/items").unwrap();
+        let both = put.clone() & items.clone();
+        assert!(both.matches_request(&Request::put("/items/1").body(()).unwrap()));
+        assert!(!both.matches_request(&Request::get("/items/1").body(()).unwrap()));
+        let either = put.clone() | items;
+        assert!(either.matches_request(&Request::get("/items/1").body(()).unwrap()));
+        let t: HttpTrigger = put.clone() & Trigger::first(1);
+        assert!(
+            format!("{t:?}").starts_with("All([When(RequestMatcher(method(PUT)))"),
+            "{t:?}"
+        );
+        let t: HttpTrigger = Trigger::first(1) & put.clone();
+        assert!(format!("{t:?}").starts_with("All([First(1), When("), "{t:?}");
+        let t: HttpTrigger = put.clone() | Trigger::every(2);
+        assert!(format!("{t:?}").starts_with("Any(["), "{t:?}");
+        let t: HttpTrigger = Trigger::every(2) | put;
+        assert!(format!("{t:?}").starts_with("Any([Every(2)"), "{t:?}");
+    }
+
+    #[test]
+    fn grpc_paths() {
+        let r = Request::post("/a.B/C/D").body(()).unwrap();
+        assert_eq!(RequestHead::of(&r).grpc_method(), None);
+    }
+}

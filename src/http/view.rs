@@ -1,0 +1,234 @@
+//! [`HttpRequest`]: the view of a request that HTTP triggers see, and the
+//! aliases that name HTTP rules, fault sets and triggers.
+
+use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
+
+use super::fault::HttpFault;
+use super::matcher::RequestHead;
+use crate::{FaultSet, Rule, Trigger};
+
+/// A request as HTTP triggers see it — its head (method, URI, version,
+/// headers, extensions), whatever its body type — always used behind a
+/// reference, like `str`: `&HttpRequest`.
+///
+/// HTTP rules are evaluated on a `&HttpRequest` borrowed from the
+/// `http::Request<B>` that `call` received: no copy of the head, no
+/// allocation. Every `http::Request<B>` (with a `'static` body type, as
+/// hyper's, axum's and tonic's are) and [`http::request::Parts`] can be
+/// viewed as one. Its methods are those of [`RequestView`].
+///
+/// ```
+/// use http::Method;
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::{HttpRequest, HttpTrigger, SyntheticResponse};
+///
+/// // Annotate the request as `&HttpRequest`, or name the trigger type
+/// // (`HttpTrigger`) and let the closure's type be inferred.
+/// let admin_writes = Trigger::when(|req: &HttpRequest| req.method() != Method::GET && req.path().starts_with("/admin"));
+/// // Sticky per tenant: the same fifth of the tenants for a given seed.
+/// let some_tenants = HttpTrigger::keyed(0.2, |req| req.headers().get("x-tenant").cloned());
+/// let _rules = [
+///     SyntheticResponse::service_unavailable().when(admin_writes),
+///     SyntheticResponse::aws_throttling().when(some_tenants),
+/// ];
+///
+/// let request = http::Request::post("/admin/users").body(()).unwrap();
+/// let view: &HttpRequest = &request;
+/// assert_eq!((view.method(), view.path()), (&Method::POST, "/admin/users"));
+/// ```
+pub type HttpRequest = dyn RequestView + 'static;
+
+/// The methods of an [`HttpRequest`]: what triggers can read from a request
+/// head. Sealed; implemented for `http::Request<B>` and
+/// [`http::request::Parts`].
+///
+/// The methods can be called on a `&HttpRequest` without importing this
+/// trait.
+///
+/// ```
+/// use tower_chaos::http::HttpRequest;
+/// let request = http::Request::put("/items/1").body(()).unwrap();
+/// let view: &HttpRequest = &request;
+/// assert_eq!(view.method(), http::Method::PUT);
+/// ```
+pub trait RequestView: sealed::Sealed {
+    /// The method.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::delete("/").body(()).unwrap();
+    /// assert_eq!((&r as &HttpRequest).method(), http::Method::DELETE);
+    /// ```
+    fn method(&self) -> &Method;
+
+    /// The URI.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::get("/a?b=c").body(()).unwrap();
+    /// assert_eq!((&r as &HttpRequest).uri().query(), Some("b=c"));
+    /// ```
+    fn uri(&self) -> &Uri;
+
+    /// The HTTP version.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::new(());
+    /// assert_eq!((&r as &HttpRequest).version(), http::Version::HTTP_11);
+    /// ```
+    fn version(&self) -> Version;
+
+    /// The headers.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::get("/").header("x-tenant", "acme").body(()).unwrap();
+    /// assert_eq!((&r as &HttpRequest).headers()["x-tenant"], "acme");
+    /// ```
+    fn headers(&self) -> &HeaderMap;
+
+    /// The extensions (what earlier layers attached: a matched route, an
+    /// authenticated user…).
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let mut r = http::Request::new(());
+    /// r.extensions_mut().insert(7u32);
+    /// assert_eq!((&r as &HttpRequest).extensions().get::<u32>(), Some(&7));
+    /// ```
+    fn extensions(&self) -> &Extensions;
+
+    /// The path, as sent (not percent-decoded).
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::get("http://h/items/1?x").body(()).unwrap();
+    /// assert_eq!((&r as &HttpRequest).path(), "/items/1");
+    /// ```
+    fn path(&self) -> &str {
+        self.uri().path()
+    }
+
+    /// The head as a [`RequestHead`]: host, gRPC service and method, and
+    /// what [`RequestMatcher`](super::RequestMatcher)s read.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::post("/pkg.Orders/Create").header("host", "orders:8443").body(()).unwrap();
+    /// let head = (&r as &HttpRequest).head();
+    /// assert_eq!((head.host(), head.grpc_method()), (Some("orders"), Some(("pkg.Orders", "Create"))));
+    /// ```
+    fn head(&self) -> RequestHead<'_> {
+        RequestHead::new(self.method(), self.uri(), self.headers())
+    }
+}
+
+// `Self::method(self)` and the like call `Request`'s inherent methods.
+impl<B> RequestView for Request<B> {
+    #[inline]
+    fn method(&self) -> &Method {
+        Self::method(self)
+    }
+
+    #[inline]
+    fn uri(&self) -> &Uri {
+        Self::uri(self)
+    }
+
+    #[inline]
+    fn version(&self) -> Version {
+        Self::version(self)
+    }
+
+    #[inline]
+    fn headers(&self) -> &HeaderMap {
+        Self::headers(self)
+    }
+
+    #[inline]
+    fn extensions(&self) -> &Extensions {
+        Self::extensions(self)
+    }
+}
+
+impl RequestView for http::request::Parts {
+    #[inline]
+    fn method(&self) -> &Method {
+        &self.method
+    }
+
+    #[inline]
+    fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    #[inline]
+    fn version(&self) -> Version {
+        self.version
+    }
+
+    #[inline]
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    #[inline]
+    fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+}
+
+mod sealed {
+    /// Only `http::Request<B>` and `http::request::Parts` are requests.
+    #[allow(unreachable_pub)] // sealed-trait pattern: public in a private module
+    pub trait Sealed {}
+
+    impl<B> Sealed for http::Request<B> {}
+    impl Sealed for http::request::Parts {}
+}
+
+/// A trigger on HTTP requests: `Trigger<HttpRequest>`.
+///
+/// Naming the type lets closures go unannotated; a
+/// [`RequestMatcher`](super::RequestMatcher) converts into one.
+///
+/// ```
+/// use http::Method;
+/// use tower_chaos::http::{HttpTrigger, RequestMatcher};
+///
+/// let puts = HttpTrigger::when(|req| req.method() == Method::PUT);
+/// let half_of_the_gets = HttpTrigger::from(RequestMatcher::method(Method::GET)) & HttpTrigger::rate(0.5);
+/// assert!(format!("{:?}", puts | half_of_the_gets).starts_with("Any("));
+/// ```
+pub type HttpTrigger = Trigger<HttpRequest>;
+
+/// An HTTP rule: an [`HttpFault`] with its trigger and limits,
+/// `Rule<HttpFault, HttpRequest>`.
+///
+/// ```
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::{HttpRule, SyntheticResponse};
+/// let rule: HttpRule = SyntheticResponse::bad_gateway().when(Trigger::every(5)).budget(10);
+/// assert_eq!(rule.name(), None);
+/// ```
+pub type HttpRule = Rule<HttpFault, HttpRequest>;
+
+/// The HTTP faults of a target, `FaultSet<HttpFault, HttpRequest>`:
+/// install with [`Target::set_faults`](crate::Target::set_faults) (at run
+/// time too) or through [`HttpChaosLayer::builder`](super::HttpChaosLayer::builder).
+///
+/// ```
+/// use tower_chaos::Target;
+/// use tower_chaos::http::{BodyFault, HttpFaultSet, SyntheticResponse};
+///
+/// let target = Target::builder("s3").seed(1).build()?;
+/// target.set_faults(
+///     HttpFaultSet::new()
+///         .with(SyntheticResponse::s3_slow_down())
+///         .with(BodyFault::stall_after(0))
+///         .max_active(8),
+/// )?;
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+pub type HttpFaultSet = FaultSet<HttpFault, HttpRequest>;
