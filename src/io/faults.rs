@@ -1,0 +1,485 @@
+//! Stream fault configuration: plain values, validated once by
+//! [`StreamFaultsBuilder::build`].
+
+use std::time::Duration;
+
+use crate::ConfigError;
+
+/// The longest duration any stream fault accepts (365 days).
+///
+/// Longer values are rejected at build time so that no deadline computed from
+/// them can overflow at run time.
+pub const MAX_FAULT_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// When an [`Interrupt`] begins in one direction.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, Onset};
+///
+/// let faults = DirectionFaults::new().reset(Onset::AfterBytes(1024));
+/// assert!(!faults.is_none());
+/// assert_ne!(Onset::Immediately, Onset::After(Duration::ZERO));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Onset {
+    /// At the first poll of the stream.
+    Immediately,
+    /// Once this many bytes have passed in the direction: exactly these bytes
+    /// pass intact, then the interruption begins.
+    AfterBytes(u64),
+    /// This long after the stream was wrapped, or after the faults were
+    /// switched in through a [`FaultSwitch`](super::FaultSwitch). On tokio's
+    /// clock; checked whenever the stream is polled.
+    After(Duration),
+}
+
+/// What happens to a connection when an interruption begins.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+///
+/// let read = DirectionFaults::new().timeout(Onset::Immediately, Duration::from_secs(5));
+/// assert_eq!(
+///     read.interrupt(),
+///     Some((Interrupt::Timeout(Duration::from_secs(5)), Onset::Immediately))
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Interrupt {
+    /// Abort the connection: on TCP a real RST goes out (zero linger), the
+    /// peer sees `ConnectionReset`, and so does every later local operation.
+    Reset,
+    /// Bytes stop in this direction and the connection stays open: reads
+    /// never complete, writes never complete (back-pressure).
+    Stall,
+    /// Bytes in this direction are silently discarded and counted as dropped;
+    /// the connection stays open. Reads never complete (incoming bytes are
+    /// drained and discarded), writes succeed but nothing is sent.
+    Blackhole,
+    /// Like toxiproxy's `timeout`: bytes in this direction are discarded
+    /// (as [`Interrupt::Blackhole`]) and after the duration the connection is
+    /// closed: the local reader sees EOF, the local writer `BrokenPipe`, the
+    /// peer sees the socket close.
+    Timeout(Duration),
+}
+
+/// The faults of one direction of a stream.
+///
+/// `read` is the downstream direction (peer → local reader), `write` the
+/// upstream one (local writer → peer). A plain `Copy` value: nothing is
+/// checked until it goes through [`StreamFaultsBuilder::build`].
+///
+/// Within a direction, bytes go through the faults in this order. Read:
+/// peer → latency → slicing → bandwidth → truncate/interrupt → reader.
+/// Write: writer → truncate/interrupt → latency → slicing → bandwidth → peer.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::DirectionFaults;
+///
+/// let read = DirectionFaults::new()
+///     .latency(Duration::from_millis(20))
+///     .jitter(Duration::from_millis(5))
+///     .bandwidth(64 * 1024);
+/// assert_eq!(read.latency_base(), Duration::from_millis(20));
+/// assert!(DirectionFaults::new().is_none());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionFaults {
+    pub(crate) latency: Duration,
+    pub(crate) jitter: Duration,
+    pub(crate) bandwidth: Option<u64>,
+    pub(crate) slice: Option<(usize, Duration)>,
+    pub(crate) truncate_after: Option<u64>,
+    pub(crate) interrupt: Option<(Interrupt, Onset)>,
+    pub(crate) slow_close: Duration,
+}
+
+impl DirectionFaults {
+    /// No fault: bytes pass as they are.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            bandwidth: None,
+            slice: None,
+            truncate_after: None,
+            interrupt: None,
+            slow_close: Duration::ZERO,
+        }
+    }
+
+    /// Delays every chunk by `base` (± [`jitter`](Self::jitter)), measured
+    /// from when the chunk arrived: queued chunks do not add their delays up,
+    /// so latency does not reduce throughput. Order is preserved (a chunk is
+    /// never released before the one ahead of it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::DirectionFaults;
+    ///
+    /// let d = DirectionFaults::new().latency(Duration::from_millis(50));
+    /// assert_eq!(d.latency_base(), Duration::from_millis(50));
+    /// ```
+    #[must_use]
+    pub const fn latency(mut self, base: Duration) -> Self {
+        self.latency = base;
+        self
+    }
+
+    /// Spreads each chunk's latency uniformly over `base - jitter ..= base +
+    /// jitter`, drawn from the seed. Must not exceed the base latency.
+    #[must_use]
+    pub const fn jitter(mut self, jitter: Duration) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Limits the direction to `bytes_per_second` (a token bucket on tokio's
+    /// clock, refilled continuously, holding at most 100 ms worth of bytes).
+    #[must_use]
+    pub const fn bandwidth(mut self, bytes_per_second: u64) -> Self {
+        self.bandwidth = Some(bytes_per_second);
+        self
+    }
+
+    /// Cuts transfers into pieces of at most `max_size` bytes, waiting
+    /// `delay` between pieces. Writers see short writes; readers see short
+    /// reads.
+    #[must_use]
+    pub const fn slice(mut self, max_size: usize, delay: Duration) -> Self {
+        self.slice = Some((max_size, delay));
+        self
+    }
+
+    /// Passes exactly `bytes` bytes, then closes the direction.
+    ///
+    /// Read: the reader sees exactly `bytes` bytes, then EOF.
+    /// Write: the write that reaches the limit is short (it accepts exactly
+    /// the bytes left), the wrapper then shuts the write half down so the peer
+    /// reads exactly `bytes` bytes then EOF, and every later write fails with
+    /// `BrokenPipe` (those refused bytes are counted as dropped).
+    #[must_use]
+    pub const fn truncate_after(mut self, bytes: u64) -> Self {
+        self.truncate_after = Some(bytes);
+        self
+    }
+
+    /// Resets the connection at `onset` (see [`Interrupt::Reset`]). A
+    /// direction has at most one interruption: the last one set wins.
+    #[must_use]
+    pub const fn reset(mut self, onset: Onset) -> Self {
+        self.interrupt = Some((Interrupt::Reset, onset));
+        self
+    }
+
+    /// Stalls the direction at `onset` (see [`Interrupt::Stall`]).
+    #[must_use]
+    pub const fn stall(mut self, onset: Onset) -> Self {
+        self.interrupt = Some((Interrupt::Stall, onset));
+        self
+    }
+
+    /// Blackholes the direction at `onset` (see [`Interrupt::Blackhole`]).
+    #[must_use]
+    pub const fn blackhole(mut self, onset: Onset) -> Self {
+        self.interrupt = Some((Interrupt::Blackhole, onset));
+        self
+    }
+
+    /// From `onset`, discards the direction's bytes, then closes the
+    /// connection `close_after` later (see [`Interrupt::Timeout`]).
+    #[must_use]
+    pub const fn timeout(mut self, onset: Onset, close_after: Duration) -> Self {
+        self.interrupt = Some((Interrupt::Timeout(close_after), onset));
+        self
+    }
+
+    /// Delays closing by `delay`. Read: EOF from the peer reaches the reader
+    /// `delay` late. Write: `poll_shutdown` waits `delay` before the FIN goes
+    /// out. Dropping the wrapper still closes at once.
+    #[must_use]
+    pub const fn slow_close(mut self, delay: Duration) -> Self {
+        self.slow_close = delay;
+        self
+    }
+
+    /// The base latency (zero when off).
+    #[must_use]
+    pub const fn latency_base(&self) -> Duration {
+        self.latency
+    }
+
+    /// The interruption and its onset, if any.
+    #[must_use]
+    pub const fn interrupt(&self) -> Option<(Interrupt, Onset)> {
+        self.interrupt
+    }
+
+    /// Whether this direction has no fault at all.
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        *self == Self::new()
+    }
+
+    pub(crate) fn has_latency(&self) -> bool {
+        !self.latency.is_zero() || !self.jitter.is_zero()
+    }
+
+    fn validate(&self, dir: Dir) -> Result<(), ConfigError> {
+        macro_rules! field {
+            ($name:literal) => {
+                match dir {
+                    Dir::Read => concat!("read.", $name),
+                    Dir::Write => concat!("write.", $name),
+                }
+            };
+        }
+        let check = |field: &'static str, d: Duration| {
+            if d > MAX_FAULT_DURATION {
+                Err(ConfigError::invalid(field, d, "must be at most 365 days"))
+            } else {
+                Ok(())
+            }
+        };
+        check(field!("latency"), self.latency)?;
+        check(field!("jitter"), self.jitter)?;
+        if self.jitter > self.latency {
+            return Err(ConfigError::invalid(
+                field!("jitter"),
+                self.jitter,
+                "must not exceed the base latency",
+            ));
+        }
+        if self.bandwidth == Some(0) {
+            return Err(ConfigError::invalid(
+                field!("bandwidth"),
+                0u64,
+                "bytes per second must be at least 1",
+            ));
+        }
+        if let Some((max, delay)) = self.slice {
+            if max == 0 {
+                return Err(ConfigError::invalid(
+                    field!("slice.max_size"),
+                    max,
+                    "must be at least 1 byte",
+                ));
+            }
+            check(field!("slice.delay"), delay)?;
+        }
+        if let Some((interrupt, onset)) = self.interrupt {
+            if let Interrupt::Timeout(d) = interrupt {
+                check(field!("timeout.close_after"), d)?;
+            }
+            if let Onset::After(d) = onset {
+                check(field!("onset"), d)?;
+            }
+        }
+        check(field!("slow_close"), self.slow_close)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+/// Validated faults for both directions of a stream, plus the seed that
+/// drives every random choice (jitter).
+///
+/// Build it with [`StreamFaults::builder`]; apply it with
+/// [`ChaosStream::new`](super::ChaosStream::new), or share it at run time
+/// through a [`FaultSwitch`](super::FaultSwitch).
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, StreamFaults};
+///
+/// let faults = StreamFaults::builder()
+///     .read(DirectionFaults::new().latency(Duration::from_millis(10)))
+///     .write(DirectionFaults::new().truncate_after(100))
+///     .seed(7)
+///     .build()?;
+/// assert_eq!(faults.seed(), 7);
+/// assert!(!faults.is_none());
+/// assert!(StreamFaults::none().is_none());
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamFaults {
+    pub(crate) read: DirectionFaults,
+    pub(crate) write: DirectionFaults,
+    pub(crate) seed: u64,
+}
+
+impl StreamFaults {
+    /// No fault in either direction.
+    #[must_use]
+    pub const fn none() -> Self {
+        Self {
+            read: DirectionFaults::new(),
+            write: DirectionFaults::new(),
+            seed: 0,
+        }
+    }
+
+    /// Starts a builder with no fault and seed 0.
+    pub const fn builder() -> StreamFaultsBuilder {
+        StreamFaultsBuilder {
+            faults: Self::none(),
+        }
+    }
+
+    /// The read (downstream) direction.
+    #[must_use]
+    pub const fn read(&self) -> &DirectionFaults {
+        &self.read
+    }
+
+    /// The write (upstream) direction.
+    #[must_use]
+    pub const fn write(&self) -> &DirectionFaults {
+        &self.write
+    }
+
+    /// The seed for random choices.
+    #[must_use]
+    pub const fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Whether neither direction has a fault.
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        self.read.is_none() && self.write.is_none()
+    }
+
+    pub(crate) fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// Builds a [`StreamFaults`], checking every value.
+///
+/// # Example
+///
+/// ```
+/// use tower_chaos::io::{DirectionFaults, StreamFaults};
+///
+/// let err = StreamFaults::builder()
+///     .read(DirectionFaults::new().bandwidth(0))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid `read.bandwidth` = 0: bytes per second must be at least 1"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct StreamFaultsBuilder {
+    faults: StreamFaults,
+}
+
+impl StreamFaultsBuilder {
+    /// Sets the read (downstream, peer → local) faults.
+    pub const fn read(mut self, faults: DirectionFaults) -> Self {
+        self.faults.read = faults;
+        self
+    }
+
+    /// Sets the write (upstream, local → peer) faults.
+    pub const fn write(mut self, faults: DirectionFaults) -> Self {
+        self.faults.write = faults;
+        self
+    }
+
+    /// Sets the seed for random choices (jitter).
+    pub const fn seed(mut self, seed: u64) -> Self {
+        self.faults.seed = seed;
+        self
+    }
+
+    /// Checks every value and returns the faults.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the field (`read.jitter`,
+    /// `write.slice.max_size`, …) and the value when: a duration exceeds
+    /// [`MAX_FAULT_DURATION`], jitter exceeds the base latency, bandwidth is
+    /// 0, or a slice size is 0.
+    pub fn build(self) -> Result<StreamFaults, ConfigError> {
+        self.faults.read.validate(Dir::Read)?;
+        self.faults.write.validate(Dir::Write)?;
+        Ok(self.faults)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_values_naming_the_field() {
+        let err = StreamFaults::builder()
+            .write(
+                DirectionFaults::new()
+                    .latency(Duration::from_millis(1))
+                    .jitter(Duration::from_millis(2)),
+            )
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`write.jitter` = 2ms"), "{err}");
+
+        let err = StreamFaults::builder()
+            .read(DirectionFaults::new().slice(0, Duration::ZERO))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("read.slice.max_size"), "{err}");
+
+        let err = StreamFaults::builder()
+            .read(DirectionFaults::new().stall(Onset::After(Duration::MAX)))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("read.onset"), "{err}");
+
+        let err = StreamFaults::builder()
+            .write(DirectionFaults::new().timeout(Onset::Immediately, Duration::MAX))
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("write.timeout.close_after"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn accepts_edge_values() {
+        let f = StreamFaults::builder()
+            .read(
+                DirectionFaults::new()
+                    .truncate_after(0)
+                    .bandwidth(1)
+                    .slice(1, MAX_FAULT_DURATION),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(f.read().truncate_after, Some(0));
+    }
+}

@@ -1,0 +1,1279 @@
+//! [`ChaosStream`]: stream faults on any tokio `AsyncRead + AsyncWrite`.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+use super::faults::Dir;
+use super::queue::{DelayQueue, QUEUE_CAPACITY};
+use super::rng::mix;
+use super::{
+    DirectionFaults, FaultSwitch, InjectedError, Interrupt, IoCounters, IoFault, Onset, Resettable,
+    StreamFaults,
+};
+
+const READ_SALT: u64 = 0x5245_4144_0000_0001;
+const WRITE_SALT: u64 = 0x5752_4954_0000_0002;
+
+pin_project! {
+    /// A stream that injects faults into the bytes flowing through it, per
+    /// direction: latency with jitter, bandwidth, slicing, truncation,
+    /// reset, stall, blackhole, timeout, slow close (see
+    /// [`DirectionFaults`] and the [module docs](super)).
+    ///
+    /// With no fault it forwards every call to the inner stream (vectored
+    /// writes included) and only counts bytes: no allocation, no lock, no
+    /// timer. Timed faults sleep on tokio's clock, so tests run under
+    /// `#[tokio::test(start_paused = true)]`; they need a tokio runtime.
+    ///
+    /// Time onsets and timeouts are checked when the stream is polled: an
+    /// idle stream that nobody polls trips at its next use.
+    ///
+    /// Errors that a fault injects carry an [`InjectedError`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    ///
+    /// let (client, mut server) = tokio::io::duplex(1024);
+    /// let faults = StreamFaults::builder()
+    ///     .read(DirectionFaults::new().truncate_after(5))
+    ///     .build()?;
+    /// let mut client = ChaosStream::new(client, faults);
+    ///
+    /// server.write_all(b"hello world").await?;
+    /// let mut got = Vec::new();
+    /// client.read_to_end(&mut got).await?;
+    /// assert_eq!(got, b"hello"); // exactly 5 bytes, then EOF
+    /// # Ok(()) }
+    /// ```
+    #[derive(Debug)]
+    pub struct ChaosStream<T> {
+        #[pin]
+        inner: Option<T>,
+        core: Core,
+    }
+}
+
+impl<T> ChaosStream<T> {
+    /// Wraps `inner` with fixed `faults`. Time onsets count from now.
+    #[must_use]
+    pub fn new(inner: T, faults: StreamFaults) -> Self {
+        Self {
+            inner: Some(inner),
+            core: Core::new(&faults, Source::Static),
+        }
+    }
+
+    /// Wraps `inner` with the faults held by `switch`, taken again whenever
+    /// the switch changes (see [`FaultSwitch`] for what changes on a live
+    /// stream).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use tokio::io::AsyncWriteExt;
+    /// use tower_chaos::io::{ChaosStream, FaultSwitch};
+    ///
+    /// let switch = FaultSwitch::default();
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::with_switch(a, &switch);
+    /// a.write_all(b"hi").await?;
+    /// assert_eq!(a.counters().snapshot().bytes_written, 2);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_switch(inner: T, switch: &FaultSwitch) -> Self {
+        let id = switch.next_stream_id();
+        let (seen, faults) = switch.load();
+        let seed = mix(faults.seed, id);
+        let faults = faults.with_seed(seed);
+        Self {
+            inner: Some(inner),
+            core: Core::new(
+                &faults,
+                Source::Switch {
+                    switch: switch.clone(),
+                    seen,
+                    id,
+                },
+            ),
+        }
+    }
+
+    /// Counts into `counters` (shared with other streams or a report)
+    /// instead of this stream's own.
+    #[must_use]
+    pub fn with_counters(mut self, counters: IoCounters) -> Self {
+        self.core.counters = counters;
+        self
+    }
+
+    /// This stream's counters.
+    #[must_use]
+    pub fn counters(&self) -> &IoCounters {
+        &self.core.counters
+    }
+
+    /// The inner stream; `None` once a reset or timeout has closed it.
+    #[must_use]
+    pub fn get_ref(&self) -> Option<&T> {
+        self.inner.as_ref()
+    }
+
+    /// The inner stream, mutably; `None` once closed by a fault.
+    #[must_use]
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        self.inner.as_mut()
+    }
+
+    /// The pinned inner stream; `None` once closed by a fault.
+    #[must_use]
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Option<Pin<&mut T>> {
+        self.project().inner.as_pin_mut()
+    }
+
+    /// Unwraps the inner stream; `None` if a fault closed it.
+    #[must_use]
+    pub fn into_inner(self) -> Option<T> {
+        self.inner
+    }
+
+    /// Whether a reset fault has aborted the connection.
+    #[must_use]
+    pub fn is_reset(&self) -> bool {
+        self.core.conn == Conn::Reset
+    }
+
+    /// Whether a reset or timeout fault has closed the connection.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.core.conn != Conn::Open
+    }
+}
+
+impl<T: Resettable> Resettable for ChaosStream<T> {
+    fn prepare_reset(&self) -> io::Result<()> {
+        self.inner
+            .as_ref()
+            .map_or(Ok(()), Resettable::prepare_reset)
+    }
+}
+
+#[derive(Debug)]
+enum Source {
+    Static,
+    Switch {
+        switch: FaultSwitch,
+        seen: u64,
+        id: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    Open,
+    Reset,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Normal,
+    Stalled,
+    Blackholed,
+}
+
+/// Wakes both the reading and the writing task: timers and inner
+/// registrations of a faulty stream are shared by both directions, and the
+/// halves may be polled from different tasks.
+#[derive(Debug, Default)]
+struct Pair {
+    slots: Mutex<[Option<Waker>; 2]>,
+}
+
+impl Pair {
+    fn register(&self, dir: Dir, waker: &Waker) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = &mut slots[dir as usize];
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+}
+
+impl Wake for Pair {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let [a, b] = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            [slots[0].take(), slots[1].take()]
+        };
+        for w in [a, b].into_iter().flatten() {
+            w.wake();
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Timer(Option<Pin<Box<Sleep>>>);
+
+impl Timer {
+    /// `Ready(Ok)` once `at` has passed.
+    fn wait(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let sleep = match &mut self.0 {
+            Some(s) => {
+                if s.deadline() != at {
+                    s.as_mut().reset(at);
+                }
+                s
+            }
+            None => {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Poll::Ready(Err(io::Error::other(
+                        "tower-chaos: timed stream faults need a tokio runtime",
+                    )));
+                }
+                self.0.insert(Box::pin(tokio::time::sleep_until(at)))
+            }
+        };
+        sleep.as_mut().poll(cx).map(Ok)
+    }
+}
+
+/// Slicing and bandwidth: how much may pass now.
+#[derive(Debug, Default)]
+struct Gate {
+    slice: Option<(usize, Duration)>,
+    rate: Option<u64>,
+    slice_next: Option<Instant>,
+    tat: Option<Instant>,
+    bw_waiting: bool,
+}
+
+impl Gate {
+    fn new(cfg: &DirectionFaults) -> Self {
+        Self {
+            slice: cfg.slice,
+            rate: cfg.bandwidth,
+            ..Self::default()
+        }
+    }
+
+    /// The most bytes that may pass now, or when to ask again.
+    fn allow(&mut self, now: Instant, counters: &IoCounters) -> Result<usize, Instant> {
+        let mut limit = usize::MAX;
+        if let Some((max, _)) = self.slice {
+            if let Some(t) = self.slice_next.filter(|t| *t > now) {
+                return Err(t);
+            }
+            limit = max;
+        }
+        if let Some(rate) = self.rate {
+            if let Some(t) = self.tat.filter(|t| *t > now) {
+                if !self.bw_waiting {
+                    self.bw_waiting = true;
+                    counters.fault(IoFault::Bandwidth);
+                }
+                return Err(t);
+            }
+            self.bw_waiting = false;
+            // At most 100 ms worth of bytes at once.
+            let quantum = usize::try_from((rate / 10).max(1)).unwrap_or(usize::MAX);
+            limit = limit.min(quantum);
+        }
+        Ok(limit)
+    }
+
+    /// `k` bytes passed out of `wanted`.
+    fn commit(&mut self, k: usize, wanted: usize, now: Instant, counters: &IoCounters) {
+        if k == 0 {
+            return;
+        }
+        if let Some((max, delay)) = self.slice {
+            if wanted > max {
+                counters.fault(IoFault::Slice);
+            }
+            if !delay.is_zero() {
+                self.slice_next = Some(now + delay);
+            }
+        }
+        if let Some(rate) = self.rate {
+            let nanos = (k as u128 * 1_000_000_000) / u128::from(rate);
+            let cost = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+            let start = self.tat.map_or(now, |t| t.max(now));
+            self.tat = Some(start + cost);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Lane {
+    cfg: DirectionFaults,
+    seed: u64,
+    seq: u64,
+    /// Bytes passed since the faults were (re)applied.
+    since: u64,
+    flow: Flow,
+    /// The interruption is configured and has not begun yet.
+    armed: bool,
+    /// A timeout interruption closes the connection then.
+    close_at: Option<Instant>,
+    /// Truncated: read gives EOF, write gives `BrokenPipe`.
+    truncated: bool,
+    shutdown_pending: bool,
+    close_started: Option<Instant>,
+    inner_eof: bool,
+    eof_at: Option<Instant>,
+    gate: Gate,
+    queue: Option<Box<DelayQueue>>,
+    timer: Timer,
+}
+
+impl Lane {
+    fn new() -> Self {
+        Self {
+            cfg: DirectionFaults::new(),
+            seed: 0,
+            seq: 0,
+            since: 0,
+            flow: Flow::Normal,
+            armed: false,
+            close_at: None,
+            truncated: false,
+            shutdown_pending: false,
+            close_started: None,
+            inner_eof: false,
+            eof_at: None,
+            gate: Gate::default(),
+            queue: None,
+            timer: Timer::default(),
+        }
+    }
+
+    fn configure(&mut self, cfg: DirectionFaults, seed: u64) {
+        self.cfg = cfg;
+        self.seed = seed;
+        self.seq = 0;
+        self.since = 0;
+        self.flow = Flow::Normal;
+        self.armed = cfg.interrupt.is_some();
+        self.close_at = None;
+        self.gate = Gate::new(&cfg);
+        if cfg.has_latency() && self.queue.is_none() {
+            self.queue = Some(Box::new(DelayQueue::new(QUEUE_CAPACITY)));
+        }
+    }
+
+    fn is_clean(&self) -> bool {
+        self.cfg.is_none()
+            && self.flow == Flow::Normal
+            && !self.truncated
+            && !self.shutdown_pending
+            && self.close_started.is_none()
+            && self.queue.as_ref().is_none_or(|q| q.is_empty())
+    }
+
+    fn uses_queue(&self) -> bool {
+        self.queue
+            .as_ref()
+            .is_some_and(|q| self.cfg.has_latency() || !q.is_empty())
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        if !self.cfg.has_latency() {
+            return Duration::ZERO;
+        }
+        let base = self.cfg.latency;
+        let jitter = self.cfg.jitter;
+        let n = self.seq;
+        self.seq += 1;
+        if jitter.is_zero() {
+            return base;
+        }
+        let span = jitter.as_nanos().saturating_mul(2).saturating_add(1);
+        let offset = u128::from(mix(self.seed, n)) % span;
+        let low = base.saturating_sub(jitter);
+        low + Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
+    }
+
+    /// Bytes still allowed before truncation or the byte onset.
+    fn byte_limit(&self) -> u64 {
+        let mut limit = u64::MAX;
+        if let Some(t) = self.cfg.truncate_after {
+            limit = limit.min(t.saturating_sub(self.since));
+        }
+        if self.armed {
+            if let Some((_, Onset::AfterBytes(n))) = self.cfg.interrupt {
+                limit = limit.min(n.saturating_sub(self.since));
+            }
+        }
+        limit
+    }
+
+    fn truncate_due(&self) -> bool {
+        !self.truncated && self.cfg.truncate_after.is_some_and(|t| self.since >= t)
+    }
+
+    fn discard_queue(&mut self) -> usize {
+        self.queue.as_mut().map_or(0, |q| q.clear())
+    }
+}
+
+#[derive(Debug)]
+struct Core {
+    counters: IoCounters,
+    source: Source,
+    /// Nothing to do but forward and count.
+    fast: bool,
+    conn: Conn,
+    epoch: Instant,
+    read: Lane,
+    write: Lane,
+    pair: Option<(Arc<Pair>, Waker)>,
+    events: Timer,
+}
+
+fn reset_error() -> io::Error {
+    InjectedError::io(io::ErrorKind::ConnectionReset, IoFault::Reset)
+}
+
+fn closed_error(fault: IoFault) -> io::Error {
+    InjectedError::io(io::ErrorKind::BrokenPipe, fault)
+}
+
+impl Core {
+    fn new(faults: &StreamFaults, source: Source) -> Self {
+        let mut core = Self {
+            counters: IoCounters::new(),
+            source,
+            fast: true,
+            conn: Conn::Open,
+            epoch: Instant::now(),
+            read: Lane::new(),
+            write: Lane::new(),
+            pair: None,
+            events: Timer::default(),
+        };
+        core.apply(faults, Instant::now());
+        core
+    }
+
+    fn apply(&mut self, faults: &StreamFaults, now: Instant) {
+        self.epoch = now;
+        self.read.configure(faults.read, faults.seed ^ READ_SALT);
+        self.write.configure(faults.write, faults.seed ^ WRITE_SALT);
+        self.update_fast();
+    }
+
+    fn update_fast(&mut self) {
+        self.fast = self.conn == Conn::Open && self.read.is_clean() && self.write.is_clean();
+    }
+
+    #[inline]
+    fn is_fast(&self) -> bool {
+        self.fast
+            && match &self.source {
+                Source::Static => true,
+                Source::Switch { switch, seen, .. } => switch.generation() == *seen,
+            }
+    }
+
+    fn refresh(&mut self, now: Instant) {
+        let Source::Switch { switch, seen, id } = &mut self.source else {
+            return;
+        };
+        if switch.generation() == *seen {
+            return;
+        }
+        let (generation, faults) = switch.load();
+        *seen = generation;
+        let seed = mix(faults.seed, *id);
+        self.apply(&faults.with_seed(seed), now);
+        self.wake_all();
+    }
+
+    fn waker(&mut self) -> Waker {
+        let (_, waker) = self.pair.get_or_insert_with(|| {
+            let pair = Arc::new(Pair::default());
+            (pair.clone(), Waker::from(pair))
+        });
+        waker.clone()
+    }
+
+    fn wake_all(&self) {
+        if let Some((_, waker)) = &self.pair {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn park(&self, waker: &Waker) {
+        if let Source::Switch { switch, .. } = &self.source {
+            switch.park(waker);
+        }
+    }
+
+    fn discard_queues(&mut self) {
+        let r = self.read.discard_queue();
+        self.counters.add_dropped_read(r);
+        let w = self.write.discard_queue();
+        self.counters.add_dropped_written(w);
+    }
+
+    fn reset_conn<T: Resettable>(&mut self, mut inner: Pin<&mut Option<T>>) {
+        if let Some(io) = inner.as_ref().as_pin_ref() {
+            // An error here only means the close is graceful instead.
+            let _ = io.get_ref().prepare_reset();
+        }
+        inner.set(None);
+        self.discard_queues();
+        self.conn = Conn::Reset;
+        self.fast = false;
+        self.wake_all();
+    }
+
+    fn close_conn<T>(&mut self, mut inner: Pin<&mut Option<T>>) {
+        inner.set(None);
+        self.discard_queues();
+        self.conn = Conn::Closed;
+        self.fast = false;
+        self.wake_all();
+    }
+
+    fn split(&mut self, dir: Dir) -> (&mut Lane, &IoCounters) {
+        match dir {
+            Dir::Read => (&mut self.read, &self.counters),
+            Dir::Write => (&mut self.write, &self.counters),
+        }
+    }
+
+    fn activate<T: Resettable>(&mut self, dir: Dir, inner: Pin<&mut Option<T>>, now: Instant) {
+        let (lane, counters) = self.split(dir);
+        lane.armed = false;
+        let Some((interrupt, _)) = lane.cfg.interrupt else {
+            return;
+        };
+        match interrupt {
+            Interrupt::Reset => {
+                counters.fault(IoFault::Reset);
+                self.reset_conn(inner);
+            }
+            Interrupt::Stall => {
+                lane.flow = Flow::Stalled;
+                counters.fault(IoFault::Stall);
+            }
+            Interrupt::Blackhole | Interrupt::Timeout(_) => {
+                lane.flow = Flow::Blackholed;
+                if let Interrupt::Timeout(d) = interrupt {
+                    lane.close_at = Some(now + d);
+                    counters.fault(IoFault::Timeout);
+                } else {
+                    counters.fault(IoFault::Blackhole);
+                }
+                let n = lane.discard_queue();
+                match dir {
+                    Dir::Read => counters.add_dropped_read(n),
+                    Dir::Write => counters.add_dropped_written(n),
+                }
+                self.wake_all();
+            }
+        }
+    }
+
+    fn onset_due(&self, lane: &Lane, now: Instant) -> bool {
+        lane.armed
+            && match lane.cfg.interrupt {
+                Some((_, Onset::Immediately)) => true,
+                Some((_, Onset::AfterBytes(n))) => lane.since >= n,
+                Some((_, Onset::After(d))) => self.epoch + d <= now,
+                None => false,
+            }
+    }
+
+    /// Common start of every slow-path poll: take switched faults, fire due
+    /// events, arm the event timer. Returns the pair waker to poll with.
+    fn prepare<T: Resettable>(
+        &mut self,
+        mut inner: Pin<&mut Option<T>>,
+        dir: Dir,
+        cx: &mut Context<'_>,
+    ) -> io::Result<Waker> {
+        let waker = self.waker();
+        if let Some((pair, _)) = &self.pair {
+            pair.register(dir, cx.waker());
+        }
+        let mut pcx = Context::from_waker(&waker);
+        loop {
+            let now = Instant::now();
+            self.refresh(now);
+            if self.conn != Conn::Open {
+                return Ok(waker);
+            }
+            for d in [Dir::Read, Dir::Write] {
+                if self.onset_due(self.lane_ref(d), now) {
+                    self.activate(d, inner.as_mut(), now);
+                }
+                if self.lane_ref(d).close_at.is_some_and(|t| t <= now) {
+                    self.close_conn(inner.as_mut());
+                }
+                if self.conn != Conn::Open {
+                    return Ok(waker);
+                }
+            }
+            let mut next: Option<Instant> = None;
+            for d in [Dir::Read, Dir::Write] {
+                let lane = self.lane_ref(d);
+                let mut candidates = [lane.close_at, None];
+                if lane.armed {
+                    if let Some((_, Onset::After(d))) = lane.cfg.interrupt {
+                        candidates[1] = Some(self.epoch + d);
+                    }
+                }
+                for t in candidates.into_iter().flatten() {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+            }
+            let Some(at) = next else {
+                return Ok(waker);
+            };
+            match self.events.wait(at, &mut pcx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(waker),
+            }
+        }
+    }
+
+    fn lane_ref(&self, dir: Dir) -> &Lane {
+        match dir {
+            Dir::Read => &self.read,
+            Dir::Write => &self.write,
+        }
+    }
+
+    /// After `k` bytes passed in `dir`: truncation and byte onsets.
+    fn after_bytes<T: AsyncWrite + Resettable>(
+        &mut self,
+        dir: Dir,
+        mut inner: Pin<&mut Option<T>>,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) {
+        let (lane, counters) = self.split(dir);
+        if lane.truncate_due() {
+            lane.truncated = true;
+            counters.fault(IoFault::Truncate);
+            match dir {
+                Dir::Read => {
+                    let n = self.read.discard_queue();
+                    self.counters.add_dropped_read(n);
+                }
+                Dir::Write => {
+                    self.write.shutdown_pending = true;
+                    if self.write.queue.as_ref().is_none_or(|q| q.is_empty()) {
+                        let _ = self.finish_shutdown(inner.as_mut(), cx);
+                    }
+                }
+            }
+        }
+        if self.onset_due(self.lane_ref(dir), now) {
+            self.activate(dir, inner, now);
+        }
+    }
+
+    /// Sends the FIN a write truncation owes; `Ready` once done (or failed:
+    /// the connection is then as closed as it gets).
+    fn finish_shutdown<T: AsyncWrite>(
+        &mut self,
+        inner: Pin<&mut Option<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if !self.write.shutdown_pending {
+            return Poll::Ready(());
+        }
+        let Some(io) = inner.as_pin_mut() else {
+            self.write.shutdown_pending = false;
+            return Poll::Ready(());
+        };
+        match io.poll_shutdown(cx) {
+            Poll::Ready(_) => {
+                self.write.shutdown_pending = false;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Moves due bytes of the write latency queue to the inner stream.
+    /// `Ready(Ok)` once the queue is empty.
+    fn drive_write<T: AsyncWrite>(
+        &mut self,
+        mut inner: Pin<&mut Option<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let lane = &mut self.write;
+        loop {
+            if lane.flow == Flow::Stalled {
+                return Poll::Pending;
+            }
+            let Some(queue) = lane.queue.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            let now = Instant::now();
+            let due = match queue.due(now) {
+                Err(None) => return Poll::Ready(Ok(())),
+                Err(Some(at)) => match lane.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    other => return other,
+                },
+                Ok(n) => n,
+            };
+            let allowed = match lane.gate.allow(now, &self.counters) {
+                Ok(g) => g,
+                Err(at) => match lane.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    other => return other,
+                },
+            };
+            let m = due.min(allowed);
+            let Some(io) = inner.as_mut().as_pin_mut() else {
+                return Poll::Ready(Err(reset_error()));
+            };
+            match io.poll_write(cx, queue.front(m)) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(k)) => {
+                    queue.consume(k);
+                    lane.gate.commit(k, due, now, &self.counters);
+                }
+            }
+        }
+    }
+
+    /// Reads ahead into the read latency queue, stamping each chunk.
+    fn fill_read<T: AsyncRead>(
+        &mut self,
+        mut inner: Pin<&mut Option<T>>,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> io::Result<()> {
+        let lane = &mut self.read;
+        while !lane.inner_eof {
+            let Some(queue) = lane.queue.as_mut() else {
+                return Ok(());
+            };
+            if queue.free() == 0 {
+                return Ok(());
+            }
+            let Some(io) = inner.as_mut().as_pin_mut() else {
+                return Ok(());
+            };
+            let mut rb = ReadBuf::new(queue.spare_mut());
+            let n = match io.poll_read(cx, &mut rb) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Ready(Ok(())) => rb.filled().len(),
+            };
+            let delay = lane.next_delay();
+            let Some(queue) = lane.queue.as_mut() else {
+                return Ok(());
+            };
+            if n == 0 {
+                lane.inner_eof = true;
+                lane.eof_at = Some(queue.release_time(now + delay));
+                return Ok(());
+            }
+            if !delay.is_zero() {
+                self.counters.fault(IoFault::Latency);
+            }
+            queue.commit(n, now + delay);
+        }
+        Ok(())
+    }
+
+    /// Blackholed read: drain and discard what the peer sends.
+    fn drain_read<T: AsyncRead>(
+        &mut self,
+        inner: Pin<&mut Option<T>>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> io::Result<()> {
+        let n = self.read.discard_queue();
+        self.counters.add_dropped_read(n);
+        if self.read.inner_eof {
+            return Ok(());
+        }
+        let Some(mut io) = inner.as_pin_mut() else {
+            return Ok(());
+        };
+        let scratch = buf.initialize_unfilled();
+        for _ in 0..32 {
+            let mut rb = ReadBuf::new(&mut scratch[..]);
+            match io.as_mut().poll_read(cx, &mut rb) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    if n == 0 {
+                        self.read.inner_eof = true;
+                        return Ok(());
+                    }
+                    self.counters.add_dropped_read(n);
+                }
+            }
+        }
+        // More may be waiting: come back after other tasks ran.
+        cx.waker().wake_by_ref();
+        Ok(())
+    }
+
+    /// EOF reached the read side: apply queued-EOF latency and slow close.
+    fn read_eof(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let now = Instant::now();
+            let lane = &mut self.read;
+            let mut wait = lane.eof_at.filter(|t| *t > now);
+            if wait.is_none() && !lane.cfg.slow_close.is_zero() {
+                let start = *lane.close_started.get_or_insert_with(|| {
+                    self.counters.fault(IoFault::SlowClose);
+                    now
+                });
+                wait = Some(start + lane.cfg.slow_close).filter(|t| *t > now);
+            }
+            match wait {
+                None => return Poll::Ready(Ok(())),
+                Some(at) => match lane.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => {}
+                    other => return other,
+                },
+            }
+        }
+    }
+}
+
+fn poll_read_slow<T: AsyncRead + AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let waker = match core.prepare(inner.as_mut(), Dir::Read, cx) {
+        Ok(w) => w,
+        Err(e) => return Poll::Ready(Err(e)),
+    };
+    let cx = &mut Context::from_waker(&waker);
+    if core.conn == Conn::Open && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
+        // Bytes held by write latency go out even while the caller only reads.
+        let _ = core.drive_write(inner.as_mut(), cx);
+        if core.write.shutdown_pending && core.write.queue.as_ref().is_none_or(|q| q.is_empty()) {
+            let _ = core.finish_shutdown(inner.as_mut(), cx);
+        }
+    }
+    loop {
+        match core.conn {
+            Conn::Reset => return Poll::Ready(Err(reset_error())),
+            Conn::Closed => return Poll::Ready(Ok(())),
+            Conn::Open => {}
+        }
+        if core.read.truncated || buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        match core.read.flow {
+            Flow::Normal => {}
+            Flow::Stalled => {
+                core.park(&waker);
+                return Poll::Pending;
+            }
+            Flow::Blackholed => {
+                if let Err(e) = core.drain_read(inner.as_mut(), cx, buf) {
+                    return Poll::Ready(Err(e));
+                }
+                core.park(&waker);
+                return Poll::Pending;
+            }
+        }
+        let now = Instant::now();
+        let byte_limit = core.read.byte_limit();
+        if byte_limit == 0 {
+            // Truncation (or a byte onset) at a boundary already reached.
+            core.after_bytes(Dir::Read, inner.as_mut(), cx, now);
+            if core.read.truncated || core.conn != Conn::Open || core.read.flow != Flow::Normal {
+                continue;
+            }
+        }
+        let wanted = buf
+            .remaining()
+            .min(usize::try_from(byte_limit).unwrap_or(usize::MAX));
+        let limit = match core.read.gate.allow(now, &core.counters) {
+            Ok(g) => wanted.min(g),
+            Err(at) => match core.read.timer.wait(at, cx) {
+                Poll::Ready(Ok(())) => continue,
+                other => return other,
+            },
+        };
+        let k = if core.read.uses_queue() {
+            if let Err(e) = core.fill_read(inner.as_mut(), cx, now) {
+                return Poll::Ready(Err(e));
+            }
+            let lane = &mut core.read;
+            let Some(queue) = lane.queue.as_mut() else {
+                continue;
+            };
+            match queue.due(now) {
+                Ok(n) => {
+                    let m = n.min(limit);
+                    buf.put_slice(queue.front(m));
+                    queue.consume(m);
+                    m
+                }
+                Err(Some(at)) => match lane.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    other => return other,
+                },
+                Err(None) if lane.inner_eof => return core.read_eof(cx),
+                Err(None) => return Poll::Pending,
+            }
+        } else {
+            if core.read.inner_eof {
+                return core.read_eof(cx);
+            }
+            let Some(io) = inner.as_mut().as_pin_mut() else {
+                return Poll::Ready(Err(reset_error()));
+            };
+            let k = if limit >= buf.remaining() {
+                let before = buf.filled().len();
+                match io.poll_read(cx, buf) {
+                    Poll::Ready(Ok(())) => buf.filled().len() - before,
+                    other => return other,
+                }
+            } else {
+                let mut sub = ReadBuf::new(buf.initialize_unfilled_to(limit));
+                match io.poll_read(cx, &mut sub) {
+                    Poll::Ready(Ok(())) => {}
+                    other => return other,
+                }
+                let k = sub.filled().len();
+                buf.advance(k);
+                k
+            };
+            if k == 0 {
+                core.read.inner_eof = true;
+                return core.read_eof(cx);
+            }
+            k
+        };
+        core.read.since += k as u64;
+        core.counters.add_read(k);
+        core.read.gate.commit(k, wanted, now, &core.counters);
+        core.after_bytes(Dir::Read, inner.as_mut(), cx, now);
+        return Poll::Ready(Ok(()));
+    }
+}
+
+fn poll_write_slow<T: AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let waker = match core.prepare(inner.as_mut(), Dir::Write, cx) {
+        Ok(w) => w,
+        Err(e) => return Poll::Ready(Err(e)),
+    };
+    let cx = &mut Context::from_waker(&waker);
+    loop {
+        match core.conn {
+            Conn::Reset => return Poll::Ready(Err(reset_error())),
+            Conn::Closed => return Poll::Ready(Err(closed_error(IoFault::Timeout))),
+            Conn::Open => {}
+        }
+        if core.write.truncated {
+            match core.drive_write(inner.as_mut(), cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+            if core.finish_shutdown(inner.as_mut(), cx).is_pending() {
+                return Poll::Pending;
+            }
+            core.counters.add_dropped_written(buf.len());
+            return Poll::Ready(Err(closed_error(IoFault::Truncate)));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        match core.write.flow {
+            Flow::Normal => {}
+            Flow::Stalled => {
+                core.park(&waker);
+                return Poll::Pending;
+            }
+            Flow::Blackholed => {
+                core.counters.add_dropped_written(buf.len());
+                return Poll::Ready(Ok(buf.len()));
+            }
+        }
+        let now = Instant::now();
+        let byte_limit = core.write.byte_limit();
+        if byte_limit == 0 {
+            core.after_bytes(Dir::Write, inner.as_mut(), cx, now);
+            if core.write.truncated || core.conn != Conn::Open || core.write.flow != Flow::Normal {
+                continue;
+            }
+        }
+        let wanted = buf
+            .len()
+            .min(usize::try_from(byte_limit).unwrap_or(usize::MAX));
+        let k = if core.write.uses_queue() {
+            if let Poll::Ready(Err(e)) = core.drive_write(inner.as_mut(), cx) {
+                return Poll::Ready(Err(e));
+            }
+            let delay = core.write.next_delay_if_room();
+            let Some(delay) = delay else {
+                // Queue full: `drive_write` registered the wake-up.
+                return Poll::Pending;
+            };
+            if !delay.is_zero() {
+                core.counters.fault(IoFault::Latency);
+            }
+            let Some(queue) = core.write.queue.as_mut() else {
+                continue;
+            };
+            let k = queue.push(&buf[..wanted], now + delay);
+            // Zero-delay bytes can leave at once.
+            if let Poll::Ready(Err(e)) = core.drive_write(inner.as_mut(), cx) {
+                return Poll::Ready(Err(e));
+            }
+            k
+        } else {
+            let limit = match core.write.gate.allow(now, &core.counters) {
+                Ok(g) => wanted.min(g),
+                Err(at) => match core.write.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                },
+            };
+            let Some(io) = inner.as_mut().as_pin_mut() else {
+                return Poll::Ready(Err(reset_error()));
+            };
+            let k = match io.poll_write(cx, &buf[..limit]) {
+                Poll::Ready(Ok(k)) => k,
+                other => return other,
+            };
+            core.write.gate.commit(k, wanted, now, &core.counters);
+            k
+        };
+        core.write.since += k as u64;
+        core.counters.add_written(k);
+        core.after_bytes(Dir::Write, inner.as_mut(), cx, now);
+        return Poll::Ready(Ok(k));
+    }
+}
+
+impl Lane {
+    /// The delay for a new write chunk, if the queue has room for one.
+    fn next_delay_if_room(&mut self) -> Option<Duration> {
+        if self.queue.as_ref().is_none_or(|q| q.free() == 0) {
+            return None;
+        }
+        Some(self.next_delay())
+    }
+}
+
+fn poll_flush_slow<T: AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let waker = match core.prepare(inner.as_mut(), Dir::Write, cx) {
+        Ok(w) => w,
+        Err(e) => return Poll::Ready(Err(e)),
+    };
+    let cx = &mut Context::from_waker(&waker);
+    match core.conn {
+        Conn::Reset => return Poll::Ready(Err(reset_error())),
+        Conn::Closed => return Poll::Ready(Err(closed_error(IoFault::Timeout))),
+        Conn::Open => {}
+    }
+    if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty())
+    {
+        core.park(&waker);
+        return Poll::Pending;
+    }
+    match core.drive_write(inner.as_mut(), cx) {
+        Poll::Ready(Ok(())) => {}
+        other => return other,
+    }
+    if core.finish_shutdown(inner.as_mut(), cx).is_pending() {
+        return Poll::Pending;
+    }
+    match inner.as_pin_mut() {
+        Some(io) => io.poll_flush(cx),
+        None => Poll::Ready(Err(reset_error())),
+    }
+}
+
+fn poll_shutdown_slow<T: AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let waker = match core.prepare(inner.as_mut(), Dir::Write, cx) {
+        Ok(w) => w,
+        Err(e) => return Poll::Ready(Err(e)),
+    };
+    let cx = &mut Context::from_waker(&waker);
+    match core.conn {
+        Conn::Reset => return Poll::Ready(Err(reset_error())),
+        Conn::Closed => return Poll::Ready(Ok(())),
+        Conn::Open => {}
+    }
+    match core.write.flow {
+        Flow::Normal => {}
+        Flow::Stalled => {
+            core.park(&waker);
+            return Poll::Pending;
+        }
+        // The FIN is discarded with the bytes: the connection stays open.
+        Flow::Blackholed => return Poll::Ready(Ok(())),
+    }
+    match core.drive_write(inner.as_mut(), cx) {
+        Poll::Ready(Ok(())) => {}
+        other => return other,
+    }
+    if !core.write.truncated && !core.write.cfg.slow_close.is_zero() {
+        loop {
+            let now = Instant::now();
+            let lane = &mut core.write;
+            let start = *lane.close_started.get_or_insert_with(|| {
+                core.counters.fault(IoFault::SlowClose);
+                now
+            });
+            let at = start + lane.cfg.slow_close;
+            if at <= now {
+                break;
+            }
+            match lane.timer.wait(at, cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+        }
+    }
+    core.write.shutdown_pending = false;
+    match inner.as_pin_mut() {
+        Some(io) => io.poll_shutdown(cx),
+        None => Poll::Ready(Ok(())),
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Resettable> AsyncRead for ChaosStream<T> {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        if this.core.is_fast() {
+            if let Some(io) = this.inner.as_mut().as_pin_mut() {
+                let before = buf.filled().len();
+                let res = io.poll_read(cx, buf);
+                if let Poll::Ready(Ok(())) = res {
+                    this.core.counters.add_read(buf.filled().len() - before);
+                }
+                return res;
+            }
+        }
+        poll_read_slow(this.inner, this.core, cx, buf)
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut this = self.project();
+        if this.core.is_fast() {
+            if let Some(io) = this.inner.as_mut().as_pin_mut() {
+                let res = io.poll_write(cx, buf);
+                if let Poll::Ready(Ok(n)) = res {
+                    this.core.counters.add_written(n);
+                }
+                return res;
+            }
+        }
+        poll_write_slow(this.inner, this.core, cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut this = self.project();
+        if this.core.is_fast() {
+            if let Some(io) = this.inner.as_mut().as_pin_mut() {
+                let res = io.poll_write_vectored(cx, bufs);
+                if let Poll::Ready(Ok(n)) = res {
+                    this.core.counters.add_written(n);
+                }
+                return res;
+            }
+        }
+        // Faults see one buffer at a time, as the default method does.
+        let buf = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &**b);
+        poll_write_slow(this.inner, this.core, cx, buf)
+    }
+
+    #[inline]
+    fn is_write_vectored(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(AsyncWrite::is_write_vectored)
+    }
+
+    #[inline]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        if this.core.is_fast() {
+            if let Some(io) = this.inner.as_mut().as_pin_mut() {
+                return io.poll_flush(cx);
+            }
+        }
+        poll_flush_slow(this.inner, this.core, cx)
+    }
+
+    #[inline]
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        if this.core.is_fast() {
+            if let Some(io) = this.inner.as_mut().as_pin_mut() {
+                return io.poll_shutdown(cx);
+            }
+        }
+        poll_shutdown_slow(this.inner, this.core, cx)
+    }
+}

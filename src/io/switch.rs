@@ -1,0 +1,130 @@
+//! A runtime-switchable, `Arc`-shared holder of [`StreamFaults`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+
+use super::StreamFaults;
+
+#[derive(Debug)]
+struct Inner {
+    generation: AtomicU64,
+    faults: Mutex<StreamFaults>,
+    parked: Mutex<Vec<Waker>>,
+    streams: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Stream faults that can be switched at run time, for every stream that
+/// watches them.
+///
+/// A stream built with [`ChaosStream::with_switch`](super::ChaosStream::with_switch)
+/// checks the switch on every poll (one atomic load) and, when it changed,
+/// takes the new faults at once: latency, bandwidth and slicing apply to the
+/// next chunk; a stall or blackhole that is switched off releases the
+/// stream (parked streams are woken); onsets (`AfterBytes`, `After`) count
+/// again from the moment of the switch. What already happened stays: a
+/// reset or closed connection is not revived, a truncated direction stays
+/// closed, and bytes already held by latency keep their release time.
+///
+/// Each stream gets its own jitter sequence: the `n`-th stream attached to
+/// a switch uses the seed `mix(seed, n)`, so a run is reproducible when
+/// streams are attached in the same order.
+///
+/// # Clone
+///
+/// Clones share the same faults (an `Arc`).
+///
+/// SEAM(core): a core `Target` handle will own one switch per connection
+/// wrapper and drive it from its triggers and scenario phases.
+///
+/// # Example
+///
+/// ```
+/// use tower_chaos::io::{DirectionFaults, FaultSwitch, Onset, StreamFaults};
+///
+/// let switch = FaultSwitch::new(StreamFaults::none());
+/// let stall = StreamFaults::builder()
+///     .read(DirectionFaults::new().stall(Onset::Immediately))
+///     .build()?;
+/// switch.set(stall);
+/// assert_eq!(switch.get(), stall);
+/// switch.clear();
+/// assert!(switch.get().is_none());
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FaultSwitch {
+    inner: Arc<Inner>,
+}
+
+impl Default for FaultSwitch {
+    fn default() -> Self {
+        Self::new(StreamFaults::none())
+    }
+}
+
+impl FaultSwitch {
+    /// A switch holding `faults`.
+    #[must_use]
+    pub fn new(faults: StreamFaults) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                generation: AtomicU64::new(0),
+                faults: Mutex::new(faults),
+                parked: Mutex::new(Vec::new()),
+                streams: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Replaces the faults; every watching stream takes them at its next
+    /// poll, and parked (stalled, blackholed) streams are woken to do so.
+    pub fn set(&self, faults: StreamFaults) {
+        {
+            let mut guard = lock(&self.inner.faults);
+            *guard = faults;
+            self.inner.generation.fetch_add(1, Ordering::Release);
+        }
+        let parked = std::mem::take(&mut *lock(&self.inner.parked));
+        for waker in parked {
+            waker.wake();
+        }
+    }
+
+    /// Switches every fault off (same as `set(StreamFaults::none())`).
+    pub fn clear(&self) {
+        self.set(StreamFaults::none());
+    }
+
+    /// The faults currently set.
+    #[must_use]
+    pub fn get(&self) -> StreamFaults {
+        *lock(&self.inner.faults)
+    }
+
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn load(&self) -> (u64, StreamFaults) {
+        let guard = lock(&self.inner.faults);
+        (self.inner.generation.load(Ordering::Acquire), *guard)
+    }
+
+    /// Registers a waker to wake at the next `set`.
+    pub(crate) fn park(&self, waker: &Waker) {
+        let mut parked = lock(&self.inner.parked);
+        if !parked.iter().any(|w| w.will_wake(waker)) {
+            parked.push(waker.clone());
+        }
+    }
+
+    pub(crate) fn next_stream_id(&self) -> u64 {
+        self.inner.streams.fetch_add(1, Ordering::Relaxed)
+    }
+}
