@@ -44,9 +44,10 @@ async fn no_fault_is_byte_exact_and_counted() -> io::Result<()> {
     let mut got = Vec::new();
     client.read_to_end(&mut got).await?;
     assert_eq!(got, data);
-    client
+    let n = client
         .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
         .await?;
+    assert!(n > 0);
     client.write_all(b"ef").await?;
     client.shutdown().await?;
     let back = writer.await.expect("writer task")?;

@@ -379,6 +379,19 @@ impl Lane {
         }
     }
 
+    fn is_timed(&self) -> bool {
+        let c = &self.cfg;
+        c.has_latency()
+            || c.bandwidth.is_some()
+            || c.slice.is_some_and(|(_, d)| !d.is_zero())
+            || !c.slow_close.is_zero()
+            || self.queue.is_some()
+            || matches!(
+                c.interrupt,
+                Some((Interrupt::Timeout(_), _) | (_, Onset::After(_)))
+            )
+    }
+
     fn is_clean(&self) -> bool {
         self.cfg.is_none()
             && self.flow == Flow::Normal
@@ -446,6 +459,8 @@ struct Core {
     write: Lane,
     pair: Option<(Arc<Pair>, Waker)>,
     events: Timer,
+    /// Some fault needs the clock (or a switch may bring one in).
+    timed: bool,
 }
 
 fn reset_error() -> io::Error {
@@ -468,6 +483,7 @@ impl Core {
             write: Lane::new(),
             pair: None,
             events: Timer::default(),
+            timed: false,
         };
         core.apply(faults, Instant::now());
         core
@@ -477,7 +493,29 @@ impl Core {
         self.epoch = now;
         self.read.configure(faults.read, faults.seed ^ READ_SALT);
         self.write.configure(faults.write, faults.seed ^ WRITE_SALT);
+        self.timed = self.read.is_timed() || self.write.is_timed();
         self.update_fast();
+    }
+
+    /// The clock, read only when some fault needs it.
+    fn now(&self) -> Instant {
+        if self.timed {
+            Instant::now()
+        } else {
+            self.epoch
+        }
+    }
+
+    /// The caller is about to park on `Pending`: remember its waker so an
+    /// event fired from the other direction can wake it.
+    fn note_pending(&mut self, dir: Dir, waker: &Waker) {
+        if self.timed || !matches!(self.source, Source::Static) {
+            return; // already registered by `prepare`
+        }
+        self.waker();
+        if let Some((pair, _)) = &self.pair {
+            pair.register(dir, waker);
+        }
     }
 
     fn update_fast(&mut self) {
@@ -611,7 +649,19 @@ impl Core {
         mut inner: Pin<&mut Option<T>>,
         dir: Dir,
         cx: &mut Context<'_>,
-    ) -> io::Result<Waker> {
+    ) -> io::Result<Option<Waker>> {
+        self.refresh(self.epoch);
+        if !self.timed && matches!(self.source, Source::Static) {
+            // Untimed faults (truncation, byte onsets): poll with the
+            // caller's waker; `note_pending` records it for cross-task wakes.
+            let now = self.epoch;
+            for d in [Dir::Read, Dir::Write] {
+                if self.conn == Conn::Open && self.onset_due(self.lane_ref(d), now) {
+                    self.activate(d, inner.as_mut(), now);
+                }
+            }
+            return Ok(None);
+        }
         let waker = self.waker();
         if let Some((pair, _)) = &self.pair {
             pair.register(dir, cx.waker());
@@ -621,7 +671,7 @@ impl Core {
             let now = Instant::now();
             self.refresh(now);
             if self.conn != Conn::Open {
-                return Ok(waker);
+                return Ok(Some(waker));
             }
             for d in [Dir::Read, Dir::Write] {
                 if self.onset_due(self.lane_ref(d), now) {
@@ -631,7 +681,7 @@ impl Core {
                     self.close_conn(inner.as_mut());
                 }
                 if self.conn != Conn::Open {
-                    return Ok(waker);
+                    return Ok(Some(waker));
                 }
             }
             let mut next: Option<Instant> = None;
@@ -648,12 +698,12 @@ impl Core {
                 }
             }
             let Some(at) = next else {
-                return Ok(waker);
+                return Ok(Some(waker));
             };
             match self.events.wait(at, &mut pcx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => return Ok(waker),
+                Poll::Pending => return Ok(Some(waker)),
             }
         }
     }
@@ -876,7 +926,18 @@ fn poll_read_slow<T: AsyncRead + AsyncWrite + Resettable>(
         Ok(w) => w,
         Err(e) => return Poll::Ready(Err(e)),
     };
-    let cx = &mut Context::from_waker(&waker);
+    match &waker {
+        Some(w) => poll_read_body(inner, core, &mut Context::from_waker(w), buf),
+        None => poll_read_body(inner, core, cx, buf),
+    }
+}
+
+fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
     if core.conn == Conn::Open && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
         // Bytes held by write latency go out even while the caller only reads.
         let _ = core.drive_write(inner.as_mut(), cx);
@@ -896,18 +957,18 @@ fn poll_read_slow<T: AsyncRead + AsyncWrite + Resettable>(
         match core.read.flow {
             Flow::Normal => {}
             Flow::Stalled => {
-                core.park(&waker);
+                core.park(cx.waker());
                 return Poll::Pending;
             }
             Flow::Blackholed => {
                 if let Err(e) = core.drain_read(inner.as_mut(), cx, buf) {
                     return Poll::Ready(Err(e));
                 }
-                core.park(&waker);
+                core.park(cx.waker());
                 return Poll::Pending;
             }
         }
-        let now = Instant::now();
+        let now = core.now();
         let byte_limit = core.read.byte_limit();
         if byte_limit == 0 {
             // Truncation (or a byte onset) at a boundary already reached.
@@ -995,7 +1056,18 @@ fn poll_write_slow<T: AsyncWrite + Resettable>(
         Ok(w) => w,
         Err(e) => return Poll::Ready(Err(e)),
     };
-    let cx = &mut Context::from_waker(&waker);
+    match &waker {
+        Some(w) => poll_write_body(inner, core, &mut Context::from_waker(w), buf),
+        None => poll_write_body(inner, core, cx, buf),
+    }
+}
+
+fn poll_write_body<T: AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
     loop {
         match core.conn {
             Conn::Reset => return Poll::Ready(Err(reset_error())),
@@ -1020,7 +1092,7 @@ fn poll_write_slow<T: AsyncWrite + Resettable>(
         match core.write.flow {
             Flow::Normal => {}
             Flow::Stalled => {
-                core.park(&waker);
+                core.park(cx.waker());
                 return Poll::Pending;
             }
             Flow::Blackholed => {
@@ -1028,7 +1100,7 @@ fn poll_write_slow<T: AsyncWrite + Resettable>(
                 return Poll::Ready(Ok(buf.len()));
             }
         }
-        let now = Instant::now();
+        let now = core.now();
         let byte_limit = core.write.byte_limit();
         if byte_limit == 0 {
             core.after_bytes(Dir::Write, inner.as_mut(), cx, now);
@@ -1105,7 +1177,17 @@ fn poll_flush_slow<T: AsyncWrite + Resettable>(
         Ok(w) => w,
         Err(e) => return Poll::Ready(Err(e)),
     };
-    let cx = &mut Context::from_waker(&waker);
+    match &waker {
+        Some(w) => poll_flush_body(inner, core, &mut Context::from_waker(w)),
+        None => poll_flush_body(inner, core, cx),
+    }
+}
+
+fn poll_flush_body<T: AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
     match core.conn {
         Conn::Reset => return Poll::Ready(Err(reset_error())),
         Conn::Closed => return Poll::Ready(Err(closed_error(IoFault::Timeout))),
@@ -1113,7 +1195,7 @@ fn poll_flush_slow<T: AsyncWrite + Resettable>(
     }
     if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty())
     {
-        core.park(&waker);
+        core.park(cx.waker());
         return Poll::Pending;
     }
     match core.drive_write(inner.as_mut(), cx) {
@@ -1138,7 +1220,17 @@ fn poll_shutdown_slow<T: AsyncWrite + Resettable>(
         Ok(w) => w,
         Err(e) => return Poll::Ready(Err(e)),
     };
-    let cx = &mut Context::from_waker(&waker);
+    match &waker {
+        Some(w) => poll_shutdown_body(inner, core, &mut Context::from_waker(w)),
+        None => poll_shutdown_body(inner, core, cx),
+    }
+}
+
+fn poll_shutdown_body<T: AsyncWrite + Resettable>(
+    mut inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
     match core.conn {
         Conn::Reset => return Poll::Ready(Err(reset_error())),
         Conn::Closed => return Poll::Ready(Ok(())),
@@ -1147,7 +1239,7 @@ fn poll_shutdown_slow<T: AsyncWrite + Resettable>(
     match core.write.flow {
         Flow::Normal => {}
         Flow::Stalled => {
-            core.park(&waker);
+            core.park(cx.waker());
             return Poll::Pending;
         }
         // The FIN is discarded with the bytes: the connection stays open.
@@ -1200,7 +1292,11 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncRead for ChaosStream<T> {
                 return res;
             }
         }
-        poll_read_slow(this.inner, this.core, cx, buf)
+        let res = poll_read_slow(this.inner, this.core, cx, buf);
+        if res.is_pending() {
+            this.core.note_pending(Dir::Read, cx.waker());
+        }
+        res
     }
 }
 
@@ -1221,7 +1317,11 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
                 return res;
             }
         }
-        poll_write_slow(this.inner, this.core, cx, buf)
+        let res = poll_write_slow(this.inner, this.core, cx, buf);
+        if res.is_pending() {
+            this.core.note_pending(Dir::Write, cx.waker());
+        }
+        res
     }
 
     #[inline]
@@ -1245,7 +1345,11 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
             .iter()
             .find(|b| !b.is_empty())
             .map_or(&[][..], |b| &**b);
-        poll_write_slow(this.inner, this.core, cx, buf)
+        let res = poll_write_slow(this.inner, this.core, cx, buf);
+        if res.is_pending() {
+            this.core.note_pending(Dir::Write, cx.waker());
+        }
+        res
     }
 
     #[inline]
@@ -1263,7 +1367,11 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
                 return io.poll_flush(cx);
             }
         }
-        poll_flush_slow(this.inner, this.core, cx)
+        let res = poll_flush_slow(this.inner, this.core, cx);
+        if res.is_pending() {
+            this.core.note_pending(Dir::Write, cx.waker());
+        }
+        res
     }
 
     #[inline]
@@ -1274,6 +1382,10 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
                 return io.poll_shutdown(cx);
             }
         }
-        poll_shutdown_slow(this.inner, this.core, cx)
+        let res = poll_shutdown_slow(this.inner, this.core, cx);
+        if res.is_pending() {
+            this.core.note_pending(Dir::Write, cx.waker());
+        }
+        res
     }
 }
