@@ -11,7 +11,6 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Runtime;
 use tower_chaos::io::{ChaosStream, DirectionFaults, Onset, Proxy, ProxyFaults, StreamFaults};
 
 const TOTAL: usize = 64 * 1024 * 1024;
@@ -63,7 +62,12 @@ fn armed() -> StreamFaults {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = Runtime::new().unwrap();
+    // One thread: sender, receiver (and proxy) share it, so the figures
+    // compare CPU cost per byte rather than scheduling luck on a busy box.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("io");
     group.throughput(Throughput::Bytes(TOTAL as u64));
     group.sample_size(10);
