@@ -9,6 +9,18 @@ use crate::ConfigError;
 ///
 /// Longer values are rejected at build time so that no deadline computed from
 /// them can overflow at run time.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, MAX_FAULT_DURATION, StreamFaults};
+///
+/// let too_long = MAX_FAULT_DURATION + Duration::from_secs(1);
+/// let err = StreamFaults::builder()
+///     .read(DirectionFaults::new().latency(too_long))
+///     .build()
+///     .unwrap_err();
+/// assert!(err.to_string().contains("read.latency"));
+/// ```
 pub const MAX_FAULT_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// When an [`Interrupt`] begins in one direction.

@@ -14,11 +14,24 @@ use super::IoFault;
 /// # Example
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::io;
-/// use tower_chaos::io::{InjectedError, IoFault};
+/// use tokio::io::AsyncReadExt;
+/// use tower_chaos::io::{ChaosStream, DirectionFaults, InjectedError, IoFault, Onset, StreamFaults};
+///
+/// let faults = StreamFaults::builder()
+///     .read(DirectionFaults::new().reset(Onset::Immediately))
+///     .build()?;
+/// let (a, _b) = tokio::io::duplex(64);
+/// let mut a = ChaosStream::new(a, faults);
+/// let err = a.read(&mut [0; 8]).await.unwrap_err();
+/// assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+/// assert_eq!(InjectedError::of(&err).map(|e| e.fault()), Some(IoFault::Reset));
 ///
 /// let real = io::Error::from(io::ErrorKind::ConnectionReset);
 /// assert!(InjectedError::of(&real).is_none());
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InjectedError {

@@ -66,6 +66,11 @@ pin_project! {
     }
 }
 
+// SEAM(core): integration decides per connection with a core Trigger which
+// `StreamFaults` a new connection gets (or `StreamFaults::none()`, which
+// costs nothing), builds the stream with `new` or `with_switch`, and hands
+// it the target's `IoCounters` through `with_counters` so the target's
+// report sees bytes, drops and faults.
 impl<T> ChaosStream<T> {
     /// Wraps `inner` with fixed `faults`. Time onsets count from now.
     #[must_use]
@@ -605,6 +610,13 @@ impl Core {
         let Some((interrupt, _)) = lane.cfg.interrupt else {
             return;
         };
+        tracing::debug!(
+            target: "tower_chaos",
+            fault = ?interrupt,
+            direction = ?dir,
+            bytes = lane.since,
+            "injecting connection fault"
+        );
         match interrupt {
             Interrupt::Reset => {
                 counters.fault(IoFault::Reset);
@@ -727,6 +739,12 @@ impl Core {
         if lane.truncate_due() {
             lane.truncated = true;
             counters.fault(IoFault::Truncate);
+            tracing::debug!(
+                target: "tower_chaos",
+                direction = ?dir,
+                bytes = lane.since,
+                "injecting truncation"
+            );
             match dir {
                 Dir::Read => {
                     let n = self.read.discard_queue();
