@@ -14,7 +14,7 @@ use tower_chaos::io::{
     ConnectFault, DirectionFaults, IoFault, Onset, Proxy, ProxyFaults, StreamFaults,
 };
 
-use support::{echo_server, pattern};
+use support::{connect, echo_server, pattern};
 
 fn stream(read: DirectionFaults, write: DirectionFaults) -> StreamFaults {
     StreamFaults::builder()
@@ -34,7 +34,7 @@ async fn roundtrip(client: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
 #[tokio::test(start_paused = true)]
 async fn passes_bytes_through_and_counts_them() -> io::Result<()> {
     let proxy = Proxy::spawn(echo_server().await?, ProxyFaults::none())?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     let data = pattern(200_000);
     let writer_data = data.clone();
     let (mut rd, mut wr) = client.split();
@@ -61,7 +61,7 @@ async fn downstream_latency_delays_each_reply() -> io::Result<()> {
         DirectionFaults::new(),
     );
     let proxy = Proxy::spawn(echo_server().await?, faults)?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     for _ in 0..3 {
         let start = Instant::now();
         assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
@@ -78,7 +78,7 @@ async fn downstream_latency_delays_each_reply() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn reset_reaches_the_client_as_connection_reset() -> io::Result<()> {
     let proxy = Proxy::spawn(echo_server().await?, ProxyFaults::none())?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     assert_eq!(roundtrip(&mut client, b"hi").await?, b"hi");
     proxy.set_faults(stream(
         DirectionFaults::new().reset(Onset::Immediately),
@@ -89,7 +89,7 @@ async fn reset_reaches_the_client_as_connection_reset() -> io::Result<()> {
     assert_eq!(proxy.stats().io.fault(IoFault::Reset), 1);
     // New connections recover once the fault is off.
     proxy.clear();
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     assert_eq!(roundtrip(&mut client, b"ok").await?, b"ok");
     Ok(())
 }
@@ -100,7 +100,7 @@ async fn refuse_resets_new_connections() -> io::Result<()> {
         .with_connect(ConnectFault::Refuse)
         .expect("valid");
     let proxy = Proxy::spawn(echo_server().await?, faults)?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     let err = client.read(&mut [0; 8]).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     let stats = proxy.stats();
@@ -114,7 +114,7 @@ async fn hang_holds_connections_until_switched_off() -> io::Result<()> {
         .with_connect(ConnectFault::Hang)
         .expect("valid");
     let proxy = Proxy::spawn(echo_server().await?, faults)?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     client.write_all(b"anyone?").await?;
     let mut buf = [0; 7];
     let res = timeout(Duration::from_secs(60), client.read_exact(&mut buf)).await;
@@ -133,7 +133,7 @@ async fn slow_connect_delays_the_first_reply() -> io::Result<()> {
         .expect("valid");
     let proxy = Proxy::spawn(echo_server().await?, faults)?;
     let start = Instant::now();
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     assert_eq!(roundtrip(&mut client, b"x").await?, b"x");
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     assert_eq!(proxy.stats().slow_connects, 1);
@@ -143,7 +143,7 @@ async fn slow_connect_delays_the_first_reply() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn stall_trips_the_client_timeout_and_recovers_when_cleared() -> io::Result<()> {
     let proxy = Proxy::spawn(echo_server().await?, ProxyFaults::none())?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     assert_eq!(roundtrip(&mut client, b"one").await?, b"one");
     proxy.set_faults(stream(
         DirectionFaults::new().stall(Onset::Immediately),
@@ -166,7 +166,7 @@ async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
         DirectionFaults::new(),
     );
     let proxy = Proxy::spawn(echo_server().await?, faults)?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     client.write_all(&pattern(100)).await?;
     let mut got = Vec::new();
     client.read_to_end(&mut got).await?;
@@ -191,7 +191,7 @@ async fn upstream_bandwidth_limits_the_upload() -> io::Result<()> {
         DirectionFaults::new().bandwidth(10_000),
     );
     let proxy = Proxy::spawn(addr, faults)?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     client.write_all(&pattern(30_000)).await?;
     client.shutdown().await?;
     let (n, at) = upstream.await.expect("upstream")?;
@@ -210,7 +210,7 @@ async fn timeout_closes_the_client_connection() -> io::Result<()> {
         DirectionFaults::new().timeout(Onset::Immediately, Duration::from_secs(4)),
     );
     let proxy = Proxy::spawn(echo_server().await?, faults)?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     let start = Instant::now();
     client.write_all(b"hello?").await?;
     let mut got = Vec::new();
@@ -237,7 +237,7 @@ async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
     );
     let proxy = Proxy::spawn(addr, faults)?;
     let start = Instant::now();
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     let mut got = Vec::new();
     client.read_to_end(&mut got).await?;
     assert_eq!(got, b"hi");
@@ -251,7 +251,7 @@ async fn upstream_down_resets_the_client() -> io::Result<()> {
     let addr = closed.local_addr()?;
     drop(closed);
     let proxy = Proxy::spawn(addr, ProxyFaults::none())?;
-    let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    let mut client = connect(proxy.local_addr()).await?;
     let err = client.read(&mut [0; 1]).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     assert_eq!(proxy.stats().upstream_failures, 1);
@@ -284,5 +284,27 @@ async fn dropping_the_handle_stops_the_proxy() -> io::Result<()> {
     let n = client.read(&mut [0; 1]).await.unwrap_or(0);
     assert_eq!(n, 0);
     assert!(TcpStream::connect(addr).await.is_err());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_latency_delays_each_request_without_adding_up() -> io::Result<()> {
+    let faults = stream(
+        DirectionFaults::new(),
+        DirectionFaults::new().latency(Duration::from_millis(150)),
+    );
+    let proxy = Proxy::spawn(echo_server().await?, faults)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let start = Instant::now();
+    assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
+    assert_eq!(start.elapsed(), Duration::from_millis(150));
+    // A burst of requests sent together arrives one latency later, not ten.
+    let start = Instant::now();
+    for _ in 0..10 {
+        client.write_all(b"burst").await?;
+    }
+    let mut back = [0; 50];
+    client.read_exact(&mut back).await?;
+    assert_eq!(start.elapsed(), Duration::from_millis(150));
     Ok(())
 }

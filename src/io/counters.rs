@@ -189,10 +189,12 @@ impl IoCounters {
 
 /// A copy of [`IoCounters`] at one moment.
 ///
-/// "Read" counts bytes delivered to the local reader (downstream), "written"
-/// bytes accepted from the local writer (upstream). A byte the wrapper took
-/// in and never delivered (blackhole, timeout, a reset that discards bytes
-/// held by latency, writes refused after truncation) is counted as dropped.
+/// "Read" is the downstream direction (peer → local reader), "written" the
+/// upstream one (local writer → peer). Every byte the wrapper took in and
+/// never delivered is counted as dropped: bytes swallowed by a blackhole or
+/// timeout, bytes held by latency when a reset or close discards them,
+/// bytes a reader never gets after a read truncation, and bytes refused
+/// after a write truncation.
 ///
 /// # Example
 ///
@@ -208,11 +210,13 @@ impl IoCounters {
 pub struct IoSnapshot {
     /// Bytes delivered to the local reader.
     pub bytes_read: u64,
-    /// Bytes accepted from the local writer.
+    /// Bytes the local writer handed over successfully (the sum of its
+    /// `Ok(n)`), including any that were later dropped.
     pub bytes_written: u64,
-    /// Bytes received from the peer and never delivered to the reader.
+    /// Bytes taken from the peer and never delivered to the reader.
     pub dropped_read: u64,
-    /// Bytes offered by the writer that never reached the peer.
+    /// Bytes taken from the writer that never reached the peer, plus bytes
+    /// refused after a write truncation.
     pub dropped_written: u64,
     faults: [u64; IoFault::ALL.len()],
 }

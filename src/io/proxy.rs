@@ -165,18 +165,19 @@ pub struct ProxyStats {
     /// Connections open right now.
     pub active: u64,
     /// Bytes and stream faults of every proxied connection: `bytes_written`
-    /// went client → upstream, `bytes_read` upstream → client.
+    /// were taken from clients for the upstream, `bytes_read` delivered from
+    /// the upstream to clients; dropped bytes are counted apart.
     pub io: IoSnapshot,
 }
 
 impl ProxyStats {
-    /// Bytes sent client → upstream.
+    /// Bytes taken from clients for the upstream (client → upstream).
     #[must_use]
     pub const fn bytes_upstream(&self) -> u64 {
         self.io.bytes_written
     }
 
-    /// Bytes sent upstream → client.
+    /// Bytes delivered from the upstream to clients (upstream → client).
     #[must_use]
     pub const fn bytes_downstream(&self) -> u64 {
         self.io.bytes_read

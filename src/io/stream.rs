@@ -662,7 +662,6 @@ impl Core {
         dir: Dir,
         cx: &mut Context<'_>,
     ) -> io::Result<Option<Waker>> {
-        self.refresh(self.epoch);
         if !self.timed && matches!(self.source, Source::Static) {
             // Untimed faults (truncation, byte onsets): poll with the
             // caller's waker; `note_pending` records it for cross-task wakes.
@@ -1114,6 +1113,8 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
                 return Poll::Pending;
             }
             Flow::Blackholed => {
+                // Reported written, never delivered.
+                core.counters.add_written(buf.len());
                 core.counters.add_dropped_written(buf.len());
                 return Poll::Ready(Ok(buf.len()));
             }

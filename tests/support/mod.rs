@@ -24,6 +24,9 @@ pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
+            // Nagle would hold small segments for a real-time ACK, and a
+            // paused clock jumps ahead meanwhile.
+            let _ = s.set_nodelay(true);
             tokio::spawn(async move {
                 let mut buf = vec![0; 16 * 1024];
                 loop {
@@ -45,4 +48,11 @@ pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
 /// Deterministic test bytes.
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// Connects to `addr` with Nagle off (see `echo_server`).
+pub async fn connect(addr: std::net::SocketAddr) -> io::Result<TcpStream> {
+    let s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    Ok(s)
 }
