@@ -183,10 +183,10 @@ mod tests {
         assert_eq!(q.free(), 0);
         // wraps: contiguous part first
         let due = q.due(t0 + Duration::from_millis(10)).unwrap();
-        assert_eq!(q.front(due), b"efg");
+        assert_eq!(q.front(due), b"efgh");
         q.consume(due);
         let due = q.due(t0 + Duration::from_millis(10)).unwrap();
-        assert_eq!(q.front(due), b"hijklm");
+        assert_eq!(q.front(due), b"ijkl");
         q.consume(due);
         assert!(q.is_empty());
         assert_eq!(q.due(t0), Err(None));
