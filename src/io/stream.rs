@@ -792,11 +792,12 @@ impl Core {
         mut inner: Pin<&mut Option<T>>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.write.flow == Flow::Stalled {
+            self.park(cx.waker());
+            return Poll::Pending;
+        }
         let lane = &mut self.write;
         loop {
-            if lane.flow == Flow::Stalled {
-                return Poll::Pending;
-            }
             let Some(queue) = lane.queue.as_mut() else {
                 return Poll::Ready(Ok(()));
             };
