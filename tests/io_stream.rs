@@ -28,6 +28,14 @@ fn none() -> DirectionFaults {
     DirectionFaults::new()
 }
 
+#[test]
+fn wrappers_are_send_sync_unpin() {
+    fn check<T: Send + Sync + Unpin>() {}
+    check::<ChaosStream<tokio::net::TcpStream>>();
+    check::<tower_chaos::io::ProxyHandle>();
+    check::<FaultSwitch>();
+}
+
 #[tokio::test]
 async fn no_fault_is_byte_exact_and_counted() -> io::Result<()> {
     let (client, mut server) = tcp_pair().await?;
