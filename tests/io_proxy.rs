@@ -2,7 +2,7 @@
 //! Upstream, proxy and client share one runtime on tokio's paused clock.
 #![cfg(feature = "io")]
 
-mod support;
+mod io_support;
 
 use std::io;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tower_chaos::io::{
     ConnectFault, DirectionFaults, IoFault, Onset, Proxy, ProxyFaults, StreamFaults,
 };
 
-use support::{connect, echo_server, pattern};
+use io_support::{connect, echo_server, pattern};
 
 fn stream(read: DirectionFaults, write: DirectionFaults) -> StreamFaults {
     StreamFaults::builder()

@@ -2,7 +2,7 @@
 //! Timed tests run on tokio's paused clock: no real-time sleep anywhere.
 #![cfg(feature = "io")]
 
-mod support;
+mod io_support;
 
 use std::io::{self, IoSlice};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use tower_chaos::io::{
     ChaosStream, DirectionFaults, FaultSwitch, InjectedError, IoFault, Onset, StreamFaults,
 };
 
-use support::{pattern, tcp_pair};
+use io_support::{pattern, tcp_pair};
 
 fn faults(read: DirectionFaults, write: DirectionFaults) -> StreamFaults {
     StreamFaults::builder()
