@@ -58,19 +58,11 @@ async fn transfer(
 }
 
 fn read_faults(d: DirectionFaults) -> StreamFaults {
-    StreamFaults::builder()
-        .read(d)
-        .seed(3)
-        .build()
-        .expect("valid")
+    StreamFaults::builder().read(d).seed(3).build().expect("valid")
 }
 
 fn write_faults(d: DirectionFaults) -> StreamFaults {
-    StreamFaults::builder()
-        .write(d)
-        .seed(3)
-        .build()
-        .expect("valid")
+    StreamFaults::builder().write(d).seed(3).build().expect("valid")
 }
 
 proptest! {

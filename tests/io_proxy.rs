@@ -10,9 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep, timeout};
-use tower_chaos::io::{
-    ConnectFault, DirectionFaults, IoFault, Onset, Proxy, ProxyFaults, StreamFaults,
-};
+use tower_chaos::io::{ConnectFault, DirectionFaults, IoFault, Onset, Proxy, ProxyFaults, StreamFaults};
 
 use io_support::{connect, echo_server, pattern};
 
@@ -161,10 +159,7 @@ async fn stall_trips_the_client_timeout_and_recovers_when_cleared() -> io::Resul
 
 #[tokio::test(start_paused = true)]
 async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
-    let faults = stream(
-        DirectionFaults::new().truncate_after(10),
-        DirectionFaults::new(),
-    );
+    let faults = stream(DirectionFaults::new().truncate_after(10), DirectionFaults::new());
     let proxy = Proxy::spawn(echo_server().await?, faults)?;
     let mut client = connect(proxy.local_addr()).await?;
     client.write_all(&pattern(100)).await?;
@@ -186,10 +181,7 @@ async fn upstream_bandwidth_limits_the_upload() -> io::Result<()> {
         s.read_to_end(&mut got).await?;
         io::Result::Ok((got.len(), start.elapsed()))
     });
-    let faults = stream(
-        DirectionFaults::new(),
-        DirectionFaults::new().bandwidth(10_000),
-    );
+    let faults = stream(DirectionFaults::new(), DirectionFaults::new().bandwidth(10_000));
     let proxy = Proxy::spawn(addr, faults)?;
     let mut client = connect(proxy.local_addr()).await?;
     client.write_all(&pattern(30_000)).await?;

@@ -73,10 +73,7 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
         .expect("connect");
 
     // Healthy.
-    let pong: String = redis::cmd("PING")
-        .query_async(&mut con)
-        .await
-        .expect("ping");
+    let pong: String = redis::cmd("PING").query_async(&mut con).await.expect("ping");
     assert_eq!(pong, "PONG");
     let () = con.set("chaos:key", "v1").await.expect("set");
 
@@ -96,10 +93,7 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
             .expect("set under latency");
         let got: String = con.get("chaos:key").await.expect("get under latency");
         assert_eq!(got, format!("v{i}"));
-        assert!(
-            start.elapsed() >= latency * 2,
-            "two round trips, each delayed"
-        );
+        assert!(start.elapsed() >= latency * 2, "two round trips, each delayed");
     }
     assert!(proxy.stats().io.fault(IoFault::Latency) >= 10);
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{
-    ChaosStream, DirectionFaults, FaultSwitch, InjectedError, IoFault, Onset, StreamFaults,
+    ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, IoFault, Onset, StreamFaults,
 };
 
 use io_support::{pattern, tcp_pair};
@@ -75,7 +75,7 @@ async fn reset_is_seen_by_the_tcp_peer_as_connection_reset() -> io::Result<()> {
     let err = server.read(&mut [0; 16]).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     assert_eq!(
-        InjectedError::of(&err).map(InjectedError::fault),
+        InjectedIoError::of(&err).map(InjectedIoError::fault),
         Some(IoFault::Reset)
     );
     assert!(server.is_reset());
@@ -83,7 +83,7 @@ async fn reset_is_seen_by_the_tcp_peer_as_connection_reset() -> io::Result<()> {
     let mut client = client;
     let err = client.read(&mut [0; 16]).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
-    assert!(InjectedError::of(&err).is_none(), "a real socket error");
+    assert!(InjectedIoError::of(&err).is_none(), "a real socket error");
     assert_eq!(server.counters().snapshot().fault(IoFault::Reset), 1);
     Ok(())
 }
@@ -216,11 +216,7 @@ async fn read_latency_is_per_chunk_and_does_not_accumulate() -> io::Result<()> {
     // added up, the last chunk would come at 1000 ms.
     for (i, (byte, at)) in seen.iter().enumerate() {
         assert_eq!(*byte as usize, i);
-        assert_eq!(
-            *at,
-            Duration::from_millis(10 * i as u64) + latency,
-            "chunk {i}"
-        );
+        assert_eq!(*at, Duration::from_millis(10 * i as u64) + latency, "chunk {i}");
     }
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).await?;
@@ -243,11 +239,7 @@ async fn write_latency_does_not_accumulate_and_flush_waits_for_it() -> io::Resul
     for i in 0..10u8 {
         client.write_all(&[i; 1000]).await?;
     }
-    assert_eq!(
-        start.elapsed(),
-        Duration::ZERO,
-        "writes are accepted at once"
-    );
+    assert_eq!(start.elapsed(), Duration::ZERO, "writes are accepted at once");
     client.flush().await?;
     assert_eq!(start.elapsed(), latency);
     let (got, at) = reader.await.expect("reader")?;
@@ -263,10 +255,7 @@ async fn write_latency_does_not_accumulate_and_flush_waits_for_it() -> io::Resul
 #[tokio::test(start_paused = true)]
 async fn write_latency_goes_out_while_the_caller_only_reads() -> io::Result<()> {
     let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(
-        client,
-        faults(none(), none().latency(Duration::from_millis(50))),
-    );
+    let mut client = ChaosStream::new(client, faults(none(), none().latency(Duration::from_millis(50))));
     tokio::spawn(async move {
         let mut req = [0; 4];
         server.read_exact(&mut req).await?;
@@ -322,10 +311,7 @@ async fn jitter_is_reproducible_from_the_seed() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn write_slow_close_delays_the_fin() -> io::Result<()> {
     let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(
-        client,
-        faults(none(), none().slow_close(Duration::from_secs(2))),
-    );
+    let mut client = ChaosStream::new(client, faults(none(), none().slow_close(Duration::from_secs(2))));
     let start = Instant::now();
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
@@ -344,10 +330,7 @@ async fn write_slow_close_delays_the_fin() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn read_slow_close_delays_the_eof() -> io::Result<()> {
     let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(
-        client,
-        faults(none().slow_close(Duration::from_secs(3)), none()),
-    );
+    let mut client = ChaosStream::new(client, faults(none().slow_close(Duration::from_secs(3)), none()));
     let start = Instant::now();
     server.write_all(b"last words").await?;
     drop(server);
@@ -363,10 +346,7 @@ async fn timeout_drops_data_then_closes() -> io::Result<()> {
     let (client, mut server) = tcp_pair().await?;
     let mut client = ChaosStream::new(
         client,
-        faults(
-            none().timeout(Onset::Immediately, Duration::from_secs(5)),
-            none(),
-        ),
+        faults(none().timeout(Onset::Immediately, Duration::from_secs(5)), none()),
     );
     server.write_all(b"lost in the void").await?;
     let start = Instant::now();
@@ -394,7 +374,7 @@ async fn write_truncation_is_a_short_write_then_broken_pipe() -> io::Result<()> 
     let err = client.write(b"ef").await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     assert_eq!(
-        InjectedError::of(&err).map(InjectedError::fault),
+        InjectedIoError::of(&err).map(InjectedIoError::fault),
         Some(IoFault::Truncate)
     );
     let mut got = Vec::new();
@@ -427,10 +407,7 @@ async fn write_slicing_cuts_writes_and_keeps_content() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn slicing_delay_spaces_the_pieces() -> io::Result<()> {
     let (client, mut server) = tokio::io::duplex(1 << 16);
-    let mut client = ChaosStream::new(
-        client,
-        faults(none(), none().slice(2, Duration::from_millis(10))),
-    );
+    let mut client = ChaosStream::new(client, faults(none(), none().slice(2, Duration::from_millis(10))));
     let start = Instant::now();
     client.write_all(b"abcdef").await?;
     // three pieces, two gaps

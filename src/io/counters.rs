@@ -171,15 +171,11 @@ impl IoCounters {
     }
 
     pub(crate) fn add_dropped_read(&self, n: usize) {
-        self.inner
-            .dropped_read
-            .fetch_add(n as u64, Ordering::Relaxed);
+        self.inner.dropped_read.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn add_dropped_written(&self, n: usize) {
-        self.inner
-            .dropped_written
-            .fetch_add(n as u64, Ordering::Relaxed);
+        self.inner.dropped_written.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn fault(&self, kind: IoFault) {

@@ -352,9 +352,7 @@ impl StreamFaults {
 
     /// Starts a builder with no fault and seed 0.
     pub const fn builder() -> StreamFaultsBuilder {
-        StreamFaultsBuilder {
-            faults: Self::none(),
-        }
+        StreamFaultsBuilder { faults: Self::none() }
     }
 
     /// The read (downstream) direction.
@@ -475,10 +473,7 @@ mod tests {
             .write(DirectionFaults::new().timeout(Onset::Immediately, Duration::MAX))
             .build()
             .unwrap_err();
-        assert!(
-            err.to_string().contains("write.timeout.close_after"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("write.timeout.close_after"), "{err}");
     }
 
     #[test]

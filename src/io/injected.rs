@@ -9,7 +9,7 @@ use super::IoFault;
 ///
 /// The `io::Error` keeps the kind a real failure would have
 /// (`ConnectionReset`, `BrokenPipe`…); its inner error is an
-/// `InjectedError`.
+/// `InjectedIoError`.
 ///
 /// # Example
 ///
@@ -18,7 +18,7 @@ use super::IoFault;
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::io;
 /// use tokio::io::AsyncReadExt;
-/// use tower_chaos::io::{ChaosStream, DirectionFaults, InjectedError, IoFault, Onset, StreamFaults};
+/// use tower_chaos::io::{ChaosStream, DirectionFaults, InjectedIoError, IoFault, Onset, StreamFaults};
 ///
 /// let faults = StreamFaults::builder()
 ///     .read(DirectionFaults::new().reset(Onset::Immediately))
@@ -27,18 +27,18 @@ use super::IoFault;
 /// let mut a = ChaosStream::new(a, faults);
 /// let err = a.read(&mut [0; 8]).await.unwrap_err();
 /// assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
-/// assert_eq!(InjectedError::of(&err).map(|e| e.fault()), Some(IoFault::Reset));
+/// assert_eq!(InjectedIoError::of(&err).map(|e| e.fault()), Some(IoFault::Reset));
 ///
 /// let real = io::Error::from(io::ErrorKind::ConnectionReset);
-/// assert!(InjectedError::of(&real).is_none());
+/// assert!(InjectedIoError::of(&real).is_none());
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InjectedError {
+pub struct InjectedIoError {
     fault: IoFault,
 }
 
-impl InjectedError {
+impl InjectedIoError {
     /// The fault that produced the error.
     #[must_use]
     pub const fn fault(&self) -> IoFault {
@@ -56,10 +56,10 @@ impl InjectedError {
     }
 }
 
-impl fmt::Display for InjectedError {
+impl fmt::Display for InjectedIoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "injected by tower-chaos: {}", self.fault)
     }
 }
 
-impl Error for InjectedError {}
+impl Error for InjectedIoError {}

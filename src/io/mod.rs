@@ -58,10 +58,8 @@ mod stream;
 mod switch;
 
 pub use counters::{IoCounters, IoFault, IoSnapshot};
-pub use faults::{
-    DirectionFaults, Interrupt, MAX_FAULT_DURATION, Onset, StreamFaults, StreamFaultsBuilder,
-};
-pub use injected::InjectedError;
+pub use faults::{DirectionFaults, Interrupt, MAX_FAULT_DURATION, Onset, StreamFaults, StreamFaultsBuilder};
+pub use injected::InjectedIoError;
 pub use proxy::{ConnectFault, Proxy, ProxyFaults, ProxyHandle, ProxyStats};
 pub use reset::Resettable;
 pub use stream::ChaosStream;

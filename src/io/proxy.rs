@@ -14,8 +14,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::{
-    ChaosStream, FaultSwitch, IoCounters, IoFault, IoSnapshot, MAX_FAULT_DURATION, Resettable,
-    StreamFaults,
+    ChaosStream, FaultSwitch, IoCounters, IoFault, IoSnapshot, MAX_FAULT_DURATION, Resettable, StreamFaults,
 };
 use crate::ConfigError;
 
@@ -332,11 +331,7 @@ impl ProxyHandle {
     /// their next poll, connect faults on connections accepted from now on.
     pub fn set_faults(&self, faults: impl Into<ProxyFaults>) {
         let faults = faults.into();
-        *self
-            .shared
-            .connect
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = faults.connect;
+        *self.shared.connect.lock().unwrap_or_else(PoisonError::into_inner) = faults.connect;
         self.shared.switch.set(faults.stream);
         self.shared.changed.notify_waiters();
     }
@@ -496,11 +491,8 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>)
     };
     let _ = up.set_nodelay(true);
     let _ = client.set_nodelay(true);
-    let mut up =
-        ChaosStream::with_switch(up, &shared.switch).with_counters(shared.counters.clone());
-    let res =
-        tokio::io::copy_bidirectional_with_sizes(&mut client, &mut up, COPY_BUFFER, COPY_BUFFER)
-            .await;
+    let mut up = ChaosStream::with_switch(up, &shared.switch).with_counters(shared.counters.clone());
+    let res = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut up, COPY_BUFFER, COPY_BUFFER).await;
     if let Err(e) = res {
         if e.kind() == io::ErrorKind::ConnectionReset {
             // Either side reset: the other one sees a reset too.

@@ -66,9 +66,7 @@ impl<T: Resettable + ?Sized> Resettable for &mut T {
     }
 }
 
-impl<T: Resettable + tokio::io::AsyncRead + tokio::io::AsyncWrite> Resettable
-    for tokio::io::BufStream<T>
-{
+impl<T: Resettable + tokio::io::AsyncRead + tokio::io::AsyncWrite> Resettable for tokio::io::BufStream<T> {
     fn prepare_reset(&self) -> io::Result<()> {
         self.get_ref().prepare_reset()
     }

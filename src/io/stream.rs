@@ -15,7 +15,7 @@ use super::faults::Dir;
 use super::queue::{DelayQueue, QUEUE_CAPACITY};
 use super::rng::mix;
 use super::{
-    DirectionFaults, FaultSwitch, InjectedError, Interrupt, IoCounters, IoFault, Onset, Resettable,
+    DirectionFaults, FaultSwitch, InjectedIoError, Interrupt, IoCounters, IoFault, Onset, Resettable,
     StreamFaults,
 };
 
@@ -36,7 +36,7 @@ pin_project! {
     /// Time onsets and timeouts are checked when the stream is polled: an
     /// idle stream that nobody polls trips at its next use.
     ///
-    /// Errors that a fault injects carry an [`InjectedError`].
+    /// Errors that a fault injects carry an [`InjectedIoError`].
     ///
     /// # Example
     ///
@@ -170,20 +170,14 @@ impl<T> ChaosStream<T> {
 
 impl<T: Resettable> Resettable for ChaosStream<T> {
     fn prepare_reset(&self) -> io::Result<()> {
-        self.inner
-            .as_ref()
-            .map_or(Ok(()), Resettable::prepare_reset)
+        self.inner.as_ref().map_or(Ok(()), Resettable::prepare_reset)
     }
 }
 
 #[derive(Debug)]
 enum Source {
     Static,
-    Switch {
-        switch: FaultSwitch,
-        seen: u64,
-        id: u64,
-    },
+    Switch { switch: FaultSwitch, seen: u64, id: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,11 +463,11 @@ struct Core {
 }
 
 fn reset_error() -> io::Error {
-    InjectedError::io(io::ErrorKind::ConnectionReset, IoFault::Reset)
+    InjectedIoError::io(io::ErrorKind::ConnectionReset, IoFault::Reset)
 }
 
 fn closed_error(fault: IoFault) -> io::Error {
-    InjectedError::io(io::ErrorKind::BrokenPipe, fault)
+    InjectedIoError::io(io::ErrorKind::BrokenPipe, fault)
 }
 
 impl Core {
@@ -504,11 +498,7 @@ impl Core {
 
     /// The clock, read only when some fault needs it.
     fn now(&self) -> Instant {
-        if self.timed {
-            Instant::now()
-        } else {
-            self.epoch
-        }
+        if self.timed { Instant::now() } else { self.epoch }
     }
 
     /// The caller is about to park on `Pending`: remember its waker so an
@@ -1128,9 +1118,7 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
                 continue;
             }
         }
-        let wanted = buf
-            .len()
-            .min(usize::try_from(byte_limit).unwrap_or(usize::MAX));
+        let wanted = buf.len().min(usize::try_from(byte_limit).unwrap_or(usize::MAX));
         let k = if core.write.uses_queue() {
             if let Poll::Ready(Err(e)) = core.drive_write(inner.as_mut(), cx) {
                 return Poll::Ready(Err(e));
@@ -1213,8 +1201,7 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
         Conn::Closed => return Poll::Ready(Err(closed_error(IoFault::Timeout))),
         Conn::Open => {}
     }
-    if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty())
-    {
+    if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
         core.park(cx.waker());
         return Poll::Pending;
     }
@@ -1296,11 +1283,7 @@ fn poll_shutdown_body<T: AsyncWrite + Resettable>(
 
 impl<T: AsyncRead + AsyncWrite + Resettable> AsyncRead for ChaosStream<T> {
     #[inline]
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let mut this = self.project();
         if this.core.is_fast() {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
@@ -1322,11 +1305,7 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncRead for ChaosStream<T> {
 
 impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
     #[inline]
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let mut this = self.project();
         if this.core.is_fast() {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
@@ -1361,10 +1340,7 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
             }
         }
         // Faults see one buffer at a time, as the default method does.
-        let buf = bufs
-            .iter()
-            .find(|b| !b.is_empty())
-            .map_or(&[][..], |b| &**b);
+        let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
         let res = poll_write_slow(this.inner, this.core, cx, buf);
         if res.is_pending() {
             this.core.note_pending(Dir::Write, cx.waker());
@@ -1374,9 +1350,7 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
 
     #[inline]
     fn is_write_vectored(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_some_and(AsyncWrite::is_write_vectored)
+        self.inner.as_ref().is_some_and(AsyncWrite::is_write_vectored)
     }
 
     #[inline]
