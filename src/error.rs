@@ -57,6 +57,11 @@ pub enum ConfigError {
 impl ConfigError {
     /// Builds an [`ConfigError::Invalid`] for `field`, formatting `value`
     /// with `Debug` so strings show their quotes and floats their `NaN`.
+    ///
+    /// ```
+    /// let e = tower_chaos::ConfigError::invalid("target.name", "", "must not be empty");
+    /// assert_eq!(e.to_string(), "invalid `target.name` = \"\": must not be empty");
+    /// ```
     pub fn invalid(field: &'static str, value: impl fmt::Debug, reason: &'static str) -> Self {
         Self::Invalid {
             field,
@@ -84,5 +89,73 @@ impl ConfigError {
             min: format!("{min:?}"),
             max: format!("{max:?}"),
         }
+    }
+}
+
+/// The ready-made error of [`Fault::injected_error`] and
+/// [`Fault::lost_reply_injected`]: says which target, which kind of fault
+/// and which rule, and is downcastable from `tower::BoxError` (as tower's
+/// `Elapsed` and `Overloaded` are).
+///
+/// [`Fault::injected_error`]: crate::Fault::injected_error
+/// [`Fault::lost_reply_injected`]: crate::Fault::lost_reply_injected
+///
+/// ```
+/// use tower_chaos::{FaultKind, InjectedError};
+///
+/// let err: tower::BoxError = InjectedError::new("payments", FaultKind::Error, None).into();
+/// let injected = err.downcast_ref::<InjectedError>().expect("ours");
+/// assert_eq!(injected.target(), "payments");
+/// assert_eq!(injected.kind(), FaultKind::Error);
+/// assert_eq!(err.to_string(), "tower-chaos injected an error fault on target `payments`");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tower-chaos injected {} {kind} fault on target `{target}`{}",
+    if matches!(kind, crate::FaultKind::Error) { "an" } else { "a" },
+    rule.as_ref().map(|r| format!(" (rule `{r}`)")).unwrap_or_default())]
+pub struct InjectedError {
+    target: std::sync::Arc<str>,
+    kind: crate::FaultKind,
+    rule: Option<std::sync::Arc<str>>,
+}
+
+impl InjectedError {
+    /// An injected error for `target`, of `kind`, from the rule named `rule`.
+    ///
+    /// ```
+    /// use tower_chaos::{FaultKind, InjectedError};
+    /// let e = InjectedError::new("db", FaultKind::LostReply, Some("writes".into()));
+    /// assert_eq!(e.rule(), Some("writes"));
+    /// assert_eq!(e.to_string(), "tower-chaos injected a lost-reply fault on target `db` (rule `writes`)");
+    /// ```
+    pub fn new(
+        target: impl Into<std::sync::Arc<str>>,
+        kind: crate::FaultKind,
+        rule: Option<std::sync::Arc<str>>,
+    ) -> Self {
+        Self {
+            target: target.into(),
+            kind,
+            rule,
+        }
+    }
+
+    /// The target that injected it.
+    #[must_use]
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The kind of fault ([`FaultKind::Error`](crate::FaultKind::Error) or
+    /// [`FaultKind::LostReply`](crate::FaultKind::LostReply)).
+    #[must_use]
+    pub const fn kind(&self) -> crate::FaultKind {
+        self.kind
+    }
+
+    /// The name of the rule that fired, if it had one.
+    #[must_use]
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.as_deref()
     }
 }

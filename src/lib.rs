@@ -1,12 +1,32 @@
-//! Chaos engineering for tower services in ordinary tests.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod fault;
+mod latency;
+mod report;
+mod rng;
+mod rule;
+mod seed;
+mod target;
+mod trigger;
 #[cfg(feature = "io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "io")))]
 pub mod io;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, InjectedError};
+pub use fault::{Chaos, ChaosLayer, ChaosLayerBuilder, Fault, ResponseFuture};
+pub use latency::Latency;
+pub use report::{Event, FaultKind, Report};
+pub use rule::{FaultAction, FaultSet, MAX_RULES, Rule};
+pub use seed::SeedSource;
+pub use target::{Target, TargetBuilder};
+pub use trigger::Trigger;
 
-/// The environment variable read for a seed when none is set in code.
+/// The boxed error type tower uses (`tower::BoxError`), the default error
+/// type of request-level faults.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The environment variable read for a seed when none is set in code
+/// (decimal, or hex with `0x`).
 pub const SEED_ENV: &str = "TOWER_CHAOS_SEED";

@@ -1,0 +1,68 @@
+//! How the request-level rules that fire for one request combine.
+
+use std::time::Duration;
+
+use crate::InjectedError;
+use crate::fault::{Act, Fault};
+use crate::rng::SplitMix;
+use crate::rule::{Applied, Resolve, TakeCtx};
+
+/// The combined effect of the rules that fired for one request.
+pub(super) struct Outcome<E> {
+    pub(super) before: Duration,
+    pub(super) after: Duration,
+    pub(super) end: End<E>,
+}
+
+/// How the request ends.
+pub(super) enum End<E> {
+    /// The inner service is called (possibly after a delay).
+    Call,
+    /// An error instead of the inner call.
+    Fail(E),
+    /// Never completes.
+    Hang,
+    /// The inner service is called, then this error replaces its answer.
+    Lost(E),
+}
+
+impl<E> Default for Outcome<E> {
+    fn default() -> Self {
+        Self {
+            before: Duration::ZERO,
+            after: Duration::ZERO,
+            end: End::Call,
+        }
+    }
+}
+
+impl<R, E> Resolve<Fault<R, E>, R> for Outcome<E> {
+    fn wants(&self, fault: &Fault<R, E>) -> bool {
+        // Delays add up; the first terminal fault wins.
+        !fault.is_terminal() || matches!(self.end, End::Call)
+    }
+
+    fn take(&mut self, fault: &Fault<R, E>, req: &R, rng: u64, ctx: &TakeCtx<'_>) -> Applied {
+        let injected = || InjectedError::new(ctx.target.clone(), fault.kind(), ctx.rule_name.cloned());
+        let mut delay = None;
+        match &fault.act {
+            Act::Latency(l) => {
+                let d = l.sample(&mut SplitMix::new(rng));
+                self.before = self.before.saturating_add(d);
+                delay = Some(d);
+            }
+            Act::LatencyAfter(l) => {
+                let d = l.sample(&mut SplitMix::new(rng));
+                self.after = self.after.saturating_add(d);
+                delay = Some(d);
+            }
+            Act::Error(make) => self.end = End::Fail(make(req, &injected())),
+            Act::Hang => self.end = End::Hang,
+            Act::LostReply(make) => self.end = End::Lost(make(req, &injected())),
+        }
+        Applied {
+            kind: fault.kind(),
+            delay,
+        }
+    }
+}

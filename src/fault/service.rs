@@ -1,0 +1,197 @@
+//! The [`Chaos`] service.
+
+use std::fmt;
+use std::mem;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use super::future::{ResponseFuture, Start, Then};
+use super::outcome::{End, Outcome};
+use crate::Target;
+use crate::fault::Fault;
+use crate::rule::Plan;
+use crate::target::Slot;
+
+type FaultPlan<S, R> = Plan<Fault<R, <S as Service<R>>::Error>, R>;
+
+/// Injects request-level faults into the inner service `S`; built by
+/// [`ChaosLayer`](super::ChaosLayer), see there for an example.
+///
+/// # Clone
+///
+/// Clones share the target: its switches, counters, counting triggers,
+/// budgets and active-fault caps. `first(3)` fails three requests across all
+/// clones together, however many a server makes.
+pub struct Chaos<S, R>
+where
+    S: Service<R>,
+{
+    inner: S,
+    target: Target,
+    slot: Arc<Slot<Fault<R, S::Error>, R>>,
+    plan: Arc<FaultPlan<S, R>>,
+    version: u64,
+}
+
+impl<S, R> Chaos<S, R>
+where
+    S: Service<R>,
+    R: 'static,
+    S::Error: 'static,
+{
+    /// Wraps `inner` with the request-level faults of `target` (the ones
+    /// installed now and any installed later).
+    ///
+    /// ```
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use tower_chaos::{Chaos, Target};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// let target = Target::builder("echo").seed(1).build()?;
+    /// let inner = service_fn(|s: String| async move { Ok::<_, tower::BoxError>(s) });
+    /// let mut svc = Chaos::new(inner, &target);
+    /// assert_eq!(svc.ready().await?.call("hi".into()).await?, "hi");
+    /// # Ok(()) }
+    /// ```
+    pub fn new(inner: S, target: &Target) -> Self {
+        let slot = target.slot::<Fault<R, S::Error>, R>();
+        let (plan, version) = slot.current();
+        Self {
+            inner,
+            target: target.clone(),
+            slot,
+            plan,
+            version,
+        }
+    }
+}
+
+impl<S, R> Chaos<S, R>
+where
+    S: Service<R>,
+{
+    /// The inner service.
+    ///
+    /// ```
+    /// use tower_chaos::{Chaos, Target};
+    /// let target = Target::builder("x").seed(1).build()?;
+    /// let mut svc = Chaos::new(tower::service_fn(|x: u8| async move { Ok::<_, tower::BoxError>(x) }), &target);
+    /// let _inner = svc.get_ref();
+    /// let _inner = svc.get_mut();
+    /// assert_eq!(svc.target().name(), "x");
+    /// let _inner = svc.into_inner();
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub const fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub const fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The target this service belongs to.
+    pub const fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Picks up a fault set swapped in since the last call.
+    #[cold]
+    fn refresh(&mut self) {
+        (self.plan, self.version) = self.slot.current();
+    }
+}
+
+impl<S, R> Clone for Chaos<S, R>
+where
+    S: Service<R> + Clone,
+{
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            target: self.target.clone(),
+            slot: Arc::clone(&self.slot),
+            plan: Arc::clone(&self.plan),
+            version: self.version,
+        }
+    }
+}
+
+impl<S, R> fmt::Debug for Chaos<S, R>
+where
+    S: Service<R> + fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chaos")
+            .field("inner", &self.inner)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, R> Service<R> for Chaos<S, R>
+where
+    S: Service<R> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, R>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Faults are never injected here: readiness is the inner service's.
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: R) -> Self::Future {
+        if !self.target.shared.is_enabled() {
+            self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
+            return ResponseFuture::pass(self.inner.call(req));
+        }
+        if self.slot.version() != self.version {
+            self.refresh();
+        }
+        let shared = &*self.target.shared;
+        let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
+        let mut outcome = Outcome::default();
+        let Some(guard) = self.plan.decide(&req, n, shared, &mut outcome) else {
+            return ResponseFuture::pass(self.inner.call(req));
+        };
+        let Outcome { before, after, end } = outcome;
+        let delayed = !before.is_zero();
+        let (start, lost) = match end {
+            End::Call if delayed => (Start::Delay(before, Then::Call(self.take_ready(), req)), None),
+            End::Lost(e) if delayed => (Start::Delay(before, Then::Call(self.take_ready(), req)), Some(e)),
+            End::Call => (Start::Running(self.inner.call(req)), None),
+            End::Lost(e) => (Start::Running(self.inner.call(req)), Some(e)),
+            End::Fail(e) if delayed => (Start::Delay(before, Then::Fail(e)), None),
+            End::Fail(e) => (Start::Fail(e), None),
+            End::Hang if delayed => (Start::Delay(before, Then::Hang), None),
+            End::Hang => (Start::Hang, None),
+        };
+        ResponseFuture::faulted(start, after, lost, guard)
+    }
+}
+
+impl<S, R> Chaos<S, R>
+where
+    S: Service<R> + Clone,
+{
+    /// Moves the service that was polled ready into the future (its call is
+    /// delayed) and keeps a fresh clone, which the caller must poll ready
+    /// before its next call, as tower requires anyway.
+    fn take_ready(&mut self) -> S {
+        let fresh = self.inner.clone();
+        mem::replace(&mut self.inner, fresh)
+    }
+}

@@ -1,0 +1,319 @@
+//! What was injected: fault kinds, counters, the journal and reports.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::SeedSource;
+
+/// The kind of an injected fault, as counted in [`Report`]s and carried by
+/// [`InjectedError`](crate::InjectedError).
+///
+/// ```
+/// use tower_chaos::FaultKind;
+///
+/// assert_eq!(FaultKind::LostReply.to_string(), "lost-reply");
+/// assert!(FaultKind::ALL.contains(&FaultKind::Hang));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// Delay before the inner service is called.
+    Latency,
+    /// Delay after the inner service answered, before the caller sees it.
+    LatencyAfter,
+    /// An error returned instead of calling the inner service.
+    Error,
+    /// A response that never completes.
+    Hang,
+    /// The inner service ran to completion; the caller got an error anyway.
+    LostReply,
+}
+
+impl FaultKind {
+    /// Every kind, in counter order.
+    pub const ALL: &'static [Self] = &[
+        Self::Latency,
+        Self::LatencyAfter,
+        Self::Error,
+        Self::Hang,
+        Self::LostReply,
+    ];
+
+    const COUNT: usize = Self::ALL.len();
+
+    /// A short, stable, kebab-case name (used in `Display`, tracing and
+    /// serialised reports).
+    ///
+    /// ```
+    /// # use tower_chaos::FaultKind;
+    /// assert_eq!(FaultKind::LatencyAfter.as_str(), "latency-after");
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Latency => "latency",
+            Self::LatencyAfter => "latency-after",
+            Self::Error => "error",
+            Self::Hang => "hang",
+            Self::LostReply => "lost-reply",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Per-target counters shared by every layer and clone of the target.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Requests that got at least one fault.
+    faulted: AtomicU64,
+    injected: [AtomicU64; FaultKind::COUNT],
+}
+
+impl Counters {
+    pub(crate) fn faulted(&self) {
+        self.faulted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn injected(&self, kind: FaultKind) {
+        self.injected[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One injected fault, as kept in a target's journal.
+///
+/// ```
+/// use tower_chaos::{ChaosLayer, Fault, FaultKind, Trigger};
+/// use tower::{Service, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower_chaos::ConfigError> {
+/// let chaos = ChaosLayer::builder("db")
+///     .seed(1)
+///     .journal(16)
+///     .fault(Fault::injected_error().when(Trigger::first(1)))
+///     .build()?;
+/// let target = chaos.target().clone();
+/// let mut svc = tower::ServiceBuilder::new()
+///     .layer(chaos)
+///     .service(service_fn(|x: u32| async move { Ok::<_, tower::BoxError>(x) }));
+/// let _ = svc.ready().await.unwrap().call(1).await;
+/// let journal = target.report().journal;
+/// assert_eq!(journal.len(), 1);
+/// assert_eq!(journal[0].kind, FaultKind::Error);
+/// assert_eq!(journal[0].rule, 0);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// When, on tokio's clock, measured from the target's creation.
+    pub at: Duration,
+    /// What was injected.
+    pub kind: FaultKind,
+    /// Position of the rule in its fault set.
+    pub rule: usize,
+    /// The rule's name, if it was given one.
+    pub rule_name: Option<Arc<str>>,
+    /// The delay, for latency faults.
+    pub delay: Option<Duration>,
+}
+
+/// A bounded journal: the newest `capacity` events, and a count of the ones
+/// that had to be dropped to keep it bounded.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    capacity: usize,
+    events: Mutex<VecDeque<Event>>,
+    dropped: AtomicU64,
+}
+
+impl Journal {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            events: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn push(&self, event: Event) {
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        if events.len() == self.capacity {
+            events.pop_front();
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        events.push_back(event);
+    }
+
+    fn snapshot(&self) -> (Vec<Event>, u64) {
+        let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            events.iter().cloned().collect(),
+            self.dropped.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A snapshot of what a target injected, from
+/// [`Target::report`](crate::Target::report).
+///
+/// `Display` prints a compact summary that names the seed, so a failing test
+/// that prints its report can be replayed.
+///
+/// ```
+/// use tower_chaos::{FaultKind, Target};
+///
+/// let target = Target::builder("payments").seed(42).build()?;
+/// let report = target.report();
+/// assert_eq!(report.seen, 0);
+/// assert_eq!(report.injected(FaultKind::Error), 0);
+/// assert!(report.to_string().starts_with("target `payments` (seed 42, set in code)"));
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Report {
+    /// The target's name.
+    pub target: String,
+    /// The seed that replays this run.
+    pub seed: u64,
+    /// Where the seed came from.
+    pub seed_source: SeedSource,
+    /// Requests seen by the target's layers (enabled or not).
+    pub seen: u64,
+    /// Requests that went through without any fault.
+    pub passed: u64,
+    /// Requests that got at least one fault.
+    pub faulted: u64,
+    /// Faults injected, per kind (every kind listed, zeros included).
+    pub by_kind: Vec<(FaultKind, u64)>,
+    /// The journal, oldest first (empty unless enabled with
+    /// [`TargetBuilder::journal`](crate::TargetBuilder::journal)).
+    pub journal: Vec<Event>,
+    /// Events the bounded journal had to drop.
+    pub journal_dropped: u64,
+}
+
+impl Report {
+    pub(crate) fn new(
+        target: &str,
+        (seed, seed_source): (u64, SeedSource),
+        seen: u64,
+        counters: &Counters,
+        journal: Option<&Journal>,
+    ) -> Self {
+        let faulted = counters.faulted.load(Ordering::Relaxed);
+        let by_kind = FaultKind::ALL
+            .iter()
+            .map(|k| (*k, counters.injected[k.index()].load(Ordering::Relaxed)))
+            .collect();
+        let (journal, journal_dropped) = journal.map(Journal::snapshot).unwrap_or_default();
+        Self {
+            target: target.to_owned(),
+            seed,
+            seed_source,
+            seen,
+            passed: seen.saturating_sub(faulted),
+            faulted,
+            by_kind,
+            journal,
+            journal_dropped,
+        }
+    }
+
+    /// Faults of `kind` injected.
+    ///
+    /// ```
+    /// # use tower_chaos::{FaultKind, Target};
+    /// let report = Target::builder("x").seed(1).build()?.report();
+    /// assert_eq!(report.injected(FaultKind::Hang), 0);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn injected(&self, kind: FaultKind) -> u64 {
+        self.by_kind
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Faults injected, all kinds together.
+    ///
+    /// ```
+    /// # use tower_chaos::Target;
+    /// let report = Target::builder("x").seed(1).build()?.report();
+    /// assert_eq!(report.total_injected(), 0);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn total_injected(&self) -> u64 {
+        self.by_kind.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "target `{}` (seed {}, {}): {} seen, {} passed, {} faulted",
+            self.target, self.seed, self.seed_source, self.seen, self.passed, self.faulted
+        )?;
+        for (kind, n) in self.by_kind.iter().filter(|(_, n)| *n > 0) {
+            writeln!(f, "  {:<14} {n}", kind.as_str())?;
+        }
+        if self.journal_dropped > 0 {
+            writeln!(f, "  (journal dropped {} older events)", self.journal_dropped)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ms: u64) -> Event {
+        Event {
+            at: Duration::from_millis(ms),
+            kind: FaultKind::Hang,
+            rule: 0,
+            rule_name: None,
+            delay: None,
+        }
+    }
+
+    #[test]
+    fn journal_is_bounded_and_counts_drops() {
+        let j = Journal::new(2);
+        for ms in 0..5 {
+            j.push(event(ms));
+        }
+        let (events, dropped) = j.snapshot();
+        assert_eq!(events, vec![event(3), event(4)]);
+        assert_eq!(dropped, 3);
+    }
+
+    #[test]
+    fn display_lists_nonzero_kinds() {
+        let c = Counters::default();
+        c.faulted();
+        c.injected(FaultKind::Hang);
+        let r = Report::new("t", (3, SeedSource::Env), 4, &c, None);
+        assert_eq!(r.passed, 3);
+        assert_eq!(
+            r.to_string(),
+            "target `t` (seed 3, TOWER_CHAOS_SEED): 4 seen, 3 passed, 1 faulted\n  hang           1\n"
+        );
+    }
+}

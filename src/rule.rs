@@ -1,0 +1,586 @@
+//! Rules and fault sets: which fault, when, and within which limits; and the
+//! engine that decides, per request, which rules apply.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::report::Event;
+use crate::rng::{derive, nth};
+use crate::target::TargetShared;
+use crate::trigger::{Cond, Draw, Salts};
+use crate::{ConfigError, FaultKind, Trigger};
+
+/// The most rules one fault set may hold (a bit each in an active mask).
+pub const MAX_RULES: usize = 64;
+
+/// A fault (the *action* `A`) with the [`Trigger`] that fires it and the
+/// limits that cap it. Built with [`Fault::when`](crate::Fault::when) or
+/// [`Rule::new`].
+///
+/// # Limits
+///
+/// Limits are checked after the trigger fired and only for the rule that
+/// is about to apply, so they count applied faults, not evaluations:
+///
+/// * [`budget`](Self::budget): at most `n` injections in total;
+/// * [`max_active`](Self::max_active): at most `n` requests carrying this
+///   rule's fault at once (a delayed, hanging or lost-reply request is active
+///   until its response future completes or is dropped).
+///
+/// Both are shared by every clone of the service.
+///
+/// ```
+/// use tower_chaos::{Fault, Rule, Trigger};
+///
+/// let rule: Rule<Fault<u32>, u32> = Fault::hang()
+///     .when(Trigger::rate(0.5))
+///     .budget(3)
+///     .max_active(1)
+///     .named("stuck");
+/// assert_eq!(rule.name(), Some("stuck"));
+/// ```
+pub struct Rule<A, R> {
+    action: A,
+    trigger: Trigger<R>,
+    budget: Option<u64>,
+    max_active: Option<u32>,
+    name: Option<Arc<str>>,
+}
+
+impl<A: Clone, R> Clone for Rule<A, R> {
+    fn clone(&self) -> Self {
+        Self {
+            action: self.action.clone(),
+            trigger: self.trigger.clone(),
+            budget: self.budget,
+            max_active: self.max_active,
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<A: fmt::Debug, R> fmt::Debug for Rule<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rule")
+            .field("action", &self.action)
+            .field("trigger", &self.trigger)
+            .field("budget", &self.budget)
+            .field("max_active", &self.max_active)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<A, R> Rule<A, R> {
+    /// `action` whenever `trigger` fires.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, Rule, Trigger};
+    /// let rule: Rule<Fault<()>, ()> = Rule::new(Fault::hang(), Trigger::first(1));
+    /// assert!(format!("{rule:?}").contains("First(1)"));
+    /// ```
+    #[must_use]
+    pub const fn new(action: A, trigger: Trigger<R>) -> Self {
+        Self {
+            action,
+            trigger,
+            budget: None,
+            max_active: None,
+            name: None,
+        }
+    }
+
+    /// Injects at most `n` times in total (`n >= 1`).
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, Rule, Trigger};
+    /// let rule: Rule<Fault<()>, ()> = Fault::hang().when(Trigger::always()).budget(2);
+    /// assert!(format!("{rule:?}").contains("budget: Some(2)"));
+    /// ```
+    #[must_use]
+    pub fn budget(mut self, n: u64) -> Self {
+        self.budget = Some(n);
+        self
+    }
+
+    /// At most `n` requests carry this rule's fault at once (`n >= 1`).
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, Rule, Trigger};
+    /// let rule: Rule<Fault<()>, ()> = Fault::hang().when(Trigger::always()).max_active(2);
+    /// assert!(format!("{rule:?}").contains("max_active: Some(2)"));
+    /// ```
+    #[must_use]
+    pub fn max_active(mut self, n: u32) -> Self {
+        self.max_active = Some(n);
+        self
+    }
+
+    /// Names the rule in journals, tracing events and injected errors.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, Rule, Trigger};
+    /// let rule: Rule<Fault<()>, ()> = Fault::hang().when(Trigger::always()).named("db-stall");
+    /// assert_eq!(rule.name(), Some("db-stall"));
+    /// ```
+    #[must_use]
+    pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The rule's name, if any.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, Rule};
+    /// let rule: Rule<Fault<()>, ()> = Fault::hang().into();
+    /// assert_eq!(rule.name(), None);
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The fault this rule injects.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultKind, Rule, Trigger};
+    /// let rule: Rule<Fault<()>, ()> = Fault::hang().when(Trigger::always());
+    /// assert_eq!(rule.action().kind(), FaultKind::Hang);
+    /// ```
+    pub const fn action(&self) -> &A {
+        &self.action
+    }
+}
+
+/// An ordered set of [`Rule`]s, installed on a [`Target`](crate::Target)
+/// with [`Target::set_faults`](crate::Target::set_faults) (or through a
+/// layer builder). Validated when installed.
+///
+/// Rules are evaluated in the order they were added; how the faults that
+/// fire combine is up to the layer (for request-level faults see
+/// [`ChaosLayer`](crate::ChaosLayer#resolution-order)).
+///
+/// ```
+/// use tower_chaos::{Fault, FaultSet, Latency, Trigger};
+/// use std::time::Duration;
+///
+/// let faults = FaultSet::new()
+///     .with(Fault::latency(Latency::fixed(Duration::from_millis(20))))
+///     .with(Fault::injected_error().when(Trigger::every(10)))
+///     .max_active(4);
+/// let faults: FaultSet<Fault<String>, String> = faults;
+/// assert_eq!(faults.len(), 2);
+/// ```
+pub struct FaultSet<A, R> {
+    rules: Vec<Rule<A, R>>,
+    max_active: Option<u32>,
+}
+
+impl<A: Clone, R> Clone for FaultSet<A, R> {
+    fn clone(&self) -> Self {
+        Self {
+            rules: self.rules.clone(),
+            max_active: self.max_active,
+        }
+    }
+}
+
+impl<A: fmt::Debug, R> fmt::Debug for FaultSet<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultSet")
+            .field("rules", &self.rules)
+            .field("max_active", &self.max_active)
+            .finish()
+    }
+}
+
+impl<A, R> Default for FaultSet<A, R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A, R> FaultSet<A, R> {
+    /// An empty set: every request passes.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// let none: FaultSet<Fault<()>, ()> = FaultSet::new();
+    /// assert!(none.is_empty());
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            rules: Vec::new(),
+            max_active: None,
+        }
+    }
+
+    /// Appends a rule (a bare fault converts into a rule that always fires).
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// let set: FaultSet<Fault<()>, ()> = FaultSet::new().with(Fault::hang());
+    /// assert_eq!(set.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn with(mut self, rule: impl Into<Rule<A, R>>) -> Self {
+        self.rules.push(rule.into());
+        self
+    }
+
+    /// At most `n` requests carry a fault from this set at once, whatever
+    /// the rule (Envoy's `max_active_faults`). `n >= 1`.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// let set: FaultSet<Fault<()>, ()> = FaultSet::new().max_active(3);
+    /// assert!(format!("{set:?}").contains("Some(3)"));
+    /// ```
+    #[must_use]
+    pub const fn max_active(mut self, n: u32) -> Self {
+        self.max_active = Some(n);
+        self
+    }
+
+    /// Number of rules.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// let set: FaultSet<Fault<()>, ()> = FaultSet::new().with(Fault::hang()).with(Fault::hang());
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the set has no rules.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// assert!(FaultSet::<Fault<()>, ()>::default().is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules, in evaluation order.
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, FaultSet};
+    /// let set: FaultSet<Fault<()>, ()> = FaultSet::new().with(Fault::hang().named("h"));
+    /// assert_eq!(set.rules()[0].name(), Some("h"));
+    /// ```
+    #[must_use]
+    pub fn rules(&self) -> &[Rule<A, R>] {
+        &self.rules
+    }
+}
+
+/// A kind of fault a layer of this crate can apply: [`Fault`](crate::Fault)
+/// for any `tower::Service`, and the HTTP and connection faults of the
+/// feature-gated modules. Sealed: the layers know how to apply each one.
+///
+/// ```
+/// fn installable<A: tower_chaos::FaultAction>() {}
+/// installable::<tower_chaos::Fault<String>>();
+/// ```
+pub trait FaultAction: sealed::Sealed + Send + Sync + 'static {}
+
+impl<T: sealed::Sealed + Send + Sync + 'static> FaultAction for T {}
+
+pub(crate) mod sealed {
+    use crate::ConfigError;
+
+    /// Validation lives on the sealed half so it stays out of the API.
+    #[allow(unreachable_pub)] // sealed-trait pattern: public in a private module
+    pub trait Sealed {
+        /// Checks the fault's own parameters.
+        fn validate(&self) -> Result<(), ConfigError>;
+    }
+}
+
+/// What a layer did with a rule the engine offered it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Applied {
+    pub(crate) kind: FaultKind,
+    pub(crate) delay: Option<Duration>,
+}
+
+/// A layer's way of combining the rules that fire for one request.
+pub(crate) trait Resolve<A, R> {
+    /// Whether the layer can still use `action` for this request (e.g. a
+    /// second terminal fault cannot). Asked before limits are consumed.
+    fn wants(&self, action: &A) -> bool;
+    /// Apply `action`; `rng` seeds any sampling it needs.
+    fn take(&mut self, action: &A, req: &R, rng: u64, ctx: &TakeCtx<'_>) -> Applied;
+}
+
+/// Context handed to [`Resolve::take`].
+#[derive(Debug)]
+pub(crate) struct TakeCtx<'a> {
+    pub(crate) target: &'a Arc<str>,
+    pub(crate) rule_name: Option<&'a Arc<str>>,
+}
+
+/// Active-fault slots, shared with response futures so dropping one frees
+/// its slots.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    set_max: Option<u32>,
+    set_active: AtomicU32,
+    rule_active: Box<[AtomicU32]>,
+}
+
+fn try_acquire(slot: &AtomicU32, max: u32) -> bool {
+    slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        (v < max).then_some(v + 1)
+    })
+    .is_ok()
+}
+
+/// Held by a faulted request until it completes or is dropped.
+#[derive(Debug)]
+pub(crate) struct ActiveGuard {
+    limits: Option<Arc<Limits>>,
+    rules: u64,
+    set: bool,
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        let Some(limits) = &self.limits else { return };
+        if self.set {
+            limits.set_active.fetch_sub(1, Ordering::AcqRel);
+        }
+        let mut mask = self.rules;
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            limits.rule_active[i].fetch_sub(1, Ordering::AcqRel);
+            mask &= mask - 1;
+        }
+    }
+}
+
+struct CompiledRule<A, R> {
+    action: A,
+    cond: Cond<R>,
+    budget: Option<u64>,
+    used: AtomicU64,
+    max_active: Option<u32>,
+    name: Option<Arc<str>>,
+    rng_salt: u64,
+}
+
+/// A validated fault set with its counters: what a layer evaluates.
+pub(crate) struct Plan<A, R> {
+    rules: Box<[CompiledRule<A, R>]>,
+    limits: Option<Arc<Limits>>,
+    seed: u64,
+}
+
+impl<A, R> fmt::Debug for Plan<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plan")
+            .field("rules", &self.rules.len())
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: FaultAction, R> Plan<A, R> {
+    pub(crate) fn compile(set: FaultSet<A, R>, seed: u64) -> Result<Self, ConfigError> {
+        if set.rules.len() > MAX_RULES {
+            return Err(ConfigError::invalid(
+                "fault_set.rules",
+                set.rules.len(),
+                "at most 64 rules in one fault set",
+            ));
+        }
+        if set.max_active == Some(0) {
+            return Err(ConfigError::invalid(
+                "fault_set.max_active",
+                0,
+                "must be at least 1",
+            ));
+        }
+        let mut rules = Vec::with_capacity(set.rules.len());
+        for (i, rule) in set.rules.into_iter().enumerate() {
+            rule.action.validate()?;
+            if rule.budget == Some(0) {
+                return Err(ConfigError::invalid("rule.budget", 0, "must be at least 1"));
+            }
+            if rule.max_active == Some(0) {
+                return Err(ConfigError::invalid("rule.max_active", 0, "must be at least 1"));
+            }
+            rules.push(CompiledRule {
+                cond: rule.trigger.compile(&mut Salts::for_rule(i))?,
+                action: rule.action,
+                budget: rule.budget,
+                used: AtomicU64::new(0),
+                max_active: rule.max_active,
+                name: rule.name,
+                rng_salt: derive(i as u64, 0xd157),
+            });
+        }
+        let tracked = set.max_active.is_some() || rules.iter().any(|r| r.max_active.is_some());
+        let limits = tracked.then(|| {
+            Arc::new(Limits {
+                set_max: set.max_active,
+                set_active: AtomicU32::new(0),
+                rule_active: rules.iter().map(|_| AtomicU32::new(0)).collect(),
+            })
+        });
+        Ok(Self {
+            rules: rules.into_boxed_slice(),
+            limits,
+            seed,
+        })
+    }
+}
+
+impl<A, R> Plan<A, R> {
+    /// A plan with no rules.
+    pub(crate) fn empty(seed: u64) -> Self {
+        Self {
+            rules: Box::new([]),
+            limits: None,
+            seed,
+        }
+    }
+
+    /// Decides which rules apply to call number `n`, in rule order, offering
+    /// each firing rule to `resolve`. Returns `None` when nothing applied;
+    /// otherwise the guard that holds the active-fault slots.
+    #[inline]
+    pub(crate) fn decide<Z: Resolve<A, R>>(
+        &self,
+        req: &R,
+        n: u64,
+        target: &TargetShared,
+        resolve: &mut Z,
+    ) -> Option<ActiveGuard> {
+        let clock = || target.elapsed();
+        let draw = Draw {
+            call_bits: nth(self.seed, n),
+            seed: self.seed,
+            scale: target.rate_scale(),
+            clock: &clock,
+        };
+        let mut guard: Option<ActiveGuard> = None;
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.cond.fires(req, &draw) || !resolve.wants(&rule.action) {
+                continue;
+            }
+            let first = guard.is_none();
+            let Some(acquired) = self.acquire(i, rule, first) else {
+                continue;
+            };
+            let g = guard.get_or_insert_with(|| ActiveGuard {
+                limits: self.limits.clone(),
+                rules: 0,
+                set: false,
+            });
+            g.set |= acquired.set;
+            if acquired.rule {
+                g.rules |= 1 << i;
+            }
+            let ctx = TakeCtx {
+                target: &target.name,
+                rule_name: rule.name.as_ref(),
+            };
+            let applied = resolve.take(&rule.action, req, derive(draw.call_bits, rule.rng_salt), &ctx);
+            target.record(first, applied, i, rule.name.as_ref());
+        }
+        guard
+    }
+
+    /// Takes this rule's limits; `None` if any is exhausted (nothing held).
+    fn acquire(&self, i: usize, rule: &CompiledRule<A, R>, first: bool) -> Option<Acquired> {
+        let mut got = Acquired {
+            set: false,
+            rule: false,
+        };
+        let Some(limits) = &self.limits else {
+            return self.take_budget(rule).then_some(got);
+        };
+        if first {
+            if let Some(max) = limits.set_max {
+                if !try_acquire(&limits.set_active, max) {
+                    return None;
+                }
+                got.set = true;
+            }
+        }
+        let release_set = |got: &Acquired| {
+            if got.set {
+                limits.set_active.fetch_sub(1, Ordering::AcqRel);
+            }
+        };
+        if let Some(max) = rule.max_active {
+            if !try_acquire(&limits.rule_active[i], max) {
+                release_set(&got);
+                return None;
+            }
+            got.rule = true;
+        }
+        if !self.take_budget(rule) {
+            release_set(&got);
+            if got.rule {
+                limits.rule_active[i].fetch_sub(1, Ordering::AcqRel);
+            }
+            return None;
+        }
+        Some(got)
+    }
+
+    fn take_budget(&self, rule: &CompiledRule<A, R>) -> bool {
+        match rule.budget {
+            None => true,
+            Some(max) => rule
+                .used
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                    (v < max).then_some(v + 1)
+                })
+                .is_ok(),
+        }
+    }
+}
+
+struct Acquired {
+    set: bool,
+    rule: bool,
+}
+
+impl TargetShared {
+    /// Counts, journals and traces one applied fault.
+    fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
+        if first {
+            self.counters.faulted();
+        }
+        self.counters.injected(applied.kind);
+        tracing::debug!(
+            target: "tower_chaos",
+            chaos_target = %self.name,
+            kind = applied.kind.as_str(),
+            rule,
+            rule_name = rule_name.map(|n| &**n),
+            delay = ?applied.delay,
+            "fault injected"
+        );
+        if let Some(journal) = &self.journal {
+            journal.push(Event {
+                at: self.elapsed(),
+                kind: applied.kind,
+                rule,
+                rule_name: rule_name.cloned(),
+                delay: applied.delay,
+            });
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! Targets: named places in the stack whose faults are switched and
+//! counted together.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::report::{Counters, Journal};
+use crate::rng::derive;
+use crate::rule::{FaultAction, Plan};
+use crate::seed::{self, SeedSource};
+use crate::{ConfigError, FaultSet, Report};
+
+/// A named place in the stack ("dynamodb", "payments-api", "postgres").
+///
+/// Layers belong to a target. The `Target` value is a cheap handle
+/// (`Clone` is an `Arc` clone): every clone, every layer and every clone of
+/// every service built from those layers share one state, so a test can
+/// keep a handle and, while requests are in flight,
+///
+/// * switch all of the target's faults off and on ([`disable`](Self::disable),
+///   [`enable`](Self::enable)),
+/// * scale every rate ([`set_rate_scale`](Self::set_rate_scale)),
+/// * swap the faults themselves ([`set_faults`](Self::set_faults)),
+/// * read what happened ([`report`](Self::report)).
+///
+/// # Seeds
+///
+/// A target has one seed; each fault set installed on it derives its own
+/// stream from it. The seed is, in order of precedence: the one passed to
+/// [`TargetBuilder::seed`], the [`SEED_ENV`](crate::SEED_ENV) environment
+/// variable (decimal or `0x` hex), or one picked at random. A picked seed is
+/// announced through `tracing` and shown in every [`Report`], so a failing
+/// run can be replayed with `TOWER_CHAOS_SEED=<seed> cargo test`.
+///
+/// # Clone
+///
+/// Clones share everything: state, counters, faults and switches.
+///
+/// # Example
+///
+/// ```
+/// use tower::{Service, ServiceExt, service_fn};
+/// use tower_chaos::{ChaosLayer, Fault, FaultKind, FaultSet, Target, Trigger};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+/// let target = Target::builder("payments").seed(42).build()?;
+/// let mut svc = tower::ServiceBuilder::new()
+///     .layer(ChaosLayer::for_target(&target))
+///     .service(service_fn(|n: u32| async move { Ok::<_, tower::BoxError>(n) }));
+///
+/// // No faults installed yet: everything passes.
+/// assert_eq!(svc.ready().await?.call(1).await?, 1);
+///
+/// // Swap faults in at run time, without rebuilding the stack.
+/// target.set_faults(FaultSet::new().with(Fault::<u32>::injected_error().when(Trigger::always())))?;
+/// assert!(svc.ready().await?.call(2).await.is_err());
+///
+/// target.disable();
+/// assert_eq!(svc.ready().await?.call(3).await?, 3);
+///
+/// let report = target.report();
+/// assert_eq!((report.seen, report.injected(FaultKind::Error)), (3, 1));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Target {
+    pub(crate) shared: Arc<TargetShared>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("name", &self.shared.name)
+            .field("seed", &self.shared.seed)
+            .field("enabled", &self.is_enabled())
+            .finish_non_exhaustive()
+    }
+}
+
+/// State shared by a target's handles, layers and services.
+pub(crate) struct TargetShared {
+    pub(crate) name: Arc<str>,
+    seed: u64,
+    seed_source: SeedSource,
+    enabled: AtomicBool,
+    scale_bits: AtomicU64,
+    epoch: Instant,
+    pub(crate) counters: Counters,
+    pub(crate) journal: Option<Journal>,
+    slots: Mutex<Vec<SlotEntry>>,
+}
+
+impl fmt::Debug for TargetShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TargetShared")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+struct SlotEntry {
+    type_id: TypeId,
+    slot: Arc<dyn Any + Send + Sync>,
+    calls: Arc<CallCounts>,
+}
+
+/// Requests seen by one slot: evaluated (target enabled) or bypassed.
+#[derive(Debug, Default)]
+pub(crate) struct CallCounts {
+    /// Also the call index that random draws are keyed on.
+    pub(crate) evaluated: AtomicU64,
+    pub(crate) bypassed: AtomicU64,
+}
+
+/// The current fault set of one kind on a target, swappable at run time.
+///
+/// Services cache the `Arc<Plan>` and compare `version` (one atomic load)
+/// on each call; only after a swap do they take the lock to refresh. That
+/// keeps the pass-through path lock-free.
+pub(crate) struct Slot<A, R> {
+    plan: Mutex<Arc<Plan<A, R>>>,
+    version: AtomicU64,
+    pub(crate) calls: Arc<CallCounts>,
+    seed: u64,
+}
+
+impl<A, R> fmt::Debug for Slot<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, R> Slot<A, R> {
+    #[inline]
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The current plan and its version.
+    pub(crate) fn current(&self) -> (Arc<Plan<A, R>>, u64) {
+        let plan = self.plan.lock().unwrap_or_else(PoisonError::into_inner);
+        (Arc::clone(&plan), self.version.load(Ordering::Acquire))
+    }
+}
+
+impl<A: FaultAction, R> Slot<A, R> {
+    fn install(&self, set: FaultSet<A, R>) -> Result<(), ConfigError> {
+        let plan = Arc::new(Plan::compile(set, self.seed)?);
+        let mut current = self.plan.lock().unwrap_or_else(PoisonError::into_inner);
+        *current = plan;
+        self.version.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+impl TargetShared {
+    /// Time since the target was built, on tokio's clock.
+    pub(crate) fn elapsed(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.epoch)
+    }
+
+    #[inline]
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn rate_scale(&self) -> f64 {
+        f64::from_bits(self.scale_bits.load(Ordering::Relaxed))
+    }
+}
+
+impl Target {
+    /// Starts building a target named `name`.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("dynamodb").seed(9).journal(100).build()?;
+    /// assert_eq!(target.name(), "dynamodb");
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn builder(name: impl Into<String>) -> TargetBuilder {
+        TargetBuilder {
+            name: name.into(),
+            seed: None,
+            journal: None,
+            enabled: true,
+        }
+    }
+
+    /// A target with the seed from the environment or a random one, and no
+    /// journal.
+    ///
+    /// # Errors
+    ///
+    /// As [`TargetBuilder::build`].
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::new("cache")?;
+    /// assert!(target.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn new(name: impl Into<String>) -> Result<Self, ConfigError> {
+        Self::builder(name).build()
+    }
+
+    /// The target's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The seed that replays this target's faults.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(5).build()?;
+    /// assert_eq!(target.seed(), 5);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.shared.seed
+    }
+
+    /// Where the seed came from.
+    ///
+    /// ```
+    /// use tower_chaos::{SeedSource, Target};
+    /// assert_eq!(Target::builder("x").seed(5).build()?.seed_source(), SeedSource::Builder);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn seed_source(&self) -> SeedSource {
+        self.shared.seed_source
+    }
+
+    /// Switches faults on (the default). Requests decided after this call
+    /// may be faulted; counting triggers resume where they stopped.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(1).start_disabled().build()?;
+    /// target.enable();
+    /// assert!(target.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn enable(&self) {
+        self.set_enabled(true);
+    }
+
+    /// Switches every fault of the target off: requests decided after this
+    /// call pass straight through (they are still counted as seen). Requests
+    /// already in flight keep the faults they were given.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
+    /// target.disable();
+    /// assert!(!target.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn disable(&self) {
+        self.set_enabled(false);
+    }
+
+    /// Switches faults on or off.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
+    /// target.set_enabled(false);
+    /// assert!(!target.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn set_enabled(&self, enabled: bool) {
+        self.shared.enabled.store(enabled, Ordering::Relaxed);
+        tracing::info!(target: "tower_chaos", chaos_target = %self.shared.name, enabled, "chaos switched");
+    }
+
+    /// Whether faults are on.
+    ///
+    /// ```
+    /// assert!(tower_chaos::Target::builder("x").seed(1).build()?.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        self.shared.is_enabled()
+    }
+
+    /// Multiplies the probability of every [`Trigger::rate`] and
+    /// [`Trigger::keyed`] of this target by `scale` (capped at 1). `1.0` is
+    /// the default; `0.0` silences random faults but not counting ones.
+    ///
+    /// [`Trigger::rate`]: crate::Trigger::rate
+    /// [`Trigger::keyed`]: crate::Trigger::keyed
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for a negative, infinite or NaN scale.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
+    /// target.set_rate_scale(0.5)?;
+    /// assert_eq!(target.rate_scale(), 0.5);
+    /// assert!(target.set_rate_scale(f64::NAN).is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn set_rate_scale(&self, scale: f64) -> Result<(), ConfigError> {
+        if !(scale.is_finite() && scale >= 0.0) {
+            return Err(ConfigError::invalid(
+                "target.rate_scale",
+                scale,
+                "must be finite and >= 0",
+            ));
+        }
+        self.shared.scale_bits.store(scale.to_bits(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The current rate scale.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::Target::builder("x").seed(1).build()?.rate_scale(), 1.0);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn rate_scale(&self) -> f64 {
+        self.shared.rate_scale()
+    }
+
+    /// Replaces the target's faults of this kind (request-level faults for
+    /// requests of type `R`, HTTP faults, connection faults) for every layer
+    /// of the target, at once, without rebuilding any stack. Requests already
+    /// in flight keep the faults they were given; the new set's counting
+    /// triggers, budgets and active-fault caps start from zero.
+    ///
+    /// # Errors
+    ///
+    /// The set is validated first; on error nothing changes.
+    ///
+    /// ```
+    /// use tower_chaos::{Fault, FaultSet, Target, Trigger};
+    ///
+    /// let target = Target::builder("x").seed(1).build()?;
+    /// let bad: FaultSet<Fault<()>, ()> = FaultSet::new().with(Fault::hang().when(Trigger::rate(2.0)));
+    /// assert!(target.set_faults(bad).is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn set_faults<A, R>(&self, faults: FaultSet<A, R>) -> Result<(), ConfigError>
+    where
+        A: FaultAction,
+        R: 'static,
+    {
+        self.slot::<A, R>().install(faults)
+    }
+
+    /// Removes the target's faults of kind `A` for requests `R`.
+    ///
+    /// ```
+    /// use tower_chaos::{Fault, Target};
+    /// let target = Target::builder("x").seed(1).build()?;
+    /// target.clear_faults::<Fault<String>, String>();
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn clear_faults<A, R>(&self)
+    where
+        A: FaultAction,
+        R: 'static,
+    {
+        // An empty set always validates.
+        let _ = self.set_faults(FaultSet::<A, R>::new());
+    }
+
+    /// Time since the target was built, on tokio's clock (what
+    /// [`Trigger::window`](crate::Trigger::window) compares against).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), tower_chaos::ConfigError> {
+    /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
+    /// tokio::time::advance(std::time::Duration::from_secs(90)).await;
+    /// assert_eq!(target.elapsed().as_secs(), 90);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.shared.elapsed()
+    }
+
+    /// What the target's layers have seen and injected so far.
+    ///
+    /// ```
+    /// let report = tower_chaos::Target::builder("x").seed(1).build()?.report();
+    /// assert_eq!((report.seen, report.faulted), (0, 0));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn report(&self) -> Report {
+        let s = &self.shared;
+        let seen = s
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|e| e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed))
+            .sum();
+        Report::new(
+            &s.name,
+            (s.seed, s.seed_source),
+            seen,
+            &s.counters,
+            s.journal.as_ref(),
+        )
+    }
+
+    /// The slot for faults `A` on requests `R`, created empty on first use.
+    pub(crate) fn slot<A, R>(&self) -> Arc<Slot<A, R>>
+    where
+        A: FaultAction,
+        R: 'static,
+    {
+        let id = TypeId::of::<Slot<A, R>>();
+        let mut slots = self.shared.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = slots.iter().find(|e| e.type_id == id) {
+            if let Ok(slot) = Arc::clone(&found.slot).downcast::<Slot<A, R>>() {
+                return slot;
+            }
+        }
+        // Each kind of fault set draws from its own stream of the seed,
+        // numbered in order of first use.
+        let seed = derive(self.shared.seed, slots.len() as u64);
+        let calls = Arc::new(CallCounts::default());
+        let slot = Arc::new(Slot {
+            plan: Mutex::new(Arc::new(Plan::empty(seed))),
+            version: AtomicU64::new(0),
+            calls: Arc::clone(&calls),
+            seed,
+        });
+        slots.push(SlotEntry {
+            type_id: id,
+            slot: Arc::clone(&slot) as Arc<dyn Any + Send + Sync>,
+            calls,
+        });
+        slot
+    }
+}
+
+/// Builds a [`Target`]; see [`Target::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `.build()` is called"]
+pub struct TargetBuilder {
+    name: String,
+    seed: Option<u64>,
+    journal: Option<usize>,
+    enabled: bool,
+}
+
+impl TargetBuilder {
+    /// Fixes the seed (takes precedence over the environment).
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::Target::builder("x").seed(99).build()?.seed(), 99);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub const fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Keeps a journal of the newest `capacity` injected faults (`>= 1`);
+    /// older ones are dropped and counted in
+    /// [`Report::journal_dropped`].
+    ///
+    /// ```
+    /// let err = tower_chaos::Target::builder("x").journal(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("target.journal"));
+    /// ```
+    pub const fn journal(mut self, capacity: usize) -> Self {
+        self.journal = Some(capacity);
+        self
+    }
+
+    /// Starts with faults switched off (see [`Target::enable`]).
+    ///
+    /// ```
+    /// let t = tower_chaos::Target::builder("x").seed(1).start_disabled().build()?;
+    /// assert!(!t.is_enabled());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub const fn start_disabled(mut self) -> Self {
+        self.enabled = false;
+        self
+    }
+
+    /// Builds the target.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an empty name, a zero journal capacity, or a
+    /// [`SEED_ENV`](crate::SEED_ENV) value that is not a `u64`.
+    ///
+    /// ```
+    /// let err = tower_chaos::Target::builder("").build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `target.name` = \"\": must not be empty");
+    /// ```
+    pub fn build(self) -> Result<Target, ConfigError> {
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "target.name",
+                &self.name,
+                "must not be empty",
+            ));
+        }
+        if self.journal == Some(0) {
+            return Err(ConfigError::invalid(
+                "target.journal",
+                0,
+                "capacity must be at least 1",
+            ));
+        }
+        let (seed, seed_source) = seed::resolve(self.seed)?;
+        if seed_source == SeedSource::Random {
+            tracing::info!(
+                target: "tower_chaos",
+                chaos_target = %self.name,
+                seed,
+                "no seed given: picked one; replay with {}={seed}",
+                crate::SEED_ENV
+            );
+        }
+        Ok(Target {
+            shared: Arc::new(TargetShared {
+                name: self.name.into(),
+                seed,
+                seed_source,
+                enabled: AtomicBool::new(self.enabled),
+                scale_bits: AtomicU64::new(1.0f64.to_bits()),
+                epoch: Instant::now(),
+                counters: Counters::default(),
+                journal: self.journal.map(Journal::new),
+                slots: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+}

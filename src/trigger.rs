@@ -1,0 +1,610 @@
+//! Triggers: when a fault fires.
+
+use std::fmt;
+use std::hash::Hash;
+use std::ops::{BitAnd, BitOr, Not};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::ConfigError;
+use crate::rng::{derive, mix64, stable_hash, unit};
+
+type Predicate<R> = Arc<dyn Fn(&R) -> bool + Send + Sync>;
+type KeyFn<R> = Arc<dyn Fn(&R) -> u64 + Send + Sync>;
+
+/// When a fault fires.
+///
+/// A [`Trigger`] is a condition evaluated once per request, at `call` time,
+/// for one rule. Triggers combine with [`Trigger::and`], [`Trigger::or`],
+/// [`Trigger::all`], [`Trigger::any`] and `!` (or [`Trigger::negate`]).
+/// Limits that depend on what is already happening (a total budget, a cap on
+/// concurrently active faults) are set on the rule, not the trigger: see
+/// [`Rule::budget`](crate::Rule::budget) and
+/// [`Rule::max_active`](crate::Rule::max_active).
+///
+/// # Determinism
+///
+/// * Random draws ([`Trigger::rate`]) are a pure function of the seed, the
+///   rule's position and the request's call index on its target, so the same
+///   seed and call order give the same answers whichever clone, thread or
+///   poll order runs them.
+/// * Keyed draws ([`Trigger::keyed`]) depend only on the seed and the key:
+///   a key hit once is hit every time, under any concurrency.
+/// * Counting triggers ([`Trigger::first`], [`Trigger::every`],
+///   [`Trigger::after`]) count the requests that *reach* them. Combinators
+///   evaluate left to right and stop early, so
+///   `Trigger::when(is_put).and(Trigger::first(3))` fails the first three
+///   PUTs, while `Trigger::first(3).and(Trigger::when(is_put))` fails those
+///   of the first three requests that are PUTs. Counts live in the fault
+///   set: every clone of a service shares them, and swapping the fault set
+///   starts them afresh.
+///
+/// # Example
+///
+/// ```
+/// use tower_chaos::Trigger;
+///
+/// // Half of the requests of tenant-keyed traffic, but only in the first
+/// // minute, and never for health checks.
+/// let t: Trigger<String> = Trigger::keyed(0.5, |req: &String| req.clone())
+///     .and(Trigger::window(std::time::Duration::ZERO, std::time::Duration::from_secs(60)))
+///     .and(!Trigger::when(|req: &String| req == "/health"));
+/// assert!(format!("{t:?}").contains("Keyed"));
+/// ```
+pub struct Trigger<R> {
+    node: Node<R>,
+}
+
+enum Node<R> {
+    Always,
+    Never,
+    Rate(f64),
+    Every(u64),
+    First(u64),
+    After(u64),
+    When(Predicate<R>),
+    Keyed(f64, KeyFn<R>),
+    Window(Duration, Duration),
+    All(Vec<Self>),
+    Any(Vec<Self>),
+    Not(Box<Self>),
+}
+
+impl<R> Clone for Node<R> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Always => Self::Always,
+            Self::Never => Self::Never,
+            Self::Rate(p) => Self::Rate(*p),
+            Self::Every(n) => Self::Every(*n),
+            Self::First(n) => Self::First(*n),
+            Self::After(n) => Self::After(*n),
+            Self::When(f) => Self::When(Arc::clone(f)),
+            Self::Keyed(p, f) => Self::Keyed(*p, Arc::clone(f)),
+            Self::Window(a, b) => Self::Window(*a, *b),
+            Self::All(v) => Self::All(v.clone()),
+            Self::Any(v) => Self::Any(v.clone()),
+            Self::Not(n) => Self::Not(n.clone()),
+        }
+    }
+}
+
+impl<R> fmt::Debug for Node<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Always => f.write_str("Always"),
+            Self::Never => f.write_str("Never"),
+            Self::Rate(p) => f.debug_tuple("Rate").field(p).finish(),
+            Self::Every(n) => f.debug_tuple("Every").field(n).finish(),
+            Self::First(n) => f.debug_tuple("First").field(n).finish(),
+            Self::After(n) => f.debug_tuple("After").field(n).finish(),
+            Self::When(_) => f.write_str("When(<predicate>)"),
+            Self::Keyed(p, _) => f.debug_tuple("Keyed").field(p).field(&"<key fn>").finish(),
+            Self::Window(a, b) => f.debug_tuple("Window").field(a).field(b).finish(),
+            Self::All(v) => f.debug_tuple("All").field(v).finish(),
+            Self::Any(v) => f.debug_tuple("Any").field(v).finish(),
+            Self::Not(n) => f.debug_tuple("Not").field(n).finish(),
+        }
+    }
+}
+
+impl<R> Clone for Trigger<R> {
+    fn clone(&self) -> Self {
+        Self {
+            node: self.node.clone(),
+        }
+    }
+}
+
+impl<R> fmt::Debug for Trigger<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.node.fmt(f)
+    }
+}
+
+impl<R> Default for Trigger<R> {
+    /// [`Trigger::always`].
+    fn default() -> Self {
+        Self::always()
+    }
+}
+
+impl<R> Trigger<R> {
+    const fn from_node(node: Node<R>) -> Self {
+        Self { node }
+    }
+
+    /// Fires on every request.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::always();
+    /// assert_eq!(format!("{t:?}"), "Always");
+    /// ```
+    #[must_use]
+    pub const fn always() -> Self {
+        Self::from_node(Node::Always)
+    }
+
+    /// Never fires (a placeholder a target's handle can later swap out).
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::never();
+    /// assert_eq!(format!("{t:?}"), "Never");
+    /// ```
+    #[must_use]
+    pub const fn never() -> Self {
+        Self::from_node(Node::Never)
+    }
+
+    /// Fires with probability `p` (checked at build: `0.0..=1.0`, not NaN).
+    /// The target's rate scale multiplies `p`.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::rate(0.25);
+    /// assert_eq!(format!("{t:?}"), "Rate(0.25)");
+    /// ```
+    #[must_use]
+    pub const fn rate(p: f64) -> Self {
+        Self::from_node(Node::Rate(p))
+    }
+
+    /// Fires on the `n`-th request reaching it, then the `2n`-th, and so on
+    /// (`n >= 1`).
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::every(3);
+    /// assert_eq!(format!("{t:?}"), "Every(3)");
+    /// ```
+    #[must_use]
+    pub const fn every(n: u64) -> Self {
+        Self::from_node(Node::Every(n))
+    }
+
+    /// Fires on the first `n` requests reaching it (`n >= 1`).
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::first(3);
+    /// assert_eq!(format!("{t:?}"), "First(3)");
+    /// ```
+    #[must_use]
+    pub const fn first(n: u64) -> Self {
+        Self::from_node(Node::First(n))
+    }
+
+    /// Lets the first `n` requests reaching it pass, then fires on every one
+    /// after them.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::after(10);
+    /// assert_eq!(format!("{t:?}"), "After(10)");
+    /// ```
+    #[must_use]
+    pub const fn after(n: u64) -> Self {
+        Self::from_node(Node::After(n))
+    }
+
+    /// Fires when `predicate` returns `true` for the request.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t = Trigger::when(|path: &&str| path.starts_with("/admin"));
+    /// assert_eq!(format!("{t:?}"), "When(<predicate>)");
+    /// ```
+    #[must_use]
+    pub fn when<F>(predicate: F) -> Self
+    where
+        F: Fn(&R) -> bool + Send + Sync + 'static,
+    {
+        Self::from_node(Node::When(Arc::new(predicate)))
+    }
+
+    /// Sticky partial outage: hashes the key `key(req)` with the seed and
+    /// fires for a fraction `p` of all keys, always the same keys for a given
+    /// seed (tenants, partitions, cells). Raising `p` (or the target's rate
+    /// scale) only adds keys: a key hit at `p` is also hit at any larger `p`.
+    ///
+    /// The key is hashed with a stable hasher (FNV-1a), so the same seed
+    /// selects the same keys on every platform and toolchain.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t = Trigger::keyed(0.1, |req: &(u32, String)| req.0);
+    /// assert!(format!("{t:?}").starts_with("Keyed(0.1"));
+    /// ```
+    #[must_use]
+    pub fn keyed<K, F>(p: f64, key: F) -> Self
+    where
+        K: Hash,
+        F: Fn(&R) -> K + Send + Sync + 'static,
+    {
+        Self::from_node(Node::Keyed(p, Arc::new(move |r| stable_hash(&key(r)))))
+    }
+
+    /// Fires while the target's clock (tokio's [`Instant`], measured from
+    /// when the target was built) is within `from..to`.
+    ///
+    /// [`Instant`]: tokio::time::Instant
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// use std::time::Duration;
+    /// let t: Trigger<()> = Trigger::window(Duration::from_secs(10), Duration::from_secs(70));
+    /// assert!(format!("{t:?}").starts_with("Window"));
+    /// ```
+    #[must_use]
+    pub const fn window(from: Duration, to: Duration) -> Self {
+        Self::from_node(Node::Window(from, to))
+    }
+
+    /// Fires when every trigger fires (evaluated in order, stopping at the
+    /// first that does not). Must not be empty.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::all([Trigger::after(5), Trigger::rate(0.5)]);
+    /// assert_eq!(format!("{t:?}"), "All([After(5), Rate(0.5)])");
+    /// ```
+    #[must_use]
+    pub fn all(triggers: impl IntoIterator<Item = Self>) -> Self {
+        Self::from_node(Node::All(triggers.into_iter().map(|t| t.node).collect()))
+    }
+
+    /// Fires when any trigger fires (evaluated in order, stopping at the
+    /// first that does). Must not be empty.
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::any([Trigger::first(1), Trigger::every(10)]);
+    /// assert_eq!(format!("{t:?}"), "Any([First(1), Every(10)])");
+    /// ```
+    #[must_use]
+    pub fn any(triggers: impl IntoIterator<Item = Self>) -> Self {
+        Self::from_node(Node::Any(triggers.into_iter().map(|t| t.node).collect()))
+    }
+
+    /// Both `self` and `other` (`other` is evaluated only if `self` fires).
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::rate(0.5).and(Trigger::first(2));
+    /// assert_eq!(format!("{t:?}"), "All([Rate(0.5), First(2)])");
+    /// ```
+    #[must_use]
+    pub fn and(self, other: Self) -> Self {
+        Self::all([self, other])
+    }
+
+    /// Either `self` or `other` (`other` is evaluated only if `self` does
+    /// not fire).
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::first(1).or(Trigger::rate(0.1));
+    /// assert_eq!(format!("{t:?}"), "Any([First(1), Rate(0.1)])");
+    /// ```
+    #[must_use]
+    pub fn or(self, other: Self) -> Self {
+        Self::any([self, other])
+    }
+
+    /// Fires when `trigger` does not (also available as `!trigger`).
+    ///
+    /// ```
+    /// # use tower_chaos::Trigger;
+    /// let t: Trigger<()> = Trigger::negate(Trigger::first(2));
+    /// assert_eq!(format!("{t:?}"), format!("{:?}", !Trigger::<()>::first(2)));
+    /// ```
+    #[must_use]
+    pub fn negate(trigger: Self) -> Self {
+        Self::from_node(Node::Not(Box::new(trigger.node)))
+    }
+
+    /// Validates and compiles into the evaluated form with its own counters.
+    /// `salts` numbers the random leaves so each draws independently.
+    pub(crate) fn compile(&self, salts: &mut Salts) -> Result<Cond<R>, ConfigError> {
+        compile(&self.node, salts)
+    }
+}
+
+impl<R> BitAnd for Trigger<R> {
+    type Output = Self;
+
+    /// `a & b` is [`a.and(b)`](Trigger::and).
+    fn bitand(self, other: Self) -> Self {
+        self.and(other)
+    }
+}
+
+impl<R> BitOr for Trigger<R> {
+    type Output = Self;
+
+    /// `a | b` is [`a.or(b)`](Trigger::or).
+    fn bitor(self, other: Self) -> Self {
+        self.or(other)
+    }
+}
+
+impl<R> Not for Trigger<R> {
+    type Output = Self;
+
+    fn not(self) -> Self {
+        Self::negate(self)
+    }
+}
+
+fn check_rate(field: &'static str, p: f64) -> Result<f64, ConfigError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(ConfigError::invalid(field, p, "must be within 0.0..=1.0"))
+    }
+}
+
+fn check_n(field: &'static str, n: u64) -> Result<u64, ConfigError> {
+    if n == 0 {
+        Err(ConfigError::invalid(field, n, "must be at least 1"))
+    } else {
+        Ok(n)
+    }
+}
+
+/// Hands out a distinct salt to every random leaf of a fault set.
+#[derive(Debug)]
+pub(crate) struct Salts {
+    rule: u64,
+    leaf: u64,
+}
+
+impl Salts {
+    pub(crate) const fn for_rule(rule: usize) -> Self {
+        Self {
+            rule: rule as u64,
+            leaf: 0,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.leaf += 1;
+        derive(self.rule, self.leaf)
+    }
+}
+
+fn compile<R>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, ConfigError> {
+    let list = |field, nodes: &[Node<R>], salts: &mut Salts| {
+        if nodes.is_empty() {
+            return Err(ConfigError::invalid(field, "[]", "needs at least one trigger"));
+        }
+        nodes
+            .iter()
+            .map(|n| compile(n, salts))
+            .collect::<Result<Box<[_]>, _>>()
+    };
+    Ok(match node {
+        Node::Always => Cond::Always,
+        Node::Never => Cond::Never,
+        Node::Rate(p) => Cond::Rate {
+            p: check_rate("trigger.rate", *p)?,
+            salt: salts.next(),
+        },
+        Node::Every(n) => Cond::Every(check_n("trigger.every", *n)?, AtomicU64::new(0)),
+        Node::First(n) => Cond::First(check_n("trigger.first", *n)?, AtomicU64::new(0)),
+        Node::After(n) => Cond::After(*n, AtomicU64::new(0)),
+        Node::When(f) => Cond::When(Arc::clone(f)),
+        Node::Keyed(p, f) => Cond::Keyed {
+            p: check_rate("trigger.keyed.rate", *p)?,
+            key: Arc::clone(f),
+            salt: salts.next(),
+        },
+        Node::Window(from, to) => {
+            if from > to {
+                return Err(ConfigError::min_above_max("trigger.window", from, to));
+            }
+            Cond::Window(*from, *to)
+        }
+        Node::All(v) => Cond::All(list("trigger.all", v, salts)?),
+        Node::Any(v) => Cond::Any(list("trigger.any", v, salts)?),
+        Node::Not(n) => Cond::Not(Box::new(compile(n, salts)?)),
+    })
+}
+
+/// A compiled trigger: validated, with its own counters.
+pub(crate) enum Cond<R> {
+    Always,
+    Never,
+    Rate { p: f64, salt: u64 },
+    Every(u64, AtomicU64),
+    First(u64, AtomicU64),
+    After(u64, AtomicU64),
+    When(Predicate<R>),
+    Keyed { p: f64, key: KeyFn<R>, salt: u64 },
+    Window(Duration, Duration),
+    All(Box<[Self]>),
+    Any(Box<[Self]>),
+    Not(Box<Self>),
+}
+
+/// What a trigger may look at besides the request.
+pub(crate) struct Draw<'a> {
+    /// Random bits unique to this call: `nth(plan seed, call index)`.
+    pub(crate) call_bits: u64,
+    /// The fault set's seed, for keyed draws that must not depend on the call.
+    pub(crate) seed: u64,
+    /// The target's rate scale.
+    pub(crate) scale: f64,
+    /// Time since the target's epoch, read lazily (only window triggers pay).
+    pub(crate) clock: &'a dyn Fn() -> Duration,
+}
+
+impl<R> Cond<R> {
+    pub(crate) fn fires(&self, req: &R, draw: &Draw<'_>) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            // Salts are already random constants: one mixing round suffices.
+            Self::Rate { p, salt } => unit(mix64(draw.call_bits ^ salt)) < p * draw.scale,
+            Self::Every(n, seen) => (seen.fetch_add(1, Ordering::Relaxed) + 1) % n == 0,
+            Self::First(n, seen) => seen.fetch_add(1, Ordering::Relaxed) < *n,
+            Self::After(n, seen) => seen.fetch_add(1, Ordering::Relaxed) >= *n,
+            Self::When(f) => f(req),
+            Self::Keyed { p, key, salt } => unit(mix64(draw.seed ^ salt ^ key(req))) < p * draw.scale,
+            Self::Window(from, to) => {
+                let now = (draw.clock)();
+                *from <= now && now < *to
+            }
+            Self::All(v) => v.iter().all(|c| c.fires(req, draw)),
+            Self::Any(v) => v.iter().any(|c| c.fires(req, draw)),
+            Self::Not(c) => !c.fires(req, draw),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw_at(n: u64, clock: &dyn Fn() -> Duration) -> Draw<'_> {
+        Draw {
+            call_bits: derive(99, n),
+            seed: 99,
+            scale: 1.0,
+            clock,
+        }
+    }
+
+    fn run<R>(t: &Trigger<R>, reqs: &[R]) -> Vec<bool> {
+        let cond = t.compile(&mut Salts::for_rule(0)).unwrap();
+        let clock = || Duration::ZERO;
+        reqs.iter()
+            .enumerate()
+            .map(|(i, r)| cond.fires(r, &draw_at(i as u64, &clock)))
+            .collect()
+    }
+
+    #[test]
+    fn counting_triggers() {
+        let reqs = [(); 7];
+        assert_eq!(
+            run(&Trigger::first(3), &reqs),
+            [true, true, true, false, false, false, false]
+        );
+        assert_eq!(
+            run(&Trigger::after(5), &reqs),
+            [false, false, false, false, false, true, true]
+        );
+        assert_eq!(
+            run(&Trigger::every(3), &reqs),
+            [false, false, true, false, false, true, false]
+        );
+    }
+
+    #[test]
+    fn counting_counts_requests_that_reach_it() {
+        let reqs = [1, 2, 2, 1, 2, 2, 2];
+        let put_then_first = Trigger::when(|r: &i32| *r == 2).and(Trigger::first(3));
+        assert_eq!(
+            run(&put_then_first, &reqs),
+            [false, true, true, false, true, false, false]
+        );
+        let first_then_put = Trigger::first(3).and(Trigger::when(|r: &i32| *r == 2));
+        assert_eq!(
+            run(&first_then_put, &reqs),
+            [false, true, true, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn combinators_and_negation() {
+        let reqs = [(); 4];
+        // `every(2)` only counts the requests that get past `!first(1)`:
+        // the 2nd and 3rd, so it fires on the 3rd.
+        let t = !Trigger::first(1) & Trigger::every(2);
+        assert_eq!(run(&t, &reqs), [false, false, true, false]);
+        // `after(2)` is not reached by the 1st request (short-circuit), so
+        // it lets the 2nd and 3rd pass and fires on the 4th.
+        let t = Trigger::any([Trigger::first(1), Trigger::after(2)]);
+        assert_eq!(run(&t, &reqs), [true, false, false, true]);
+    }
+
+    #[test]
+    fn rate_frequency_holds_for_fixed_seed() {
+        let reqs = vec![(); 20_000];
+        let hits = run(&Trigger::rate(0.1), &reqs).iter().filter(|b| **b).count();
+        // Binomial(20_000, 0.1): sd ~ 42; 5 sd bounds.
+        assert!((1_790..=2_210).contains(&hits), "{hits}");
+        assert_eq!(run(&Trigger::rate(0.0), &reqs).iter().filter(|b| **b).count(), 0);
+        assert!(run(&Trigger::rate(1.0), &reqs).iter().all(|b| *b));
+    }
+
+    #[test]
+    fn keyed_is_sticky_and_monotonic_in_p() {
+        let keys: Vec<u32> = (0..1000).collect();
+        let low = run(&Trigger::keyed(0.2, |k: &u32| *k), &keys);
+        let again = run(&Trigger::keyed(0.2, |k: &u32| *k), &keys);
+        assert_eq!(low, again);
+        let high = run(&Trigger::keyed(0.6, |k: &u32| *k), &keys);
+        assert!(low.iter().zip(&high).all(|(l, h)| !*l || *h));
+        let n = low.iter().filter(|b| **b).count();
+        assert!((140..=260).contains(&n), "{n}");
+        // Repeating a key in a different position gives the same answer.
+        let repeated = run(&Trigger::keyed(0.2, |k: &u32| *k), &[7, 7, 7, 7]);
+        assert!(repeated.iter().all(|b| *b == low[7]));
+    }
+
+    #[test]
+    fn window_reads_the_clock() {
+        let t: Trigger<()> = Trigger::window(Duration::from_secs(10), Duration::from_secs(20));
+        let cond = t.compile(&mut Salts::for_rule(0)).unwrap();
+        for (secs, expect) in [(0, false), (10, true), (19, true), (20, false)] {
+            let clock = move || Duration::from_secs(secs);
+            assert_eq!(cond.fires(&(), &draw_at(0, &clock)), expect, "{secs}");
+        }
+    }
+
+    #[test]
+    fn bad_configuration_names_field_and_value() {
+        let err = |t: Trigger<()>| t.compile(&mut Salts::for_rule(0)).err().unwrap().to_string();
+        assert_eq!(
+            err(Trigger::rate(1.5)),
+            "invalid `trigger.rate` = 1.5: must be within 0.0..=1.0"
+        );
+        assert!(err(Trigger::rate(f64::NAN)).contains("NaN"));
+        assert!(err(Trigger::rate(-0.1)).contains("-0.1"));
+        assert!(err(Trigger::first(0)).contains("`trigger.first` = 0"));
+        assert!(err(Trigger::every(0)).contains("`trigger.every` = 0"));
+        assert!(err(Trigger::keyed(2.0, |_: &()| 1)).contains("trigger.keyed.rate"));
+        assert!(err(Trigger::all([])).contains("trigger.all"));
+        assert!(err(Trigger::any([])).contains("trigger.any"));
+        assert!(
+            err(Trigger::window(Duration::from_secs(2), Duration::from_secs(1))).contains("trigger.window")
+        );
+        // Nested errors are found too.
+        assert!(err(Trigger::always().and(!Trigger::rate(7.0))).contains("7.0"));
+    }
+}

@@ -1,0 +1,247 @@
+//! Every request-level fault, under paused time.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Counted, call};
+use tokio::time::{Instant, advance, timeout};
+use tower::{BoxError, Layer, Service, ServiceExt};
+use tower_chaos::{ChaosLayer, Fault, FaultKind, InjectedError, Latency, Trigger};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn layer(rule: impl Into<tower_chaos::Rule<Fault<u32>, u32>>) -> ChaosLayer<u32> {
+    ChaosLayer::builder("test")
+        .seed(7)
+        .journal(64)
+        .fault(rule)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_before_delays_the_inner_call() {
+    let inner = Counted::default();
+    let chaos = layer(Fault::latency(Latency::fixed(Duration::from_micros(1_500))));
+    let mut svc = chaos.layer(inner.clone());
+    let start = Instant::now();
+    let mut fut = std::pin::pin!(svc.ready().await.unwrap().call(1));
+    // Not called at `call` time, nor before the delay has passed.
+    assert!(futures_poll(&mut fut).is_none());
+    assert_eq!(inner.calls(), 0);
+    advance(Duration::from_micros(1_499)).await;
+    assert!(futures_poll(&mut fut).is_none());
+    assert_eq!(inner.calls(), 0);
+    assert_eq!(fut.await.unwrap(), 1);
+    assert_eq!(inner.calls(), 1);
+    // The delay is sampled and journaled to the nanosecond; tokio's timer
+    // wakes on whole milliseconds, so the wait rounds up to the next tick.
+    let report = chaos.target().report();
+    assert_eq!(report.journal[0].delay, Some(Duration::from_micros(1_500)));
+    assert!((Duration::from_micros(1_500)..Duration::from_micros(2_500)).contains(&start.elapsed()));
+    assert_eq!(report.injected(FaultKind::Latency), 1);
+}
+
+/// Polls once without waiting; `None` if pending.
+fn futures_poll<F: std::future::Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+    let waker = std::task::Waker::noop();
+    match std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(waker)) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_after_calls_at_once_and_holds_the_response() {
+    let inner = Counted::default();
+    let chaos = layer(Fault::latency_after(Latency::fixed(20 * MS)));
+    let mut svc = chaos.layer(inner.clone());
+    let start = Instant::now();
+    let mut fut = std::pin::pin!(svc.ready().await.unwrap().call(5));
+    assert!(futures_poll(&mut fut).is_none());
+    assert_eq!(inner.calls(), 1, "inner already ran");
+    assert_eq!(fut.await.unwrap(), 5);
+    assert_eq!(start.elapsed(), 20 * MS);
+    assert_eq!(chaos.target().report().injected(FaultKind::LatencyAfter), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_distributions_are_sampled_per_request() {
+    let chaos = layer(Fault::latency(Latency::uniform(MS, 3 * MS)));
+    let mut svc = chaos.layer(Counted::default());
+    let mut waited = Vec::new();
+    for i in 0..50 {
+        let start = Instant::now();
+        call(&mut svc, i).await.unwrap();
+        waited.push(start.elapsed());
+    }
+    let journal = chaos.target().report().journal;
+    let mut sampled: Vec<Duration> = journal.iter().map(|e| e.delay.unwrap()).collect();
+    assert_eq!(sampled.len(), 50);
+    for (w, s) in waited.iter().zip(&sampled) {
+        assert!(w >= s && *w < *s + MS, "waited {w:?} for a {s:?} sample");
+    }
+    assert!(sampled.iter().all(|d| (MS..=3 * MS).contains(d)));
+    sampled.sort();
+    sampled.dedup();
+    assert_eq!(sampled.len(), 50, "every request drew its own delay");
+}
+
+#[derive(Debug, PartialEq)]
+enum DbError {
+    Unavailable(u32),
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_is_built_from_the_request_without_calling_inner() {
+    let counted = Counted::default();
+    let calls = counted.calls.clone();
+    let inner = tower::service_fn(move |req: u32| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { Ok::<u32, DbError>(req) }
+    });
+    let chaos: ChaosLayer<u32, DbError> = ChaosLayer::builder("db")
+        .seed(1)
+        .fault(Fault::error(|req: &u32| DbError::Unavailable(*req)).when(Trigger::when(|r: &u32| r % 2 == 0)))
+        .build()
+        .unwrap();
+    let mut svc = chaos.layer(inner);
+    assert_eq!(call(&mut svc, 4).await, Err(DbError::Unavailable(4)));
+    assert_eq!(call(&mut svc, 5).await, Ok(5));
+    assert_eq!(call(&mut svc, 6).await, Err(DbError::Unavailable(6)));
+    assert_eq!(
+        counted.calls(),
+        1,
+        "only the passing request reached the inner service"
+    );
+    let report = chaos.target().report();
+    assert_eq!(
+        (report.seen, report.passed, report.injected(FaultKind::Error)),
+        (3, 1, 2)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_error_names_target_kind_and_rule() {
+    let chaos = layer(Fault::injected_error().named("outage"));
+    let mut svc = chaos.layer(Counted::default());
+    let err = call(&mut svc, 1).await.unwrap_err();
+    let injected = err
+        .downcast_ref::<InjectedError>()
+        .expect("downcastable from BoxError");
+    assert_eq!(injected.target(), "test");
+    assert_eq!(injected.kind(), FaultKind::Error);
+    assert_eq!(injected.rule(), Some("outage"));
+    assert_eq!(
+        err.to_string(),
+        "tower-chaos injected an error fault on target `test` (rule `outage`)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hang_never_completes_until_a_timeout_drops_it() {
+    let inner = Counted::default();
+    let chaos = layer(Fault::hang().when(Trigger::first(1)));
+    let mut svc = chaos.layer(inner.clone());
+    let start = Instant::now();
+    let hung = timeout(Duration::from_secs(3600), call(&mut svc, 1)).await;
+    assert!(hung.is_err(), "still pending after an hour");
+    assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    assert_eq!(inner.calls(), 0);
+    assert_eq!(call(&mut svc, 2).await.unwrap(), 2);
+    assert_eq!(chaos.target().report().injected(FaultKind::Hang), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_reply_runs_the_inner_service_and_fails_the_caller() {
+    let inner = Counted::default();
+    let chaos = layer(Fault::lost_reply_injected().when(Trigger::first(1)));
+    let mut svc = chaos.layer(inner.clone());
+    let err = call(&mut svc, 1).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<InjectedError>().unwrap().kind(),
+        FaultKind::LostReply
+    );
+    assert_eq!(inner.calls(), 1, "the write happened");
+    // The retry repeats it: the rehearsal an idempotency test needs.
+    assert_eq!(call(&mut svc, 1).await.unwrap(), 1);
+    assert_eq!(inner.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_reply_with_a_user_error() {
+    let chaos: ChaosLayer<u32, DbError> = ChaosLayer::builder("db")
+        .seed(1)
+        .fault(Fault::lost_reply(|r: &u32| DbError::Unavailable(*r)))
+        .build()
+        .unwrap();
+    let mut svc = chaos.layer(tower::service_fn(|r: u32| async move { Ok::<_, DbError>(r) }));
+    assert_eq!(call(&mut svc, 9).await, Err(DbError::Unavailable(9)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn delays_add_up_and_the_first_terminal_fault_wins() {
+    let inner = Counted::default();
+    let chaos: ChaosLayer<u32> = ChaosLayer::builder("combo")
+        .seed(3)
+        .fault(Fault::latency(Latency::fixed(10 * MS)))
+        .fault(Fault::injected_error().named("first-terminal"))
+        .fault(Fault::latency(Latency::fixed(5 * MS)))
+        .fault(Fault::hang().named("second-terminal"))
+        .fault(Fault::latency_after(Latency::fixed(7 * MS)))
+        .build()
+        .unwrap();
+    let mut svc = chaos.layer(inner.clone());
+    let start = Instant::now();
+    let err = call(&mut svc, 1).await.unwrap_err();
+    assert_eq!(
+        start.elapsed(),
+        22 * MS,
+        "15ms before + 7ms after, then the error"
+    );
+    assert_eq!(
+        err.downcast_ref::<InjectedError>().unwrap().rule(),
+        Some("first-terminal")
+    );
+    assert_eq!(inner.calls(), 0);
+    let report = chaos.target().report();
+    assert_eq!(report.injected(FaultKind::Latency), 2);
+    assert_eq!(report.injected(FaultKind::Hang), 0);
+    assert_eq!(report.faulted, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_futures_frees_active_slots() {
+    for fault in [
+        Fault::hang(),
+        Fault::latency(Latency::fixed(Duration::from_secs(10))),
+        Fault::lost_reply_injected(),
+    ] {
+        let chaos = layer(fault.clone().when(Trigger::always()).max_active(1));
+        let inner = tower::service_fn(|r: u32| async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, BoxError>(r)
+        });
+        let mut svc = chaos.layer(inner);
+        // First request holds the only slot; the second passes untouched.
+        let held = svc.ready().await.unwrap().call(1);
+        let start = Instant::now();
+        assert_eq!(call(&mut svc, 2).await.unwrap(), 2, "{fault:?}");
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        drop(held);
+        // The slot is free again: the next request gets the fault.
+        let mut next = std::pin::pin!(svc.ready().await.unwrap().call(3));
+        assert!(futures_poll(&mut next).is_none());
+        let report = chaos.target().report();
+        assert_eq!(report.injected(fault.kind()), 2, "{fault:?}");
+        assert_eq!((report.seen, report.faulted, report.passed), (3, 2, 1));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn budget_caps_total_injections() {
+    let chaos = layer(Fault::injected_error().when(Trigger::every(2)).budget(2));
+    let mut svc = chaos.layer(Counted::default());
+    assert_eq!(support::failures(&mut svc, 1..=10).await, [2, 4]);
+}

@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use tower::{BoxError, Service, ServiceExt};
+
+/// An echo service that counts how often it was really called.
+#[derive(Clone, Debug, Default)]
+pub struct Counted {
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl Counted {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Service<u32> for Counted {
+    type Response = u32;
+    type Error = BoxError;
+    type Future = Ready<Result<u32, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u32) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        ready(Ok(req))
+    }
+}
+
+/// Calls `svc` once with `req` (ready, then call).
+pub async fn call<S, R>(svc: &mut S, req: R) -> Result<S::Response, S::Error>
+where
+    S: Service<R>,
+{
+    svc.ready().await?.call(req).await
+}
+
+/// Which of `reqs` failed, calling them one after another.
+pub async fn failures<S>(svc: &mut S, reqs: impl IntoIterator<Item = u32>) -> Vec<u32>
+where
+    S: Service<u32, Response = u32, Error = BoxError>,
+{
+    let mut failed = Vec::new();
+    for r in reqs {
+        if call(svc, r).await.is_err() {
+            failed.push(r);
+        }
+    }
+    failed
+}
