@@ -30,6 +30,37 @@ pub enum FaultKind {
     Hang,
     /// The inner service ran to completion; the caller got an error anyway.
     LostReply,
+
+    // Connection faults (feature `io`): one count per connection given the
+    // fault, when it is decided (at connect or accept, or when a live
+    // connection is re-decided after a switch). Keep this block contiguous.
+    /// A connector's name resolution failed (no connection attempted).
+    DnsFailure,
+    /// The connection was refused: an error from a connector, a reset right
+    /// after accept from a listener or the proxy.
+    Refused,
+    /// Connecting (or accepting) was delayed.
+    SlowConnect,
+    /// Connecting never completes (until the fault is switched off).
+    ConnectHang,
+    /// Every chunk of bytes in a direction is delayed.
+    StreamLatency,
+    /// A direction is limited to a number of bytes per second.
+    Bandwidth,
+    /// Transfers in a direction are cut into small pieces.
+    Slice,
+    /// A direction is closed after a number of bytes.
+    Truncate,
+    /// The connection is reset (a real RST on TCP).
+    Reset,
+    /// Bytes stop flowing in a direction; the connection stays open.
+    Stall,
+    /// Bytes in a direction are discarded; the connection stays open.
+    Blackhole,
+    /// Bytes in a direction are discarded, then the connection closes.
+    Timeout,
+    /// Closing a direction is delayed.
+    SlowClose,
 }
 
 impl FaultKind {
@@ -40,9 +71,23 @@ impl FaultKind {
         Self::Error,
         Self::Hang,
         Self::LostReply,
+        // Connection faults.
+        Self::DnsFailure,
+        Self::Refused,
+        Self::SlowConnect,
+        Self::ConnectHang,
+        Self::StreamLatency,
+        Self::Bandwidth,
+        Self::Slice,
+        Self::Truncate,
+        Self::Reset,
+        Self::Stall,
+        Self::Blackhole,
+        Self::Timeout,
+        Self::SlowClose,
     ];
 
-    const COUNT: usize = Self::ALL.len();
+    pub(crate) const COUNT: usize = Self::ALL.len();
 
     /// A short, stable, kebab-case name (used in `Display`, tracing and
     /// serialised reports).
@@ -59,10 +104,24 @@ impl FaultKind {
             Self::Error => "error",
             Self::Hang => "hang",
             Self::LostReply => "lost-reply",
+            // Connection faults.
+            Self::DnsFailure => "dns-failure",
+            Self::Refused => "refused",
+            Self::SlowConnect => "slow-connect",
+            Self::ConnectHang => "connect-hang",
+            Self::StreamLatency => "stream-latency",
+            Self::Bandwidth => "bandwidth",
+            Self::Slice => "slice",
+            Self::Truncate => "truncate",
+            Self::Reset => "reset",
+            Self::Stall => "stall",
+            Self::Blackhole => "blackhole",
+            Self::Timeout => "timeout",
+            Self::SlowClose => "slow-close",
         }
     }
 
-    const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 }
@@ -79,6 +138,18 @@ pub(crate) struct Counters {
     /// Requests that got at least one fault.
     faulted: AtomicU64,
     injected: [AtomicU64; FaultKind::COUNT],
+    /// Bytes moved by the target's connections, indexed by [`Bytes`].
+    bytes: [AtomicU64; 4],
+}
+
+/// Which byte counter of a target: direction, and passed or dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "io"), allow(dead_code))]
+pub(crate) enum Bytes {
+    Upstream = 0,
+    Downstream = 1,
+    DroppedUpstream = 2,
+    DroppedDownstream = 3,
 }
 
 impl Counters {
@@ -88,6 +159,12 @@ impl Counters {
 
     pub(crate) fn injected(&self, kind: FaultKind) {
         self.injected[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn bytes(&self, which: Bytes, n: u64) {
+        self.bytes[which as usize].fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -198,6 +275,18 @@ pub struct Report {
     pub faulted: u64,
     /// Faults injected, per kind (every kind listed, zeros included).
     pub by_kind: Vec<(FaultKind, u64)>,
+    /// Bytes the target's connections carried from client to server
+    /// (feature `io`; zero otherwise).
+    pub bytes_upstream: u64,
+    /// Bytes the target's connections carried from server to client.
+    pub bytes_downstream: u64,
+    /// Client-to-server bytes a connection fault took in and never
+    /// delivered (blackholed, discarded by a reset or a close, refused after
+    /// a truncation).
+    pub dropped_upstream: u64,
+    /// Server-to-client bytes a connection fault took in and never
+    /// delivered.
+    pub dropped_downstream: u64,
     /// The journal, oldest first (empty unless enabled with
     /// [`TargetBuilder::journal`](crate::TargetBuilder::journal)).
     pub journal: Vec<Event>,
@@ -219,6 +308,7 @@ impl Report {
             .map(|k| (*k, counters.injected[k.index()].load(Ordering::Relaxed)))
             .collect();
         let (journal, journal_dropped) = journal.map(Journal::snapshot).unwrap_or_default();
+        let bytes = |b: Bytes| counters.bytes[b as usize].load(Ordering::Relaxed);
         Self {
             target: target.to_owned(),
             seed,
@@ -227,6 +317,10 @@ impl Report {
             passed: seen.saturating_sub(faulted),
             faulted,
             by_kind,
+            bytes_upstream: bytes(Bytes::Upstream),
+            bytes_downstream: bytes(Bytes::Downstream),
+            dropped_upstream: bytes(Bytes::DroppedUpstream),
+            dropped_downstream: bytes(Bytes::DroppedDownstream),
             journal,
             journal_dropped,
         }
@@ -271,6 +365,15 @@ impl fmt::Display for Report {
         )?;
         for (kind, n) in self.by_kind.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "  {:<14} {n}", kind.as_str())?;
+        }
+        let moved = self.bytes_upstream + self.bytes_downstream;
+        let dropped = self.dropped_upstream + self.dropped_downstream;
+        if moved + dropped > 0 {
+            writeln!(
+                f,
+                "  bytes          {} up, {} down; dropped {} up, {} down",
+                self.bytes_upstream, self.bytes_downstream, self.dropped_upstream, self.dropped_downstream
+            )?;
         }
         if self.journal_dropped > 0 {
             writeln!(f, "  (journal dropped {} older events)", self.journal_dropped)?;

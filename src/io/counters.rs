@@ -1,99 +1,9 @@
 //! Byte and fault counters shared by every clone.
-//!
-//! SEAM(core): a target's report will read an [`IoCounters`] (or be handed
-//! one when a connection wrapper is attached to a target) and map each
-//! [`IoFault`] onto the core's fault kinds.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The kinds of connection-level fault, as counted in [`IoSnapshot`].
-///
-/// # Example
-///
-/// ```
-/// use tower_chaos::io::IoFault;
-///
-/// assert_eq!(IoFault::Reset.name(), "reset");
-/// assert_eq!(IoFault::ALL.len(), 12);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum IoFault {
-    /// A chunk was held back by latency (counted per delayed chunk).
-    Latency,
-    /// A transfer waited for the bandwidth limit (counted per wait).
-    Bandwidth,
-    /// A transfer was cut to the slice size (counted per cut).
-    Slice,
-    /// A direction reached its truncation limit (once per direction).
-    Truncate,
-    /// The connection was reset.
-    Reset,
-    /// A direction stalled.
-    Stall,
-    /// A direction was blackholed.
-    Blackhole,
-    /// A timeout interruption began (the close that follows is not counted
-    /// separately).
-    Timeout,
-    /// A close or EOF was delayed.
-    SlowClose,
-    /// The proxy accepted a connection and reset it at once.
-    Refuse,
-    /// The proxy delayed connecting upstream.
-    SlowConnect,
-    /// The proxy accepted a connection and held it without connecting.
-    Hang,
-}
-
-impl IoFault {
-    /// Every kind, in counter order.
-    pub const ALL: [Self; 12] = [
-        Self::Latency,
-        Self::Bandwidth,
-        Self::Slice,
-        Self::Truncate,
-        Self::Reset,
-        Self::Stall,
-        Self::Blackhole,
-        Self::Timeout,
-        Self::SlowClose,
-        Self::Refuse,
-        Self::SlowConnect,
-        Self::Hang,
-    ];
-
-    /// A short lowercase name (`"slow_close"`, `"reset"`…).
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Latency => "latency",
-            Self::Bandwidth => "bandwidth",
-            Self::Slice => "slice",
-            Self::Truncate => "truncate",
-            Self::Reset => "reset",
-            Self::Stall => "stall",
-            Self::Blackhole => "blackhole",
-            Self::Timeout => "timeout",
-            Self::SlowClose => "slow_close",
-            Self::Refuse => "refuse",
-            Self::SlowConnect => "slow_connect",
-            Self::Hang => "hang",
-        }
-    }
-
-    const fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for IoFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::FaultKind;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -101,10 +11,17 @@ struct Inner {
     written: AtomicU64,
     dropped_read: AtomicU64,
     dropped_written: AtomicU64,
-    faults: [AtomicU64; IoFault::ALL.len()],
+    faults: [AtomicU64; FaultKind::COUNT],
 }
 
-/// Counters of bytes passed per direction, bytes dropped and faults applied.
+/// Counters of bytes passed per direction, bytes dropped, and fault events
+/// as they happen (a chunk delayed, a bandwidth wait, a reset that fired).
+///
+/// A [`ChaosStream`](super::ChaosStream) has its own; the [`Proxy`](super::Proxy),
+/// [`ChaosListener`](super::ChaosListener) and the connectors share one
+/// between all their connections. A [`Target`](crate::Target)'s
+/// [`Report`](crate::Report) counts something else: the connections *given*
+/// each fault when they were decided, plus bytes per direction.
 ///
 /// # Clone
 ///
@@ -137,6 +54,10 @@ pub struct IoCounters {
 
 impl IoCounters {
     /// New counters, all zero.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::IoCounters::new().snapshot().bytes_read, 0);
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -144,10 +65,15 @@ impl IoCounters {
 
     /// Reads every counter (each one atomically; the set is not a single
     /// atomic snapshot while streams are running).
+    ///
+    /// ```
+    /// let snap = tower_chaos::io::IoCounters::new().snapshot();
+    /// assert_eq!((snap.bytes_written, snap.dropped_read), (0, 0));
+    /// ```
     #[must_use]
     pub fn snapshot(&self) -> IoSnapshot {
         let i = &self.inner;
-        let mut faults = [0; IoFault::ALL.len()];
+        let mut faults = [0; FaultKind::COUNT];
         for (out, c) in faults.iter_mut().zip(&i.faults) {
             *out = c.load(Ordering::Relaxed);
         }
@@ -178,27 +104,34 @@ impl IoCounters {
         self.inner.dropped_written.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    pub(crate) fn fault(&self, kind: IoFault) {
+    pub(crate) fn fault(&self, kind: FaultKind) {
         self.inner.faults[kind.index()].fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// A copy of [`IoCounters`] at one moment.
 ///
-/// "Read" is the downstream direction (peer → local reader), "written" the
-/// upstream one (local writer → peer). Every byte the wrapper took in and
-/// never delivered is counted as dropped: bytes swallowed by a blackhole or
+/// "Read" is what the local side read (peer → local reader), "written" what
+/// it wrote (local writer → peer). Every byte the wrapper took in and never
+/// delivered is counted as dropped: bytes swallowed by a blackhole or
 /// timeout, bytes held by latency when a reset or close discards them,
 /// bytes a reader never gets after a read truncation, and bytes refused
 /// after a write truncation.
 ///
+/// Fault events count what happened, as it happened: one per delayed chunk
+/// ([`FaultKind::StreamLatency`]), per bandwidth wait, per cut slice, per
+/// direction truncated, stalled, blackholed, timed out or slowly closed,
+/// per reset, and (for listeners, connectors and the proxy) per refused,
+/// slowed, hung or unresolved connection.
+///
 /// # Example
 ///
 /// ```
-/// use tower_chaos::io::{IoCounters, IoFault};
+/// use tower_chaos::FaultKind;
+/// use tower_chaos::io::IoCounters;
 ///
 /// let snap = IoCounters::new().snapshot();
-/// assert_eq!(snap.fault(IoFault::Reset), 0);
+/// assert_eq!(snap.fault(FaultKind::Reset), 0);
 /// assert_eq!(snap.faults_total(), 0);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -214,17 +147,26 @@ pub struct IoSnapshot {
     /// Bytes taken from the writer that never reached the peer, plus bytes
     /// refused after a write truncation.
     pub dropped_written: u64,
-    faults: [u64; IoFault::ALL.len()],
+    faults: [u64; FaultKind::COUNT],
 }
 
 impl IoSnapshot {
-    /// How many times `kind` was applied.
+    /// How many times a fault of `kind` took effect.
+    ///
+    /// ```
+    /// use tower_chaos::FaultKind;
+    /// assert_eq!(tower_chaos::io::IoCounters::new().snapshot().fault(FaultKind::Stall), 0);
+    /// ```
     #[must_use]
-    pub const fn fault(&self, kind: IoFault) -> u64 {
+    pub const fn fault(&self, kind: FaultKind) -> u64 {
         self.faults[kind.index()]
     }
 
-    /// All faults applied, every kind added up.
+    /// All fault events, every kind added up.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::IoCounters::new().snapshot().faults_total(), 0);
+    /// ```
     #[must_use]
     pub fn faults_total(&self) -> u64 {
         self.faults.iter().sum()

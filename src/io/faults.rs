@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::ConfigError;
+use crate::{ConfigError, Latency};
 
 /// The longest duration any stream fault accepts (365 days).
 ///
@@ -106,10 +106,11 @@ pub enum Interrupt {
 /// assert_eq!(read.latency_base(), Duration::from_millis(20));
 /// assert!(DirectionFaults::new().is_none());
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DirectionFaults {
     pub(crate) latency: Duration,
     pub(crate) jitter: Duration,
+    pub(crate) distribution: Option<Latency>,
     pub(crate) bandwidth: Option<u64>,
     pub(crate) slice: Option<(usize, Duration)>,
     pub(crate) truncate_after: Option<u64>,
@@ -124,6 +125,7 @@ impl DirectionFaults {
         Self {
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
+            distribution: None,
             bandwidth: None,
             slice: None,
             truncate_after: None,
@@ -152,9 +154,45 @@ impl DirectionFaults {
 
     /// Spreads each chunk's latency uniformly over `base - jitter ..= base +
     /// jitter`, drawn from the seed. Must not exceed the base latency.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    ///
+    /// let ms = Duration::from_millis;
+    /// let ok = DirectionFaults::new().latency(ms(50)).jitter(ms(10));
+    /// assert!(StreamFaults::builder().read(ok).build().is_ok());
+    /// let bad = DirectionFaults::new().latency(ms(5)).jitter(ms(10));
+    /// assert!(StreamFaults::builder().read(bad).build().is_err());
+    /// ```
     #[must_use]
     pub const fn jitter(mut self, jitter: Duration) -> Self {
         self.jitter = jitter;
+        self
+    }
+
+    /// Delays every chunk by a sample of `latency` (any of the core's
+    /// distributions: uniform, normal, log-normal, Pareto, clamped or not),
+    /// drawn per chunk from the seed. Like [`latency`](Self::latency),
+    /// delays count from each chunk's arrival and order is kept. Replaces a
+    /// fixed latency and jitter (setting both is a configuration error).
+    /// Samples are capped at [`MAX_FAULT_DURATION`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::Latency;
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    ///
+    /// let tail = Latency::log_normal(Duration::from_millis(20), 0.5);
+    /// let faults = StreamFaults::builder()
+    ///     .read(DirectionFaults::new().latency_distribution(tail))
+    ///     .build()?;
+    /// assert_eq!(faults.read().latency_distribution_ref(), Some(&tail));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn latency_distribution(mut self, latency: Latency) -> Self {
+        self.distribution = Some(latency);
         self
     }
 
@@ -228,9 +266,26 @@ impl DirectionFaults {
     }
 
     /// The base latency (zero when off).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let d = tower_chaos::io::DirectionFaults::new().latency(Duration::from_millis(3));
+    /// assert_eq!(d.latency_base(), Duration::from_millis(3));
+    /// ```
     #[must_use]
     pub const fn latency_base(&self) -> Duration {
         self.latency
+    }
+
+    /// The latency distribution, if one was set with
+    /// [`latency_distribution`](Self::latency_distribution).
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::DirectionFaults::new().latency_distribution_ref().is_none());
+    /// ```
+    #[must_use]
+    pub const fn latency_distribution_ref(&self) -> Option<&Latency> {
+        self.distribution.as_ref()
     }
 
     /// The interruption and its onset, if any.
@@ -246,15 +301,30 @@ impl DirectionFaults {
     }
 
     pub(crate) fn has_latency(&self) -> bool {
-        !self.latency.is_zero() || !self.jitter.is_zero()
+        self.distribution.is_some() || !self.latency.is_zero() || !self.jitter.is_zero()
     }
 
-    fn validate(&self, dir: Dir) -> Result<(), ConfigError> {
+    /// The per-chunk delay as a distribution (`None` when off).
+    pub(crate) fn effective_latency(&self) -> Option<Latency> {
+        if let Some(d) = self.distribution {
+            return Some(d);
+        }
+        if self.jitter.is_zero() {
+            return (!self.latency.is_zero()).then_some(Latency::fixed(self.latency));
+        }
+        Some(Latency::uniform(
+            self.latency.saturating_sub(self.jitter),
+            self.latency.saturating_add(self.jitter),
+        ))
+    }
+
+    pub(crate) fn validate(&self, scope: Scope) -> Result<(), ConfigError> {
         macro_rules! field {
             ($name:literal) => {
-                match dir {
-                    Dir::Read => concat!("read.", $name),
-                    Dir::Write => concat!("write.", $name),
+                match scope {
+                    Scope::Read => concat!("read.", $name),
+                    Scope::Write => concat!("write.", $name),
+                    Scope::Conn => concat!("conn_fault.", $name),
                 }
             };
         }
@@ -273,6 +343,16 @@ impl DirectionFaults {
                 self.jitter,
                 "must not exceed the base latency",
             ));
+        }
+        if let Some(dist) = self.distribution {
+            if !self.latency.is_zero() || !self.jitter.is_zero() {
+                return Err(ConfigError::invalid(
+                    field!("latency_distribution"),
+                    dist,
+                    "set either a fixed latency (with jitter) or a distribution, not both",
+                ));
+            }
+            dist.validate()?;
         }
         if self.bandwidth == Some(0) {
             return Err(ConfigError::invalid(
@@ -309,6 +389,14 @@ pub(crate) enum Dir {
     Write,
 }
 
+/// Where a value being validated comes from, for the field names of errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Read,
+    Write,
+    Conn,
+}
+
 /// Validated faults for both directions of a stream, plus the seed that
 /// drives every random choice (jitter).
 ///
@@ -332,7 +420,7 @@ pub(crate) enum Dir {
 /// assert!(StreamFaults::none().is_none());
 /// # Ok::<(), tower_chaos::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StreamFaults {
     pub(crate) read: DirectionFaults,
     pub(crate) write: DirectionFaults,
@@ -435,8 +523,8 @@ impl StreamFaultsBuilder {
     /// [`MAX_FAULT_DURATION`], jitter exceeds the base latency, bandwidth is
     /// 0, or a slice size is 0.
     pub fn build(self) -> Result<StreamFaults, ConfigError> {
-        self.faults.read.validate(Dir::Read)?;
-        self.faults.write.validate(Dir::Write)?;
+        self.faults.read.validate(Scope::Read)?;
+        self.faults.write.validate(Scope::Write)?;
         Ok(self.faults)
     }
 }

@@ -47,20 +47,30 @@
 //! # Ok(()) }
 //! ```
 
+mod conn;
+mod connect;
+#[cfg(feature = "hyper")]
+mod connector;
 mod counters;
 mod faults;
 mod injected;
+mod listener;
 mod proxy;
 mod queue;
 mod reset;
-mod rng;
 mod stream;
 mod switch;
 
-pub use counters::{IoCounters, IoFault, IoSnapshot};
+pub use conn::{ConnFault, ConnFaults, ConnInfo, Direction, Side};
+pub use connect::{ConnectFaults, ConnectFaultsLayer, ConnectFuture};
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use connector::{ChaosConnection, ChaosConnector, ChaosConnectorLayer, ConnectorFuture};
+pub use counters::{IoCounters, IoSnapshot};
 pub use faults::{DirectionFaults, Interrupt, MAX_FAULT_DURATION, Onset, StreamFaults, StreamFaultsBuilder};
-pub use injected::InjectedIoError;
-pub use proxy::{ConnectFault, Proxy, ProxyFaults, ProxyHandle, ProxyStats};
+pub use injected::{DnsFailure, InjectedIoError, injected_fault};
+pub use listener::ChaosListener;
+pub use proxy::{Proxy, ProxyHandle, ProxyStats};
 pub use reset::Resettable;
 pub use stream::ChaosStream;
 pub use switch::FaultSwitch;

@@ -1,137 +1,28 @@
-//! A loopback TCP proxy that applies stream and connect faults.
+//! A loopback TCP proxy that applies a target's connection faults.
 
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::{
-    ChaosStream, FaultSwitch, IoCounters, IoFault, IoSnapshot, MAX_FAULT_DURATION, Resettable, StreamFaults,
-};
-use crate::ConfigError;
+use super::conn::{Caps, ConnCtl, End};
+use super::{ChaosStream, ConnFaults, ConnInfo, IoCounters, IoSnapshot, Resettable, Side};
+use crate::{ConfigError, FaultKind, Target};
 
 const COPY_BUFFER: usize = 64 * 1024;
 
-/// A fault applied when a client connects to the [`Proxy`].
-///
-/// # Example
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_chaos::io::{ConnectFault, ProxyFaults};
-///
-/// let faults = ProxyFaults::none().with_connect(ConnectFault::SlowConnect(Duration::from_secs(2)))?;
-/// assert_eq!(faults.connect(), Some(ConnectFault::SlowConnect(Duration::from_secs(2))));
-/// # Ok::<(), tower_chaos::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectFault {
-    /// Accept the connection and reset it at once (zero linger): the client's
-    /// `connect` succeeds (the kernel completes the handshake before the
-    /// proxy sees it), its first read or write fails with `ConnectionReset`.
-    Refuse,
-    /// Wait this long before connecting upstream; the client's bytes wait in
-    /// the socket meanwhile.
-    SlowConnect(Duration),
-    /// Accept and never connect upstream: the client sees an open connection
-    /// that never answers. Switching the fault off lets held connections
-    /// proceed to connect.
-    Hang,
-}
-
-/// Faults for a [`Proxy`]: stream faults for every proxied connection, and
-/// an optional connect fault.
-///
-/// The stream faults' directions are seen from the proxy's upstream side:
-/// `write` is client → upstream (toxiproxy's "upstream"), `read` is upstream
-/// → client ("downstream").
-///
-/// # Example
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_chaos::io::{DirectionFaults, ProxyFaults, StreamFaults};
-///
-/// let faults: ProxyFaults = StreamFaults::builder()
-///     .read(DirectionFaults::new().latency(Duration::from_millis(50)))
-///     .build()?
-///     .into();
-/// assert!(faults.connect().is_none());
-/// assert!(!faults.is_none());
-/// # Ok::<(), tower_chaos::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProxyFaults {
-    stream: StreamFaults,
-    connect: Option<ConnectFault>,
-}
-
-impl ProxyFaults {
-    /// No fault.
-    #[must_use]
-    pub const fn none() -> Self {
-        Self {
-            stream: StreamFaults::none(),
-            connect: None,
-        }
-    }
-
-    /// Adds a connect fault.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Invalid`] for `connect.slow_connect` longer than
-    /// [`MAX_FAULT_DURATION`].
-    pub fn with_connect(mut self, fault: ConnectFault) -> Result<Self, ConfigError> {
-        if let ConnectFault::SlowConnect(d) = fault {
-            if d > MAX_FAULT_DURATION {
-                return Err(ConfigError::invalid(
-                    "connect.slow_connect",
-                    d,
-                    "must be at most 365 days",
-                ));
-            }
-        }
-        self.connect = Some(fault);
-        Ok(self)
-    }
-
-    /// The stream faults applied to proxied connections.
-    #[must_use]
-    pub const fn stream(&self) -> &StreamFaults {
-        &self.stream
-    }
-
-    /// The connect fault, if any.
-    #[must_use]
-    pub const fn connect(&self) -> Option<ConnectFault> {
-        self.connect
-    }
-
-    /// Whether there is no fault at all.
-    #[must_use]
-    pub fn is_none(&self) -> bool {
-        self.stream.is_none() && self.connect.is_none()
-    }
-}
-
-impl From<StreamFaults> for ProxyFaults {
-    fn from(stream: StreamFaults) -> Self {
-        Self {
-            stream,
-            connect: None,
-        }
-    }
-}
+const CAPS: Caps = Caps {
+    side: Side::Proxy,
+    dns: false,
+    stream: true,
+};
 
 /// Counts kept by a [`Proxy`].
 ///
@@ -139,11 +30,13 @@ impl From<StreamFaults> for ProxyFaults {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> std::io::Result<()> {
-/// use tower_chaos::io::{Proxy, ProxyFaults};
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_chaos::Target;
+/// use tower_chaos::io::Proxy;
 ///
 /// let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-/// let proxy = Proxy::spawn(upstream.local_addr()?, ProxyFaults::none())?;
+/// let target = Target::builder("upstream").seed(1).build()?;
+/// let proxy = Proxy::spawn(upstream.local_addr()?, &target)?;
 /// let stats = proxy.stats();
 /// assert_eq!((stats.accepted, stats.bytes_upstream()), (0, 0));
 /// # Ok(()) }
@@ -153,30 +46,34 @@ impl From<StreamFaults> for ProxyFaults {
 pub struct ProxyStats {
     /// Client connections accepted (refused ones included).
     pub accepted: u64,
-    /// Connections reset at once by [`ConnectFault::Refuse`].
-    pub refused: u64,
-    /// Connections held by [`ConnectFault::Hang`].
-    pub hung: u64,
-    /// Connections delayed by [`ConnectFault::SlowConnect`].
-    pub slow_connects: u64,
     /// Connections whose upstream connect failed (the client is reset).
     pub upstream_failures: u64,
-    /// Connections open right now.
+    /// Connections open right now (held and delayed ones included).
     pub active: u64,
-    /// Bytes and stream faults of every proxied connection: `bytes_written`
+    /// Bytes and fault events of every proxied connection: `bytes_written`
     /// were taken from clients for the upstream, `bytes_read` delivered from
-    /// the upstream to clients; dropped bytes are counted apart.
+    /// the upstream to clients; dropped bytes are counted apart; connect
+    /// faults count as [`FaultKind::Refused`], [`FaultKind::SlowConnect`]
+    /// and [`FaultKind::ConnectHang`] events.
     pub io: IoSnapshot,
 }
 
 impl ProxyStats {
     /// Bytes taken from clients for the upstream (client → upstream).
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::ProxyStats::default().bytes_upstream(), 0);
+    /// ```
     #[must_use]
     pub const fn bytes_upstream(&self) -> u64 {
         self.io.bytes_written
     }
 
     /// Bytes delivered from the upstream to clients (upstream → client).
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::ProxyStats::default().bytes_downstream(), 0);
+    /// ```
     #[must_use]
     pub const fn bytes_downstream(&self) -> u64 {
         self.io.bytes_read
@@ -185,34 +82,32 @@ impl ProxyStats {
 
 #[derive(Debug, Default)]
 struct Shared {
-    switch: FaultSwitch,
-    connect: Mutex<Option<ConnectFault>>,
-    changed: Notify,
     counters: IoCounters,
     accepted: AtomicU64,
-    refused: AtomicU64,
-    hung: AtomicU64,
-    slow_connects: AtomicU64,
     upstream_failures: AtomicU64,
     active: AtomicU64,
 }
 
-impl Shared {
-    fn connect_fault(&self) -> Option<ConnectFault> {
-        *self.connect.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// A TCP proxy on `127.0.0.1:0` in front of an upstream address, applying
-/// [`ProxyFaults`] to every connection. This is how to rehearse outages of
-/// clients that only take an address: database drivers, Redis, SDKs.
+/// its [`Target`]'s connection faults ([`ConnFaults`]) to every connection.
+/// This is how to rehearse outages of clients that only take an address:
+/// database drivers, Redis, SDKs.
 ///
-/// Every accepted connection is forwarded to the upstream through a
-/// [`ChaosStream`] that watches the proxy's [`FaultSwitch`]: stream faults
-/// switched through [`ProxyHandle::set_faults`] reach live connections too
-/// (see [`FaultSwitch`] for what changes on a live connection); connect
-/// faults apply to connections accepted afterwards (and release held
-/// [`ConnectFault::Hang`] ones when switched off).
+/// Each accepted connection is decided once with the target's triggers
+/// (its [`ConnInfo`] carries the client's and the proxy's addresses):
+/// connect faults act before the proxy connects upstream
+/// ([`refuse`](super::ConnFault::refuse) resets the client at once,
+/// [`slow_connect`](super::ConnFault::slow_connect) waits,
+/// [`connect_hang`](super::ConnFault::connect_hang) holds the client without
+/// connecting); stream faults then shape the proxied bytes, with
+/// [`Direction::Upstream`](super::Direction::Upstream) for client → upstream
+/// and [`Direction::Downstream`](super::Direction::Downstream) for upstream
+/// → client. [`dns_failure`](super::ConnFault::dns_failure) does not apply
+/// (the client connects to an address).
+///
+/// Switching the target ([`Target::set_faults`], [`Target::disable`],
+/// [`Target::enable`]) reaches live connections too; see the
+/// [module docs](super#switching-at-run-time).
 ///
 /// When either side resets, or a reset fault fires, the other side is reset
 /// too. Otherwise a close is forwarded as a half-close (FIN), as TCP does.
@@ -224,7 +119,8 @@ impl Shared {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// use tokio::net::{TcpListener, TcpStream};
-/// use tower_chaos::io::{DirectionFaults, Proxy, StreamFaults};
+/// use tower_chaos::{FaultKind, Target};
+/// use tower_chaos::io::{ConnFault, ConnFaults, Direction, Proxy};
 ///
 /// // An upstream that says hello.
 /// let upstream = TcpListener::bind("127.0.0.1:0").await?;
@@ -234,14 +130,15 @@ impl Shared {
 ///     s.write_all(b"hello world").await.unwrap();
 /// });
 ///
-/// let faults = StreamFaults::builder()
-///     .read(DirectionFaults::new().truncate_after(5))
-///     .build()?;
-/// let proxy = Proxy::spawn(addr, faults)?;
+/// let target = Target::builder("greeter").seed(42).build()?;
+/// target.set_faults(ConnFaults::new().with(ConnFault::truncate_after(Direction::Downstream, 5)))?;
+/// let proxy = Proxy::spawn(addr, &target)?;
 /// let mut client = TcpStream::connect(proxy.local_addr()).await?;
 /// let mut got = Vec::new();
 /// client.read_to_end(&mut got).await?;
 /// assert_eq!(got, b"hello");
+/// assert_eq!(target.report().injected(FaultKind::Truncate), 1);
+/// assert_eq!(target.report().bytes_downstream, 5);
 /// proxy.shutdown().await;
 /// # Ok(()) }
 /// ```
@@ -251,14 +148,22 @@ pub struct Proxy;
 
 impl Proxy {
     /// Binds `127.0.0.1:0`, starts forwarding to `upstream` on the current
-    /// tokio runtime, and returns the handle that controls the proxy. The
-    /// proxy stops when the handle is dropped or
-    /// [`shutdown`](ProxyHandle::shutdown).
+    /// tokio runtime with the connection faults of `target`, and returns the
+    /// handle that controls the proxy. The proxy stops when the handle is
+    /// dropped or [`shutdown`](ProxyHandle::shutdown).
     ///
     /// # Errors
     ///
     /// Binding failed, or there is no tokio runtime.
-    pub fn spawn(upstream: SocketAddr, faults: impl Into<ProxyFaults>) -> io::Result<ProxyHandle> {
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
+    /// let upstream = "127.0.0.1:9".parse()?;
+    /// // No runtime here: an error, not a panic.
+    /// assert!(tower_chaos::io::Proxy::spawn(upstream, &target).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn(upstream: SocketAddr, target: &Target) -> io::Result<ProxyHandle> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| io::Error::other("Proxy::spawn must be called within a tokio runtime"))?;
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -268,22 +173,28 @@ impl Proxy {
             TcpListener::from_std(std_listener)?
         };
         let addr = listener.local_addr()?;
-        let faults = faults.into();
-        let shared = Arc::new(Shared {
-            switch: FaultSwitch::new(faults.stream),
-            connect: Mutex::new(faults.connect),
-            ..Shared::default()
-        });
+        let shared = Arc::new(Shared::default());
         let (stop_tx, stop_rx) = oneshot::channel();
-        let task = runtime.spawn(accept_loop(listener, upstream, shared.clone(), stop_rx));
+        let task = runtime.spawn(accept_loop(
+            listener,
+            upstream,
+            target.clone(),
+            Arc::clone(&shared),
+            stop_rx,
+        ));
         tracing::info!(
             target: "tower_chaos",
+            chaos_target = %target.name(),
+            seed = target.seed(),
+            seed_source = %target.seed_source(),
             proxy = %addr,
             %upstream,
             "chaos proxy started: connections through it get injected faults"
         );
         Ok(ProxyHandle {
             addr,
+            upstream,
+            target: target.clone(),
             shared,
             stop: Some(stop_tx),
             task: Some(task),
@@ -291,7 +202,7 @@ impl Proxy {
     }
 }
 
-/// Controls a running [`Proxy`]: its address, its faults, its counts.
+/// Controls a running [`Proxy`]: its address, its target, its counts.
 ///
 /// Dropping the handle stops the proxy: the accept loop and every proxied
 /// connection are aborted (no task outlives it).
@@ -301,20 +212,24 @@ impl Proxy {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use tower_chaos::io::{ConnectFault, Proxy, ProxyFaults};
+/// use tower_chaos::Target;
+/// use tower_chaos::io::{ConnFault, ConnFaults, Proxy};
 ///
 /// let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-/// let proxy = Proxy::spawn(upstream.local_addr()?, ProxyFaults::none())?;
-/// proxy.set_faults(ProxyFaults::none().with_connect(ConnectFault::Refuse)?);
-/// assert_eq!(proxy.faults().connect(), Some(ConnectFault::Refuse));
-/// proxy.clear();
-/// assert!(proxy.faults().is_none());
+/// let target = Target::builder("db").seed(1).build()?;
+/// let proxy = Proxy::spawn(upstream.local_addr()?, &target)?;
+/// proxy.set_faults(ConnFaults::new().with(ConnFault::refuse()))?; // = target.set_faults
+/// assert_eq!(proxy.target().name(), "db");
+/// assert_eq!(proxy.upstream(), upstream.local_addr()?);
+/// proxy.shutdown().await;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
 #[must_use = "dropping the handle stops the proxy"]
 pub struct ProxyHandle {
     addr: SocketAddr,
+    upstream: SocketAddr,
+    target: Target,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -327,35 +242,26 @@ impl ProxyHandle {
         self.addr
     }
 
-    /// Replaces the faults: stream faults take effect on live connections at
-    /// their next poll, connect faults on connections accepted from now on.
-    pub fn set_faults(&self, faults: impl Into<ProxyFaults>) {
-        let faults = faults.into();
-        *self.shared.connect.lock().unwrap_or_else(PoisonError::into_inner) = faults.connect;
-        self.shared.switch.set(faults.stream);
-        self.shared.changed.notify_waiters();
-    }
-
-    /// Switches every fault off; live connections recover (a stalled one
-    /// resumes, a held one connects) unless already reset or closed.
-    pub fn clear(&self) {
-        self.set_faults(ProxyFaults::none());
-    }
-
-    /// The faults currently set.
+    /// The address the proxy forwards to.
     #[must_use]
-    pub fn faults(&self) -> ProxyFaults {
-        ProxyFaults {
-            stream: self.shared.switch.get(),
-            connect: self.shared.connect_fault(),
-        }
+    pub const fn upstream(&self) -> SocketAddr {
+        self.upstream
     }
 
-    /// The switch that proxied connections watch (to share it with other
-    /// streams).
+    /// The target whose faults the proxy applies.
     #[must_use]
-    pub fn switch(&self) -> &FaultSwitch {
-        &self.shared.switch
+    pub const fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// [`Target::set_faults`] for connection faults: new connections are
+    /// decided against `faults`, live ones re-decided.
+    ///
+    /// # Errors
+    ///
+    /// As [`Target::set_faults`]; on error nothing changes.
+    pub fn set_faults(&self, faults: ConnFaults) -> Result<(), ConfigError> {
+        self.target.set_faults(faults)
     }
 
     /// The counters every proxied connection adds to.
@@ -371,9 +277,6 @@ impl ProxyHandle {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ProxyStats {
             accepted: load(&s.accepted),
-            refused: load(&s.refused),
-            hung: load(&s.hung),
-            slow_connects: load(&s.slow_connects),
             upstream_failures: load(&s.upstream_failures),
             active: load(&s.active),
             io: s.counters.snapshot(),
@@ -410,9 +313,11 @@ enum Event {
 async fn accept_loop(
     listener: TcpListener,
     upstream: SocketAddr,
+    target: Target,
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let local = listener.local_addr().ok();
     let mut conns = JoinSet::new();
     loop {
         let event = poll_fn(|cx| {
@@ -425,9 +330,13 @@ async fn accept_loop(
         .await;
         match event {
             Event::Stop => break,
-            Event::Accepted(Ok((client, _))) => {
+            Event::Accepted(Ok((client, peer))) => {
                 shared.accepted.fetch_add(1, Ordering::Relaxed);
-                conns.spawn(serve(client, upstream, shared.clone()));
+                // Decided here, in accept order, so that the same seed and
+                // the same connection order give the same faults.
+                let info = ConnInfo::new(Side::Proxy).with_addrs(Some(peer), local);
+                let ctl = ConnCtl::new(&target, info, CAPS);
+                conns.spawn(serve(client, upstream, ctl, Arc::clone(&shared)));
             }
             // Accept errors are per connection (the client went away,
             // descriptors ran out): keep serving.
@@ -450,38 +359,48 @@ fn abort(stream: &TcpStream) {
     let _ = stream.set_zero_linger();
 }
 
-async fn serve(mut client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) {
+/// Waits until the connection's target is switched.
+pub(crate) async fn switched(ctl: &ConnCtl) {
+    poll_fn(|cx| {
+        if ctl.is_stale() {
+            return Poll::Ready(());
+        }
+        ctl.watch(cx.waker());
+        if ctl.is_stale() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+async fn serve(mut client: TcpStream, upstream: SocketAddr, mut ctl: ConnCtl, shared: Arc<Shared>) {
     shared.active.fetch_add(1, Ordering::Relaxed);
     let _active = Active(&shared.active);
-    // SEAM(core): a core Trigger will decide here, per connection, whether
-    // this connection gets the faults (rate, first n, budget…), and report
-    // into the target's counters.
+    let counters = &shared.counters;
     let mut counted_hang = false;
     loop {
-        let mut changed = pin!(shared.changed.notified());
-        changed.as_mut().enable();
-        match shared.connect_fault() {
-            Some(ConnectFault::Refuse) => {
-                shared.refused.fetch_add(1, Ordering::Relaxed);
-                shared.counters.fault(IoFault::Refuse);
+        let (end, slow) = ctl.connect();
+        if !slow.is_zero() {
+            counters.fault(FaultKind::SlowConnect);
+            tokio::time::sleep(slow).await;
+        }
+        match end {
+            None => break,
+            Some(End::Refuse | End::Dns) => {
+                counters.fault(FaultKind::Refused);
                 abort(&client);
                 return;
             }
-            Some(ConnectFault::Hang) => {
+            Some(End::Hang) => {
                 if !counted_hang {
                     counted_hang = true;
-                    shared.hung.fetch_add(1, Ordering::Relaxed);
-                    shared.counters.fault(IoFault::Hang);
+                    counters.fault(FaultKind::ConnectHang);
                 }
-                changed.await;
+                switched(&ctl).await;
+                ctl.refresh(false);
             }
-            Some(ConnectFault::SlowConnect(d)) => {
-                shared.slow_connects.fetch_add(1, Ordering::Relaxed);
-                shared.counters.fault(IoFault::SlowConnect);
-                tokio::time::sleep(d).await;
-                break;
-            }
-            None => break,
         }
     }
     let Ok(up) = TcpStream::connect(upstream).await else {
@@ -491,7 +410,7 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>)
     };
     let _ = up.set_nodelay(true);
     let _ = client.set_nodelay(true);
-    let mut up = ChaosStream::with_switch(up, &shared.switch).with_counters(shared.counters.clone());
+    let mut up = ChaosStream::attached(up, ctl, counters.clone());
     let res = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut up, COPY_BUFFER, COPY_BUFFER).await;
     if let Err(e) = res {
         if e.kind() == io::ErrorKind::ConnectionReset {

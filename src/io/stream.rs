@@ -11,13 +11,17 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+use super::conn::ConnCtl;
 use super::faults::Dir;
 use super::queue::{DelayQueue, QUEUE_CAPACITY};
-use super::rng::mix;
 use super::{
-    DirectionFaults, FaultSwitch, InjectedIoError, Interrupt, IoCounters, IoFault, Onset, Resettable,
-    StreamFaults,
+    ConnInfo, DirectionFaults, FaultSwitch, InjectedIoError, Interrupt, IoCounters, MAX_FAULT_DURATION, Onset,
+    Resettable, StreamFaults,
 };
+use crate::report::Bytes;
+use crate::rng::{SplitMix, derive, nth};
+use crate::target::TargetShared;
+use crate::{FaultKind, Latency, Target};
 
 const READ_SALT: u64 = 0x5245_4144_0000_0001;
 const WRITE_SALT: u64 = 0x5752_4954_0000_0002;
@@ -66,18 +70,40 @@ pin_project! {
     }
 }
 
-// SEAM(core): integration decides per connection with a core Trigger which
-// `StreamFaults` a new connection gets (or `StreamFaults::none()`, which
-// costs nothing), builds the stream with `new` or `with_switch`, and hands
-// it the target's `IoCounters` through `with_counters` so the target's
-// report sees bytes, drops and faults.
 impl<T> ChaosStream<T> {
     /// Wraps `inner` with fixed `faults`. Time onsets count from now.
+    ///
+    /// ```
+    /// use tower_chaos::io::{ChaosStream, StreamFaults};
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let a = ChaosStream::new(a, StreamFaults::none());
+    /// assert!(!a.is_closed() && a.target().is_none());
+    /// ```
     #[must_use]
     pub fn new(inner: T, faults: StreamFaults) -> Self {
         Self {
             inner: Some(inner),
             core: Core::new(&faults, Source::Static),
+        }
+    }
+
+    /// A connection of a target (proxy, listener, connector): faults from
+    /// the target's decision, switched with it, bytes counted into its
+    /// report and into `counters`.
+    pub(crate) fn attached(inner: T, ctl: ConnCtl, counters: IoCounters) -> Self {
+        let faults = ctl.stream();
+        let tap = Tap {
+            shared: Arc::clone(&ctl.target.shared),
+            server: ctl.server_side(),
+        };
+        let mut core = Core::new(&faults, Source::Target(Box::new(ctl)));
+        core.counters = Tally {
+            local: counters,
+            tap: Some(tap),
+        };
+        Self {
+            inner: Some(inner),
+            core,
         }
     }
 
@@ -102,8 +128,7 @@ impl<T> ChaosStream<T> {
     pub fn with_switch(inner: T, switch: &FaultSwitch) -> Self {
         let id = switch.next_stream_id();
         let (seen, faults) = switch.load();
-        let seed = mix(faults.seed, id);
-        let faults = faults.with_seed(seed);
+        let faults = faults.with_seed(derive(faults.seed, id));
         Self {
             inner: Some(inner),
             core: Core::new(
@@ -117,18 +142,75 @@ impl<T> ChaosStream<T> {
         }
     }
 
-    /// Counts into `counters` (shared with other streams or a report)
-    /// instead of this stream's own.
+    /// Counts into `counters` (shared with other streams) instead of this
+    /// stream's own.
+    ///
+    /// ```
+    /// use tower_chaos::io::{ChaosStream, IoCounters, StreamFaults};
+    /// let shared = IoCounters::new();
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let a = ChaosStream::new(a, StreamFaults::none()).with_counters(shared.clone());
+    /// assert_eq!(a.counters().snapshot(), shared.snapshot());
+    /// ```
     #[must_use]
     pub fn with_counters(mut self, counters: IoCounters) -> Self {
-        self.core.counters = counters;
+        self.core.counters.local = counters;
         self
     }
 
-    /// This stream's counters.
+    /// This stream's counters (shared with its proxy, listener or connector
+    /// when it has one).
+    ///
+    /// ```
+    /// use tower_chaos::io::{ChaosStream, StreamFaults};
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let a = ChaosStream::new(a, StreamFaults::none());
+    /// assert_eq!(a.counters().snapshot().bytes_read, 0);
+    /// ```
     #[must_use]
     pub fn counters(&self) -> &IoCounters {
-        &self.core.counters
+        &self.core.counters.local
+    }
+
+    /// The target this connection belongs to, when a proxy, listener or
+    /// connector made it.
+    ///
+    /// ```
+    /// use tower_chaos::io::{ChaosStream, StreamFaults};
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// assert!(ChaosStream::new(a, StreamFaults::none()).target().is_none());
+    /// ```
+    #[must_use]
+    pub fn target(&self) -> Option<&Target> {
+        match &self.core.source {
+            Source::Target(ctl) => Some(&ctl.target),
+            _ => None,
+        }
+    }
+
+    /// What the target's triggers saw of this connection, when it belongs to
+    /// one (see [`ConnInfo::index`] for an example).
+    #[must_use]
+    pub fn conn_info(&self) -> Option<&ConnInfo> {
+        match &self.core.source {
+            Source::Target(ctl) => Some(&ctl.info),
+            _ => None,
+        }
+    }
+
+    /// The stream faults in force on this connection right now (as last
+    /// taken from its source).
+    ///
+    /// ```
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    /// let faults = StreamFaults::builder().read(DirectionFaults::new().truncate_after(3)).build()?;
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// assert_eq!(ChaosStream::new(a, faults).faults(), faults);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn faults(&self) -> StreamFaults {
+        self.core.applied
     }
 
     /// The inner stream; `None` once a reset or timeout has closed it.
@@ -178,6 +260,59 @@ impl<T: Resettable> Resettable for ChaosStream<T> {
 enum Source {
     Static,
     Switch { switch: FaultSwitch, seen: u64, id: u64 },
+    Target(Box<ConnCtl>),
+}
+
+/// Where bytes and events are counted: the stream's counters, and the
+/// target's report for a connection that belongs to one.
+#[derive(Debug, Default)]
+struct Tally {
+    local: IoCounters,
+    tap: Option<Tap>,
+}
+
+#[derive(Debug)]
+struct Tap {
+    shared: Arc<TargetShared>,
+    /// A server's stream reads upstream bytes; a client's writes them.
+    server: bool,
+}
+
+impl Tally {
+    #[inline]
+    fn tap(&self, upstream_if_server: Bytes, other: Bytes, n: usize) {
+        if let Some(t) = &self.tap {
+            t.shared
+                .counters
+                .bytes(if t.server { upstream_if_server } else { other }, n as u64);
+        }
+    }
+
+    #[inline]
+    fn add_read(&self, n: usize) {
+        self.local.add_read(n);
+        self.tap(Bytes::Upstream, Bytes::Downstream, n);
+    }
+
+    #[inline]
+    fn add_written(&self, n: usize) {
+        self.local.add_written(n);
+        self.tap(Bytes::Downstream, Bytes::Upstream, n);
+    }
+
+    fn add_dropped_read(&self, n: usize) {
+        self.local.add_dropped_read(n);
+        self.tap(Bytes::DroppedUpstream, Bytes::DroppedDownstream, n);
+    }
+
+    fn add_dropped_written(&self, n: usize) {
+        self.local.add_dropped_written(n);
+        self.tap(Bytes::DroppedDownstream, Bytes::DroppedUpstream, n);
+    }
+
+    fn fault(&self, kind: FaultKind) {
+        self.local.fault(kind);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +409,7 @@ impl Gate {
     }
 
     /// The most bytes that may pass now, or when to ask again.
-    fn allow(&mut self, now: Instant, counters: &IoCounters) -> Result<usize, Instant> {
+    fn allow(&mut self, now: Instant, counters: &Tally) -> Result<usize, Instant> {
         let mut limit = usize::MAX;
         if let Some((max, _)) = self.slice {
             if let Some(t) = self.slice_next.filter(|t| *t > now) {
@@ -286,7 +421,7 @@ impl Gate {
             if let Some(t) = self.tat.filter(|t| *t > now) {
                 if !self.bw_waiting {
                     self.bw_waiting = true;
-                    counters.fault(IoFault::Bandwidth);
+                    counters.fault(FaultKind::Bandwidth);
                 }
                 return Err(t);
             }
@@ -299,13 +434,13 @@ impl Gate {
     }
 
     /// `k` bytes passed out of `wanted`.
-    fn commit(&mut self, k: usize, wanted: usize, now: Instant, counters: &IoCounters) {
+    fn commit(&mut self, k: usize, wanted: usize, now: Instant, counters: &Tally) {
         if k == 0 {
             return;
         }
         if let Some((max, delay)) = self.slice {
             if wanted > max {
-                counters.fault(IoFault::Slice);
+                counters.fault(FaultKind::Slice);
             }
             if !delay.is_zero() {
                 self.slice_next = Some(now + delay);
@@ -323,6 +458,7 @@ impl Gate {
 #[derive(Debug)]
 struct Lane {
     cfg: DirectionFaults,
+    latency: Option<Latency>,
     seed: u64,
     seq: u64,
     /// Bytes passed since the faults were (re)applied.
@@ -347,6 +483,7 @@ impl Lane {
     fn new() -> Self {
         Self {
             cfg: DirectionFaults::new(),
+            latency: None,
             seed: 0,
             seq: 0,
             since: 0,
@@ -366,6 +503,7 @@ impl Lane {
 
     fn configure(&mut self, cfg: DirectionFaults, seed: u64) {
         self.cfg = cfg;
+        self.latency = cfg.effective_latency();
         self.seed = seed;
         self.seq = 0;
         self.since = 0;
@@ -407,20 +545,16 @@ impl Lane {
     }
 
     fn next_delay(&mut self) -> Duration {
-        if !self.cfg.has_latency() {
+        let Some(latency) = self.latency else {
             return Duration::ZERO;
-        }
-        let base = self.cfg.latency;
-        let jitter = self.cfg.jitter;
+        };
         let n = self.seq;
         self.seq += 1;
-        if jitter.is_zero() {
-            return base;
-        }
-        let span = jitter.as_nanos().saturating_mul(2).saturating_add(1);
-        let offset = u128::from(mix(self.seed, n)) % span;
-        let low = base.saturating_sub(jitter);
-        low + Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
+        // The core's counter-based stream: chunk `n` of this direction draws
+        // the same delay whatever happened before it.
+        latency
+            .sample(&mut SplitMix::new(nth(self.seed, n)))
+            .min(MAX_FAULT_DURATION)
     }
 
     /// Bytes still allowed before truncation or the byte onset.
@@ -448,8 +582,13 @@ impl Lane {
 
 #[derive(Debug)]
 struct Core {
-    counters: IoCounters,
+    counters: Tally,
     source: Source,
+    /// The faults last applied.
+    applied: StreamFaults,
+    /// The source's generation for which the pair waker is registered to be
+    /// woken at its next switch.
+    watched: Option<u64>,
     /// Nothing to do but forward and count.
     fast: bool,
     conn: Conn,
@@ -462,19 +601,28 @@ struct Core {
     timed: bool,
 }
 
-fn reset_error() -> io::Error {
-    InjectedIoError::io(io::ErrorKind::ConnectionReset, IoFault::Reset)
-}
-
-fn closed_error(fault: IoFault) -> io::Error {
-    InjectedIoError::io(io::ErrorKind::BrokenPipe, fault)
-}
-
 impl Core {
+    fn target_name(&self) -> Option<&Arc<str>> {
+        match &self.source {
+            Source::Target(ctl) => Some(ctl.target_name()),
+            _ => None,
+        }
+    }
+
+    fn reset_error(&self) -> io::Error {
+        InjectedIoError::io(io::ErrorKind::ConnectionReset, FaultKind::Reset, self.target_name())
+    }
+
+    fn closed_error(&self, fault: FaultKind) -> io::Error {
+        InjectedIoError::io(io::ErrorKind::BrokenPipe, fault, self.target_name())
+    }
+
     fn new(faults: &StreamFaults, source: Source) -> Self {
         let mut core = Self {
-            counters: IoCounters::new(),
+            counters: Tally::default(),
             source,
+            applied: StreamFaults::none(),
+            watched: None,
             fast: true,
             conn: Conn::Open,
             epoch: Instant::now(),
@@ -489,6 +637,7 @@ impl Core {
     }
 
     fn apply(&mut self, faults: &StreamFaults, now: Instant) {
+        self.applied = *faults;
         self.epoch = now;
         self.read.configure(faults.read, faults.seed ^ READ_SALT);
         self.write.configure(faults.write, faults.seed ^ WRITE_SALT);
@@ -502,14 +651,44 @@ impl Core {
     }
 
     /// The caller is about to park on `Pending`: remember its waker so an
-    /// event fired from the other direction can wake it.
+    /// event fired from the other direction, or a switch of the stream's
+    /// faults, can wake it.
     fn note_pending(&mut self, dir: Dir, waker: &Waker) {
-        if self.timed || !matches!(self.source, Source::Static) {
+        let dynamic = !matches!(self.source, Source::Static);
+        if self.timed && !dynamic {
             return; // already registered by `prepare`
         }
-        self.waker();
+        let pair_waker = self.waker();
         if let Some((pair, _)) = &self.pair {
             pair.register(dir, waker);
+        }
+        if dynamic {
+            self.watch_source(&pair_waker);
+        }
+    }
+
+    /// Asks the switch or target to wake the pair at its next change (once
+    /// per change: they forget their watchers when they wake them).
+    fn watch_source(&mut self, pair_waker: &Waker) {
+        let (seen, stale) = match &self.source {
+            Source::Static => return,
+            Source::Switch { switch, seen, .. } => {
+                if self.watched != Some(*seen) {
+                    switch.park(pair_waker);
+                }
+                (*seen, switch.generation() != *seen)
+            }
+            Source::Target(ctl) => {
+                if self.watched != Some(ctl.seen_generation()) {
+                    ctl.watch(pair_waker);
+                }
+                (ctl.seen_generation(), ctl.is_stale())
+            }
+        };
+        self.watched = Some(seen);
+        if stale {
+            // Switched while we registered: poll again now.
+            pair_waker.wake_by_ref();
         }
     }
 
@@ -523,21 +702,41 @@ impl Core {
             && match &self.source {
                 Source::Static => true,
                 Source::Switch { switch, seen, .. } => switch.generation() == *seen,
+                Source::Target(ctl) => !ctl.is_stale(),
             }
     }
 
+    #[inline]
+    fn is_dynamic(&self) -> bool {
+        !matches!(self.source, Source::Static)
+    }
+
     fn refresh(&mut self, now: Instant) {
-        let Source::Switch { switch, seen, id } = &mut self.source else {
-            return;
+        let next = match &mut self.source {
+            Source::Static => None,
+            Source::Switch { switch, seen, id } => {
+                if switch.generation() == *seen {
+                    return;
+                }
+                let (generation, faults) = switch.load();
+                *seen = generation;
+                Some(faults.with_seed(derive(faults.seed, *id)))
+            }
+            Source::Target(ctl) => {
+                let before = ctl.version();
+                if !ctl.refresh(true) {
+                    return;
+                }
+                let faults = ctl.stream();
+                // Re-decided: apply (onsets count from now); otherwise only a
+                // change of what is in force (enable/disable) matters.
+                (ctl.version() != before || faults != self.applied).then_some(faults)
+            }
         };
-        if switch.generation() == *seen {
-            return;
+        if let Some(faults) = next {
+            self.apply(&faults, now);
+            self.wake_all();
         }
-        let (generation, faults) = switch.load();
-        *seen = generation;
-        let seed = mix(faults.seed, *id);
-        self.apply(&faults.with_seed(seed), now);
-        self.wake_all();
     }
 
     fn waker(&mut self) -> Waker {
@@ -554,9 +753,17 @@ impl Core {
         }
     }
 
+    /// Parks a stalled or blackholed direction until the next switch.
     fn park(&self, waker: &Waker) {
-        if let Source::Switch { switch, .. } = &self.source {
-            switch.park(waker);
+        match &self.source {
+            Source::Static => {}
+            Source::Switch { switch, .. } => switch.park(waker),
+            Source::Target(ctl) => {
+                ctl.watch(waker);
+                if ctl.is_stale() {
+                    waker.wake_by_ref();
+                }
+            }
         }
     }
 
@@ -587,7 +794,7 @@ impl Core {
         self.wake_all();
     }
 
-    fn split(&mut self, dir: Dir) -> (&mut Lane, &IoCounters) {
+    fn split(&mut self, dir: Dir) -> (&mut Lane, &Tally) {
         match dir {
             Dir::Read => (&mut self.read, &self.counters),
             Dir::Write => (&mut self.write, &self.counters),
@@ -609,20 +816,20 @@ impl Core {
         );
         match interrupt {
             Interrupt::Reset => {
-                counters.fault(IoFault::Reset);
+                counters.fault(FaultKind::Reset);
                 self.reset_conn(inner);
             }
             Interrupt::Stall => {
                 lane.flow = Flow::Stalled;
-                counters.fault(IoFault::Stall);
+                counters.fault(FaultKind::Stall);
             }
             Interrupt::Blackhole | Interrupt::Timeout(_) => {
                 lane.flow = Flow::Blackholed;
                 if let Interrupt::Timeout(d) = interrupt {
                     lane.close_at = Some(now + d);
-                    counters.fault(IoFault::Timeout);
+                    counters.fault(FaultKind::Timeout);
                 } else {
-                    counters.fault(IoFault::Blackhole);
+                    counters.fault(FaultKind::Blackhole);
                 }
                 let n = lane.discard_queue();
                 match dir {
@@ -727,7 +934,7 @@ impl Core {
         let (lane, counters) = self.split(dir);
         if lane.truncate_due() {
             lane.truncated = true;
-            counters.fault(IoFault::Truncate);
+            counters.fault(FaultKind::Truncate);
             tracing::debug!(
                 target: "tower_chaos",
                 direction = ?dir,
@@ -809,7 +1016,7 @@ impl Core {
             };
             let m = due.min(allowed);
             let Some(io) = inner.as_mut().as_pin_mut() else {
-                return Poll::Ready(Err(reset_error()));
+                return Poll::Ready(Err(self.reset_error()));
             };
             match io.poll_write(cx, queue.front(m)) {
                 Poll::Pending => return Poll::Pending,
@@ -857,7 +1064,7 @@ impl Core {
                 return Ok(());
             }
             if !delay.is_zero() {
-                self.counters.fault(IoFault::Latency);
+                self.counters.fault(FaultKind::StreamLatency);
             }
             queue.commit(n, now + delay);
         }
@@ -908,7 +1115,7 @@ impl Core {
             let mut wait = lane.eof_at.filter(|t| *t > now);
             if wait.is_none() && !lane.cfg.slow_close.is_zero() {
                 let start = *lane.close_started.get_or_insert_with(|| {
-                    self.counters.fault(IoFault::SlowClose);
+                    self.counters.fault(FaultKind::SlowClose);
                     now
                 });
                 wait = Some(start + lane.cfg.slow_close).filter(|t| *t > now);
@@ -955,7 +1162,7 @@ fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
     }
     loop {
         match core.conn {
-            Conn::Reset => return Poll::Ready(Err(reset_error())),
+            Conn::Reset => return Poll::Ready(Err(core.reset_error())),
             Conn::Closed => return Poll::Ready(Ok(())),
             Conn::Open => {}
         }
@@ -1022,7 +1229,7 @@ fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
                 return core.read_eof(cx);
             }
             let Some(io) = inner.as_mut().as_pin_mut() else {
-                return Poll::Ready(Err(reset_error()));
+                return Poll::Ready(Err(core.reset_error()));
             };
             let k = if limit >= buf.remaining() {
                 let before = buf.filled().len();
@@ -1078,8 +1285,8 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
 ) -> Poll<io::Result<usize>> {
     loop {
         match core.conn {
-            Conn::Reset => return Poll::Ready(Err(reset_error())),
-            Conn::Closed => return Poll::Ready(Err(closed_error(IoFault::Timeout))),
+            Conn::Reset => return Poll::Ready(Err(core.reset_error())),
+            Conn::Closed => return Poll::Ready(Err(core.closed_error(FaultKind::Timeout))),
             Conn::Open => {}
         }
         if core.write.truncated {
@@ -1092,7 +1299,7 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
                 return Poll::Pending;
             }
             core.counters.add_dropped_written(buf.len());
-            return Poll::Ready(Err(closed_error(IoFault::Truncate)));
+            return Poll::Ready(Err(core.closed_error(FaultKind::Truncate)));
         }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -1129,7 +1336,7 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
                 return Poll::Pending;
             };
             if !delay.is_zero() {
-                core.counters.fault(IoFault::Latency);
+                core.counters.fault(FaultKind::StreamLatency);
             }
             let Some(queue) = core.write.queue.as_mut() else {
                 continue;
@@ -1150,7 +1357,7 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
                 },
             };
             let Some(io) = inner.as_mut().as_pin_mut() else {
-                return Poll::Ready(Err(reset_error()));
+                return Poll::Ready(Err(core.reset_error()));
             };
             let k = match io.poll_write(cx, &buf[..limit]) {
                 Poll::Ready(Ok(k)) => k,
@@ -1197,8 +1404,8 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
     match core.conn {
-        Conn::Reset => return Poll::Ready(Err(reset_error())),
-        Conn::Closed => return Poll::Ready(Err(closed_error(IoFault::Timeout))),
+        Conn::Reset => return Poll::Ready(Err(core.reset_error())),
+        Conn::Closed => return Poll::Ready(Err(core.closed_error(FaultKind::Timeout))),
         Conn::Open => {}
     }
     if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
@@ -1214,7 +1421,7 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
     }
     match inner.as_pin_mut() {
         Some(io) => io.poll_flush(cx),
-        None => Poll::Ready(Err(reset_error())),
+        None => Poll::Ready(Err(core.reset_error())),
     }
 }
 
@@ -1239,7 +1446,7 @@ fn poll_shutdown_body<T: AsyncWrite + Resettable>(
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
     match core.conn {
-        Conn::Reset => return Poll::Ready(Err(reset_error())),
+        Conn::Reset => return Poll::Ready(Err(core.reset_error())),
         Conn::Closed => return Poll::Ready(Ok(())),
         Conn::Open => {}
     }
@@ -1261,7 +1468,7 @@ fn poll_shutdown_body<T: AsyncWrite + Resettable>(
             let now = Instant::now();
             let lane = &mut core.write;
             let start = *lane.close_started.get_or_insert_with(|| {
-                core.counters.fault(IoFault::SlowClose);
+                core.counters.fault(FaultKind::SlowClose);
                 now
             });
             let at = start + lane.cfg.slow_close;
@@ -1289,8 +1496,10 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncRead for ChaosStream<T> {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
                 let before = buf.filled().len();
                 let res = io.poll_read(cx, buf);
-                if let Poll::Ready(Ok(())) = res {
-                    this.core.counters.add_read(buf.filled().len() - before);
+                match res {
+                    Poll::Ready(Ok(())) => this.core.counters.add_read(buf.filled().len() - before),
+                    Poll::Pending if this.core.is_dynamic() => this.core.note_pending(Dir::Read, cx.waker()),
+                    _ => {}
                 }
                 return res;
             }
@@ -1310,8 +1519,10 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
         if this.core.is_fast() {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
                 let res = io.poll_write(cx, buf);
-                if let Poll::Ready(Ok(n)) = res {
-                    this.core.counters.add_written(n);
+                match res {
+                    Poll::Ready(Ok(n)) => this.core.counters.add_written(n),
+                    Poll::Pending if this.core.is_dynamic() => this.core.note_pending(Dir::Write, cx.waker()),
+                    _ => {}
                 }
                 return res;
             }
@@ -1333,8 +1544,10 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
         if this.core.is_fast() {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
                 let res = io.poll_write_vectored(cx, bufs);
-                if let Poll::Ready(Ok(n)) = res {
-                    this.core.counters.add_written(n);
+                match res {
+                    Poll::Ready(Ok(n)) => this.core.counters.add_written(n),
+                    Poll::Pending if this.core.is_dynamic() => this.core.note_pending(Dir::Write, cx.waker()),
+                    _ => {}
                 }
                 return res;
             }
@@ -1358,7 +1571,11 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
         let mut this = self.project();
         if this.core.is_fast() {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
-                return io.poll_flush(cx);
+                let res = io.poll_flush(cx);
+                if res.is_pending() && this.core.is_dynamic() {
+                    this.core.note_pending(Dir::Write, cx.waker());
+                }
+                return res;
             }
         }
         let res = poll_flush_slow(this.inner, this.core, cx);
@@ -1373,7 +1590,11 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
         let mut this = self.project();
         if this.core.is_fast() {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
-                return io.poll_shutdown(cx);
+                let res = io.poll_shutdown(cx);
+                if res.is_pending() && this.core.is_dynamic() {
+                    this.core.note_pending(Dir::Write, cx.waker());
+                }
+                return res;
             }
         }
         let res = poll_shutdown_slow(this.inner, this.core, cx);
