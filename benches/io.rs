@@ -1,7 +1,9 @@
 //! Throughput of connection wrappers: one iteration copies 64 MiB over a
-//! loopback TCP connection, raw, through `ChaosStream` armed with faults
-//! that never fire, through `tokio-netem` armed likewise, and through the
-//! chaos proxy with no fault.
+//! loopback TCP connection, raw, through `ChaosStream`s armed with faults
+//! that never fire (the client end a standalone stream, the server end
+//! accepted by a `ChaosListener` whose target holds such faults), through
+//! `tokio-netem` armed likewise, and through the chaos proxy of a target
+//! with no fault.
 //!
 //! `cargo bench --features io --bench io`
 
@@ -11,7 +13,10 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower_chaos::io::{ChaosStream, DirectionFaults, Onset, Proxy, ProxyFaults, StreamFaults};
+use tower_chaos::Target;
+use tower_chaos::io::{
+    ChaosListener, ChaosStream, ConnFault, ConnFaults, Direction, DirectionFaults, Onset, Proxy, StreamFaults,
+};
 
 const TOTAL: usize = 64 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
@@ -63,6 +68,28 @@ fn armed() -> StreamFaults {
     StreamFaults::builder().read(d).write(d).build().unwrap()
 }
 
+/// The same faults as target rules, given to every connection.
+fn armed_target() -> Target {
+    let target = Target::builder("bench").seed(1).build().unwrap();
+    target
+        .set_faults(
+            ConnFaults::new()
+                .with(ConnFault::truncate_after(Direction::Both, u64::MAX))
+                .with(ConnFault::reset(Direction::Both, Onset::AfterBytes(u64::MAX))),
+        )
+        .unwrap();
+    target
+}
+
+/// A client `ChaosStream` (standalone, armed) connected to a connection
+/// accepted by a `ChaosListener` of an armed target.
+async fn chaos_pair(target: &Target) -> (ChaosStream<TcpStream>, ChaosStream<TcpStream>) {
+    let mut listener = ChaosListener::bind("127.0.0.1:0", target).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (c, s) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    (ChaosStream::new(c.unwrap(), armed()), s.unwrap().0)
+}
+
 fn bench(c: &mut Criterion) {
     // One thread: sender, receiver (and proxy) share it, so the figures
     // compare CPU cost per byte rather than scheduling luck on a busy box.
@@ -79,8 +106,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(rt.block_on(copy(&mut c, &mut s))));
     });
 
-    let (c, s) = rt.block_on(tcp_pair());
-    let (mut c, mut s) = (ChaosStream::new(c, armed()), ChaosStream::new(s, armed()));
+    let target = armed_target();
+    let (mut c, mut s) = rt.block_on(chaos_pair(&target));
     group.bench_function("chaos-stream", |b| {
         b.iter(|| black_box(rt.block_on(copy(&mut c, &mut s))));
     });
@@ -101,7 +128,8 @@ fn bench(c: &mut Criterion) {
 
     let (proxy, mut c, mut s) = rt.block_on(async {
         let sink = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Proxy::spawn(sink.local_addr().unwrap(), ProxyFaults::none()).unwrap();
+        let quiet = Target::builder("bench-proxy").seed(1).build().unwrap();
+        let proxy = Proxy::spawn(sink.local_addr().unwrap(), &quiet).unwrap();
         let (c, s) = tokio::join!(TcpStream::connect(proxy.local_addr()), sink.accept());
         (proxy, c.unwrap(), s.unwrap().0)
     });

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use tokio::time::timeout;
-use tower_chaos::io::{DirectionFaults, IoFault, Onset, Proxy, ProxyFaults, StreamFaults};
+use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Onset, Proxy};
+use tower_chaos::{FaultKind, Latency, Target};
 
 /// Kills the server when the test ends, however it ends.
 struct RedisServer {
@@ -65,7 +66,8 @@ const BOUND: Duration = Duration::from_secs(2);
 #[tokio::test]
 async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
     let redis_server = start_redis().await;
-    let proxy = Proxy::spawn(redis_server.addr, ProxyFaults::none()).expect("proxy");
+    let target = Target::builder("redis").seed(42).build().expect("target");
+    let proxy = Proxy::spawn(redis_server.addr, &target).expect("proxy");
     let client = redis::Client::open(format!("redis://{}/", proxy.local_addr())).expect("client");
     let mut con = timeout(BOUND, client.get_multiplexed_async_connection())
         .await
@@ -77,14 +79,12 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
     assert_eq!(pong, "PONG");
     let () = con.set("chaos:key", "v1").await.expect("set");
 
-    // Latency on replies: every command still works, each one slower.
+    // Latency on replies, switched in on the live connection: every
+    // command still works, each one slower.
     let latency = Duration::from_millis(30);
-    proxy.set_faults(
-        StreamFaults::builder()
-            .read(DirectionFaults::new().latency(latency))
-            .build()
-            .expect("valid"),
-    );
+    target
+        .set_faults(ConnFaults::new().with(ConnFault::latency(Direction::Downstream, Latency::fixed(latency))))
+        .expect("valid");
     for i in 0..5 {
         let start = Instant::now();
         let () = con
@@ -95,15 +95,12 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
         assert_eq!(got, format!("v{i}"));
         assert!(start.elapsed() >= latency * 2, "two round trips, each delayed");
     }
-    assert!(proxy.stats().io.fault(IoFault::Latency) >= 10);
+    assert!(proxy.stats().io.fault(FaultKind::StreamLatency) >= 10);
 
     // Reset: the client fails cleanly (an error, not a hang).
-    proxy.set_faults(
-        StreamFaults::builder()
-            .read(DirectionFaults::new().reset(Onset::Immediately))
-            .build()
-            .expect("valid"),
-    );
+    target
+        .set_faults(ConnFaults::new().with(ConnFault::reset(Direction::Both, Onset::Immediately)))
+        .expect("valid");
     let res: redis::RedisResult<String> = timeout(BOUND, con.get("chaos:key"))
         .await
         .expect("fails in time, does not hang");
@@ -112,10 +109,10 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
         err.is_io_error() || err.is_connection_dropped(),
         "a connection error: {err:?}"
     );
-    assert!(proxy.stats().io.fault(IoFault::Reset) >= 1);
+    assert!(proxy.stats().io.fault(FaultKind::Reset) >= 1);
 
     // Switched off: a new connection works and the data is still there.
-    proxy.clear();
+    target.clear_faults::<ConnFault, ConnInfo>();
     let mut con = timeout(BOUND, client.get_multiplexed_async_connection())
         .await
         .expect("reconnect in time")
@@ -128,5 +125,9 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
     let stats = proxy.stats();
     assert!(stats.accepted >= 2);
     assert!(stats.bytes_upstream() > 0 && stats.bytes_downstream() > 0);
+    let report = target.report();
+    assert_eq!(report.injected(FaultKind::StreamLatency), 1, "{report}");
+    assert!(report.injected(FaultKind::Reset) >= 1, "{report}");
+    assert_eq!(report.bytes_upstream, stats.bytes_upstream());
     proxy.shutdown().await;
 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep, timeout};
+use tower_chaos::FaultKind;
 use tower_chaos::io::{
-    ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, IoFault, Onset, StreamFaults,
+    ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, Onset, StreamFaults,
 };
 
 use io_support::{pattern, tcp_pair};
@@ -76,7 +77,7 @@ async fn reset_is_seen_by_the_tcp_peer_as_connection_reset() -> io::Result<()> {
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     assert_eq!(
         InjectedIoError::of(&err).map(InjectedIoError::fault),
-        Some(IoFault::Reset)
+        Some(FaultKind::Reset)
     );
     assert!(server.is_reset());
     // …and a real RST went out: the peer sees ConnectionReset, not EOF.
@@ -84,7 +85,7 @@ async fn reset_is_seen_by_the_tcp_peer_as_connection_reset() -> io::Result<()> {
     let err = client.read(&mut [0; 16]).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     assert!(InjectedIoError::of(&err).is_none(), "a real socket error");
-    assert_eq!(server.counters().snapshot().fault(IoFault::Reset), 1);
+    assert_eq!(server.counters().snapshot().fault(FaultKind::Reset), 1);
     Ok(())
 }
 
@@ -115,7 +116,7 @@ async fn stall_trips_a_client_timeout_and_keeps_the_connection_open() -> io::Res
     server.write_all(b"more").await?;
     assert!(!client.is_closed());
     assert_eq!(client.counters().snapshot().bytes_read, 0);
-    assert_eq!(client.counters().snapshot().fault(IoFault::Stall), 1);
+    assert_eq!(client.counters().snapshot().fault(FaultKind::Stall), 1);
     Ok(())
 }
 
@@ -163,7 +164,7 @@ async fn read_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
         elapsed + chunk >= expected && elapsed <= expected + chunk,
         "{elapsed:?} vs {expected:?}"
     );
-    assert!(client.counters().snapshot().fault(IoFault::Bandwidth) > 0);
+    assert!(client.counters().snapshot().fault(FaultKind::Bandwidth) > 0);
     Ok(())
 }
 
@@ -221,7 +222,7 @@ async fn read_latency_is_per_chunk_and_does_not_accumulate() -> io::Result<()> {
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).await?;
     assert!(rest.is_empty());
-    assert_eq!(client.counters().snapshot().fault(IoFault::Latency), 10);
+    assert_eq!(client.counters().snapshot().fault(FaultKind::StreamLatency), 10);
     Ok(())
 }
 
@@ -323,7 +324,7 @@ async fn write_slow_close_delays_the_fin() -> io::Result<()> {
     let (got, at) = reader.await.expect("reader")?;
     assert_eq!(got, b"bye");
     assert_eq!(at, Duration::from_secs(2));
-    assert_eq!(client.counters().snapshot().fault(IoFault::SlowClose), 1);
+    assert_eq!(client.counters().snapshot().fault(FaultKind::SlowClose), 1);
     Ok(())
 }
 
@@ -362,7 +363,7 @@ async fn timeout_drops_data_then_closes() -> io::Result<()> {
     assert_eq!(n, 0);
     let snap = client.counters().snapshot();
     assert_eq!(snap.dropped_read, 16, "every discarded byte is counted");
-    assert_eq!(snap.fault(IoFault::Timeout), 1);
+    assert_eq!(snap.fault(FaultKind::Timeout), 1);
     Ok(())
 }
 
@@ -375,7 +376,7 @@ async fn write_truncation_is_a_short_write_then_broken_pipe() -> io::Result<()> 
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     assert_eq!(
         InjectedIoError::of(&err).map(InjectedIoError::fault),
-        Some(IoFault::Truncate)
+        Some(FaultKind::Truncate)
     );
     let mut got = Vec::new();
     server.read_to_end(&mut got).await?;
@@ -400,7 +401,7 @@ async fn write_slicing_cuts_writes_and_keeps_content() -> io::Result<()> {
     let mut got = Vec::new();
     server.read_to_end(&mut got).await?;
     assert_eq!(got, b"abcdefgh");
-    assert_eq!(client.counters().snapshot().fault(IoFault::Slice), 2);
+    assert_eq!(client.counters().snapshot().fault(FaultKind::Slice), 2);
     Ok(())
 }
 
