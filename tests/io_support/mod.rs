@@ -56,3 +56,28 @@ pub async fn connect(addr: std::net::SocketAddr) -> io::Result<TcpStream> {
     s.set_nodelay(true)?;
     Ok(s)
 }
+
+/// A small axum app on loopback, served in this runtime: `/` says hello,
+/// `/big` answers 10 000 bytes with a content length. Serves through
+/// `listener` (plain or chaotic) until the runtime ends.
+pub async fn serve_app<L>(listener: L)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "hello" }))
+        .route("/big", axum::routing::get(|| async { pattern(BIG) }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+}
+
+/// Size of `/big`.
+pub const BIG: usize = 10_000;
+
+/// Binds a plain listener on loopback and serves the app on it.
+pub async fn app() -> io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    serve_app(listener).await;
+    Ok(addr)
+}
