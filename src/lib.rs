@@ -3,6 +3,9 @@
 
 mod error;
 mod fault;
+#[cfg(feature = "io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "io")))]
+pub mod io;
 mod latency;
 mod report;
 mod rng;
@@ -10,9 +13,6 @@ mod rule;
 mod seed;
 mod target;
 mod trigger;
-#[cfg(feature = "io")]
-#[cfg_attr(docsrs, doc(cfg(feature = "io")))]
-pub mod io;
 
 pub use error::{ConfigError, InjectedError};
 pub use fault::{Chaos, ChaosLayer, ChaosLayerBuilder, Fault, ResponseFuture};

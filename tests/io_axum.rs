@@ -51,7 +51,10 @@ async fn reset_on_accept_as_reqwest_sees_it() -> Result<(), BoxError> {
     assert!(err.is_request(), "{err:?}");
     assert!(has_io_kind(&err, io::ErrorKind::ConnectionReset), "{err:?}");
     // The next connection is served.
-    assert_eq!(client.get(format!("{base}/")).send().await?.text().await?, "hello");
+    assert_eq!(
+        client.get(format!("{base}/")).send().await?.text().await?,
+        "hello"
+    );
     assert_eq!(target.report().injected(FaultKind::Refused), 1);
     Ok(())
 }
@@ -89,8 +92,10 @@ async fn latency_delays_requests_and_responses() -> Result<(), BoxError> {
 
 #[tokio::test]
 async fn truncated_response_as_reqwest_sees_it() -> Result<(), BoxError> {
-    let (target, base) =
-        chaotic_app(vec![ConnFault::truncate_after(Direction::Downstream, 2_000).into()]).await?;
+    let (target, base) = chaotic_app(vec![
+        ConnFault::truncate_after(Direction::Downstream, 2_000).into(),
+    ])
+    .await?;
     let res = reqwest::Client::new().get(format!("{base}/big")).send().await?;
     assert_eq!(res.status(), 200);
     let err = res.bytes().await.unwrap_err();
@@ -105,8 +110,13 @@ async fn truncated_response_as_reqwest_sees_it() -> Result<(), BoxError> {
 #[tokio::test(start_paused = true)]
 async fn stall_then_recovery_switched_through_the_target() -> Result<(), BoxError> {
     let (target, base) = chaotic_app(vec![]).await?;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    assert_eq!(client.get(format!("{base}/")).send().await?.text().await?, "hello");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    assert_eq!(
+        client.get(format!("{base}/")).send().await?.text().await?,
+        "hello"
+    );
 
     target.set_faults(ConnFaults::new().with(ConnFault::stall(Direction::Downstream, Onset::Immediately)))?;
     let start = Instant::now();
@@ -115,7 +125,10 @@ async fn stall_then_recovery_switched_through_the_target() -> Result<(), BoxErro
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 
     target.clear_faults::<ConnFault, ConnInfo>();
-    assert_eq!(client.get(format!("{base}/")).send().await?.text().await?, "hello");
+    assert_eq!(
+        client.get(format!("{base}/")).send().await?.text().await?,
+        "hello"
+    );
     let report = target.report();
     assert_eq!(report.injected(FaultKind::Stall), 1, "{report}");
     Ok(())

@@ -17,8 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use tokio::time::{Instant, timeout};
 use tower::Layer;
 use tower_chaos::io::{
-    ChaosConnector, ChaosConnectorLayer, ChaosListener, ConnFault, ConnFaults, ConnInfo, Direction, DnsFailure,
-    InjectedIoError, Onset, injected_fault,
+    ChaosConnector, ChaosConnectorLayer, ChaosListener, ConnFault, ConnFaults, ConnInfo, Direction,
+    DnsFailure, InjectedIoError, Onset, injected_fault,
 };
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
@@ -73,17 +73,32 @@ async fn dns_failure_is_a_connect_error_and_nothing_connects() -> Result<(), Box
     let io = io_source(&err);
     assert_eq!(io.kind(), io::ErrorKind::Other);
     assert!(DnsFailure::of(io).is_some());
-    assert!(io.to_string().starts_with("dns error: failed to lookup address information"), "{io}");
+    assert!(
+        io.to_string()
+            .starts_with("dns error: failed to lookup address information"),
+        "{io}"
+    );
     assert_eq!(injected_fault(&err), Some(FaultKind::DnsFailure));
     // No connection reached the server.
-    assert!(timeout(Duration::from_millis(50), listener.accept()).await.is_err());
+    assert!(
+        timeout(Duration::from_millis(50), listener.accept())
+            .await
+            .is_err()
+    );
     assert_eq!(server.report().seen, 0);
 
     // The next connection is not faulted.
     serve_app(listener).await;
     assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
     let report = target.report();
-    assert_eq!((report.seen, report.faulted, report.injected(FaultKind::DnsFailure)), (2, 1, 1));
+    assert_eq!(
+        (
+            report.seen,
+            report.faulted,
+            report.injected(FaultKind::DnsFailure)
+        ),
+        (2, 1, 1)
+    );
     Ok(())
 }
 
@@ -113,7 +128,10 @@ async fn refusal_is_connection_refused() -> Result<(), BoxError> {
     assert!(err.is_connect(), "{err:?}");
     let io = io_source(&err);
     assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
-    assert_eq!(InjectedIoError::of(io).map(InjectedIoError::fault), Some(FaultKind::Refused));
+    assert_eq!(
+        InjectedIoError::of(io).map(InjectedIoError::fault),
+        Some(FaultKind::Refused)
+    );
     assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
     Ok(())
 }
@@ -121,7 +139,9 @@ async fn refusal_is_connection_refused() -> Result<(), BoxError> {
 #[tokio::test]
 async fn truncated_body_is_an_unexpected_eof_body_error() -> Result<(), BoxError> {
     let addr = app().await?;
-    let target = target(vec![ConnFault::truncate_after(Direction::Downstream, 2_000).into()]);
+    let target = target(vec![
+        ConnFault::truncate_after(Direction::Downstream, 2_000).into(),
+    ]);
     let client = client(&target);
     // The head arrives whole: the response is there, its body is cut short.
     let res = client.get(uri(addr, "/big")).await?;
@@ -130,9 +150,16 @@ async fn truncated_body_is_an_unexpected_eof_body_error() -> Result<(), BoxError
     let err = res.into_body().collect().await.unwrap_err();
     // hyper: a body error whose source is an `UnexpectedEof` io::Error
     // ("end of file before message length reached").
-    let eof = err.source().and_then(|e| e.downcast_ref::<io::Error>()).expect("io source");
+    let eof = err
+        .source()
+        .and_then(|e| e.downcast_ref::<io::Error>())
+        .expect("io source");
     assert_eq!(eof.kind(), io::ErrorKind::UnexpectedEof, "{err:?}");
-    assert_eq!(injected_fault(&err), None, "the client sees a clean close, not our marker");
+    assert_eq!(
+        injected_fault(&err),
+        None,
+        "the client sees a clean close, not our marker"
+    );
     assert_eq!(target.report().bytes_downstream, 2_000);
     Ok(())
 }

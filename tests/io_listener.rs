@@ -48,7 +48,10 @@ async fn refuse_resets_on_accept_and_the_server_never_sees_it() -> io::Result<()
     assert_eq!(&buf, b"hi");
     assert_eq!(listener.counters().snapshot().fault(FaultKind::Refused), 1);
     let report = target.report();
-    assert_eq!((report.seen, report.faulted, report.injected(FaultKind::Refused)), (2, 1, 1));
+    assert_eq!(
+        (report.seen, report.faulted, report.injected(FaultKind::Refused)),
+        (2, 1, 1)
+    );
     Ok(())
 }
 
@@ -63,7 +66,10 @@ async fn slow_connect_delays_one_connection_without_holding_up_others() -> io::R
     let (_, peer) = listener.accept().await?;
     assert_eq!((peer, start.elapsed()), (second.local_addr()?, Duration::ZERO));
     let (_, peer) = listener.accept().await?;
-    assert_eq!((peer, start.elapsed()), (first.local_addr()?, Duration::from_secs(2)));
+    assert_eq!(
+        (peer, start.elapsed()),
+        (first.local_addr()?, Duration::from_secs(2))
+    );
     Ok(())
 }
 
@@ -102,7 +108,10 @@ async fn downstream_is_what_the_server_writes() -> io::Result<()> {
     // Downstream truncation: the client gets 10 bytes, then EOF.
     let err = conn.write_all(&pattern(100)).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
-    assert_eq!(InjectedIoError::of(&err).map(InjectedIoError::fault), Some(FaultKind::Truncate));
+    assert_eq!(
+        InjectedIoError::of(&err).map(InjectedIoError::fault),
+        Some(FaultKind::Truncate)
+    );
     let mut got = Vec::new();
     client.read_to_end(&mut got).await?;
     assert_eq!(got, &pattern(100)[..10]);
@@ -114,14 +123,19 @@ async fn downstream_is_what_the_server_writes() -> io::Result<()> {
 
 #[tokio::test]
 async fn reset_after_the_request_reaches_the_client_as_connection_reset() -> io::Result<()> {
-    let (_target, mut listener) =
-        listener(vec![ConnFault::reset(Direction::Upstream, Onset::AfterBytes(4)).into()]).await?;
+    let (_target, mut listener) = listener(vec![
+        ConnFault::reset(Direction::Upstream, Onset::AfterBytes(4)).into(),
+    ])
+    .await?;
     let mut client = connect(listener.local_addr()?).await?;
     let (mut conn, _) = listener.accept().await?;
     client.write_all(b"PING and more").await?;
     let mut got = Vec::new();
     let err = conn.read_to_end(&mut got).await.unwrap_err();
-    assert_eq!((got.as_slice(), err.kind()), (&b"PING"[..], io::ErrorKind::ConnectionReset));
+    assert_eq!(
+        (got.as_slice(), err.kind()),
+        (&b"PING"[..], io::ErrorKind::ConnectionReset)
+    );
     assert!(conn.is_reset());
     let err = client.read(&mut [0; 1]).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
@@ -146,21 +160,30 @@ async fn faults_switch_on_live_connections_through_the_target() -> io::Result<()
     });
     sleep(Duration::from_secs(10)).await;
     assert!(!writer.is_finished(), "the server's write is stalled");
-    assert!(timeout(Duration::from_secs(10), client.read_exact(&mut buf)).await.is_err());
+    assert!(
+        timeout(Duration::from_secs(10), client.read_exact(&mut buf))
+            .await
+            .is_err()
+    );
 
     target.clear_faults::<ConnFault, ConnInfo>();
     let _conn = writer.await.expect("writer task")?;
     client.read_exact(&mut buf).await?;
     assert_eq!(&buf, b"two");
     let report = target.report();
-    assert_eq!((report.seen, report.faulted, report.injected(FaultKind::Stall)), (1, 1, 1));
+    assert_eq!(
+        (report.seen, report.faulted, report.injected(FaultKind::Stall)),
+        (1, 1, 1)
+    );
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_connection_made_while_disabled_gets_its_faults_on_enable() -> io::Result<()> {
-    let (target, mut listener) =
-        listener(vec![ConnFault::latency(Direction::Downstream, Latency::fixed(ms(50))).into()]).await?;
+    let (target, mut listener) = listener(vec![
+        ConnFault::latency(Direction::Downstream, Latency::fixed(ms(50))).into(),
+    ])
+    .await?;
     target.disable();
     let mut client = connect(listener.local_addr()?).await?;
     let (mut conn, _) = listener.accept().await?;

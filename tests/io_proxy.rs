@@ -68,7 +68,10 @@ async fn passes_bytes_through_and_counts_them() -> io::Result<()> {
     assert_eq!(stats.bytes_downstream(), 200_000);
     let report = target.report();
     assert_eq!((report.seen, report.faulted), (1, 0));
-    assert_eq!((report.bytes_upstream, report.bytes_downstream), (200_000, 200_000));
+    assert_eq!(
+        (report.bytes_upstream, report.bytes_downstream),
+        (200_000, 200_000)
+    );
     drop(client);
     proxy.shutdown().await;
     Ok(())
@@ -76,7 +79,10 @@ async fn passes_bytes_through_and_counts_them() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn downstream_latency_delays_each_reply_until_cleared() -> io::Result<()> {
-    let target = with(one(ConnFault::latency(Direction::Downstream, Latency::fixed(ms(200)))));
+    let target = with(one(ConnFault::latency(
+        Direction::Downstream,
+        Latency::fixed(ms(200)),
+    )));
     let proxy = Proxy::spawn(echo_server().await?, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
     for _ in 0..3 {
@@ -97,7 +103,10 @@ async fn downstream_latency_delays_each_reply_until_cleared() -> io::Result<()> 
 
 #[tokio::test(start_paused = true)]
 async fn disable_and_enable_switch_a_live_connection() -> io::Result<()> {
-    let target = with(one(ConnFault::latency(Direction::Upstream, Latency::fixed(ms(100)))));
+    let target = with(one(ConnFault::latency(
+        Direction::Upstream,
+        Latency::fixed(ms(100)),
+    )));
     let proxy = Proxy::spawn(echo_server().await?, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
     assert_eq!(timed_roundtrip(&mut client).await?, ms(100));
@@ -158,7 +167,7 @@ async fn keyed_and_rate_triggers_pick_the_same_connections_for_a_seed() -> io::R
         let target = Target::builder("db").seed(seed).build().expect("target");
         target
             .set_faults(one(
-                ConnFault::reset(Direction::Both, Onset::Immediately).when(Trigger::rate(0.5)),
+                ConnFault::reset(Direction::Both, Onset::Immediately).when(Trigger::rate(0.5))
             ))
             .expect("valid");
         let proxy = Proxy::spawn(echo_server().await?, &target)?;
@@ -198,7 +207,9 @@ async fn hang_holds_connections_until_switched_off() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn slow_connect_delays_the_first_reply() -> io::Result<()> {
-    let target = with(one(ConnFault::slow_connect(Latency::fixed(Duration::from_secs(3)))));
+    let target = with(one(ConnFault::slow_connect(Latency::fixed(Duration::from_secs(
+        3,
+    )))));
     let proxy = Proxy::spawn(echo_server().await?, &target)?;
     let start = Instant::now();
     let mut client = connect(proxy.local_addr()).await?;
@@ -296,7 +307,10 @@ async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
         s.write_all(b"hi").await?;
         io::Result::Ok(())
     });
-    let target = with(one(ConnFault::slow_close(Direction::Downstream, Duration::from_secs(2))));
+    let target = with(one(ConnFault::slow_close(
+        Direction::Downstream,
+        Duration::from_secs(2),
+    )));
     let proxy = Proxy::spawn(addr, &target)?;
     let start = Instant::now();
     let mut client = connect(proxy.local_addr()).await?;
@@ -351,7 +365,10 @@ async fn dropping_the_handle_stops_the_proxy() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn upstream_latency_delays_each_request_without_adding_up() -> io::Result<()> {
-    let target = with(one(ConnFault::latency(Direction::Upstream, Latency::fixed(ms(150)))));
+    let target = with(one(ConnFault::latency(
+        Direction::Upstream,
+        Latency::fixed(ms(150)),
+    )));
     let proxy = Proxy::spawn(echo_server().await?, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
     let start = Instant::now();
@@ -370,11 +387,12 @@ async fn upstream_latency_delays_each_request_without_adding_up() -> io::Result<
 
 #[tokio::test(start_paused = true)]
 async fn max_active_caps_the_connections_carrying_a_fault() -> io::Result<()> {
-    let target = with(one(
-        ConnFault::latency(Direction::Downstream, Latency::fixed(ms(100)))
-            .when(Trigger::always())
-            .max_active(1),
-    ));
+    let target = with(one(ConnFault::latency(
+        Direction::Downstream,
+        Latency::fixed(ms(100)),
+    )
+    .when(Trigger::always())
+    .max_active(1)));
     let proxy = Proxy::spawn(echo_server().await?, &target)?;
     let mut first = connect(proxy.local_addr()).await?;
     let mut second = connect(proxy.local_addr()).await?;
@@ -402,9 +420,9 @@ async fn triggers_see_the_connection_addresses() -> io::Result<()> {
     let client = tokio::net::TcpSocket::new_v4()?;
     client.bind("127.0.0.1:0".parse().expect("addr"))?;
     let port = client.local_addr()?.port();
-    let target = with(one(
-        ConnFault::refuse().when(Trigger::when(move |c: &ConnInfo| c.peer_addr().map(|a| a.port()) == Some(port))),
-    ));
+    let target = with(one(ConnFault::refuse().when(Trigger::when(
+        move |c: &ConnInfo| c.peer_addr().map(|a| a.port()) == Some(port),
+    ))));
     let proxy = Proxy::spawn(echo_server().await?, &target)?;
     let mut chosen = client.connect(proxy.local_addr()).await?;
     let err = chosen.read(&mut [0; 1]).await.unwrap_err();

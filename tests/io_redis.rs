@@ -83,7 +83,9 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
     // command still works, each one slower.
     let latency = Duration::from_millis(30);
     target
-        .set_faults(ConnFaults::new().with(ConnFault::latency(Direction::Downstream, Latency::fixed(latency))))
+        .set_faults(
+            ConnFaults::new().with(ConnFault::latency(Direction::Downstream, Latency::fixed(latency))),
+        )
         .expect("valid");
     for i in 0..5 {
         let start = Instant::now();

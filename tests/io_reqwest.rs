@@ -7,7 +7,9 @@ mod io_support;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, ConnectFaultsLayer, Direction, Onset, injected_fault};
+use tower_chaos::io::{
+    ConnFault, ConnFaults, ConnInfo, ConnectFaultsLayer, Direction, Onset, injected_fault,
+};
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
 use io_support::app;
@@ -43,7 +45,10 @@ async fn dns_failure_and_refusal_are_connect_errors() -> Result<(), BoxError> {
     let err = client.get(format!("{base}/")).send().await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     assert_eq!(injected_fault(&err), Some(FaultKind::Refused), "{err:?}");
-    assert_eq!(client.get(format!("{base}/")).send().await?.text().await?, "hello");
+    assert_eq!(
+        client.get(format!("{base}/")).send().await?.text().await?,
+        "hello"
+    );
     let report = target.report();
     assert_eq!((report.seen, report.faulted), (3, 2));
     Ok(())
@@ -53,10 +58,10 @@ async fn dns_failure_and_refusal_are_connect_errors() -> Result<(), BoxError> {
 async fn slow_connect_trips_reqwests_connect_timeout() -> Result<(), BoxError> {
     let base = format!("http://{}", app().await?);
     let target = Target::builder("payments").seed(21).build()?;
-    target.set_faults(
-        ConnFaults::new()
-            .with(ConnFault::slow_connect(Latency::fixed(Duration::from_secs(30))).when(Trigger::first(1))),
-    )?;
+    target
+        .set_faults(ConnFaults::new().with(
+            ConnFault::slow_connect(Latency::fixed(Duration::from_secs(30))).when(Trigger::first(1)),
+        ))?;
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
         .connector_layer(ConnectFaultsLayer::new(&target))
@@ -85,7 +90,10 @@ async fn connect_hang_is_released_by_disable() -> Result<(), BoxError> {
 async fn stream_faults_do_not_apply_through_connector_layer() -> Result<(), BoxError> {
     let base = format!("http://{}", app().await?);
     let (target, client) = client(vec![ConnFault::reset(Direction::Both, Onset::Immediately).into()])?;
-    assert_eq!(client.get(format!("{base}/")).send().await?.text().await?, "hello");
+    assert_eq!(
+        client.get(format!("{base}/")).send().await?.text().await?,
+        "hello"
+    );
     let report = target.report();
     assert_eq!((report.seen, report.faulted, report.total_injected()), (1, 0, 0));
     Ok(())

@@ -10,9 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::FaultKind;
-use tower_chaos::io::{
-    ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, Onset, StreamFaults,
-};
+use tower_chaos::io::{ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, Onset, StreamFaults};
 
 use io_support::{pattern, tcp_pair};
 

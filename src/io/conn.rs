@@ -725,7 +725,11 @@ impl Decision {
             Side::Listener => (self.up, self.down),
             Side::Connector | Side::Proxy => (self.down, self.up),
         };
-        StreamFaults { read, write, seed: self.seed.unwrap_or(0) }
+        StreamFaults {
+            read,
+            write,
+            seed: self.seed.unwrap_or(0),
+        }
     }
 }
 

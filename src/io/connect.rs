@@ -120,7 +120,10 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::Running { fut } => {
                     let conn = ready!(fut.poll(cx)).map_err(Into::into)?;
-                    let ctl = this.ctl.take().ok_or("tower-chaos: connect future polled after completion")?;
+                    let ctl = this
+                        .ctl
+                        .take()
+                        .ok_or("tower-chaos: connect future polled after completion")?;
                     return Poll::Ready(Ok((conn, ctl)));
                 }
                 StateProj::Failed { err } => {

@@ -192,7 +192,9 @@ where
             Some("https" | "wss") => Some(443),
             _ => None,
         });
-        let host = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+        let host = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
         let info = ConnInfo::new(Side::Connector).with_uri(&uri.to_string(), host, port);
         let ctl = self.ctl.decide(info);
         ConnectorFuture {
@@ -223,9 +225,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let counters = self.as_ref().get_ref().inner_counters();
-        self.project().inner.poll(cx).map_ok(|(conn, ctl)| ChaosConnection {
-            io: TokioIo::new(ChaosStream::attached(TokioIo::new(conn), ctl, counters)),
-        })
+        self.project()
+            .inner
+            .poll(cx)
+            .map_ok(|(conn, ctl)| ChaosConnection {
+                io: TokioIo::new(ChaosStream::attached(TokioIo::new(conn), ctl, counters)),
+            })
     }
 }
 

@@ -226,7 +226,10 @@ impl ChaosListener {
     /// # Errors
     ///
     /// The errors of [`TcpListener::poll_accept`].
-    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(ChaosStream<TcpStream>, SocketAddr)>> {
+    pub fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(ChaosStream<TcpStream>, SocketAddr)>> {
         loop {
             if let Some(conn) = self.ready.pop_front() {
                 return Poll::Ready(Ok(conn));
@@ -265,7 +268,9 @@ impl ChaosListener {
                 Poll::Pending => {}
             }
             if let Some(at) = self.delayed.iter().map(|(at, _)| *at).min() {
-                let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
                 if timer.deadline() != at {
                     timer.as_mut().reset(at);
                 }

@@ -15,8 +15,8 @@ use super::conn::ConnCtl;
 use super::faults::Dir;
 use super::queue::{DelayQueue, QUEUE_CAPACITY};
 use super::{
-    ConnInfo, DirectionFaults, FaultSwitch, InjectedIoError, Interrupt, IoCounters, MAX_FAULT_DURATION, Onset,
-    Resettable, StreamFaults,
+    ConnInfo, DirectionFaults, FaultSwitch, InjectedIoError, Interrupt, IoCounters, MAX_FAULT_DURATION,
+    Onset, Resettable, StreamFaults,
 };
 use crate::report::Bytes;
 use crate::rng::{SplitMix, derive, nth};
@@ -610,7 +610,11 @@ impl Core {
     }
 
     fn reset_error(&self) -> io::Error {
-        InjectedIoError::io(io::ErrorKind::ConnectionReset, FaultKind::Reset, self.target_name())
+        InjectedIoError::io(
+            io::ErrorKind::ConnectionReset,
+            FaultKind::Reset,
+            self.target_name(),
+        )
     }
 
     fn closed_error(&self, fault: FaultKind) -> io::Error {
