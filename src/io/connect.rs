@@ -268,7 +268,7 @@ impl ConnectorCtl {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn main() -> Result<(), tower::BoxError> {
 /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 /// use tower_chaos::{FaultKind, Target, Trigger};
 /// use tower_chaos::io::{ConnFault, ConnFaults, ConnectFaultsLayer, injected_fault};
