@@ -142,7 +142,6 @@ impl ConnInfo {
     /// for testing a trigger.
     ///
     /// ```
-    /// use tower_chaos::Trigger;
     /// use tower_chaos::io::ConnInfo;
     ///
     /// let info = ConnInfo::connecting_to("https://[::1]/health");
@@ -213,6 +212,11 @@ impl ConnInfo {
     }
 
     /// The plug-in the connection came through.
+    ///
+    /// ```
+    /// use tower_chaos::io::{ConnInfo, Side};
+    /// assert_eq!(ConnInfo::connecting_to("http://x/").side(), Side::Connector);
+    /// ```
     #[must_use]
     pub const fn side(&self) -> Side {
         self.side
@@ -220,12 +224,27 @@ impl ConnInfo {
 
     /// The remote address: the client's for a listener or the proxy
     /// (`None` for a connector, decided before connecting).
+    ///
+    /// ```
+    /// use tower_chaos::io::ConnInfo;
+    /// assert_eq!(ConnInfo::connecting_to("http://x/").peer_addr(), None);
+    /// let info = ConnInfo::accepted("10.0.0.2:4000".parse()?, "10.0.0.1:80".parse()?);
+    /// assert_eq!(info.peer_addr().map(|a| a.port()), Some(4000));
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
     #[must_use]
     pub const fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
     }
 
     /// The local address of the accepted connection (listener, proxy).
+    ///
+    /// ```
+    /// use tower_chaos::io::ConnInfo;
+    /// let info = ConnInfo::accepted("10.0.0.2:4000".parse()?, "10.0.0.1:80".parse()?);
+    /// assert_eq!(info.local_addr().map(|a| a.port()), Some(80));
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
     #[must_use]
     pub const fn local_addr(&self) -> Option<SocketAddr> {
         self.local
@@ -248,12 +267,22 @@ impl ConnInfo {
 
     /// The port a connector was asked for (explicit in the URI, or the
     /// scheme's default for `http`/`https`).
+    ///
+    /// ```
+    /// use tower_chaos::io::ConnInfo;
+    /// assert_eq!(ConnInfo::connecting_to("https://api.example/").port(), Some(443));
+    /// ```
     #[must_use]
     pub const fn port(&self) -> Option<u16> {
         self.port
     }
 
     /// The URI a connector was asked for, as text.
+    ///
+    /// ```
+    /// use tower_chaos::io::ConnInfo;
+    /// assert_eq!(ConnInfo::connecting_to("http://a:1/b").uri(), Some("http://a:1/b"));
+    /// ```
     #[must_use]
     pub fn uri(&self) -> Option<&str> {
         self.uri.as_deref()

@@ -310,6 +310,12 @@ impl ConnectFaultsLayer {
     }
 
     /// The layer's target.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
+    /// assert_eq!(tower_chaos::io::ConnectFaultsLayer::new(&target).target().seed(), 1);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub const fn target(&self) -> &Target {
         &self.ctl.target
@@ -341,7 +347,22 @@ impl<S> Layer<S> for ConnectFaultsLayer {
 }
 
 /// A connector service with a target's connect faults; built by
-/// [`ConnectFaultsLayer`], see there.
+/// [`ConnectFaultsLayer`], see there for an example with reqwest.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+/// use tower::{Service, ServiceExt, service_fn};
+/// use tower_chaos::io::{ConnFault, ConnFaults, ConnectFaults, InjectedIoError};
+///
+/// let target = tower_chaos::Target::builder("db").seed(1).build()?;
+/// target.set_faults(ConnFaults::new().with(ConnFault::refuse()))?;
+/// let mut connect = ConnectFaults::new(service_fn(|_: ()| async { Ok::<_, tower::BoxError>(()) }), &target);
+/// let err = connect.ready().await?.call(()).await.unwrap_err();
+/// let io = err.downcast_ref::<std::io::Error>().expect("an io::Error");
+/// assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+/// assert!(InjectedIoError::of(io).is_some());
+/// # Ok(()) }
+/// ```
 ///
 /// # Clone
 ///
@@ -367,6 +388,14 @@ impl<S> ConnectFaults<S> {
     }
 
     /// The inner connector.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
+    /// let mut svc = tower_chaos::io::ConnectFaults::new(7_u8, &target);
+    /// assert_eq!((*svc.get_ref(), *svc.get_mut()), (7, 7));
+    /// assert_eq!(svc.into_inner(), 7);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn get_ref(&self) -> &S {
         &self.inner
     }
@@ -406,7 +435,11 @@ where
 
 pin_project! {
     /// Response future of [`ConnectFaults`]: `Unpin` when the inner
-    /// connector's future is.
+    /// connector's future is. Connect faults were decided when `call` ran;
+    /// it sleeps for a slow connect, stays pending for a hang (until the
+    /// target is switched), or fails with the injected error, and otherwise
+    /// is the inner connector's future. See [`ConnectFaults`] for an
+    /// example.
     pub struct ConnectFuture<S, Req>
     where
         S: Service<Req>,

@@ -96,6 +96,12 @@ impl ChaosConnectorLayer {
     }
 
     /// The layer's target.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("api").seed(4).build()?;
+    /// assert_eq!(tower_chaos::io::ChaosConnectorLayer::new(&target).target().seed(), 4);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub const fn target(&self) -> &Target {
         &self.ctl.target
@@ -128,7 +134,20 @@ impl<S> Layer<S> for ChaosConnectorLayer {
 }
 
 /// A `Service<Uri>` connector with a target's connection faults; built by
-/// [`ChaosConnectorLayer`], see there for an example.
+/// [`ChaosConnectorLayer`], see there for an example with hyper-util's
+/// client. With tonic:
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use hyper_util::client::legacy::connect::HttpConnector;
+/// use tower_chaos::io::ChaosConnector;
+///
+/// let target = tower_chaos::Target::builder("grpc-backend").seed(1).build()?;
+/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051")
+///     .connect_with_connector(ChaosConnector::new(HttpConnector::new(), &target))
+///     .await?;
+/// # let _ = channel; Ok(()) }
+/// ```
 ///
 /// # Clone
 ///
@@ -156,6 +175,15 @@ impl<S> ChaosConnector<S> {
     }
 
     /// The inner connector.
+    ///
+    /// ```
+    /// use hyper_util::client::legacy::connect::HttpConnector;
+    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
+    /// let mut connector = tower_chaos::io::ChaosConnector::new(HttpConnector::new(), &target);
+    /// connector.get_mut().set_nodelay(true);
+    /// let _inner: HttpConnector = connector.into_inner();
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn get_ref(&self) -> &S {
         &self.inner
     }
@@ -205,7 +233,10 @@ where
 
 pin_project! {
     /// Response future of [`ChaosConnector`]: `Unpin` when the inner
-    /// connector's future is (hyper-util's client requires it).
+    /// connector's future is (hyper-util's client requires it). It plays
+    /// the connect faults decided at `call`, then wraps the inner
+    /// connector's connection in a [`ChaosConnection`]. See
+    /// [`ChaosConnectorLayer`] for an example.
     pub struct ConnectorFuture<S>
     where
         S: Service<Uri>,
@@ -256,6 +287,23 @@ pin_project! {
     /// `HttpInfo` extras survive), so hyper-util's client, tonic and the TLS
     /// connectors take it as they take `T`. Inside, `T` is read and written
     /// through a [`ChaosStream`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// use hyper_util::client::legacy::connect::{Connection, HttpConnector};
+    /// use tower::{Service, ServiceExt};
+    /// use tower_chaos::io::ChaosConnector;
+    ///
+    /// let server = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let uri = format!("http://{}/", server.local_addr()?).parse()?;
+    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
+    /// let mut connector = ChaosConnector::new(HttpConnector::new(), &target);
+    /// let conn = connector.ready().await?.call(uri).await?;
+    /// assert!(!conn.connected().is_proxied()); // forwarded to the TCP connection
+    /// assert_eq!(conn.stream().conn_info().map(|c| c.index()), Some(0));
+    /// assert!(conn.get_ref().is_some());
+    /// # Ok(()) }
+    /// ```
     pub struct ChaosConnection<T> {
         #[pin]
         io: TokioIo<ChaosStream<TokioIo<T>>>,

@@ -120,6 +120,10 @@ pub struct DirectionFaults {
 
 impl DirectionFaults {
     /// No fault: bytes pass as they are.
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::DirectionFaults::new().is_none());
+    /// ```
     #[must_use]
     pub const fn new() -> Self {
         Self {
@@ -198,6 +202,13 @@ impl DirectionFaults {
 
     /// Limits the direction to `bytes_per_second` (a token bucket on tokio's
     /// clock, refilled continuously, holding at most 100 ms worth of bytes).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let slow = DirectionFaults::new().bandwidth(64 * 1024);
+    /// assert!(StreamFaults::builder().write(slow).build().is_ok());
+    /// assert!(StreamFaults::builder().write(DirectionFaults::new().bandwidth(0)).build().is_err());
+    /// ```
     #[must_use]
     pub const fn bandwidth(mut self, bytes_per_second: u64) -> Self {
         self.bandwidth = Some(bytes_per_second);
@@ -207,6 +218,21 @@ impl DirectionFaults {
     /// Cuts transfers into pieces of at most `max_size` bytes, waiting
     /// `delay` between pieces. Writers see short writes; readers see short
     /// reads.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tokio::io::AsyncWriteExt;
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    ///
+    /// let faults = StreamFaults::builder()
+    ///     .write(DirectionFaults::new().slice(4, Duration::ZERO))
+    ///     .build()?;
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::new(a, faults);
+    /// assert_eq!(a.write(b"hello world").await?, 4); // a short write
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub const fn slice(mut self, max_size: usize, delay: Duration) -> Self {
         self.slice = Some((max_size, delay));
@@ -220,6 +246,22 @@ impl DirectionFaults {
     /// the bytes left), the wrapper then shuts the write half down so the peer
     /// reads exactly `bytes` bytes then EOF, and every later write fails with
     /// `BrokenPipe` (those refused bytes are counted as dropped).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    ///
+    /// let faults = StreamFaults::builder().write(DirectionFaults::new().truncate_after(3)).build()?;
+    /// let (a, mut b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::new(a, faults);
+    /// let err = a.write_all(b"hello").await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    /// let mut got = Vec::new();
+    /// b.read_to_end(&mut got).await?;
+    /// assert_eq!(got, b"hel");
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub const fn truncate_after(mut self, bytes: u64) -> Self {
         self.truncate_after = Some(bytes);
@@ -228,6 +270,12 @@ impl DirectionFaults {
 
     /// Resets the connection at `onset` (see [`Interrupt::Reset`]). A
     /// direction has at most one interruption: the last one set wins.
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().stall(Onset::Immediately).reset(Onset::AfterBytes(10));
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Reset, Onset::AfterBytes(10))));
+    /// ```
     #[must_use]
     pub const fn reset(mut self, onset: Onset) -> Self {
         self.interrupt = Some((Interrupt::Reset, onset));
@@ -235,6 +283,12 @@ impl DirectionFaults {
     }
 
     /// Stalls the direction at `onset` (see [`Interrupt::Stall`]).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().stall(Onset::AfterBytes(1));
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Stall, Onset::AfterBytes(1))));
+    /// ```
     #[must_use]
     pub const fn stall(mut self, onset: Onset) -> Self {
         self.interrupt = Some((Interrupt::Stall, onset));
@@ -242,6 +296,12 @@ impl DirectionFaults {
     }
 
     /// Blackholes the direction at `onset` (see [`Interrupt::Blackhole`]).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().blackhole(Onset::Immediately);
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Blackhole, Onset::Immediately)));
+    /// ```
     #[must_use]
     pub const fn blackhole(mut self, onset: Onset) -> Self {
         self.interrupt = Some((Interrupt::Blackhole, onset));
@@ -250,6 +310,13 @@ impl DirectionFaults {
 
     /// From `onset`, discards the direction's bytes, then closes the
     /// connection `close_after` later (see [`Interrupt::Timeout`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().timeout(Onset::Immediately, Duration::from_secs(5));
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Timeout(Duration::from_secs(5)), Onset::Immediately)));
+    /// ```
     #[must_use]
     pub const fn timeout(mut self, onset: Onset, close_after: Duration) -> Self {
         self.interrupt = Some((Interrupt::Timeout(close_after), onset));
@@ -259,6 +326,24 @@ impl DirectionFaults {
     /// Delays closing by `delay`. Read: EOF from the peer reaches the reader
     /// `delay` late. Write: `poll_shutdown` waits `delay` before the FIN goes
     /// out. Dropping the wrapper still closes at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tokio::io::AsyncWriteExt;
+    /// use tokio::time::Instant;
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    ///
+    /// let faults = StreamFaults::builder()
+    ///     .write(DirectionFaults::new().slow_close(Duration::from_secs(2)))
+    ///     .build()?;
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::new(a, faults);
+    /// let start = Instant::now();
+    /// a.shutdown().await?;
+    /// assert_eq!(start.elapsed(), Duration::from_secs(2));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub const fn slow_close(mut self, delay: Duration) -> Self {
         self.slow_close = delay;
@@ -289,12 +374,21 @@ impl DirectionFaults {
     }
 
     /// The interruption and its onset, if any.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::DirectionFaults::new().interrupt(), None);
+    /// ```
     #[must_use]
     pub const fn interrupt(&self) -> Option<(Interrupt, Onset)> {
         self.interrupt
     }
 
     /// Whether this direction has no fault at all.
+    ///
+    /// ```
+    /// use tower_chaos::io::DirectionFaults;
+    /// assert!(!DirectionFaults::new().truncate_after(1).is_none());
+    /// ```
     #[must_use]
     pub fn is_none(&self) -> bool {
         *self == Self::new()
@@ -429,6 +523,10 @@ pub struct StreamFaults {
 
 impl StreamFaults {
     /// No fault in either direction.
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::StreamFaults::none().is_none());
+    /// ```
     #[must_use]
     pub const fn none() -> Self {
         Self {
@@ -439,29 +537,52 @@ impl StreamFaults {
     }
 
     /// Starts a builder with no fault and seed 0.
+    ///
+    /// ```
+    /// let faults = tower_chaos::io::StreamFaults::builder().build()?;
+    /// assert_eq!((faults.seed(), faults.is_none()), (0, true));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn builder() -> StreamFaultsBuilder {
         StreamFaultsBuilder { faults: Self::none() }
     }
 
-    /// The read (downstream) direction.
+    /// The read direction (peer → local reader).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let f = StreamFaults::builder().read(DirectionFaults::new().truncate_after(1)).build()?;
+    /// assert!(!f.read().is_none() && f.write().is_none());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub const fn read(&self) -> &DirectionFaults {
         &self.read
     }
 
-    /// The write (upstream) direction.
+    /// The write direction (local writer → peer).
     #[must_use]
     pub const fn write(&self) -> &DirectionFaults {
         &self.write
     }
 
-    /// The seed for random choices.
+    /// The seed for random choices (per-chunk latency samples).
+    ///
+    /// ```
+    /// let f = tower_chaos::io::StreamFaults::builder().seed(9).build()?;
+    /// assert_eq!(f.seed(), 9);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     #[must_use]
     pub const fn seed(&self) -> u64 {
         self.seed
     }
 
     /// Whether neither direction has a fault.
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::StreamFaults::default().is_none());
+    /// ```
     #[must_use]
     pub fn is_none(&self) -> bool {
         self.read.is_none() && self.write.is_none()
@@ -496,19 +617,40 @@ pub struct StreamFaultsBuilder {
 }
 
 impl StreamFaultsBuilder {
-    /// Sets the read (downstream, peer → local) faults.
+    /// Sets the read (peer → local reader) faults.
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let f = StreamFaults::builder().read(DirectionFaults::new().bandwidth(10)).build()?;
+    /// assert!(!f.read().is_none());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn read(mut self, faults: DirectionFaults) -> Self {
         self.faults.read = faults;
         self
     }
 
-    /// Sets the write (upstream, local → peer) faults.
+    /// Sets the write (local writer → peer) faults.
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let f = StreamFaults::builder().write(DirectionFaults::new().bandwidth(10)).build()?;
+    /// assert!(!f.write().is_none());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn write(mut self, faults: DirectionFaults) -> Self {
         self.faults.write = faults;
         self
     }
 
-    /// Sets the seed for random choices (jitter).
+    /// Sets the seed for random choices (jitter, latency distributions).
+    /// A stream's faults switched through a [`FaultSwitch`](super::FaultSwitch)
+    /// derive one seed per stream from it.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::StreamFaults::builder().seed(3).build()?.seed(), 3);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     pub const fn seed(mut self, seed: u64) -> Self {
         self.faults.seed = seed;
         self
@@ -521,7 +663,18 @@ impl StreamFaultsBuilder {
     /// [`ConfigError::Invalid`] naming the field (`read.jitter`,
     /// `write.slice.max_size`, …) and the value when: a duration exceeds
     /// [`MAX_FAULT_DURATION`], jitter exceeds the base latency, bandwidth is
-    /// 0, or a slice size is 0.
+    /// 0, a slice size is 0, a latency distribution is invalid or combined
+    /// with a fixed latency.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let err = StreamFaults::builder()
+    ///     .read(DirectionFaults::new().latency(Duration::from_millis(1)).jitter(Duration::from_millis(2)))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("`read.jitter` = 2ms"));
+    /// ```
     pub fn build(self) -> Result<StreamFaults, ConfigError> {
         self.faults.read.validate(Scope::Read)?;
         self.faults.write.validate(Scope::Write)?;

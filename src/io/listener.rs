@@ -159,12 +159,14 @@ impl ChaosListener {
     ///
     /// # Errors
     ///
-    /// As [`TcpListener::local_addr`].
+    /// As [`TcpListener::local_addr`]. See [`ChaosListener::new`] for an
+    /// example.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }
 
-    /// The target whose faults apply.
+    /// The target whose faults apply. See [`ChaosListener::new`] for an
+    /// example.
     #[must_use]
     pub const fn target(&self) -> &Target {
         &self.target
@@ -185,7 +187,8 @@ impl ChaosListener {
         &self.counters
     }
 
-    /// The wrapped listener.
+    /// The wrapped listener. See [`ChaosListener::into_inner`] for an
+    /// example.
     #[must_use]
     pub const fn get_ref(&self) -> &TcpListener {
         &self.inner
@@ -212,7 +215,8 @@ impl ChaosListener {
     /// and never returned; slowed ones are returned after their delay; held
     /// ones when a switch of the target releases them.
     ///
-    /// Cancel-safe: dropping the future loses no connection.
+    /// Cancel-safe: dropping the future loses no connection. See
+    /// [`ChaosListener`] for an example.
     ///
     /// # Errors
     ///
@@ -222,6 +226,16 @@ impl ChaosListener {
     }
 
     /// Polls for the next connection; see [`accept`](Self::accept).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
+    /// let mut listener = tower_chaos::io::ChaosListener::bind("127.0.0.1:0", &target).await?;
+    /// let _client = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let (_conn, peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// assert!(peer.ip().is_loopback());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///

@@ -236,19 +236,21 @@ pub struct ProxyHandle {
 }
 
 impl ProxyHandle {
-    /// The address clients connect to.
+    /// The address clients connect to. See [`Proxy`] for an example.
     #[must_use]
     pub const fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The address the proxy forwards to.
+    /// The address the proxy forwards to. See [`ProxyHandle`] for an
+    /// example.
     #[must_use]
     pub const fn upstream(&self) -> SocketAddr {
         self.upstream
     }
 
-    /// The target whose faults the proxy applies.
+    /// The target whose faults the proxy applies. See [`ProxyHandle`] for
+    /// an example.
     #[must_use]
     pub const fn target(&self) -> &Target {
         &self.target
@@ -259,18 +261,29 @@ impl ProxyHandle {
     ///
     /// # Errors
     ///
-    /// As [`Target::set_faults`]; on error nothing changes.
+    /// As [`Target::set_faults`]; on error nothing changes. See
+    /// [`ProxyHandle`] for an example.
     pub fn set_faults(&self, faults: ConnFaults) -> Result<(), ConfigError> {
         self.target.set_faults(faults)
     }
 
-    /// The counters every proxied connection adds to.
+    /// The counters every proxied connection adds to (the same figures as
+    /// [`stats`](Self::stats)'s `io`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let target = tower_chaos::Target::builder("db").seed(1).build()?;
+    /// let proxy = tower_chaos::io::Proxy::spawn("127.0.0.1:9".parse()?, &target)?;
+    /// assert_eq!(proxy.counters().snapshot(), proxy.stats().io);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn counters(&self) -> &IoCounters {
         &self.shared.counters
     }
 
-    /// Connection counts and byte counters.
+    /// Connection counts and byte counters. See [`ProxyStats`] for an
+    /// example.
     #[must_use]
     pub fn stats(&self) -> ProxyStats {
         let s = &self.shared;
@@ -284,7 +297,7 @@ impl ProxyHandle {
     }
 
     /// Stops accepting, aborts every proxied connection and waits until all
-    /// of the proxy's tasks have finished.
+    /// of the proxy's tasks have finished. See [`Proxy`] for an example.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -190,6 +190,12 @@ impl<T> ChaosStream<T> {
 
     /// What the target's triggers saw of this connection, when it belongs to
     /// one (see [`ConnInfo::index`] for an example).
+    ///
+    /// ```
+    /// use tower_chaos::io::{ChaosStream, StreamFaults};
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// assert!(ChaosStream::new(a, StreamFaults::none()).conn_info().is_none());
+    /// ```
     #[must_use]
     pub fn conn_info(&self) -> Option<&ConnInfo> {
         match &self.core.source {
@@ -214,6 +220,22 @@ impl<T> ChaosStream<T> {
     }
 
     /// The inner stream; `None` once a reset or timeout has closed it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::AsyncReadExt;
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, Onset, StreamFaults};
+    ///
+    /// let faults = StreamFaults::builder().read(DirectionFaults::new().reset(Onset::Immediately)).build()?;
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::new(a, faults);
+    /// assert!(a.get_ref().is_some() && a.get_mut().is_some());
+    /// let _ = a.read(&mut [0; 1]).await; // the reset fires
+    /// assert!(a.is_reset() && a.is_closed());
+    /// assert!(a.get_ref().is_none());
+    /// assert!(a.into_inner().is_none());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn get_ref(&self) -> Option<&T> {
         self.inner.as_ref()

@@ -19,27 +19,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Stream faults that can be switched at run time, for every stream that
-/// watches them.
+/// watches them, without a [`Target`](crate::Target): the standalone
+/// counterpart of a target's connection faults (which the proxy, listener
+/// and connectors use, with triggers and reports).
 ///
 /// A stream built with [`ChaosStream::with_switch`](super::ChaosStream::with_switch)
 /// checks the switch on every poll (one atomic load) and, when it changed,
-/// takes the new faults at once: latency, bandwidth and slicing apply to the
+/// takes the new faults at once (an idle stream is woken to do so): latency, bandwidth and slicing apply to the
 /// next chunk; a stall or blackhole that is switched off releases the
 /// stream (parked streams are woken); onsets (`AfterBytes`, `After`) count
 /// again from the moment of the switch. What already happened stays: a
 /// reset or closed connection is not revived, a truncated direction stays
 /// closed, and bytes already held by latency keep their release time.
 ///
-/// Each stream gets its own jitter sequence: the `n`-th stream attached to
-/// a switch uses the seed `mix(seed, n)`, so a run is reproducible when
-/// streams are attached in the same order.
+/// Each stream gets its own latency samples: the `n`-th stream attached to
+/// a switch draws from a seed derived from the faults' seed and `n` (the
+/// core's counter-based RNG), so a run is reproducible when streams are
+/// attached in the same order.
 ///
 /// # Clone
 ///
 /// Clones share the same faults (an `Arc`).
-///
-/// SEAM(core): a core `Target` handle will own one switch per connection
-/// wrapper and drive it from its triggers and scenario phases.
 ///
 /// # Example
 ///
@@ -69,6 +69,11 @@ impl Default for FaultSwitch {
 
 impl FaultSwitch {
     /// A switch holding `faults`.
+    ///
+    /// ```
+    /// use tower_chaos::io::{FaultSwitch, StreamFaults};
+    /// assert!(FaultSwitch::new(StreamFaults::none()).get().is_none());
+    /// ```
     #[must_use]
     pub fn new(faults: StreamFaults) -> Self {
         Self {
@@ -82,7 +87,8 @@ impl FaultSwitch {
     }
 
     /// Replaces the faults; every watching stream takes them at its next
-    /// poll, and parked (stalled, blackholed) streams are woken to do so.
+    /// poll, and parked (stalled, blackholed) or idle streams are woken to
+    /// do so. See [`FaultSwitch`] for an example.
     pub fn set(&self, faults: StreamFaults) {
         {
             let mut guard = lock(&self.inner.faults);
@@ -95,12 +101,13 @@ impl FaultSwitch {
         }
     }
 
-    /// Switches every fault off (same as `set(StreamFaults::none())`).
+    /// Switches every fault off (same as `set(StreamFaults::none())`). See
+    /// [`FaultSwitch`] for an example.
     pub fn clear(&self) {
         self.set(StreamFaults::none());
     }
 
-    /// The faults currently set.
+    /// The faults currently set. See [`FaultSwitch`] for an example.
     #[must_use]
     pub fn get(&self) -> StreamFaults {
         *lock(&self.inner.faults)
