@@ -2,6 +2,7 @@
 //! counted together.
 
 use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -97,8 +98,9 @@ pub(crate) struct TargetShared {
     /// Bumped after every switch (enable/disable, a fault set swapped), so
     /// that long-lived users (connections) notice with one atomic load.
     generation: AtomicU64,
-    /// Woken after every switch.
-    watchers: Mutex<Vec<Waker>>,
+    /// Woken after every switch, one waker per watcher id.
+    watchers: Mutex<HashMap<u64, Waker>>,
+    watcher_ids: AtomicU64,
 }
 
 impl fmt::Debug for TargetShared {
@@ -189,20 +191,45 @@ impl TargetShared {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Wakes `waker` at the next switch (once).
+    /// A fresh id to [`watch`](Self::watch) with.
     #[cfg_attr(not(feature = "io"), allow(dead_code))]
-    pub(crate) fn watch(&self, waker: &Waker) {
+    pub(crate) fn watcher_id(&self) -> u64 {
+        self.watcher_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Wakes `waker` at the next switch (once); replaces the waker `id`
+    /// registered before.
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn watch(&self, id: u64, waker: &Waker) {
         let mut watchers = self.watchers.lock().unwrap_or_else(PoisonError::into_inner);
-        if !watchers.iter().any(|w| w.will_wake(waker)) {
-            watchers.push(waker.clone());
+        match watchers.get_mut(&id) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => w.clone_from(waker),
+            None => {
+                watchers.insert(id, waker.clone());
+            }
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn watcher_count(&self) -> usize {
+        self.watchers.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Forgets watcher `id` (it went away before the next switch).
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn unwatch(&self, id: u64) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
     }
 
     /// Announces a switch: bumps the generation, wakes the watchers.
     fn switched(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let watchers = std::mem::take(&mut *self.watchers.lock().unwrap_or_else(PoisonError::into_inner));
-        for w in watchers {
+        for w in watchers.into_values() {
             w.wake();
         }
     }
@@ -582,7 +609,8 @@ impl TargetBuilder {
                 journal: self.journal.map(Journal::new),
                 slots: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
-                watchers: Mutex::new(Vec::new()),
+                watchers: Mutex::new(HashMap::new()),
+                watcher_ids: AtomicU64::new(0),
             }),
         })
     }

@@ -827,6 +827,14 @@ pub(crate) struct ConnCtl {
     enabled: bool,
     faulted: bool,
     guard: Option<ActiveGuard>,
+    /// This connection's registration with the target's switch watchers.
+    watcher: u64,
+}
+
+impl Drop for ConnCtl {
+    fn drop(&mut self) {
+        self.target.shared.unwatch(self.watcher);
+    }
 }
 
 impl fmt::Debug for ConnCtl {
@@ -867,6 +875,7 @@ impl ConnCtl {
             enabled: false,
             faulted: false,
             guard: None,
+            watcher: target.shared.watcher_id(),
         };
         ctl.refresh(false);
         ctl
@@ -916,9 +925,10 @@ impl ConnCtl {
         self.target.shared.generation() != self.generation
     }
 
-    /// Wakes `waker` at the target's next switch.
+    /// Wakes `waker` at the target's next switch (replacing the waker this
+    /// connection registered before).
     pub(crate) fn watch(&self, waker: &Waker) {
-        self.target.shared.watch(waker);
+        self.target.shared.watch(self.watcher, waker);
     }
 
     /// The connect-time outcome in force.
@@ -1018,6 +1028,31 @@ mod tests {
         );
         assert_eq!(ctl.connect(), (Some(End::Refuse), Duration::from_secs(1)));
         assert!(ctl.stream().is_none());
+    }
+
+    #[test]
+    fn closed_connections_leave_no_watcher_behind() {
+        let target = Target::builder("t").seed(1).build().unwrap();
+        let waker = std::task::Waker::noop();
+        let a = ConnCtl::new(&target, ConnInfo::new(Side::Proxy), PROXY);
+        let b = ConnCtl::new(&target, ConnInfo::new(Side::Proxy), PROXY);
+        a.watch(waker);
+        a.watch(waker);
+        b.watch(waker);
+        assert_eq!(
+            target.shared.watcher_count(),
+            2,
+            "one registration per connection"
+        );
+        drop(a);
+        assert_eq!(target.shared.watcher_count(), 1);
+        target.disable();
+        assert_eq!(
+            target.shared.watcher_count(),
+            0,
+            "a switch wakes and forgets them"
+        );
+        assert!(b.is_stale());
     }
 
     #[test]

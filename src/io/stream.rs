@@ -285,6 +285,15 @@ enum Source {
     Target(Box<ConnCtl>),
 }
 
+impl Drop for Source {
+    fn drop(&mut self) {
+        // A target's connection unregisters in `ConnCtl`'s own drop.
+        if let Self::Switch { switch, id, .. } = self {
+            switch.unpark(*id);
+        }
+    }
+}
+
 /// Where bytes and events are counted: the stream's counters, and the
 /// target's report for a connection that belongs to one.
 #[derive(Debug, Default)]
@@ -698,9 +707,9 @@ impl Core {
     fn watch_source(&mut self, pair_waker: &Waker) {
         let (seen, stale) = match &self.source {
             Source::Static => return,
-            Source::Switch { switch, seen, .. } => {
+            Source::Switch { switch, seen, id } => {
                 if self.watched != Some(*seen) {
-                    switch.park(pair_waker);
+                    switch.park(*id, pair_waker);
                 }
                 (*seen, switch.generation() != *seen)
             }
@@ -783,7 +792,7 @@ impl Core {
     fn park(&self, waker: &Waker) {
         match &self.source {
             Source::Static => {}
-            Source::Switch { switch, .. } => switch.park(waker),
+            Source::Switch { switch, id, .. } => switch.park(*id, waker),
             Source::Target(ctl) => {
                 ctl.watch(waker);
                 if ctl.is_stale() {

@@ -1,5 +1,6 @@
 //! A runtime-switchable, `Arc`-shared holder of [`StreamFaults`].
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
@@ -10,7 +11,7 @@ use super::StreamFaults;
 struct Inner {
     generation: AtomicU64,
     faults: Mutex<StreamFaults>,
-    parked: Mutex<Vec<Waker>>,
+    parked: Mutex<HashMap<u64, Waker>>,
     streams: AtomicU64,
 }
 
@@ -80,7 +81,7 @@ impl FaultSwitch {
             inner: Arc::new(Inner {
                 generation: AtomicU64::new(0),
                 faults: Mutex::new(faults),
-                parked: Mutex::new(Vec::new()),
+                parked: Mutex::new(HashMap::new()),
                 streams: AtomicU64::new(0),
             }),
         }
@@ -96,7 +97,7 @@ impl FaultSwitch {
             self.inner.generation.fetch_add(1, Ordering::Release);
         }
         let parked = std::mem::take(&mut *lock(&self.inner.parked));
-        for waker in parked {
+        for waker in parked.into_values() {
             waker.wake();
         }
     }
@@ -123,12 +124,22 @@ impl FaultSwitch {
         (self.inner.generation.load(Ordering::Acquire), *guard)
     }
 
-    /// Registers a waker to wake at the next `set`.
-    pub(crate) fn park(&self, waker: &Waker) {
+    /// Registers stream `id`'s waker to wake at the next `set` (replacing
+    /// the one it registered before).
+    pub(crate) fn park(&self, id: u64, waker: &Waker) {
         let mut parked = lock(&self.inner.parked);
-        if !parked.iter().any(|w| w.will_wake(waker)) {
-            parked.push(waker.clone());
+        match parked.get_mut(&id) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => w.clone_from(waker),
+            None => {
+                parked.insert(id, waker.clone());
+            }
         }
+    }
+
+    /// Forgets stream `id` (dropped before the next `set`).
+    pub(crate) fn unpark(&self, id: u64) {
+        lock(&self.inner.parked).remove(&id);
     }
 
     pub(crate) fn next_stream_id(&self) -> u64 {
