@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
@@ -255,19 +255,12 @@ where
     type Output = Result<ChaosConnection<S::Response>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let counters = self.as_ref().get_ref().inner_counters();
-        self.project()
-            .inner
-            .poll(cx)
-            .map_ok(|(conn, ctl)| ChaosConnection {
-                io: TokioIo::new(ChaosStream::attached(TokioIo::new(conn), ctl, counters)),
-            })
-    }
-}
-
-impl<S: Service<Uri>> ConnectorFuture<S> {
-    fn inner_counters(&self) -> IoCounters {
-        self.inner.counters().clone()
+        let mut inner = self.project().inner;
+        let result = ready!(inner.as_mut().poll(cx));
+        let counters = inner.as_ref().get_ref().counters().clone();
+        Poll::Ready(result.map(|(conn, ctl)| ChaosConnection {
+            io: TokioIo::new(ChaosStream::attached(TokioIo::new(conn), ctl, counters)),
+        }))
     }
 }
 
