@@ -3,6 +3,9 @@
 
 mod error;
 mod fault;
+#[cfg(feature = "io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "io")))]
+pub mod io;
 mod latency;
 mod report;
 mod rng;

@@ -43,6 +43,37 @@ pub enum FaultKind {
     /// The real response's body was truncated, stalled, throttled, delayed
     /// or aborted (feature `http`).
     ResponseBody,
+
+    // Connection faults (feature `io`): one count per connection given the
+    // fault, when it is decided (at connect or accept, or when a live
+    // connection is re-decided after a switch). Keep this block contiguous.
+    /// A connector's name resolution failed (no connection attempted).
+    DnsFailure,
+    /// The connection was refused: an error from a connector, a reset right
+    /// after accept from a listener or the proxy.
+    Refused,
+    /// Connecting (or accepting) was delayed.
+    SlowConnect,
+    /// Connecting never completes (until the fault is switched off).
+    ConnectHang,
+    /// Every chunk of bytes in a direction is delayed.
+    StreamLatency,
+    /// A direction is limited to a number of bytes per second.
+    Bandwidth,
+    /// Transfers in a direction are cut into small pieces.
+    Slice,
+    /// A direction is closed after a number of bytes.
+    Truncate,
+    /// The connection is reset (a real RST on TCP).
+    Reset,
+    /// Bytes stop flowing in a direction; the connection stays open.
+    Stall,
+    /// Bytes in a direction are discarded; the connection stays open.
+    Blackhole,
+    /// Bytes in a direction are discarded, then the connection closes.
+    Timeout,
+    /// Closing a direction is delayed.
+    SlowClose,
 }
 
 impl FaultKind {
@@ -57,9 +88,23 @@ impl FaultKind {
         Self::GrpcStatus,
         Self::DropConnection,
         Self::ResponseBody,
+        // Connection faults.
+        Self::DnsFailure,
+        Self::Refused,
+        Self::SlowConnect,
+        Self::ConnectHang,
+        Self::StreamLatency,
+        Self::Bandwidth,
+        Self::Slice,
+        Self::Truncate,
+        Self::Reset,
+        Self::Stall,
+        Self::Blackhole,
+        Self::Timeout,
+        Self::SlowClose,
     ];
 
-    const COUNT: usize = Self::ALL.len();
+    pub(crate) const COUNT: usize = Self::ALL.len();
 
     /// A short, stable, kebab-case name (used in `Display`, tracing and
     /// serialised reports).
@@ -80,10 +125,24 @@ impl FaultKind {
             Self::GrpcStatus => "grpc-status",
             Self::DropConnection => "drop-connection",
             Self::ResponseBody => "response-body",
+            // Connection faults.
+            Self::DnsFailure => "dns-failure",
+            Self::Refused => "refused",
+            Self::SlowConnect => "slow-connect",
+            Self::ConnectHang => "connect-hang",
+            Self::StreamLatency => "stream-latency",
+            Self::Bandwidth => "bandwidth",
+            Self::Slice => "slice",
+            Self::Truncate => "truncate",
+            Self::Reset => "reset",
+            Self::Stall => "stall",
+            Self::Blackhole => "blackhole",
+            Self::Timeout => "timeout",
+            Self::SlowClose => "slow-close",
         }
     }
 
-    const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 }
@@ -113,6 +172,18 @@ pub(crate) struct Counters {
     /// Bytes passed and dropped by faulted streams; shared with the bodies
     /// (and streams) that outlive the request that faulted them.
     pub(crate) bytes: Arc<ByteCounters>,
+    /// Bytes moved by the target's connections, indexed by [`Bytes`].
+    conn_bytes: [AtomicU64; 4],
+}
+
+/// Which byte counter of a target: direction, and passed or dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "io"), allow(dead_code))]
+pub(crate) enum Bytes {
+    Upstream = 0,
+    Downstream = 1,
+    DroppedUpstream = 2,
+    DroppedDownstream = 3,
 }
 
 impl Counters {
@@ -124,6 +195,11 @@ impl Counters {
         self.injected[kind.index()].fetch_add(1, Ordering::Relaxed);
     }
 
+    #[inline]
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn bytes(&self, which: Bytes, n: u64) {
+        self.conn_bytes[which as usize].fetch_add(n, Ordering::Relaxed);
+    }
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn rejected_header(&self) {
         self.rejected_headers.fetch_add(1, Ordering::Relaxed);
@@ -269,6 +345,18 @@ pub struct Report {
     /// was unusable (HTTP layers with header control on); also counted as
     /// [`FaultKind::Status`].
     pub rejected_headers: u64,
+    /// Bytes the target's connections carried from client to server
+    /// (feature `io`; zero otherwise).
+    pub bytes_upstream: u64,
+    /// Bytes the target's connections carried from server to client.
+    pub bytes_downstream: u64,
+    /// Client-to-server bytes a connection fault took in and never
+    /// delivered (blackholed, discarded by a reset or a close, refused after
+    /// a truncation).
+    pub dropped_upstream: u64,
+    /// Server-to-client bytes a connection fault took in and never
+    /// delivered.
+    pub dropped_downstream: u64,
     /// The journal, oldest first (empty unless enabled with
     /// [`TargetBuilder::journal`](crate::TargetBuilder::journal)).
     pub journal: Vec<Event>,
@@ -290,6 +378,7 @@ impl Report {
             .map(|k| (*k, counters.injected[k.index()].load(Ordering::Relaxed)))
             .collect();
         let (journal, journal_dropped) = journal.map(Journal::snapshot).unwrap_or_default();
+        let bytes = |b: Bytes| counters.conn_bytes[b as usize].load(Ordering::Relaxed);
         Self {
             target: target.to_owned(),
             seed,
@@ -301,6 +390,10 @@ impl Report {
             bytes_passed: counters.bytes.passed.load(Ordering::Relaxed),
             bytes_dropped: counters.bytes.dropped.load(Ordering::Relaxed),
             rejected_headers: counters.rejected_headers.load(Ordering::Relaxed),
+            bytes_upstream: bytes(Bytes::Upstream),
+            bytes_downstream: bytes(Bytes::Downstream),
+            dropped_upstream: bytes(Bytes::DroppedUpstream),
+            dropped_downstream: bytes(Bytes::DroppedDownstream),
             journal,
             journal_dropped,
         }
@@ -358,6 +451,15 @@ impl fmt::Display for Report {
                 f,
                 "  ({} requests with unusable fault headers)",
                 self.rejected_headers
+            )?;
+        }
+        let moved = self.bytes_upstream + self.bytes_downstream;
+        let dropped = self.dropped_upstream + self.dropped_downstream;
+        if moved + dropped > 0 {
+            writeln!(
+                f,
+                "  bytes          {} up, {} down; dropped {} up, {} down",
+                self.bytes_upstream, self.bytes_downstream, self.dropped_upstream, self.dropped_downstream
             )?;
         }
         if self.journal_dropped > 0 {

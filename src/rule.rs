@@ -488,6 +488,21 @@ impl<A, R: ?Sized> Plan<A, R> {
         target: &TargetShared,
         resolve: &mut Z,
     ) -> Option<ActiveGuard> {
+        self.decide_counted(req, n, target, resolve, true)
+    }
+
+    /// [`decide`](Self::decide), for a call that may have been decided
+    /// before (a live connection re-decided after a switch): `fresh` says
+    /// whether a fault applied now makes it count as faulted.
+    #[inline]
+    pub(crate) fn decide_counted<Z: Resolve<A, R>>(
+        &self,
+        req: &R,
+        n: u64,
+        target: &TargetShared,
+        resolve: &mut Z,
+        fresh: bool,
+    ) -> Option<ActiveGuard> {
         if self.rules.is_empty() {
             return None;
         }
@@ -521,7 +536,7 @@ impl<A, R: ?Sized> Plan<A, R> {
                 rule_name: rule.name.as_ref(),
             };
             let applied = resolve.take(&rule.action, req, derive(draw.call_bits, rule.rng_salt), &ctx);
-            target.record(first, applied, i, rule.name.as_ref());
+            target.record(first && fresh, applied, i, rule.name.as_ref());
         }
         guard
     }

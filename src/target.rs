@@ -2,9 +2,11 @@
 //! counted together.
 
 use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Waker;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -93,6 +95,12 @@ pub(crate) struct TargetShared {
     pub(crate) counters: Counters,
     pub(crate) journal: Option<Journal>,
     slots: Mutex<Vec<SlotEntry>>,
+    /// Bumped after every switch (enable/disable, a fault set swapped), so
+    /// that long-lived users (connections) notice with one atomic load.
+    generation: AtomicU64,
+    /// Woken after every switch, one waker per watcher id.
+    watchers: Mutex<HashMap<u64, Waker>>,
+    watcher_ids: AtomicU64,
 }
 
 impl fmt::Debug for TargetShared {
@@ -182,6 +190,56 @@ impl TargetShared {
     pub(crate) fn rate_scale(&self) -> f64 {
         f64::from_bits(self.scale_bits.load(Ordering::Relaxed))
     }
+
+    /// Changes every time the target is switched (see `generation`).
+    #[inline]
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A fresh id to [`watch`](Self::watch) with.
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn watcher_id(&self) -> u64 {
+        self.watcher_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Wakes `waker` at the next switch (once); replaces the waker `id`
+    /// registered before.
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn watch(&self, id: u64, waker: &Waker) {
+        let mut watchers = self.watchers.lock().unwrap_or_else(PoisonError::into_inner);
+        match watchers.get_mut(&id) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => w.clone_from(waker),
+            None => {
+                watchers.insert(id, waker.clone());
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn watcher_count(&self) -> usize {
+        self.watchers.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Forgets watcher `id` (it went away before the next switch).
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn unwatch(&self, id: u64) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// Announces a switch: bumps the generation, wakes the watchers.
+    fn switched(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let watchers = std::mem::take(&mut *self.watchers.lock().unwrap_or_else(PoisonError::into_inner));
+        for w in watchers.into_values() {
+            w.wake();
+        }
+    }
 }
 
 impl Target {
@@ -262,7 +320,10 @@ impl Target {
 
     /// Switches every fault of the target off: requests decided after this
     /// call pass straight through (they are still counted as seen). Requests
-    /// already in flight keep the faults they were given.
+    /// already in flight keep the faults they were given. Live connections
+    /// (feature `io`) are the exception: they drop their faults at their next
+    /// poll and take them back on [`enable`](Self::enable) (see
+    /// [`io`](crate::io#switching-at-run-time)).
     ///
     /// ```
     /// let target = tower_chaos::Target::builder("x").seed(1).build()?;
@@ -284,6 +345,7 @@ impl Target {
     /// ```
     pub fn set_enabled(&self, enabled: bool) {
         self.shared.enabled.store(enabled, Ordering::Relaxed);
+        self.shared.switched();
         tracing::info!(target: "tower_chaos", chaos_target = %self.shared.name, enabled, "chaos switched");
     }
 
@@ -343,7 +405,9 @@ impl Target {
     /// requests of type `R`, HTTP faults, connection faults) for every layer
     /// of the target, at once, without rebuilding any stack. Requests already
     /// in flight keep the faults they were given; the new set's counting
-    /// triggers, budgets and active-fault caps start from zero.
+    /// triggers, budgets and active-fault caps start from zero. Live
+    /// connections (feature `io`) are re-decided against the new set (see
+    /// [`io`](crate::io#switching-at-run-time)).
     ///
     /// # Errors
     ///
@@ -362,7 +426,9 @@ impl Target {
         A: FaultAction,
         R: ?Sized + 'static,
     {
-        self.slot::<A, R>().install(faults)
+        self.slot::<A, R>().install(faults)?;
+        self.shared.switched();
+        Ok(())
     }
 
     /// Removes the target's faults of kind `A` for requests `R`.
@@ -564,6 +630,9 @@ impl TargetBuilder {
                 counters: Counters::default(),
                 journal: self.journal.map(Journal::new),
                 slots: Mutex::new(Vec::new()),
+                generation: AtomicU64::new(0),
+                watchers: Mutex::new(HashMap::new()),
+                watcher_ids: AtomicU64::new(0),
             }),
         })
     }

@@ -1,0 +1,733 @@
+//! Stream fault configuration: plain values, validated once by
+//! [`StreamFaultsBuilder::build`].
+
+use std::time::Duration;
+
+use crate::{ConfigError, Latency};
+
+/// The longest duration any stream fault accepts (365 days).
+///
+/// Longer values are rejected at build time so that no deadline computed from
+/// them can overflow at run time.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, MAX_FAULT_DURATION, StreamFaults};
+///
+/// let too_long = MAX_FAULT_DURATION + Duration::from_secs(1);
+/// let err = StreamFaults::builder()
+///     .read(DirectionFaults::new().latency(too_long))
+///     .build()
+///     .unwrap_err();
+/// assert!(err.to_string().contains("read.latency"));
+/// ```
+pub const MAX_FAULT_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// When an [`Interrupt`] begins in one direction.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, Onset};
+///
+/// let faults = DirectionFaults::new().reset(Onset::AfterBytes(1024));
+/// assert!(!faults.is_none());
+/// assert_ne!(Onset::Immediately, Onset::After(Duration::ZERO));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Onset {
+    /// At the first poll of the stream.
+    Immediately,
+    /// Once this many bytes have passed in the direction: exactly these bytes
+    /// pass intact, then the interruption begins.
+    AfterBytes(u64),
+    /// This long after the stream was wrapped, or after the faults were
+    /// switched in through a [`FaultSwitch`](super::FaultSwitch). On tokio's
+    /// clock; checked whenever the stream is polled.
+    After(Duration),
+}
+
+/// What happens to a connection when an interruption begins.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+///
+/// let read = DirectionFaults::new().timeout(Onset::Immediately, Duration::from_secs(5));
+/// assert_eq!(
+///     read.interrupt(),
+///     Some((Interrupt::Timeout(Duration::from_secs(5)), Onset::Immediately))
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Interrupt {
+    /// Abort the connection: on TCP a real RST goes out (zero linger), the
+    /// peer sees `ConnectionReset`, and so does every later local operation.
+    Reset,
+    /// Bytes stop in this direction and the connection stays open: reads
+    /// never complete, writes never complete (back-pressure).
+    Stall,
+    /// Bytes in this direction are silently discarded and counted as dropped;
+    /// the connection stays open. Reads never complete (incoming bytes are
+    /// drained and discarded), writes succeed but nothing is sent.
+    Blackhole,
+    /// Like toxiproxy's `timeout`: bytes in this direction are discarded
+    /// (as [`Interrupt::Blackhole`]) and after the duration the connection is
+    /// closed: the local reader sees EOF, the local writer `BrokenPipe`, the
+    /// peer sees the socket close.
+    Timeout(Duration),
+}
+
+/// The faults of one direction of a stream.
+///
+/// `read` is the downstream direction (peer → local reader), `write` the
+/// upstream one (local writer → peer). A plain `Copy` value: nothing is
+/// checked until it goes through [`StreamFaultsBuilder::build`].
+///
+/// Within a direction, bytes go through the faults in this order. Read:
+/// peer → latency → slicing → bandwidth → truncate/interrupt → reader.
+/// Write: writer → truncate/interrupt → latency → slicing → bandwidth → peer.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::DirectionFaults;
+///
+/// let read = DirectionFaults::new()
+///     .latency(Duration::from_millis(20))
+///     .jitter(Duration::from_millis(5))
+///     .bandwidth(64 * 1024);
+/// assert_eq!(read.latency_base(), Duration::from_millis(20));
+/// assert!(DirectionFaults::new().is_none());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DirectionFaults {
+    pub(crate) latency: Duration,
+    pub(crate) jitter: Duration,
+    pub(crate) distribution: Option<Latency>,
+    pub(crate) bandwidth: Option<u64>,
+    pub(crate) slice: Option<(usize, Duration)>,
+    pub(crate) truncate_after: Option<u64>,
+    pub(crate) interrupt: Option<(Interrupt, Onset)>,
+    pub(crate) slow_close: Duration,
+}
+
+impl DirectionFaults {
+    /// No fault: bytes pass as they are.
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::DirectionFaults::new().is_none());
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            distribution: None,
+            bandwidth: None,
+            slice: None,
+            truncate_after: None,
+            interrupt: None,
+            slow_close: Duration::ZERO,
+        }
+    }
+
+    /// Delays every chunk by `base` (± [`jitter`](Self::jitter)), measured
+    /// from when the chunk arrived: queued chunks do not add their delays up,
+    /// so latency does not reduce throughput. Order is preserved (a chunk is
+    /// never released before the one ahead of it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::DirectionFaults;
+    ///
+    /// let d = DirectionFaults::new().latency(Duration::from_millis(50));
+    /// assert_eq!(d.latency_base(), Duration::from_millis(50));
+    /// ```
+    #[must_use]
+    pub const fn latency(mut self, base: Duration) -> Self {
+        self.latency = base;
+        self
+    }
+
+    /// Spreads each chunk's latency uniformly over `base - jitter ..= base +
+    /// jitter`, drawn from the seed. Must not exceed the base latency.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    ///
+    /// let ms = Duration::from_millis;
+    /// let ok = DirectionFaults::new().latency(ms(50)).jitter(ms(10));
+    /// assert!(StreamFaults::builder().read(ok).build().is_ok());
+    /// let bad = DirectionFaults::new().latency(ms(5)).jitter(ms(10));
+    /// assert!(StreamFaults::builder().read(bad).build().is_err());
+    /// ```
+    #[must_use]
+    pub const fn jitter(mut self, jitter: Duration) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Delays every chunk by a sample of `latency` (any of the core's
+    /// distributions: uniform, normal, log-normal, Pareto, clamped or not),
+    /// drawn per chunk from the seed. Like [`latency`](Self::latency),
+    /// delays count from each chunk's arrival and order is kept. Replaces a
+    /// fixed latency and jitter (setting both is a configuration error).
+    /// Samples are capped at [`MAX_FAULT_DURATION`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::Latency;
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    ///
+    /// let tail = Latency::log_normal(Duration::from_millis(20), 0.5);
+    /// let faults = StreamFaults::builder()
+    ///     .read(DirectionFaults::new().latency_distribution(tail))
+    ///     .build()?;
+    /// assert_eq!(faults.read().latency_distribution_ref(), Some(&tail));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn latency_distribution(mut self, latency: Latency) -> Self {
+        self.distribution = Some(latency);
+        self
+    }
+
+    /// Limits the direction to `bytes_per_second` (a token bucket on tokio's
+    /// clock, refilled continuously, holding at most 100 ms worth of bytes).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let slow = DirectionFaults::new().bandwidth(64 * 1024);
+    /// assert!(StreamFaults::builder().write(slow).build().is_ok());
+    /// assert!(StreamFaults::builder().write(DirectionFaults::new().bandwidth(0)).build().is_err());
+    /// ```
+    #[must_use]
+    pub const fn bandwidth(mut self, bytes_per_second: u64) -> Self {
+        self.bandwidth = Some(bytes_per_second);
+        self
+    }
+
+    /// Cuts transfers into pieces of at most `max_size` bytes, waiting
+    /// `delay` between pieces. Writers see short writes; readers see short
+    /// reads.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tokio::io::AsyncWriteExt;
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    ///
+    /// let faults = StreamFaults::builder()
+    ///     .write(DirectionFaults::new().slice(4, Duration::ZERO))
+    ///     .build()?;
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::new(a, faults);
+    /// assert_eq!(a.write(b"hello world").await?, 4); // a short write
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub const fn slice(mut self, max_size: usize, delay: Duration) -> Self {
+        self.slice = Some((max_size, delay));
+        self
+    }
+
+    /// Passes exactly `bytes` bytes, then closes the direction.
+    ///
+    /// Read: the reader sees exactly `bytes` bytes, then EOF.
+    /// Write: the write that reaches the limit is short (it accepts exactly
+    /// the bytes left), the wrapper then shuts the write half down so the peer
+    /// reads exactly `bytes` bytes then EOF, and every later write fails with
+    /// `BrokenPipe` (those refused bytes are counted as dropped).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    ///
+    /// let faults = StreamFaults::builder().write(DirectionFaults::new().truncate_after(3)).build()?;
+    /// let (a, mut b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::new(a, faults);
+    /// let err = a.write_all(b"hello").await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    /// let mut got = Vec::new();
+    /// b.read_to_end(&mut got).await?;
+    /// assert_eq!(got, b"hel");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub const fn truncate_after(mut self, bytes: u64) -> Self {
+        self.truncate_after = Some(bytes);
+        self
+    }
+
+    /// Resets the connection at `onset` (see [`Interrupt::Reset`]). A
+    /// direction has at most one interruption: the last one set wins.
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().stall(Onset::Immediately).reset(Onset::AfterBytes(10));
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Reset, Onset::AfterBytes(10))));
+    /// ```
+    #[must_use]
+    pub const fn reset(mut self, onset: Onset) -> Self {
+        self.interrupt = Some((Interrupt::Reset, onset));
+        self
+    }
+
+    /// Stalls the direction at `onset` (see [`Interrupt::Stall`]).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().stall(Onset::AfterBytes(1));
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Stall, Onset::AfterBytes(1))));
+    /// ```
+    #[must_use]
+    pub const fn stall(mut self, onset: Onset) -> Self {
+        self.interrupt = Some((Interrupt::Stall, onset));
+        self
+    }
+
+    /// Blackholes the direction at `onset` (see [`Interrupt::Blackhole`]).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().blackhole(Onset::Immediately);
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Blackhole, Onset::Immediately)));
+    /// ```
+    #[must_use]
+    pub const fn blackhole(mut self, onset: Onset) -> Self {
+        self.interrupt = Some((Interrupt::Blackhole, onset));
+        self
+    }
+
+    /// From `onset`, discards the direction's bytes, then closes the
+    /// connection `close_after` later (see [`Interrupt::Timeout`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, Interrupt, Onset};
+    /// let d = DirectionFaults::new().timeout(Onset::Immediately, Duration::from_secs(5));
+    /// assert_eq!(d.interrupt(), Some((Interrupt::Timeout(Duration::from_secs(5)), Onset::Immediately)));
+    /// ```
+    #[must_use]
+    pub const fn timeout(mut self, onset: Onset, close_after: Duration) -> Self {
+        self.interrupt = Some((Interrupt::Timeout(close_after), onset));
+        self
+    }
+
+    /// Delays closing by `delay`. Read: EOF from the peer reaches the reader
+    /// `delay` late. Write: `poll_shutdown` waits `delay` before the FIN goes
+    /// out. Dropping the wrapper still closes at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tokio::io::AsyncWriteExt;
+    /// use tokio::time::Instant;
+    /// use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
+    ///
+    /// let faults = StreamFaults::builder()
+    ///     .write(DirectionFaults::new().slow_close(Duration::from_secs(2)))
+    ///     .build()?;
+    /// let (a, _b) = tokio::io::duplex(64);
+    /// let mut a = ChaosStream::new(a, faults);
+    /// let start = Instant::now();
+    /// a.shutdown().await?;
+    /// assert_eq!(start.elapsed(), Duration::from_secs(2));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub const fn slow_close(mut self, delay: Duration) -> Self {
+        self.slow_close = delay;
+        self
+    }
+
+    /// The base latency (zero when off).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let d = tower_chaos::io::DirectionFaults::new().latency(Duration::from_millis(3));
+    /// assert_eq!(d.latency_base(), Duration::from_millis(3));
+    /// ```
+    #[must_use]
+    pub const fn latency_base(&self) -> Duration {
+        self.latency
+    }
+
+    /// The latency distribution, if one was set with
+    /// [`latency_distribution`](Self::latency_distribution).
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::DirectionFaults::new().latency_distribution_ref().is_none());
+    /// ```
+    #[must_use]
+    pub const fn latency_distribution_ref(&self) -> Option<&Latency> {
+        self.distribution.as_ref()
+    }
+
+    /// The interruption and its onset, if any.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::DirectionFaults::new().interrupt(), None);
+    /// ```
+    #[must_use]
+    pub const fn interrupt(&self) -> Option<(Interrupt, Onset)> {
+        self.interrupt
+    }
+
+    /// Whether this direction has no fault at all.
+    ///
+    /// ```
+    /// use tower_chaos::io::DirectionFaults;
+    /// assert!(!DirectionFaults::new().truncate_after(1).is_none());
+    /// ```
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        *self == Self::new()
+    }
+
+    pub(crate) fn has_latency(&self) -> bool {
+        self.distribution.is_some() || !self.latency.is_zero() || !self.jitter.is_zero()
+    }
+
+    /// The per-chunk delay as a distribution (`None` when off).
+    pub(crate) fn effective_latency(&self) -> Option<Latency> {
+        if let Some(d) = self.distribution {
+            return Some(d);
+        }
+        if self.jitter.is_zero() {
+            return (!self.latency.is_zero()).then_some(Latency::fixed(self.latency));
+        }
+        Some(Latency::uniform(
+            self.latency.saturating_sub(self.jitter),
+            self.latency.saturating_add(self.jitter),
+        ))
+    }
+
+    pub(crate) fn validate(&self, scope: Scope) -> Result<(), ConfigError> {
+        macro_rules! field {
+            ($name:literal) => {
+                match scope {
+                    Scope::Read => concat!("read.", $name),
+                    Scope::Write => concat!("write.", $name),
+                    Scope::Conn => concat!("conn_fault.", $name),
+                }
+            };
+        }
+        let check = |field: &'static str, d: Duration| {
+            if d > MAX_FAULT_DURATION {
+                Err(ConfigError::invalid(field, d, "must be at most 365 days"))
+            } else {
+                Ok(())
+            }
+        };
+        check(field!("latency"), self.latency)?;
+        check(field!("jitter"), self.jitter)?;
+        if self.jitter > self.latency {
+            return Err(ConfigError::invalid(
+                field!("jitter"),
+                self.jitter,
+                "must not exceed the base latency",
+            ));
+        }
+        if let Some(dist) = self.distribution {
+            if !self.latency.is_zero() || !self.jitter.is_zero() {
+                return Err(ConfigError::invalid(
+                    field!("latency_distribution"),
+                    dist,
+                    "set either a fixed latency (with jitter) or a distribution, not both",
+                ));
+            }
+            dist.validate()?;
+        }
+        if self.bandwidth == Some(0) {
+            return Err(ConfigError::invalid(
+                field!("bandwidth"),
+                0u64,
+                "bytes per second must be at least 1",
+            ));
+        }
+        if let Some((max, delay)) = self.slice {
+            if max == 0 {
+                return Err(ConfigError::invalid(
+                    field!("slice.max_size"),
+                    max,
+                    "must be at least 1 byte",
+                ));
+            }
+            check(field!("slice.delay"), delay)?;
+        }
+        if let Some((interrupt, onset)) = self.interrupt {
+            if let Interrupt::Timeout(d) = interrupt {
+                check(field!("timeout.close_after"), d)?;
+            }
+            if let Onset::After(d) = onset {
+                check(field!("onset"), d)?;
+            }
+        }
+        check(field!("slow_close"), self.slow_close)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+/// Where a value being validated comes from, for the field names of errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Read,
+    Write,
+    Conn,
+}
+
+/// Validated faults for both directions of a stream, plus the seed that
+/// drives every random choice (jitter).
+///
+/// Build it with [`StreamFaults::builder`]; apply it with
+/// [`ChaosStream::new`](super::ChaosStream::new), or share it at run time
+/// through a [`FaultSwitch`](super::FaultSwitch).
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::io::{DirectionFaults, StreamFaults};
+///
+/// let faults = StreamFaults::builder()
+///     .read(DirectionFaults::new().latency(Duration::from_millis(10)))
+///     .write(DirectionFaults::new().truncate_after(100))
+///     .seed(7)
+///     .build()?;
+/// assert_eq!(faults.seed(), 7);
+/// assert!(!faults.is_none());
+/// assert!(StreamFaults::none().is_none());
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StreamFaults {
+    pub(crate) read: DirectionFaults,
+    pub(crate) write: DirectionFaults,
+    pub(crate) seed: u64,
+}
+
+impl StreamFaults {
+    /// No fault in either direction.
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::StreamFaults::none().is_none());
+    /// ```
+    #[must_use]
+    pub const fn none() -> Self {
+        Self {
+            read: DirectionFaults::new(),
+            write: DirectionFaults::new(),
+            seed: 0,
+        }
+    }
+
+    /// Starts a builder with no fault and seed 0.
+    ///
+    /// ```
+    /// let faults = tower_chaos::io::StreamFaults::builder().build()?;
+    /// assert_eq!((faults.seed(), faults.is_none()), (0, true));
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub const fn builder() -> StreamFaultsBuilder {
+        StreamFaultsBuilder { faults: Self::none() }
+    }
+
+    /// The read direction (peer → local reader).
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let f = StreamFaults::builder().read(DirectionFaults::new().truncate_after(1)).build()?;
+    /// assert!(!f.read().is_none() && f.write().is_none());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn read(&self) -> &DirectionFaults {
+        &self.read
+    }
+
+    /// The write direction (local writer → peer).
+    #[must_use]
+    pub const fn write(&self) -> &DirectionFaults {
+        &self.write
+    }
+
+    /// The seed for random choices (per-chunk latency samples).
+    ///
+    /// ```
+    /// let f = tower_chaos::io::StreamFaults::builder().seed(9).build()?;
+    /// assert_eq!(f.seed(), 9);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Whether neither direction has a fault.
+    ///
+    /// ```
+    /// assert!(tower_chaos::io::StreamFaults::default().is_none());
+    /// ```
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        self.read.is_none() && self.write.is_none()
+    }
+
+    pub(crate) fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// Builds a [`StreamFaults`], checking every value.
+///
+/// # Example
+///
+/// ```
+/// use tower_chaos::io::{DirectionFaults, StreamFaults};
+///
+/// let err = StreamFaults::builder()
+///     .read(DirectionFaults::new().bandwidth(0))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid `read.bandwidth` = 0: bytes per second must be at least 1"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct StreamFaultsBuilder {
+    faults: StreamFaults,
+}
+
+impl StreamFaultsBuilder {
+    /// Sets the read (peer → local reader) faults.
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let f = StreamFaults::builder().read(DirectionFaults::new().bandwidth(10)).build()?;
+    /// assert!(!f.read().is_none());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub const fn read(mut self, faults: DirectionFaults) -> Self {
+        self.faults.read = faults;
+        self
+    }
+
+    /// Sets the write (local writer → peer) faults.
+    ///
+    /// ```
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let f = StreamFaults::builder().write(DirectionFaults::new().bandwidth(10)).build()?;
+    /// assert!(!f.write().is_none());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub const fn write(mut self, faults: DirectionFaults) -> Self {
+        self.faults.write = faults;
+        self
+    }
+
+    /// Sets the seed for random choices (jitter, latency distributions).
+    /// A stream's faults switched through a [`FaultSwitch`](super::FaultSwitch)
+    /// derive one seed per stream from it.
+    ///
+    /// ```
+    /// assert_eq!(tower_chaos::io::StreamFaults::builder().seed(3).build()?.seed(), 3);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub const fn seed(mut self, seed: u64) -> Self {
+        self.faults.seed = seed;
+        self
+    }
+
+    /// Checks every value and returns the faults.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the field (`read.jitter`,
+    /// `write.slice.max_size`, …) and the value when: a duration exceeds
+    /// [`MAX_FAULT_DURATION`], jitter exceeds the base latency, bandwidth is
+    /// 0, a slice size is 0, a latency distribution is invalid or combined
+    /// with a fixed latency.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    /// let err = StreamFaults::builder()
+    ///     .read(DirectionFaults::new().latency(Duration::from_millis(1)).jitter(Duration::from_millis(2)))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("`read.jitter` = 2ms"));
+    /// ```
+    pub fn build(self) -> Result<StreamFaults, ConfigError> {
+        self.faults.read.validate(Scope::Read)?;
+        self.faults.write.validate(Scope::Write)?;
+        Ok(self.faults)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_values_naming_the_field() {
+        let err = StreamFaults::builder()
+            .write(
+                DirectionFaults::new()
+                    .latency(Duration::from_millis(1))
+                    .jitter(Duration::from_millis(2)),
+            )
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`write.jitter` = 2ms"), "{err}");
+
+        let err = StreamFaults::builder()
+            .read(DirectionFaults::new().slice(0, Duration::ZERO))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("read.slice.max_size"), "{err}");
+
+        let err = StreamFaults::builder()
+            .read(DirectionFaults::new().stall(Onset::After(Duration::MAX)))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("read.onset"), "{err}");
+
+        let err = StreamFaults::builder()
+            .write(DirectionFaults::new().timeout(Onset::Immediately, Duration::MAX))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("write.timeout.close_after"), "{err}");
+    }
+
+    #[test]
+    fn accepts_edge_values() {
+        let f = StreamFaults::builder()
+            .read(
+                DirectionFaults::new()
+                    .truncate_after(0)
+                    .bandwidth(1)
+                    .slice(1, MAX_FAULT_DURATION),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(f.read().truncate_after, Some(0));
+    }
+}

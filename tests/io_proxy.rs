@@ -1,0 +1,433 @@
+//! The loopback proxy: stream and connect faults, switched at run time.
+//! Upstream, proxy and client share one runtime on tokio's paused clock.
+#![cfg(feature = "io")]
+
+mod io_support;
+
+use std::io;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, sleep, timeout};
+use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Onset, Proxy};
+use tower_chaos::{FaultKind, Latency, Target, Trigger};
+
+use io_support::{connect, echo_server, pattern};
+
+fn target() -> Target {
+    Target::builder("upstream").seed(7).build().expect("target")
+}
+
+/// A target with `faults` installed.
+fn with(faults: ConnFaults) -> Target {
+    let t = target();
+    t.set_faults(faults).expect("valid faults");
+    t
+}
+
+fn one(rule: impl Into<tower_chaos::Rule<ConnFault, ConnInfo>>) -> ConnFaults {
+    ConnFaults::new().with(rule)
+}
+
+async fn timed_roundtrip(client: &mut TcpStream) -> io::Result<Duration> {
+    let start = Instant::now();
+    assert_eq!(roundtrip(client, b"x").await?, b"x");
+    Ok(start.elapsed())
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+async fn roundtrip(client: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
+    client.write_all(msg).await?;
+    let mut back = vec![0; msg.len()];
+    client.read_exact(&mut back).await?;
+    Ok(back)
+}
+
+#[tokio::test(start_paused = true)]
+async fn passes_bytes_through_and_counts_them() -> io::Result<()> {
+    let target = target();
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let data = pattern(200_000);
+    let writer_data = data.clone();
+    let (mut rd, mut wr) = client.split();
+    let (w, back) = tokio::join!(async { wr.write_all(&writer_data).await }, async {
+        let mut back = vec![0; 200_000];
+        rd.read_exact(&mut back).await.map(|_| back)
+    });
+    w?;
+    assert_eq!(back?, data);
+    let stats = proxy.stats();
+    assert_eq!(stats.accepted, 1);
+    assert_eq!(stats.active, 1);
+    assert_eq!(stats.bytes_upstream(), 200_000);
+    assert_eq!(stats.bytes_downstream(), 200_000);
+    let report = target.report();
+    assert_eq!((report.seen, report.faulted), (1, 0));
+    assert_eq!(
+        (report.bytes_upstream, report.bytes_downstream),
+        (200_000, 200_000)
+    );
+    drop(client);
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn downstream_latency_delays_each_reply_until_cleared() -> io::Result<()> {
+    let target = with(one(ConnFault::latency(
+        Direction::Downstream,
+        Latency::fixed(ms(200)),
+    )));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    for _ in 0..3 {
+        let start = Instant::now();
+        assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
+        assert_eq!(start.elapsed(), ms(200));
+    }
+    // Switched off at run time: the same connection is fast again.
+    target.clear_faults::<ConnFault, ConnInfo>();
+    let start = Instant::now();
+    assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    // One connection given one latency fault; chunks delayed counted apart.
+    assert_eq!(target.report().injected(FaultKind::StreamLatency), 1);
+    assert_eq!(proxy.stats().io.fault(FaultKind::StreamLatency), 3);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn disable_and_enable_switch_a_live_connection() -> io::Result<()> {
+    let target = with(one(ConnFault::latency(
+        Direction::Upstream,
+        Latency::fixed(ms(100)),
+    )));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    assert_eq!(timed_roundtrip(&mut client).await?, ms(100));
+    target.disable();
+    assert_eq!(timed_roundtrip(&mut client).await?, Duration::ZERO);
+    target.enable();
+    assert_eq!(timed_roundtrip(&mut client).await?, ms(100));
+    // Switching back and forth re-applies the decision; it is not taken again.
+    assert_eq!(target.report().injected(FaultKind::StreamLatency), 1);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn reset_switched_in_reaches_a_live_client_as_connection_reset() -> io::Result<()> {
+    let target = target();
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    assert_eq!(roundtrip(&mut client, b"hi").await?, b"hi");
+    proxy
+        .set_faults(one(ConnFault::reset(Direction::Downstream, Onset::Immediately)))
+        .expect("valid");
+    // The idle connection is re-decided at once (it is woken by the switch):
+    // the client's next read sees the reset.
+    let err = client.read(&mut [0; 8]).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    assert_eq!(proxy.stats().io.fault(FaultKind::Reset), 1);
+    let report = target.report();
+    assert_eq!((report.injected(FaultKind::Reset), report.faulted), (1, 1));
+    // New connections recover once the fault is off.
+    target.clear_faults::<ConnFault, ConnInfo>();
+    let mut client = connect(proxy.local_addr()).await?;
+    assert_eq!(roundtrip(&mut client, b"ok").await?, b"ok");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn refuse_resets_the_first_connections_only() -> io::Result<()> {
+    let target = with(one(ConnFault::refuse().when(Trigger::first(2))));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    for _ in 0..2 {
+        let mut client = connect(proxy.local_addr()).await?;
+        let err = client.read(&mut [0; 8]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    }
+    let mut client = connect(proxy.local_addr()).await?;
+    assert_eq!(roundtrip(&mut client, b"third").await?, b"third");
+    let stats = proxy.stats();
+    assert_eq!((stats.accepted, stats.io.fault(FaultKind::Refused)), (3, 2));
+    let report = target.report();
+    assert_eq!((report.seen, report.faulted, report.passed), (3, 2, 1));
+    assert_eq!(report.injected(FaultKind::Refused), 2);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn keyed_and_rate_triggers_pick_the_same_connections_for_a_seed() -> io::Result<()> {
+    async fn reset_pattern(seed: u64) -> io::Result<Vec<bool>> {
+        let target = Target::builder("db").seed(seed).build().expect("target");
+        target
+            .set_faults(one(
+                ConnFault::reset(Direction::Both, Onset::Immediately).when(Trigger::rate(0.5))
+            ))
+            .expect("valid");
+        let proxy = Proxy::spawn(echo_server().await?, &target)?;
+        let mut out = Vec::new();
+        for _ in 0..16 {
+            let mut client = connect(proxy.local_addr()).await?;
+            out.push(roundtrip(&mut client, b"?").await.is_err());
+        }
+        assert_eq!(
+            target.report().injected(FaultKind::Reset),
+            out.iter().filter(|r| **r).count() as u64
+        );
+        Ok(out)
+    }
+    let a = reset_pattern(11).await?;
+    assert_eq!(a, reset_pattern(11).await?, "same seed, same connections");
+    assert!(a.contains(&true) && a.contains(&false), "{a:?}");
+    assert_ne!(a, reset_pattern(12).await?, "another seed, another draw");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn hang_holds_connections_until_switched_off() -> io::Result<()> {
+    let target = with(one(ConnFault::connect_hang()));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    client.write_all(b"anyone?").await?;
+    let mut buf = [0; 7];
+    let res = timeout(Duration::from_secs(60), client.read_exact(&mut buf)).await;
+    assert!(res.is_err(), "a hung connection never answers");
+    assert_eq!(proxy.stats().io.fault(FaultKind::ConnectHang), 1);
+    target.disable();
+    client.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"anyone?");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_connect_delays_the_first_reply() -> io::Result<()> {
+    let target = with(one(ConnFault::slow_connect(Latency::fixed(Duration::from_secs(
+        3,
+    )))));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let start = Instant::now();
+    let mut client = connect(proxy.local_addr()).await?;
+    assert_eq!(roundtrip(&mut client, b"x").await?, b"x");
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert_eq!(proxy.stats().io.fault(FaultKind::SlowConnect), 1);
+    let report = target.report();
+    assert_eq!(report.journal.len(), 0, "no journal asked for");
+    assert_eq!(report.injected(FaultKind::SlowConnect), 1);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn stall_trips_the_client_timeout_and_recovers_when_cleared() -> io::Result<()> {
+    let target = target();
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    assert_eq!(roundtrip(&mut client, b"one").await?, b"one");
+    target
+        .set_faults(one(ConnFault::stall(Direction::Downstream, Onset::Immediately)))
+        .expect("valid");
+    client.write_all(b"two").await?;
+    let mut buf = [0; 3];
+    let res = timeout(Duration::from_secs(10), client.read_exact(&mut buf)).await;
+    assert!(res.is_err(), "stalled");
+    target.clear_faults::<ConnFault, ConnInfo>();
+    client.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"two");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
+    let target = with(one(ConnFault::truncate_after(Direction::Downstream, 10)));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    client.write_all(&pattern(100)).await?;
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).await?;
+    assert_eq!(got, &pattern(100)[..10]);
+    assert_eq!(target.report().bytes_downstream, 10);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_bandwidth_limits_the_upload() -> io::Result<()> {
+    // A sink upstream that reports when it has everything.
+    let sink = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = sink.local_addr()?;
+    let start = Instant::now();
+    let upstream = tokio::spawn(async move {
+        let (mut s, _) = sink.accept().await?;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await?;
+        io::Result::Ok((got.len(), start.elapsed()))
+    });
+    let target = with(one(ConnFault::bandwidth(Direction::Upstream, 10_000)));
+    let proxy = Proxy::spawn(addr, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    client.write_all(&pattern(30_000)).await?;
+    client.shutdown().await?;
+    let (n, at) = upstream.await.expect("upstream")?;
+    assert_eq!(n, 30_000);
+    assert!(at >= ms(2_900) && at <= ms(3_100), "{at:?}");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_closes_the_client_connection() -> io::Result<()> {
+    let target = with(one(ConnFault::timeout(
+        Direction::Upstream,
+        Onset::Immediately,
+        Duration::from_secs(4),
+    )));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let start = Instant::now();
+    client.write_all(b"hello?").await?;
+    let mut got = Vec::new();
+    let _ = client.read_to_end(&mut got).await; // EOF (or reset) on close
+    assert!(got.is_empty());
+    assert_eq!(start.elapsed(), Duration::from_secs(4));
+    assert_eq!(proxy.stats().io.dropped_written, 6);
+    assert_eq!(target.report().dropped_upstream, 6);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
+    // Upstream that says hi and closes.
+    let up = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = up.local_addr()?;
+    tokio::spawn(async move {
+        let (mut s, _) = up.accept().await?;
+        s.write_all(b"hi").await?;
+        io::Result::Ok(())
+    });
+    let target = with(one(ConnFault::slow_close(
+        Direction::Downstream,
+        Duration::from_secs(2),
+    )));
+    let proxy = Proxy::spawn(addr, &target)?;
+    let start = Instant::now();
+    let mut client = connect(proxy.local_addr()).await?;
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).await?;
+    assert_eq!(got, b"hi");
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_down_resets_the_client() -> io::Result<()> {
+    let closed = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = closed.local_addr()?;
+    drop(closed);
+    let proxy = Proxy::spawn(addr, &target())?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let err = client.read(&mut [0; 1]).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    assert_eq!(proxy.stats().upstream_failures, 1);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_accepting_and_closes_connections() -> io::Result<()> {
+    let proxy = Proxy::spawn(echo_server().await?, &target())?;
+    let addr = proxy.local_addr();
+    let mut client = TcpStream::connect(addr).await?;
+    assert_eq!(roundtrip(&mut client, b"x").await?, b"x");
+    proxy.shutdown().await;
+    // The proxied connection is gone, and nothing listens any more.
+    let n = client.read(&mut [0; 1]).await.unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(TcpStream::connect(addr).await.is_err());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_handle_stops_the_proxy() -> io::Result<()> {
+    let proxy = Proxy::spawn(echo_server().await?, &target())?;
+    let addr = proxy.local_addr();
+    let mut client = TcpStream::connect(addr).await?;
+    assert_eq!(roundtrip(&mut client, b"x").await?, b"x");
+    drop(proxy);
+    // Aborted tasks release their sockets at the next scheduler turn.
+    sleep(ms(1)).await;
+    let n = client.read(&mut [0; 1]).await.unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(TcpStream::connect(addr).await.is_err());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_latency_delays_each_request_without_adding_up() -> io::Result<()> {
+    let target = with(one(ConnFault::latency(
+        Direction::Upstream,
+        Latency::fixed(ms(150)),
+    )));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let start = Instant::now();
+    assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
+    assert_eq!(start.elapsed(), ms(150));
+    // A burst of requests sent together arrives one latency later, not ten.
+    let start = Instant::now();
+    for _ in 0..10 {
+        client.write_all(b"burst").await?;
+    }
+    let mut back = [0; 50];
+    client.read_exact(&mut back).await?;
+    assert_eq!(start.elapsed(), ms(150));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_active_caps_the_connections_carrying_a_fault() -> io::Result<()> {
+    let target = with(one(ConnFault::latency(
+        Direction::Downstream,
+        Latency::fixed(ms(100)),
+    )
+    .when(Trigger::always())
+    .max_active(1)));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut first = connect(proxy.local_addr()).await?;
+    let mut second = connect(proxy.local_addr()).await?;
+    let start = Instant::now();
+    assert_eq!(roundtrip(&mut first, b"a").await?, b"a");
+    assert_eq!(start.elapsed(), ms(100), "the first holds the only slot");
+    let start = Instant::now();
+    assert_eq!(roundtrip(&mut second, b"b").await?, b"b");
+    assert_eq!(start.elapsed(), Duration::ZERO, "no slot left for the second");
+    // Closing the first frees its slot for the next connection (once the
+    // proxy has seen the close: its EOF is delayed by the latency too).
+    drop(first);
+    sleep(ms(150)).await;
+    assert_eq!(proxy.stats().active, 1);
+    let mut third = connect(proxy.local_addr()).await?;
+    let start = Instant::now();
+    assert_eq!(roundtrip(&mut third, b"c").await?, b"c");
+    assert_eq!(start.elapsed(), ms(100));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn triggers_see_the_connection_addresses() -> io::Result<()> {
+    // Only connections from this client port are refused.
+    let client = tokio::net::TcpSocket::new_v4()?;
+    client.bind("127.0.0.1:0".parse().expect("addr"))?;
+    let port = client.local_addr()?.port();
+    let target = with(one(ConnFault::refuse().when(Trigger::when(
+        move |c: &ConnInfo| c.peer_addr().map(|a| a.port()) == Some(port),
+    ))));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let mut chosen = client.connect(proxy.local_addr()).await?;
+    let err = chosen.read(&mut [0; 1]).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    let mut other = connect(proxy.local_addr()).await?;
+    assert_eq!(roundtrip(&mut other, b"fine").await?, b"fine");
+    Ok(())
+}
