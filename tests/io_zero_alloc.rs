@@ -3,40 +3,17 @@
 //! on a bare pipe and through the wrapper, with no fault and with faults
 //! armed that never fire.
 #![cfg(feature = "io")]
-#![allow(unsafe_code)] // a GlobalAlloc impl is unsafe by definition
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tower_chaos::io::{ChaosStream, DirectionFaults, Onset, StreamFaults};
 
-struct Counting;
-
-thread_local! {
-    static WATCHING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts on the side, with
-// const-initialised thread-locals that never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if WATCHING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod alloc_counter;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
 
 /// Allocations made while writing then reading 1 KiB, `rounds` times,
 /// polled by hand (no runtime, a no-op waker, never `Pending`).
@@ -58,13 +35,11 @@ where
     for _ in 0..8 {
         round(tx.as_mut(), rx.as_mut());
     }
-    ALLOCATIONS.with(|a| a.set(0));
-    WATCHING.with(|w| w.set(true));
+    alloc_counter::start();
     for _ in 0..rounds {
         round(tx.as_mut(), rx.as_mut());
     }
-    WATCHING.with(|w| w.set(false));
-    ALLOCATIONS.with(Cell::get)
+    alloc_counter::stop()
 }
 
 fn pipe() -> (DuplexStream, DuplexStream) {

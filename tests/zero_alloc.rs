@@ -1,40 +1,17 @@
 //! The pass-through path allocates nothing: a counting global allocator
 //! (this binary's own) watches 10 000 calls through armed, disabled and
 //! empty layers.
-#![allow(unsafe_code)] // a GlobalAlloc impl is unsafe by definition
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, Latency, Trigger};
 
-struct Counting;
-
-thread_local! {
-    static WATCHING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts on the side, with
-// const-initialised thread-locals that never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if WATCHING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod alloc_counter;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
 
 #[derive(Clone)]
 struct Echo;
@@ -60,14 +37,12 @@ where
 {
     // Warm up (first-use initialisation is not per-call cost).
     svc.ready().await.unwrap().call(0).await.unwrap();
-    ALLOCATIONS.with(|a| a.set(0));
-    WATCHING.with(|w| w.set(true));
+    alloc_counter::start();
     for i in 0..n {
         let out = svc.ready().await.unwrap().call(i).await.unwrap();
         assert_eq!(out, i);
     }
-    WATCHING.with(|w| w.set(false));
-    ALLOCATIONS.with(Cell::get)
+    alloc_counter::stop()
 }
 
 fn armed() -> ChaosLayer<u64> {
@@ -94,10 +69,8 @@ fn armed() -> ChaosLayer<u64> {
 #[tokio::test(flavor = "current_thread")]
 async fn no_allocation_when_no_fault_fires() {
     // Control: the counter does see allocations.
-    WATCHING.with(|w| w.set(true));
-    drop(std::hint::black_box(Box::new(1u8)));
-    WATCHING.with(|w| w.set(false));
-    assert_eq!(ALLOCATIONS.with(Cell::get), 1, "the counting allocator works");
+    let ((), n) = alloc_counter::during(|| drop(std::hint::black_box(Box::new(1u8))));
+    assert_eq!(n, 1, "the counting allocator works");
 
     let chaos = armed();
     let mut svc = chaos.layer(Echo);
