@@ -1166,20 +1166,35 @@ impl Core {
     }
 }
 
-fn poll_read_slow<T: AsyncRead + AsyncWrite + Resettable>(
+/// Runs a slow-path poll `body` after [`Core::prepare`] (switched faults
+/// taken, due events fired, the event timer armed), with the pair waker
+/// `prepare` returns, or the caller's.
+fn prepared<T: Resettable, O>(
     mut inner: Pin<&mut Option<T>>,
     core: &mut Core,
+    dir: Dir,
     cx: &mut Context<'_>,
-    buf: &mut ReadBuf<'_>,
-) -> Poll<io::Result<()>> {
-    let waker = match core.prepare(inner.as_mut(), Dir::Read, cx) {
+    body: impl FnOnce(Pin<&mut Option<T>>, &mut Core, &mut Context<'_>) -> Poll<io::Result<O>>,
+) -> Poll<io::Result<O>> {
+    let waker = match core.prepare(inner.as_mut(), dir, cx) {
         Ok(w) => w,
         Err(e) => return Poll::Ready(Err(e)),
     };
     match &waker {
-        Some(w) => poll_read_body(inner, core, &mut Context::from_waker(w), buf),
-        None => poll_read_body(inner, core, cx, buf),
+        Some(w) => body(inner, core, &mut Context::from_waker(w)),
+        None => body(inner, core, cx),
     }
+}
+
+fn poll_read_slow<T: AsyncRead + AsyncWrite + Resettable>(
+    inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    prepared(inner, core, Dir::Read, cx, |inner, core, cx| {
+        poll_read_body(inner, core, cx, buf)
+    })
 }
 
 fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
@@ -1297,19 +1312,14 @@ fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
 }
 
 fn poll_write_slow<T: AsyncWrite + Resettable>(
-    mut inner: Pin<&mut Option<T>>,
+    inner: Pin<&mut Option<T>>,
     core: &mut Core,
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
-    let waker = match core.prepare(inner.as_mut(), Dir::Write, cx) {
-        Ok(w) => w,
-        Err(e) => return Poll::Ready(Err(e)),
-    };
-    match &waker {
-        Some(w) => poll_write_body(inner, core, &mut Context::from_waker(w), buf),
-        None => poll_write_body(inner, core, cx, buf),
-    }
+    prepared(inner, core, Dir::Write, cx, |inner, core, cx| {
+        poll_write_body(inner, core, cx, buf)
+    })
 }
 
 fn poll_write_body<T: AsyncWrite + Resettable>(
@@ -1419,18 +1429,13 @@ impl Lane {
 }
 
 fn poll_flush_slow<T: AsyncWrite + Resettable>(
-    mut inner: Pin<&mut Option<T>>,
+    inner: Pin<&mut Option<T>>,
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    let waker = match core.prepare(inner.as_mut(), Dir::Write, cx) {
-        Ok(w) => w,
-        Err(e) => return Poll::Ready(Err(e)),
-    };
-    match &waker {
-        Some(w) => poll_flush_body(inner, core, &mut Context::from_waker(w)),
-        None => poll_flush_body(inner, core, cx),
-    }
+    prepared(inner, core, Dir::Write, cx, |inner, core, cx| {
+        poll_flush_body(inner, core, cx)
+    })
 }
 
 fn poll_flush_body<T: AsyncWrite + Resettable>(
@@ -1461,18 +1466,13 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
 }
 
 fn poll_shutdown_slow<T: AsyncWrite + Resettable>(
-    mut inner: Pin<&mut Option<T>>,
+    inner: Pin<&mut Option<T>>,
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    let waker = match core.prepare(inner.as_mut(), Dir::Write, cx) {
-        Ok(w) => w,
-        Err(e) => return Poll::Ready(Err(e)),
-    };
-    match &waker {
-        Some(w) => poll_shutdown_body(inner, core, &mut Context::from_waker(w)),
-        None => poll_shutdown_body(inner, core, cx),
-    }
+    prepared(inner, core, Dir::Write, cx, |inner, core, cx| {
+        poll_shutdown_body(inner, core, cx)
+    })
 }
 
 fn poll_shutdown_body<T: AsyncWrite + Resettable>(
