@@ -218,7 +218,7 @@ impl TargetShared {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, feature = "io"))]
     pub(crate) fn watcher_count(&self) -> usize {
         self.watchers.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
@@ -472,27 +472,18 @@ impl Target {
     /// ```
     #[must_use]
     pub fn report(&self) -> Report {
-        let s = &self.shared;
-        let seen = s
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|e| e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed))
-            .sum();
-        Report::new(
-            &s.name,
-            (s.seed, s.seed_source),
-            seen,
-            &s.counters,
-            s.journal.as_ref(),
-        )
+        self.snapshot(true)
     }
 
     /// Counters only (no journal): cheap enough to take at every boundary
     /// of a scenario.
     #[cfg(feature = "scenario")]
     pub(crate) fn counts(&self) -> Report {
+        self.snapshot(false)
+    }
+
+    /// Requests seen by every slot, the counters, and the journal if asked.
+    fn snapshot(&self, with_journal: bool) -> Report {
         let s = &self.shared;
         let seen = s
             .slots
@@ -501,7 +492,8 @@ impl Target {
             .iter()
             .map(|e| e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed))
             .sum();
-        Report::new(&s.name, (s.seed, s.seed_source), seen, &s.counters, None)
+        let journal = if with_journal { s.journal.as_ref() } else { None };
+        Report::new(&s.name, (s.seed, s.seed_source), seen, &s.counters, journal)
     }
 
     /// The slot for faults `A` on requests `R`, created empty on first use.
