@@ -125,7 +125,7 @@ impl Faults {
     pub fn rule<A, R>(mut self, rule: Rule<A, R>) -> Self
     where
         A: FaultAction + Clone + fmt::Debug,
-        R: 'static,
+        R: ?Sized + 'static,
     {
         self.typed.push(Arc::new(Typed(rule)));
         self
@@ -204,6 +204,22 @@ impl Faults {
         }
         for spec in &self.request {
             acc.push(cx.finish(spec.to_rule::<R, E>(cx, attrs)));
+        }
+    }
+    /// Adds the described content as HTTP faults: `down` answers `503
+    /// Service Unavailable`, `slow` delays the inner call.
+    #[cfg(feature = "http")]
+    pub(crate) fn contribute_http(&self, cx: &Cx, acc: &mut Accumulator) {
+        use crate::http::{HttpFault, HttpRequest, SyntheticResponse};
+        if let Some(l) = self.slow {
+            acc.push(cx.finish(Rule::new(HttpFault::Latency(l), Trigger::<HttpRequest>::always())));
+        }
+        if self.down {
+            let down = HttpFault::Respond(SyntheticResponse::service_unavailable());
+            acc.push(cx.finish(Rule::new(down, Trigger::<HttpRequest>::always())));
+        }
+        for spec in &self.request {
+            acc.push(cx.finish(spec.to_http_rule(cx)));
         }
     }
 }
@@ -492,6 +508,37 @@ impl RequestFault {
             Action::Hang => Fault::hang(),
             Action::LostReply => Fault::lost_reply_injected(),
         };
+        let keyed = self.keyed.as_ref().map(|(attr, p)| {
+            // Checked before the rehearsal starts: a keyed fault needs
+            // attributes. Without them every request shares one key.
+            let attrs = attrs.cloned();
+            let attr = Arc::clone(attr);
+            Trigger::keyed(*p, move |r: &R| attrs.as_ref().and_then(|f| f(r, &attr)))
+        });
+        self.limit(Rule::new(fault, self.trigger(cx, keyed)))
+    }
+
+    /// The HTTP rule for this fault: an error is a `503 Service
+    /// Unavailable`, a hang a one-day delay (the client's timeout ends it),
+    /// a lost reply a dropped connection; a keyed fault keys on the request
+    /// header named after its attribute.
+    #[cfg(feature = "http")]
+    pub(crate) fn to_http_rule(&self, cx: &Cx) -> crate::http::HttpRule {
+        use crate::http::{HttpFault, HttpRequest, SyntheticResponse};
+        let fault = match self.action {
+            Action::Latency(l) | Action::LatencyAfter(l) => HttpFault::Latency(l),
+            Action::Error => HttpFault::Respond(SyntheticResponse::service_unavailable()),
+            Action::Hang => HttpFault::Latency(Latency::fixed(Duration::from_secs(86_400))),
+            Action::LostReply => HttpFault::DropConnection,
+        };
+        let keyed = self.keyed.as_ref().map(|(attr, p)| {
+            let attr = Arc::clone(attr);
+            Trigger::keyed(*p, move |r: &HttpRequest| r.headers().get(&*attr).cloned())
+        });
+        self.limit(Rule::new(fault, self.trigger(cx, keyed)))
+    }
+
+    fn trigger<R: ?Sized + 'static>(&self, cx: &Cx, keyed: Option<Trigger<R>>) -> Trigger<R> {
         let mut parts: Vec<Trigger<R>> = Vec::new();
         if let Some(c) = self.overload {
             parts.push(Trigger::overload(c));
@@ -499,15 +546,7 @@ impl RequestFault {
         if let Some((from, to)) = self.window {
             parts.push(Trigger::window(cx.at(from), cx.at(to)));
         }
-        if let Some((attr, p)) = &self.keyed {
-            // Checked before the rehearsal starts: a keyed fault needs
-            // attributes. Without them every request shares one key.
-            let attrs = attrs.cloned();
-            let attr = Arc::clone(attr);
-            parts.push(Trigger::keyed(*p, move |r: &R| {
-                attrs.as_ref().and_then(|f| f(r, &attr))
-            }));
-        }
+        parts.extend(keyed);
         if let Some(n) = self.after {
             parts.push(Trigger::after(n));
         }
@@ -520,12 +559,14 @@ impl RequestFault {
         if let Some(p) = self.rate {
             parts.push(Trigger::rate(p));
         }
-        let trigger = match parts.len() {
+        match parts.len() {
             0 => Trigger::always(),
             1 => parts.pop().unwrap_or_default(),
             _ => Trigger::all(parts),
-        };
-        let mut rule = Rule::new(fault, trigger);
+        }
+    }
+
+    fn limit<A, R: ?Sized>(&self, mut rule: Rule<A, R>) -> Rule<A, R> {
         if let Some(n) = self.budget {
             rule = rule.budget(n);
         }
@@ -559,7 +600,7 @@ impl Cx {
 
     /// Names the rule after the phase (unless named) and gates it with the
     /// phase's ramp.
-    pub(crate) fn finish<A, R>(&self, rule: Rule<A, R>) -> Rule<A, R> {
+    pub(crate) fn finish<A, R: ?Sized>(&self, rule: Rule<A, R>) -> Rule<A, R> {
         let rule = rule.name_if_unnamed(&self.phase);
         match self.ramp {
             Some((from, to, start, end)) => rule.gate(Trigger::ramp(from, to, start, end)),
@@ -574,9 +615,9 @@ pub(crate) trait Contribute: Send + Sync + fmt::Debug {
     fn contribute(&self, cx: &Cx, acc: &mut Accumulator);
 }
 
-struct Typed<A, R>(Rule<A, R>);
+struct Typed<A, R: ?Sized>(Rule<A, R>);
 
-impl<A: fmt::Debug, R> fmt::Debug for Typed<A, R> {
+impl<A: fmt::Debug, R: ?Sized> fmt::Debug for Typed<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
@@ -585,7 +626,7 @@ impl<A: fmt::Debug, R> fmt::Debug for Typed<A, R> {
 impl<A, R> Contribute for Typed<A, R>
 where
     A: FaultAction + Clone + fmt::Debug,
-    R: 'static,
+    R: ?Sized + 'static,
 {
     fn contribute(&self, cx: &Cx, acc: &mut Accumulator) {
         acc.push(cx.finish(self.0.clone()));
@@ -595,7 +636,7 @@ where
 /// Clears the fault set of one kind from a target.
 pub(crate) type Clearer = fn(&Target);
 
-fn clear<A: FaultAction, R: 'static>(target: &Target) {
+fn clear<A: FaultAction, R: ?Sized + 'static>(target: &Target) {
     target.clear_faults::<A, R>();
 }
 
@@ -607,7 +648,7 @@ trait KindSet: Send {
     fn clearer(&self) -> Clearer;
 }
 
-impl<A: FaultAction, R: 'static> KindSet for FaultSet<A, R> {
+impl<A: FaultAction, R: ?Sized + 'static> KindSet for FaultSet<A, R> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
@@ -641,7 +682,7 @@ impl fmt::Debug for Accumulator {
 }
 
 impl Accumulator {
-    pub(crate) fn push<A: FaultAction, R: 'static>(&mut self, rule: Rule<A, R>) {
+    pub(crate) fn push<A: FaultAction, R: ?Sized + 'static>(&mut self, rule: Rule<A, R>) {
         let id = TypeId::of::<FaultSet<A, R>>();
         let index = match self.kinds.iter().position(|(k, _)| *k == id) {
             Some(i) => i,

@@ -71,6 +71,8 @@ mod faults;
 mod file;
 mod histogram;
 mod phase;
+#[cfg(feature = "http")]
+pub mod presets;
 mod probe;
 mod report;
 mod runner;

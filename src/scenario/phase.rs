@@ -166,7 +166,7 @@ impl Phase {
     pub fn rule<A, R>(mut self, rule: Rule<A, R>) -> Self
     where
         A: FaultAction + Clone + fmt::Debug,
-        R: 'static,
+        R: ?Sized + 'static,
     {
         self.faults = self.faults.rule(rule);
         self

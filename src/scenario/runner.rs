@@ -52,6 +52,24 @@ impl<R: 'static, E: From<InjectedError> + 'static> Binder for RequestBinder<R, E
     }
 }
 
+/// Binds described faults to the HTTP faults of an
+/// [`HttpChaosLayer`](crate::http::HttpChaosLayer).
+#[cfg(feature = "http")]
+#[derive(Debug)]
+struct HttpBinder;
+
+#[cfg(feature = "http")]
+impl Binder for HttpBinder {
+    fn has_attributes(&self) -> bool {
+        // Keyed faults key on the request header named by the attribute.
+        true
+    }
+
+    fn bind(&self, faults: &Faults, cx: &Cx, acc: &mut Accumulator) {
+        faults.contribute_http(cx, acc);
+    }
+}
+
 #[derive(Debug)]
 struct Bound {
     target: Target,
@@ -321,6 +339,31 @@ impl Rehearsal {
             attrs: Some(Arc::new(attributes)),
             _types: PhantomData,
         }));
+        self
+    }
+
+    /// Registers `target` and binds its described faults to HTTP faults:
+    /// those of an [`HttpChaosLayer`](crate::http::HttpChaosLayer) on that
+    /// target (feature `http`). `down` answers `503 Service Unavailable`,
+    /// `slow` delays the inner call, a request error is a `503`, a hang a
+    /// one-day delay (the client's timeout ends it), a lost reply a dropped
+    /// connection, and a keyed fault keys on the request header named by
+    /// its attribute. Per-operation effects (`429` with `Retry-After`, AWS
+    /// `ThrottlingException`, "PUT fails while GET recovers") are
+    /// [`HttpRule`](crate::http::HttpRule)s added with [`Phase::rule`](super::Phase::rule),
+    /// or built by [`presets::http`](super::presets::http).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// let scenario = Scenario::builder("s").phase(Phase::new("p", "api").lasting(Duration::from_secs(1)).down()).build()?;
+    /// let api = tower_chaos::Target::builder("api").seed(1).build().unwrap();
+    /// assert!(Rehearsal::new(&scenario).bind_http(&api).check().is_ok());
+    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn bind_http(mut self, target: &Target) -> Self {
+        self.entry(target).binders.push(Arc::new(HttpBinder));
         self
     }
 

@@ -1,0 +1,495 @@
+//! Scenarios drawn from real provider outages, and generic building blocks
+//! (features `scenario` and `http`).
+//!
+//! Each preset replays a public postmortem's timeline with its real
+//! durations: a 14-hour outage takes 14 hours of tokio's clock, which
+//! replays in milliseconds under `#[tokio::test(start_paused = true)]` or
+//! is compressed by [`Rehearsal::speed`](super::Rehearsal::speed) in real
+//! time. Every preset starts with [`LEAD_IN`] of healthy traffic before the
+//! onset and ends with [`LEAD_OUT`] of healthy traffic after full recovery,
+//! so a client has a baseline and a chance to show it recovered.
+//!
+//! Presets describe HTTP-level effects: bind their targets with
+//! [`Rehearsal::bind_http`](super::Rehearsal::bind_http) and put an
+//! [`HttpChaosLayer`](crate::http::HttpChaosLayer) for each target in front
+//! of the provider. Rates marked *illustrative* are not in the postmortems;
+//! they are parameters chosen to make the effect visible, not claims.
+//!
+//! ```
+//! use tower_chaos::scenario::presets;
+//!
+//! let s3 = presets::aws_s3_2017();
+//! let down = s3.phase("all-operations-down").unwrap();
+//! assert_eq!(down.start(), presets::LEAD_IN);
+//! assert_eq!(down.duration(), std::time::Duration::from_secs((2 * 60 + 49) * 60));
+//! for name in presets::NAMES {
+//!     assert_eq!(presets::by_name(name).unwrap().name(), *name);
+//! }
+//! ```
+
+use std::time::Duration;
+
+use http::Method;
+
+use super::{Flap, Phase, RequestFault, Scenario};
+use crate::http::{HttpFault, HttpRule, RequestMatcher, RetryAfter, SyntheticResponse};
+use crate::{Capacity, Latency, Trigger};
+
+/// Healthy time before each preset's onset.
+///
+/// ```
+/// assert_eq!(tower_chaos::scenario::presets::LEAD_IN.as_secs(), 600);
+/// ```
+pub const LEAD_IN: Duration = Duration::from_secs(10 * 60);
+
+/// Healthy time after each preset's full recovery.
+///
+/// ```
+/// assert_eq!(tower_chaos::scenario::presets::LEAD_OUT.as_secs(), 600);
+/// ```
+pub const LEAD_OUT: Duration = Duration::from_secs(10 * 60);
+
+/// The names of the presets, for [`by_name`].
+///
+/// ```
+/// assert!(tower_chaos::scenario::presets::NAMES.contains(&"aws-dynamodb-dns-2025"));
+/// ```
+pub const NAMES: &[&str] = &[
+    "aws-dynamodb-dns-2025",
+    "aws-us-east-1-2021",
+    "aws-s3-2017",
+    "cloudflare-2025",
+    "google-cloud-2025",
+];
+
+/// The preset named `name` (one of [`NAMES`]).
+///
+/// ```
+/// use tower_chaos::scenario::presets;
+/// assert_eq!(presets::by_name("aws-s3-2017").unwrap().name(), "aws-s3-2017");
+/// assert!(presets::by_name("nope").is_none());
+/// ```
+#[must_use]
+pub fn by_name(name: &str) -> Option<Scenario> {
+    Some(match name {
+        "aws-dynamodb-dns-2025" => aws_dynamodb_dns_2025(),
+        "aws-us-east-1-2021" => aws_us_east_1_2021(),
+        "aws-s3-2017" => aws_s3_2017(),
+        "cloudflare-2025" => cloudflare_2025(),
+        "google-cloud-2025" => google_cloud_2025(),
+        _ => return None,
+    })
+}
+
+/// `h` hours and `m` minutes.
+const fn hm(h: u64, m: u64) -> Duration {
+    Duration::from_secs((h * 60 + m) * 60)
+}
+
+/// Offset of a wall-clock time of the incident from its onset, plus
+/// [`LEAD_IN`]; times after midnight (`next_day`) add a day.
+const fn clock(onset: (u64, u64), at: (u64, u64), next_day: bool) -> Duration {
+    let onset = onset.0 * 60 + onset.1;
+    let at = at.0 * 60 + at.1 + if next_day { 24 * 60 } else { 0 };
+    Duration::from_secs(LEAD_IN.as_secs() + (at - onset) * 60)
+}
+
+fn build(builder: super::ScenarioBuilder) -> Scenario {
+    match builder.build() {
+        Ok(s) => s,
+        // The presets are constants checked by the tests.
+        Err(e) => unreachable!("invalid preset: {e}"),
+    }
+}
+
+/// A `503 Service Unavailable` for every request.
+///
+/// ```
+/// assert_eq!(tower_chaos::scenario::presets::unavailable().action().kind(), tower_chaos::FaultKind::Status);
+/// ```
+#[must_use]
+pub fn unavailable() -> HttpRule {
+    SyntheticResponse::service_unavailable().when(Trigger::always())
+}
+
+/// A `429 Too Many Requests` with `Retry-After: <retry_after>` for a
+/// fraction `rate` of the requests.
+///
+/// ```
+/// use std::time::Duration;
+/// let rule = tower_chaos::scenario::presets::throttled(0.5, Duration::from_secs(2));
+/// assert_eq!(rule.action().kind(), tower_chaos::FaultKind::Status);
+/// ```
+#[must_use]
+pub fn throttled(rate: f64, retry_after: Duration) -> HttpRule {
+    SyntheticResponse::too_many_requests(RetryAfter::after(retry_after)).when(Trigger::rate(rate))
+}
+
+/// An AWS JSON `ThrottlingException` (HTTP 400, `x-amzn-ErrorType`) for a
+/// fraction `rate` of the requests: what the AWS SDKs retry as throttling.
+///
+/// ```
+/// let rule = tower_chaos::scenario::presets::aws_throttled(0.2);
+/// assert_eq!(rule.action().kind(), tower_chaos::FaultKind::Status);
+/// ```
+#[must_use]
+pub fn aws_throttled(rate: f64) -> HttpRule {
+    SyntheticResponse::aws_throttling().when(Trigger::rate(rate))
+}
+
+/// `response` for requests with one of `methods` only: per-operation
+/// effects, such as S3's PUTs failing while GETs have recovered.
+///
+/// ```
+/// use http::Method;
+/// use tower_chaos::http::SyntheticResponse;
+/// let puts = tower_chaos::scenario::presets::for_methods(SyntheticResponse::service_unavailable(), &[Method::PUT, Method::POST]);
+/// assert_eq!(puts.action().kind(), tower_chaos::FaultKind::Status);
+/// ```
+#[must_use]
+pub fn for_methods(response: SyntheticResponse, methods: &[Method]) -> HttpRule {
+    let matcher = methods
+        .iter()
+        .map(|m| RequestMatcher::method(m.clone()))
+        .reduce(RequestMatcher::or)
+        .unwrap_or_else(|| RequestMatcher::predicate(|_| false));
+    response.when(matcher)
+}
+
+/// Generic block: `target` is down (`503`) from `at` for `lasting`.
+///
+/// ```
+/// use std::time::Duration;
+/// let p = tower_chaos::scenario::presets::regional_outage("eu-west-1", Duration::ZERO, Duration::from_secs(60));
+/// assert!(p.content().is_down());
+/// ```
+#[must_use]
+pub fn regional_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
+    Phase::new(format!("{target}-outage"), target)
+        .at(at)
+        .lasting(lasting)
+        .down()
+}
+
+/// Generic block: a brownout whose error rate ramps from 0 to `peak` over
+/// the phase while every request takes `latency` longer.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::Latency;
+/// let p = tower_chaos::scenario::presets::brownout("db", Duration::ZERO, Duration::from_secs(600), 0.4, Latency::fixed(Duration::from_millis(200)));
+/// assert_eq!(p.ramping(), Some((0.0, 0.4)));
+/// ```
+#[must_use]
+pub fn brownout(target: &str, at: Duration, lasting: Duration, peak: f64, latency: Latency) -> Phase {
+    Phase::new(format!("{target}-brownout"), target)
+        .at(at)
+        .lasting(lasting)
+        .slow(latency)
+        .request(RequestFault::error())
+        .ramp(0.0, peak)
+}
+
+/// Generic block: a throttling storm, `429` with `Retry-After` on a
+/// fraction `rate` of the requests.
+///
+/// ```
+/// use std::time::Duration;
+/// let p = tower_chaos::scenario::presets::throttling_storm("api", Duration::ZERO, Duration::from_secs(600), 0.5, Duration::from_secs(1));
+/// assert!(!p.content().is_empty());
+/// ```
+#[must_use]
+pub fn throttling_storm(
+    target: &str,
+    at: Duration,
+    lasting: Duration,
+    rate: f64,
+    retry_after: Duration,
+) -> Phase {
+    Phase::new(format!("{target}-throttling-storm"), target)
+        .at(at)
+        .lasting(lasting)
+        .rule(throttled(rate, retry_after))
+}
+
+/// Generic block: a slow drain after an outage, errors falling from all
+/// requests to none over the phase while requests take `latency` longer.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::Latency;
+/// let p = tower_chaos::scenario::presets::slow_drain("db", Duration::ZERO, Duration::from_secs(600), Latency::fixed(Duration::from_millis(50)));
+/// assert_eq!(p.ramping(), Some((1.0, 0.0)));
+/// ```
+#[must_use]
+pub fn slow_drain(target: &str, at: Duration, lasting: Duration, latency: Latency) -> Phase {
+    Phase::new(format!("{target}-slow-drain"), target)
+        .at(at)
+        .lasting(lasting)
+        .slow(latency)
+        .request(RequestFault::error())
+        .ramp(1.0, 0.0)
+}
+
+/// AWS us-east-1, 2025-10-19/20: DynamoDB's regional endpoint resolved to
+/// an empty DNS record (target `dynamodb`; times PDT, onset 23:48).
+///
+/// Source: AWS's summary of the Amazon DynamoDB service disruption in
+/// us-east-1, as summarised in `OUTAGES.md` ("AWS us-east-1, 2025-10-19/20,
+/// DynamoDB DNS").
+///
+/// Modelled: `dns-empty`, 23:48–02:25, every request fails; `cache-expiry`,
+/// 02:25–02:40, failures fall linearly to none as cached DNS records
+/// expire; then healthy until the event ended at 14:20 (EC2 and load
+/// balancer impairments of the same event ran until then, on other
+/// services: not modelled here).
+///
+/// Simplified: the DNS failure is modelled at the HTTP level, as `503
+/// Service Unavailable` on every request, because a client here sees the
+/// failure as "no new connections"; the connection-level DNS fault
+/// (feature `io`) will replace it, so that recovery is seen only when the
+/// client re-resolves. The timeline covers the whole event (14 h 32 min).
+///
+/// ```
+/// use std::time::Duration;
+/// let s = tower_chaos::scenario::presets::aws_dynamodb_dns_2025();
+/// assert_eq!(s.phase("dns-empty").unwrap().duration(), Duration::from_secs((2 * 60 + 37) * 60));
+/// ```
+#[must_use]
+pub fn aws_dynamodb_dns_2025() -> Scenario {
+    let onset = (23, 48);
+    let fixed = clock(onset, (2, 25), true);
+    let recovered = clock(onset, (2, 40), true);
+    let over = clock(onset, (14, 20), true);
+    build(
+        Scenario::builder("aws-dynamodb-dns-2025")
+            .description("AWS us-east-1 2025-10-19/20: DynamoDB endpoint resolved to an empty DNS record")
+            .phase(
+                Phase::new("dns-empty", "dynamodb")
+                    .at(LEAD_IN)
+                    .lasting(fixed - LEAD_IN)
+                    .down(),
+            )
+            .phase(
+                Phase::new("cache-expiry", "dynamodb")
+                    .at(fixed)
+                    .lasting(recovered - fixed)
+                    .down()
+                    .ramp(1.0, 0.0),
+            )
+            .duration(over + LEAD_OUT),
+    )
+}
+
+/// AWS us-east-1, 2021-12-07: congestion on internal network devices
+/// (target `api`; times PST, onset 07:30, API failures until about 16:44).
+///
+/// Source: AWS's summary of the AWS service event in the Northern Virginia
+/// (us-east-1) region, as summarised in `OUTAGES.md` ("AWS us-east-1,
+/// 2021-12-07").
+///
+/// Modelled: `congestion`, 07:30–16:44: elevated latency (log-normal,
+/// median 800 ms), API errors and timeouts (requests that hang until the
+/// client's timeout).
+///
+/// Simplified: the rates (30 % errors, 10 % hangs) are illustrative; the
+/// partial improvement through the day is uncertain in the source and is
+/// not modelled; internal DNS errors are folded into the API errors;
+/// running instances (the data plane) are not a target.
+///
+/// ```
+/// use std::time::Duration;
+/// let s = tower_chaos::scenario::presets::aws_us_east_1_2021();
+/// assert_eq!(s.phase("congestion").unwrap().duration(), Duration::from_secs((9 * 60 + 14) * 60));
+/// ```
+#[must_use]
+pub fn aws_us_east_1_2021() -> Scenario {
+    let end = clock((7, 30), (16, 44), false);
+    build(
+        Scenario::builder("aws-us-east-1-2021")
+            .description("AWS us-east-1 2021-12-07: internal network congestion")
+            .phase(
+                Phase::new("congestion", "api")
+                    .at(LEAD_IN)
+                    .lasting(end - LEAD_IN)
+                    .slow(Latency::log_normal(Duration::from_millis(800), 0.8))
+                    .request(RequestFault::error().rate(0.3))
+                    .request(RequestFault::hang().rate(0.1)),
+            )
+            .duration(end + LEAD_OUT),
+    )
+}
+
+/// AWS S3 us-east-1, 2017-02-28: S3 could serve no GET, LIST, PUT or
+/// DELETE; reads and deletes came back before writes (target `s3`; times
+/// PST, onset 09:37).
+///
+/// Source: AWS's summary of the Amazon S3 service disruption in the
+/// Northern Virginia (us-east-1) region, as summarised in `OUTAGES.md`
+/// ("AWS S3 us-east-1, 2017-02-28").
+///
+/// Modelled: `all-operations-down`, 09:37–12:26, every request `503`;
+/// `reads-recovering`, 12:26–13:18, GET, HEAD and DELETE failures (LIST is
+/// a GET) fall linearly to none; `writes-down`, 12:26–13:54, PUT and POST
+/// still `503`.
+///
+/// Simplified: the linear recovery of reads; the backlog drained by
+/// dependent services afterwards is not modelled.
+///
+/// ```
+/// use std::time::Duration;
+/// let s = tower_chaos::scenario::presets::aws_s3_2017();
+/// assert_eq!(s.phase("writes-down").unwrap().end(), s.phase("all-operations-down").unwrap().start() + Duration::from_secs((4 * 60 + 17) * 60));
+/// ```
+#[must_use]
+pub fn aws_s3_2017() -> Scenario {
+    let onset = (9, 37);
+    let partial = clock(onset, (12, 26), false);
+    let reads = clock(onset, (13, 18), false);
+    let writes = clock(onset, (13, 54), false);
+    let unavailable = SyntheticResponse::service_unavailable;
+    build(
+        Scenario::builder("aws-s3-2017")
+            .description("AWS S3 us-east-1 2017-02-28: all operations down, reads recover before writes")
+            .phase(
+                Phase::new("all-operations-down", "s3")
+                    .at(LEAD_IN)
+                    .lasting(partial - LEAD_IN)
+                    .down(),
+            )
+            .phase(
+                Phase::new("reads-recovering", "s3")
+                    .at(partial)
+                    .lasting(reads - partial)
+                    .rule(for_methods(
+                        unavailable(),
+                        &[Method::GET, Method::HEAD, Method::DELETE],
+                    ))
+                    .ramp(1.0, 0.0),
+            )
+            .phase(
+                Phase::new("writes-down", "s3")
+                    .at(partial)
+                    .lasting(writes - partial)
+                    .rule(for_methods(unavailable(), &[Method::PUT, Method::POST])),
+            )
+            .duration(writes + LEAD_OUT),
+    )
+}
+
+/// Cloudflare, 2025-11-18: widespread HTTP 5xx that flapped between good
+/// and bad about every 5 minutes, then stayed bad (target `edge`; times
+/// UTC, onset 11:20, all normal 17:06).
+///
+/// Source: Cloudflare's outage write-up of 18 November 2025, as summarised
+/// in `OUTAGES.md` ("Cloudflare, 2025-11-18").
+///
+/// Modelled: `flapping`, from 11:20, `500` for 5 minutes then good for 5
+/// minutes; `steady-bad`, every request `500` until 13:05;
+/// `partial-bypass`, 13:05–14:30, some products bypassed; `core-flowing`,
+/// 14:30–17:06, errors falling to none.
+///
+/// Simplified: when the flapping turned into steady errors is not in the
+/// source; it is a parameter here (flapping for the first hour). The
+/// error rates of the two recovery phases (50 %, then 10 % falling to
+/// none) are illustrative.
+///
+/// ```
+/// use std::time::Duration;
+/// let s = tower_chaos::scenario::presets::cloudflare_2025();
+/// assert_eq!(s.phase("flapping").unwrap().flapping().unwrap().period(), Duration::from_secs(600));
+/// ```
+#[must_use]
+pub fn cloudflare_2025() -> Scenario {
+    let onset = (11, 20);
+    let steady = LEAD_IN + hm(1, 0);
+    let bypass = clock(onset, (13, 5), false);
+    let flowing = clock(onset, (14, 30), false);
+    let normal = clock(onset, (17, 6), false);
+    let error = || HttpFault::Respond(SyntheticResponse::internal_server_error()).when(Trigger::always());
+    let error_rate =
+        |p| HttpFault::Respond(SyntheticResponse::internal_server_error()).when(Trigger::rate(p));
+    build(
+        Scenario::builder("cloudflare-2025")
+            .description("Cloudflare 2025-11-18: flapping 5xx, then steady, then recovery")
+            .phase(
+                Phase::new("flapping", "edge")
+                    .at(LEAD_IN)
+                    .lasting(steady - LEAD_IN)
+                    .rule(error())
+                    .flap(Flap::new(hm(0, 5), hm(0, 5))),
+            )
+            .phase(
+                Phase::new("steady-bad", "edge")
+                    .at(steady)
+                    .lasting(bypass - steady)
+                    .rule(error()),
+            )
+            .phase(
+                Phase::new("partial-bypass", "edge")
+                    .at(bypass)
+                    .lasting(flowing - bypass)
+                    .rule(error_rate(0.5)),
+            )
+            .phase(
+                Phase::new("core-flowing", "edge")
+                    .at(flowing)
+                    .lasting(normal - flowing)
+                    .rule(error_rate(0.1))
+                    .ramp(1.0, 0.0),
+            )
+            .duration(normal + LEAD_OUT),
+    )
+}
+
+/// Google Cloud, 2025-06-12: HTTP 503 on external API requests worldwide;
+/// smaller regions recovered after about 40 minutes, the largest region
+/// after up to 2 h 40 min, because restarting tasks overloaded a backing
+/// database when retries had no randomized backoff (targets `small-region`
+/// and `large-region`; onset about 10:51 PDT).
+///
+/// Source: Google Cloud's incident report of 12 June 2025, as summarised in
+/// `OUTAGES.md` ("Google Cloud, 2025-06-12").
+///
+/// Modelled: `global-503` on both targets for 40 minutes; then
+/// `overloaded` on `large-region` until 2 h 40 min after onset: requests
+/// beyond a capacity of 20 per second are answered `503`, so a client
+/// whose retries have no backoff or jitter keeps the region down, and a
+/// well-behaved one gets through.
+///
+/// Simplified: the capacity is illustrative; the database is not modelled,
+/// the overload is the provider's answer to the caller's own load.
+///
+/// ```
+/// use std::time::Duration;
+/// let s = tower_chaos::scenario::presets::google_cloud_2025();
+/// assert_eq!(s.phase("overloaded").unwrap().end(), s.phase("global-503").unwrap().start() + Duration::from_secs(160 * 60));
+/// ```
+#[must_use]
+pub fn google_cloud_2025() -> Scenario {
+    let regional = LEAD_IN + hm(0, 40);
+    let large = LEAD_IN + hm(2, 40);
+    build(
+        Scenario::builder("google-cloud-2025")
+            .description("Google Cloud 2025-06-12: global 503s, regional recovery, overload by retries")
+            .phase(
+                Phase::new("global-503", "large-region")
+                    .at(LEAD_IN)
+                    .lasting(regional - LEAD_IN)
+                    .down(),
+            )
+            .phase(
+                Phase::new("global-503-small", "small-region")
+                    .at(LEAD_IN)
+                    .lasting(regional - LEAD_IN)
+                    .down(),
+            )
+            .phase(
+                Phase::new("overloaded", "large-region")
+                    .at(regional)
+                    .lasting(large - regional)
+                    .request(RequestFault::error().overload(Capacity::per_second(20.0))),
+            )
+            .duration(large + LEAD_OUT),
+    )
+}
