@@ -351,7 +351,7 @@ impl Rehearsal {
     /// its attribute. Per-operation effects (`429` with `Retry-After`, AWS
     /// `ThrottlingException`, "PUT fails while GET recovers") are
     /// [`HttpRule`](crate::http::HttpRule)s added with [`Phase::rule`](super::Phase::rule),
-    /// or built by [`presets::http`](super::presets::http).
+    /// or built by the helpers of [`presets`](super::presets).
     ///
     /// ```
     /// # use std::time::Duration;

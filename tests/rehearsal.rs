@@ -1,0 +1,23 @@
+//! The main example's rehearsal under paused time: the AWS 2025-10 preset,
+//! compressed as the example does, against the two-region loopback
+//! provider; the application's retries, breaker and failover hold.
+#![cfg(all(feature = "scenario", feature = "http", feature = "serde"))]
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/outage_rehearsal.rs"]
+mod example;
+
+#[tokio::test(start_paused = true)]
+async fn the_example_rehearsal_passes_its_verdict() {
+    let options = example::parse(["--seed".to_owned(), "7".to_owned()]).unwrap();
+    let options = example::Options {
+        live: false,
+        ..options
+    };
+    let outcome = example::rehearse(&options).await.unwrap();
+    println!("{}", outcome.report);
+    outcome.verdict.unwrap();
+    let dns = outcome.report.phase("dns-empty").unwrap();
+    assert!(dns.caller.calls > 0);
+    assert!(dns.provider.seen > 0, "region 1 was tried while down");
+}
