@@ -340,3 +340,33 @@ fn generic_blocks_compose_into_a_valid_scenario() {
     let us = Target::builder("us").seed(1).build().unwrap();
     Rehearsal::new(&s).bind_http(&eu).bind_http(&us).check().unwrap();
 }
+
+/// The figure in `docs/BENCHMARKS.md`: the 14-hour AWS 2025-10 preset
+/// replayed under paused time with a steady client (one call a second,
+/// 53,520 calls), wall time printed.
+#[tokio::test(start_paused = true)]
+async fn replay_wall_time_of_the_14_hour_aws_2025_preset() {
+    let s = presets::aws_dynamodb_dns_2025();
+    let db = Target::builder("dynamodb").seed(1).build().unwrap();
+    let rehearsal = Rehearsal::new(&s).bind_http(&db);
+    let probe = rehearsal.probe("dynamodb").unwrap();
+    let wall = std::time::Instant::now();
+    let run = tokio::spawn(rehearsal.run());
+    let svc = provider(&db);
+    let start = Instant::now();
+    let calls = (s.duration().as_secs() - 1) as u32;
+    for i in 0..calls {
+        sleep_until(start + Duration::from_millis(500) + Duration::from_secs(1) * i).await;
+        call(svc.clone(), &probe, Method::GET).await;
+    }
+    let report = run.await.unwrap().unwrap();
+    let elapsed = wall.elapsed();
+    println!(
+        "replayed {} of `{}` with {calls} calls in {elapsed:?} of wall time",
+        tower_chaos::scenario::format_duration(s.duration()),
+        s.name()
+    );
+    assert_eq!(db.report().seen, u64::from(calls));
+    assert_eq!(report.phase("dns-empty").unwrap().caller.ok, 0);
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+}
