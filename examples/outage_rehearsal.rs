@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Region 1 is the scenario's first target, behind an `HttpChaosLayer`;
-//! region 2 is healthy. The verdict: while region 1 is down, the users of
+//! region 2 is healthy. Four workers call in a loop: three read (GET), one
+//! writes (PUT). The verdict: while region 1 is down, the users of
 //! the application (after retries and failover) see under 5 % errors, and
 //! the application recovers within a minute of scenario time of the
 //! provider. Exits 0 when the verdict passes.
@@ -153,13 +154,18 @@ struct Stats {
 struct App {
     http: reqwest::Client,
     regions: [String; 2],
+    /// GET for reads, PUT for writes (per-operation presets such as S3's).
+    method: reqwest::Method,
     breakers: [Breaker; 2],
     jitter: Jitter,
 }
 
 impl App {
     async fn attempt(&self, region: usize) -> bool {
-        let call = self.http.get(&self.regions[region]).send();
+        let call = self
+            .http
+            .request(self.method.clone(), &self.regions[region])
+            .send();
         matches!(timeout(Duration::from_millis(250), call).await, Ok(Ok(r)) if r.status().is_success())
     }
 
@@ -227,6 +233,11 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
         let mut app = App {
             http: http.clone(),
             regions: [format!("http://{region1}/item"), format!("http://{region2}/item")],
+            method: if w == 3 {
+                reqwest::Method::PUT
+            } else {
+                reqwest::Method::GET
+            },
             breakers: Default::default(),
             jitter: Jitter(o.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (w + 1)),
         };
