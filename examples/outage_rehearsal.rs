@@ -40,6 +40,9 @@ pub struct Options {
     pub speed: Option<f64>,
     /// Print the live per-second line.
     pub live: bool,
+    /// A naive client instead (`--naive`): region 1 only, no breaker,
+    /// retries without backoff. Its verdict fails on outage presets.
+    pub naive: bool,
 }
 
 impl Default for Options {
@@ -50,11 +53,12 @@ impl Default for Options {
             seed: 42,
             speed: None,
             live: true,
+            naive: false,
         }
     }
 }
 
-/// Parses `--preset NAME`, `--file PATH`, `--seed N`, `--speed F`.
+/// Parses `--preset NAME`, `--file PATH`, `--seed N`, `--speed F`, `--naive`.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut o = Options::default();
     let mut args = args.into_iter();
@@ -68,9 +72,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 let s: f64 = value()?.parse().map_err(|e| format!("--speed: {e}"))?;
                 o.speed = Some(s);
             }
+            "--naive" => o.naive = true,
             "-h" | "--help" => {
                 return Err(format!(
-                    "usage: outage_rehearsal [--preset NAME] [--file PATH] [--seed N] [--speed F]\npresets: {}",
+                    "usage: outage_rehearsal [--preset NAME] [--file PATH] [--seed N] [--speed F] [--naive]\npresets: {}",
                     presets::NAMES.join(", ")
                 ));
             }
@@ -158,6 +163,7 @@ struct App {
     method: reqwest::Method,
     breakers: [Breaker; 2],
     jitter: Jitter,
+    naive: bool,
 }
 
 impl App {
@@ -170,6 +176,14 @@ impl App {
     }
 
     async fn call(&mut self) -> bool {
+        if self.naive {
+            for _ in 0..3 {
+                if self.attempt(0).await {
+                    return true;
+                }
+            }
+            return false;
+        }
         for region in 0..2 {
             for attempt in 0..3u32 {
                 if !self.breakers[region].allows() {
@@ -240,6 +254,7 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
             },
             breakers: Default::default(),
             jitter: Jitter(o.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (w + 1)),
+            naive: o.naive,
         };
         let (stats, probe) = (Arc::clone(&stats), probe.clone());
         let mut done = status.clone();
@@ -308,6 +323,7 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
     {
         if let Err(e) = report.assert_error_rate_below(p.name(), 0.05) {
             verdict = Err(e.to_string());
+            break;
         }
     }
     if verdict.is_ok() {

@@ -21,3 +21,16 @@ async fn the_example_rehearsal_passes_its_verdict() {
     assert!(dns.caller.calls > 0);
     assert!(dns.provider.seen > 0, "region 1 was tried while down");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_naive_client_fails_the_verdict() {
+    let options = example::parse(["--naive".to_owned()]).unwrap();
+    let options = example::Options {
+        live: false,
+        ..options
+    };
+    let outcome = example::rehearse(&options).await.unwrap();
+    let err = outcome.verdict.unwrap_err();
+    assert!(err.contains("dns-empty"), "{err}");
+    assert_eq!(outcome.report.phase("dns-empty").unwrap().caller.ok, 0);
+}
