@@ -7,6 +7,7 @@
 //! cargo run --example outage_rehearsal --features full
 //! cargo run --example outage_rehearsal --features full -- --preset aws-s3-2017 --seed 7 --speed 2000
 //! cargo run --example outage_rehearsal --features full -- --file tests/scenarios/outage.toml
+//! cargo run --example outage_rehearsal --features full -- --naive   # the verdict fails, exit 1
 //! ```
 //!
 //! Region 1 is the scenario's first target, behind an `HttpChaosLayer`;
