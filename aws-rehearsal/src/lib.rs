@@ -1,0 +1,1 @@
+//! Holds the AWS SDK rehearsal tests (see `tests/dynamodb.rs`).
