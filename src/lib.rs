@@ -13,6 +13,7 @@ mod rule;
 #[cfg(feature = "scenario")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scenario")))]
 pub mod scenario;
+mod screen;
 mod seed;
 mod target;
 mod trigger;

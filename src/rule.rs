@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::report::Event;
 use crate::rng::{derive, nth};
+use crate::screen::Screen;
 use crate::target::TargetShared;
 use crate::trigger::{Cond, Draw, Salts};
 use crate::{ConfigError, FaultKind, Trigger};
@@ -403,6 +404,8 @@ struct CompiledRule<A, R: ?Sized> {
 /// A validated fault set with its counters: what a layer evaluates.
 pub(crate) struct Plan<A, R: ?Sized> {
     rules: Box<[CompiledRule<A, R>]>,
+    /// Set when every rule leads with a constant rate.
+    screen: Option<Screen>,
     limits: Option<Arc<Limits>>,
     seed: u64,
 }
@@ -460,6 +463,7 @@ impl<A: FaultAction, R: ?Sized> Plan<A, R> {
             })
         });
         Ok(Self {
+            screen: Screen::of(rules.iter().map(|r| &r.cond)),
             rules: rules.into_boxed_slice(),
             limits,
             seed,
@@ -472,6 +476,7 @@ impl<A, R: ?Sized> Plan<A, R> {
     pub(crate) fn empty(seed: u64) -> Self {
         Self {
             rules: Box::new([]),
+            screen: None,
             limits: None,
             seed,
         }
@@ -506,16 +511,51 @@ impl<A, R: ?Sized> Plan<A, R> {
         if self.rules.is_empty() {
             return None;
         }
+        let call_bits = nth(self.seed, n);
+        let scale = target.rate_scale();
+        // Without a screen every rule is evaluated in full.
+        let leads = match &self.screen {
+            Some(screen) => screen.pass(call_bits, scale)?,
+            None => u64::MAX,
+        };
+        self.apply(req, call_bits, scale, leads, target, resolve, fresh)
+    }
+
+    /// Evaluates the rules, past the screen: `leads` has the bits of the
+    /// rules whose leading rate passed (all bits when there is no screen).
+    /// Out of line: a screened plan rarely gets here, and the pass path
+    /// stays small.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the decision's inputs, passed on from decide_counted"
+    )]
+    #[inline(never)]
+    fn apply<Z: Resolve<A, R>>(
+        &self,
+        req: &R,
+        call_bits: u64,
+        scale: f64,
+        leads: u64,
+        target: &TargetShared,
+        resolve: &mut Z,
+        fresh: bool,
+    ) -> Option<ActiveGuard> {
         let clock = || target.elapsed();
         let draw = Draw {
-            call_bits: nth(self.seed, n),
+            call_bits,
             seed: self.seed,
-            scale: target.rate_scale(),
+            scale,
             clock: &clock,
         };
+        let screened = self.screen.is_some();
         let mut guard: Option<ActiveGuard> = None;
         for (i, rule) in self.rules.iter().enumerate() {
-            if !rule.cond.fires(req, &draw) || !resolve.wants(&rule.action) {
+            let fires = if screened {
+                leads & (1 << i) != 0 && rule.cond.fires_after_lead(req, &draw)
+            } else {
+                rule.cond.fires(req, &draw)
+            };
+            if !fires || !resolve.wants(&rule.action) {
                 continue;
             }
             let first = guard.is_none();

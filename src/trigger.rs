@@ -725,6 +725,32 @@ impl<R: ?Sized> Cond<R> {
         }
     }
 
+    /// The constant rate this condition starts with, and its salt: `rate(p)`
+    /// alone or first in an `all` (a `never` is a rate of 0). Nothing else in
+    /// the condition is evaluated when that rate fails, which is what lets a
+    /// [`Screen`](crate::screen::Screen) draw it for the whole fault set.
+    pub(crate) fn lead_rate(&self) -> Option<(f64, u64)> {
+        match self {
+            Self::Rate { p, salt } => Some((*p, *salt)),
+            Self::Never => Some((0.0, 0)),
+            Self::All(v) => v.first().and_then(|c| match c {
+                Self::Rate { p, salt } => Some((*p, *salt)),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the condition holds, its [`lead_rate`](Self::lead_rate)
+    /// having passed.
+    pub(crate) fn fires_after_lead(&self, req: &R, draw: &Draw<'_>) -> bool {
+        match self {
+            Self::Rate { .. } => true,
+            Self::All(v) => v[1..].iter().all(|c| c.fires(req, draw)),
+            _ => self.fires(req, draw),
+        }
+    }
+
     #[inline(never)]
     fn fires_other(&self, req: &R, draw: &Draw<'_>) -> bool {
         match self {

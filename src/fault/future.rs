@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
@@ -38,12 +38,58 @@ pin_project! {
         S: Service<R>,
     {
         Pass { #[pin] fut: S::Future },
-        Faulted { faulted: Pin<Box<Faulted<S, R>>> },
+        Faulted { faulted: FaultedBox<S, R> },
+    }
+}
+
+/// The boxed state of a faulted request.
+///
+/// Why not a plain `Pin<Box<Faulted>>` in the enum: the pass path must
+/// compile to what the inner future alone compiles to. Drop glue that
+/// drops a `Faulted` in place, or a poll that returns the faulted result
+/// through memory, is too large to inline into the caller's loop; the
+/// response future then lives on the stack and every call pays store
+/// forwarding (13 ns a call against 3 ns, see `docs/BENCHMARKS.md`). So
+/// the drop hands the box, by value, to a cold function, and the cold poll
+/// returns only whether the result is ready; the result itself is moved
+/// out inline.
+struct FaultedBox<S: Service<R>, R>(Option<Pin<Box<Faulted<S, R>>>>);
+
+impl<S: Service<R>, R> Drop for FaultedBox<S, R> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(faulted) = self.0.take() {
+            drop_faulted(faulted);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_faulted<T>(faulted: T) {
+    drop(faulted);
+}
+
+impl<S: Service<R>, R> FaultedBox<S, R> {
+    #[inline]
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<S::Response, S::Error>> {
+        let Some(faulted) = &mut self.0 else {
+            return Poll::Pending;
+        };
+        if !faulted.as_mut().advance(cx) {
+            return Poll::Pending;
+        }
+        // Polled again after completion: stay pending rather than panic at
+        // request time.
+        match faulted.as_mut().take_output() {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
+        }
     }
 }
 
 pin_project! {
-    struct Faulted<S, R>
+    pub(super) struct Faulted<S, R>
     where
         S: Service<R>,
     {
@@ -95,14 +141,26 @@ impl<S: Service<R>, R> ResponseFuture<S, R> {
         }
     }
 
-    #[cold]
-    #[inline(never)]
-    pub(super) fn faulted(
+    /// A faulted request's future, around the state built by
+    /// [`Faulted::new`] (out of line; only the box crosses, in a register).
+    #[inline]
+    pub(super) fn faulted(faulted: Pin<Box<Faulted<S, R>>>) -> Self {
+        Self {
+            state: State::Faulted {
+                faulted: FaultedBox(Some(faulted)),
+            },
+        }
+    }
+}
+
+impl<S: Service<R>, R> Faulted<S, R> {
+    /// The state of a faulted request, as decided at `call`.
+    pub(super) fn new(
         start: Start<S, R>,
         after: Duration,
         lost: Option<S::Error>,
         guard: ActiveGuard,
-    ) -> Self {
+    ) -> Pin<Box<Self>> {
         let step = match start {
             Start::Delay(d, then) => Step::Before {
                 sleep: sleep(d),
@@ -112,16 +170,12 @@ impl<S: Service<R>, R> ResponseFuture<S, R> {
             Start::Fail(e) => finish(Err(e), after),
             Start::Hang => Step::Hang,
         };
-        Self {
-            state: State::Faulted {
-                faulted: Box::pin(Faulted {
-                    step,
-                    after,
-                    lost,
-                    guard,
-                }),
-            },
-        }
+        Box::pin(Self {
+            step,
+            after,
+            lost,
+            guard,
+        })
     }
 }
 
@@ -144,20 +198,25 @@ impl<S: Service<R>, R> Future for ResponseFuture<S, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Pass { fut } => fut.poll(cx),
-            StateProj::Faulted { faulted } => faulted.as_mut().poll_faulted(cx),
+            StateProj::Faulted { faulted } => faulted.poll(cx),
         }
     }
 }
 
 impl<S: Service<R>, R> Faulted<S, R> {
+    /// Drives the faulted request; `true` once its result is ready to be
+    /// taken with [`take_output`](Self::take_output).
+    #[cold]
     #[inline(never)]
-    fn poll_faulted(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<S::Response, S::Error>> {
+    fn advance(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
         let this = self.project();
         let (mut step, after, lost) = (this.step, *this.after, this.lost);
         loop {
             let next = match step.as_mut().project() {
                 StepProj::Before { sleep, then } => {
-                    ready!(sleep.poll(cx));
+                    if sleep.poll(cx).is_pending() {
+                        return false;
+                    }
                     match then.take() {
                         Some(Then::Call(mut inner, req)) => Step::Running { fut: inner.call(req) },
                         Some(Then::Fail(e)) => finish(Err(e), after),
@@ -165,7 +224,9 @@ impl<S: Service<R>, R> Faulted<S, R> {
                     }
                 }
                 StepProj::Running { fut } => {
-                    let result = ready!(fut.poll(cx));
+                    let Poll::Ready(result) = fut.poll(cx) else {
+                        return false;
+                    };
                     // A lost reply discards the real answer (already counted
                     // as a lost-reply injection at `call`).
                     let result = match lost.take() {
@@ -175,15 +236,26 @@ impl<S: Service<R>, R> Faulted<S, R> {
                     finish(result, after)
                 }
                 StepProj::Holding { sleep, result } => {
-                    ready!(sleep.poll(cx));
-                    return result.take().map_or(Poll::Pending, Poll::Ready);
+                    if sleep.poll(cx).is_pending() {
+                        return false;
+                    }
+                    Step::Ready {
+                        result: result.take(),
+                    }
                 }
-                // Polled again after completion: stay pending rather than
-                // panic at request time.
-                StepProj::Ready { result } => return result.take().map_or(Poll::Pending, Poll::Ready),
-                StepProj::Hang => return Poll::Pending,
+                StepProj::Ready { .. } => return true,
+                StepProj::Hang => return false,
             };
             step.set(next);
+        }
+    }
+
+    /// The result of a request [`advance`](Self::advance) found ready.
+    #[inline]
+    fn take_output(self: Pin<&mut Self>) -> Option<Result<S::Response, S::Error>> {
+        match self.project().step.project() {
+            StepProj::Ready { result } => result.take(),
+            _ => None,
         }
     }
 }
@@ -192,12 +264,12 @@ impl<S: Service<R>, R> fmt::Debug for ResponseFuture<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Pass { .. } => "pass",
-            State::Faulted { faulted } => match &faulted.step {
-                Step::Before { .. } => "delaying",
-                Step::Running { .. } => "running",
-                Step::Holding { .. } => "holding",
-                Step::Ready { .. } => "ready",
-                Step::Hang => "hanging",
+            State::Faulted { faulted } => match faulted.0.as_ref().map(|f| &f.step) {
+                Some(Step::Before { .. }) => "delaying",
+                Some(Step::Running { .. }) => "running",
+                Some(Step::Holding { .. }) => "holding",
+                Some(Step::Ready { .. }) => "ready",
+                Some(Step::Hang) | None => "hanging",
             },
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()

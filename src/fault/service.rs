@@ -2,17 +2,18 @@
 
 use std::fmt;
 use std::mem;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-use super::future::{ResponseFuture, Start, Then};
+use super::future::{Faulted, ResponseFuture, Start, Then};
 use super::outcome::{End, Outcome};
 use crate::Target;
 use crate::fault::Fault;
-use crate::rule::Plan;
+use crate::rule::{ActiveGuard, Plan};
 use crate::target::Slot;
 
 type FaultPlan<S, R> = Plan<Fault<R, <S as Service<R>>::Error>, R>;
@@ -154,19 +155,48 @@ where
 
     #[inline]
     fn call(&mut self, req: R) -> Self::Future {
+        let mut outcome = Outcome::default();
+        // One site builds the pass-through future, so that it stays in
+        // registers (see `ResponseFuture`).
+        match self.decide(&req, &mut outcome) {
+            None => {
+                // Nothing fired, so nothing was put in `outcome` that needs
+                // dropping; skipping its drop glue keeps the pass path free
+                // of calls.
+                debug_assert!(matches!(outcome.end, End::Call));
+                mem::forget(outcome);
+                ResponseFuture::pass(self.inner.call(req))
+            }
+            Some(guard) => ResponseFuture::faulted(self.start(outcome, guard, req)),
+        }
+    }
+}
+
+impl<S, R> Chaos<S, R>
+where
+    S: Service<R> + Clone,
+{
+    /// Takes the decision for one call; `Some` when a fault fired.
+    #[inline]
+    fn decide(&mut self, req: &R, outcome: &mut Outcome<S::Error>) -> Option<ActiveGuard> {
         if !self.target.shared.is_enabled() {
             self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
-            return ResponseFuture::pass(self.inner.call(req));
+            return None;
         }
         if self.slot.version() != self.version {
             self.refresh();
         }
-        let shared = &*self.target.shared;
         let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
-        let mut outcome = Outcome::default();
-        let Some(guard) = self.plan.decide(&req, n, shared, &mut outcome) else {
-            return ResponseFuture::pass(self.inner.call(req));
-        };
+        self.plan.decide(req, n, &self.target.shared, outcome)
+    }
+
+    /// Starts a faulted request. Out of line, and only the box comes back:
+    /// were the inner call of a faulted request inlined next to the pass
+    /// path's, the compiler would merge the two and the pass path would
+    /// lose its registers (see [`ResponseFuture`]).
+    #[cold]
+    #[inline(never)]
+    fn start(&mut self, outcome: Outcome<S::Error>, guard: ActiveGuard, req: R) -> Pin<Box<Faulted<S, R>>> {
         let Outcome { before, after, end } = outcome;
         let delayed = !before.is_zero();
         let (start, lost) = match end {
@@ -179,14 +209,9 @@ where
             End::Hang if delayed => (Start::Delay(before, Then::Hang), None),
             End::Hang => (Start::Hang, None),
         };
-        ResponseFuture::faulted(start, after, lost, guard)
+        Faulted::new(start, after, lost, guard)
     }
-}
 
-impl<S, R> Chaos<S, R>
-where
-    S: Service<R> + Clone,
-{
     /// Moves the service that was polled ready into the future (its call is
     /// delayed) and keeps a fresh clone, which the caller must poll ready
     /// before its next call, as tower requires anyway.
