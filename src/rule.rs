@@ -547,13 +547,13 @@ impl<A, R: ?Sized> Plan<A, R> {
             scale,
             clock: &clock,
         };
-        let screened = self.screen.is_some();
         let mut guard: Option<ActiveGuard> = None;
         for (i, rule) in self.rules.iter().enumerate() {
-            let fires = if screened {
-                leads & (1 << i) != 0 && rule.cond.fires_after_lead(req, &draw)
-            } else {
-                rule.cond.fires(req, &draw)
+            let fires = match &self.screen {
+                Some(screen) => {
+                    leads & (1 << i) != 0 && rule.cond.fires_after_lead(req, &draw, screen.lead(i))
+                }
+                None => rule.cond.fires(req, &draw),
             };
             if !fires || !resolve.wants(&rule.action) {
                 continue;

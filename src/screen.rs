@@ -14,13 +14,13 @@
 //! either way.
 
 use crate::rng::{mix64, unit};
-use crate::trigger::Cond;
+use crate::trigger::{Cond, Lead};
 
 /// The leading rates of a fault set whose rules all have one.
 #[derive(Debug)]
 pub(crate) struct Screen {
-    /// Each rule's leading rate and its salt, in rule order.
-    leads: Box<[(f64, u64)]>,
+    /// Each rule's leading rate, in rule order.
+    leads: Box<[Lead]>,
     /// `ceil(P(any passes) · 2⁵³)` at rate scale 1: a call passes the
     /// screen when the top 53 bits of its draw are below it, which is
     /// exactly `unit(bits) < P(any)`.
@@ -30,12 +30,17 @@ pub(crate) struct Screen {
 impl Screen {
     /// The screen of these conditions, if every one leads with a rate.
     pub(crate) fn of<'a, R: ?Sized + 'a>(conds: impl IntoIterator<Item = &'a Cond<R>>) -> Option<Self> {
-        let leads: Box<[(f64, u64)]> = conds.into_iter().map(Cond::lead_rate).collect::<Option<_>>()?;
+        let leads: Box<[Lead]> = conds.into_iter().map(Cond::lead_rate).collect::<Option<_>>()?;
         if leads.is_empty() {
             return None;
         }
         let threshold = threshold(any_passes(&leads, 1.0));
         Some(Self { leads, threshold })
+    }
+
+    /// Rule `i`'s leading rate.
+    pub(crate) fn lead(&self, i: usize) -> &Lead {
+        &self.leads[i]
     }
 
     /// Which rules' leading rates pass for a call with random `bits`, as a
@@ -59,8 +64,8 @@ impl Screen {
     #[inline(never)]
     fn which(&self, bits: u64, scale: f64) -> u64 {
         let mut mask = 0;
-        for (i, &(p, salt)) in self.leads.iter().enumerate() {
-            let q = scaled(p, scale);
+        for (i, lead) in self.leads.iter().enumerate() {
+            let q = scaled(lead.p, scale);
             let p_pass = if mask == 0 {
                 // P(this one | at least one of this and the rest).
                 let any = any_passes(&self.leads[i..], scale);
@@ -68,7 +73,7 @@ impl Screen {
             } else {
                 q
             };
-            if unit(mix64(bits ^ salt)) < p_pass {
+            if unit(mix64(bits ^ lead.salt)) < p_pass {
                 mask |= 1 << i;
             }
         }
@@ -81,11 +86,8 @@ fn scaled(p: f64, scale: f64) -> f64 {
 }
 
 /// `1 - Π(1 - pᵢ·scale)`.
-fn any_passes(leads: &[(f64, u64)], scale: f64) -> f64 {
-    1.0 - leads
-        .iter()
-        .map(|&(p, _)| 1.0 - scaled(p, scale))
-        .product::<f64>()
+fn any_passes(leads: &[Lead], scale: f64) -> f64 {
+    1.0 - leads.iter().map(|l| 1.0 - scaled(l.p, scale)).product::<f64>()
 }
 
 #[expect(
@@ -102,10 +104,14 @@ mod tests {
     use super::*;
     use crate::rng::nth;
 
-    fn screen(leads: &[(f64, u64)]) -> Screen {
+    fn screen(rates: &[(f64, u64)]) -> Screen {
+        let leads: Box<[Lead]> = rates
+            .iter()
+            .map(|&(p, salt)| Lead { p, salt, at: None })
+            .collect();
         Screen {
-            leads: leads.into(),
-            threshold: threshold(any_passes(leads, 1.0)),
+            threshold: threshold(any_passes(&leads, 1.0)),
+            leads,
         }
     }
 

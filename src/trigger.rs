@@ -39,6 +39,11 @@ type KeyFn<R> = Arc<dyn Fn(&R) -> u64 + Send + Sync>;
 ///   of the first three requests that are PUTs. Counts live in the fault
 ///   set: every clone of a service shares them, and swapping the fault set
 ///   starts them afresh.
+/// * Predicates ([`Trigger::when`], the HTTP request matchers) should be
+///   pure functions of the request: when a constant [`Trigger::rate`] in
+///   the same `all` already decides that a rule does not fire, they may not
+///   be called at all (that is what keeps armed-but-quiet rules at a few
+///   nanoseconds a call).
 ///
 /// # Example
 ///
@@ -666,6 +671,16 @@ impl Sliding {
     }
 }
 
+/// A condition's leading rate (see [`Cond::lead_rate`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lead {
+    pub(crate) p: f64,
+    pub(crate) salt: u64,
+    /// Its position in the condition's `all`; `None` when it is the whole
+    /// condition.
+    pub(crate) at: Option<usize>,
+}
+
 /// A compiled trigger: validated, with its own counters.
 pub(crate) enum Cond<R: ?Sized> {
     Always,
@@ -725,29 +740,55 @@ impl<R: ?Sized> Cond<R> {
         }
     }
 
-    /// The constant rate this condition starts with, and its salt: `rate(p)`
-    /// alone or first in an `all` (a `never` is a rate of 0). Nothing else in
-    /// the condition is evaluated when that rate fails, which is what lets a
-    /// [`Screen`](crate::screen::Screen) draw it for the whole fault set.
-    pub(crate) fn lead_rate(&self) -> Option<(f64, u64)> {
-        match self {
-            Self::Rate { p, salt } => Some((*p, *salt)),
-            Self::Never => Some((0.0, 0)),
-            Self::All(v) => v.first().and_then(|c| match c {
-                Self::Rate { p, salt } => Some((*p, *salt)),
-                _ => None,
+    /// The constant rate that decides this condition before anything with
+    /// a side effect: `rate(p)` alone, or a rate in an `all` with only pure
+    /// conditions (predicates, matchers, keyed draws, windows) before it. A
+    /// `never` counts as a rate of 0. When that rate fails the condition
+    /// fails, and no counting trigger is reached, whatever is evaluated:
+    /// that is what lets a [`Screen`](crate::screen::Screen) draw the rates
+    /// of a whole fault set at once.
+    pub(crate) fn lead_rate(&self) -> Option<Lead> {
+        let leaf = |c: &Self, at| match c {
+            Self::Rate { p, salt } => Some(Lead {
+                p: *p,
+                salt: *salt,
+                at,
             }),
+            Self::Never => Some(Lead { p: 0.0, salt: 0, at }),
             _ => None,
+        };
+        match self {
+            Self::All(v) => {
+                for (k, c) in v.iter().enumerate() {
+                    if let Some(lead) = leaf(c, Some(k)) {
+                        return Some(lead);
+                    }
+                    if !c.is_pure() {
+                        return None;
+                    }
+                }
+                None
+            }
+            _ => leaf(self, None),
+        }
+    }
+
+    /// No counters move when this is evaluated (or skipped).
+    fn is_pure(&self) -> bool {
+        match self {
+            Self::Every(..) | Self::First(..) | Self::After(..) | Self::Overload { .. } => false,
+            Self::All(v) | Self::Any(v) => v.iter().all(Self::is_pure),
+            Self::Not(c) => c.is_pure(),
+            _ => true,
         }
     }
 
     /// Whether the condition holds, its [`lead_rate`](Self::lead_rate)
-    /// having passed.
-    pub(crate) fn fires_after_lead(&self, req: &R, draw: &Draw<'_>) -> bool {
-        match self {
-            Self::Rate { .. } => true,
-            Self::All(v) => v[1..].iter().all(|c| c.fires(req, draw)),
-            _ => self.fires(req, draw),
+    /// having passed: the rest of it, in order.
+    pub(crate) fn fires_after_lead(&self, req: &R, draw: &Draw<'_>, lead: &Lead) -> bool {
+        match (self, lead.at) {
+            (Self::All(v), Some(at)) => v.iter().enumerate().all(|(k, c)| k == at || c.fires(req, draw)),
+            _ => true,
         }
     }
 

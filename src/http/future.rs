@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -86,23 +86,14 @@ impl Applied {
 }
 
 /// What happens once a delay has elapsed.
-#[allow(clippy::large_enum_variant)] // lives in `Delayed`, boxed as a whole
+#[allow(clippy::large_enum_variant)] // lives in `Faulted`, boxed as a whole
 enum Next<S, B> {
     Call {
         service: S,
         request: Request<B>,
-        applied: Box<Applied>,
+        applied: Applied,
     },
-    Respond(Box<Answer>),
-}
-
-pin_project! {
-    /// A delay and what follows it, in one allocation.
-    struct Delayed<S, B> {
-        #[pin]
-        sleep: Sleep,
-        next: Option<Next<S, B>>,
-    }
+    Respond(Answer),
 }
 
 pin_project! {
@@ -142,17 +133,58 @@ pin_project! {
     where
         S: Service<Request<B>>,
     {
-        Call {
-            #[pin]
-            future: S::Future,
-            applied: Option<Box<Applied>>,
-        },
-        Delay {
-            delayed: Pin<Box<Delayed<S, B>>>,
-        },
-        Ready {
-            answer: Option<Box<Answer>>,
-        },
+        Pass { #[pin] future: S::Future },
+        Faulted { faulted: FaultedBox<S, B> },
+    }
+}
+
+/// The boxed state of a faulted request. As in the core's response future
+/// (`crate::fault::future`): the drop hands the box, by value, to a cold
+/// function and the cold poll returns only whether the answer is ready, so
+/// that the pass path's poll and drop inline into the caller without
+/// spilling the inner future.
+struct FaultedBox<S: Service<Request<B>>, B>(Option<Pin<Box<Faulted<S, B>>>>);
+
+impl<S: Service<Request<B>>, B> Drop for FaultedBox<S, B> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(faulted) = self.0.take() {
+            drop_faulted(faulted);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_faulted<T>(faulted: T) {
+    drop(faulted);
+}
+
+pin_project! {
+    /// A faulted request: its steps, the marker, the body fault and the
+    /// active-fault slots, in one allocation made only when a fault applies.
+    pub(crate) struct Faulted<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        step: Step<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StepProj]
+    enum Step<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        /// The inner call, its response to be marked (and its body faulted).
+        Call { #[pin] future: S::Future, applied: Option<Applied> },
+        Delay { #[pin] sleep: Sleep, next: Option<Next<S, B>> },
+        /// A synthesized answer, ready.
+        Answer { answer: Option<Answer> },
+        /// The inner call's result, ready.
+        Done { result: Option<Result<S::Response, S::Error>>, applied: Option<Applied> },
     }
 }
 
@@ -162,10 +194,12 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            State::Call { applied: None, .. } => "pass",
-            State::Call { applied: Some(_), .. } => "call",
-            State::Delay { .. } => "delay",
-            State::Ready { .. } => "ready",
+            State::Pass { .. } => "pass",
+            State::Faulted { faulted } => match faulted.0.as_ref().map(|f| &f.step) {
+                Some(Step::Call { .. }) => "call",
+                Some(Step::Delay { .. }) => "delay",
+                Some(Step::Answer { .. } | Step::Done { .. }) | None => "ready",
+            },
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
@@ -180,32 +214,45 @@ where
     #[inline(always)]
     pub(crate) const fn pass(future: S::Future) -> Self {
         Self {
-            state: State::Call {
-                future,
-                applied: None,
-            },
+            state: State::Pass { future },
         }
     }
 
-    pub(crate) fn faulted(future: S::Future, applied: Applied) -> Self {
+    /// Around the state of a faulted request (built out of line; only the
+    /// box crosses, in a register).
+    #[inline]
+    pub(crate) fn faulted(faulted: Pin<Box<Faulted<S, B>>>) -> Self {
         Self {
-            state: State::Call {
-                future,
-                applied: Some(Box::new(applied)),
+            state: State::Faulted {
+                faulted: FaultedBox(Some(faulted)),
             },
         }
     }
+}
 
-    pub(crate) fn ready(answer: Answer) -> Self {
-        Self {
-            state: State::Ready {
-                answer: Some(Box::new(answer)),
-            },
-        }
+impl<S, B> Faulted<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn new(step: Step<S, B>) -> Pin<Box<Self>> {
+        Box::pin(Self { step })
     }
 
-    pub(crate) fn delay_then_respond(delay: std::time::Duration, answer: Answer) -> Self {
-        Self::delayed(delay, Next::Respond(Box::new(answer)))
+    /// The inner call is made; its response gets `applied`.
+    pub(crate) fn call(future: S::Future, applied: Applied) -> Pin<Box<Self>> {
+        Self::new(Step::Call {
+            future,
+            applied: Some(applied),
+        })
+    }
+
+    /// Answers without calling the inner service.
+    pub(crate) fn answer(answer: Answer) -> Pin<Box<Self>> {
+        Self::new(Step::Answer { answer: Some(answer) })
+    }
+
+    pub(crate) fn delay_then_respond(delay: std::time::Duration, answer: Answer) -> Pin<Box<Self>> {
+        Self::delayed(delay, Next::Respond(answer))
     }
 
     pub(crate) fn delay_then_call(
@@ -213,25 +260,84 @@ where
         service: S,
         request: Request<B>,
         applied: Applied,
-    ) -> Self {
+    ) -> Pin<Box<Self>> {
         Self::delayed(
             delay,
             Next::Call {
                 service,
                 request,
-                applied: Box::new(applied),
+                applied,
             },
         )
     }
 
-    fn delayed(delay: std::time::Duration, next: Next<S, B>) -> Self {
-        Self {
-            state: State::Delay {
-                delayed: Box::pin(Delayed {
-                    sleep: tokio::time::sleep(delay),
-                    next: Some(next),
+    fn delayed(delay: std::time::Duration, next: Next<S, B>) -> Pin<Box<Self>> {
+        Self::new(Step::Delay {
+            sleep: tokio::time::sleep(delay),
+            next: Some(next),
+        })
+    }
+
+    /// Drives the faulted request; `true` once its answer can be taken with
+    /// [`take_output`](Self::take_output).
+    #[cold]
+    #[inline(never)]
+    fn advance(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        let mut step = self.project().step;
+        loop {
+            let next = match step.as_mut().project() {
+                StepProj::Call { future, applied } => {
+                    let Poll::Ready(result) = future.poll(cx) else {
+                        return false;
+                    };
+                    Step::Done {
+                        result: Some(result),
+                        applied: applied.take(),
+                    }
+                }
+                StepProj::Delay { sleep, next } => {
+                    if sleep.poll(cx).is_pending() {
+                        return false;
+                    }
+                    match next.take() {
+                        Some(Next::Call {
+                            mut service,
+                            request,
+                            applied,
+                        }) => Step::Call {
+                            future: service.call(request),
+                            applied: Some(applied),
+                        },
+                        Some(Next::Respond(answer)) => Step::Answer { answer: Some(answer) },
+                        // Polled again after completion: stay pending
+                        // rather than panic at request time.
+                        None => return false,
+                    }
+                }
+                StepProj::Answer { .. } | StepProj::Done { .. } => return true,
+            };
+            step.set(next);
+        }
+    }
+}
+
+impl<S, B, ResB> Faulted<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResB>>,
+{
+    /// The answer [`advance`](Self::advance) found ready (`None` once taken).
+    #[inline]
+    fn take_output(self: Pin<&mut Self>) -> Option<Result<Response<ChaosBody<ResB>>, S::Error>> {
+        match self.project().step.project() {
+            StepProj::Done { result, applied } => Some(match result.take()? {
+                Ok(response) => Ok(match applied.take() {
+                    Some(applied) => applied.apply(response),
+                    None => response.map(ChaosBody::new),
                 }),
-            },
+                Err(e) => Err(e),
+            }),
+            StepProj::Answer { answer } => Some(Ok(answer.take()?.into_response())),
+            _ => None,
         }
     }
 }
@@ -244,64 +350,24 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        if let StateProj::Call { future, applied } = state.as_mut().project() {
+        match self.project().state.project() {
             // The pass-through path: the inner response, its body wrapped.
-            let response = ready!(future.poll(cx))?;
-            return Poll::Ready(Ok(match applied.take() {
-                None => response.map(ChaosBody::new),
-                Some(applied) => applied.apply(response),
-            }));
-        }
-        poll_faulted(state, cx)
-    }
-}
-
-/// Polls a delayed or synthesized response (the inner call, once a delay
-/// has elapsed, continues on the pass-through path above).
-#[cold]
-#[inline(never)]
-fn poll_faulted<S, B, ResB>(
-    mut state: Pin<&mut State<S, B>>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<Response<ChaosBody<ResB>>, S::Error>>
-where
-    S: Service<Request<B>, Response = Response<ResB>>,
-{
-    loop {
-        match state.as_mut().project() {
-            StateProj::Call { future, applied } => {
-                let response = ready!(future.poll(cx))?;
-                return Poll::Ready(Ok(match applied.take() {
-                    None => response.map(ChaosBody::new),
-                    Some(applied) => applied.apply(response),
-                }));
-            }
-            StateProj::Delay { delayed } => {
-                let delayed = delayed.as_mut().project();
-                ready!(delayed.sleep.poll(cx));
-                match delayed.next.take() {
-                    Some(Next::Call {
-                        mut service,
-                        request,
-                        applied,
-                    }) => {
-                        let future = service.call(request);
-                        state.set(State::Call {
-                            future,
-                            applied: Some(applied),
-                        });
-                    }
-                    Some(Next::Respond(answer)) => return Poll::Ready(Ok(answer.into_response())),
-                    // Polled again after completion: stay pending rather
-                    // than panic at request time.
-                    None => return Poll::Pending,
+            StateProj::Pass { future } => match future.poll(cx) {
+                Poll::Ready(Ok(response)) => Poll::Ready(Ok(response.map(ChaosBody::new))),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            StateProj::Faulted { faulted } => {
+                let Some(faulted) = &mut faulted.0 else {
+                    return Poll::Pending;
+                };
+                if !faulted.as_mut().advance(cx) {
+                    return Poll::Pending;
                 }
-            }
-            StateProj::Ready { answer } => {
-                return answer
-                    .take()
-                    .map_or(Poll::Pending, |a| Poll::Ready(Ok(a.into_response())));
+                match faulted.as_mut().take_output() {
+                    Some(output) => Poll::Ready(output),
+                    None => Poll::Pending,
+                }
             }
         }
     }

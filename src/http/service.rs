@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::mem;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
@@ -11,7 +12,7 @@ use tower_service::Service;
 
 use super::body::{BodyCounters, ChaosBody};
 use super::fault::{End, HttpFault, Outcome};
-use super::future::{Answer, Applied, ResponseFuture, Synth};
+use super::future::{Answer, Applied, Faulted, ResponseFuture, Synth};
 use super::header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
 use super::marker::Injected;
 use super::view::HttpRequest;
@@ -188,7 +189,11 @@ impl<S> HttpChaos<S> {
     /// is evaluated.
     #[cold]
     #[inline(never)]
-    fn reject_header(&self, err: &HeaderFaultError) -> Answer {
+    fn reject_header<ReqB>(&self, err: &HeaderFaultError, outcome: Outcome) -> Pin<Box<Faulted<S, ReqB>>>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        drop(outcome);
         let shared = &*self.target.shared;
         tracing::warn!(target: "tower_chaos", chaos_target = %shared.name, error = %err, "invalid fault-control header");
         shared.counters.rejected_header();
@@ -197,12 +202,12 @@ impl<S> HttpChaos<S> {
             delay: None,
         };
         shared.record(true, applied, Event::HEADER_CONTROL, Some(&HEADER_RULE));
-        Answer {
+        Faulted::answer(Answer {
             synth: Synth::bad_header(err),
             marker: Injected::new(FaultKind::Status, Arc::clone(&shared.name))
                 .with_rule(Arc::clone(&HEADER_RULE)),
             guard: None,
-        }
+        })
     }
 
     /// Adds the faults the request asked for through headers, rolling each
@@ -241,9 +246,38 @@ where
 
     #[inline]
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let mut outcome = Outcome::default();
+        // One site builds the pass-through future, so that it stays in
+        // registers (see `ResponseFuture`).
+        match self.decide(&request, &mut outcome) {
+            Decision::Pass => {
+                // Nothing applied, so `outcome` holds nothing that needs
+                // dropping; skipping its drop glue keeps the pass path free
+                // of calls.
+                debug_assert!(!outcome.is_faulted());
+                mem::forget(outcome);
+                ResponseFuture::pass(self.inner.call(request))
+            }
+            Decision::Fault(guard) => ResponseFuture::faulted(self.start(request, outcome, guard)),
+            Decision::Reject(err) => ResponseFuture::faulted(self.reject_header(&err, outcome)),
+        }
+    }
+}
+
+/// What [`HttpChaos::decide`] settled for one request.
+enum Decision {
+    Pass,
+    Fault(Option<ActiveGuard>),
+    /// An unusable fault header (boxed: rare, and it keeps `Decision` small).
+    Reject(Box<HeaderFaultError>),
+}
+
+impl<S> HttpChaos<S> {
+    #[inline]
+    fn decide<ReqB: 'static>(&mut self, request: &Request<ReqB>, outcome: &mut Outcome) -> Decision {
         if !self.target.shared.is_enabled() {
             self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
-            return ResponseFuture::pass(self.inner.call(request));
+            return Decision::Pass;
         }
         if self.slot.version() != self.version {
             self.refresh();
@@ -254,31 +288,33 @@ where
         let asked = match self.header_control.as_deref().map(|c| c.parse(request.headers())) {
             None | Some(Ok(None)) => None,
             Some(Ok(Some(asked))) => Some(asked),
-            Some(Err(err)) => return ResponseFuture::ready(self.reject_header(&err)),
+            Some(Err(err)) => return Decision::Reject(Box::new(err)),
         };
-        let mut outcome = Outcome::default();
         // Triggers see the request through `&HttpRequest`: no copy of
         // the head, no allocation.
-        let guard = self.plan.decide(&request, n, &self.target.shared, &mut outcome);
+        let guard = self.plan.decide(request, n, &self.target.shared, outcome);
         if let Some(asked) = &asked {
-            self.header_faults(asked, n, &mut outcome);
+            self.header_faults(asked, n, outcome);
         }
-        if !outcome.is_faulted() {
-            return ResponseFuture::pass(self.inner.call(request));
+        if outcome.is_faulted() {
+            Decision::Fault(guard)
+        } else {
+            Decision::Pass
         }
-        self.faulted(request, outcome, guard)
     }
 }
 
 impl<S: Clone> HttpChaos<S> {
+    /// Starts a faulted request. Out of line, and only the box comes back
+    /// (see `ResponseFuture`).
     #[cold]
     #[inline(never)]
-    fn faulted<ReqB>(
+    fn start<ReqB>(
         &mut self,
         request: Request<ReqB>,
         outcome: Outcome,
         guard: Option<ActiveGuard>,
-    ) -> ResponseFuture<S, ReqB>
+    ) -> Pin<Box<Faulted<S, ReqB>>>
     where
         S: Service<Request<ReqB>>,
     {
@@ -293,9 +329,9 @@ impl<S: Clone> HttpChaos<S> {
         if let Some(synth) = synth {
             let answer = Answer { synth, marker, guard };
             return if delay.is_zero() {
-                ResponseFuture::ready(answer)
+                Faulted::answer(answer)
             } else {
-                ResponseFuture::delay_then_respond(delay, answer)
+                Faulted::delay_then_respond(delay, answer)
             };
         }
         let applied = Applied {
@@ -305,13 +341,13 @@ impl<S: Clone> HttpChaos<S> {
             guard,
         };
         if delay.is_zero() {
-            ResponseFuture::faulted(self.inner.call(request), applied)
+            Faulted::call(self.inner.call(request), applied)
         } else {
             // Take the service that was polled ready; leave a clone, which
             // the caller polls ready before its next call, as tower requires.
             let fresh = self.inner.clone();
             let ready = mem::replace(&mut self.inner, fresh);
-            ResponseFuture::delay_then_call(delay, ready, request, applied)
+            Faulted::delay_then_call(delay, ready, request, applied)
         }
     }
 }
