@@ -75,6 +75,51 @@ async fn rate_hits_the_expected_fraction_for_a_fixed_seed() {
     assert!((1_340..=1_660).contains(&n), "{n}");
 }
 
+/// Rate-led fault sets are decided by one draw for the whole set (the
+/// screen); these pin what that must preserve.
+#[tokio::test]
+async fn a_counting_trigger_before_a_rate_still_counts_every_request() {
+    // `first(2)` comes first, so it is reached by every request: only
+    // requests 0 and 1 can fail, whatever the rate says later.
+    // With seed 1, a `first(2)` wrongly counting only what the rate lets
+    // through fails requests 0 and 2 (checked by breaking it on purpose).
+    let chaos = ChaosLayer::builder("first-then-rate")
+        .seed(1)
+        .fault(Fault::injected_error().when(Trigger::first(2) & Trigger::rate(0.5)))
+        .build()
+        .unwrap();
+    let failed = failures(&mut chaos.layer(Counted::default()), 0..200).await;
+    assert!(failed.iter().all(|&r| r < 2), "{failed:?}");
+    // And behind a rate it counts only the requests the rate lets through:
+    // exactly two fail, not necessarily the first two.
+    let mut svc =
+        layer(Fault::injected_error().when(Trigger::rate(0.5) & Trigger::first(2))).layer(Counted::default());
+    let failed = failures(&mut svc, 0..200).await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rules_screened_together_keep_their_own_rates_and_independence() {
+    let chaos = ChaosLayer::builder("screened")
+        .seed(5)
+        .fault(Fault::latency(tower_chaos::Latency::fixed(Duration::from_micros(1))).when(Trigger::rate(0.3)))
+        .fault(Fault::injected_error().when(Trigger::when(|r: &u32| r % 2 == 0) & Trigger::rate(0.4)))
+        .build()
+        .unwrap();
+    let mut svc = chaos.layer(Counted::default());
+    let failed = failures(&mut svc, 0..20_000).await;
+    let report = chaos.target().report();
+    // Binomial(20000, 0.3): sd ~ 65; Binomial(10000, 0.4) on the even
+    // requests: sd ~ 49. Five sd either side.
+    let latency = report.injected(FaultKind::Latency);
+    assert!((5_675..=6_325).contains(&latency), "{latency}");
+    assert!((3_755..=4_245).contains(&failed.len()), "{}", failed.len());
+    assert!(failed.iter().all(|r| r % 2 == 0));
+    // Both on one request: 0.3 · 0.4 of the even ones, sd ~ 33.
+    let both = latency + report.injected(FaultKind::Error) - report.faulted;
+    assert!((1_035..=1_365).contains(&both), "{both}");
+}
+
 async fn keyed_failures_concurrently(tenants: u32, rounds: u32) -> BTreeSet<u32> {
     let chaos = layer(Fault::injected_error().when(Trigger::keyed(0.25, |tenant: &u32| *tenant)));
     let svc = chaos.layer(Counted::default());
