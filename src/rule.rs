@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::report::Event;
 use crate::rng::{derive, nth};
 use crate::screen::Screen;
-use crate::target::TargetShared;
+use crate::target::{Switch, TargetShared};
 use crate::trigger::{Cond, Draw, Salts};
 use crate::{ConfigError, FaultKind, Trigger};
 
@@ -490,10 +490,11 @@ impl<A, R: ?Sized> Plan<A, R> {
         &self,
         req: &R,
         n: u64,
+        switch: Switch,
         target: &TargetShared,
         resolve: &mut Z,
     ) -> Option<ActiveGuard> {
-        self.decide_counted(req, n, target, resolve, true)
+        self.decide_counted(req, n, switch, target, resolve, true)
     }
 
     /// [`decide`](Self::decide), for a call that may have been decided
@@ -504,6 +505,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         &self,
         req: &R,
         n: u64,
+        switch: Switch,
         target: &TargetShared,
         resolve: &mut Z,
         fresh: bool,
@@ -512,13 +514,12 @@ impl<A, R: ?Sized> Plan<A, R> {
             return None;
         }
         let call_bits = nth(self.seed, n);
-        let scale = target.rate_scale();
         // Without a screen every rule is evaluated in full.
         let leads = match &self.screen {
-            Some(screen) => screen.pass(call_bits, scale)?,
+            Some(screen) => screen.pass(call_bits, switch)?,
             None => u64::MAX,
         };
-        self.apply(req, call_bits, scale, leads, target, resolve, fresh)
+        self.apply(req, call_bits, switch.scale(), leads, target, resolve, fresh)
     }
 
     /// Evaluates the rules, past the screen: `leads` has the bits of the

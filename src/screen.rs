@@ -14,6 +14,7 @@
 //! either way.
 
 use crate::rng::{mix64, unit};
+use crate::target::Switch;
 use crate::trigger::{Cond, Lead};
 
 /// The leading rates of a fault set whose rules all have one.
@@ -46,17 +47,16 @@ impl Screen {
     /// Which rules' leading rates pass for a call with random `bits`, as a
     /// mask over rule indices; `None` when none does (the common case).
     #[inline]
-    pub(crate) fn pass(&self, bits: u64, scale: f64) -> Option<u64> {
-        #[expect(clippy::float_cmp, reason = "1.0 is the exact default, set as is")]
-        let threshold = if scale == 1.0 {
+    pub(crate) fn pass(&self, bits: u64, switch: Switch) -> Option<u64> {
+        let threshold = if switch.is_unscaled() {
             self.threshold
         } else {
-            threshold(any_passes(&self.leads, scale))
+            threshold(any_passes(&self.leads, switch.scale()))
         };
         if bits >> 11 >= threshold {
             return None;
         }
-        Some(self.which(bits, scale))
+        Some(self.which(bits, switch.scale()))
     }
 
     /// Given that at least one leading rate passes, which do.
@@ -135,7 +135,7 @@ mod tests {
         let mut counts = [0u32; 3];
         let mut both_0_2 = 0u32;
         for i in 0..n {
-            let mask = s.pass(nth(42, u64::from(i)), 1.0).unwrap_or(0);
+            let mask = s.pass(nth(42, u64::from(i)), Switch::scaled(1.0)).unwrap_or(0);
             for (r, c) in counts.iter_mut().enumerate() {
                 *c += u32::from(mask & (1 << r) != 0);
             }
@@ -151,8 +151,8 @@ mod tests {
     #[test]
     fn scale_multiplies_and_caps() {
         let s = screen(&[(0.5, 1)]);
-        assert!((0..1000).all(|i| s.pass(nth(1, i), 0.0).is_none()));
-        assert!((0..1000).all(|i| s.pass(nth(1, i), 2.0) == Some(1)));
+        assert!((0..1000).all(|i| s.pass(nth(1, i), Switch::scaled(0.0)).is_none()));
+        assert!((0..1000).all(|i| s.pass(nth(1, i), Switch::scaled(2.0)) == Some(1)));
     }
 
     #[test]
@@ -160,7 +160,7 @@ mod tests {
         let s = screen(&[(0.25, 7)]);
         for i in 0..10_000 {
             let bits = nth(9, i);
-            assert_eq!(s.pass(bits, 1.0).is_some(), unit(bits) < 0.25);
+            assert_eq!(s.pass(bits, Switch::scaled(1.0)).is_some(), unit(bits) < 0.25);
         }
     }
 }

@@ -91,6 +91,11 @@ pub(crate) struct TargetShared {
     seed_source: SeedSource,
     enabled: AtomicBool,
     scale_bits: AtomicU64,
+    /// What a call reads, in one load: [`Switch::OFF`] when disabled, else
+    /// the rate scale's bits. Derived from `enabled` and `scale_bits`, which
+    /// writers change under `control`.
+    switch: AtomicU64,
+    control: Mutex<()>,
     epoch: Instant,
     pub(crate) counters: Counters,
     pub(crate) journal: Option<Journal>,
@@ -115,6 +120,40 @@ struct SlotEntry {
     type_id: TypeId,
     slot: Arc<dyn Any + Send + Sync>,
     calls: Arc<CallCounts>,
+}
+
+/// A target's switch as one call reads it (see [`TargetShared::switch`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Switch(u64);
+
+impl Switch {
+    /// Disabled. Not the bits of any scale a target accepts (those are
+    /// finite and non-negative; this is a NaN).
+    const OFF: u64 = u64::MAX;
+    const UNSCALED: u64 = 0x3ff0_0000_0000_0000;
+
+    #[inline]
+    pub(crate) const fn is_on(self) -> bool {
+        self.0 != Self::OFF
+    }
+
+    /// The rate scale (meaningful when on).
+    #[inline]
+    pub(crate) const fn scale(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+
+    /// On, with this rate scale.
+    #[cfg(test)]
+    pub(crate) const fn scaled(scale: f64) -> Self {
+        Self(scale.to_bits())
+    }
+
+    /// Whether the rate scale is exactly 1 (an integer compare).
+    #[inline]
+    pub(crate) const fn is_unscaled(self) -> bool {
+        self.0 == Self::UNSCALED
+    }
 }
 
 /// Requests seen by one slot: evaluated (target enabled) or bypassed.
@@ -184,6 +223,25 @@ impl TargetShared {
     #[inline]
     pub(crate) fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Whether the target is on, and its rate scale, in one relaxed load:
+    /// the one read every call makes.
+    #[inline]
+    pub(crate) fn switch(&self) -> Switch {
+        Switch(self.switch.load(Ordering::Relaxed))
+    }
+
+    /// Changes `enabled` or the rate scale, and the switch word with them.
+    fn control(&self, change: impl FnOnce(&Self)) {
+        let _writer = self.control.lock().unwrap_or_else(PoisonError::into_inner);
+        change(self);
+        let word = if self.enabled.load(Ordering::Relaxed) {
+            self.scale_bits.load(Ordering::Relaxed)
+        } else {
+            Switch::OFF
+        };
+        self.switch.store(word, Ordering::Relaxed);
     }
 
     #[inline]
@@ -344,7 +402,8 @@ impl Target {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn set_enabled(&self, enabled: bool) {
-        self.shared.enabled.store(enabled, Ordering::Relaxed);
+        self.shared
+            .control(|s| s.enabled.store(enabled, Ordering::Relaxed));
         self.shared.switched();
         tracing::info!(target: "tower_chaos", chaos_target = %self.shared.name, enabled, "chaos switched");
     }
@@ -386,7 +445,8 @@ impl Target {
                 "must be finite and >= 0",
             ));
         }
-        self.shared.scale_bits.store(scale.to_bits(), Ordering::Relaxed);
+        self.shared
+            .control(|s| s.scale_bits.store(scale.to_bits(), Ordering::Relaxed));
         Ok(())
     }
 
@@ -617,6 +677,12 @@ impl TargetBuilder {
                 seed,
                 seed_source,
                 enabled: AtomicBool::new(self.enabled),
+                switch: AtomicU64::new(if self.enabled {
+                    1.0f64.to_bits()
+                } else {
+                    Switch::OFF
+                }),
+                control: Mutex::new(()),
                 scale_bits: AtomicU64::new(1.0f64.to_bits()),
                 epoch: Instant::now(),
                 counters: Counters::default(),

@@ -179,7 +179,8 @@ where
     /// Takes the decision for one call; `Some` when a fault fired.
     #[inline]
     fn decide(&mut self, req: &R, outcome: &mut Outcome<S::Error>) -> Option<ActiveGuard> {
-        if !self.target.shared.is_enabled() {
+        let switch = self.target.shared.switch();
+        if !switch.is_on() {
             self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -187,7 +188,7 @@ where
             self.refresh();
         }
         let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
-        self.plan.decide(req, n, &self.target.shared, outcome)
+        self.plan.decide(req, n, switch, &self.target.shared, outcome)
     }
 
     /// Starts a faulted request. Out of line, and only the box comes back:

@@ -275,7 +275,8 @@ enum Decision {
 impl<S> HttpChaos<S> {
     #[inline]
     fn decide<ReqB: 'static>(&mut self, request: &Request<ReqB>, outcome: &mut Outcome) -> Decision {
-        if !self.target.shared.is_enabled() {
+        let switch = self.target.shared.switch();
+        if !switch.is_on() {
             self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
             return Decision::Pass;
         }
@@ -292,7 +293,7 @@ impl<S> HttpChaos<S> {
         };
         // Triggers see the request through `&HttpRequest`: no copy of
         // the head, no allocation.
-        let guard = self.plan.decide(request, n, &self.target.shared, outcome);
+        let guard = self.plan.decide(request, n, switch, &self.target.shared, outcome);
         if let Some(asked) = &asked {
             self.header_faults(asked, n, outcome);
         }

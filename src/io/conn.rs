@@ -902,7 +902,14 @@ impl ConnCtl {
         // Free this connection's active slots before it competes again.
         self.guard = None;
         let mut decision = Decision::new(self.caps, live);
-        self.guard = plan.decide_counted(&self.info, self.info.index, shared, &mut decision, !self.faulted);
+        self.guard = plan.decide_counted(
+            &self.info,
+            self.info.index,
+            shared.switch(),
+            shared,
+            &mut decision,
+            !self.faulted,
+        );
         self.faulted |= self.guard.is_some();
         self.decision = decision;
         self.version = Some(version);
