@@ -44,15 +44,16 @@ pin_project! {
 
 /// The boxed state of a faulted request.
 ///
-/// Why not a plain `Pin<Box<Faulted>>` in the enum: the pass path must
-/// compile to what the inner future alone compiles to. Drop glue that
-/// drops a `Faulted` in place, or a poll that returns the faulted result
-/// through memory, is too large to inline into the caller's loop; the
-/// response future then lives on the stack and every call pays store
-/// forwarding (13 ns a call against 3 ns, see `docs/BENCHMARKS.md`). So
-/// the drop hands the box, by value, to a cold function, and the cold poll
-/// returns only whether the result is ready; the result itself is moved
-/// out inline.
+/// Why not a plain `Pin<Box<Faulted>>` in the enum: the pass path should
+/// compile to little more than the inner future alone. Drop glue that
+/// drops a `Faulted` in place is too large to inline (so the future's
+/// address escapes to an out-of-line `drop_in_place`), and a cold poll that
+/// returns the faulted result through memory gets merged with the pass
+/// path's result; either way the response future is spilled and reloaded
+/// with store-forwarding stalls (18 ns a call against 4.4 ns now, see
+/// `docs/BENCHMARKS.md`). So the drop hands the box, by value, to a cold
+/// function, and the cold poll returns only whether the result is ready;
+/// the result itself is moved out inline.
 struct FaultedBox<S: Service<R>, R>(Option<Pin<Box<Faulted<S, R>>>>);
 
 impl<S: Service<R>, R> Drop for FaultedBox<S, R> {
