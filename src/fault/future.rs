@@ -10,6 +10,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Sleep, sleep};
 use tower_service::Service;
 
+use crate::cold_box::ColdBox;
 use crate::rule::ActiveGuard;
 
 pin_project! {
@@ -38,43 +39,19 @@ pin_project! {
         S: Service<R>,
     {
         Pass { #[pin] fut: S::Future },
-        Faulted { faulted: FaultedBox<S, R> },
+        Faulted { faulted: ColdBox<Faulted<S, R>> },
     }
 }
 
-/// The boxed state of a faulted request.
-///
-/// Why not a plain `Pin<Box<Faulted>>` in the enum: the pass path should
-/// compile to little more than the inner future alone. Drop glue that
-/// drops a `Faulted` in place is too large to inline (so the future's
-/// address escapes to an out-of-line `drop_in_place`), and a cold poll that
-/// returns the faulted result through memory gets merged with the pass
-/// path's result; either way the response future is spilled and reloaded
-/// with store-forwarding stalls (18 ns a call against 4.4 ns now, see
-/// `docs/BENCHMARKS.md`). So the drop hands the box, by value, to a cold
-/// function, and the cold poll returns only whether the result is ready;
-/// the result itself is moved out inline.
-struct FaultedBox<S: Service<R>, R>(Option<Pin<Box<Faulted<S, R>>>>);
-
-impl<S: Service<R>, R> Drop for FaultedBox<S, R> {
+impl<S: Service<R>, R> Faulted<S, R> {
+    /// Polls a faulted request: the cold [`advance`](Self::advance) says
+    /// whether the result is ready (a `bool`, in a register), and the
+    /// result is moved out here, inline. Returning it from the cold
+    /// function instead would go through memory, which the compiler merges
+    /// with the pass path's result (see [`ColdBox`]).
     #[inline]
-    fn drop(&mut self) {
-        if let Some(faulted) = self.0.take() {
-            drop_faulted(faulted);
-        }
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn drop_faulted<T>(faulted: T) {
-    drop(faulted);
-}
-
-impl<S: Service<R>, R> FaultedBox<S, R> {
-    #[inline]
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<S::Response, S::Error>> {
-        let Some(faulted) = &mut self.0 else {
+    fn poll_boxed(cold: &mut ColdBox<Self>, cx: &mut Context<'_>) -> Poll<Result<S::Response, S::Error>> {
+        let Some(mut faulted) = cold.get_mut() else {
             return Poll::Pending;
         };
         if !faulted.as_mut().advance(cx) {
@@ -148,7 +125,7 @@ impl<S: Service<R>, R> ResponseFuture<S, R> {
     pub(super) fn faulted(faulted: Pin<Box<Faulted<S, R>>>) -> Self {
         Self {
             state: State::Faulted {
-                faulted: FaultedBox(Some(faulted)),
+                faulted: ColdBox::new(faulted),
             },
         }
     }
@@ -199,7 +176,7 @@ impl<S: Service<R>, R> Future for ResponseFuture<S, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Pass { fut } => fut.poll(cx),
-            StateProj::Faulted { faulted } => faulted.poll(cx),
+            StateProj::Faulted { faulted } => Faulted::poll_boxed(faulted, cx),
         }
     }
 }
@@ -265,7 +242,7 @@ impl<S: Service<R>, R> fmt::Debug for ResponseFuture<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Pass { .. } => "pass",
-            State::Faulted { faulted } => match faulted.0.as_ref().map(|f| &f.step) {
+            State::Faulted { faulted } => match faulted.get().map(|f| &f.step) {
                 Some(Step::Before { .. }) => "delaying",
                 Some(Step::Running { .. }) => "running",
                 Some(Step::Holding { .. }) => "holding",

@@ -15,6 +15,7 @@ use super::body::{BodyCounters, BodyFault, ChaosBody};
 use super::header::HeaderFaultError;
 use super::marker::Injected;
 use super::response::SyntheticResponse;
+use crate::cold_box::ColdBox;
 use crate::rule::ActiveGuard;
 
 /// A response that does not come from the inner service.
@@ -134,30 +135,8 @@ pin_project! {
         S: Service<Request<B>>,
     {
         Pass { #[pin] future: S::Future },
-        Faulted { faulted: FaultedBox<S, B> },
+        Faulted { faulted: ColdBox<Faulted<S, B>> },
     }
-}
-
-/// The boxed state of a faulted request. As in the core's response future
-/// (`crate::fault::future`): the drop hands the box, by value, to a cold
-/// function and the cold poll returns only whether the answer is ready, so
-/// that the pass path's poll and drop inline into the caller without
-/// spilling the inner future.
-struct FaultedBox<S: Service<Request<B>>, B>(Option<Pin<Box<Faulted<S, B>>>>);
-
-impl<S: Service<Request<B>>, B> Drop for FaultedBox<S, B> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(faulted) = self.0.take() {
-            drop_faulted(faulted);
-        }
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn drop_faulted<T>(faulted: T) {
-    drop(faulted);
 }
 
 pin_project! {
@@ -195,7 +174,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Pass { .. } => "pass",
-            State::Faulted { faulted } => match faulted.0.as_ref().map(|f| &f.step) {
+            State::Faulted { faulted } => match faulted.get().map(|f| &f.step) {
                 Some(Step::Call { .. }) => "call",
                 Some(Step::Delay { .. }) => "delay",
                 Some(Step::Answer { .. } | Step::Done { .. }) | None => "ready",
@@ -224,7 +203,7 @@ where
     pub(crate) fn faulted(faulted: Pin<Box<Faulted<S, B>>>) -> Self {
         Self {
             state: State::Faulted {
-                faulted: FaultedBox(Some(faulted)),
+                faulted: ColdBox::new(faulted),
             },
         }
     }
@@ -357,8 +336,10 @@ where
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
             },
+            // As in the core's future: the cold `advance` says whether the
+            // answer is ready, and it is moved out here, inline.
             StateProj::Faulted { faulted } => {
-                let Some(faulted) = &mut faulted.0 else {
+                let Some(mut faulted) = faulted.get_mut() else {
                     return Poll::Pending;
                 };
                 if !faulted.as_mut().advance(cx) {
