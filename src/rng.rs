@@ -7,10 +7,11 @@
 //! on the key. A shared `Mutex<StdRng>` (what some peers use) would serialise
 //! every request and tie outcomes to poll order.
 //!
-//! The mixer is SplitMix64's finaliser, written here rather than taken from
-//! `rand`'s `SmallRng` because `SmallRng`'s algorithm is explicitly allowed
-//! to change between releases, and a seed must replay the same faults after
-//! a dependency upgrade.
+//! The generators (wyrand for a call's bits, SplitMix64's finaliser for
+//! derived streams) are written here rather than taken from `rand`'s
+//! `SmallRng` because `SmallRng`'s algorithm is explicitly allowed to change
+//! between releases, and a seed must replay the same faults after a
+//! dependency upgrade.
 
 use std::convert::Infallible;
 use std::hash::Hasher;
@@ -31,11 +32,19 @@ pub(crate) const fn derive(parent: u64, label: u64) -> u64 {
     mix64(parent ^ mix64(label.wrapping_add(GOLDEN)))
 }
 
-/// The `n`-th output of the SplitMix64 sequence seeded with `seed`: one
-/// multiply-xorshift round per call, the random bits of one request.
+/// The `n`-th output of the wyrand sequence seeded with `seed`: the random
+/// bits of one request. wyrand steps a counter by an odd constant and folds
+/// one 64×64→128-bit multiply of it; it passes BigCrush and PractRand as a
+/// sequence, and its `n`-th output needs no state but `n`. It replaced a
+/// SplitMix64 round here because every call of every layer computes it
+/// right after the shared counter's `lock xadd`: one wide multiply is a
+/// shorter dependency chain than three (`chaos-armed` 5.20 → 4.82 ns a
+/// call, `docs/BENCHMARKS.md`).
 #[inline]
 pub(crate) const fn nth(seed: u64, n: u64) -> u64 {
-    mix64(seed.wrapping_add(n.wrapping_mul(GOLDEN)))
+    let state = seed.wrapping_add(n.wrapping_add(1).wrapping_mul(0xa076_1d64_78bd_642f));
+    let wide = (state as u128).wrapping_mul((state ^ 0xe703_7ed1_a0b4_28db) as u128);
+    (wide >> 64) as u64 ^ wide as u64
 }
 
 /// Maps 64 random bits to a uniform `f64` in `[0, 1)`.

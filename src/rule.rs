@@ -401,6 +401,15 @@ struct CompiledRule<A, R: ?Sized> {
     rng_salt: u64,
 }
 
+/// A call past [`Plan::screen`]: its random bits, the rules whose leading
+/// rate passed (all bits when the plan has no screen) and the rate scale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Screened {
+    call_bits: u64,
+    leads: u64,
+    scale: f64,
+}
+
 /// A validated fault set with its counters: what a layer evaluates.
 pub(crate) struct Plan<A, R: ?Sized> {
     rules: Box<[CompiledRule<A, R>]>,
@@ -486,6 +495,7 @@ impl<A, R: ?Sized> Plan<A, R> {
     /// each firing rule to `resolve`. Returns `None` when nothing applied;
     /// otherwise the guard that holds the active-fault slots.
     #[inline]
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn decide<Z: Resolve<A, R>>(
         &self,
         req: &R,
@@ -501,6 +511,7 @@ impl<A, R: ?Sized> Plan<A, R> {
     /// before (a live connection re-decided after a switch): `fresh` says
     /// whether a fault applied now makes it count as faulted.
     #[inline]
+    #[cfg_attr(not(any(feature = "http", feature = "io")), allow(dead_code))]
     pub(crate) fn decide_counted<Z: Resolve<A, R>>(
         &self,
         req: &R,
@@ -510,6 +521,15 @@ impl<A, R: ?Sized> Plan<A, R> {
         resolve: &mut Z,
         fresh: bool,
     ) -> Option<ActiveGuard> {
+        let screened = self.screen(n, switch)?;
+        self.apply(req, screened, target, resolve, fresh)
+    }
+
+    /// The first half of [`decide`](Self::decide), cheap and inline: `None`
+    /// when no rule can fire for call `n` (no rules, or the screen says no
+    /// leading rate passes); otherwise what [`apply`](Self::apply) needs.
+    #[inline]
+    pub(crate) fn screen(&self, n: u64, switch: Switch) -> Option<Screened> {
         if self.rules.is_empty() {
             return None;
         }
@@ -519,28 +539,31 @@ impl<A, R: ?Sized> Plan<A, R> {
             Some(screen) => screen.pass(call_bits, switch)?,
             None => u64::MAX,
         };
-        self.apply(req, call_bits, switch.scale(), leads, target, resolve, fresh)
+        Some(Screened {
+            call_bits,
+            leads,
+            scale: switch.scale(),
+        })
     }
 
     /// Evaluates the rules, past the screen: `leads` has the bits of the
     /// rules whose leading rate passed (all bits when there is no screen).
     /// Out of line: a screened plan rarely gets here, and the pass path
     /// stays small.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the decision's inputs, passed on from decide_counted"
-    )]
     #[inline(never)]
-    fn apply<Z: Resolve<A, R>>(
+    pub(crate) fn apply<Z: Resolve<A, R>>(
         &self,
         req: &R,
-        call_bits: u64,
-        scale: f64,
-        leads: u64,
+        screened: Screened,
         target: &TargetShared,
         resolve: &mut Z,
         fresh: bool,
     ) -> Option<ActiveGuard> {
+        let Screened {
+            call_bits,
+            leads,
+            scale,
+        } = screened;
         let clock = || target.elapsed();
         let draw = Draw {
             call_bits,

@@ -13,7 +13,7 @@ use super::future::{Faulted, ResponseFuture, Start, Then};
 use super::outcome::{End, Outcome};
 use crate::Target;
 use crate::fault::Fault;
-use crate::rule::{ActiveGuard, Plan};
+use crate::rule::{ActiveGuard, Plan, Screened};
 use crate::target::Slot;
 
 type FaultPlan<S, R> = Plan<Fault<R, <S as Service<R>>::Error>, R>;
@@ -155,20 +155,17 @@ where
 
     #[inline]
     fn call(&mut self, req: R) -> Self::Future {
-        let mut outcome = Outcome::default();
         // One site builds the pass-through future, so that it stays in
-        // registers (see `ResponseFuture`).
-        match self.decide(&req, &mut outcome) {
-            None => {
-                // Nothing fired, so nothing was put in `outcome` that needs
-                // dropping; skipping its drop glue keeps the pass path free
-                // of calls.
-                debug_assert!(matches!(outcome.end, End::Call));
-                mem::forget(outcome);
-                ResponseFuture::pass(self.inner.call(req))
-            }
-            Some(guard) => ResponseFuture::faulted(self.start(outcome, guard, req)),
-        }
+        // registers (see `ResponseFuture`); everything past the screen is
+        // out of line.
+        let req = match self.screen() {
+            None => req,
+            Some(screened) => match self.try_fault(screened, req) {
+                Ok(faulted) => return ResponseFuture::faulted(faulted),
+                Err(req) => req,
+            },
+        };
+        ResponseFuture::pass(self.inner.call(req))
     }
 }
 
@@ -176,9 +173,10 @@ impl<S, R> Chaos<S, R>
 where
     S: Service<R> + Clone,
 {
-    /// Takes the decision for one call; `Some` when a fault fired.
+    /// The inline half of the decision: counts the call and asks the
+    /// plan's screen; `None` when no fault can fire.
     #[inline]
-    fn decide(&mut self, req: &R, outcome: &mut Outcome<S::Error>) -> Option<ActiveGuard> {
+    fn screen(&mut self) -> Option<Screened> {
         let switch = self.target.shared.switch();
         if !switch.is_on() {
             self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
@@ -188,15 +186,28 @@ where
             self.refresh();
         }
         let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
-        self.plan.decide(req, n, switch, &self.target.shared, outcome)
+        self.plan.screen(n, switch)
     }
 
-    /// Starts a faulted request. Out of line, and only the box comes back:
-    /// were the inner call of a faulted request inlined next to the pass
-    /// path's, the compiler would merge the two and the pass path would
-    /// lose its registers (see [`ResponseFuture`]).
+    /// The rest of it, out of line: evaluates the rules and starts the
+    /// faulted request, or hands the request back when none applied.
     #[cold]
     #[inline(never)]
+    fn try_fault(&mut self, screened: Screened, req: R) -> Result<Pin<Box<Faulted<S, R>>>, R> {
+        let mut outcome = Outcome::default();
+        match self
+            .plan
+            .apply(&req, screened, &self.target.shared, &mut outcome, true)
+        {
+            None => Err(req),
+            Some(guard) => Ok(self.start(outcome, guard, req)),
+        }
+    }
+
+    /// Starts a faulted request (only the box goes back to `call`: were
+    /// the inner call of a faulted request inlined next to the pass path's,
+    /// the compiler would merge the two and the pass path would lose its
+    /// registers; see [`ResponseFuture`]).
     fn start(&mut self, outcome: Outcome<S::Error>, guard: ActiveGuard, req: R) -> Pin<Box<Faulted<S, R>>> {
         let Outcome { before, after, end } = outcome;
         let delayed = !before.is_zero();
