@@ -3,8 +3,8 @@
 
 use std::pin::Pin;
 
-/// The boxed state of a faulted request, as held by a response future
-/// next to its pass-through variant.
+/// The boxed state of a faulted request (or body), as held next to a
+/// pass-through variant.
 ///
 /// Why not a plain `Pin<Box<T>>`: the pass path should compile to little
 /// more than the inner future alone. Drop glue that drops a `T` in place is
@@ -22,7 +22,13 @@ impl<T> ColdBox<T> {
         Self(Some(state))
     }
 
-    /// The state (always there until dropped).
+    /// Nothing held (a state already handed over).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) const fn none() -> Self {
+        Self(None)
+    }
+
+    /// The state, unless it was taken.
     #[inline]
     pub(crate) fn get_mut(&mut self) -> Option<Pin<&mut T>> {
         self.0.as_mut().map(Pin::as_mut)
@@ -30,6 +36,12 @@ impl<T> ColdBox<T> {
 
     pub(crate) fn get(&self) -> Option<&T> {
         self.0.as_deref()
+    }
+
+    /// Hands the state over.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn take(&mut self) -> Option<Pin<Box<T>>> {
+        self.0.take()
     }
 }
 

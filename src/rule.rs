@@ -492,26 +492,13 @@ impl<A, R: ?Sized> Plan<A, R> {
     }
 
     /// Decides which rules apply to call number `n`, in rule order, offering
-    /// each firing rule to `resolve`. Returns `None` when nothing applied;
-    /// otherwise the guard that holds the active-fault slots.
+    /// each firing rule to `resolve`: [`screen`](Self::screen), then
+    /// [`apply`](Self::apply). Returns `None` when nothing applied; otherwise
+    /// the guard that holds the active-fault slots. For a call that may have
+    /// been decided before (a live connection re-decided after a switch),
+    /// `fresh` says whether a fault applied now makes it count as faulted.
     #[inline]
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn decide<Z: Resolve<A, R>>(
-        &self,
-        req: &R,
-        n: u64,
-        switch: Switch,
-        target: &TargetShared,
-        resolve: &mut Z,
-    ) -> Option<ActiveGuard> {
-        self.decide_counted(req, n, switch, target, resolve, true)
-    }
-
-    /// [`decide`](Self::decide), for a call that may have been decided
-    /// before (a live connection re-decided after a switch): `fresh` says
-    /// whether a fault applied now makes it count as faulted.
-    #[inline]
-    #[cfg_attr(not(any(feature = "http", feature = "io")), allow(dead_code))]
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
     pub(crate) fn decide_counted<Z: Resolve<A, R>>(
         &self,
         req: &R,
@@ -525,7 +512,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         self.apply(req, screened, target, resolve, fresh)
     }
 
-    /// The first half of [`decide`](Self::decide), cheap and inline: `None`
+    /// The first half of [`decide_counted`](Self::decide_counted), cheap and inline: `None`
     /// when no rule can fire for call `n` (no rules, or the screen says no
     /// leading rate passes); otherwise what [`apply`](Self::apply) needs.
     #[inline]

@@ -13,6 +13,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use crate::cold_box::ColdBox;
 use crate::report::ByteCounters;
 use crate::rule::ActiveGuard;
 use crate::{ConfigError, Target};
@@ -578,11 +579,13 @@ pin_project! {
     #[project = KindProj]
     enum Kind<B> {
         Pass { #[pin] body: B },
-        Faulted { #[pin] body: B, state: Box<FaultState> },
+        // Both boxes drop out of line (`ColdBox`), so that dropping a
+        // pass-through body inlines into the caller.
+        Faulted { #[pin] body: B, state: ColdBox<FaultState> },
         // Boxed so that the pass-through form stays as small as the inner
         // body plus a tag: responses up to 128 bytes move without a
         // `memcpy` call.
-        Full { data: Option<Box<Bytes>> },
+        Full { data: ColdBox<Bytes> },
         Dropped { done: bool },
     }
 }
@@ -592,8 +595,8 @@ impl<B> fmt::Debug for ChaosBody<B> {
         let mut d = f.debug_struct("ChaosBody");
         match &self.kind {
             Kind::Pass { .. } => d.field("kind", &"pass"),
-            Kind::Faulted { state, .. } => d.field("fault", &state.fault),
-            Kind::Full { data } => d.field("full", &data.as_ref().map_or(0, |d| d.len())),
+            Kind::Faulted { state, .. } => d.field("fault", &state.get().map(|s| &s.fault)),
+            Kind::Full { data } => d.field("full", &data.get().map_or(0, Bytes::len)),
             Kind::Dropped { .. } => d.field("kind", &"dropped"),
         };
         d.finish_non_exhaustive()
@@ -629,7 +632,7 @@ impl<B> ChaosBody<B> {
         Self {
             kind: Kind::Faulted {
                 body,
-                state: Box::new(FaultState::new(fault)),
+                state: ColdBox::new(Box::pin(FaultState::new(fault))),
             },
         }
     }
@@ -645,7 +648,7 @@ impl<B> ChaosBody<B> {
     pub fn full(data: impl Into<Bytes>) -> Self {
         Self {
             kind: Kind::Full {
-                data: Some(Box::new(data.into())),
+                data: ColdBox::new(Box::pin(data.into())),
             },
         }
     }
@@ -660,7 +663,9 @@ impl<B> ChaosBody<B> {
     #[must_use]
     pub const fn empty() -> Self {
         Self {
-            kind: Kind::Full { data: None },
+            kind: Kind::Full {
+                data: ColdBox::none(),
+            },
         }
     }
 
@@ -691,7 +696,9 @@ impl<B> ChaosBody<B> {
     #[must_use]
     pub fn counted(mut self, counters: BodyCounters) -> Self {
         if let Kind::Faulted { state, .. } = &mut self.kind {
-            state.counters = Some(counters);
+            if let Some(mut state) = state.get_mut() {
+                state.counters = Some(counters);
+            }
         }
         self
     }
@@ -704,11 +711,14 @@ impl<B> ChaosBody<B> {
         counters: BodyCounters,
         guard: Option<ActiveGuard>,
     ) -> Self {
-        let mut state = Box::new(FaultState::new(fault));
+        let mut state = FaultState::new(fault);
         state.counters = Some(counters);
         state.guard = guard;
         Self {
-            kind: Kind::Faulted { body, state },
+            kind: Kind::Faulted {
+                body,
+                state: ColdBox::new(Box::pin(state)),
+            },
         }
     }
 
@@ -989,6 +999,10 @@ where
         match self.project().kind.project() {
             KindProj::Pass { body } => body.poll_frame(cx).map_err(Into::into),
             KindProj::Faulted { body, state } => {
+                let Some(mut state) = state.get_mut() else {
+                    return Poll::Ready(None);
+                };
+                let state = &mut *state;
                 let poll = poll_faulted(body, state, cx);
                 if state.phase == Phase::Done {
                     // The fault is over: free its active-fault slots.
@@ -996,7 +1010,7 @@ where
                 }
                 poll
             }
-            KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(*d)))),
+            KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(*Pin::into_inner(d))))),
             KindProj::Dropped { done } => {
                 if *done {
                     Poll::Ready(None)
@@ -1012,17 +1026,17 @@ where
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Pass { body } => body.is_end_stream(),
-            Kind::Faulted { body, state } => match state.phase {
-                Phase::Done => true,
-                Phase::Stalled => false,
-                Phase::Running => {
+            Kind::Faulted { body, state } => match state.get().map(|s| (s, s.phase)) {
+                None | Some((_, Phase::Done)) => true,
+                Some((_, Phase::Stalled)) => false,
+                Some((state, Phase::Running)) => {
                     !state.cut_inside_frame
                         && state.pending.is_none()
                         && (state.started || state.fault.delay_first_byte.is_zero())
                         && body.is_end_stream()
                 }
             },
-            Kind::Full { data } => data.as_ref().is_none_or(|d| d.is_empty()),
+            Kind::Full { data } => data.get().is_none_or(Bytes::is_empty),
             Kind::Dropped { .. } => false,
         }
     }
@@ -1031,7 +1045,7 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Pass { body } | Kind::Faulted { body, .. } => body.size_hint(),
-            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::Full { data } => SizeHint::with_exact(data.get().map_or(0, |d| d.len() as u64)),
             Kind::Dropped { .. } => SizeHint::default(),
         }
     }

@@ -189,11 +189,10 @@ impl<S> HttpChaos<S> {
     /// is evaluated.
     #[cold]
     #[inline(never)]
-    fn reject_header<ReqB>(&self, err: &HeaderFaultError, outcome: Outcome) -> Pin<Box<Faulted<S, ReqB>>>
+    fn reject_header<ReqB>(&self, err: &HeaderFaultError) -> Pin<Box<Faulted<S, ReqB>>>
     where
         S: Service<Request<ReqB>>,
     {
-        drop(outcome);
         let shared = &*self.target.shared;
         tracing::warn!(target: "tower_chaos", chaos_target = %shared.name, error = %err, "invalid fault-control header");
         shared.counters.rejected_header();
@@ -246,70 +245,96 @@ where
 
     #[inline]
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let mut outcome = Outcome::default();
         // One site builds the pass-through future, so that it stays in
-        // registers (see `ResponseFuture`).
-        match self.decide(&request, &mut outcome) {
-            Decision::Pass => {
-                // Nothing applied, so `outcome` holds nothing that needs
-                // dropping; skipping its drop glue keeps the pass path free
-                // of calls.
-                debug_assert!(!outcome.is_faulted());
-                mem::forget(outcome);
-                ResponseFuture::pass(self.inner.call(request))
-            }
-            Decision::Fault(guard) => ResponseFuture::faulted(self.start(request, outcome, guard)),
-            Decision::Reject(err) => ResponseFuture::faulted(self.reject_header(&err, outcome)),
-        }
+        // registers (see `ResponseFuture`); everything past the screen is
+        // out of line.
+        let request = match self.screen() {
+            None => request,
+            Some(screened) => match self.try_fault(screened, request) {
+                Ok(faulted) => return ResponseFuture::faulted(faulted),
+                Err(request) => request,
+            },
+        };
+        ResponseFuture::pass(self.inner.call(request))
     }
 }
 
-/// What [`HttpChaos::decide`] settled for one request.
-enum Decision {
-    Pass,
-    Fault(Option<ActiveGuard>),
-    /// An unusable fault header (boxed: rare, and it keeps `Decision` small).
-    Reject(Box<HeaderFaultError>),
+/// A call that got past [`HttpChaos::screen`].
+#[derive(Clone, Copy)]
+struct Screened {
+    n: u64,
+    /// `None` when no rule can fire (the call is here for header control).
+    rules: Option<crate::rule::Screened>,
 }
 
 impl<S> HttpChaos<S> {
+    /// The inline half of the decision: counts the call and asks the plan's
+    /// screen; `None` when no fault can apply (no rule can fire and header
+    /// control is off).
     #[inline]
-    fn decide<ReqB: 'static>(&mut self, request: &Request<ReqB>, outcome: &mut Outcome) -> Decision {
+    fn screen(&mut self) -> Option<Screened> {
         let switch = self.target.shared.switch();
         if !switch.is_on() {
             self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
-            return Decision::Pass;
+            return None;
         }
         if self.slot.version() != self.version {
             self.refresh();
         }
         let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
+        let rules = self.plan.screen(n, switch);
+        if rules.is_none() && self.header_control.is_none() {
+            return None;
+        }
+        Some(Screened { n, rules })
+    }
+}
+
+impl<S: Clone> HttpChaos<S> {
+    /// The rest of the decision, out of line: fault headers, the rules, and
+    /// the faulted request's start; the request comes back when nothing
+    /// applied.
+    #[cold]
+    #[inline(never)]
+    // The request comes back by value on a path that is rare unless header
+    // control is on: boxing it would allocate where nothing else does.
+    #[allow(clippy::result_large_err)]
+    fn try_fault<ReqB: 'static>(
+        &mut self,
+        screened: Screened,
+        request: Request<ReqB>,
+    ) -> Result<Pin<Box<Faulted<S, ReqB>>>, Request<ReqB>>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        let mut outcome = Outcome::default();
         // Fault headers are read before any rule is evaluated: an unusable
         // one is answered `400` and consumes no trigger.
         let asked = match self.header_control.as_deref().map(|c| c.parse(request.headers())) {
             None | Some(Ok(None)) => None,
             Some(Ok(Some(asked))) => Some(asked),
-            Some(Err(err)) => return Decision::Reject(Box::new(err)),
+            Some(Err(err)) => return Ok(self.reject_header(&err)),
         };
-        // Triggers see the request through `&HttpRequest`: no copy of
-        // the head, no allocation.
-        let guard = self.plan.decide(request, n, switch, &self.target.shared, outcome);
+        // Triggers see the request through `&HttpRequest`: no copy of the
+        // head, no allocation.
+        let guard = screened.rules.and_then(|rules| {
+            self.plan
+                .apply(&request, rules, &self.target.shared, &mut outcome, true)
+        });
         if let Some(asked) = &asked {
-            self.header_faults(asked, n, outcome);
+            self.header_faults(asked, screened.n, &mut outcome);
         }
         if outcome.is_faulted() {
-            Decision::Fault(guard)
+            Ok(self.start(request, outcome, guard))
         } else {
-            Decision::Pass
+            Err(request)
         }
     }
 }
 
 impl<S: Clone> HttpChaos<S> {
-    /// Starts a faulted request. Out of line, and only the box comes back
-    /// (see `ResponseFuture`).
-    #[cold]
-    #[inline(never)]
+    /// Starts a faulted request (only the box goes back to `call`; see
+    /// `ResponseFuture`).
     fn start<ReqB>(
         &mut self,
         request: Request<ReqB>,
