@@ -10,7 +10,7 @@ use std::pin::Pin;
 /// more than the inner future alone. Drop glue that drops a `T` in place is
 /// too large to inline, so the whole response future's address escapes to
 /// an out-of-line `drop_in_place` and it is spilled and reloaded around
-/// every call (with store-forwarding stalls: 18 ns a call against 4.4 ns
+/// every call (with store-forwarding stalls: 18 ns a call against 3.5 ns
 /// now, see `docs/BENCHMARKS.md`). This box's `Drop` hands it, by value,
 /// to a cold function instead. (The futures' cold polls likewise return
 /// only whether the result is ready, for the same reason.)
