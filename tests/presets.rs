@@ -122,6 +122,35 @@ fn every_preset_builds_with_its_name() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_renamed_preset_target_binds_and_replays_under_the_new_name() {
+    let original = presets::aws_s3_2017();
+    let renamed = presets::aws_s3_2017().rename_target("s3", "blob-store").unwrap();
+    assert_eq!(renamed.targets(), ["blob-store"]);
+    assert_eq!(renamed.phases().len(), original.phases().len());
+    for (a, b) in original.phases().iter().zip(renamed.phases()) {
+        assert_eq!((a.name(), a.start(), a.end()), (b.name(), b.start(), b.end()));
+    }
+    // The old name is gone: a rehearsal that binds it is refused.
+    let s3 = Target::builder("s3").seed(1).build().unwrap();
+    assert!(Rehearsal::new(&renamed).bind_http(&s3).check().is_err());
+    // The new name replays like the original did.
+    let (report, seen) = replay(&renamed).await;
+    assert_eq!(seen[0].0, "blob-store");
+    let down = original.phase("all-operations-down").unwrap();
+    let (ok, total) = ok_between(&seen[0].1, down.start(), down.end());
+    assert!(total > 0);
+    assert_eq!(ok, 0, "GETs succeeded while everything was down");
+    assert!(report.phase("all-operations-down").unwrap().provider.faulted > 0);
+    // Renaming onto itself is a no-op; onto nothing, or an unknown name, is an error.
+    assert!(presets::aws_s3_2017().rename_target("s3", "s3").is_ok());
+    assert!(presets::aws_s3_2017().rename_target("s3", "").is_err());
+    assert!(presets::aws_s3_2017().rename_target("dynamodb", "x").is_err());
+    let two = presets::google_cloud_2025();
+    let err = two.rename_target("small-region", "large-region").unwrap_err();
+    assert!(err.to_string().contains("large-region"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_down_phase_bound_to_http_answers_503_and_recovers() {
     let api = Target::builder("api").seed(1).build().unwrap();
     let s = Scenario::builder("http")

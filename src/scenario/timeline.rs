@@ -150,6 +150,57 @@ impl Scenario {
         names
     }
 
+    /// The same scenario with target `from` renamed `to`: fit a preset to
+    /// the names a rehearsal already uses (the presets name their targets
+    /// after the provider's service, e.g. `dynamodb`).
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError::UnknownTarget`] when the scenario has no target
+    /// `from`; [`ScenarioError::Invalid`] (field `target`) when `to` is
+    /// empty or already a target of the scenario (renaming onto it would
+    /// silently merge two targets' phases).
+    ///
+    /// ```
+    /// use tower_chaos::scenario::{ScenarioError, presets};
+    /// let s = presets::aws_dynamodb_dns_2025().rename_target("dynamodb", "orders-db")?;
+    /// assert!(s.targets().contains(&"orders-db"));
+    /// assert!(!s.targets().contains(&"dynamodb"));
+    /// let err = presets::aws_dynamodb_dns_2025().rename_target("s3", "blobs").unwrap_err();
+    /// assert!(matches!(err, ScenarioError::UnknownTarget { .. }));
+    /// # Ok::<(), ScenarioError>(())
+    /// ```
+    pub fn rename_target(mut self, from: &str, to: impl Into<Arc<str>>) -> Result<Self, ScenarioError> {
+        let to: Arc<str> = to.into();
+        let known: Vec<String> = self.targets().into_iter().map(str::to_owned).collect();
+        if !known.iter().any(|t| t == from) {
+            return Err(ScenarioError::UnknownTarget {
+                target: from.to_owned(),
+                known,
+            });
+        }
+        if to.is_empty() || (&*to != from && known.iter().any(|t| **t == *to)) {
+            return Err(ScenarioError::Invalid {
+                field: "target".to_owned(),
+                value: format!("{to:?}"),
+                reason: if to.is_empty() {
+                    "a target name must not be empty".to_owned()
+                } else {
+                    format!(
+                        "already a target of scenario `{}`; renaming onto it would merge two targets",
+                        self.name
+                    )
+                },
+            });
+        }
+        for phase in &mut self.phases {
+            if &*phase.target == from {
+                phase.target = Arc::clone(&to);
+            }
+        }
+        Ok(self)
+    }
+
     /// Splits the timeline into segments over which the set of active
     /// spells is constant.
     pub(crate) fn timeline(&self) -> Timeline {
