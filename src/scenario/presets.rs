@@ -231,6 +231,33 @@ pub fn slow_drain(target: &str, at: Duration, lasting: Duration, latency: Latenc
         .ramp(1.0, 0.0)
 }
 
+/// Generic block: name resolution for `target` fails from `at` for
+/// `lasting` (feature `io`). It is a connection fault
+/// ([`ConnFault::dns_failure`](crate::io::ConnFault::dns_failure)), so it
+/// reaches a client through its connector
+/// ([`ConnectFaultsLayer`](crate::io::ConnectFaultsLayer),
+/// [`ChaosConnectorLayer`](crate::io::ChaosConnectorLayer)), and only when
+/// the client resolves: connections it already holds keep working during
+/// the outage, and recovery is seen only at its next resolution (a client
+/// that caches a failed lookup sees it that much later). Register the
+/// target with [`Rehearsal::target`](super::Rehearsal::target).
+///
+/// ```
+/// use std::time::Duration;
+/// let p = tower_chaos::scenario::presets::dns_outage("db", Duration::ZERO, Duration::from_secs(600));
+/// assert_eq!((p.name(), p.end()), ("db-dns-outage", Duration::from_secs(600)));
+/// ```
+#[cfg(feature = "io")]
+#[must_use]
+pub fn dns_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
+    use crate::Trigger;
+    use crate::io::ConnFault;
+    Phase::new(format!("{target}-dns-outage"), target)
+        .at(at)
+        .lasting(lasting)
+        .rule(ConnFault::dns_failure().when(Trigger::always()))
+}
+
 /// AWS us-east-1, 2025-10-19/20: DynamoDB's regional endpoint resolved to
 /// an empty DNS record (target `dynamodb`; times PDT, onset 23:48).
 ///
