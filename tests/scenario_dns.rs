@@ -52,14 +52,48 @@ async fn ping(conn: &mut TcpStream) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn a_dns_outage_reaches_only_clients_that_resolve() {
-    let addr = echo_server().await;
-    let db = Target::builder("db").seed(1).build().unwrap();
     let scenario = Scenario::builder("dns")
         .phase(presets::dns_outage("db", MIN, 2 * MIN))
         .duration(6 * MIN)
         .build()
         .unwrap();
-    let rehearsal = Rehearsal::new(&scenario).target(&db);
+    rehearse(&scenario).await;
+}
+
+/// The same outage, from a scenario file's `connect` field.
+#[cfg(feature = "serde")]
+#[tokio::test(start_paused = true)]
+async fn a_dns_outage_from_a_file_rehearses_the_same() {
+    use tower_chaos::scenario::Format;
+    let text = r#"
+name = "dns"
+duration = "6m"
+[[phases]]
+name = "db-dns-outage"
+target = "db"
+at = "1m"
+for = "2m"
+connect = ["dns_failure"]
+"#;
+    rehearse(&Scenario::parse(text, Format::Toml).unwrap()).await;
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn an_unknown_connect_fault_names_the_field_and_the_choices() {
+    use tower_chaos::scenario::Format;
+    let text = "name = \"dns\"\n[[phases]]\ntarget = \"db\"\nfor = \"2m\"\nconnect = [\"dns\"]\n";
+    let err = Scenario::parse(text, Format::Toml).unwrap_err();
+    assert_eq!(err.line(), Some(5), "{err}");
+    assert_eq!(err.field(), Some("phases[0].connect[0]"), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("`dns`") && msg.contains("dns_failure"), "{msg}");
+}
+
+async fn rehearse(scenario: &Scenario) {
+    let addr = echo_server().await;
+    let db = Target::builder("db").seed(1).build().unwrap();
+    let rehearsal = Rehearsal::new(scenario).target(&db);
     rehearsal.check().unwrap();
     let run = tokio::spawn(rehearsal.run());
     let start = Instant::now();

@@ -373,6 +373,34 @@ struct PhaseFile {
     request: Vec<RequestFaultFile>,
     ramp: Option<RampFile>,
     flap: Option<FlapFile>,
+    /// Connection faults at connect time (feature `io`), for every
+    /// connection the target's connectors make during the phase.
+    #[cfg(feature = "io")]
+    #[serde(default)]
+    connect: Vec<ConnectFaultName>,
+}
+
+/// A connect-time fault named in a file.
+#[cfg(feature = "io")]
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ConnectFaultName {
+    DnsFailure,
+    Refuse,
+    Hang,
+}
+
+#[cfg(feature = "io")]
+impl ConnectFaultName {
+    fn rule(self) -> crate::Rule<crate::io::ConnFault, crate::io::ConnInfo> {
+        use crate::io::ConnFault;
+        let fault = match self {
+            Self::DnsFailure => ConnFault::dns_failure(),
+            Self::Refuse => ConnFault::refuse(),
+            Self::Hang => ConnFault::connect_hang(),
+        };
+        fault.when(crate::Trigger::always())
+    }
 }
 
 #[derive(Deserialize)]
@@ -550,6 +578,10 @@ impl ScenarioFile {
                 .at(p.at.map_or(Duration::ZERO, |d| d.0))
                 .lasting(p.lasting.0)
                 .faults(content.into_faults());
+            #[cfg(feature = "io")]
+            for fault in p.connect {
+                phase = phase.rule(fault.rule());
+            }
             if let Some(r) = p.ramp {
                 phase = phase.ramp(r.from.0, r.to.0);
             }
