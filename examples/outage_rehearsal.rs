@@ -10,12 +10,24 @@
 //! cargo run --example outage_rehearsal --features full -- --naive   # the verdict fails, exit 1
 //! ```
 //!
-//! Region 1 is the scenario's first target, behind an `HttpChaosLayer`;
-//! region 2 is healthy. Four workers call in a loop: three read (GET), one
-//! writes (PUT). The verdict: while region 1 is down, the users of
-//! the application (after retries and failover) see under 5 % errors, and
-//! the application recovers within a minute of scenario time of the
-//! provider. Exits 0 when the verdict passes.
+//! Region 1 is the scenario's first target: an `HttpChaosLayer` in front of
+//! its server takes the HTTP faults (503s, throttling, per-operation
+//! failures), and a `ConnectFaultsLayer` on the application's connector to
+//! it takes the connection faults (the preset's DNS failure). The
+//! application keeps no idle connections to region 1, so every call
+//! resolves, as calls from a fleet of short-lived clients or over
+//! connections the provider recycles would; a pooled client rides out a
+//! DNS outage on the connections it holds (`tests/scenario_dns.rs`).
+//! Region 2 is healthy. Four workers call in a loop: three read (GET), one
+//! writes (PUT). The verdict: while region 1 is down, the users of the
+//! application (after retries and failover) see under 5 % errors, and the
+//! application recovers within a minute of scenario time of the provider.
+//! Exits 0 when the verdict passes.
+//!
+//! The report counts what region 1's layers saw: connection attempts and
+//! HTTP requests both, so a healthy call through the unpooled client is
+//! seen twice (a connection, then its request), and a call that fails to
+//! resolve once.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,6 +38,7 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::Target;
 use tower_chaos::http::HttpChaosLayer;
+use tower_chaos::io::ConnectFaultsLayer;
 use tower_chaos::scenario::{Probe, Rehearsal, RehearsalReport, Scenario, presets};
 
 /// Command-line options.
@@ -152,13 +165,17 @@ impl Breaker {
 struct Stats {
     ok: AtomicU64,
     failed: AtomicU64,
+    /// Successes served by region 2 (failover).
+    failed_over: AtomicU64,
     latencies: Mutex<Vec<Duration>>,
 }
 
 /// The application: per call, region 1 unless its breaker is open, up to
 /// 3 attempts with exponential backoff and full jitter, then region 2.
 struct App {
-    http: reqwest::Client,
+    /// One client per region: region 1's resolves through the target's
+    /// connect faults.
+    http: [reqwest::Client; 2],
     regions: [String; 2],
     /// GET for reads, PUT for writes (per-operation presets such as S3's).
     method: reqwest::Method,
@@ -169,21 +186,21 @@ struct App {
 
 impl App {
     async fn attempt(&self, region: usize) -> bool {
-        let call = self
-            .http
+        let call = self.http[region]
             .request(self.method.clone(), &self.regions[region])
             .send();
         matches!(timeout(Duration::from_millis(250), call).await, Ok(Ok(r)) if r.status().is_success())
     }
 
-    async fn call(&mut self) -> bool {
+    /// The region that served the call, or `None` if it failed.
+    async fn call(&mut self) -> Option<usize> {
         if self.naive {
             for _ in 0..3 {
                 if self.attempt(0).await {
-                    return true;
+                    return Some(0);
                 }
             }
-            return false;
+            return None;
         }
         for region in 0..2 {
             for attempt in 0..3u32 {
@@ -193,13 +210,13 @@ impl App {
                 let ok = self.attempt(region).await;
                 self.breakers[region].record(ok);
                 if ok {
-                    return true;
+                    return Some(region);
                 }
                 let cap = Duration::from_millis(20 * (1 << attempt)).min(Duration::from_millis(200));
                 sleep(cap.mul_f64(self.jitter.next())).await;
             }
         }
-        false
+        None
     }
 }
 
@@ -242,11 +259,18 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
     let run = tokio::spawn(rehearsal.run());
 
     let stats = Arc::new(Stats::default());
-    let http = reqwest::Client::builder().no_proxy().build()?;
+    // Region 1: the target's connect faults on the connector, and no idle
+    // connections, so that every call resolves (see the module docs).
+    let region1_client = reqwest::Client::builder()
+        .no_proxy()
+        .connector_layer(ConnectFaultsLayer::new(&primary))
+        .pool_max_idle_per_host(0)
+        .build()?;
+    let region2_client = reqwest::Client::builder().no_proxy().build()?;
     let mut workers = Vec::new();
     for w in 0..4u64 {
         let mut app = App {
-            http: http.clone(),
+            http: [region1_client.clone(), region2_client.clone()],
             regions: [format!("http://{region1}/item"), format!("http://{region2}/item")],
             method: if w == 3 {
                 reqwest::Method::PUT
@@ -262,7 +286,11 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
         workers.push(tokio::spawn(async move {
             while !done.borrow_and_update().finished {
                 let started = Instant::now();
-                let ok = app.call().await;
+                let served = app.call().await;
+                let ok = served.is_some();
+                if served == Some(1) {
+                    stats.failed_over.fetch_add(1, Ordering::Relaxed);
+                }
                 probe.record(
                     started,
                     if ok {
@@ -281,26 +309,30 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
 
     let mut second = 0;
     let began = Instant::now();
+    // One tick a second, however often the status changes in between.
+    let mut tick = tokio::time::interval_at(began + Duration::from_secs(1), Duration::from_secs(1));
     loop {
         tokio::select! {
-            _ = sleep(Duration::from_secs(1)) => {}
+            _ = tick.tick() => {}
             r = status.changed() => { if r.is_err() || status.borrow().finished { break; } continue; }
         }
         second += 1;
         let ok = stats.ok.swap(0, Ordering::Relaxed);
         let failed = stats.failed.swap(0, Ordering::Relaxed);
+        let failed_over = stats.failed_over.swap(0, Ordering::Relaxed);
         let mut lat = std::mem::take(&mut *stats.latencies.lock().expect("stats"));
         lat.sort();
         let s = status.borrow().clone();
         let active: Vec<&str> = s.active.iter().map(|a| a.name.as_str()).collect();
         if o.live {
             println!(
-                "{second:>3}s  t={:>8}  success {:>5.1}% of {:>4}  p50 {:>6.1?}  p99 {:>6.1?}  phase: {}",
+                "{second:>3}s  t={:>8}  success {:>5.1}% of {:>4} ({:>3.0}% via region 2)  p50 {:>6.1?}  p99 {:>6.1?}  phase: {}",
                 tower_chaos::scenario::format_duration(Duration::from_secs(
                     began.elapsed().mul_f64(speed).as_secs() / 60 * 60
                 )),
                 100.0 * ok as f64 / (ok + failed).max(1) as f64,
                 ok + failed,
+                100.0 * failed_over as f64 / ok.max(1) as f64,
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99),
                 if active.is_empty() {

@@ -152,6 +152,20 @@ impl<A, R: ?Sized> Rule<A, R> {
         self
     }
 
+    /// Whether the rule fails every request it is offered: its fault
+    /// fails outright, its trigger always fires, and no budget or cap
+    /// limits it.
+    #[cfg(feature = "scenario")]
+    pub(crate) fn fails_every_request(&self) -> bool
+    where
+        A: sealed::Sealed,
+    {
+        self.action.fails_outright()
+            && self.trigger.always_fires()
+            && self.budget.is_none()
+            && self.max_active.is_none()
+    }
+
     /// Names the rule unless it already has a name.
     #[cfg(feature = "scenario")]
     pub(crate) fn name_if_unnamed(mut self, name: &Arc<str>) -> Self {
@@ -326,6 +340,14 @@ pub(crate) mod sealed {
     pub trait Sealed {
         /// Checks the fault's own parameters.
         fn validate(&self) -> Result<(), ConfigError>;
+
+        /// Whether the fault fails the request (or connection) it fires
+        /// on outright: an error, a hang, an error response, a refused
+        /// connect. Latency, throttles and partial body or stream faults
+        /// do not. Scenarios count a phase whose rule does this to every
+        /// request as the target being down.
+        #[cfg(feature = "scenario")]
+        fn fails_outright(&self) -> bool;
     }
 }
 

@@ -147,6 +147,21 @@ impl<R: ?Sized> Trigger<R> {
         Self { node }
     }
 
+    /// Whether the trigger fires for every request, whatever the request,
+    /// the clock or the count: `always`, `rate(1)`, or an `all` of such.
+    #[cfg(feature = "scenario")]
+    pub(crate) fn always_fires(&self) -> bool {
+        fn node<R: ?Sized>(n: &Node<R>) -> bool {
+            match n {
+                Node::Always => true,
+                Node::Rate(p) => *p >= 1.0,
+                Node::All(parts) => parts.iter().all(node),
+                _ => false,
+            }
+        }
+        node(&self.node)
+    }
+
     /// Fires on every request.
     ///
     /// ```

@@ -254,4 +254,9 @@ impl<R, E> Sealed for Fault<R, E> {
             Act::Error(_) | Act::Hang | Act::LostReply(_) => Ok(()),
         }
     }
+
+    #[cfg(feature = "scenario")]
+    fn fails_outright(&self) -> bool {
+        matches!(self.act, Act::Error(_) | Act::Hang | Act::LostReply(_))
+    }
 }

@@ -204,6 +204,18 @@ impl Sealed for HttpFault {
             Self::Respond(_) | Self::DropConnection | Self::ResponseBody(_) => Ok(()),
         }
     }
+
+    #[cfg(feature = "scenario")]
+    fn fails_outright(&self) -> bool {
+        match self {
+            Self::Respond(r) => r.grpc_code().map_or_else(
+                || r.status().is_client_error() || r.status().is_server_error(),
+                |code| code != super::GrpcCode::Ok,
+            ),
+            Self::DropConnection => true,
+            Self::Latency(_) | Self::ResponseBody(_) => false,
+        }
+    }
 }
 
 /// How a request ends once its faults are combined.

@@ -694,6 +694,13 @@ impl Sealed for ConnFault {
             }
         }
     }
+
+    #[cfg(feature = "scenario")]
+    fn fails_outright(&self) -> bool {
+        // Stream faults may let some bytes through first; connect faults
+        // leave the caller without a connection.
+        matches!(self.act, Act::Dns | Act::Refuse | Act::Hang)
+    }
 }
 
 /// How a connection ends before its stream exists.

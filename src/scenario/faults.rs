@@ -131,14 +131,27 @@ impl Faults {
         self
     }
 
-    /// Whether the target is down.
+    /// Whether the target is down: [`down`](Self::down), or a typed rule
+    /// that fails every request outright — an error, hang or lost reply,
+    /// an error response or dropped connection, a DNS failure, refused or
+    /// hanging connect — with a trigger that always fires and no budget or
+    /// cap. Verdicts and reports count the calls that reach a target while
+    /// it is down ([`TargetSummary::seen_while_down`](super::TargetSummary::seen_while_down)).
     ///
     /// ```
-    /// assert!(!tower_chaos::scenario::Faults::new().is_down());
+    /// use tower_chaos::scenario::Faults;
+    /// use tower_chaos::{Fault, Trigger};
+    ///
+    /// assert!(!Faults::new().is_down());
+    /// assert!(Faults::new().down().is_down());
+    /// assert!(Faults::new().rule(Fault::<u32>::hang().when(Trigger::always())).is_down());
+    /// // Not every request: not down.
+    /// assert!(!Faults::new().rule(Fault::<u32>::hang().when(Trigger::rate(0.5))).is_down());
+    /// assert!(!Faults::new().rule(Fault::<u32>::hang().when(Trigger::always()).budget(3)).is_down());
     /// ```
     #[must_use]
-    pub const fn is_down(&self) -> bool {
-        self.down
+    pub fn is_down(&self) -> bool {
+        self.down || self.typed.iter().any(|t| t.fails_every_request())
     }
 
     /// Whether there is nothing to inject.
@@ -613,6 +626,8 @@ impl Cx {
 /// which every fault kind (request, HTTP, connection) reaches the engine.
 pub(crate) trait Contribute: Send + Sync + fmt::Debug {
     fn contribute(&self, cx: &Cx, acc: &mut Accumulator);
+    /// Whether the rules fail every request the target sees.
+    fn fails_every_request(&self) -> bool;
 }
 
 struct Typed<A, R: ?Sized>(Rule<A, R>);
@@ -630,6 +645,10 @@ where
 {
     fn contribute(&self, cx: &Cx, acc: &mut Accumulator) {
         acc.push(cx.finish(self.0.clone()));
+    }
+
+    fn fails_every_request(&self) -> bool {
+        self.0.fails_every_request()
     }
 }
 
@@ -711,5 +730,67 @@ impl Accumulator {
     /// Validates every kind without installing anything.
     pub(crate) fn check(self) -> Result<(), ConfigError> {
         self.kinds.into_iter().try_for_each(|(_, set)| set.check())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_rule_takes_the_target_down_only_when_it_fails_every_request() {
+        let down = |rule| Faults::new().rule(rule).is_down();
+        assert!(down(Fault::<u8>::injected_error().when(Trigger::always())));
+        assert!(down(Fault::<u8>::lost_reply_injected().when(Trigger::rate(1.0))));
+        assert!(down(
+            Fault::<u8>::hang().when(Trigger::always() & Trigger::rate(1.0))
+        ));
+        // Not outright failures, or not every request.
+        assert!(!down(
+            Fault::<u8>::latency(Latency::fixed(Duration::from_secs(9))).into()
+        ));
+        assert!(!down(Fault::<u8>::hang().when(Trigger::rate(0.999))));
+        assert!(!down(Fault::<u8>::hang().when(Trigger::after(1))));
+        assert!(!down(Fault::<u8>::hang().when(Trigger::always()).max_active(1)));
+        assert!(!down(Fault::<u8>::hang().when(Trigger::always()).budget(1)));
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn error_responses_and_dropped_connections_are_down_latency_and_bodies_are_not() {
+        use crate::http::{BodyFault, HttpFault, RequestMatcher, RetryAfter, SyntheticResponse};
+        let down = |fault: HttpFault| Faults::new().rule(fault.when(Trigger::always())).is_down();
+        assert!(down(HttpFault::Respond(SyntheticResponse::service_unavailable())));
+        assert!(down(HttpFault::Respond(SyntheticResponse::too_many_requests(
+            RetryAfter::Seconds(1)
+        ))));
+        assert!(down(HttpFault::Respond(SyntheticResponse::grpc_unavailable())));
+        assert!(down(HttpFault::DropConnection));
+        assert!(!down(HttpFault::Respond(SyntheticResponse::grpc(
+            crate::http::GrpcCode::Ok,
+            ""
+        ))));
+        assert!(!down(HttpFault::Respond(SyntheticResponse::from_status(
+            http::StatusCode::OK
+        ))));
+        assert!(!down(HttpFault::delay(Duration::from_secs(1))));
+        assert!(!down(HttpFault::ResponseBody(BodyFault::truncate_after(1))));
+        // A matcher picks some requests only.
+        let puts = SyntheticResponse::service_unavailable().when(RequestMatcher::method(http::Method::PUT));
+        assert!(!Faults::new().rule(puts).is_down());
+    }
+
+    #[cfg(feature = "io")]
+    #[test]
+    fn failed_connects_are_down_slow_ones_and_stream_faults_are_not() {
+        use crate::io::{ConnFault, Direction, Onset};
+        let down = |fault: ConnFault| Faults::new().rule(fault.when(Trigger::always())).is_down();
+        assert!(down(ConnFault::dns_failure()));
+        assert!(down(ConnFault::refuse()));
+        assert!(down(ConnFault::connect_hang()));
+        assert!(!down(ConnFault::slow_connect(Latency::fixed(
+            Duration::from_secs(1)
+        ))));
+        assert!(!down(ConnFault::reset(Direction::Both, Onset::Immediately)));
     }
 }

@@ -71,7 +71,7 @@ mod faults;
 mod file;
 mod histogram;
 mod phase;
-#[cfg(feature = "http")]
+#[cfg(all(feature = "http", feature = "io"))]
 pub mod presets;
 mod probe;
 mod report;

@@ -1,5 +1,5 @@
 //! Scenarios drawn from real provider outages, and generic building blocks
-//! (features `scenario` and `http`).
+//! (features `scenario`, `http` and `io`).
 //!
 //! Each preset replays a public postmortem's timeline with its real
 //! durations: a 14-hour outage takes 14 hours of tokio's clock, which
@@ -9,10 +9,13 @@
 //! onset and ends with [`LEAD_OUT`] of healthy traffic after full recovery,
 //! so a client has a baseline and a chance to show it recovered.
 //!
-//! Presets describe HTTP-level effects: bind their targets with
-//! [`Rehearsal::bind_http`](super::Rehearsal::bind_http) and put an
-//! [`HttpChaosLayer`](crate::http::HttpChaosLayer) for each target in front
-//! of the provider. Rates marked *illustrative* are not in the postmortems;
+//! Presets describe HTTP-level effects and connection faults: bind their
+//! targets with [`Rehearsal::bind_http`](super::Rehearsal::bind_http), put
+//! an [`HttpChaosLayer`](crate::http::HttpChaosLayer) for each target in
+//! front of the provider, and, for the DNS outages
+//! ([`aws_dynamodb_dns_2025`], [`dns_outage`]), a
+//! [`ConnectFaultsLayer`](crate::io::ConnectFaultsLayer) for it on the
+//! client's connector. Rates marked *illustrative* are not in the postmortems;
 //! they are parameters chosen to make the effect visible, not claims.
 //!
 //! ```
@@ -33,6 +36,7 @@ use http::Method;
 
 use super::{Flap, Phase, RequestFault, Scenario};
 use crate::http::{HttpFault, HttpRule, RequestMatcher, RetryAfter, SyntheticResponse};
+use crate::io::ConnFault;
 use crate::{Capacity, Latency, Trigger};
 
 /// Healthy time before each preset's onset.
@@ -232,7 +236,7 @@ pub fn slow_drain(target: &str, at: Duration, lasting: Duration, latency: Latenc
 }
 
 /// Generic block: name resolution for `target` fails from `at` for
-/// `lasting` (feature `io`). It is a connection fault
+/// `lasting`. It is a connection fault
 /// ([`ConnFault::dns_failure`](crate::io::ConnFault::dns_failure)), so it
 /// reaches a client through its connector
 /// ([`ConnectFaultsLayer`](crate::io::ConnectFaultsLayer),
@@ -240,19 +244,22 @@ pub fn slow_drain(target: &str, at: Duration, lasting: Duration, latency: Latenc
 /// the client resolves: connections it already holds keep working during
 /// the outage, and recovery is seen only at its next resolution (a client
 /// that caches a failed lookup sees it that much later). Register the
-/// target with [`Rehearsal::target`](super::Rehearsal::target).
+/// target with [`Rehearsal::target`](super::Rehearsal::target) or any
+/// binding.
 ///
 /// ```
 /// use std::time::Duration;
 /// let p = tower_chaos::scenario::presets::dns_outage("db", Duration::ZERO, Duration::from_secs(600));
 /// assert_eq!((p.name(), p.end()), ("db-dns-outage", Duration::from_secs(600)));
+/// assert!(p.content().is_down());
 /// ```
-#[cfg(feature = "io")]
 #[must_use]
 pub fn dns_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
-    use crate::Trigger;
-    use crate::io::ConnFault;
-    Phase::new(format!("{target}-dns-outage"), target)
+    dns_failure(&format!("{target}-dns-outage"), target, at, lasting)
+}
+
+fn dns_failure(name: &str, target: &str, at: Duration, lasting: Duration) -> Phase {
+    Phase::new(name, target)
         .at(at)
         .lasting(lasting)
         .rule(ConnFault::dns_failure().when(Trigger::always()))
@@ -265,22 +272,33 @@ pub fn dns_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
 /// us-east-1, as summarised in `OUTAGES.md` ("AWS us-east-1, 2025-10-19/20,
 /// DynamoDB DNS").
 ///
-/// Modelled: `dns-empty`, 23:48–02:25, every request fails; `cache-expiry`,
-/// 02:25–02:40, failures fall linearly to none as cached DNS records
-/// expire; then healthy until the event ended at 14:20 (EC2 and load
-/// balancer impairments of the same event ran until then, on other
-/// services: not modelled here).
+/// Modelled: `dns-empty`, 23:48–02:25, every name resolution of the
+/// endpoint fails ([`ConnFault::dns_failure`](crate::io::ConnFault::dns_failure)):
+/// no new connections; `cache-expiry`, 02:25–02:40, resolutions fail with
+/// a probability falling linearly to none, as resolvers' cached empty
+/// records expired; then healthy until the event ended at 14:20.
 ///
-/// Simplified: the DNS failure is modelled at the HTTP level, as `503
-/// Service Unavailable` on every request, because a client here sees the
-/// failure as "no new connections"; the connection-level DNS fault
-/// (feature `io`) will replace it, so that recovery is seen only when the
-/// client re-resolves. The timeline covers the whole event (14 h 32 min).
+/// Like the real one, the outage reaches a client only when it resolves:
+/// put [`ConnectFaultsLayer`](crate::io::ConnectFaultsLayer) (any tower
+/// connector, reqwest's `connector_layer`) or
+/// [`ChaosConnectorLayer`](crate::io::ChaosConnectorLayer) (hyper-util,
+/// tonic) for the target on the client. Connections it already holds keep
+/// working; one that keeps no idle connections, or whose connections the
+/// provider recycles, sees every request fail. The phases count as the
+/// target being down for the verdicts.
+///
+/// Simplified: the EC2 launch failures (02:25–10:36), new instances'
+/// connectivity problems (to 13:50) and load-balancer connection errors
+/// (05:30–14:09) of the same event hit other services and are not
+/// modelled; the timeline still covers the whole event (14 h 32 min). The
+/// linear shape of the cache expiry is an assumption.
 ///
 /// ```
 /// use std::time::Duration;
 /// let s = tower_chaos::scenario::presets::aws_dynamodb_dns_2025();
-/// assert_eq!(s.phase("dns-empty").unwrap().duration(), Duration::from_secs((2 * 60 + 37) * 60));
+/// let dns = s.phase("dns-empty").unwrap();
+/// assert_eq!(dns.duration(), Duration::from_secs((2 * 60 + 37) * 60));
+/// assert!(dns.content().is_down());
 /// ```
 #[must_use]
 pub fn aws_dynamodb_dns_2025() -> Scenario {
@@ -291,19 +309,8 @@ pub fn aws_dynamodb_dns_2025() -> Scenario {
     build(
         Scenario::builder("aws-dynamodb-dns-2025")
             .description("AWS us-east-1 2025-10-19/20: DynamoDB endpoint resolved to an empty DNS record")
-            .phase(
-                Phase::new("dns-empty", "dynamodb")
-                    .at(LEAD_IN)
-                    .lasting(fixed - LEAD_IN)
-                    .down(),
-            )
-            .phase(
-                Phase::new("cache-expiry", "dynamodb")
-                    .at(fixed)
-                    .lasting(recovered - fixed)
-                    .down()
-                    .ramp(1.0, 0.0),
-            )
+            .phase(dns_failure("dns-empty", "dynamodb", LEAD_IN, fixed - LEAD_IN))
+            .phase(dns_failure("cache-expiry", "dynamodb", fixed, recovered - fixed).ramp(1.0, 0.0))
             .duration(over + LEAD_OUT),
     )
 }

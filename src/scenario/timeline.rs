@@ -162,11 +162,15 @@ impl Scenario {
     /// silently merge two targets' phases).
     ///
     /// ```
-    /// use tower_chaos::scenario::{ScenarioError, presets};
-    /// let s = presets::aws_dynamodb_dns_2025().rename_target("dynamodb", "orders-db")?;
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Scenario, ScenarioError};
+    /// let preset = Scenario::builder("outage")
+    ///     .phase(Phase::new("down", "dynamodb").lasting(Duration::from_secs(60)).down())
+    ///     .build()?;
+    /// let s = preset.clone().rename_target("dynamodb", "orders-db")?;
     /// assert!(s.targets().contains(&"orders-db"));
     /// assert!(!s.targets().contains(&"dynamodb"));
-    /// let err = presets::aws_dynamodb_dns_2025().rename_target("s3", "blobs").unwrap_err();
+    /// let err = preset.rename_target("s3", "blobs").unwrap_err();
     /// assert!(matches!(err, ScenarioError::UnknownTarget { .. }));
     /// # Ok::<(), ScenarioError>(())
     /// ```
