@@ -148,13 +148,16 @@ impl<R: ?Sized> Trigger<R> {
     }
 
     /// Whether the trigger fires for every request, whatever the request,
-    /// the clock or the count: `always`, `rate(1)`, or an `all` of such.
+    /// the clock or the count: `always`, `rate(1)`, `every(1)`,
+    /// `after(0)`, or an `all` of such.
     #[cfg(feature = "scenario")]
     pub(crate) fn always_fires(&self) -> bool {
         fn node<R: ?Sized>(n: &Node<R>) -> bool {
             match n {
                 Node::Always => true,
                 Node::Rate(p) => *p >= 1.0,
+                Node::Every(n) => *n == 1,
+                Node::After(n) => *n == 0,
                 Node::All(parts) => parts.iter().all(node),
                 _ => false,
             }

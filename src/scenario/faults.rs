@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::conditions::Conditions;
 use crate::{
     Capacity, ConfigError, Fault, FaultAction, FaultSet, InjectedError, Latency, Rule, Target, Trigger,
 };
@@ -131,11 +132,11 @@ impl Faults {
         self
     }
 
-    /// Whether the target is down: [`down`](Self::down), or a typed rule
-    /// that fails every request outright — an error, hang or lost reply,
-    /// an error response or dropped connection, a DNS failure, refused or
-    /// hanging connect — with a trigger that always fires and no budget or
-    /// cap. Verdicts and reports count the calls that reach a target while
+    /// Whether the target is down: [`down`](Self::down), or a fault that
+    /// fails every request outright — an error, hang or lost reply, an
+    /// error response or dropped connection, a DNS failure, refused or
+    /// hanging connect — with a trigger that always fires (no trigger
+    /// setting, for a [`RequestFault`]) and no budget or cap. Verdicts and reports count the calls that reach a target while
     /// it is down ([`TargetSummary::seen_while_down`](super::TargetSummary::seen_while_down)).
     ///
     /// ```
@@ -151,7 +152,9 @@ impl Faults {
     /// ```
     #[must_use]
     pub fn is_down(&self) -> bool {
-        self.down || self.typed.iter().any(|t| t.fails_every_request())
+        self.down
+            || self.request.iter().any(RequestFault::fails_every_request)
+            || self.typed.iter().any(|t| t.fails_every_request())
     }
 
     /// Whether there is nothing to inject.
@@ -193,7 +196,7 @@ impl Faults {
     pub(crate) fn attributes(&self) -> impl Iterator<Item = &str> {
         self.request
             .iter()
-            .filter_map(|r| r.keyed.as_ref().map(|(a, _)| &**a))
+            .filter_map(|r| r.when.keyed.as_ref().map(|(a, _)| &**a))
     }
 
     /// Adds the typed rules to `acc`.
@@ -275,32 +278,14 @@ enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestFault {
     action: Action,
-    rate: Option<f64>,
-    every: Option<u64>,
-    first: Option<u64>,
-    after: Option<u64>,
-    window: Option<(Duration, Duration)>,
-    keyed: Option<(Arc<str>, f64)>,
-    overload: Option<Capacity>,
-    budget: Option<u64>,
-    max_active: Option<u32>,
-    name: Option<Arc<str>>,
+    when: Conditions,
 }
 
 impl RequestFault {
     const fn new(action: Action) -> Self {
         Self {
             action,
-            rate: None,
-            every: None,
-            first: None,
-            after: None,
-            window: None,
-            keyed: None,
-            overload: None,
-            budget: None,
-            max_active: None,
-            name: None,
+            when: Conditions::new(),
         }
     }
 
@@ -382,7 +367,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn rate(mut self, p: f64) -> Self {
-        self.rate = Some(p);
+        self.when.rate = Some(p);
         self
     }
 
@@ -394,7 +379,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn every(mut self, n: u64) -> Self {
-        self.every = Some(n);
+        self.when.every = Some(n);
         self
     }
 
@@ -406,7 +391,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn first(mut self, n: u64) -> Self {
-        self.first = Some(n);
+        self.when.first = Some(n);
         self
     }
 
@@ -418,7 +403,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn after(mut self, n: u64) -> Self {
-        self.after = Some(n);
+        self.when.after = Some(n);
         self
     }
 
@@ -431,7 +416,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn window(mut self, from: Duration, to: Duration) -> Self {
-        self.window = Some((from, to));
+        self.when.window = Some((from, to));
         self
     }
 
@@ -446,7 +431,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub fn keyed(mut self, attribute: impl Into<Arc<str>>, p: f64) -> Self {
-        self.keyed = Some((attribute.into(), p));
+        self.when.keyed = Some((attribute.into(), p));
         self
     }
 
@@ -458,7 +443,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn overload(mut self, capacity: Capacity) -> Self {
-        self.overload = Some(capacity);
+        self.when.overload = Some(capacity);
         self
     }
 
@@ -471,7 +456,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn budget(mut self, n: u64) -> Self {
-        self.budget = Some(n);
+        self.when.budget = Some(n);
         self
     }
 
@@ -483,7 +468,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub const fn max_active(mut self, n: u32) -> Self {
-        self.max_active = Some(n);
+        self.when.max_active = Some(n);
         self
     }
 
@@ -494,7 +479,7 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.name = Some(name.into());
+        self.when.name = Some(name.into());
         self
     }
 
@@ -505,7 +490,15 @@ impl RequestFault {
     /// ```
     #[must_use]
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.when.name.as_deref()
+    }
+
+    /// This fault with `conditions` as its trigger settings and limits
+    /// (files).
+    #[cfg(feature = "serde")]
+    pub(crate) fn with_conditions(mut self, conditions: Conditions) -> Self {
+        self.when = conditions;
+        self
     }
 
     /// The typed rule for requests `R` whose errors are `E`.
@@ -521,14 +514,15 @@ impl RequestFault {
             Action::Hang => Fault::hang(),
             Action::LostReply => Fault::lost_reply_injected(),
         };
-        let keyed = self.keyed.as_ref().map(|(attr, p)| {
+        let keyed = self.when.keyed.as_ref().map(|(attr, p)| {
             // Checked before the rehearsal starts: a keyed fault needs
             // attributes. Without them every request shares one key.
             let attrs = attrs.cloned();
             let attr = Arc::clone(attr);
             Trigger::keyed(*p, move |r: &R| attrs.as_ref().and_then(|f| f(r, &attr)))
         });
-        self.limit(Rule::new(fault, self.trigger(cx, keyed)))
+        self.when
+            .limit(Rule::new(fault, self.when.trigger(cx, None, keyed)))
     }
 
     /// The HTTP rule for this fault: an error is a `503 Service
@@ -537,60 +531,34 @@ impl RequestFault {
     /// header named after its attribute.
     #[cfg(feature = "http")]
     pub(crate) fn to_http_rule(&self, cx: &Cx) -> crate::http::HttpRule {
-        use crate::http::{HttpFault, HttpRequest, SyntheticResponse};
+        use crate::http::{HttpFault, SyntheticResponse};
         let fault = match self.action {
             Action::Latency(l) | Action::LatencyAfter(l) => HttpFault::Latency(l),
             Action::Error => HttpFault::Respond(SyntheticResponse::service_unavailable()),
             Action::Hang => HttpFault::Latency(Latency::fixed(Duration::from_secs(86_400))),
             Action::LostReply => HttpFault::DropConnection,
         };
-        let keyed = self.keyed.as_ref().map(|(attr, p)| {
-            let attr = Arc::clone(attr);
-            Trigger::keyed(*p, move |r: &HttpRequest| r.headers().get(&*attr).cloned())
-        });
-        self.limit(Rule::new(fault, self.trigger(cx, keyed)))
+        let keyed = self.when.keyed.as_ref().map(|(attr, p)| header_keyed(attr, *p));
+        self.when
+            .limit(Rule::new(fault, self.when.trigger(cx, None, keyed)))
     }
 
-    fn trigger<R: ?Sized + 'static>(&self, cx: &Cx, keyed: Option<Trigger<R>>) -> Trigger<R> {
-        let mut parts: Vec<Trigger<R>> = Vec::new();
-        if let Some(c) = self.overload {
-            parts.push(Trigger::overload(c));
-        }
-        if let Some((from, to)) = self.window {
-            parts.push(Trigger::window(cx.at(from), cx.at(to)));
-        }
-        parts.extend(keyed);
-        if let Some(n) = self.after {
-            parts.push(Trigger::after(n));
-        }
-        if let Some(n) = self.first {
-            parts.push(Trigger::first(n));
-        }
-        if let Some(n) = self.every {
-            parts.push(Trigger::every(n));
-        }
-        if let Some(p) = self.rate {
-            parts.push(Trigger::rate(p));
-        }
-        match parts.len() {
-            0 => Trigger::always(),
-            1 => parts.pop().unwrap_or_default(),
-            _ => Trigger::all(parts),
-        }
+    /// Whether it fails every request outright: an error, hang or lost
+    /// reply with no trigger setting or limit.
+    fn fails_every_request(&self) -> bool {
+        matches!(self.action, Action::Error | Action::Hang | Action::LostReply)
+            && self.when.is_unconditional()
     }
+}
 
-    fn limit<A, R: ?Sized>(&self, mut rule: Rule<A, R>) -> Rule<A, R> {
-        if let Some(n) = self.budget {
-            rule = rule.budget(n);
-        }
-        if let Some(n) = self.max_active {
-            rule = rule.max_active(n);
-        }
-        if let Some(name) = &self.name {
-            rule = rule.named(Arc::clone(name));
-        }
-        rule
-    }
+/// Sticky per value of the request header `header`: the HTTP reading of
+/// a keyed fault's attribute.
+#[cfg(feature = "http")]
+pub(crate) fn header_keyed(header: &Arc<str>, p: f64) -> crate::http::HttpTrigger {
+    let header = Arc::clone(header);
+    Trigger::keyed(p, move |r: &crate::http::HttpRequest| {
+        r.headers().get(&*header).cloned()
+    })
 }
 
 /// Where a phase's rules are being built: the phase, its start on the

@@ -64,6 +64,7 @@
 //! # Ok(()) }
 //! ```
 
+mod conditions;
 mod duration;
 mod error;
 mod faults;

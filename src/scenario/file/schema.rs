@@ -1,0 +1,196 @@
+//! The scenario file's tables, and how they become a [`Scenario`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::values::{DurationText, LatencyFile, Rate};
+use crate::scenario::{Faults, Flap, Phase, RequestFault, Scenario, ScenarioError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ScenarioFile {
+    name: String,
+    description: Option<String>,
+    duration: Option<DurationText>,
+    phases: Vec<PhaseFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhaseFile {
+    name: Option<String>,
+    target: String,
+    at: Option<DurationText>,
+    #[serde(rename = "for")]
+    lasting: DurationText,
+    #[serde(default)]
+    down: bool,
+    slow: Option<LatencyFile>,
+    #[serde(default)]
+    request: Vec<RequestFaultFile>,
+    ramp: Option<RampFile>,
+    flap: Option<FlapFile>,
+    /// Connection faults at connect time (feature `io`), for every
+    /// connection the target's connectors make during the phase.
+    #[cfg(feature = "io")]
+    #[serde(default)]
+    connect: Vec<ConnectFaultName>,
+}
+
+/// A connect-time fault named in a file.
+#[cfg(feature = "io")]
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ConnectFaultName {
+    DnsFailure,
+    Refuse,
+    Hang,
+}
+
+#[cfg(feature = "io")]
+impl ConnectFaultName {
+    fn rule(self) -> crate::Rule<crate::io::ConnFault, crate::io::ConnInfo> {
+        use crate::io::ConnFault;
+        let fault = match self {
+            Self::DnsFailure => ConnFault::dns_failure(),
+            Self::Refuse => ConnFault::refuse(),
+            Self::Hang => ConnFault::connect_hang(),
+        };
+        fault.when(crate::Trigger::always())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RampFile {
+    from: Rate,
+    to: Rate,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlapFile {
+    bad: DurationText,
+    good: DurationText,
+    while_good: Option<FaultsFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsFile {
+    #[serde(default)]
+    down: bool,
+    slow: Option<LatencyFile>,
+    #[serde(default)]
+    request: Vec<RequestFaultFile>,
+}
+
+impl FaultsFile {
+    fn into_faults(self) -> Faults {
+        let mut f = Faults::new();
+        if self.down {
+            f = f.down();
+        }
+        if let Some(l) = self.slow {
+            f = f.slow(l.0);
+        }
+        for r in self.request {
+            f = f.request(r.0);
+        }
+        f
+    }
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum FaultName {
+    Latency,
+    LatencyAfter,
+    Error,
+    Hang,
+    LostReply,
+}
+
+table_with_conditions! {
+    /// A `request` table as written.
+    struct RequestFaultRaw {
+        fault: FaultName,
+        latency: Option<LatencyFile>,
+        keyed: Option<KeyedFile>,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyedFile {
+    attribute: String,
+    rate: Rate,
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "RequestFaultRaw")]
+struct RequestFaultFile(RequestFault);
+
+impl TryFrom<RequestFaultRaw> for RequestFaultFile {
+    type Error = String;
+
+    fn try_from(mut raw: RequestFaultRaw) -> Result<Self, String> {
+        let needs_latency = matches!(raw.fault, FaultName::Latency | FaultName::LatencyAfter);
+        let f = match (raw.fault, raw.latency.take()) {
+            (FaultName::Latency, Some(l)) => RequestFault::latency(l.0),
+            (FaultName::LatencyAfter, Some(l)) => RequestFault::latency_after(l.0),
+            (_, None) if needs_latency => {
+                return Err("a latency fault needs `latency` (e.g. latency = \"200ms\")".to_owned());
+            }
+            (_, Some(_)) => return Err("only latency faults take `latency`".to_owned()),
+            (FaultName::Error, None) => RequestFault::error(),
+            (FaultName::Hang, None) => RequestFault::hang(),
+            (FaultName::LostReply, None) => RequestFault::lost_reply(),
+            (FaultName::Latency | FaultName::LatencyAfter, None) => unreachable!(),
+        };
+        let keyed = raw.keyed.take().map(|k| (Arc::from(k.attribute), k.rate.0));
+        Ok(Self(f.with_conditions(raw.take_conditions(keyed)?)))
+    }
+}
+
+impl ScenarioFile {
+    pub(super) fn into_scenario(self) -> Result<Scenario, ScenarioError> {
+        let mut b = Scenario::builder(self.name);
+        if let Some(d) = self.description {
+            b = b.description(d);
+        }
+        if let Some(d) = self.duration {
+            b = b.duration(d.0);
+        }
+        for (i, p) in self.phases.into_iter().enumerate() {
+            let name = p.name.unwrap_or_else(|| format!("{}-{}", p.target, i + 1));
+            let content = FaultsFile {
+                down: p.down,
+                slow: p.slow,
+                request: p.request,
+            };
+            let mut phase = Phase::new(name, p.target)
+                .at(p.at.map_or(Duration::ZERO, |d| d.0))
+                .lasting(p.lasting.0)
+                .faults(content.into_faults());
+            #[cfg(feature = "io")]
+            for fault in p.connect {
+                phase = phase.rule(fault.rule());
+            }
+            if let Some(r) = p.ramp {
+                phase = phase.ramp(r.from.0, r.to.0);
+            }
+            if let Some(flap) = p.flap {
+                let mut fl = Flap::new(flap.bad.0, flap.good.0);
+                if let Some(good) = flap.while_good {
+                    fl = fl.while_good(good.into_faults());
+                }
+                phase = phase.flap(fl);
+            }
+            b = b.phase(phase);
+        }
+        b.build()
+    }
+}
