@@ -352,7 +352,7 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
     for p in scenario
         .phases()
         .iter()
-        .filter(|p| p.target() == primary.name() && p.content().is_down())
+        .filter(|p| p.target() == primary.name() && p.is_down())
     {
         if let Err(e) = report.assert_error_rate_below(p.name(), 0.05) {
             verdict = Err(e.to_string());

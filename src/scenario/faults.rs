@@ -132,12 +132,21 @@ impl Faults {
         self
     }
 
-    /// Whether the target is down: [`down`](Self::down), or a fault that
-    /// fails every request outright — an error, hang or lost reply, an
-    /// error response or dropped connection, a DNS failure, refused or
-    /// hanging connect — with a trigger that always fires (no trigger
-    /// setting, for a [`RequestFault`]) and no budget or cap. Verdicts and reports count the calls that reach a target while
-    /// it is down ([`TargetSummary::seen_while_down`](super::TargetSummary::seen_while_down)).
+    /// Adds a contribution of typed rules built when the phase is installed
+    /// (the HTTP faults of files).
+    #[cfg(all(feature = "serde", feature = "http"))]
+    pub(crate) fn contribution(mut self, contribution: Arc<dyn Contribute>) -> Self {
+        self.typed.push(contribution);
+        self
+    }
+
+    /// Whether these faults take the target down: [`down`](Self::down),
+    /// or a fault that fails every request outright — an error, hang or
+    /// lost reply, an error response or dropped connection, a DNS failure,
+    /// refused or hanging connect — with a trigger that always fires (no
+    /// trigger setting, for a [`RequestFault`]) and no budget or cap.
+    /// A phase's ramp can make them fail less; [`Phase::is_down`](super::Phase::is_down)
+    /// takes it into account.
     ///
     /// ```
     /// use tower_chaos::scenario::Faults;
@@ -152,8 +161,18 @@ impl Faults {
     /// ```
     #[must_use]
     pub fn is_down(&self) -> bool {
+        self.down || self.fails_every_request()
+    }
+
+    /// Whether [`down`](Self::down) was said.
+    pub(crate) const fn is_down_flagged(&self) -> bool {
         self.down
-            || self.request.iter().any(RequestFault::fails_every_request)
+    }
+
+    /// Whether a fault fails every request (leaving [`down`](Self::down)
+    /// aside).
+    pub(crate) fn fails_every_request(&self) -> bool {
+        self.request.iter().any(RequestFault::fails_every_request)
             || self.typed.iter().any(|t| t.fails_every_request())
     }
 

@@ -295,6 +295,36 @@ impl Phase {
         &self.faults
     }
 
+    /// Whether the phase takes its target down while it is active (in its
+    /// bad spells, for a flapping phase): it is [`down`](Self::down), or
+    /// its faults fail every request ([`Faults::is_down`]) and no ramp
+    /// below 1 thins them out. Reports count the calls that reach a target
+    /// while it is down, and
+    /// [`assert_calls_while_down_at_most`](super::RehearsalReport::assert_calls_while_down_at_most)
+    /// bounds them.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, RequestFault};
+    /// let minute = Duration::from_secs(60);
+    /// assert!(Phase::new("outage", "db").lasting(minute).down().ramp(1.0, 0.0).is_down());
+    /// assert!(Phase::new("outage", "db").lasting(minute).request(RequestFault::error()).is_down());
+    /// // A recovery: errors fall from 50 % to none.
+    /// let recovering = Phase::new("recovering", "db").lasting(minute).request(RequestFault::error()).ramp(0.5, 0.0);
+    /// assert!(!recovering.is_down());
+    /// ```
+    #[must_use]
+    pub fn is_down(&self) -> bool {
+        self.spell_is_down(&self.faults)
+    }
+
+    /// [`is_down`](Self::is_down) for one spell's faults (a flapping
+    /// phase's good spells have their own).
+    pub(crate) fn spell_is_down(&self, faults: &Faults) -> bool {
+        let unramped = self.ramp.is_none_or(|(from, to)| from >= 1.0 && to >= 1.0);
+        faults.is_down_flagged() || (faults.fails_every_request() && unramped)
+    }
+
     /// The ramp, if any.
     ///
     /// ```

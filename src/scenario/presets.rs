@@ -251,7 +251,7 @@ pub fn slow_drain(target: &str, at: Duration, lasting: Duration, latency: Latenc
 /// use std::time::Duration;
 /// let p = tower_chaos::scenario::presets::dns_outage("db", Duration::ZERO, Duration::from_secs(600));
 /// assert_eq!((p.name(), p.end()), ("db-dns-outage", Duration::from_secs(600)));
-/// assert!(p.content().is_down());
+/// assert!(p.is_down());
 /// ```
 #[must_use]
 pub fn dns_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
@@ -284,8 +284,8 @@ fn dns_failure(name: &str, target: &str, at: Duration, lasting: Duration) -> Pha
 /// [`ChaosConnectorLayer`](crate::io::ChaosConnectorLayer) (hyper-util,
 /// tonic) for the target on the client. Connections it already holds keep
 /// working; one that keeps no idle connections, or whose connections the
-/// provider recycles, sees every request fail. The phases count as the
-/// target being down for the verdicts.
+/// provider recycles, sees every request fail. `dns-empty` takes the
+/// target down for the verdicts; `cache-expiry`, a recovery, does not.
 ///
 /// Simplified: the EC2 launch failures (02:25–10:36), new instances'
 /// connectivity problems (to 13:50) and load-balancer connection errors
@@ -298,7 +298,7 @@ fn dns_failure(name: &str, target: &str, at: Duration, lasting: Duration) -> Pha
 /// let s = tower_chaos::scenario::presets::aws_dynamodb_dns_2025();
 /// let dns = s.phase("dns-empty").unwrap();
 /// assert_eq!(dns.duration(), Duration::from_secs((2 * 60 + 37) * 60));
-/// assert!(dns.content().is_down());
+/// assert!(dns.is_down() && !s.phase("cache-expiry").unwrap().is_down());
 /// ```
 #[must_use]
 pub fn aws_dynamodb_dns_2025() -> Scenario {

@@ -297,7 +297,7 @@ pub struct PhaseSummary {
     /// End.
     #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
     pub to: Duration,
-    /// Whether it takes its target down.
+    /// Whether it takes its target down ([`Phase::is_down`](super::Phase::is_down)).
     pub down: bool,
     /// The provider's side.
     pub provider: ProviderCounts,
@@ -368,7 +368,7 @@ pub(crate) fn build(
                 (Spell::Good, Some(flap)) => &flap.while_good,
                 _ => &p.faults,
             };
-            &*p.target == target && faults.is_down()
+            &*p.target == target && p.spell_is_down(faults)
         })
     };
     let mut summaries = Vec::new();
@@ -451,7 +451,7 @@ pub(crate) fn build(
             target: p.target.to_string(),
             from: p.at,
             to: p.end(),
-            down: p.faults.is_down(),
+            down: p.is_down(),
             provider,
             caller: Observed::from_obs(&obs),
             first_success_after_end: recoveries[i],

@@ -8,6 +8,8 @@
 
 #[macro_use]
 mod conditions;
+#[cfg(feature = "http")]
+mod http;
 mod schema;
 mod values;
 

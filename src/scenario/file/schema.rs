@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+#[cfg(feature = "http")]
+use super::http::HttpFile;
 use super::values::{DurationText, LatencyFile, Rate};
 use crate::scenario::{Faults, Flap, Phase, RequestFault, Scenario, ScenarioError};
 
@@ -30,6 +32,10 @@ struct PhaseFile {
     slow: Option<LatencyFile>,
     #[serde(default)]
     request: Vec<RequestFaultFile>,
+    /// HTTP and gRPC faults with matchers (feature `http`).
+    #[cfg(feature = "http")]
+    #[serde(default)]
+    http: Vec<HttpFile>,
     ramp: Option<RampFile>,
     flap: Option<FlapFile>,
     /// Connection faults at connect time (feature `io`), for every
@@ -85,6 +91,9 @@ struct FaultsFile {
     slow: Option<LatencyFile>,
     #[serde(default)]
     request: Vec<RequestFaultFile>,
+    #[cfg(feature = "http")]
+    #[serde(default)]
+    http: Vec<HttpFile>,
 }
 
 impl FaultsFile {
@@ -98,6 +107,10 @@ impl FaultsFile {
         }
         for r in self.request {
             f = f.request(r.0);
+        }
+        #[cfg(feature = "http")]
+        for h in self.http {
+            f = f.contribution(Arc::new(h.0));
         }
         f
     }
@@ -170,6 +183,8 @@ impl ScenarioFile {
                 down: p.down,
                 slow: p.slow,
                 request: p.request,
+                #[cfg(feature = "http")]
+                http: p.http,
             };
             let mut phase = Phase::new(name, p.target)
                 .at(p.at.map_or(Duration::ZERO, |d| d.0))

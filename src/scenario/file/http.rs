@@ -1,0 +1,582 @@
+//! The `http` tables of a phase (features `serde` and `http`): synthesized
+//! statuses (`429` with `Retry-After` among them), AWS JSON, S3 XML and gRPC
+//! errors, dropped connections, latency and response body faults, each with
+//! request matchers, trigger settings and limits.
+//!
+//! A table becomes an [`HttpSpec`]: a described HTTP fault that turns into
+//! an [`HttpRule`](crate::http::HttpRule) each time its phase is installed
+//! (its `window` is relative to the phase's start, like a request fault's).
+//! Values are checked where they are read, so a bad status, method, path
+//! pattern, header or gRPC code is reported at its line and column; what
+//! depends on the whole table (a parameter the fault does not take) at the
+//! table.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Unexpected, Visitor};
+
+use super::values::{DurationText, LatencyFile, Rate};
+use crate::http::{BodyFault, GrpcCode, HttpFault, RequestMatcher, RetryAfter, SyntheticResponse};
+use crate::rule::sealed::Sealed;
+use crate::scenario::conditions::Conditions;
+use crate::scenario::faults::{Accumulator, Contribute, Cx, header_keyed};
+use crate::{ConfigError, Rule};
+
+/// A described HTTP fault loaded from a file.
+#[derive(Debug)]
+pub(super) struct HttpSpec {
+    fault: HttpFault,
+    /// All of the table's matchers; `None` matches every request.
+    matcher: Option<RequestMatcher>,
+    when: Conditions,
+}
+
+impl Contribute for HttpSpec {
+    fn contribute(&self, cx: &Cx, acc: &mut Accumulator) {
+        let keyed = self
+            .when
+            .keyed
+            .as_ref()
+            .map(|(header, p)| header_keyed(header, *p));
+        // Matchers first: they are pure, so a rate after them can screen.
+        let matcher = self.matcher.clone().map(Into::into);
+        let rule = Rule::new(self.fault.clone(), self.when.trigger(cx, matcher, keyed));
+        acc.push(cx.finish(self.when.limit(rule)));
+    }
+
+    fn fails_every_request(&self) -> bool {
+        self.matcher.is_none() && self.when.is_unconditional() && self.fault.fails_outright()
+    }
+}
+
+/// An `http` table, checked: the spec it describes.
+#[derive(Deserialize)]
+#[serde(try_from = "HttpFaultRaw")]
+pub(super) struct HttpFile(pub(super) HttpSpec);
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+enum HttpFaultName {
+    Status,
+    AwsError,
+    S3Error,
+    Grpc,
+    DropConnection,
+    Latency,
+    Body,
+}
+
+impl HttpFaultName {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::AwsError => "aws_error",
+            Self::S3Error => "s3_error",
+            Self::Grpc => "grpc",
+            Self::DropConnection => "drop_connection",
+            Self::Latency => "latency",
+            Self::Body => "body",
+        }
+    }
+}
+
+table_with_conditions! {
+    /// An `http` table as written.
+    struct HttpFaultRaw {
+        fault: HttpFaultName,
+        status: Option<StatusFile>,
+        retry_after: Option<DurationText>,
+        error: Option<String>,
+        code: Option<GrpcCodeFile>,
+        message: Option<String>,
+        #[serde(default, deserialize_with = "response_headers")]
+        headers: Vec<(HeaderName, HeaderValue)>,
+        latency: Option<LatencyFile>,
+        body: Option<BodyFile>,
+        #[serde(default, deserialize_with = "methods")]
+        method: Option<RequestMatcher>,
+        #[serde(default, deserialize_with = "path")]
+        path: Option<RequestMatcher>,
+        #[serde(default, deserialize_with = "path_prefix")]
+        path_prefix: Option<RequestMatcher>,
+        #[serde(default, deserialize_with = "path_glob")]
+        path_glob: Option<RequestMatcher>,
+        #[serde(default, deserialize_with = "host")]
+        host: Option<RequestMatcher>,
+        #[serde(default, deserialize_with = "headers")]
+        header: Option<RequestMatcher>,
+        #[serde(default, deserialize_with = "grpc_service")]
+        grpc_service: Option<RequestMatcher>,
+        #[serde(default, deserialize_with = "grpc_method")]
+        grpc_method: Option<RequestMatcher>,
+        keyed: Option<KeyedHeaderFile>,
+    }
+}
+
+/// `keyed = { header = "x-tenant", rate = 0.25 }`: sticky per value of a
+/// request header.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyedHeaderFile {
+    #[serde(deserialize_with = "header_name")]
+    header: HeaderName,
+    rate: Rate,
+}
+
+/// `body = { truncate_after, stall_after, abort_after, throttle,
+/// delay_first_byte }`: a response body fault.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BodyFile {
+    truncate_after: Option<u64>,
+    stall_after: Option<u64>,
+    abort_after: Option<u64>,
+    /// Bytes per second.
+    throttle: Option<u64>,
+    delay_first_byte: Option<DurationText>,
+}
+
+impl BodyFile {
+    fn into_fault(self) -> Result<BodyFault, String> {
+        let cuts = [self.truncate_after, self.stall_after, self.abort_after];
+        if cuts.iter().flatten().count() > 1 {
+            return Err("a body fault has one of `truncate_after`, `stall_after`, `abort_after`".to_owned());
+        }
+        let mut body = BodyFault::delay_first_byte(self.delay_first_byte.map(|d| d.0).unwrap_or_default());
+        if let Some(n) = self.truncate_after {
+            body = body.with_truncate_after(n);
+        }
+        if let Some(n) = self.stall_after {
+            body = body.with_stall_after(n);
+        }
+        if let Some(n) = self.abort_after {
+            body = body.with_abort_after(n);
+        }
+        if let Some(bps) = self.throttle {
+            body = body.with_throttle(bps).map_err(|e| reason(&e))?;
+        }
+        if body.is_noop() {
+            return Err(
+                "a body fault needs one of `truncate_after`, `stall_after`, `abort_after`, `throttle`, \
+                 `delay_first_byte` (other than zero)"
+                    .to_owned(),
+            );
+        }
+        Ok(body)
+    }
+}
+
+/// Which faults take each parameter, for the error that names the others.
+const PARAMETERS: &[(&str, &[HttpFaultName])] = {
+    use HttpFaultName::{AwsError, Body, Grpc, Latency, S3Error, Status};
+    &[
+        ("status", &[Status, AwsError, S3Error]),
+        ("retry_after", &[Status, AwsError, S3Error]),
+        ("error", &[AwsError, S3Error]),
+        ("code", &[Grpc]),
+        ("message", &[Status, AwsError, S3Error, Grpc]),
+        ("headers", &[Status, AwsError, S3Error, Grpc]),
+        ("latency", &[Latency]),
+        ("body", &[Body]),
+    ]
+};
+
+/// A provider error a file may name without a status: its name, its
+/// usual status, and the ready-made response (with its usual message).
+type KnownError = (&'static str, StatusCode, fn() -> SyntheticResponse);
+
+/// The AWS JSON errors with a usual status, for `aws_error` without one.
+const AWS_ERRORS: &[KnownError] = &[
+    (
+        "ThrottlingException",
+        StatusCode::BAD_REQUEST,
+        SyntheticResponse::aws_throttling,
+    ),
+    (
+        "ProvisionedThroughputExceededException",
+        StatusCode::BAD_REQUEST,
+        SyntheticResponse::aws_provisioned_throughput_exceeded,
+    ),
+    (
+        "InternalServerError",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        SyntheticResponse::aws_internal_server_error,
+    ),
+    (
+        "ServiceUnavailable",
+        StatusCode::SERVICE_UNAVAILABLE,
+        SyntheticResponse::aws_service_unavailable,
+    ),
+];
+
+/// The S3 error codes with a usual status, for `s3_error` without one.
+const S3_ERRORS: &[KnownError] = &[
+    (
+        "SlowDown",
+        StatusCode::SERVICE_UNAVAILABLE,
+        SyntheticResponse::s3_slow_down,
+    ),
+    (
+        "InternalError",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        SyntheticResponse::s3_internal_error,
+    ),
+];
+
+const INJECTED: &str = "injected by tower-chaos";
+
+impl HttpFaultRaw {
+    fn given(&self, parameter: &str) -> bool {
+        match parameter {
+            "status" => self.status.is_some(),
+            "retry_after" => self.retry_after.is_some(),
+            "error" => self.error.is_some(),
+            "code" => self.code.is_some(),
+            "message" => self.message.is_some(),
+            "headers" => !self.headers.is_empty(),
+            "latency" => self.latency.is_some(),
+            "body" => self.body.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Refuses parameters the fault does not take.
+    fn check_parameters(&self) -> Result<(), String> {
+        for (parameter, takers) in PARAMETERS {
+            if self.given(parameter) && !takers.contains(&self.fault) {
+                let takers: Vec<&str> = takers.iter().map(|f| f.as_str()).collect();
+                return Err(format!(
+                    "`{parameter}` applies to {} faults, not `{}`",
+                    takers.join(", "),
+                    self.fault.as_str()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// An AWS or S3 error response: a known `error` alone is the ready-made
+    /// one; otherwise `status` is needed unless the error is known.
+    fn provider_error(
+        &mut self,
+        known: &[KnownError],
+        make: fn(StatusCode, &str, &str) -> Result<SyntheticResponse, ConfigError>,
+    ) -> Result<SyntheticResponse, String> {
+        let fault = self.fault.as_str();
+        let error = self.error.take().ok_or_else(|| {
+            format!(
+                "an `{fault}` fault needs `error` (e.g. error = \"{}\")",
+                known[0].0
+            )
+        })?;
+        let known = known.iter().find(|(name, ..)| *name == error);
+        let status = self.status.take().map(|s| s.0);
+        let message = self.message.take();
+        match (known, status, message) {
+            (Some((_, _, ready)), None, None) => Ok(ready()),
+            (known, status, message) => {
+                let status = status.or(known.map(|k| k.1)).ok_or_else(|| {
+                    format!("`{error}` has no usual status: give `status` (e.g. status = 400)")
+                })?;
+                make(status, &error, message.as_deref().unwrap_or(INJECTED)).map_err(|e| reason(&e))
+            }
+        }
+    }
+
+    fn fault(&mut self) -> Result<HttpFault, String> {
+        let needs = |parameter: &str, example: &str| {
+            format!(
+                "a `{}` fault needs `{parameter}` (e.g. {example})",
+                self.fault.as_str()
+            )
+        };
+        let response = match self.fault {
+            HttpFaultName::Status => {
+                let status = self
+                    .status
+                    .take()
+                    .ok_or_else(|| needs("status", "status = 503"))?;
+                let response = SyntheticResponse::text(status.0);
+                match self.message.take() {
+                    Some(message) => response.body(message),
+                    None => response,
+                }
+            }
+            HttpFaultName::AwsError => self.provider_error(AWS_ERRORS, SyntheticResponse::aws_json)?,
+            HttpFaultName::S3Error => self.provider_error(S3_ERRORS, SyntheticResponse::s3_xml)?,
+            HttpFaultName::Grpc => {
+                let code = self
+                    .code
+                    .take()
+                    .ok_or_else(|| needs("code", "code = \"unavailable\""))?;
+                SyntheticResponse::grpc(code.0, self.message.as_deref().unwrap_or(INJECTED))
+            }
+            HttpFaultName::DropConnection => return Ok(HttpFault::DropConnection),
+            HttpFaultName::Latency => {
+                let latency = self
+                    .latency
+                    .take()
+                    .ok_or_else(|| needs("latency", "latency = \"2s\""))?;
+                return Ok(HttpFault::Latency(latency.0));
+            }
+            HttpFaultName::Body => {
+                let body = self
+                    .body
+                    .take()
+                    .ok_or_else(|| needs("body", "body = { truncate_after = 1024 }"))?;
+                return Ok(HttpFault::ResponseBody(body.into_fault()?));
+            }
+        };
+        let mut response = response;
+        if let Some(after) = self.retry_after.take() {
+            response = response.retry_after(RetryAfter::after(after.0));
+        }
+        for (name, value) in self.headers.drain(..) {
+            response = response.header(name, value);
+        }
+        Ok(HttpFault::Respond(response))
+    }
+
+    /// All the matchers given, or `None`.
+    fn matcher(&mut self) -> Option<RequestMatcher> {
+        [
+            self.method.take(),
+            self.path.take(),
+            self.path_prefix.take(),
+            self.path_glob.take(),
+            self.host.take(),
+            self.header.take(),
+            self.grpc_service.take(),
+            self.grpc_method.take(),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(RequestMatcher::and)
+    }
+}
+
+impl TryFrom<HttpFaultRaw> for HttpFile {
+    type Error = String;
+
+    fn try_from(mut raw: HttpFaultRaw) -> Result<Self, String> {
+        raw.check_parameters()?;
+        let fault = raw.fault()?;
+        let matcher = raw.matcher();
+        let keyed = raw.keyed.take().map(|k| (Arc::from(k.header.as_str()), k.rate.0));
+        let when = raw.take_conditions(keyed)?;
+        Ok(Self(HttpSpec { fault, matcher, when }))
+    }
+}
+
+/// What a configuration error says is wrong with the value (the file error
+/// already names the field).
+fn reason(e: &ConfigError) -> String {
+    match e {
+        ConfigError::Invalid { value, reason, .. } => format!("{value}: {reason}"),
+        other => other.to_string(),
+    }
+}
+
+/// An HTTP status within `100..=599`.
+struct StatusFile(StatusCode);
+
+impl<'de> Deserialize<'de> for StatusFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusFile;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status within 100..=599")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusFile, E> {
+                u16::try_from(v)
+                    .ok()
+                    .filter(|s| (100..=599).contains(s))
+                    .and_then(|s| StatusCode::from_u16(s).ok())
+                    .map(StatusFile)
+                    .ok_or_else(|| E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusFile, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+                }
+            }
+        }
+        d.deserialize_u64(V)
+    }
+}
+
+/// A gRPC code: its name in any case (`"unavailable"`, `"DEADLINE_EXCEEDED"`)
+/// or its number.
+struct GrpcCodeFile(GrpcCode);
+
+impl<'de> Deserialize<'de> for GrpcCodeFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = GrpcCodeFile;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a gRPC code: a name such as \"unavailable\", or a number within 0..=16")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<GrpcCodeFile, E> {
+                GrpcCode::ALL
+                    .into_iter()
+                    .find(|c| c.as_str().eq_ignore_ascii_case(v))
+                    .map(GrpcCodeFile)
+                    .ok_or_else(|| E::invalid_value(Unexpected::Str(v), &self))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<GrpcCodeFile, E> {
+                u16::try_from(v)
+                    .ok()
+                    .and_then(|c| GrpcCode::from_u16(c).ok())
+                    .map(GrpcCodeFile)
+                    .ok_or_else(|| E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<GrpcCodeFile, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One string or a list of them.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(vec![v.to_owned()])
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut all = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                all.push(s);
+            }
+            if all.is_empty() {
+                return Err(de::Error::invalid_length(0, &"at least one string"));
+            }
+            Ok(all)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `method = "PUT"` or `["PUT", "POST"]`: any of them. Names are
+/// upper-cased, so `"put"` means `PUT` rather than a method nobody sends.
+fn methods<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let mut any = None;
+    for name in one_or_many(d)? {
+        let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            de::Error::invalid_value(Unexpected::Str(&name), &"an HTTP method such as \"PUT\"")
+        })?;
+        let m = RequestMatcher::method(method);
+        any = Some(match any {
+            None => m,
+            Some(prev) => RequestMatcher::or(prev, m),
+        });
+    }
+    Ok(any)
+}
+
+/// A string turned into a matcher by `make`, its error reported at the
+/// value.
+fn string_matcher<'de, D: Deserializer<'de>>(
+    d: D,
+    make: fn(&str) -> Result<RequestMatcher, ConfigError>,
+) -> Result<Option<RequestMatcher>, D::Error> {
+    let s = String::deserialize(d)?;
+    make(&s).map(Some).map_err(|e| de::Error::custom(reason(&e)))
+}
+
+fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    string_matcher(d, RequestMatcher::path)
+}
+
+fn path_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    string_matcher(d, RequestMatcher::path_prefix)
+}
+
+fn path_glob<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    string_matcher(d, RequestMatcher::path_glob)
+}
+
+fn host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    string_matcher(d, RequestMatcher::host)
+}
+
+fn grpc_service<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    string_matcher(d, RequestMatcher::grpc_service)
+}
+
+/// `grpc_method = "pkg.Items/Get"`.
+fn grpc_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    string_matcher(d, |s| match s.split_once('/') {
+        Some((service, method)) => RequestMatcher::grpc_method(service, method),
+        None => Err(ConfigError::invalid(
+            "matcher.grpc_method",
+            s,
+            "must be `service/method`, e.g. \"pkg.Items/Get\"",
+        )),
+    })
+}
+
+/// `header = "x-canary"` (present) or `"x-tenant: acme"` (with that
+/// value), or a list of them: all must match.
+fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let mut all = None;
+    for text in one_or_many(d)? {
+        let m = match text.split_once(':') {
+            Some((name, value)) => RequestMatcher::header_value(name.trim(), value.trim()),
+            None => RequestMatcher::header(text.trim()),
+        }
+        .map_err(|e| de::Error::custom(reason(&e)))?;
+        all = Some(match all {
+            None => m,
+            Some(prev) => RequestMatcher::and(prev, m),
+        });
+    }
+    Ok(all)
+}
+
+fn header_name<'de, D: Deserializer<'de>>(d: D) -> Result<HeaderName, D::Error> {
+    let s = String::deserialize(d)?;
+    HeaderName::from_bytes(s.as_bytes())
+        .map_err(|_| de::Error::invalid_value(Unexpected::Str(&s), &"an HTTP header name"))
+}
+
+/// `headers = { "x-amzn-requestid" = "chaos" }`: headers added to a
+/// synthesized response, in name order.
+fn response_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(HeaderName, HeaderValue)>, D::Error> {
+    let map = BTreeMap::<String, String>::deserialize(d)?;
+    map.into_iter()
+        .map(|(name, value)| {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| de::Error::invalid_value(Unexpected::Str(&name), &"an HTTP header name"))?;
+            let v = HeaderValue::from_str(&value)
+                .map_err(|_| de::Error::invalid_value(Unexpected::Str(&value), &"an HTTP header value"))?;
+            Ok((n, v))
+        })
+        .collect()
+}
