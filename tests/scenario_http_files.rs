@@ -285,8 +285,8 @@ fn one_bad_http_table_per_error_kind_names_line_column_and_field() {
         (
             "fault = \"status\"\nstatus = 503\nheaders = { x-a = \"\\u0007\" }",
             8,
-            11,
-            "headers",
+            19,
+            "headers.x-a",
             "an HTTP header value",
         ),
         (
@@ -387,8 +387,37 @@ fn bad_http_tables_in_yaml_and_json_name_line_column_and_field() {
     let err = Scenario::parse(json, Format::Json).unwrap_err();
     assert_eq!(
         (err.line(), err.field()),
-        (Some(2), Some("phases[0].http[0].method")),
+        (Some(2), Some("phases[0].http[0].method[1]")),
         "{err}"
     );
     assert!(err.to_string().contains("\"P UT\""), "{err}");
+}
+
+#[test]
+fn bad_matchers_in_yaml_are_reported_at_the_value() {
+    let cases = [
+        ("path: items", 15, "path", "must start with `/`"),
+        (
+            "method: [GET, 'P UT']",
+            23,
+            "method[1]",
+            "expected an HTTP method",
+        ),
+        ("header: 'bad header'", 17, "header", "not a valid header name"),
+        (
+            "keyed: { header: 'x y', rate: 0.5 }",
+            26,
+            "keyed.header",
+            "expected an HTTP header name",
+        ),
+    ];
+    for (line, column, field, message) in cases {
+        let yaml = format!(
+            "name: x\nphases:\n  - target: api\n    for: 1m\n    http:\n      - fault: status\n        status: 503\n        {line}\n"
+        );
+        let err = Scenario::parse(&yaml, Format::Yaml).unwrap_err();
+        assert_eq!((err.line(), err.column()), (Some(8), Some(column)), "{err}");
+        assert_eq!(err.field(), Some(&*format!("phases[0].http[0].{field}")), "{err}");
+        assert!(err.to_string().contains(message), "{err}");
+    }
 }

@@ -11,13 +11,12 @@
 //! depends on the whole table (a parameter the fault does not take) at the
 //! table.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Unexpected, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 
 use super::values::{DurationText, LatencyFile, Rate};
 use crate::http::{BodyFault, GrpcCode, HttpFault, RequestMatcher, RetryAfter, SyntheticResponse};
@@ -381,7 +380,8 @@ fn reason(e: &ConfigError) -> String {
     }
 }
 
-/// An HTTP status within `100..=599`.
+/// An HTTP status within `100..=599`, checked in the visitor so that the
+/// formats report the value's own position.
 struct StatusFile(StatusCode);
 
 impl<'de> Deserialize<'de> for StatusFile {
@@ -455,128 +455,168 @@ impl<'de> Deserialize<'de> for GrpcCodeFile {
     }
 }
 
-/// One string or a list of them.
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct V;
+/// A string made into a `T` by its function as it is read: an error is
+/// raised in the visitor, where every format still knows the value's own
+/// line and column (after the value is read, YAML only knows its table).
+struct Checked<T>(fn(&str) -> Result<T, String>);
+
+impl<T> Clone for Checked<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Checked<T> {}
+
+impl<'de, T> DeserializeSeed<'de> for Checked<T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<T> Visitor<'_> for Checked<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.0)(v).map_err(E::custom)
+    }
+}
+
+/// The matchers of one string or a list of them, each made by `make`,
+/// joined by `join` (any of them, or all).
+fn joined<'de, D: Deserializer<'de>>(
+    d: D,
+    make: fn(&str) -> Result<RequestMatcher, String>,
+    join: fn(RequestMatcher, RequestMatcher) -> RequestMatcher,
+) -> Result<Option<RequestMatcher>, D::Error> {
+    struct V {
+        seed: Checked<RequestMatcher>,
+        join: fn(RequestMatcher, RequestMatcher) -> RequestMatcher,
+    }
     impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
+        type Value = RequestMatcher;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a string or a list of strings")
         }
 
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            Ok(vec![v.to_owned()])
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestMatcher, E> {
+            self.seed.visit_str(v)
         }
 
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-            let mut all = Vec::new();
-            while let Some(s) = seq.next_element::<String>()? {
-                all.push(s);
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RequestMatcher, A::Error> {
+            let mut joined = None;
+            while let Some(m) = seq.next_element_seed(self.seed)? {
+                joined = Some(match joined {
+                    None => m,
+                    Some(prev) => (self.join)(prev, m),
+                });
             }
-            if all.is_empty() {
-                return Err(de::Error::invalid_length(0, &"at least one string"));
-            }
-            Ok(all)
+            joined.ok_or_else(|| de::Error::invalid_length(0, &"at least one string"))
         }
     }
-    d.deserialize_any(V)
+    d.deserialize_any(V {
+        seed: Checked(make),
+        join,
+    })
+    .map(Some)
 }
 
 /// `method = "PUT"` or `["PUT", "POST"]`: any of them. Names are
 /// upper-cased, so `"put"` means `PUT` rather than a method nobody sends.
 fn methods<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let mut any = None;
-    for name in one_or_many(d)? {
-        let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes()).map_err(|_| {
-            de::Error::invalid_value(Unexpected::Str(&name), &"an HTTP method such as \"PUT\"")
-        })?;
-        let m = RequestMatcher::method(method);
-        any = Some(match any {
-            None => m,
-            Some(prev) => RequestMatcher::or(prev, m),
-        });
-    }
-    Ok(any)
-}
-
-/// A string turned into a matcher by `make`, its error reported at the
-/// value.
-fn string_matcher<'de, D: Deserializer<'de>>(
-    d: D,
-    make: fn(&str) -> Result<RequestMatcher, ConfigError>,
-) -> Result<Option<RequestMatcher>, D::Error> {
-    let s = String::deserialize(d)?;
-    make(&s).map(Some).map_err(|e| de::Error::custom(reason(&e)))
-}
-
-fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    string_matcher(d, RequestMatcher::path)
-}
-
-fn path_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    string_matcher(d, RequestMatcher::path_prefix)
-}
-
-fn path_glob<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    string_matcher(d, RequestMatcher::path_glob)
-}
-
-fn host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    string_matcher(d, RequestMatcher::host)
-}
-
-fn grpc_service<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    string_matcher(d, RequestMatcher::grpc_service)
-}
-
-/// `grpc_method = "pkg.Items/Get"`.
-fn grpc_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    string_matcher(d, |s| match s.split_once('/') {
-        Some((service, method)) => RequestMatcher::grpc_method(service, method),
-        None => Err(ConfigError::invalid(
-            "matcher.grpc_method",
-            s,
-            "must be `service/method`, e.g. \"pkg.Items/Get\"",
-        )),
-    })
+    let method = |name: &str| {
+        Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+            .map(RequestMatcher::method)
+            .map_err(|_| format!("invalid value: string {name:?}, expected an HTTP method such as \"PUT\""))
+    };
+    joined(d, method, RequestMatcher::or)
 }
 
 /// `header = "x-canary"` (present) or `"x-tenant: acme"` (with that
 /// value), or a list of them: all must match.
 fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let mut all = None;
-    for text in one_or_many(d)? {
-        let m = match text.split_once(':') {
+    let header = |text: &str| {
+        match text.split_once(':') {
             Some((name, value)) => RequestMatcher::header_value(name.trim(), value.trim()),
             None => RequestMatcher::header(text.trim()),
         }
-        .map_err(|e| de::Error::custom(reason(&e)))?;
-        all = Some(match all {
-            None => m,
-            Some(prev) => RequestMatcher::and(prev, m),
-        });
-    }
-    Ok(all)
+        .map_err(|e| reason(&e))
+    };
+    joined(d, header, RequestMatcher::and)
+}
+
+fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let make = |s: &str| RequestMatcher::path(s).map_err(|e| reason(&e));
+    d.deserialize_str(Checked(make)).map(Some)
+}
+
+fn path_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let make = |s: &str| RequestMatcher::path_prefix(s).map_err(|e| reason(&e));
+    d.deserialize_str(Checked(make)).map(Some)
+}
+
+fn path_glob<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let make = |s: &str| RequestMatcher::path_glob(s).map_err(|e| reason(&e));
+    d.deserialize_str(Checked(make)).map(Some)
+}
+
+fn host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let make = |s: &str| RequestMatcher::host(s).map_err(|e| reason(&e));
+    d.deserialize_str(Checked(make)).map(Some)
+}
+
+fn grpc_service<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let make = |s: &str| RequestMatcher::grpc_service(s).map_err(|e| reason(&e));
+    d.deserialize_str(Checked(make)).map(Some)
+}
+
+/// `grpc_method = "pkg.Items/Get"`.
+fn grpc_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+    let make = |s: &str| match s.split_once('/') {
+        Some((service, method)) => RequestMatcher::grpc_method(service, method).map_err(|e| reason(&e)),
+        None => Err(format!("{s:?}: must be `service/method`, e.g. \"pkg.Items/Get\"")),
+    };
+    d.deserialize_str(Checked(make)).map(Some)
+}
+
+fn parse_header_name(s: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(s.as_bytes())
+        .map_err(|_| format!("invalid value: string {s:?}, expected an HTTP header name"))
 }
 
 fn header_name<'de, D: Deserializer<'de>>(d: D) -> Result<HeaderName, D::Error> {
-    let s = String::deserialize(d)?;
-    HeaderName::from_bytes(s.as_bytes())
-        .map_err(|_| de::Error::invalid_value(Unexpected::Str(&s), &"an HTTP header name"))
+    d.deserialize_str(Checked(parse_header_name))
 }
 
 /// `headers = { "x-amzn-requestid" = "chaos" }`: headers added to a
-/// synthesized response, in name order.
+/// synthesized response, in the order written.
 fn response_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(HeaderName, HeaderValue)>, D::Error> {
-    let map = BTreeMap::<String, String>::deserialize(d)?;
-    map.into_iter()
-        .map(|(name, value)| {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| de::Error::invalid_value(Unexpected::Str(&name), &"an HTTP header name"))?;
-            let v = HeaderValue::from_str(&value)
-                .map_err(|_| de::Error::invalid_value(Unexpected::Str(&value), &"an HTTP header value"))?;
-            Ok((n, v))
-        })
-        .collect()
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<(HeaderName, HeaderValue)>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a table of header names and values")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let value = |s: &str| {
+                HeaderValue::from_str(s)
+                    .map_err(|_| format!("invalid value: string {s:?}, expected an HTTP header value"))
+            };
+            let mut all = Vec::new();
+            while let Some(entry) = map.next_entry_seed(Checked(parse_header_name), Checked(value))? {
+                all.push(entry);
+            }
+            Ok(all)
+        }
+    }
+    d.deserialize_map(V)
 }

@@ -78,38 +78,7 @@ pub(crate) struct Rate(pub(crate) f64);
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Rate;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a rate within 0.0..=1.0")
-            }
-
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
-                if (0.0..=1.0).contains(&v) {
-                    Ok(Rate(v))
-                } else {
-                    Err(E::invalid_value(Unexpected::Float(v), &self))
-                }
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
-                if v <= 1 {
-                    Ok(Rate(v as f64))
-                } else {
-                    Err(E::invalid_value(Unexpected::Unsigned(v), &self))
-                }
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
-                }
-            }
-        }
-        d.deserialize_f64(V)
+        number(d, "a rate within 0.0..=1.0", |v| (0.0..=1.0).contains(&v)).map(Self)
     }
 }
 
@@ -118,39 +87,62 @@ pub(crate) struct Positive(pub(crate) f64);
 
 impl<'de> Deserialize<'de> for Positive {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Positive;
+        number(d, "a finite number > 0", |v| v.is_finite() && v > 0.0).map(Self)
+    }
+}
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a finite number > 0")
-            }
+/// A finite number >= 0.
+pub(crate) struct NonNegative(pub(crate) f64);
 
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Positive, E> {
-                if v.is_finite() && v > 0.0 {
-                    Ok(Positive(v))
-                } else {
-                    Err(E::invalid_value(Unexpected::Float(v), &self))
-                }
-            }
+impl<'de> Deserialize<'de> for NonNegative {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        number(d, "a finite number >= 0", |v| v.is_finite() && v >= 0.0).map(Self)
+    }
+}
 
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Positive, E> {
-                if v > 0 {
-                    Ok(Positive(v as f64))
-                } else {
-                    Err(E::invalid_value(Unexpected::Unsigned(v), &self))
-                }
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Positive, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
-                }
+/// A number, integer or not, that `accept` takes; the error says what was
+/// `expected`.
+fn number<'de, D: Deserializer<'de>>(
+    d: D,
+    expected: &'static str,
+    accept: fn(f64) -> bool,
+) -> Result<f64, D::Error> {
+    struct V {
+        expected: &'static str,
+        accept: fn(f64) -> bool,
+    }
+    impl V {
+        fn check<E: de::Error>(&self, v: f64, as_written: Unexpected<'_>) -> Result<f64, E> {
+            if (self.accept)(v) {
+                Ok(v)
+            } else {
+                Err(E::invalid_value(as_written, self))
             }
         }
-        d.deserialize_f64(V)
     }
+    impl Visitor<'_> for V {
+        type Value = f64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expected)
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            self.check(v, Unexpected::Float(v))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            self.check(v as f64, Unexpected::Unsigned(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            match u64::try_from(v) {
+                Ok(u) => self.visit_u64(u),
+                Err(_) => self.check(v as f64, Unexpected::Signed(v)),
+            }
+        }
+    }
+    d.deserialize_f64(V { expected, accept })
 }
 
 /// A latency: `"200ms"` (fixed), or a table with one distribution and an
@@ -185,42 +177,6 @@ struct LogNormalFile {
 struct ParetoFile {
     scale: DurationText,
     shape: Positive,
-}
-
-/// A finite number >= 0.
-pub(crate) struct NonNegative(pub(crate) f64);
-
-impl<'de> Deserialize<'de> for NonNegative {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = NonNegative;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a finite number >= 0")
-            }
-
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NonNegative, E> {
-                if v.is_finite() && v >= 0.0 {
-                    Ok(NonNegative(v))
-                } else {
-                    Err(E::invalid_value(Unexpected::Float(v), &self))
-                }
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NonNegative, E> {
-                Ok(NonNegative(v as f64))
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NonNegative, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
-                }
-            }
-        }
-        d.deserialize_f64(V)
-    }
 }
 
 const LATENCY_FIELDS: &[&str] = &["fixed", "uniform", "normal", "log_normal", "pareto", "clamp"];
