@@ -23,12 +23,14 @@ pub(crate) type AttrFn<R> = Arc<dyn Fn(&R, &str) -> Option<String> + Send + Sync
 ///
 /// * **Described** faults, which name no request type: [`down`](Self::down),
 ///   [`slow`](Self::slow) and [`RequestFault`]s. Files hold these. They
-///   become real faults when the rehearsal binds the target to a request
-///   type ([`Rehearsal::bind`](super::Rehearsal::bind)); later, HTTP and
-///   connection bindings will turn `down` into a 503 or a refused
-///   connection.
+///   become real faults when the rehearsal binds the target: to a request
+///   type ([`Rehearsal::bind`](super::Rehearsal::bind)), or to its HTTP
+///   layers ([`Rehearsal::bind_http`](super::Rehearsal::bind_http), where
+///   `down` is a `503`).
 /// * **Typed** rules of any fault kind, exactly as a layer takes them
-///   ([`rule`](Self::rule)): code only.
+///   ([`rule`](Self::rule)): request-level, HTTP and connection faults. In
+///   files, a phase's `http` tables and `connect` list become typed rules
+///   too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -111,8 +113,8 @@ impl Faults {
         self
     }
 
-    /// Adds a typed rule of any fault kind (request-level [`Fault`]s today;
-    /// HTTP and connection faults later). Merged with the other phases'
+    /// Adds a typed rule of any fault kind: a request-level [`Fault`], an
+    /// HTTP fault, a connection fault. Merged with the other phases'
     /// rules of the same kind on the same target, in phase order. Its
     /// [`Trigger::window`]s read the target's clock, not the phase's.
     ///
