@@ -257,7 +257,10 @@ impl<R: ?Sized> Trigger<R> {
 
     /// [`when`](Self::when) with a label that `Debug` prints instead of
     /// `<predicate>` (used for HTTP request matchers).
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "http", all(feature = "serde", feature = "io"))),
+        allow(dead_code)
+    )]
     pub(crate) fn when_labeled<F>(label: impl Into<Arc<str>>, predicate: F) -> Self
     where
         F: Fn(&R) -> bool + Send + Sync + 'static,

@@ -29,8 +29,8 @@ pub(crate) type AttrFn<R> = Arc<dyn Fn(&R, &str) -> Option<String> + Send + Sync
 ///   `down` is a `503`).
 /// * **Typed** rules of any fault kind, exactly as a layer takes them
 ///   ([`rule`](Self::rule)): request-level, HTTP and connection faults. In
-///   files, a phase's `http` tables and `connect` list become typed rules
-///   too.
+///   files, a phase's `http` and `connection` tables and its `connect` list
+///   become typed rules too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -135,8 +135,8 @@ impl Faults {
     }
 
     /// Adds a contribution of typed rules built when the phase is installed
-    /// (the HTTP faults of files).
-    #[cfg(all(feature = "serde", feature = "http"))]
+    /// (the HTTP and connection faults of files).
+    #[cfg(all(feature = "serde", any(feature = "http", feature = "io")))]
     pub(crate) fn contribution(mut self, contribution: Arc<dyn Contribute>) -> Self {
         self.typed.push(contribution);
         self

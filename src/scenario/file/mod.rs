@@ -1,13 +1,15 @@
 //! Scenario files: TOML, YAML and JSON through serde (feature `serde`).
 //!
 //! The schema (see `docs/SCENARIOS.md`) is one set of serde types for the
-//! three formats (`schema`; the `http` section in `http`; durations, rates
-//! and latencies in `values`). Every struct denies unknown fields; values
+//! three formats (`schema`; the `http` and `connection` tables in `http`
+//! and `connection`; durations, rates and latencies in `values`). Every struct denies unknown fields; values
 //! are checked while deserialising, so the format reports the line and
 //! column of the bad value, and `serde_path_to_error` names the field.
 
 #[macro_use]
 mod conditions;
+#[cfg(feature = "io")]
+mod connection;
 #[cfg(feature = "http")]
 mod http;
 mod schema;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+#[cfg(feature = "io")]
+use super::connection::ConnectionFile;
 #[cfg(feature = "http")]
 use super::http::HttpFile;
 use super::values::{DurationText, LatencyFile, Rate};
@@ -36,6 +38,10 @@ struct PhaseFile {
     #[cfg(feature = "http")]
     #[serde(default)]
     http: Vec<HttpFile>,
+    /// Connection faults with triggers (feature `io`).
+    #[cfg(feature = "io")]
+    #[serde(default)]
+    connection: Vec<ConnectionFile>,
     ramp: Option<RampFile>,
     flap: Option<FlapFile>,
     /// Connection faults at connect time (feature `io`), for every
@@ -94,6 +100,9 @@ struct FaultsFile {
     #[cfg(feature = "http")]
     #[serde(default)]
     http: Vec<HttpFile>,
+    #[cfg(feature = "io")]
+    #[serde(default)]
+    connection: Vec<ConnectionFile>,
 }
 
 impl FaultsFile {
@@ -111,6 +120,10 @@ impl FaultsFile {
         #[cfg(feature = "http")]
         for h in self.http {
             f = f.contribution(Arc::new(h.0));
+        }
+        #[cfg(feature = "io")]
+        for c in self.connection {
+            f = f.contribution(Arc::new(c.0));
         }
         f
     }
@@ -185,6 +198,8 @@ impl ScenarioFile {
                 request: p.request,
                 #[cfg(feature = "http")]
                 http: p.http,
+                #[cfg(feature = "io")]
+                connection: p.connection,
             };
             let mut phase = Phase::new(name, p.target)
                 .at(p.at.map_or(Duration::ZERO, |d| d.0))
