@@ -2,9 +2,10 @@
 //!
 //! The schema (see `docs/SCENARIOS.md`) is one set of serde types for the
 //! three formats (`schema`; the `http` and `connection` tables in `http`
-//! and `connection`; durations, rates and latencies in `values`). Every struct denies unknown fields; values
-//! are checked while deserialising, so the format reports the line and
-//! column of the bad value, and `serde_path_to_error` names the field.
+//! and `connection`; durations, rates and latencies in `values`). Every
+//! struct denies unknown fields; values are checked while deserialising,
+//! so the format reports the line and column of the bad value, and
+//! `serde_path_to_error` names the field.
 
 #[macro_use]
 mod conditions;
