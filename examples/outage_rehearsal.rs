@@ -24,10 +24,10 @@
 //! application recovers within a minute of scenario time of the provider.
 //! Exits 0 when the verdict passes.
 //!
-//! The report counts what region 1's layers saw: connection attempts and
-//! HTTP requests both, so a healthy call through the unpooled client is
-//! seen twice (a connection, then its request), and a call that fails to
-//! resolve once.
+//! The report counts what region 1's layers saw in two columns: requests
+//! (the server's HTTP layer) and connections (the client's connector), so
+//! a healthy call through the unpooled client is one of each, and a call
+//! that fails to resolve a connection only.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -326,8 +326,14 @@ pub struct Report {
     pub seed: u64,
     /// Where the seed came from.
     pub seed_source: SeedSource,
-    /// Requests seen by the target's layers (enabled or not).
+    /// Requests seen by the target's layers (enabled or not), connections
+    /// included: a call through a connector and an HTTP layer of one target
+    /// is seen twice, once as its connection and once as its request.
     pub seen: u64,
+    /// Of [`seen`](Self::seen), the connections the target's connection
+    /// layers saw (feature `io`: connectors, listeners, proxies, streams);
+    /// `seen - connections` are requests.
+    pub connections: u64,
     /// Requests that went through without any fault.
     pub passed: u64,
     /// Requests that got at least one fault.
@@ -368,7 +374,7 @@ impl Report {
     pub(crate) fn new(
         target: &str,
         (seed, seed_source): (u64, SeedSource),
-        seen: u64,
+        (seen, connections): (u64, u64),
         counters: &Counters,
         journal: Option<&Journal>,
     ) -> Self {
@@ -384,6 +390,7 @@ impl Report {
             seed,
             seed_source,
             seen,
+            connections,
             passed: seen.saturating_sub(faulted),
             faulted,
             by_kind,
@@ -431,11 +438,20 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
-            "target `{}` (seed {}, {}): {} seen, {} passed, {} faulted",
-            self.target, self.seed, self.seed_source, self.seen, self.passed, self.faulted
+            "target `{}` (seed {}, {}): {} seen",
+            self.target, self.seed, self.seed_source, self.seen
         )?;
+        if self.connections > 0 {
+            write!(
+                f,
+                " ({} requests, {} connections)",
+                self.seen - self.connections,
+                self.connections
+            )?;
+        }
+        writeln!(f, ", {} passed, {} faulted", self.passed, self.faulted)?;
         for (kind, n) in self.by_kind.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "  {:<14} {n}", kind.as_str())?;
         }
@@ -499,7 +515,7 @@ mod tests {
         let c = Counters::default();
         c.faulted();
         c.injected(FaultKind::Hang);
-        let r = Report::new("t", (3, SeedSource::Env), 4, &c, None);
+        let r = Report::new("t", (3, SeedSource::Env), (4, 0), &c, None);
         assert_eq!(r.passed, 3);
         assert_eq!(
             r.to_string(),

@@ -116,6 +116,20 @@ impl fmt::Debug for TargetShared {
     }
 }
 
+/// Whether a slot holds connection faults: what connectors, listeners,
+/// proxies and streams see are connections, not requests.
+fn is_connection_slot(id: TypeId) -> bool {
+    #[cfg(feature = "io")]
+    {
+        id == TypeId::of::<Slot<crate::io::ConnFault, crate::io::ConnInfo>>()
+    }
+    #[cfg(not(feature = "io"))]
+    {
+        let _ = id;
+        false
+    }
+}
+
 struct SlotEntry {
     type_id: TypeId,
     slot: Arc<dyn Any + Send + Sync>,
@@ -542,18 +556,26 @@ impl Target {
         self.snapshot(false)
     }
 
-    /// Requests seen by every slot, the counters, and the journal if asked.
+    /// Requests seen by every slot (and connections, by the connection
+    /// slot), the counters, and the journal if asked.
     fn snapshot(&self, with_journal: bool) -> Report {
         let s = &self.shared;
-        let seen = s
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|e| e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed))
-            .sum();
+        let (mut seen, mut connections) = (0, 0);
+        for e in s.slots.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let n = e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed);
+            seen += n;
+            if is_connection_slot(e.type_id) {
+                connections += n;
+            }
+        }
         let journal = if with_journal { s.journal.as_ref() } else { None };
-        Report::new(&s.name, (s.seed, s.seed_source), seen, &s.counters, journal)
+        Report::new(
+            &s.name,
+            (s.seed, s.seed_source),
+            (seen, connections),
+            &s.counters,
+            journal,
+        )
     }
 
     /// The slot for faults `A` on requests `R`, created empty on first use.

@@ -67,7 +67,11 @@ async fn passes_bytes_through_and_counts_them() -> io::Result<()> {
     assert_eq!(stats.bytes_upstream(), 200_000);
     assert_eq!(stats.bytes_downstream(), 200_000);
     let report = target.report();
-    assert_eq!((report.seen, report.faulted), (1, 0));
+    assert_eq!((report.seen, report.connections, report.faulted), (1, 1, 0));
+    assert!(
+        report.to_string().contains("1 seen (0 requests, 1 connections)"),
+        "{report}"
+    );
     assert_eq!(
         (report.bytes_upstream, report.bytes_downstream),
         (200_000, 200_000)

@@ -227,6 +227,7 @@ async fn aws_dynamodb_dns_2025_keeps_the_postmortem_times_and_replays() {
     assert_eq!(p.caller.errors, [("dns-failure".to_owned(), 157)]);
     assert_eq!(p.provider.injected, [(FaultKind::DnsFailure, 157)]);
     assert_eq!((p.provider.seen, p.provider.faulted), (157, 157));
+    assert_eq!(p.provider.connections, 157, "all of them connections, no request");
     // Resolvers' caches expire over 15 minutes: some lookups fail, fewer
     // as it goes on (a ramp from 1 to 0: half of them on average).
     let c = &report.phase("cache-expiry").unwrap().caller;
@@ -414,10 +415,9 @@ async fn the_14_hour_aws_2025_replay_of_the_benchmark() {
     assert_eq!((dns.caller.ok, dns.caller.calls), (0, 157 * 60));
     let failed_lookups = run.target.report().injected(FaultKind::DnsFailure);
     assert!(failed_lookups > dns.caller.calls, "{failed_lookups}");
-    assert_eq!(
-        run.target.report().seen,
-        2 * u64::from(run.calls) - failed_lookups
-    );
+    let totals = run.target.report();
+    assert_eq!(totals.seen, 2 * u64::from(run.calls) - failed_lookups);
+    assert_eq!(totals.connections, u64::from(run.calls), "a connection per call");
     report
         .assert_recovered_within("dynamodb", Duration::from_secs(1))
         .unwrap();

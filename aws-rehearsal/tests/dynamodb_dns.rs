@@ -130,5 +130,6 @@ async fn a_pooled_sdk_client_rides_out_the_dns_outage_on_its_connection() {
     assert_eq!((dns_row.caller.ok, dns_row.caller.calls), (157, 157));
     // One connection for the whole timeline: the target saw one connect
     // and a request per call.
-    assert_eq!(dynamodb.report().seen, 1 + calls.len() as u64);
+    let totals = dynamodb.report();
+    assert_eq!((totals.seen, totals.connections), (1 + calls.len() as u64, 1));
 }

@@ -137,8 +137,11 @@ pub struct Row {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ProviderCounts {
-    /// Requests seen.
+    /// Requests seen, connections included (see
+    /// [`Report::seen`](crate::Report::seen)).
     pub seen: u64,
+    /// Of `seen`, the connections (feature `io`).
+    pub connections: u64,
     /// Requests that got at least one fault.
     pub faulted: u64,
     /// Faults injected, per kind (kinds with zero left out).
@@ -149,6 +152,7 @@ pub struct ProviderCounts {
 impl ProviderCounts {
     fn add(&mut self, after: &Report, before: &Report) {
         self.seen += after.seen - before.seen;
+        self.connections += after.connections - before.connections;
         self.faulted += after.faulted - before.faulted;
         for (kind, n) in &after.by_kind {
             let d = n - before.injected(*kind);
@@ -468,6 +472,7 @@ pub(crate) fn build(
 
 fn add_counts(into: &mut ProviderCounts, from: &ProviderCounts) {
     into.seen += from.seen;
+    into.connections += from.connections;
     into.faulted += from.faulted;
     for (kind, n) in &from.injected {
         match into.injected.iter_mut().find(|(k, _)| k == kind) {
@@ -529,10 +534,17 @@ impl fmt::Display for RehearsalReport {
                 .max(5);
             let inj: Vec<String> = t.rows.iter().map(|r| list(&r.provider.injected)).collect();
             let wi = inj.iter().map(String::len).max().unwrap_or(0).max(8);
+            // With connection layers, requests and connections apart.
+            let conns = t.rows.iter().any(|r| r.provider.connections > 0);
+            let seen_header = if conns {
+                format!("{:>7} {:>7}", "reqs", "conns")
+            } else {
+                "seen".to_owned()
+            };
             writeln!(
                 f,
                 "  {:<w$} {:>7} {:>7} {:>8}  {:<wi$} {:>7} {:>7} {:>6} {:>7} {:>7}  errors",
-                "state", "time", "seen", "faulted", "injected", "calls", "ok", "err%", "p50", "p99"
+                "state", "time", seen_header, "faulted", "injected", "calls", "ok", "err%", "p50", "p99"
             )?;
             for (r, inj) in t.rows.iter().zip(inj) {
                 let (p50, p99) = r.caller.latency.map_or(("-".to_owned(), "-".to_owned()), |l| {
@@ -542,12 +554,18 @@ impl fmt::Display for RehearsalReport {
                     .caller
                     .error_rate()
                     .map_or("-".to_owned(), |e| format!("{:.1}%", e * 100.0));
+                let p = &r.provider;
+                let seen = if conns {
+                    format!("{:>7} {:>7}", p.seen - p.connections, p.connections)
+                } else {
+                    p.seen.to_string()
+                };
                 writeln!(
                     f,
                     "  {:<w$} {:>7} {:>7} {:>8}  {:<wi$} {:>7} {:>7} {:>6} {:>7} {:>7}  {}",
                     r.label,
                     Short(r.time).to_string(),
-                    r.provider.seen,
+                    seen,
                     r.provider.faulted,
                     inj,
                     r.caller.calls,
