@@ -6,9 +6,9 @@
 #![cfg(all(feature = "serde", feature = "io"))]
 
 mod io_support;
+mod scenario_support;
 
 use std::io::{self, ErrorKind};
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,17 +19,9 @@ use tower_chaos::scenario::{Format, Rehearsal, Scenario};
 use tower_chaos::{FaultKind, Target};
 
 use io_support::{connect, echo_server};
+use scenario_support::load;
 
 const MIN: Duration = Duration::from_secs(60);
-
-fn load(name: &str) -> Scenario {
-    Scenario::from_file(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/scenarios")
-            .join(name),
-    )
-    .unwrap()
-}
 
 #[test]
 fn the_same_connection_scenario_in_three_formats() {
@@ -162,18 +154,8 @@ async fn connection_tables_rehearse_through_a_proxy() -> io::Result<()> {
     Ok(())
 }
 
-/// `(line, column, field, message)` of the error for one bad `connection`
-/// table in TOML.
 fn bad(table: &str) -> (Option<usize>, Option<usize>, Option<String>, String) {
-    let text =
-        format!("name = \"x\"\n[[phases]]\ntarget = \"db\"\nfor = \"1m\"\n[[phases.connection]]\n{table}\n");
-    let err = Scenario::parse(&text, Format::Toml).unwrap_err();
-    (
-        err.line(),
-        err.column(),
-        err.field().map(str::to_owned),
-        err.to_string(),
-    )
+    scenario_support::bad_table("connection", table)
 }
 
 #[test]

@@ -6,10 +6,10 @@
 //! and field.
 #![cfg(all(feature = "serde", feature = "http"))]
 
+mod scenario_support;
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,16 +18,9 @@ use tower_chaos::http::HttpChaosLayer;
 use tower_chaos::scenario::{Format, Rehearsal, Scenario};
 use tower_chaos::{FaultKind, Target};
 
-const MIN: Duration = Duration::from_secs(60);
+use scenario_support::load;
 
-fn load(name: &str) -> Scenario {
-    Scenario::from_file(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/scenarios")
-            .join(name),
-    )
-    .unwrap()
-}
+const MIN: Duration = Duration::from_secs(60);
 
 #[test]
 fn the_same_http_scenario_in_three_formats() {
@@ -214,18 +207,8 @@ async fn http_tables_rehearse_against_a_real_server() {
     assert_eq!(report.target("api").unwrap().seen_while_down, Some(1));
 }
 
-/// `(table, line, column, field, part of the message)` for one bad `http`
-/// table in TOML.
 fn bad(table: &str) -> (Option<usize>, Option<usize>, Option<String>, String) {
-    let text =
-        format!("name = \"x\"\n[[phases]]\ntarget = \"api\"\nfor = \"1m\"\n[[phases.http]]\n{table}\n");
-    let err = Scenario::parse(&text, Format::Toml).unwrap_err();
-    (
-        err.line(),
-        err.column(),
-        err.field().map(str::to_owned),
-        err.to_string(),
-    )
+    scenario_support::bad_table("http", table)
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::num::{NonZeroU64, NonZeroUsize};
 
 use serde::Deserialize;
 
+use super::parameters::{self, FaultName};
 use super::values::{DurationText, LatencyFile};
 use crate::io::{ConnFault, ConnInfo, Direction, Onset};
 use crate::rule::sealed::Sealed;
@@ -85,8 +86,8 @@ enum ConnFaultName {
     SlowClose,
 }
 
-impl ConnFaultName {
-    const fn as_str(self) -> &'static str {
+impl FaultName for ConnFaultName {
+    fn as_str(self) -> &'static str {
         match self {
             Self::DnsFailure => "dns_failure",
             Self::Refuse => "refuse",
@@ -140,56 +141,28 @@ table_with_conditions! {
     }
 }
 
-/// Which faults take each parameter, for the error that names the others.
-const PARAMETERS: &[(&str, &[ConnFaultName])] = {
-    use ConnFaultName::{
-        Bandwidth, Blackhole, Latency, Reset, Slice, SlowClose, SlowConnect, Stall, Timeout, Truncate,
-    };
-    &[
-        (
-            "direction",
-            &[
-                Latency, Bandwidth, Slice, Truncate, Reset, Stall, Blackhole, Timeout, SlowClose,
-            ],
-        ),
-        ("onset", &[Reset, Stall, Blackhole, Timeout]),
-        ("latency", &[SlowConnect, Latency]),
-        ("bytes_per_second", &[Bandwidth]),
-        ("max_size", &[Slice]),
-        ("delay", &[Slice, SlowClose]),
-        ("bytes", &[Truncate]),
-        ("close_after", &[Timeout]),
-    ]
-};
-
 impl ConnectionFaultRaw {
-    fn given(&self, parameter: &str) -> bool {
-        match parameter {
-            "direction" => self.direction.is_some(),
-            "onset" => self.onset.is_some(),
-            "latency" => self.latency.is_some(),
-            "bytes_per_second" => self.bytes_per_second.is_some(),
-            "max_size" => self.max_size.is_some(),
-            "delay" => self.delay.is_some(),
-            "bytes" => self.bytes.is_some(),
-            "close_after" => self.close_after.is_some(),
-            _ => false,
-        }
-    }
-
     /// Refuses parameters the fault does not take.
     fn check_parameters(&self) -> Result<(), String> {
-        for (parameter, takers) in PARAMETERS {
-            if self.given(parameter) && !takers.contains(&self.fault) {
-                let takers: Vec<&str> = takers.iter().map(|f| f.as_str()).collect();
-                return Err(format!(
-                    "`{parameter}` applies to {} faults, not `{}`",
-                    takers.join(", "),
-                    self.fault.as_str()
-                ));
-            }
-        }
-        Ok(())
+        use ConnFaultName::{
+            Bandwidth, Blackhole, Latency, Reset, Slice, SlowClose, SlowConnect, Stall, Timeout, Truncate,
+        };
+        let streams = &[
+            Latency, Bandwidth, Slice, Truncate, Reset, Stall, Blackhole, Timeout, SlowClose,
+        ][..];
+        parameters::check(
+            self.fault,
+            &[
+                ("direction", self.direction.is_some(), streams),
+                ("onset", self.onset.is_some(), &[Reset, Stall, Blackhole, Timeout]),
+                ("latency", self.latency.is_some(), &[SlowConnect, Latency]),
+                ("bytes_per_second", self.bytes_per_second.is_some(), &[Bandwidth]),
+                ("max_size", self.max_size.is_some(), &[Slice]),
+                ("delay", self.delay.is_some(), &[Slice, SlowClose]),
+                ("bytes", self.bytes.is_some(), &[Truncate]),
+                ("close_after", self.close_after.is_some(), &[Timeout]),
+            ],
+        )
     }
 
     fn onset(&mut self) -> Result<Onset, String> {

@@ -18,6 +18,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 
+use super::parameters::{self, FaultName};
 use super::values::{DurationText, LatencyFile, Rate};
 use crate::http::{BodyFault, GrpcCode, HttpFault, RequestMatcher, RetryAfter, SyntheticResponse};
 use crate::rule::sealed::Sealed;
@@ -69,8 +70,8 @@ enum HttpFaultName {
     Body,
 }
 
-impl HttpFaultName {
-    const fn as_str(self) -> &'static str {
+impl FaultName for HttpFaultName {
+    fn as_str(self) -> &'static str {
         match self {
             Self::Status => "status",
             Self::AwsError => "aws_error",
@@ -169,21 +170,6 @@ impl BodyFile {
     }
 }
 
-/// Which faults take each parameter, for the error that names the others.
-const PARAMETERS: &[(&str, &[HttpFaultName])] = {
-    use HttpFaultName::{AwsError, Body, Grpc, Latency, S3Error, Status};
-    &[
-        ("status", &[Status, AwsError, S3Error]),
-        ("retry_after", &[Status, AwsError, S3Error]),
-        ("error", &[AwsError, S3Error]),
-        ("code", &[Grpc]),
-        ("message", &[Status, AwsError, S3Error, Grpc]),
-        ("headers", &[Status, AwsError, S3Error, Grpc]),
-        ("latency", &[Latency]),
-        ("body", &[Body]),
-    ]
-};
-
 /// A provider error a file may name without a status: its name, its
 /// usual status, and the ready-made response (with its usual message).
 type KnownError = (&'static str, StatusCode, fn() -> SyntheticResponse);
@@ -229,33 +215,27 @@ const S3_ERRORS: &[KnownError] = &[
 const INJECTED: &str = "injected by tower-chaos";
 
 impl HttpFaultRaw {
-    fn given(&self, parameter: &str) -> bool {
-        match parameter {
-            "status" => self.status.is_some(),
-            "retry_after" => self.retry_after.is_some(),
-            "error" => self.error.is_some(),
-            "code" => self.code.is_some(),
-            "message" => self.message.is_some(),
-            "headers" => !self.headers.is_empty(),
-            "latency" => self.latency.is_some(),
-            "body" => self.body.is_some(),
-            _ => false,
-        }
-    }
-
     /// Refuses parameters the fault does not take.
     fn check_parameters(&self) -> Result<(), String> {
-        for (parameter, takers) in PARAMETERS {
-            if self.given(parameter) && !takers.contains(&self.fault) {
-                let takers: Vec<&str> = takers.iter().map(|f| f.as_str()).collect();
-                return Err(format!(
-                    "`{parameter}` applies to {} faults, not `{}`",
-                    takers.join(", "),
-                    self.fault.as_str()
-                ));
-            }
-        }
-        Ok(())
+        use HttpFaultName::{AwsError, Body, Grpc, Latency, S3Error, Status};
+        let responses = &[Status, AwsError, S3Error, Grpc][..];
+        parameters::check(
+            self.fault,
+            &[
+                ("status", self.status.is_some(), &[Status, AwsError, S3Error]),
+                (
+                    "retry_after",
+                    self.retry_after.is_some(),
+                    &[Status, AwsError, S3Error],
+                ),
+                ("error", self.error.is_some(), &[AwsError, S3Error]),
+                ("code", self.code.is_some(), &[Grpc]),
+                ("message", self.message.is_some(), responses),
+                ("headers", !self.headers.is_empty(), responses),
+                ("latency", self.latency.is_some(), &[Latency]),
+                ("body", self.body.is_some(), &[Body]),
+            ],
+        )
     }
 
     /// An AWS or S3 error response: a known `error` alone is the ready-made

@@ -13,6 +13,8 @@ mod conditions;
 mod connection;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(any(feature = "http", feature = "io"))]
+mod parameters;
 mod schema;
 mod values;
 
