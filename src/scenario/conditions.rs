@@ -64,23 +64,24 @@ impl Conditions {
             parts.push(Trigger::window(cx.at(from), cx.at(to)));
         }
         parts.extend(keyed);
-        if let Some(n) = self.after {
-            parts.push(Trigger::after(n));
-        }
-        if let Some(n) = self.first {
-            parts.push(Trigger::first(n));
-        }
-        if let Some(n) = self.every {
-            parts.push(Trigger::every(n));
-        }
-        if let Some(p) = self.rate {
-            parts.push(Trigger::rate(p));
-        }
+        parts.extend(self.counts_and_rate());
         match parts.len() {
             0 => Trigger::always(),
             1 => parts.pop().unwrap_or_default(),
             _ => Trigger::all(parts),
         }
+    }
+
+    /// The counting triggers and the rate, in their order.
+    fn counts_and_rate<R: ?Sized + 'static>(&self) -> impl Iterator<Item = Trigger<R>> {
+        [
+            self.after.map(Trigger::after),
+            self.first.map(Trigger::first),
+            self.every.map(Trigger::every),
+            self.rate.map(Trigger::rate),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     /// `rule` with the budget, the cap and the name.
@@ -97,29 +98,15 @@ impl Conditions {
         rule
     }
 
-    /// Whether the fault fires on every request, unlimited (a rate of 1
-    /// counts as no rate).
+    /// Whether the fault fires on every request, unlimited: no overload,
+    /// window or key, no budget or cap, and counts and a rate that fire
+    /// every time ([`Trigger::always_fires`], e.g. `rate = 1`).
     pub(crate) fn is_unconditional(&self) -> bool {
-        let Self {
-            rate,
-            every,
-            first,
-            after,
-            window,
-            keyed,
-            overload,
-            budget,
-            max_active,
-            name: _,
-        } = self;
-        rate.is_none_or(|p| p >= 1.0)
-            && every.is_none_or(|n| n == 1)
-            && first.is_none()
-            && after.is_none_or(|n| n == 0)
-            && window.is_none()
-            && keyed.is_none()
-            && overload.is_none()
-            && budget.is_none()
-            && max_active.is_none()
+        self.overload.is_none()
+            && self.window.is_none()
+            && self.keyed.is_none()
+            && self.budget.is_none()
+            && self.max_active.is_none()
+            && self.counts_and_rate::<()>().all(|t| t.always_fires())
     }
 }

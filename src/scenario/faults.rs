@@ -522,19 +522,24 @@ impl RequestFault {
         self
     }
 
+    /// The request-level fault for requests `R` whose errors are `E`.
+    fn fault<R, E: From<InjectedError>>(&self) -> Fault<R, E> {
+        match self.action {
+            Action::Latency(l) => Fault::latency(l),
+            Action::LatencyAfter(l) => Fault::latency_after(l),
+            Action::Error => Fault::injected_error(),
+            Action::Hang => Fault::hang(),
+            Action::LostReply => Fault::lost_reply_injected(),
+        }
+    }
+
     /// The typed rule for requests `R` whose errors are `E`.
     fn to_rule<R, E>(&self, cx: &Cx, attrs: Option<&AttrFn<R>>) -> Rule<Fault<R, E>, R>
     where
         R: 'static,
         E: From<InjectedError> + 'static,
     {
-        let fault = match self.action {
-            Action::Latency(l) => Fault::latency(l),
-            Action::LatencyAfter(l) => Fault::latency_after(l),
-            Action::Error => Fault::injected_error(),
-            Action::Hang => Fault::hang(),
-            Action::LostReply => Fault::lost_reply_injected(),
-        };
+        let fault = self.fault::<R, E>();
         let keyed = self.when.keyed.as_ref().map(|(attr, p)| {
             // Checked before the rehearsal starts: a keyed fault needs
             // attributes. Without them every request shares one key.
@@ -564,11 +569,12 @@ impl RequestFault {
             .limit(Rule::new(fault, self.when.trigger(cx, None, keyed)))
     }
 
-    /// Whether it fails every request outright: an error, hang or lost
-    /// reply with no trigger setting or limit.
+    /// Whether it fails every request outright: a fault that fails
+    /// outright (as the request-level fault it becomes), with no trigger
+    /// setting or limit.
     fn fails_every_request(&self) -> bool {
-        matches!(self.action, Action::Error | Action::Hang | Action::LostReply)
-            && self.when.is_unconditional()
+        use crate::rule::sealed::Sealed;
+        self.fault::<(), InjectedError>().fails_outright() && self.when.is_unconditional()
     }
 }
 
