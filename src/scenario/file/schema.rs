@@ -21,34 +21,81 @@ pub(super) struct ScenarioFile {
     phases: Vec<PhaseFile>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PhaseFile {
-    name: Option<String>,
-    target: String,
-    at: Option<DurationText>,
-    #[serde(rename = "for")]
-    lasting: DurationText,
-    #[serde(default)]
-    down: bool,
-    slow: Option<LatencyFile>,
-    #[serde(default)]
-    request: Vec<RequestFaultFile>,
-    /// HTTP and gRPC faults with matchers (feature `http`).
-    #[cfg(feature = "http")]
-    #[serde(default)]
-    http: Vec<HttpFile>,
-    /// Connection faults with triggers (feature `io`).
-    #[cfg(feature = "io")]
-    #[serde(default)]
-    connection: Vec<ConnectionFile>,
-    ramp: Option<RampFile>,
-    flap: Option<FlapFile>,
-    /// Connection faults at connect time (feature `io`), for every
-    /// connection the target's connectors make during the phase.
-    #[cfg(feature = "io")]
-    #[serde(default)]
-    connect: Vec<ConnectFaultName>,
+/// Declares a file table with its own fields followed by the faults a
+/// phase holds — `down`, `slow`, `request`, and `http` (feature `http`)
+/// and `connection` (feature `io`) tables — and a `take_faults` method
+/// that moves them into [`Faults`]. Phases and a flapping phase's
+/// `while_good` share the list.
+macro_rules! table_with_faults {
+    (
+        $(#[$meta:meta])*
+        struct $name:ident {
+            $( $(#[$field_meta:meta])* $field:ident: $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            $( $(#[$field_meta])* $field: $ty, )*
+            #[serde(default)]
+            down: bool,
+            slow: Option<LatencyFile>,
+            #[serde(default)]
+            request: Vec<RequestFaultFile>,
+            /// HTTP and gRPC faults with matchers.
+            #[cfg(feature = "http")]
+            #[serde(default)]
+            http: Vec<HttpFile>,
+            /// Connection faults with triggers.
+            #[cfg(feature = "io")]
+            #[serde(default)]
+            connection: Vec<ConnectionFile>,
+        }
+
+        impl $name {
+            /// The faults, moved out of the table.
+            fn take_faults(&mut self) -> Faults {
+                let mut f = Faults::new();
+                if self.down {
+                    f = f.down();
+                }
+                if let Some(l) = self.slow.take() {
+                    f = f.slow(l.0);
+                }
+                for r in std::mem::take(&mut self.request) {
+                    f = f.request(r.0);
+                }
+                #[cfg(feature = "http")]
+                for h in std::mem::take(&mut self.http) {
+                    f = f.contribution(Arc::new(h.0));
+                }
+                #[cfg(feature = "io")]
+                for c in std::mem::take(&mut self.connection) {
+                    f = f.contribution(Arc::new(c.0));
+                }
+                f
+            }
+        }
+    };
+}
+
+table_with_faults! {
+    /// A phase as written.
+    struct PhaseFile {
+        name: Option<String>,
+        target: String,
+        at: Option<DurationText>,
+        #[serde(rename = "for")]
+        lasting: DurationText,
+        ramp: Option<RampFile>,
+        flap: Option<FlapFile>,
+        /// Connection faults at connect time (feature `io`), for every
+        /// connection the target's connectors make during the phase.
+        #[cfg(feature = "io")]
+        #[serde(default)]
+        connect: Vec<ConnectFaultName>,
+    }
 }
 
 /// A connect-time fault named in a file.
@@ -89,44 +136,9 @@ struct FlapFile {
     while_good: Option<FaultsFile>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultsFile {
-    #[serde(default)]
-    down: bool,
-    slow: Option<LatencyFile>,
-    #[serde(default)]
-    request: Vec<RequestFaultFile>,
-    #[cfg(feature = "http")]
-    #[serde(default)]
-    http: Vec<HttpFile>,
-    #[cfg(feature = "io")]
-    #[serde(default)]
-    connection: Vec<ConnectionFile>,
-}
-
-impl FaultsFile {
-    fn into_faults(self) -> Faults {
-        let mut f = Faults::new();
-        if self.down {
-            f = f.down();
-        }
-        if let Some(l) = self.slow {
-            f = f.slow(l.0);
-        }
-        for r in self.request {
-            f = f.request(r.0);
-        }
-        #[cfg(feature = "http")]
-        for h in self.http {
-            f = f.contribution(Arc::new(h.0));
-        }
-        #[cfg(feature = "io")]
-        for c in self.connection {
-            f = f.contribution(Arc::new(c.0));
-        }
-        f
-    }
+table_with_faults! {
+    /// A flapping phase's faults while good.
+    struct FaultsFile {}
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -190,21 +202,13 @@ impl ScenarioFile {
         if let Some(d) = self.duration {
             b = b.duration(d.0);
         }
-        for (i, p) in self.phases.into_iter().enumerate() {
-            let name = p.name.unwrap_or_else(|| format!("{}-{}", p.target, i + 1));
-            let content = FaultsFile {
-                down: p.down,
-                slow: p.slow,
-                request: p.request,
-                #[cfg(feature = "http")]
-                http: p.http,
-                #[cfg(feature = "io")]
-                connection: p.connection,
-            };
+        for (i, mut p) in self.phases.into_iter().enumerate() {
+            let name = p.name.take().unwrap_or_else(|| format!("{}-{}", p.target, i + 1));
+            let faults = p.take_faults();
             let mut phase = Phase::new(name, p.target)
                 .at(p.at.map_or(Duration::ZERO, |d| d.0))
                 .lasting(p.lasting.0)
-                .faults(content.into_faults());
+                .faults(faults);
             #[cfg(feature = "io")]
             for fault in p.connect {
                 phase = phase.rule(fault.rule());
@@ -214,8 +218,8 @@ impl ScenarioFile {
             }
             if let Some(flap) = p.flap {
                 let mut fl = Flap::new(flap.bad.0, flap.good.0);
-                if let Some(good) = flap.while_good {
-                    fl = fl.while_good(good.into_faults());
+                if let Some(mut good) = flap.while_good {
+                    fl = fl.while_good(good.take_faults());
                 }
                 phase = phase.flap(fl);
             }
