@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
 use tower_chaos::io::Proxy;
-use tower_chaos::scenario::{Format, Rehearsal, Scenario};
+use tower_chaos::scenario::Rehearsal;
 use tower_chaos::{FaultKind, Target};
 
 use io_support::{connect, echo_server};
@@ -250,6 +250,7 @@ async fn host_and_port_matchers_pick_a_connectors_connections() {
     use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::rt::TokioExecutor;
     use tower_chaos::io::{ChaosConnector, injected_fault};
+    use tower_chaos::scenario::{Format, Scenario};
 
     let (a, b) = (io_support::app().await.unwrap(), io_support::app().await.unwrap());
     let text = format!(
