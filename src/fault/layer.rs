@@ -241,12 +241,25 @@ impl<R: 'static, E: 'static> ChaosLayerBuilder<R, E> {
     }
 
     /// Caps the requests carrying a fault at once (see
-    /// [`FaultSet::max_active`]).
+    /// [`FaultSet::max_active`]). A fault refused by the full cap is not
+    /// injected and is counted in
+    /// [`Report::faults_overflow`](crate::Report::faults_overflow); `0`
+    /// injects nothing (as Envoy's `max_active_faults: 0`).
     ///
     /// ```
+    /// use tower::{Service, ServiceExt, service_fn};
     /// use tower_chaos::{ChaosLayer, Fault};
-    /// let err = ChaosLayer::<u32>::builder("db").fault(Fault::hang()).max_active(0).build().unwrap_err();
-    /// assert!(err.to_string().contains("fault_set.max_active"));
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// let chaos = ChaosLayer::builder("db").seed(1).fault(Fault::injected_error()).max_active(0).build()?;
+    /// let target = chaos.target().clone();
+    /// let mut svc = tower::ServiceBuilder::new()
+    ///     .layer(chaos)
+    ///     .service(service_fn(|x: u32| async move { Ok::<_, tower::BoxError>(x) }));
+    /// assert_eq!(svc.ready().await?.call(7).await?, 7);
+    /// let report = target.report();
+    /// assert_eq!((report.faulted, report.faults_overflow), (0, 1));
+    /// # Ok(()) }
     /// ```
     pub fn max_active(mut self, n: u32) -> Self {
         self.faults = self.faults.max_active(n);

@@ -94,6 +94,12 @@ impl<R, E> Fault<R, E> {
     /// Delays the request: the inner service is not called until the delay
     /// (sampled per request) has elapsed on tokio's clock.
     ///
+    /// A delay that comes out zero (`Latency::fixed(Duration::ZERO)`, or a
+    /// distribution's zero sample) injects nothing, as in Envoy and Polly:
+    /// the request is not counted as faulted, no
+    /// [`FaultKind::Latency`] is counted or journaled, and the rule's budget
+    /// and active-fault slot are given back.
+    ///
     /// ```
     /// # use std::time::Duration;
     /// # use tower_chaos::{Fault, FaultKind, Latency};
@@ -106,7 +112,8 @@ impl<R, E> Fault<R, E> {
     }
 
     /// Holds the response (or error) back for a delay after the inner
-    /// service answered.
+    /// service answered. A zero delay injects nothing (as for
+    /// [`latency`](Self::latency)).
     ///
     /// ```
     /// # use std::time::Duration;

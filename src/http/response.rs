@@ -428,12 +428,20 @@ impl SyntheticResponse {
     /// ```
     #[must_use]
     pub fn grpc(code: GrpcCode, message: &str) -> Self {
+        Self::grpc_status(HeaderValue::from_static(code.header_str()), message)
+    }
+
+    /// A gRPC trailers-only response with any numeric code, as Envoy's
+    /// `x-envoy-fault-abort-grpc-request` accepts (codes above 16 are not
+    /// [`GrpcCode`]s; clients read them as `UNKNOWN`).
+    pub(crate) fn grpc_number(code: u32, message: &str) -> Self {
+        Self::grpc_status(HeaderValue::from(code), message)
+    }
+
+    fn grpc_status(status: HeaderValue, message: &str) -> Self {
         let mut headers = HeaderMap::with_capacity(3);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert(
-            HeaderName::from_static("grpc-status"),
-            HeaderValue::from_static(code.header_str()),
-        );
+        headers.insert(HeaderName::from_static("grpc-status"), status);
         if !message.is_empty() {
             let encoded = percent_encode_message(message);
             headers.insert(
