@@ -30,6 +30,9 @@ pub enum FaultKind {
     Hang,
     /// The inner service ran to completion; the caller got an error anyway.
     LostReply,
+    /// A successful response built by the fault, returned without calling
+    /// the inner service (Polly's outcome strategy; [`Fault::respond`](crate::Fault::respond)).
+    Respond,
     /// A synthesized HTTP status response; the inner service was not called
     /// (feature `http`).
     Status,
@@ -84,6 +87,7 @@ impl FaultKind {
         Self::Error,
         Self::Hang,
         Self::LostReply,
+        Self::Respond,
         Self::Status,
         Self::GrpcStatus,
         Self::DropConnection,
@@ -121,6 +125,7 @@ impl FaultKind {
             Self::Error => "error",
             Self::Hang => "hang",
             Self::LostReply => "lost-reply",
+            Self::Respond => "respond",
             Self::Status => "status",
             Self::GrpcStatus => "grpc-status",
             Self::DropConnection => "drop-connection",

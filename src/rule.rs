@@ -528,6 +528,11 @@ impl<A: FaultAction, R: ?Sized> Plan<A, R> {
 }
 
 impl<A, R: ?Sized> Plan<A, R> {
+    /// The rules' actions, in order.
+    pub(crate) fn actions(&self) -> impl Iterator<Item = &A> {
+        self.rules.iter().map(|r| &r.action)
+    }
+
     /// A plan with no rules.
     pub(crate) fn empty(seed: u64) -> Self {
         Self {

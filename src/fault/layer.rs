@@ -174,6 +174,7 @@ where
     S: Service<R, Error = E>,
     R: 'static,
     E: 'static,
+    S::Response: 'static,
 {
     type Service = Chaos<S, R>;
 

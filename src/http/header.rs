@@ -262,12 +262,16 @@ impl HeaderControl {
                     // Envoy answers any code it can hold (a `uint32`).
                     match u32::try_from(code) {
                         Ok(code) => Some(SyntheticResponse::grpc_number(code, GRPC_MESSAGE)),
-                        Err(_) => r.refuse(n.abort_grpc, &code, "must fit in 32 bits").map(|()| None)?,
+                        Err(_) => r
+                            .refuse(n.abort_grpc, &code, "must fit in 32 bits")
+                            .map(|()| None)?,
                     }
                 } else {
                     match u16::try_from(code).ok().and_then(|c| GrpcCode::from_u16(c).ok()) {
                         Some(code) => Some(SyntheticResponse::grpc(code, GRPC_MESSAGE)),
-                        None => r.refuse(n.abort_grpc, &code, "must be a gRPC code in 0..=16").map(|()| None)?,
+                        None => r
+                            .refuse(n.abort_grpc, &code, "must be a gRPC code in 0..=16")
+                            .map(|()| None)?,
                     }
                 };
             }
@@ -302,7 +306,12 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// An unusable value: an error, or (lenient) a note and no fault.
-    fn refuse(&mut self, header: &'static str, value: &dyn std::fmt::Display, reason: &'static str) -> Result<(), HeaderFaultError> {
+    fn refuse(
+        &mut self,
+        header: &'static str,
+        value: &dyn std::fmt::Display,
+        reason: &'static str,
+    ) -> Result<(), HeaderFaultError> {
         let err = HeaderFaultError::new(header, value, reason);
         if self.lenient {
             self.ignored.push(err);
@@ -319,7 +328,11 @@ impl Reader<'_> {
         match value.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
             Some(n) => Ok(Some(n)),
             None => self
-                .refuse(name, &String::from_utf8_lossy(value.as_bytes()), "must be a non-negative integer")
+                .refuse(
+                    name,
+                    &String::from_utf8_lossy(value.as_bytes()),
+                    "must be a non-negative integer",
+                )
                 .map(|()| None),
         }
     }
@@ -487,7 +500,11 @@ impl HeaderFaultError {
             value.truncate(cut);
             value.push_str(&format!("… ({len} bytes)"));
         }
-        Self { header, value, reason }
+        Self {
+            header,
+            value,
+            reason,
+        }
     }
 
     /// The header's name.
@@ -665,12 +682,28 @@ mod tests {
 
         for (pct, want) in [("abc", 100), ("-1", 100), ("190", 100), ("60", 60)] {
             for (fault, value, header) in [
-                ("x-envoy-fault-abort-request", "500", "x-envoy-fault-abort-request-percentage"),
-                ("x-envoy-fault-delay-request", "10", "x-envoy-fault-delay-request-percentage"),
-                ("x-envoy-fault-throughput-response", "10", "x-envoy-fault-throughput-response-percentage"),
+                (
+                    "x-envoy-fault-abort-request",
+                    "500",
+                    "x-envoy-fault-abort-request-percentage",
+                ),
+                (
+                    "x-envoy-fault-delay-request",
+                    "10",
+                    "x-envoy-fault-delay-request-percentage",
+                ),
+                (
+                    "x-envoy-fault-throughput-response",
+                    "10",
+                    "x-envoy-fault-throughput-response-percentage",
+                ),
             ] {
                 let req = parse(&[(fault, value), (header, pct)]).unwrap();
-                let got = req.abort().map(|a| a.1).or(req.delay().map(|d| d.1)).or(req.throughput().map(|t| t.1));
+                let got = req
+                    .abort()
+                    .map(|a| a.1)
+                    .or(req.delay().map(|d| d.1))
+                    .or(req.throughput().map(|t| t.1));
                 assert_eq!(got, Some(want), "{header} = {pct}");
             }
         }
