@@ -203,7 +203,15 @@ impl Sealed for HttpFault {
                 body,
                 "does nothing: give it a cut, a throttle or a first-byte delay",
             )),
-            Self::Respond(_) | Self::DropConnection | Self::ResponseBody(_) => Ok(()),
+            Self::ResponseBody(body) if body.first_byte_delay() > MAX_BODY_DELAY => {
+                Err(ConfigError::invalid(
+                    "http_fault.response_body.delay_first_byte",
+                    format!("{:?}", body.first_byte_delay()),
+                    "must be at most 365 days",
+                ))
+            }
+            Self::Respond(response) => response.validate(),
+            Self::DropConnection | Self::ResponseBody(_) => Ok(()),
         }
     }
 
@@ -219,6 +227,10 @@ impl Sealed for HttpFault {
         }
     }
 }
+
+/// The longest first-byte delay a body fault installed as a rule may have
+/// (the crate's limit for fault durations, as `io::MAX_FAULT_DURATION`).
+const MAX_BODY_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// How a request ends once its faults are combined.
 #[derive(Debug, Default)]
