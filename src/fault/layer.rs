@@ -51,7 +51,8 @@ use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
 /// 1. every [`latency`](Fault::latency) fault applies and their delays add
 ///    up, as do the [`latency_after`](Fault::latency_after) delays;
 /// 2. the first terminal fault ([`error`](Fault::error),
-///    [`hang`](Fault::hang), [`lost_reply`](Fault::lost_reply)) in rule
+///    [`hang`](Fault::hang), [`lost_reply`](Fault::lost_reply),
+///    [`respond`](Fault::respond)) in rule
 ///    order applies; later terminal rules are not offered the request (their
 ///    budgets and active slots are not consumed, but their triggers were
 ///    evaluated and counting triggers counted it);
