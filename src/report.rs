@@ -570,4 +570,21 @@ mod tests {
             "target `t` (seed 3, TOWER_CHAOS_SEED): 4 seen, 3 passed, 1 faulted\n  hang           1\n"
         );
     }
+
+    #[test]
+    fn overflow_ignored_headers_and_active_faults_are_reported() {
+        let c = Counters::default();
+        c.overflow();
+        c.overflow();
+        c.ignored_header();
+        c.active.fetch_add(3, Ordering::Relaxed);
+        let r = Report::new("t", (3, SeedSource::Env), (4, 0), &c, None);
+        assert_eq!((r.faults_overflow, r.ignored_headers, r.active_faults), (2, 1, 3));
+        let text = r.to_string();
+        assert!(text.contains("(1 unusable fault headers ignored)"), "{text}");
+        assert!(
+            text.contains("(2 faults not injected: active-fault cap full)"),
+            "{text}"
+        );
+    }
 }
