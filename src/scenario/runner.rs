@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -237,6 +237,7 @@ impl Rehearsal {
             scenario: scenario.clone(),
             start: OnceLock::new(),
             segment: AtomicUsize::new(usize::MAX),
+            entered: Mutex::new(Vec::new()),
         });
         let probes = scenario
             .targets()
@@ -679,7 +680,7 @@ impl Running {
             self.guard.replace(ti, installed);
             self.current[ti] = Some(active);
         }
-        r.run.segment.store(i, Ordering::Release);
+        r.run.enter(i);
         let active = seg
             .active
             .iter()
