@@ -228,7 +228,7 @@ impl Rehearsal {
     /// use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
     /// let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
     /// let err = Rehearsal::new(&scenario).check().unwrap_err();
-    /// assert_eq!(err.to_string(), "unknown target `db`");
+    /// assert!(err.to_string().starts_with("target `db` of the scenario was not given to the rehearsal"));
     /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
     /// ```
     pub fn new(scenario: &Scenario) -> Self {
@@ -461,9 +461,9 @@ impl Rehearsal {
         let scenario = &self.run.scenario;
         for name in scenario.targets() {
             if !self.targets.iter().any(|b| b.target.name() == name) {
-                return Err(ScenarioError::UnknownTarget {
+                return Err(ScenarioError::TargetNotGiven {
                     target: name.to_owned(),
-                    known: self.targets.iter().map(|b| b.target.name().to_owned()).collect(),
+                    given: self.targets.iter().map(|b| b.target.name().to_owned()).collect(),
                 });
             }
         }
