@@ -136,7 +136,7 @@ fn the_scenario_file_blocks_load() {
         };
         let scenario =
             Scenario::parse(&text, Format::Toml).unwrap_or_else(|e| panic!("SCENARIOS.md:{}: {e}", b.line));
-        assert_eq!(scenario.phases().len(), 1, "SCENARIOS.md:{}", b.line);
+        assert!(!scenario.phases().is_empty(), "SCENARIOS.md:{}", b.line);
     }
 }
 

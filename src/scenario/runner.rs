@@ -166,9 +166,11 @@ pub struct ActivePhase {
 /// # Boundaries
 ///
 /// A call made at the very instant of a cut may see either side of it:
-/// tasks woken at the same instant run in an unspecified order. The probe
-/// counts it on the side whose faults it saw, so the report stays
-/// consistent; steady test clients are best offset from the cuts.
+/// tasks woken at the same instant run in an unspecified order. A probe's
+/// layer and [`Probe::observe`] count it on the side whose faults it saw,
+/// so the report stays consistent; [`Probe::record`], given only the
+/// instant, counts it in the phase that starts there. Steady test clients
+/// are best offset from the cuts.
 ///
 /// # Cancellation
 ///
