@@ -26,7 +26,7 @@ pub use report::{Event, FaultKind, Report};
 pub use rule::{FaultAction, FaultSet, MAX_RULES, Rule};
 pub use seed::SeedSource;
 pub use target::{Target, TargetBuilder};
-pub use trigger::{Capacity, Trigger};
+pub use trigger::{Capacity, MAX_TRIGGER_DEPTH, Trigger};
 
 /// The boxed error type tower uses (`tower::BoxError`), the default error
 /// type of request-level faults.
