@@ -39,3 +39,8 @@ pub mod http;
 /// The environment variable read for a seed when none is set in code
 /// (decimal, or hex with `0x`).
 pub const SEED_ENV: &str = "TOWER_CHAOS_SEED";
+
+/// `docs/RELIABILITY.md`'s examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/RELIABILITY.md")]
+struct ReliabilityGuide;
