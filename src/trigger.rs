@@ -1257,7 +1257,9 @@ mod tests {
                         _ => !t,
                     };
                 }
-                assert_eq!(format!("{:?}", t.clone()), "TooDeep(1000001)");
+                let copy = t.clone();
+                assert_eq!(format!("{copy:?}"), "TooDeep(1000001)");
+                drop(copy);
                 let err = t.compile(&mut Salts::for_rule(0)).err().unwrap();
                 assert!(err.to_string().contains("`trigger.depth` = 1000001"), "{err}");
             })

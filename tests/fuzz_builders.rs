@@ -101,13 +101,13 @@ enum T {
     Window(Duration, Duration),
     Ramp(f64, f64, Duration, Duration),
     Overload(f64, Duration),
-    All(Vec<T>),
-    Any(Vec<T>),
-    Not(Box<T>),
-    And(Box<T>, Box<T>),
-    Or(Box<T>, Box<T>),
+    All(Vec<Self>),
+    Any(Vec<Self>),
+    Not(Box<Self>),
+    And(Box<Self>, Box<Self>),
+    Or(Box<Self>, Box<Self>),
     /// `k` negations around a trigger: depths around the limit.
-    Nots(usize, Box<T>),
+    Nots(usize, Box<Self>),
 }
 
 fn trigger() -> BoxedStrategy<T> {
