@@ -482,7 +482,8 @@ impl fmt::Display for Report {
             write!(
                 f,
                 " ({} requests, {} connections)",
-                self.seen - self.connections,
+                // A report built by hand may not keep `connections <= seen`.
+                self.seen.saturating_sub(self.connections),
                 self.connections
             )?;
         }
@@ -570,5 +571,18 @@ mod tests {
             (1, 0)
         });
         assert_eq!((r.seen, r.passed, r.faulted, r.total_injected()), (1, 1, 0, 0));
+    }
+
+    #[test]
+    fn display_of_edited_or_huge_counters_does_not_panic() {
+        let c = Counters::default();
+        let mut r = Report::new("t", (1, SeedSource::Env), &c, None, || (4, 0));
+        r.connections = 10;
+        r.bytes_upstream = u64::MAX;
+        r.bytes_downstream = u64::MAX;
+        r.dropped_upstream = u64::MAX;
+        let text = r.to_string();
+        assert!(text.contains("(0 requests, 10 connections)"), "{text}");
+        assert!(text.contains(&format!("{} up", u64::MAX)), "{text}");
     }
 }
