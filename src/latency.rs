@@ -8,16 +8,22 @@ use rand_distr::{Distribution, LogNormal, Normal, Pareto};
 use crate::ConfigError;
 use crate::rng::SplitMix;
 
-/// The longest delay a sample may produce when no clamp is set: heavy tails
-/// (Pareto) can draw astronomically large values, and a delay of a year is
-/// as good as a hang for any test.
-const CEILING: Duration = Duration::from_secs(365 * 24 * 3600);
-
 /// How long a latency fault waits: a fixed delay or a distribution, sampled
 /// per request with nanosecond precision, optionally clamped.
 ///
 /// Parameters are checked when the fault set is installed; negative samples
 /// (possible with [`normal`](Self::normal)) become zero.
+///
+/// # Limits
+///
+/// Every duration a latency is given (a fixed delay, uniform bounds, a mean,
+/// standard deviation, median or scale, clamp bounds) must be at most
+/// [`Latency::MAX_DELAY`] (365 days); a longer one is a
+/// [`ConfigError`] naming the field when the fault set is installed, never
+/// shortened. Samples of the unbounded distributions (normal, log-normal,
+/// Pareto) that land beyond it are drawn as `MAX_DELAY`: a heavy tail can
+/// draw astronomically large values, and a delay of a year is a hang for
+/// any test. Sampling never panics, whatever the parameters.
 ///
 /// ```
 /// use std::time::Duration;
@@ -41,12 +47,28 @@ pub struct Latency {
 enum Dist {
     Fixed(Duration),
     Uniform(Duration, Duration),
-    Normal { mean: f64, std_dev: f64 },
-    LogNormal { median: f64, sigma: f64 },
-    Pareto { scale: f64, shape: f64 },
+    // Durations kept as given, so the limit is checked to the nanosecond.
+    Normal { mean: Duration, std_dev: Duration },
+    LogNormal { median: Duration, sigma: f64 },
+    Pareto { scale: Duration, shape: f64 },
 }
 
 impl Latency {
+    /// The longest duration a latency accepts as a parameter, and the
+    /// longest delay it samples (365 days, as
+    /// `io::MAX_FAULT_DURATION` for connection faults).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::{ChaosLayer, Fault, Latency};
+    ///
+    /// assert_eq!(Latency::MAX_DELAY, Duration::from_secs(365 * 24 * 3600));
+    /// let too_long = Latency::fixed(Latency::MAX_DELAY + Duration::from_nanos(1));
+    /// let err = ChaosLayer::builder("db").fault(Fault::<()>::latency(too_long)).build().unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid `latency.fixed` = 31536000.000000001s"), "{err}");
+    /// ```
+    pub const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
+
     const fn from_dist(dist: Dist) -> Self {
         Self { dist, clamp: None }
     }
@@ -88,10 +110,7 @@ impl Latency {
     /// ```
     #[must_use]
     pub fn normal(mean: Duration, std_dev: Duration) -> Self {
-        Self::from_dist(Dist::Normal {
-            mean: mean.as_secs_f64(),
-            std_dev: std_dev.as_secs_f64(),
-        })
+        Self::from_dist(Dist::Normal { mean, std_dev })
     }
 
     /// Log-normal with the given `median` and shape `sigma` (the standard
@@ -106,10 +125,7 @@ impl Latency {
     /// ```
     #[must_use]
     pub fn log_normal(median: Duration, sigma: f64) -> Self {
-        Self::from_dist(Dist::LogNormal {
-            median: median.as_secs_f64(),
-            sigma,
-        })
+        Self::from_dist(Dist::LogNormal { median, sigma })
     }
 
     /// Pareto with minimum `scale` and tail index `shape` (smaller is
@@ -123,10 +139,7 @@ impl Latency {
     /// ```
     #[must_use]
     pub fn pareto(scale: Duration, shape: f64) -> Self {
-        Self::from_dist(Dist::Pareto {
-            scale: scale.as_secs_f64(),
-            shape,
-        })
+        Self::from_dist(Dist::Pareto { scale, shape })
     }
 
     /// Keeps every sample within `min..=max` (checked: `min <= max`).
@@ -143,15 +156,25 @@ impl Latency {
         self
     }
 
-    /// The distribution's mean before clamping, `None` where it is infinite.
+    /// The distribution's mean before clamping, `None` where it is infinite
+    /// (or beyond what a [`Duration`] holds).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::Latency;
+    /// // No overflow, even on parameters a fault set would reject.
+    /// assert_eq!(Latency::uniform(Duration::MAX, Duration::MAX).mean(), Some(Duration::MAX));
+    /// ```
     #[must_use]
     pub fn mean(&self) -> Option<Duration> {
         let secs = match self.dist {
             Dist::Fixed(d) => return Some(d),
-            Dist::Uniform(a, b) => return Some((a + b) / 2),
-            Dist::Normal { mean, .. } => mean,
-            Dist::LogNormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
-            Dist::Pareto { scale, shape } if shape > 1.0 => scale * shape / (shape - 1.0),
+            // `(a + b) / 2` overflows near `Duration::MAX`; this is the same
+            // value (both round down to the nanosecond).
+            Dist::Uniform(a, b) => return Some(a.min(b) + a.abs_diff(b) / 2),
+            Dist::Normal { mean, .. } => return Some(mean),
+            Dist::LogNormal { median, sigma } => median.as_secs_f64() * (sigma * sigma / 2.0).exp(),
+            Dist::Pareto { scale, shape } if shape > 1.0 => scale.as_secs_f64() * shape / (shape - 1.0),
             Dist::Pareto { .. } => return None,
         };
         Duration::try_from_secs_f64(secs).ok()
@@ -175,35 +198,34 @@ impl Latency {
     pub(crate) fn sample(&self, rng: &mut impl Rng) -> Duration {
         let secs = match self.dist {
             Dist::Fixed(d) => return self.apply_clamp(d),
-            Dist::Uniform(a, b) => {
-                let (a, b) = (a.as_nanos() as u64, b.as_nanos() as u64);
-                let span = b - a;
-                let offset = if span == u64::MAX {
-                    rng.next_u64()
-                } else {
-                    rng.next_u64() % (span + 1)
-                };
-                return self.apply_clamp(Duration::from_nanos(a + offset));
-            }
+            Dist::Uniform(a, b) => return self.apply_clamp(uniform(a, b, rng)),
             // The constructors cannot fail once `validate` passed; a zero
             // delay is the harmless answer if they ever did.
-            Dist::Normal { mean, std_dev } => Normal::new(mean, std_dev).map_or(0.0, |d| d.sample(rng)),
-            Dist::LogNormal { median, sigma } => {
-                LogNormal::new(median.ln(), sigma).map_or(0.0, |d| d.sample(rng))
+            Dist::Normal { mean, std_dev } => {
+                Normal::new(mean.as_secs_f64(), std_dev.as_secs_f64()).map_or(0.0, |d| d.sample(rng))
             }
-            Dist::Pareto { scale, shape } => Pareto::new(scale, shape).map_or(0.0, |d| d.sample(rng)),
+            Dist::LogNormal { median, sigma } => {
+                LogNormal::new(median.as_secs_f64().ln(), sigma).map_or(0.0, |d| d.sample(rng))
+            }
+            Dist::Pareto { scale, shape } => {
+                Pareto::new(scale.as_secs_f64(), shape).map_or(0.0, |d| d.sample(rng))
+            }
         };
         let d = if secs.is_nan() || secs <= 0.0 {
             Duration::ZERO
         } else {
-            Duration::try_from_secs_f64(secs).unwrap_or(CEILING).min(CEILING)
+            Duration::try_from_secs_f64(secs)
+                .unwrap_or(Self::MAX_DELAY)
+                .min(Self::MAX_DELAY)
         };
         self.apply_clamp(d)
     }
 
     fn apply_clamp(&self, d: Duration) -> Duration {
         match self.clamp {
-            Some((min, max)) => d.clamp(min, max),
+            // `Duration::clamp` panics on `min > max`; a sample taken
+            // without validation (`sample_with_seed`) must not.
+            Some((min, max)) => d.max(min).min(max),
             None => d,
         }
     }
@@ -216,23 +238,36 @@ impl Latency {
                 Err(ConfigError::invalid(field, v, "must be finite and > 0"))
             }
         };
+        let nonzero = |field, d: Duration| {
+            if d.is_zero() {
+                Err(ConfigError::invalid(field, d, "must be > 0"))
+            } else {
+                Ok(())
+            }
+        };
+        let within = |field, d: Duration| {
+            if d > Self::MAX_DELAY {
+                Err(ConfigError::invalid(field, d, "must be at most 365 days"))
+            } else {
+                Ok(())
+            }
+        };
         match self.dist {
-            Dist::Fixed(_) => {}
+            Dist::Fixed(d) => within("latency.fixed", d)?,
             Dist::Uniform(a, b) if a > b => {
                 return Err(ConfigError::min_above_max("latency.uniform", a, b));
             }
-            Dist::Uniform(..) => {}
+            Dist::Uniform(a, b) => {
+                within("latency.uniform.min", a)?;
+                within("latency.uniform.max", b)?;
+            }
             Dist::Normal { mean, std_dev } => {
-                if !(mean.is_finite() && std_dev.is_finite()) {
-                    return Err(ConfigError::invalid(
-                        "latency.normal.std_dev",
-                        std_dev,
-                        "must be finite",
-                    ));
-                }
+                within("latency.normal.mean", mean)?;
+                within("latency.normal.std_dev", std_dev)?;
             }
             Dist::LogNormal { median, sigma } => {
-                positive("latency.log_normal.median", median)?;
+                nonzero("latency.log_normal.median", median)?;
+                within("latency.log_normal.median", median)?;
                 if !(sigma.is_finite() && sigma >= 0.0) {
                     return Err(ConfigError::invalid(
                         "latency.log_normal.sigma",
@@ -242,7 +277,8 @@ impl Latency {
                 }
             }
             Dist::Pareto { scale, shape } => {
-                positive("latency.pareto.scale", scale)?;
+                nonzero("latency.pareto.scale", scale)?;
+                within("latency.pareto.scale", scale)?;
                 positive("latency.pareto.shape", shape)?;
             }
         }
@@ -250,9 +286,35 @@ impl Latency {
             if min > max {
                 return Err(ConfigError::min_above_max("latency.clamp", min, max));
             }
+            within("latency.clamp.max", max)?;
         }
         Ok(())
     }
+}
+
+/// A uniform draw in `min(a, b)..=max(a, b)`, to the nanosecond, for any
+/// two durations. Spans that fit in a `u64` of nanoseconds (all those a
+/// fault set accepts) draw exactly as they always have, so seeds replay.
+fn uniform(a: Duration, b: Duration, rng: &mut impl Rng) -> Duration {
+    const NANOS: u128 = 1_000_000_000;
+    let (lo, span) = (a.min(b), a.abs_diff(b).as_nanos());
+    let offset = match u64::try_from(span) {
+        Ok(u64::MAX) => u128::from(rng.next_u64()),
+        Ok(span) => u128::from(rng.next_u64() % (span + 1)),
+        // Longer than 584 years: two words, still uniform enough for a
+        // value no fault set accepts.
+        Err(_) => {
+            let wide = u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
+            wide % (span + 1)
+        }
+    };
+    // `offset <= span` and `lo + span` is a `Duration`: no overflow, and
+    // the seconds fit a `u64` because the span's do.
+    let offset = Duration::new(
+        u64::try_from(offset / NANOS).unwrap_or(u64::MAX),
+        (offset % NANOS) as u32,
+    );
+    lo.saturating_add(offset)
 }
 
 #[cfg(test)]
@@ -326,5 +388,109 @@ mod tests {
         assert!(err(Latency::pareto(MS, 0.0)).contains("`latency.pareto.shape` = 0.0"));
         assert!(err(Latency::pareto(Duration::ZERO, 1.0)).contains("latency.pareto.scale"));
         assert!(err(Latency::fixed(MS).clamp(2 * MS, MS)).contains("latency.clamp"));
+    }
+
+    #[test]
+    fn uniform_near_the_nanosecond_limits_draws_within_bounds() {
+        // Issue 10: `as_nanos() as u64` cut `u64::MAX + 1` ns to 0, and
+        // `b - a` overflowed (a panic in debug, 0 ns in release).
+        let a = Duration::from_nanos(u64::MAX);
+        let b = a + Duration::from_nanos(1);
+        for (lo, hi) in [
+            (a, b),
+            (Duration::ZERO, Duration::MAX),
+            (Duration::MAX, Duration::MAX),
+            (Duration::MAX - Duration::from_nanos(3), Duration::MAX),
+            (Duration::ZERO, a),
+        ] {
+            let l = Latency::uniform(lo, hi);
+            let drawn: Vec<_> = (0..200).map(|s| l.sample_with_seed(s)).collect();
+            assert!(drawn.iter().all(|d| (lo..=hi).contains(d)), "{lo:?}..={hi:?}");
+            if hi - lo == Duration::from_nanos(1) {
+                assert!(drawn.contains(&lo) && drawn.contains(&hi), "both ends are drawn");
+            }
+        }
+        // Parameters a fault set rejects still sample without panicking.
+        let reversed = Latency::uniform(Duration::MAX, Duration::ZERO).clamp(MS, Duration::ZERO);
+        let _ = reversed.sample_with_seed(1);
+    }
+
+    #[test]
+    fn spans_that_fit_a_u64_draw_as_before() {
+        // The seeds of existing suites must replay: below `u64::MAX` ns the
+        // draw is `lo + bits % (span + 1)`, as it always was.
+        let l = Latency::uniform(MS, 3 * MS);
+        let bits = SplitMix::new(11).next_u64();
+        assert_eq!(
+            l.sample_with_seed(11),
+            MS + Duration::from_nanos(bits % (2_000_000 + 1))
+        );
+    }
+
+    #[test]
+    fn mean_never_overflows() {
+        assert_eq!(
+            Latency::uniform(Duration::MAX, Duration::MAX).mean(),
+            Some(Duration::MAX)
+        );
+        assert_eq!(
+            Latency::uniform(Duration::from_nanos(1), Duration::from_nanos(4)).mean(),
+            Some(Duration::from_nanos(2))
+        );
+        assert_eq!(Latency::normal(Duration::MAX, MS).mean(), Some(Duration::MAX));
+        assert_eq!(Latency::pareto(Duration::MAX, 2.0).mean(), None);
+        assert_eq!(Latency::log_normal(MS, 1e10).mean(), None);
+    }
+
+    #[test]
+    fn every_duration_is_checked_against_the_limit() {
+        let over = Latency::MAX_DELAY + Duration::from_nanos(1);
+        let max = Latency::MAX_DELAY;
+        let err = |l: Latency| l.validate().unwrap_err().to_string();
+        for (l, field) in [
+            (Latency::fixed(over), "latency.fixed"),
+            (Latency::fixed(Duration::MAX), "latency.fixed"),
+            (Latency::uniform(over, over), "latency.uniform.min"),
+            (Latency::uniform(MS, over), "latency.uniform.max"),
+            (Latency::normal(over, MS), "latency.normal.mean"),
+            (Latency::normal(MS, Duration::MAX), "latency.normal.std_dev"),
+            (
+                Latency::log_normal(Duration::MAX, 1.0),
+                "latency.log_normal.median",
+            ),
+            (Latency::pareto(over, 2.0), "latency.pareto.scale"),
+            (Latency::fixed(MS).clamp(MS, over), "latency.clamp.max"),
+        ] {
+            let e = err(l);
+            assert!(e.starts_with(&format!("invalid `{field}` = ")), "{e}");
+            assert!(e.ends_with("must be at most 365 days"), "{e}");
+        }
+        // The limit itself is accepted, and sampled as given.
+        for l in [
+            Latency::fixed(max),
+            Latency::uniform(max, max),
+            Latency::uniform(Duration::ZERO, max),
+            Latency::normal(max, max),
+            Latency::pareto(max, 2.0),
+            Latency::fixed(max).clamp(max, max),
+        ] {
+            l.validate().unwrap();
+            assert!(l.sample_with_seed(3) <= max);
+        }
+        assert_eq!(Latency::fixed(max).sample_with_seed(3), max);
+    }
+
+    #[test]
+    fn unbounded_tails_are_drawn_at_most_the_limit() {
+        for l in [
+            Latency::pareto(MS, 1e-9),
+            Latency::log_normal(Latency::MAX_DELAY, 1e6),
+            Latency::normal(Latency::MAX_DELAY, Latency::MAX_DELAY),
+        ] {
+            l.validate().unwrap();
+            let v: Vec<_> = (0..100).map(|s| l.sample_with_seed(s)).collect();
+            assert!(v.iter().all(|d| *d <= Latency::MAX_DELAY), "{l:?}");
+            assert!(v.contains(&Latency::MAX_DELAY), "{l:?}");
+        }
     }
 }

@@ -26,7 +26,7 @@ pub use report::{Event, FaultKind, Report};
 pub use rule::{FaultAction, FaultSet, MAX_RULES, Rule};
 pub use seed::SeedSource;
 pub use target::{Target, TargetBuilder};
-pub use trigger::{Capacity, Trigger};
+pub use trigger::{Capacity, MAX_TRIGGER_DEPTH, Trigger};
 
 /// The boxed error type tower uses (`tower::BoxError`), the default error
 /// type of request-level faults.
@@ -71,3 +71,8 @@ struct BenchmarksGuide;
 #[cfg(all(doctest, feature = "http", feature = "io", feature = "scenario"))]
 #[doc = include_str!("../docs/PEERS.md")]
 struct PeersGuide;
+
+/// `docs/RELIABILITY.md`'s examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/RELIABILITY.md")]
+struct ReliabilityGuide;

@@ -199,8 +199,13 @@ pub(crate) enum Bytes {
 }
 
 impl Counters {
+    /// Counts a request as faulted, after its first fault was counted with
+    /// [`injected`](Self::injected) and its call with the slot's
+    /// `evaluated`. `Release` (the same `lock xadd` as `Relaxed` on x86,
+    /// and only on the faulted path) publishes both to a reader that loads
+    /// this counter first: see [`Report`]'s consistency guarantees.
     pub(crate) fn faulted(&self) {
-        self.faulted.fetch_add(1, Ordering::Relaxed);
+        self.faulted.fetch_add(1, Ordering::Release);
     }
 
     pub(crate) fn injected(&self, kind: FaultKind) {
@@ -328,6 +333,28 @@ impl Journal {
 /// `Display` prints a compact summary that names the seed, so a failing test
 /// that prints its report can be replayed.
 ///
+/// # Consistency while requests are in flight
+///
+/// A report taken while other threads are calling the target's layers is a
+/// snapshot of counters that move independently (no lock is taken on the
+/// request path), yet these always hold in it:
+///
+/// * `passed + faulted == seen`, so `faulted <= seen` (`passed` never
+///   saturates);
+/// * `faulted <= total_injected()`: every faulted request's faults are
+///   counted by kind. The sum equals `faulted` when each request gets at
+///   most one fault; a request given several (a latency and an error)
+///   counts once in `faulted` and once per fault by kind, and a live
+///   connection re-decided after a switch counts its new faults by kind
+///   without counting as faulted again;
+/// * `connections <= seen`.
+///
+/// A request being decided while the report is taken may be in `seen` and
+/// not yet in `faulted` (it then shows as passed); it is never the other
+/// way round (so `passed` may be one higher now and one lower in the next
+/// report; `seen`, `faulted` and the counts by kind never go backwards).
+/// Once no request is in flight, every counter is exact.
+///
 /// ```
 /// use tower_chaos::{FaultKind, Target};
 ///
@@ -406,18 +433,25 @@ pub struct Report {
 }
 
 impl Report {
+    /// Reads `counters`, then `seen()` (the requests and connections seen),
+    /// in that order: a request counts as faulted only after its call was
+    /// counted as seen and its first fault by kind, so reading `faulted`
+    /// first (`Acquire`) and the rest after it keeps the snapshot
+    /// consistent while requests are in flight, without any lock or extra
+    /// cost on the pass path (see the guarantees on [`Report`]).
     pub(crate) fn new(
         target: &str,
         (seed, seed_source): (u64, SeedSource),
-        (seen, connections): (u64, u64),
         counters: &Counters,
         journal: Option<&Journal>,
+        seen: impl FnOnce() -> (u64, u64),
     ) -> Self {
-        let faulted = counters.faulted.load(Ordering::Relaxed);
+        let faulted = counters.faulted.load(Ordering::Acquire);
         let by_kind = FaultKind::ALL
             .iter()
             .map(|k| (*k, counters.injected[k.index()].load(Ordering::Relaxed)))
             .collect();
+        let (seen, connections) = seen();
         let (journal, journal_dropped) = journal.map(Journal::snapshot).unwrap_or_default();
         let bytes = |b: Bytes| counters.conn_bytes[b as usize].load(Ordering::Relaxed);
         Self {
@@ -426,6 +460,7 @@ impl Report {
             seed_source,
             seen,
             connections,
+            // Never saturates: `seen >= faulted` (see above).
             passed: seen.saturating_sub(faulted),
             faulted,
             by_kind,
@@ -485,7 +520,8 @@ impl fmt::Display for Report {
             write!(
                 f,
                 " ({} requests, {} connections)",
-                self.seen - self.connections,
+                // A report built by hand may not keep `connections <= seen`.
+                self.seen.saturating_sub(self.connections),
                 self.connections
             )?;
         }
@@ -517,9 +553,9 @@ impl fmt::Display for Report {
                 self.faults_overflow
             )?;
         }
-        let moved = self.bytes_upstream + self.bytes_downstream;
-        let dropped = self.dropped_upstream + self.dropped_downstream;
-        if moved + dropped > 0 {
+        let moved = self.bytes_upstream.saturating_add(self.bytes_downstream);
+        let dropped = self.dropped_upstream.saturating_add(self.dropped_downstream);
+        if moved > 0 || dropped > 0 {
             writeln!(
                 f,
                 "  bytes          {} up, {} down; dropped {} up, {} down",
@@ -563,7 +599,7 @@ mod tests {
         let c = Counters::default();
         c.faulted();
         c.injected(FaultKind::Hang);
-        let r = Report::new("t", (3, SeedSource::Env), (4, 0), &c, None);
+        let r = Report::new("t", (3, SeedSource::Env), &c, None, || (4, 0));
         assert_eq!(r.passed, 3);
         assert_eq!(
             r.to_string(),
@@ -578,7 +614,7 @@ mod tests {
         c.overflow();
         c.ignored_header();
         c.active.fetch_add(3, Ordering::Relaxed);
-        let r = Report::new("t", (3, SeedSource::Env), (4, 0), &c, None);
+        let r = Report::new("t", (3, SeedSource::Env), &c, None, || (4, 0));
         assert_eq!((r.faults_overflow, r.ignored_headers, r.active_faults), (2, 1, 3));
         let text = r.to_string();
         assert!(text.contains("(1 unusable fault headers ignored)"), "{text}");
@@ -586,5 +622,32 @@ mod tests {
             text.contains("(2 faults not injected: active-fault cap full)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn counters_are_read_before_the_requests_seen() {
+        // A request decided while the report is being taken: counted as
+        // seen, then by kind, then as faulted. Whenever it lands between the
+        // reads, the report stays consistent because `seen` is read last.
+        let c = Counters::default();
+        let r = Report::new("t", (1, SeedSource::Env), &c, None, || {
+            c.injected(FaultKind::Error);
+            c.faulted();
+            (1, 0)
+        });
+        assert_eq!((r.seen, r.passed, r.faulted, r.total_injected()), (1, 1, 0, 0));
+    }
+
+    #[test]
+    fn display_of_edited_or_huge_counters_does_not_panic() {
+        let c = Counters::default();
+        let mut r = Report::new("t", (1, SeedSource::Env), &c, None, || (4, 0));
+        r.connections = 10;
+        r.bytes_upstream = u64::MAX;
+        r.bytes_downstream = u64::MAX;
+        r.dropped_upstream = u64::MAX;
+        let text = r.to_string();
+        assert!(text.contains("(0 requests, 10 connections)"), "{text}");
+        assert!(text.contains(&format!("{} up", u64::MAX)), "{text}");
     }
 }

@@ -749,10 +749,12 @@ impl TargetShared {
     /// Counts, journals and traces one applied fault (`first`: the first
     /// for this request, which counts the request as faulted).
     pub(crate) fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
+        // By kind first, then faulted: a report reads them the other way
+        // round, so it never sees a faulted request without its fault.
+        self.counters.injected(applied.kind);
         if first {
             self.counters.faulted();
         }
-        self.counters.injected(applied.kind);
         tracing::debug!(
             target: "tower_chaos",
             chaos_target = %self.name,

@@ -558,24 +558,30 @@ impl Target {
 
     /// Requests seen by every slot (and connections, by the connection
     /// slot), the counters, and the journal if asked.
+    ///
+    /// The slots are read after the counters (inside [`Report::new`]): a
+    /// call is counted in its slot before it can count as faulted, so the
+    /// report never shows more faulted requests than seen ones.
     fn snapshot(&self, with_journal: bool) -> Report {
         let s = &self.shared;
-        let (mut seen, mut connections) = (0, 0);
-        for e in s.slots.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-            let n = e.calls.evaluated.load(Ordering::Relaxed) + e.calls.bypassed.load(Ordering::Relaxed);
-            seen += n;
-            if is_connection_slot(e.type_id) {
-                connections += n;
+        let seen = || {
+            let (mut seen, mut connections) = (0u64, 0u64);
+            for e in s.slots.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+                // Counters wrap rather than panic after 2^64 calls.
+                let n = e
+                    .calls
+                    .evaluated
+                    .load(Ordering::Relaxed)
+                    .wrapping_add(e.calls.bypassed.load(Ordering::Relaxed));
+                seen = seen.wrapping_add(n);
+                if is_connection_slot(e.type_id) {
+                    connections = connections.wrapping_add(n);
+                }
             }
-        }
+            (seen, connections)
+        };
         let journal = if with_journal { s.journal.as_ref() } else { None };
-        Report::new(
-            &s.name,
-            (s.seed, s.seed_source),
-            (seen, connections),
-            &s.counters,
-            journal,
-        )
+        Report::new(&s.name, (s.seed, s.seed_source), &s.counters, journal, seen)
     }
 
     /// The slot for faults `A` on requests `R`, created empty on first use.

@@ -59,7 +59,39 @@ type KeyFn<R> = Arc<dyn Fn(&R) -> u64 + Send + Sync>;
 /// ```
 pub struct Trigger<R: ?Sized> {
     node: Node<R>,
+    /// Levels of the tree: 1 for a leaf, one more per `all`/`any`/`not`
+    /// above it (chains of `and`/`or` are flattened, so they do not nest).
+    depth: u32,
 }
+
+/// How deeply [`Trigger`] combinators ([`Trigger::all`], [`Trigger::any`],
+/// `!`) may nest: 64 levels, leaves included.
+///
+/// Chains of [`Trigger::and`] and [`Trigger::or`] are flattened as they are
+/// built (`a.and(b).and(c)` is `all([a, b, c])`), so a chain of any length
+/// stays two levels deep. A tree nested deeper than this limit is not kept:
+/// it fails to install with a [`ConfigError`] naming `trigger.depth` and the
+/// depth, and its `Debug` says `TooDeep(depth)`. That bounds the recursion
+/// of compiling, evaluating, cloning, printing and dropping a trigger, on
+/// any thread's stack.
+///
+/// ```
+/// use tower_chaos::{ChaosLayer, Fault, MAX_TRIGGER_DEPTH, Trigger};
+///
+/// // Ten thousand `and`s: one flat `all`.
+/// let chain = (0..10_000).fold(Trigger::<()>::always(), |t, _| t.and(Trigger::always()));
+/// assert!(ChaosLayer::builder("db").fault(Fault::<()>::hang().when(chain)).build().is_ok());
+///
+/// // Sixty-five `!`s around a leaf: one level too deep.
+/// let deep = (0..MAX_TRIGGER_DEPTH).fold(Trigger::<()>::always(), |t, _| !t);
+/// assert_eq!(format!("{deep:?}"), "TooDeep(65)");
+/// let err = ChaosLayer::builder("db").fault(Fault::<()>::hang().when(deep)).build().unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid `trigger.depth` = 65: all/any/not nest at most 64 levels deep"
+/// );
+/// ```
+pub const MAX_TRIGGER_DEPTH: usize = 64;
 
 enum Node<R: ?Sized> {
     Always,
@@ -76,6 +108,9 @@ enum Node<R: ?Sized> {
     All(Vec<Self>),
     Any(Vec<Self>),
     Not(Box<Self>),
+    /// A combinator nested deeper than [`MAX_TRIGGER_DEPTH`], at this
+    /// depth; its parts were dropped when it was built.
+    TooDeep(u32),
 }
 
 impl<R: ?Sized> Clone for Node<R> {
@@ -95,6 +130,7 @@ impl<R: ?Sized> Clone for Node<R> {
             Self::All(v) => Self::All(v.clone()),
             Self::Any(v) => Self::Any(v.clone()),
             Self::Not(n) => Self::Not(n.clone()),
+            Self::TooDeep(d) => Self::TooDeep(*d),
         }
     }
 }
@@ -117,6 +153,7 @@ impl<R: ?Sized> fmt::Debug for Node<R> {
             Self::All(v) => f.debug_tuple("All").field(v).finish(),
             Self::Any(v) => f.debug_tuple("Any").field(v).finish(),
             Self::Not(n) => f.debug_tuple("Not").field(n).finish(),
+            Self::TooDeep(d) => f.debug_tuple("TooDeep").field(d).finish(),
         }
     }
 }
@@ -125,6 +162,7 @@ impl<R: ?Sized> Clone for Trigger<R> {
     fn clone(&self) -> Self {
         Self {
             node: self.node.clone(),
+            depth: self.depth,
         }
     }
 }
@@ -144,7 +182,61 @@ impl<R: ?Sized> Default for Trigger<R> {
 
 impl<R: ?Sized> Trigger<R> {
     const fn from_node(node: Node<R>) -> Self {
-        Self { node }
+        Self { node, depth: 1 }
+    }
+
+    /// A combinator over parts at most `below` levels deep; replaced by
+    /// [`Node::TooDeep`] beyond [`MAX_TRIGGER_DEPTH`] (the parts, no deeper
+    /// than the limit themselves, are dropped here).
+    fn nested(below: u32, node: Node<R>) -> Self {
+        let depth = below.saturating_add(1);
+        if depth as usize > MAX_TRIGGER_DEPTH {
+            drop(node);
+            return Self {
+                node: Node::TooDeep(depth),
+                depth,
+            };
+        }
+        Self { node, depth }
+    }
+
+    /// `self` and `other` under one `all` (`all` true) or `any`, splicing
+    /// the parts of either that already is one (non-empty: an empty list
+    /// must still be reported when installed). Evaluation order and
+    /// short-circuits are those of the nested form.
+    fn join(self, other: Self, all: bool) -> Self {
+        let mut below = 0;
+        let mut parts = Vec::new();
+        for t in [self, other] {
+            match t.node {
+                Node::All(v) if all && !v.is_empty() => {
+                    below = below.max(t.depth - 1);
+                    parts.extend(v);
+                }
+                Node::Any(v) if !all && !v.is_empty() => {
+                    below = below.max(t.depth - 1);
+                    parts.extend(v);
+                }
+                node => {
+                    below = below.max(t.depth);
+                    parts.push(node);
+                }
+            }
+        }
+        Self::nested(below, if all { Node::All(parts) } else { Node::Any(parts) })
+    }
+
+    /// The deepest of `triggers`, and their nodes.
+    fn parts(triggers: impl IntoIterator<Item = Self>) -> (u32, Vec<Node<R>>) {
+        let mut below = 0;
+        let nodes = triggers
+            .into_iter()
+            .map(|t| {
+                below = below.max(t.depth);
+                t.node
+            })
+            .collect();
+        (below, nodes)
     }
 
     /// Whether the trigger fires for every request, whatever the request,
@@ -357,7 +449,8 @@ impl<R: ?Sized> Trigger<R> {
     }
 
     /// Fires when every trigger fires (evaluated in order, stopping at the
-    /// first that does not). Must not be empty.
+    /// first that does not). Must not be empty; see [`MAX_TRIGGER_DEPTH`]
+    /// for how deeply combinators nest.
     ///
     /// ```
     /// # use tower_chaos::Trigger;
@@ -366,7 +459,8 @@ impl<R: ?Sized> Trigger<R> {
     /// ```
     #[must_use]
     pub fn all(triggers: impl IntoIterator<Item = Self>) -> Self {
-        Self::from_node(Node::All(triggers.into_iter().map(|t| t.node).collect()))
+        let (below, nodes) = Self::parts(triggers);
+        Self::nested(below, Node::All(nodes))
     }
 
     /// Fires when any trigger fires (evaluated in order, stopping at the
@@ -379,23 +473,27 @@ impl<R: ?Sized> Trigger<R> {
     /// ```
     #[must_use]
     pub fn any(triggers: impl IntoIterator<Item = Self>) -> Self {
-        Self::from_node(Node::Any(triggers.into_iter().map(|t| t.node).collect()))
+        let (below, nodes) = Self::parts(triggers);
+        Self::nested(below, Node::Any(nodes))
     }
 
     /// Both `self` and `other` (`other` is evaluated only if `self` fires).
+    /// Chains flatten: `a.and(b).and(c)` is `all([a, b, c])`.
     ///
     /// ```
     /// # use tower_chaos::Trigger;
     /// let t: Trigger<()> = Trigger::rate(0.5).and(Trigger::first(2));
     /// assert_eq!(format!("{t:?}"), "All([Rate(0.5), First(2)])");
+    /// let t = t.and(Trigger::after(1));
+    /// assert_eq!(format!("{t:?}"), "All([Rate(0.5), First(2), After(1)])");
     /// ```
     #[must_use]
     pub fn and(self, other: Self) -> Self {
-        Self::all([self, other])
+        self.join(other, true)
     }
 
     /// Either `self` or `other` (`other` is evaluated only if `self` does
-    /// not fire).
+    /// not fire). Chains flatten: `a.or(b).or(c)` is `any([a, b, c])`.
     ///
     /// ```
     /// # use tower_chaos::Trigger;
@@ -404,7 +502,7 @@ impl<R: ?Sized> Trigger<R> {
     /// ```
     #[must_use]
     pub fn or(self, other: Self) -> Self {
-        Self::any([self, other])
+        self.join(other, false)
     }
 
     /// Fires when `trigger` does not (also available as `!trigger`).
@@ -416,7 +514,7 @@ impl<R: ?Sized> Trigger<R> {
     /// ```
     #[must_use]
     pub fn negate(trigger: Self) -> Self {
-        Self::from_node(Node::Not(Box::new(trigger.node)))
+        Self::nested(trigger.depth, Node::Not(Box::new(trigger.node)))
     }
 
     /// Validates and compiles into the evaluated form with its own counters.
@@ -541,6 +639,13 @@ fn compile<R: ?Sized>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, Conf
         Node::All(v) => Cond::All(list("trigger.all", v, salts)?),
         Node::Any(v) => Cond::Any(list("trigger.any", v, salts)?),
         Node::Not(n) => Cond::Not(Box::new(compile(n, salts)?)),
+        Node::TooDeep(depth) => {
+            return Err(ConfigError::invalid(
+                "trigger.depth",
+                depth,
+                "all/any/not nest at most 64 levels deep",
+            ));
+        }
     })
 }
 
@@ -677,7 +782,10 @@ impl Sliding {
     /// requests in the window ending now (this one included).
     fn offer(&mut self, now: Duration, window: Duration) -> f64 {
         let elapsed = now.saturating_sub(self.start);
-        if elapsed >= window * 2 {
+        // Any window is accepted (up to `Duration::MAX`): twice a window
+        // longer than the clock can run saturates instead of overflowing,
+        // and `start + window <= now` below.
+        if elapsed >= window.saturating_mul(2) {
             self.previous = 0;
             self.current = 0;
             self.start = now;
@@ -686,7 +794,7 @@ impl Sliding {
             self.current = 0;
             self.start += window;
         }
-        self.current += 1;
+        self.current = self.current.saturating_add(1);
         let into = now.saturating_sub(self.start).as_secs_f64() / window.as_secs_f64();
         self.previous as f64 * (1.0 - into).max(0.0) + self.current as f64
     }
@@ -819,7 +927,8 @@ impl<R: ?Sized> Cond<R> {
             Self::Always => true,
             Self::Never => false,
             Self::Rate { p, salt } => unit(mix64(draw.call_bits ^ salt)) < p * draw.scale,
-            Self::Every(n, seen) => (seen.fetch_add(1, Ordering::Relaxed) + 1) % n == 0,
+            // The counters wrap after 2^64 requests (no panic, no lock).
+            Self::Every(n, seen) => seen.fetch_add(1, Ordering::Relaxed).wrapping_add(1) % n == 0,
             Self::First(n, seen) => seen.fetch_add(1, Ordering::Relaxed) < *n,
             Self::After(n, seen) => seen.fetch_add(1, Ordering::Relaxed) >= *n,
             Self::When(f) => f(req),
@@ -1042,5 +1151,120 @@ mod tests {
         );
         // Nested errors are found too.
         assert!(err(Trigger::always().and(!Trigger::rate(7.0))).contains("7.0"));
+    }
+
+    #[test]
+    fn overload_accepts_any_window_without_overflow() {
+        // Issue 10: `window * 2` overflowed in `Sliding::offer` on the first
+        // request for a window over half of `Duration::MAX`.
+        for window in [Duration::MAX, Duration::MAX / 2 + Duration::from_nanos(1)] {
+            let t: Trigger<()> = Trigger::overload(Capacity::per(1.0, window));
+            let cond = t.compile(&mut Salts::for_rule(0)).unwrap();
+            let mut fired = 0;
+            for (n, at) in [Duration::ZERO, Duration::from_secs(1), Duration::MAX]
+                .into_iter()
+                .cycle()
+                .take(3_000)
+                .enumerate()
+            {
+                let clock = move || at;
+                fired += usize::from(cond.fires(&(), &draw_at(n as u64, &clock)));
+            }
+            // A window no clock outlives never forgets: the offered load
+            // keeps growing past the capacity of one, so nearly all fire.
+            assert!(fired > 2_900, "{fired}");
+        }
+        let mut w = Sliding::default();
+        assert_eq!(w.offer(Duration::MAX, Duration::MAX), 1.0);
+        assert_eq!(w.offer(Duration::MAX, Duration::MAX), 2.0);
+        let mut w = Sliding::default();
+        w.offer(Duration::ZERO, Duration::from_nanos(1));
+        assert_eq!(w.offer(Duration::MAX, Duration::from_nanos(1)), 1.0);
+    }
+
+    #[test]
+    fn every_wraps_instead_of_overflowing() {
+        let cond: Cond<()> = Cond::Every(2, AtomicU64::new(u64::MAX));
+        let clock = || Duration::ZERO;
+        // The 2^64-th request: the count wraps to 0, a multiple of 2.
+        assert!(cond.fires(&(), &draw_at(0, &clock)));
+        assert!(!cond.fires(&(), &draw_at(1, &clock)));
+    }
+
+    #[test]
+    fn long_chains_flatten_and_evaluate_as_nested() {
+        // Issue 10: ~400 chained `and`s overflowed a test thread's stack in
+        // `compile`. Chains are now one flat list, evaluated in order.
+        let chain = (0..10_000).fold(Trigger::<()>::always(), |t, _| t.and(Trigger::always()));
+        assert_eq!(chain.depth, 2);
+        assert!(run(&chain, &[(); 3]).iter().all(|b| *b));
+        let or_chain = (0..10_000).fold(Trigger::<()>::never(), |t, _| t.or(Trigger::never()));
+        assert_eq!(or_chain.depth, 2);
+        assert!(run(&or_chain, &[(); 3]).iter().all(|b| !*b));
+
+        // Same answers, counters and draws as the nested form.
+        let is_even = || Trigger::when(|r: &u32| r % 2 == 0);
+        let flat = Trigger::first(6)
+            .and(is_even())
+            .and(Trigger::rate(0.5).or(Trigger::every(2)).or(Trigger::after(3)));
+        let nested = Trigger::all([
+            Trigger::all([Trigger::first(6), is_even()]),
+            Trigger::any([
+                Trigger::any([Trigger::rate(0.5), Trigger::every(2)]),
+                Trigger::after(3),
+            ]),
+        ]);
+        assert_eq!(
+            format!("{flat:?}"),
+            "All([First(6), When(<predicate>), Any([Rate(0.5), Every(2), After(3)])])"
+        );
+        let reqs: Vec<u32> = (0..400).collect();
+        assert_eq!(run(&flat, &reqs), run(&nested, &reqs));
+        // An empty list is not spliced away: it is still reported.
+        let err = Trigger::<()>::all([])
+            .and(Trigger::always())
+            .compile(&mut Salts::for_rule(0))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("trigger.all"), "{err}");
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_an_error_not_a_stack_overflow() {
+        let limit = u32::try_from(MAX_TRIGGER_DEPTH).unwrap();
+        let nots = |n: usize| (0..n).fold(Trigger::<()>::always(), |t, _| !t);
+        // 63 `!` around a leaf: 64 levels, the limit, compiles and runs.
+        let at_limit = nots(MAX_TRIGGER_DEPTH - 1);
+        assert_eq!(at_limit.depth, limit);
+        assert_eq!(run(&at_limit, &[()]), [false]);
+        let over = nots(MAX_TRIGGER_DEPTH);
+        assert_eq!(format!("{over:?}"), "TooDeep(65)");
+        let err = over.compile(&mut Salts::for_rule(0)).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "invalid `trigger.depth` = 65: all/any/not nest at most 64 levels deep"
+        );
+        // A million alternating levels, built, printed, cloned, compiled
+        // and dropped on a 256 KiB stack.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let mut t = Trigger::<()>::always();
+                for i in 0..1_000_000 {
+                    t = match i % 3 {
+                        0 => Trigger::all([t, Trigger::always()]),
+                        1 => Trigger::any([Trigger::never(), t]),
+                        _ => !t,
+                    };
+                }
+                let copy = t.clone();
+                assert_eq!(format!("{copy:?}"), "TooDeep(1000001)");
+                drop(copy);
+                let err = t.compile(&mut Salts::for_rule(0)).err().unwrap();
+                assert!(err.to_string().contains("`trigger.depth` = 1000001"), "{err}");
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

@@ -108,3 +108,91 @@ async fn journal_is_timestamped_on_tokios_clock_and_bounded() {
     assert_eq!(r.journal[0].rule_name.as_deref(), Some("boom"));
     assert!(r.to_string().contains("(journal dropped 2 older events)"));
 }
+
+/// Issue 10: reports read while requests were in flight were sometimes
+/// inconsistent (faulted > seen; faults by kind summing to less than
+/// faulted). Four tasks on a two-thread runtime call two targets (one fails
+/// every request, the other fails every request and delays half of them
+/// too) while a thread reads reports as fast as it can: every report must
+/// satisfy the inequalities documented on `Report`, and the last ones must
+/// be exact. Against the old read order this fails within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_read_during_traffic_are_consistent() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const TASKS: u32 = 4;
+    const CALLS: u32 = 60_000;
+    // Every request is faulted, so `seen - faulted` is only the requests
+    // being decided: the tightest the first inequality gets.
+    let once: ChaosLayer<u32> = ChaosLayer::builder("once")
+        .seed(10)
+        .fault(Fault::injected_error())
+        .build()
+        .unwrap();
+    let twice: ChaosLayer<u32> = ChaosLayer::builder("twice")
+        .seed(10)
+        .fault(Fault::latency(Latency::fixed(Duration::ZERO)).when(Trigger::rate(0.5)))
+        .fault(Fault::injected_error())
+        .build()
+        .unwrap();
+    let targets = [once.target().clone(), twice.target().clone()];
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (targets, done) = (targets.clone(), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            let mut last = [(0, 0, 0); 2];
+            while !done.load(Ordering::Acquire) {
+                for (target, last) in targets.iter().zip(&mut last) {
+                    let r = target.report();
+                    reads += 1;
+                    assert!(r.faulted <= r.seen, "read {reads}: {r}");
+                    assert_eq!(r.passed + r.faulted, r.seen, "read {reads}: {r}");
+                    assert!(r.total_injected() >= r.faulted, "read {reads}: {r}");
+                    let now = (r.seen, r.faulted, r.total_injected());
+                    assert!(
+                        now.0 >= last.0 && now.1 >= last.1 && now.2 >= last.2,
+                        "{last:?} -> {now:?}"
+                    );
+                    *last = now;
+                }
+            }
+            reads
+        })
+    };
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let mut a = once.layer(Counted::default());
+            let mut b = twice.layer(Counted::default());
+            tokio::spawn(async move {
+                let mut errors = [0u64; 2];
+                for i in 0..CALLS {
+                    errors[0] += u64::from(call(&mut a, i).await.is_err());
+                    errors[1] += u64::from(call(&mut b, i).await.is_err());
+                }
+                errors
+            })
+        })
+        .collect();
+    let mut errors = [0; 2];
+    for t in tasks {
+        let [a, b] = t.await.unwrap();
+        errors[0] += a;
+        errors[1] += b;
+    }
+    done.store(true, Ordering::Release);
+    let reads = reader.join().unwrap();
+    assert!(reads > 100, "the reader ran during the traffic: {reads} reads");
+    for (target, errors) in targets.iter().zip(errors) {
+        let r = target.report();
+        assert_eq!(r.seen, u64::from(TASKS * CALLS));
+        assert_eq!((r.faulted, r.passed), (r.seen, 0));
+        assert_eq!(r.injected(FaultKind::Error), errors, "every caller saw its error");
+        assert_eq!(errors, r.seen);
+        // A request with both faults counts once as faulted, twice by kind.
+        assert_eq!(r.total_injected(), r.faulted + r.injected(FaultKind::Latency));
+    }
+    assert_eq!(targets[0].report().injected(FaultKind::Latency), 0);
+    assert!(targets[1].report().injected(FaultKind::Latency) > 0);
+}

@@ -287,3 +287,40 @@ async fn a_zero_sample_gives_back_the_budget_and_the_slot() {
     );
     assert_eq!((report.faults_overflow, report.active_faults), (0, 0));
 }
+
+/// Issue 10: delays at the documented limit. Two rules of
+/// `Latency::MAX_DELAY` before and two after: each sum stops at the limit
+/// (tokio would otherwise cut a sleep beyond 30 years silently), the
+/// journal keeps each fault's own delay, and nothing overflows.
+#[tokio::test(start_paused = true)]
+async fn delays_add_up_to_at_most_the_limit() {
+    let max = Latency::fixed(Latency::MAX_DELAY);
+    let chaos: ChaosLayer<u32> = ChaosLayer::builder("limit")
+        .seed(7)
+        .journal(8)
+        .fault(Fault::latency(max))
+        .fault(Fault::latency(max))
+        .fault(Fault::latency_after(max))
+        .fault(Fault::latency_after(max))
+        .build()
+        .unwrap();
+    let inner = Counted::default();
+    let mut svc = chaos.layer(inner.clone());
+    let start = Instant::now();
+    let mut fut = std::pin::pin!(svc.ready().await.unwrap().call(5));
+    advance(Latency::MAX_DELAY - MS).await;
+    assert!(futures_poll(&mut fut).is_none());
+    assert_eq!(inner.calls(), 0);
+    advance(MS).await;
+    assert!(futures_poll(&mut fut).is_none());
+    assert_eq!(inner.calls(), 1, "called once the limit has passed");
+    assert_eq!(fut.await.unwrap(), 5);
+    let waited = start.elapsed();
+    assert!(
+        (2 * Latency::MAX_DELAY..2 * Latency::MAX_DELAY + 2 * MS).contains(&waited),
+        "{waited:?}"
+    );
+    let report = chaos.target().report();
+    assert!(report.journal.iter().all(|e| e.delay == Some(Latency::MAX_DELAY)));
+    assert_eq!(report.journal.len(), 4);
+}

@@ -49,7 +49,10 @@ use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
 /// `call` runs. For the rules that fire:
 ///
 /// 1. every [`latency`](Fault::latency) fault applies and their delays add
-///    up, as do the [`latency_after`](Fault::latency_after) delays;
+///    up, as do the [`latency_after`](Fault::latency_after) delays (each
+///    sum at most [`Latency::MAX_DELAY`](crate::Latency::MAX_DELAY), 365
+///    days: a request is never held longer than that before its call, nor
+///    after it; the journal keeps each fault's own delay);
 /// 2. the first terminal fault ([`error`](Fault::error),
 ///    [`hang`](Fault::hang), [`lost_reply`](Fault::lost_reply),
 ///    [`respond`](Fault::respond)) in rule

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use crate::InjectedError;
 use crate::fault::{Act, Fault};
 use crate::rng::SplitMix;
 use crate::rule::{Applied, Resolve, TakeCtx};
+use crate::{InjectedError, Latency};
 
 /// The combined effect of the rules that fired for one request; `T` is
 /// the service's response type.
@@ -39,6 +39,14 @@ impl<E, T> Default for Outcome<E, T> {
     }
 }
 
+/// Delays of one request add up to at most [`Latency::MAX_DELAY`] before
+/// the call (and as much after it): tokio would otherwise cut a sleep of
+/// more than 30 years without a word, and a year is a hang for any test.
+/// Documented on [`ChaosLayer`](super::ChaosLayer#resolution-order).
+fn add_delay(total: Duration, d: Duration) -> Duration {
+    total.saturating_add(d).min(Latency::MAX_DELAY)
+}
+
 impl<R: 'static, E, T: 'static> Resolve<Fault<R, E>, R> for Outcome<E, T> {
     fn wants(&self, fault: &Fault<R, E>) -> bool {
         // A response of another type than the service's never fires here
@@ -58,12 +66,12 @@ impl<R: 'static, E, T: 'static> Resolve<Fault<R, E>, R> for Outcome<E, T> {
         match &fault.act {
             Act::Latency(l) => {
                 let d = l.sample(&mut SplitMix::new(rng));
-                self.before = self.before.saturating_add(d);
+                self.before = add_delay(self.before, d);
                 delay = Some(d);
             }
             Act::LatencyAfter(l) => {
                 let d = l.sample(&mut SplitMix::new(rng));
-                self.after = self.after.saturating_add(d);
+                self.after = add_delay(self.after, d);
                 delay = Some(d);
             }
             Act::Error(make) => self.end = End::Fail(make(req, &injected())),
