@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep, timeout};
-use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Onset, Proxy};
+use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Onset, Proxy, ProxyHandle};
 use tower_chaos::{FaultKind, Latency, Target, Trigger};
 
 use io_support::{connect, echo_server, pattern};
@@ -38,6 +38,59 @@ async fn timed_roundtrip(client: &mut TcpStream) -> io::Result<Duration> {
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// Waits (on the paused clock) until the proxy has accepted `accepted`
+/// connections and holds none of them, and returns how long the last part
+/// took; fails after a virtual minute.
+async fn until_idle(proxy: &ProxyHandle, accepted: u64) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.stats().accepted < accepted {
+        assert!(Instant::now() < deadline, "not accepted: {:?}", proxy.stats());
+        sleep(ms(1)).await;
+    }
+    let start = Instant::now();
+    while proxy.stats().active > 0 {
+        assert!(Instant::now() < deadline, "still active: {:?}", proxy.stats());
+        sleep(ms(1)).await;
+    }
+    start.elapsed()
+}
+
+/// An upstream that reads each request to its end, answers `reply` and
+/// closes.
+async fn answer_and_close(reply: &'static [u8]) -> io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                s.read_to_end(&mut request).await?;
+                s.write_all(reply).await?;
+                io::Result::Ok(())
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// An upstream that closes every connection at once.
+async fn close_at_once() -> io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+    Ok(addr)
+}
+
+/// A client that sends a request, half-closes and then goes away without
+/// reading (its socket dropped).
+async fn request_and_leave(proxy: &ProxyHandle) -> io::Result<()> {
+    let mut client = connect(proxy.local_addr()).await?;
+    client.write_all(b"request").await?;
+    client.shutdown().await?;
+    Ok(())
 }
 
 async fn roundtrip(client: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
@@ -326,15 +379,16 @@ async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn upstream_down_resets_the_client() -> io::Result<()> {
+async fn upstream_down_closes_the_client() -> io::Result<()> {
     let closed = TcpListener::bind("127.0.0.1:0").await?;
     let addr = closed.local_addr()?;
     drop(closed);
     let proxy = Proxy::spawn(addr, &target())?;
     let mut client = connect(proxy.local_addr()).await?;
-    let err = client.read(&mut [0; 1]).await.unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    // EOF, as toxiproxy's clients see (not a reset).
+    assert_eq!(client.read(&mut [0; 1]).await?, 0);
     assert_eq!(proxy.stats().upstream_failures, 1);
+    until_idle(&proxy, 1).await;
     Ok(())
 }
 
@@ -433,5 +487,170 @@ async fn triggers_see_the_connection_addresses() -> io::Result<()> {
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     let mut other = connect(proxy.local_addr()).await?;
     assert_eq!(roundtrip(&mut other, b"fine").await?, b"fine");
+    Ok(())
+}
+
+// Regression (issue 10, "the proxy in long suites"): a connection whose
+// client and server have both closed was kept for ever by a fault holding a
+// direction; 125 of 1000 such connections stayed active with their sockets.
+
+#[tokio::test(start_paused = true)]
+async fn downstream_stall_is_released_once_client_and_server_closed() -> io::Result<()> {
+    let target = with(one(ConnFault::stall(Direction::Downstream, Onset::Immediately)));
+    let proxy = Proxy::spawn(answer_and_close(b"reply").await?, &target)?;
+    request_and_leave(&proxy).await?;
+    // Released without any switch of the faults, and without a timer.
+    assert!(until_idle(&proxy, 1).await <= ms(1));
+    let stats = proxy.stats();
+    assert_eq!((stats.accepted, stats.active, stats.released), (1, 0, 1));
+    assert_eq!(stats.bytes_upstream(), 7);
+    assert_eq!(
+        stats.bytes_downstream(),
+        0,
+        "the stalled reply is never delivered"
+    );
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_stall_is_released_once_client_and_server_closed() -> io::Result<()> {
+    let target = with(one(ConnFault::stall(Direction::Upstream, Onset::Immediately)));
+    let proxy = Proxy::spawn(close_at_once().await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    client.write_all(b"request").await?;
+    client.shutdown().await?;
+    // The server's close still reaches the client...
+    assert_eq!(client.read(&mut [0; 1]).await?, 0);
+    drop(client);
+    // ...and the held request does not keep the connection.
+    until_idle(&proxy, 1).await;
+    let stats = proxy.stats();
+    assert_eq!((stats.released, stats.bytes_upstream()), (1, 0));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn blackhole_and_timeout_are_released_once_both_closed() -> io::Result<()> {
+    for fault in [
+        ConnFault::blackhole(Direction::Downstream, Onset::Immediately),
+        ConnFault::timeout(
+            Direction::Downstream,
+            Onset::Immediately,
+            Duration::from_secs(3600),
+        ),
+    ] {
+        let target = with(one(fault));
+        let proxy = Proxy::spawn(answer_and_close(b"reply").await?, &target)?;
+        request_and_leave(&proxy).await?;
+        assert!(until_idle(&proxy, 1).await <= ms(1), "{fault:?}");
+        assert_eq!(proxy.stats().released, 1, "{fault:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn stall_after_a_byte_onset_is_released_once_it_holds() -> io::Result<()> {
+    // The first 2 reply bytes pass, then the stall holds the rest.
+    let target = with(one(ConnFault::stall(Direction::Downstream, Onset::AfterBytes(2))));
+    let proxy = Proxy::spawn(answer_and_close(b"reply").await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    client.write_all(b"request").await?;
+    client.shutdown().await?;
+    let mut got = [0; 2];
+    client.read_exact(&mut got).await?;
+    assert_eq!(&got, b"re");
+    drop(client);
+    until_idle(&proxy, 1).await;
+    assert_eq!((proxy.stats().released, proxy.stats().bytes_downstream()), (1, 2));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_is_kept_while_the_server_is_open() -> io::Result<()> {
+    // The client left, but the server may still send: the fault holds the
+    // connection (the server owns its end) until the server closes too.
+    let target = with(one(ConnFault::stall(Direction::Downstream, Onset::Immediately)));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
+    request_and_leave(&proxy).await?;
+    let (mut server, _) = listener.accept().await?;
+    let mut request = Vec::new();
+    server.read_to_end(&mut request).await?;
+    assert_eq!(request, b"request");
+    server.write_all(b"late reply").await?;
+    sleep(Duration::from_secs(30)).await;
+    assert_eq!((proxy.stats().active, proxy.stats().released), (1, 0));
+    drop(server);
+    until_idle(&proxy, 1).await;
+    assert_eq!(proxy.stats().released, 1);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_still_delivers_after_both_peers_closed() -> io::Result<()> {
+    // A client that half-closes and waits for its answer gets it: faults
+    // that only delay are not cut short by the closes.
+    let target = with(one(ConnFault::latency(
+        Direction::Downstream,
+        Latency::fixed(ms(500)),
+    )));
+    let proxy = Proxy::spawn(answer_and_close(b"reply").await?, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let start = Instant::now();
+    client.write_all(b"request").await?;
+    client.shutdown().await?;
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).await?;
+    assert_eq!(got, b"reply");
+    assert_eq!(start.elapsed(), ms(500));
+    until_idle(&proxy, 1).await;
+    assert_eq!(proxy.stats().released, 0);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_connection_is_released_when_its_client_closes() -> io::Result<()> {
+    let target = with(one(ConnFault::connect_hang()));
+    let proxy = Proxy::spawn(echo_server().await?, &target)?;
+    let client = connect(proxy.local_addr()).await?;
+    sleep(Duration::from_secs(5)).await;
+    assert_eq!(proxy.stats().active, 1, "held while the client waits");
+    drop(client);
+    assert!(until_idle(&proxy, 1).await <= ms(1));
+    assert_eq!(proxy.stats().released, 1);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_stalled_connections_are_all_released() -> io::Result<()> {
+    // The shape of the report: 1000 connections, every 8th stalled.
+    let target = with(one(
+        ConnFault::stall(Direction::Downstream, Onset::Immediately).when(Trigger::every(8))
+    ));
+    let proxy = Proxy::spawn(answer_and_close(b"reply").await?, &target)?;
+    let (mut answered, mut reset) = (0, 0);
+    for _ in 0..1000 {
+        let mut client = connect(proxy.local_addr()).await?;
+        client.write_all(b"request").await?;
+        client.shutdown().await?;
+        let mut got = Vec::new();
+        // A stalled one is released once the server has closed too: the
+        // client, still reading, is reset.
+        match client.read_to_end(&mut got).await {
+            Ok(_) => {
+                assert_eq!(got, b"reply");
+                answered += 1;
+            }
+            Err(e) => {
+                assert_eq!((e.kind(), got.len()), (io::ErrorKind::ConnectionReset, 0));
+                reset += 1;
+            }
+        }
+    }
+    until_idle(&proxy, 1000).await;
+    let stats = proxy.stats();
+    assert_eq!(reset, 125);
+    assert_eq!((answered, stats.accepted, stats.released), (875, 1000, 125));
+    assert_eq!(stats.bytes_downstream(), 875 * 5);
     Ok(())
 }
