@@ -654,3 +654,99 @@ async fn many_stalled_connections_are_all_released() -> io::Result<()> {
     assert_eq!(stats.bytes_downstream(), 875 * 5);
     Ok(())
 }
+
+// Regression (issue 10): when file descriptors ran out, the accept loop
+// retried at once and spun (2.65 CPU-seconds per 2 s under `ulimit -n 64`).
+// The test re-runs itself in a child process whose descriptor limit is
+// lowered by the shell (`ulimit -n 64`), so that exhausting it harms no
+// other test.
+
+const FD_CHILD: &str = "TOWER_CHAOS_PROXY_FD_CHILD";
+
+#[cfg(target_os = "linux")]
+#[test]
+fn accept_backs_off_when_descriptors_run_out() {
+    if std::env::var_os(FD_CHILD).is_some() {
+        return descriptors_run_out_in_child();
+    }
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" --exact accept_backs_off_when_descriptors_run_out --nocapture")
+        .arg(exe)
+        .env(FD_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh");
+    // A spinning loop never lets the paused clock advance: the child would
+    // hang, so it gets a wall-clock bound.
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the child hung: the accept loop spins");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("descriptors-run-out: ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn descriptors_run_out_in_child() {
+    use tower_chaos::io::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
+    const EMFILE: i32 = 24;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let proxy = Proxy::spawn(echo_server().await?, &target())?;
+        // Fill the descriptor table, then free one for the client's socket:
+        // the connection completes in the backlog, the proxy cannot take it.
+        let mut hog = Vec::new();
+        let err = loop {
+            match std::fs::File::open("/dev/null") {
+                Ok(f) => hog.push(f),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.raw_os_error(), Some(EMFILE), "{err}");
+        drop(hog.pop());
+        let mut client = TcpStream::connect(proxy.local_addr()).await?;
+        let start = Instant::now();
+        // Ten seconds: failures at 0, 10, 30, 70, 150, 310, 630, 1270 ms
+        // (the pause doubling from 10 ms), then one a second (the cap) from
+        // 2270 to 9270 ms.
+        sleep(Duration::from_secs(10) - ms(1)).await;
+        assert_eq!((ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX), (ms(10), ms(1000)));
+        let stats = proxy.stats();
+        assert_eq!((stats.accept_failed, stats.accepted), (16, 0), "{stats:?}");
+        // Descriptors come back: the next attempt (at 10 270 ms) takes the
+        // waiting connection, which then works.
+        drop(hog);
+        client.write_all(b"back").await?;
+        let mut got = [0; 4];
+        client.read_exact(&mut got).await?;
+        assert_eq!(&got, b"back");
+        assert_eq!(start.elapsed(), ms(10_270));
+        let stats = proxy.stats();
+        assert_eq!(
+            (stats.accept_failed, stats.accepted, stats.accept_aborted),
+            (16, 1, 0)
+        );
+        println!(
+            "descriptors-run-out: ok, {} failed accepts in 10 s",
+            stats.accept_failed
+        );
+        io::Result::Ok(())
+    })
+    .expect("child");
+}
