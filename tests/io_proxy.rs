@@ -750,3 +750,148 @@ fn descriptors_run_out_in_child() {
     })
     .expect("child");
 }
+
+/// Open file descriptors of this process.
+#[cfg(target_os = "linux")]
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+}
+
+/// Soak (issue 10): 1000 proxied connections with mixed faults on a
+/// multi-thread runtime, 100 at a time. Every byte is accounted for on both
+/// sides, every connection is released (stalled, blackholed and hung ones
+/// included, once their peers have closed) and the process is back to the
+/// file descriptors it started with. Real clock; run it alone:
+///
+/// ```text
+/// cargo test --release --features io --test io_proxy -- --ignored --nocapture soak
+/// ```
+#[cfg(target_os = "linux")]
+#[ignore = "soak: about a second in release; run with --ignored"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_1000_connections_with_mixed_faults() -> io::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const CONNS: u64 = 1000;
+    const REQUEST: usize = 1000;
+    const REPLY: usize = 2000;
+    let start = std::time::Instant::now();
+
+    // An upstream that reads each request to its end, counts it, answers
+    // REPLY bytes and closes.
+    let upstream_got = Arc::new(AtomicU64::new(0));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let upstream = listener.local_addr()?;
+    let counted = Arc::clone(&upstream_got);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let _ = s.read_to_end(&mut request).await;
+                counted.fetch_add(request.len() as u64, Ordering::Relaxed);
+                let _ = s.write_all(&pattern(REPLY)).await;
+            });
+        }
+    });
+
+    // One fault per tenth of the connections (by accept index), two tenths
+    // clean.
+    let by_index = |k: u64| Trigger::when(move |c: &ConnInfo| c.index() % 10 == k);
+    let faults = ConnFaults::new()
+        .with(ConnFault::stall(Direction::Downstream, Onset::Immediately).when(by_index(0)))
+        .with(ConnFault::blackhole(Direction::Downstream, Onset::Immediately).when(by_index(1)))
+        .with(ConnFault::latency(Direction::Downstream, Latency::fixed(ms(20))).when(by_index(2)))
+        .with(ConnFault::truncate_after(Direction::Downstream, 100).when(by_index(3)))
+        .with(ConnFault::refuse().when(by_index(4)))
+        .with(ConnFault::slice(Direction::Downstream, 100, ms(1)).when(by_index(5)))
+        .with(ConnFault::bandwidth(Direction::Downstream, 1_000_000).when(by_index(6)))
+        .with(ConnFault::connect_hang().when(by_index(7)));
+    let target = with(faults);
+    let proxy = Proxy::spawn(upstream, &target)?;
+    let fds_before = open_fds();
+
+    let gate = Arc::new(tokio::sync::Semaphore::new(100));
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CONNS {
+        let permit = Arc::clone(&gate).acquire_owned().await.expect("gate");
+        let addr = proxy.local_addr();
+        clients.spawn(async move {
+            let _permit = permit;
+            // A refused connection may be reset before `connect` returns.
+            let Ok(mut s) = TcpStream::connect(addr).await else {
+                return io::Result::Ok((0, false));
+            };
+            let _ = s.set_nodelay(true);
+            if s.write_all(&pattern(REQUEST)).await.is_ok() {
+                let _ = s.shutdown().await;
+            }
+            let mut got = Vec::new();
+            // A hung connection never answers: the client gives up.
+            let outcome = timeout(ms(300), s.read_to_end(&mut got)).await;
+            io::Result::Ok((got.len() as u64, matches!(outcome, Ok(Ok(_)))))
+        });
+    }
+    let (mut client_got, mut completed) = (0, 0);
+    while let Some(res) = clients.join_next().await {
+        let (n, ok) = res.expect("client task")?;
+        client_got += n;
+        completed += u64::from(ok);
+    }
+    // Released connections end once the proxy has seen both closes.
+    let settle = std::time::Instant::now();
+    while proxy.stats().active > 0 {
+        assert!(settle.elapsed() < Duration::from_secs(10), "{:?}", proxy.stats());
+        sleep(ms(5)).await;
+    }
+    let elapsed = start.elapsed();
+
+    let stats = proxy.stats();
+    let report = target.report();
+    let tenth = CONNS / 10;
+    assert_eq!(
+        (stats.accepted, stats.active, stats.upstream_failures),
+        (CONNS, 0, 0)
+    );
+    assert_eq!(stats.released, 3 * tenth, "stalled, blackholed, hung: {stats:?}");
+    for kind in [
+        FaultKind::Stall,
+        FaultKind::Blackhole,
+        FaultKind::StreamLatency,
+        FaultKind::Truncate,
+        FaultKind::Refused,
+        FaultKind::Slice,
+        FaultKind::Bandwidth,
+        FaultKind::ConnectHang,
+    ] {
+        assert_eq!(report.injected(kind), tenth, "{kind:?}");
+    }
+    // Upstream: every request but the refused and hung ones, whole.
+    let reached = CONNS - 2 * tenth;
+    assert_eq!(upstream_got.load(Ordering::Relaxed), reached * REQUEST as u64);
+    assert_eq!(stats.bytes_upstream(), reached * REQUEST as u64);
+    assert_eq!(report.bytes_upstream, stats.bytes_upstream());
+    // Downstream: whole replies for the clean, delayed, sliced and throttled
+    // ones, 100 bytes for the truncated ones, nothing for the others.
+    let delivered = 5 * tenth * REPLY as u64 + tenth * 100;
+    assert_eq!(client_got, delivered);
+    assert_eq!(stats.bytes_downstream(), delivered);
+    assert_eq!(report.bytes_downstream, delivered);
+    assert_eq!(stats.io.dropped_read, tenth * REPLY as u64, "blackholed replies");
+    assert_eq!(completed, 6 * tenth, "5 whole replies and the truncated ones");
+    // Sockets of every connection closed: back to the starting count.
+    let fds_after = open_fds();
+    assert_eq!(fds_after, fds_before);
+    println!(
+        "soak: {CONNS} connections in {elapsed:?}; accepted {}, released {}, \
+         {} bytes up, {} bytes down, {} dropped; fds {fds_before} -> {fds_after}",
+        stats.accepted,
+        stats.released,
+        stats.bytes_upstream(),
+        stats.bytes_downstream(),
+        stats.io.dropped_read
+    );
+    proxy.shutdown().await;
+    Ok(())
+}

@@ -132,8 +132,9 @@ struct Shared {
 ///   sending side is released at once when a fault holds one of its
 ///   directions ([`stall`](super::ConnFault::stall),
 ///   [`blackhole`](super::ConnFault::blackhole),
-///   [`timeout`](super::ConnFault::timeout), or a
-///   [`connect_hang`](super::ConnFault::connect_hang) whose client closed):
+///   [`timeout`](super::ConnFault::timeout); a
+///   [`connect_hang`](super::ConnFault::connect_hang), which has no upstream
+///   end yet, as soon as its client closes its sending side):
 ///   nobody is left to send what the fault would wait for, so the proxy
 ///   closes both sockets instead of keeping them until the faults are
 ///   switched. Bytes the fault held are not delivered: both sockets are

@@ -195,7 +195,11 @@ async fn serve(client: TcpStream, upstream: SocketAddr, mut ctl: ConnCtl, shared
                     counters.fault(FaultKind::ConnectHang);
                 }
                 if switched_or_client_closed(&ctl, &client).await {
+                    // The client closed its side while held: it cannot be
+                    // told apart from one that left, and there is no server
+                    // end yet. Released with a reset, as held streams are.
                     shared.released.fetch_add(1, Ordering::Relaxed);
+                    abort(&client);
                     return;
                 }
                 ctl.refresh(false);
