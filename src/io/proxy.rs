@@ -59,8 +59,8 @@ pub struct ProxyStats {
     /// Bytes and fault events of every proxied connection: `bytes_written`
     /// were taken from clients for the upstream, `bytes_read` delivered from
     /// the upstream to clients; dropped bytes are counted apart; connect
-    /// faults count as [`FaultKind::Refused`], [`FaultKind::SlowConnect`]
-    /// and [`FaultKind::ConnectHang`] events.
+    /// faults count as [`FaultKind::Refused`](crate::FaultKind::Refused), [`FaultKind::SlowConnect`](crate::FaultKind::SlowConnect)
+    /// and [`FaultKind::ConnectHang`](crate::FaultKind::ConnectHang) events.
     pub io: IoSnapshot,
 }
 
