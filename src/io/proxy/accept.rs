@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::Shared;
-use super::relay::{Borrowed, Relayed, client_closed, relay};
+use super::relay::{Relayed, client_closed, relay};
 use crate::io::conn::{Caps, ConnCtl, End};
 use crate::io::{ChaosStream, ConnInfo, Resettable, Side};
 use crate::{FaultKind, Target};
@@ -171,7 +171,7 @@ async fn switched_or_client_closed(ctl: &ConnCtl, client: &TcpStream) -> bool {
     .await
 }
 
-async fn serve(client: TcpStream, upstream: SocketAddr, mut ctl: ConnCtl, shared: Arc<Shared>) {
+async fn serve(mut client: TcpStream, upstream: SocketAddr, mut ctl: ConnCtl, shared: Arc<Shared>) {
     shared.active.fetch_add(1, Ordering::Relaxed);
     let _active = Active(&shared.active);
     let counters = &shared.counters;
@@ -213,8 +213,8 @@ async fn serve(client: TcpStream, upstream: SocketAddr, mut ctl: ConnCtl, shared
     };
     let _ = up.set_nodelay(true);
     let _ = client.set_nodelay(true);
-    let mut faulty = ChaosStream::attached(Borrowed(&up), ctl, counters.clone());
-    match relay(&client, &mut faulty, &up).await {
+    let mut faulty = ChaosStream::attached(up, ctl, counters.clone());
+    match relay(&mut client, &mut faulty).await {
         Relayed::Finished => {}
         Relayed::Released => {
             // A client still reading learns that its bytes were lost (a

@@ -4,93 +4,15 @@
 
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::Shutdown;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::io::{ChaosStream, Resettable};
+use crate::io::ChaosStream;
 
 const COPY_BUFFER: usize = 64 * 1024;
-
-/// A socket used through a shared reference, so that the proxy can watch it
-/// for its peer's close while a [`ChaosStream`] reads and writes it.
-///
-/// Reads and writes go through the socket's readiness (`poll_*_ready` then
-/// `try_*`), the way tokio's own split halves do; the close watch waits on
-/// the socket's waiter list ([`TcpStream::ready`]), so neither steals the
-/// other's wake-up.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Borrowed<'a>(pub(super) &'a TcpStream);
-
-impl AsyncRead for Borrowed<'_> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        loop {
-            ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                // Readiness was stale (and is now cleared): wait again.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
-
-impl AsyncWrite for Borrowed<'_> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                res => return Poll::Ready(res),
-            }
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write_vectored(bufs) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                res => return Poll::Ready(res),
-            }
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // TCP has no user-space buffer to flush.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // A half-close (FIN), as `TcpStream`'s own `poll_shutdown`.
-        Poll::Ready(match socket2::SockRef::from(self.0).shutdown(Shutdown::Write) {
-            // The peer is already gone: nothing left to half-close.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            res => res,
-        })
-    }
-}
-
-impl Resettable for Borrowed<'_> {
-    fn prepare_reset(&self) -> io::Result<()> {
-        self.0.set_zero_linger()
-    }
-}
 
 /// Which side a direction's copy last waited on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,18 +61,21 @@ impl Pump {
             return Poll::Ready(Ok(()));
         }
         loop {
-            if self.pos == self.cap && !self.eof {
-                let mut rb = ReadBuf::new(&mut self.buf);
+            // Fill the buffer while there is room, for large writes (as
+            // tokio's `copy` does); a pending read only waits when there
+            // is nothing to write.
+            if self.cap < self.buf.len() && !self.eof {
+                let mut rb = ReadBuf::new(&mut self.buf[self.cap..]);
                 match r.as_mut().poll_read(cx, &mut rb) {
-                    Poll::Pending => {
+                    Poll::Pending if self.pos == self.cap => {
                         self.wait = Some(Wait::Reader);
                         return Poll::Pending;
                     }
+                    Poll::Pending => {}
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Ready(Ok(())) => {
                         let n = rb.filled().len();
-                        self.pos = 0;
-                        self.cap = n;
+                        self.cap += n;
                         self.eof = n == 0;
                     }
                 }
@@ -166,6 +91,8 @@ impl Pump {
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 }
             }
+            self.pos = 0;
+            self.cap = 0;
             if self.eof {
                 self.wait = Some(Wait::Writer);
                 ready!(w.as_mut().poll_flush(cx))?;
@@ -206,12 +133,46 @@ async fn peer_closed(socket: &TcpStream) {
     std::future::pending::<()>().await;
 }
 
-/// Polls a close watch once it has not fired yet; remembers when it has.
-fn watch(fired: &mut bool, fut: Pin<&mut impl Future<Output = ()>>, cx: &mut Context<'_>) -> bool {
-    if !*fired {
-        *fired = fut.poll(cx).is_ready();
+type Watch = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A watch for the close of `socket`'s peer, on a duplicate of its
+/// descriptor: the copy keeps the socket itself (and tokio's fast path,
+/// which clears readiness after a short read), the watch waits on its own
+/// registration. Made only for a held connection, so the pass path pays
+/// nothing. Without a descriptor to spare (or off Unix) it never fires: the
+/// connection is then only released when the faults are switched, as
+/// before.
+fn watch_close(socket: &TcpStream) -> Watch {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let dup = socket
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::net::TcpStream::from)
+            .and_then(TcpStream::from_std);
+        match dup {
+            Ok(dup) => return Box::pin(async move { peer_closed(&dup).await }),
+            Err(e) => tracing::debug!(
+                target: "tower_chaos",
+                error = %e,
+                "chaos proxy cannot watch a held connection for its peer's close"
+            ),
+        }
     }
-    *fired
+    #[cfg(not(unix))]
+    let _ = socket;
+    Box::pin(std::future::pending())
+}
+
+/// Whether the peer watched by `watch` has closed, the watch made on first
+/// use.
+fn closed(watch: &mut Option<Watch>, socket: &TcpStream, cx: &mut Context<'_>) -> bool {
+    watch
+        .get_or_insert_with(|| watch_close(socket))
+        .as_mut()
+        .poll(cx)
+        .is_ready()
 }
 
 /// Copies both ways between `client` and `up` (the upstream socket behind
@@ -220,34 +181,35 @@ fn watch(fired: &mut bool, fut: Pin<&mut impl Future<Output = ()>>, cx: &mut Con
 /// direction: then nothing the faults hold can reach anyone who still
 /// sends, and keeping the connection would only leak its sockets until the
 /// faults are switched.
-pub(super) async fn relay(
-    client: &TcpStream,
-    up: &mut ChaosStream<Borrowed<'_>>,
-    upstream: &TcpStream,
-) -> Relayed {
-    let mut client_io = Borrowed(client);
+pub(super) async fn relay(client: &mut TcpStream, up: &mut ChaosStream<TcpStream>) -> Relayed {
     let mut to_up = Pump::new();
     let mut to_client = Pump::new();
-    let mut client_closed = pin!(peer_closed(client));
-    let mut upstream_closed = pin!(peer_closed(upstream));
+    let (mut client_watch, mut upstream_watch) = (None, None);
     let (mut client_fin, mut upstream_fin) = (false, false);
     poll_fn(|cx| {
-        if let Poll::Ready(Err(e)) = to_up.poll_copy(cx, Pin::new(&mut client_io), Pin::new(&mut *up)) {
+        if let Poll::Ready(Err(e)) = to_up.poll_copy(cx, Pin::new(&mut *client), Pin::new(&mut *up)) {
             return Poll::Ready(Relayed::Failed(e));
         }
-        if let Poll::Ready(Err(e)) = to_client.poll_copy(cx, Pin::new(&mut *up), Pin::new(&mut client_io)) {
+        if let Poll::Ready(Err(e)) = to_client.poll_copy(cx, Pin::new(&mut *up), Pin::new(&mut *client)) {
             return Poll::Ready(Relayed::Failed(e));
         }
         if to_up.done && to_client.done {
             return Poll::Ready(Relayed::Finished);
         }
-        let client_gone = to_up.eof | watch(&mut client_fin, client_closed.as_mut(), cx);
-        let upstream_gone = to_client.eof | watch(&mut upstream_fin, upstream_closed.as_mut(), cx);
         // A direction held by a fault: its copy waits on the faulty side
         // (reading the downstream bytes, writing the upstream ones).
         let held_down = !to_client.done && to_client.wait == Some(Wait::Reader) && up.holds(true);
         let held_up = !to_up.done && to_up.wait == Some(Wait::Writer) && up.holds(false);
-        if client_gone && upstream_gone && (held_down || held_up) {
+        if !(held_down || held_up) {
+            return Poll::Pending;
+        }
+        client_fin = client_fin || to_up.eof || closed(&mut client_watch, client, cx);
+        if client_fin {
+            upstream_fin = upstream_fin
+                || to_client.eof
+                || up.get_ref().is_some_and(|s| closed(&mut upstream_watch, s, cx));
+        }
+        if client_fin && upstream_fin {
             return Poll::Ready(Relayed::Released);
         }
         Poll::Pending
