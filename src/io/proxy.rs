@@ -141,7 +141,10 @@ struct Shared {
 ///   reset, so a client that half-closed and still reads sees
 ///   `ConnectionReset`, not a clean EOF. Faults that only delay
 ///   (latency, bandwidth, slicing, slow close) deliver what they hold first.
-///   Such releases are counted in [`ProxyStats::released`].
+///   Such releases are counted in [`ProxyStats::released`]. The close
+///   behind unread bytes is seen on Linux only (`EPOLLRDHUP`, watched on
+///   duplicated descriptors while a fault holds the connection); see
+///   `docs/IO.md`.
 /// * [`ProxyHandle::disable`] takes the proxy down (it stops listening and
 ///   closes every connection), [`ProxyHandle::enable`] brings it back on the
 ///   same port; dropping the handle or [`ProxyHandle::shutdown`] stops it for
