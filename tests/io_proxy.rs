@@ -41,20 +41,19 @@ fn ms(n: u64) -> Duration {
 }
 
 /// Waits (on the paused clock) until the proxy has accepted `accepted`
-/// connections and holds none of them, and returns how long the last part
-/// took; fails after a virtual minute.
-async fn until_idle(proxy: &ProxyHandle, accepted: u64) -> Duration {
+/// connections and holds none of them; fails after a virtual minute. (How
+/// many virtual milliseconds pass meanwhile depends on how fast loopback
+/// events arrive, so no test bounds it more tightly.)
+async fn until_idle(proxy: &ProxyHandle, accepted: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while proxy.stats().accepted < accepted {
         assert!(Instant::now() < deadline, "not accepted: {:?}", proxy.stats());
         sleep(ms(1)).await;
     }
-    let start = Instant::now();
     while proxy.stats().active > 0 {
         assert!(Instant::now() < deadline, "still active: {:?}", proxy.stats());
         sleep(ms(1)).await;
     }
-    start.elapsed()
 }
 
 /// An upstream that reads each request to its end, answers `reply` and
@@ -499,8 +498,9 @@ async fn downstream_stall_is_released_once_client_and_server_closed() -> io::Res
     let target = with(one(ConnFault::stall(Direction::Downstream, Onset::Immediately)));
     let proxy = Proxy::spawn(answer_and_close(b"reply").await?, &target)?;
     request_and_leave(&proxy).await?;
-    // Released without any switch of the faults, and without a timer.
-    assert!(until_idle(&proxy, 1).await <= ms(1));
+    // Released without any switch of the faults (`until_idle` gives up
+    // after a virtual minute).
+    until_idle(&proxy, 1).await;
     let stats = proxy.stats();
     assert_eq!((stats.accepted, stats.active, stats.released), (1, 0, 1));
     assert_eq!(stats.bytes_upstream(), 7);
@@ -542,7 +542,9 @@ async fn blackhole_and_timeout_are_released_once_both_closed() -> io::Result<()>
         let target = with(one(fault));
         let proxy = Proxy::spawn(answer_and_close(b"reply").await?, &target)?;
         request_and_leave(&proxy).await?;
-        assert!(until_idle(&proxy, 1).await <= ms(1), "{fault:?}");
+        // Well before the timeout's hour: `until_idle` gives up after a
+        // virtual minute.
+        until_idle(&proxy, 1).await;
         assert_eq!(proxy.stats().released, 1, "{fault:?}");
     }
     Ok(())
@@ -616,7 +618,7 @@ async fn a_hung_connection_is_released_when_its_client_closes() -> io::Result<()
     sleep(Duration::from_secs(5)).await;
     assert_eq!(proxy.stats().active, 1, "held while the client waits");
     drop(client);
-    assert!(until_idle(&proxy, 1).await <= ms(1));
+    until_idle(&proxy, 1).await;
     assert_eq!(proxy.stats().released, 1);
     Ok(())
 }
@@ -721,6 +723,11 @@ fn descriptors_run_out_in_child() {
         assert_eq!(err.raw_os_error(), Some(EMFILE), "{err}");
         drop(hog.pop());
         let mut client = TcpStream::connect(proxy.local_addr()).await?;
+        // The first failure, whenever loopback delivers the connection
+        // (yielding keeps the paused clock still).
+        while proxy.stats().accept_failed == 0 {
+            tokio::task::yield_now().await;
+        }
         let start = Instant::now();
         // Ten seconds: failures at 0, 10, 30, 70, 150, 310, 630, 1270 ms
         // (the pause doubling from 10 ms), then one a second (the cap) from
