@@ -163,7 +163,7 @@ pub use counters::{IoCounters, IoSnapshot};
 pub use faults::{DirectionFaults, Interrupt, MAX_FAULT_DURATION, Onset, StreamFaults, StreamFaultsBuilder};
 pub use injected::{DnsFailure, InjectedIoError, injected_fault};
 pub use listener::ChaosListener;
-pub use proxy::{Proxy, ProxyHandle, ProxyStats};
+pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyHandle, ProxyStats, RebindError};
 pub use reset::Resettable;
 pub use stream::ChaosStream;
 pub use switch::FaultSwitch;

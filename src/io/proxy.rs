@@ -1,28 +1,22 @@
 //! A loopback TCP proxy that applies a target's connection faults.
 
-use std::future::{Future, poll_fn};
+mod accept;
+mod relay;
+
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::Poll;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
-use super::conn::{Caps, ConnCtl, End};
-use super::{ChaosStream, ConnFaults, ConnInfo, IoCounters, IoSnapshot, Resettable, Side};
-use crate::{ConfigError, FaultKind, Target};
+use super::{ConnFaults, IoCounters, IoSnapshot};
+use crate::{ConfigError, Target};
 
-const COPY_BUFFER: usize = 64 * 1024;
-
-const CAPS: Caps = Caps {
-    side: Side::Proxy,
-    dns: false,
-    stream: true,
-};
+pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 
 /// Counts kept by a [`Proxy`].
 ///
@@ -46,15 +40,27 @@ const CAPS: Caps = Caps {
 pub struct ProxyStats {
     /// Client connections accepted (refused ones included).
     pub accepted: u64,
-    /// Connections whose upstream connect failed (the client is reset).
+    /// Connections whose upstream connect failed (the client's connection
+    /// is closed: it reads EOF, as with toxiproxy).
     pub upstream_failures: u64,
     /// Connections open right now (held and delayed ones included).
     pub active: u64,
+    /// Connections released because both of their peers had closed while a
+    /// fault (stall, blackhole, timeout, connect hang) held them; see
+    /// [`Proxy`]'s lifetime rules.
+    pub released: u64,
+    /// Accepts that failed because the client went away before the proxy
+    /// took its connection (aborted, reset); retried at once.
+    pub accept_aborted: u64,
+    /// Accepts that failed for the proxy's own reasons (file descriptors or
+    /// memory ran out, ...); each one pauses the accept loop (see
+    /// [`ACCEPT_BACKOFF_MIN`]) instead of spinning.
+    pub accept_failed: u64,
     /// Bytes and fault events of every proxied connection: `bytes_written`
     /// were taken from clients for the upstream, `bytes_read` delivered from
     /// the upstream to clients; dropped bytes are counted apart; connect
-    /// faults count as [`FaultKind::Refused`], [`FaultKind::SlowConnect`]
-    /// and [`FaultKind::ConnectHang`] events.
+    /// faults count as [`FaultKind::Refused`](crate::FaultKind::Refused), [`FaultKind::SlowConnect`](crate::FaultKind::SlowConnect)
+    /// and [`FaultKind::ConnectHang`](crate::FaultKind::ConnectHang) events.
     pub io: IoSnapshot,
 }
 
@@ -86,6 +92,9 @@ struct Shared {
     accepted: AtomicU64,
     upstream_failures: AtomicU64,
     active: AtomicU64,
+    released: AtomicU64,
+    accept_aborted: AtomicU64,
+    accept_failed: AtomicU64,
 }
 
 /// A TCP proxy on `127.0.0.1:0` in front of an upstream address, applying
@@ -94,7 +103,8 @@ struct Shared {
 /// database drivers, Redis, SDKs.
 ///
 /// Each accepted connection is decided once with the target's triggers
-/// (its [`ConnInfo`] carries the client's and the proxy's addresses):
+/// (its [`ConnInfo`](super::ConnInfo) carries the client's and the proxy's
+/// addresses):
 /// connect faults act before the proxy connects upstream
 /// ([`refuse`](super::ConnFault::refuse) resets the client at once,
 /// [`slow_connect`](super::ConnFault::slow_connect) waits,
@@ -109,8 +119,40 @@ struct Shared {
 /// [`Target::enable`]) reaches live connections too; see the
 /// [module docs](super#switching-at-run-time).
 ///
-/// When either side resets, or a reset fault fires, the other side is reset
-/// too. Otherwise a close is forwarded as a half-close (FIN), as TCP does.
+/// # Lifetime of a proxied connection
+///
+/// * When either side resets, or a reset fault fires, the other side is
+///   reset too. Otherwise a close is forwarded as a half-close (FIN), as TCP
+///   does, and the connection ends once both directions have forwarded
+///   their close.
+/// * When the upstream cannot be reached, the client's connection is closed
+///   (it reads EOF, as toxiproxy's clients do) and counted in
+///   [`ProxyStats::upstream_failures`].
+/// * A connection whose client **and** upstream have both closed their
+///   sending side is released at once when a fault holds one of its
+///   directions ([`stall`](super::ConnFault::stall),
+///   [`blackhole`](super::ConnFault::blackhole),
+///   [`timeout`](super::ConnFault::timeout); a
+///   [`connect_hang`](super::ConnFault::connect_hang), which has no upstream
+///   end yet, as soon as its client closes its sending side):
+///   nobody is left to send what the fault would wait for, so the proxy
+///   closes both sockets instead of keeping them until the faults are
+///   switched. Bytes the fault held are not delivered: both sockets are
+///   reset, so a client that half-closed and still reads sees
+///   `ConnectionReset`, not a clean EOF. Faults that only delay
+///   (latency, bandwidth, slicing, slow close) deliver what they hold first.
+///   Such releases are counted in [`ProxyStats::released`]. The close
+///   behind unread bytes is seen on Linux only (`EPOLLRDHUP`, watched on
+///   duplicated descriptors while a fault holds the connection); see
+///   `docs/IO.md`.
+/// * [`ProxyHandle::disable`] takes the proxy down (it stops listening and
+///   closes every connection), [`ProxyHandle::enable`] brings it back on the
+///   same port; dropping the handle or [`ProxyHandle::shutdown`] stops it for
+///   good. No task outlives the handle.
+/// * When accepting fails for the proxy's own reasons (file descriptors run
+///   out), the accept loop pauses, from [`ACCEPT_BACKOFF_MIN`] doubling up to
+///   [`ACCEPT_BACKOFF_MAX`], instead of spinning; each failure is counted in
+///   [`ProxyStats::accept_failed`].
 ///
 /// # Example
 ///
@@ -164,24 +206,19 @@ impl Proxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn spawn(upstream: SocketAddr, target: &Target) -> io::Result<ProxyHandle> {
-        let runtime = tokio::runtime::Handle::try_current()
+        let runtime = Handle::try_current()
             .map_err(|_| io::Error::other("Proxy::spawn must be called within a tokio runtime"))?;
-        let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        std_listener.set_nonblocking(true)?;
-        let listener = {
-            let _enter = runtime.enter();
-            TcpListener::from_std(std_listener)?
-        };
+        let listener = bind(&runtime, SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let task = runtime.spawn(accept_loop(
-            listener,
+        let mut handle = ProxyHandle {
+            addr,
             upstream,
-            target.clone(),
-            Arc::clone(&shared),
-            stop_rx,
-        ));
+            target: target.clone(),
+            shared: Arc::new(Shared::default()),
+            runtime,
+            running: None,
+        };
+        handle.start(listener);
         tracing::info!(
             target: "tower_chaos",
             chaos_target = %target.name(),
@@ -191,18 +228,68 @@ impl Proxy {
             %upstream,
             "chaos proxy started: connections through it get injected faults"
         );
-        Ok(ProxyHandle {
-            addr,
-            upstream,
-            target: target.clone(),
-            shared,
-            stop: Some(stop_tx),
-            task: Some(task),
-        })
+        Ok(handle)
     }
 }
 
-/// Controls a running [`Proxy`]: its address, its target, its counts.
+fn bind(runtime: &Handle, addr: SocketAddr) -> io::Result<TcpListener> {
+    let std_listener = std::net::TcpListener::bind(addr)?;
+    std_listener.set_nonblocking(true)?;
+    let _enter = runtime.enter();
+    TcpListener::from_std(std_listener)
+}
+
+/// The proxy could not listen on its port again
+/// ([`ProxyHandle::enable`]): another socket holds it.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let target = tower_chaos::Target::builder("db").seed(1).build()?;
+/// let mut proxy = tower_chaos::io::Proxy::spawn("127.0.0.1:9".parse()?, &target)?;
+/// proxy.disable().await;
+/// let squatter = std::net::TcpListener::bind(proxy.local_addr())?;
+/// let err = proxy.enable().unwrap_err();
+/// assert_eq!(err.addr(), proxy.local_addr());
+/// assert_eq!(err.source_ref().kind(), std::io::ErrorKind::AddrInUse);
+/// drop(squatter);
+/// proxy.enable()?;
+/// assert!(proxy.is_enabled());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("the chaos proxy cannot listen on {addr} again: {source}")]
+pub struct RebindError {
+    addr: SocketAddr,
+    source: io::Error,
+}
+
+impl RebindError {
+    /// The address the proxy tried to listen on. See [`RebindError`] for an
+    /// example.
+    #[must_use]
+    pub const fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Why binding failed. See [`RebindError`] for an example.
+    #[must_use]
+    pub const fn source_ref(&self) -> &io::Error {
+        &self.source
+    }
+}
+
+/// The accept loop while the proxy is up.
+#[derive(Debug)]
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Controls a running [`Proxy`]: its address, its target, its counts, and
+/// whether it is up.
 ///
 /// Dropping the handle stops the proxy: the accept loop and every proxied
 /// connection are aborted (no task outlives it).
@@ -231,12 +318,13 @@ pub struct ProxyHandle {
     upstream: SocketAddr,
     target: Target,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    runtime: Handle,
+    running: Option<Running>,
 }
 
 impl ProxyHandle {
-    /// The address clients connect to. See [`Proxy`] for an example.
+    /// The address clients connect to (the same while the proxy is disabled
+    /// and once enabled again). See [`Proxy`] for an example.
     #[must_use]
     pub const fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -292,144 +380,120 @@ impl ProxyHandle {
             accepted: load(&s.accepted),
             upstream_failures: load(&s.upstream_failures),
             active: load(&s.active),
+            released: load(&s.released),
+            accept_aborted: load(&s.accept_aborted),
+            accept_failed: load(&s.accept_failed),
             io: s.counters.snapshot(),
         }
+    }
+
+    /// Whether the proxy is up: listening and forwarding. See
+    /// [`disable`](Self::disable) for an example.
+    #[must_use]
+    pub const fn is_enabled(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Takes the proxy down, as toxiproxy's `enabled = false` does: it stops
+    /// listening (new clients are refused by the system) and closes every
+    /// proxied connection, then returns once all of their tasks have
+    /// finished. Counters are kept. Disabling a disabled proxy does nothing.
+    ///
+    /// Not to be confused with [`Target::disable`], which switches the
+    /// target's faults off and leaves connections flowing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// use tokio::net::{TcpListener, TcpStream};
+    ///
+    /// let upstream = TcpListener::bind("127.0.0.1:0").await?;
+    /// let target = tower_chaos::Target::builder("db").seed(1).build()?;
+    /// let mut proxy = tower_chaos::io::Proxy::spawn(upstream.local_addr()?, &target)?;
+    /// let mut live = TcpStream::connect(proxy.local_addr()).await?;
+    ///
+    /// proxy.disable().await;
+    /// assert!(!proxy.is_enabled());
+    /// assert_eq!(live.read(&mut [0; 1]).await.unwrap_or(0), 0); // closed
+    /// assert!(TcpStream::connect(proxy.local_addr()).await.is_err()); // down
+    ///
+    /// proxy.enable()?; // back on the same port
+    /// assert!(proxy.is_enabled());
+    /// let mut client = TcpStream::connect(proxy.local_addr()).await?;
+    /// let (mut server, _) = upstream.accept().await?;
+    /// client.write_all(b"up again").await?;
+    /// let mut got = [0; 8];
+    /// server.read_exact(&mut got).await?;
+    /// assert_eq!(&got, b"up again");
+    /// # Ok(()) }
+    /// ```
+    pub async fn disable(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.stop.send(());
+            let _ = running.task.await;
+            tracing::info!(
+                target: "tower_chaos",
+                chaos_target = %self.target.name(),
+                proxy = %self.addr,
+                "chaos proxy disabled: not listening, connections closed"
+            );
+        }
+    }
+
+    /// Brings a [disabled](Self::disable) proxy back up on the same address,
+    /// as toxiproxy's `enabled = true` does. Enabling a running proxy does
+    /// nothing (toxiproxy answers `ErrProxyAlreadyStarted`).
+    ///
+    /// # Errors
+    ///
+    /// [`RebindError`] when the port cannot be bound again (another socket
+    /// took it meanwhile); the proxy stays disabled and `enable` can be
+    /// retried. See [`RebindError`] and [`disable`](Self::disable) for
+    /// examples.
+    pub fn enable(&mut self) -> Result<(), RebindError> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let listener = bind(&self.runtime, self.addr).map_err(|source| RebindError {
+            addr: self.addr,
+            source,
+        })?;
+        self.start(listener);
+        tracing::info!(
+            target: "tower_chaos",
+            chaos_target = %self.target.name(),
+            proxy = %self.addr,
+            "chaos proxy enabled again"
+        );
+        Ok(())
+    }
+
+    fn start(&mut self, listener: TcpListener) {
+        let (stop, stop_rx) = oneshot::channel();
+        let task = self.runtime.spawn(accept::accept_loop(
+            listener,
+            self.upstream,
+            self.target.clone(),
+            Arc::clone(&self.shared),
+            stop_rx,
+        ));
+        self.running = Some(Running { stop, task });
     }
 
     /// Stops accepting, aborts every proxied connection and waits until all
     /// of the proxy's tasks have finished. See [`Proxy`] for an example.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.disable().await;
     }
 }
 
 impl Drop for ProxyHandle {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
+        if let Some(running) = self.running.take() {
             // Dropping the accept loop drops its `JoinSet`, which aborts
             // every connection task.
-            task.abort();
-        }
-    }
-}
-
-enum Event {
-    Stop,
-    Accepted(io::Result<(TcpStream, SocketAddr)>),
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    upstream: SocketAddr,
-    target: Target,
-    shared: Arc<Shared>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let local = listener.local_addr().ok();
-    let mut conns = JoinSet::new();
-    loop {
-        let event = poll_fn(|cx| {
-            if Pin::new(&mut stop).poll(cx).is_ready() {
-                return Poll::Ready(Event::Stop);
-            }
-            while let Poll::Ready(Some(_)) = conns.poll_join_next(cx) {}
-            listener.poll_accept(cx).map(Event::Accepted)
-        })
-        .await;
-        match event {
-            Event::Stop => break,
-            Event::Accepted(Ok((client, peer))) => {
-                shared.accepted.fetch_add(1, Ordering::Relaxed);
-                // Decided here, in accept order, so that the same seed and
-                // the same connection order give the same faults.
-                let info = ConnInfo::new(Side::Proxy).with_addrs(Some(peer), local);
-                let ctl = ConnCtl::new(&target, info, CAPS);
-                conns.spawn(serve(client, upstream, ctl, Arc::clone(&shared)));
-            }
-            // Accept errors are per connection (the client went away,
-            // descriptors ran out): keep serving.
-            Event::Accepted(Err(_)) => tokio::task::yield_now().await,
-        }
-    }
-    conns.shutdown().await;
-}
-
-struct Active<'a>(&'a AtomicU64);
-
-impl Drop for Active<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-fn abort(stream: &TcpStream) {
-    // Failing to set the linger only turns the RST into a FIN.
-    let _ = stream.set_zero_linger();
-}
-
-/// Waits until the connection's target is switched.
-pub(crate) async fn switched(ctl: &ConnCtl) {
-    poll_fn(|cx| {
-        if ctl.is_stale() {
-            return Poll::Ready(());
-        }
-        ctl.watch(cx.waker());
-        if ctl.is_stale() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-}
-
-async fn serve(mut client: TcpStream, upstream: SocketAddr, mut ctl: ConnCtl, shared: Arc<Shared>) {
-    shared.active.fetch_add(1, Ordering::Relaxed);
-    let _active = Active(&shared.active);
-    let counters = &shared.counters;
-    let mut counted_hang = false;
-    loop {
-        let (end, slow) = ctl.connect();
-        if !slow.is_zero() {
-            counters.fault(FaultKind::SlowConnect);
-            tokio::time::sleep(slow).await;
-        }
-        match end {
-            None => break,
-            Some(End::Refuse | End::Dns) => {
-                counters.fault(FaultKind::Refused);
-                abort(&client);
-                return;
-            }
-            Some(End::Hang) => {
-                if !counted_hang {
-                    counted_hang = true;
-                    counters.fault(FaultKind::ConnectHang);
-                }
-                switched(&ctl).await;
-                ctl.refresh(false);
-            }
-        }
-    }
-    let Ok(up) = TcpStream::connect(upstream).await else {
-        shared.upstream_failures.fetch_add(1, Ordering::Relaxed);
-        abort(&client);
-        return;
-    };
-    let _ = up.set_nodelay(true);
-    let _ = client.set_nodelay(true);
-    let mut up = ChaosStream::attached(up, ctl, counters.clone());
-    let res = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut up, COPY_BUFFER, COPY_BUFFER).await;
-    if let Err(e) = res {
-        if e.kind() == io::ErrorKind::ConnectionReset {
-            // Either side reset: the other one sees a reset too.
-            abort(&client);
-            let _ = up.prepare_reset();
+            running.task.abort();
         }
     }
 }

@@ -270,6 +270,15 @@ impl<T> ChaosStream<T> {
     pub fn is_closed(&self) -> bool {
         self.core.conn != Conn::Open
     }
+
+    /// Whether a stall, blackhole or timeout holds one direction right now
+    /// (its onset reached, the connection still open): nothing moves there
+    /// until the faults are switched. The proxy releases such a connection
+    /// once both of its peers have closed.
+    pub(crate) fn holds(&self, read: bool) -> bool {
+        let lane = if read { &self.core.read } else { &self.core.write };
+        self.core.conn == Conn::Open && lane.flow != Flow::Normal
+    }
 }
 
 impl<T: Resettable> Resettable for ChaosStream<T> {
