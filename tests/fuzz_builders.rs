@@ -366,7 +366,8 @@ impl R {
             F::Latency(l) | F::LatencyAfter(l) => l.valid(),
             F::Error | F::Hang | F::Lost => true,
         };
-        let limits = self.budget != Some(0) && self.max_active != Some(0);
+        // `max_active(0)` is accepted and injects nothing (as Envoy's).
+        let limits = self.budget != Some(0);
         if !(fault && limits) {
             return Some(false);
         }
@@ -427,10 +428,7 @@ fn case() -> BoxedStrategy<Case> {
 impl Case {
     /// `Some(valid)` when the documented limits decide it.
     fn valid(&self) -> Option<bool> {
-        let set = !self.name.trim().is_empty()
-            && self.journal != Some(0)
-            && self.rules.len() <= MAX_RULES
-            && self.set_max_active != Some(0);
+        let set = !self.name.trim().is_empty() && self.journal != Some(0) && self.rules.len() <= MAX_RULES;
         if !set {
             return Some(false);
         }
