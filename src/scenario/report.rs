@@ -1,13 +1,14 @@
 //! The rehearsal report: per target and per phase, what the provider saw
 //! and injected and what the caller observed.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use super::duration::Short;
 use super::probe::{Obs, Probe, RunShared};
-use super::timeline::{Spell, label};
+use super::timeline::{Spell, label_within};
 use crate::{FaultKind, Report, Target};
 
 /// What a rehearsal did and what the callers saw; returned by
@@ -385,9 +386,11 @@ pub(crate) fn build(
         let probe = probes.iter().find(|p| p.target() == name);
         let state = probe.map(|p| p.shared().state.lock().unwrap_or_else(PoisonError::into_inner));
         let mut rows: Vec<(String, Duration, ProviderCounts, Obs)> = Vec::new();
+        let mut row_of: HashMap<Arc<str>, usize> = HashMap::new();
         let mut seen_while_down = None;
+        let span = scenario.span(name);
         for (si, seg) in segments.iter().enumerate() {
-            let lbl = label(scenario, name, seg);
+            let lbl = label_within(scenario, name, span, seg);
             let mut counts = ProviderCounts::default();
             counts.add(&marks[si + 1][ti], &marks[si][ti]);
             let obs = state.as_ref().map(|s| s.segments[si].clone()).unwrap_or_default();
@@ -400,18 +403,16 @@ pub(crate) fn build(
                     phase_sums[*i].1.merge(&obs);
                 }
             }
-            let row = match rows.iter_mut().find(|r| *r.0 == *lbl) {
-                Some(row) => row,
-                None => {
-                    rows.push((
-                        lbl.to_string(),
-                        Duration::ZERO,
-                        ProviderCounts::default(),
-                        Obs::default(),
-                    ));
-                    rows.last_mut().unwrap_or_else(|| unreachable!())
-                }
-            };
+            let r = *row_of.entry(Arc::clone(&lbl)).or_insert_with(|| {
+                rows.push((
+                    lbl.to_string(),
+                    Duration::ZERO,
+                    ProviderCounts::default(),
+                    Obs::default(),
+                ));
+                rows.len() - 1
+            });
+            let row = &mut rows[r];
             row.1 += seg.to - seg.from;
             add_counts(&mut row.2, &counts);
             row.3.merge(&obs);

@@ -1,7 +1,7 @@
 //! Rehearsals: running a scenario against real targets on tokio's clock.
 
 use std::any::TypeId;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
+use super::duration::Text;
 use super::faults::{Accumulator, AttrFn, Clearer, Cx};
+use super::limits::MAX_DURATION;
 use super::probe::{Probe, RunShared};
 use super::report::{self, RehearsalReport};
 use super::timeline::{Spell, label};
@@ -458,16 +460,32 @@ impl Rehearsal {
             ));
         }
         let scenario = &self.run.scenario;
+        // Every deadline of the run is a scenario time divided by the
+        // speed: bounded here, the arithmetic of the run cannot overflow.
+        let latest = scenario.latest_offset();
+        if latest.as_secs_f64() / self.speed > MAX_DURATION.as_secs_f64() {
+            return Err(ScenarioError::invalid(
+                "speed",
+                self.speed,
+                format!(
+                    "stretches {} of timeline beyond {} (MAX_DURATION) of tokio time",
+                    Text(latest),
+                    Text(MAX_DURATION)
+                ),
+            ));
+        }
+        let index = self.index();
         for name in scenario.targets() {
-            if !self.targets.iter().any(|b| b.target.name() == name) {
+            if !index.contains_key(name) {
                 return Err(ScenarioError::UnknownTarget {
                     target: name.to_owned(),
                     known: self.targets.iter().map(|b| b.target.name().to_owned()).collect(),
                 });
             }
         }
-        for p in &scenario.phases {
-            let bound = self.bound(&p.target);
+        let of_phase = self.target_of_phase(&index);
+        for (p, &ti) in scenario.phases.iter().zip(&of_phase) {
+            let bound = &self.targets[ti];
             let contents = std::iter::once(&p.faults).chain(p.flap.as_ref().map(|f| &f.while_good));
             for faults in contents {
                 if faults.needs_binding() && bound.binders.is_empty() {
@@ -488,13 +506,13 @@ impl Rehearsal {
                 }
             }
         }
-        for bound in &self.targets {
-            let mut seen = HashSet::new();
-            for seg in &self.run.timeline.segments {
-                let active = self.active_on(bound.target.name(), &seg.active);
-                if active.is_empty() || !seen.insert(active.clone()) {
+        let mut seen = HashSet::new();
+        for seg in &self.run.timeline.segments {
+            for (ti, active) in by_target(&of_phase, &seg.active) {
+                if !seen.insert((ti, active.clone())) {
                     continue;
                 }
+                let bound = &self.targets[ti];
                 self.accumulate(bound, &active, Duration::ZERO)
                     .check()
                     .map_err(|source| ScenarioError::Faults {
@@ -507,20 +525,23 @@ impl Rehearsal {
         Ok(())
     }
 
-    fn bound(&self, name: &str) -> &Bound {
-        // `check` verified that every target of the scenario is registered.
+    /// The registered targets by name.
+    fn index(&self) -> HashMap<&str, usize> {
         self.targets
             .iter()
-            .find(|b| b.target.name() == name)
-            .unwrap_or_else(|| unreachable!("target `{name}` checked"))
+            .enumerate()
+            .map(|(i, b)| (b.target.name(), i))
+            .collect()
     }
 
-    fn active_on(&self, target: &str, active: &[(usize, Spell)]) -> Vec<(usize, Spell)> {
-        let phases = &self.run.scenario.phases;
-        active
+    /// For each phase, the index of its registered target (`check` made
+    /// sure there is one).
+    fn target_of_phase(&self, index: &HashMap<&str, usize>) -> Vec<usize> {
+        self.run
+            .scenario
+            .phases
             .iter()
-            .filter(|(i, _)| &*phases[*i].target == target)
-            .copied()
+            .map(|p| index.get(&*p.target).copied().unwrap_or(usize::MAX))
             .collect()
     }
 
@@ -535,6 +556,7 @@ impl Rehearsal {
                 (Spell::Good, Some(flap)) => &flap.while_good,
                 _ => &p.faults,
             };
+            // `check` bounded every scenario time divided by the speed.
             let start = base + p.at.div_f64(speed);
             let cx = Cx {
                 phase: Arc::clone(&p.name),
@@ -619,10 +641,15 @@ impl Rehearsal {
 /// at each cut.
 struct Running {
     r: Rehearsal,
-    t0: Instant,
+    /// When each segment after the first starts, then when the timeline
+    /// ends.
+    deadlines: Vec<Instant>,
     bases: Vec<Duration>,
     guard: Installed,
-    current: Vec<Option<Vec<(usize, Spell)>>>,
+    /// Per target, the spells whose faults are installed.
+    current: Vec<Vec<(usize, Spell)>>,
+    /// The target of each phase.
+    of_phase: Vec<usize>,
     marks: Vec<Vec<crate::Report>>,
 }
 
@@ -631,6 +658,20 @@ impl Running {
     fn start(r: Rehearsal) -> Result<Self, ScenarioError> {
         r.check()?;
         let t0 = Instant::now();
+        let timeline = &r.run.timeline;
+        let ends = timeline.segments.iter().map(|s| s.from).skip(1);
+        let deadlines = ends
+            .chain([r.run.scenario.duration])
+            .map(|at| t0.checked_add(at.div_f64(r.speed)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                ScenarioError::invalid(
+                    "speed",
+                    r.speed,
+                    "the timeline ends beyond what tokio's clock can read",
+                )
+            })?;
+        let of_phase = r.target_of_phase(&r.index());
         let _ = r.run.start.set((t0, r.speed));
         tracing::info!(
             target: "tower_chaos",
@@ -640,12 +681,13 @@ impl Running {
             "rehearsal started"
         );
         let mut running = Self {
-            t0,
+            deadlines,
+            of_phase,
             bases: r.targets.iter().map(|b| b.target.elapsed()).collect(),
             guard: Installed {
                 entries: r.targets.iter().map(|b| (b.target.clone(), Vec::new())).collect(),
             },
-            current: vec![None; r.targets.len()],
+            current: vec![Vec::new(); r.targets.len()],
             marks: Vec::with_capacity(r.run.timeline.segments.len() + 1),
             r,
         };
@@ -663,9 +705,17 @@ impl Running {
         self.snapshot();
         let r = &self.r;
         let seg = &r.run.timeline.segments[i];
-        for (ti, bound) in r.targets.iter().enumerate() {
-            let active = r.active_on(bound.target.name(), &seg.active);
-            if self.current[ti].as_ref() == Some(&active) {
+        // Only the targets active before or from now can change: the work
+        // per cut is in what is active, not in the number of targets.
+        let mut next: HashMap<usize, Vec<(usize, Spell)>> = by_target(&self.of_phase, &seg.active).collect();
+        let before = self.current.iter().enumerate().filter(|(_, a)| !a.is_empty());
+        let mut changed: Vec<usize> = before.map(|(ti, _)| ti).chain(next.keys().copied()).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        for ti in changed {
+            let bound = &r.targets[ti];
+            let active = next.remove(&ti).unwrap_or_default();
+            if self.current[ti] == active {
                 continue;
             }
             let installed = r
@@ -677,7 +727,7 @@ impl Running {
                     source,
                 })?;
             self.guard.replace(ti, installed);
-            self.current[ti] = Some(active);
+            self.current[ti] = active;
         }
         r.run.segment.store(i, Ordering::Release);
         let active = seg
@@ -711,11 +761,12 @@ impl Running {
     async fn drive(mut self) -> Result<RehearsalReport, ScenarioError> {
         let speed = self.r.speed;
         for i in 1..self.r.run.timeline.segments.len() {
-            let from = self.r.run.timeline.segments[i].from;
-            sleep_until(self.t0 + from.div_f64(speed)).await;
+            sleep_until(self.deadlines[i - 1]).await;
             self.enter(i)?;
         }
-        sleep_until(self.t0 + self.r.run.scenario.duration.div_f64(speed)).await;
+        if let Some(end) = self.deadlines.last() {
+            sleep_until(*end).await;
+        }
         self.snapshot();
         let Self { r, guard, marks, .. } = self;
         drop(guard);
@@ -729,6 +780,25 @@ impl Running {
         let targets: Vec<&Target> = r.targets.iter().map(|b| &b.target).collect();
         Ok(report::build(&r.run, speed, &targets, &marks, &r.probes))
     }
+}
+
+/// The active spells of a segment grouped by target index (`of_phase`
+/// gives each phase's), each group in phase order.
+fn by_target(
+    of_phase: &[usize],
+    active: &[(usize, Spell)],
+) -> impl Iterator<Item = (usize, Vec<(usize, Spell)>)> {
+    let mut groups: Vec<(usize, Vec<(usize, Spell)>)> = Vec::new();
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    for &(i, spell) in active {
+        let ti = of_phase[i];
+        let g = *slot.entry(ti).or_insert_with(|| {
+            groups.push((ti, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push((i, spell));
+    }
+    groups.into_iter()
 }
 
 /// What the rehearsal installed on each target, cleared on drop (at the
