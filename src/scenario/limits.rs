@@ -92,15 +92,15 @@ pub const MAX_FILE_SIZE: usize = 4 << 20;
 
 /// The deepest nesting of `[`/`{` collections a scenario file may have
 /// (checked before parsing, so that no parser spends long on a deeply
-/// nested file): 64.
+/// nested file): 32.
 ///
 /// ```
 /// use tower_chaos::scenario::{Format, MAX_FILE_NESTING, Scenario};
 ///
 /// let deep = format!("name: x\nphases: {}", "[".repeat(MAX_FILE_NESTING + 1));
 /// let err = Scenario::parse(&deep, Format::Yaml).unwrap_err();
-/// assert_eq!((err.line(), err.column()), (Some(2), Some(73)));
-/// assert!(err.to_string().contains("nested more than 64 levels deep"), "{err}");
+/// assert_eq!((err.line(), err.column()), (Some(2), Some(41)));
+/// assert!(err.to_string().contains("nested more than 32 levels deep"), "{err}");
 /// ```
 #[cfg(feature = "serde")]
-pub const MAX_FILE_NESTING: usize = 64;
+pub const MAX_FILE_NESTING: usize = 32;
