@@ -439,16 +439,26 @@ impl Rehearsal {
     ///
     /// The first problem found, as a [`ScenarioError`].
     ///
+    /// A phase's own faults were already checked when the scenario was
+    /// built; what only overlapping phases get wrong together (more rules
+    /// of one kind than a fault set takes) is found here.
+    ///
     /// ```
     /// # use std::time::Duration;
     /// use tower_chaos::scenario::{Phase, Rehearsal, RequestFault, Scenario, ScenarioError};
-    /// let scenario = Scenario::builder("s")
-    ///     .phase(Phase::new("p", "db").lasting(Duration::from_secs(1)).request(RequestFault::error().rate(1.5)))
-    ///     .build()?;
+    /// let minute = Duration::from_secs(60);
+    /// let crowded = |name: &str| {
+    ///     (0..40).fold(Phase::new(name, "db").lasting(minute), |p, _| p.request(RequestFault::error().rate(0.01)))
+    /// };
+    /// let scenario = Scenario::builder("s").phase(crowded("a")).phase(crowded("b")).build()?;
     /// let db = tower_chaos::Target::builder("db").seed(1).build().unwrap();
     /// let err = Rehearsal::new(&scenario).bind::<u8, tower::BoxError>(&db).check().unwrap_err();
     /// assert!(matches!(err, ScenarioError::Faults { .. }));
-    /// assert!(err.to_string().contains("trigger.rate"));
+    /// assert!(err.to_string().starts_with("target `db` while `a+b` is active"), "{err}");
+    /// // A bad fault of one phase is an error of the scenario itself.
+    /// let bad = Phase::new("p", "db").lasting(minute).request(RequestFault::error().rate(1.5));
+    /// let err = Scenario::builder("s").phase(bad).build().unwrap_err();
+    /// assert!(err.to_string().contains("phases[0].request[0].trigger.rate"), "{err}");
     /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
     /// ```
     pub fn check(&self) -> Result<(), ScenarioError> {
