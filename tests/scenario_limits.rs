@@ -266,4 +266,17 @@ async fn ten_thousand_phases_build_and_rehearse_in_bounded_time() {
         // even in a debug build on a loaded machine.
         assert!(total < Duration::from_secs(20), "{total:?}");
     }
+    // 10 000 targets, one phase each, all at once: one segment.
+    let wall = Wall::now();
+    let phases = (0..MAX_PHASES).map(|i| Phase::new(format!("p{i}"), format!("t{i}")).lasting(S).down());
+    let s = build(phases).unwrap();
+    let handles: Vec<Target> = (0..MAX_PHASES).map(|t| target(&format!("t{t}"))).collect();
+    let rehearsal = handles
+        .iter()
+        .fold(Rehearsal::new(&s), |r, t| r.bind::<u8, BoxError>(t));
+    let report = rehearsal.run().await.unwrap();
+    assert_eq!(report.targets.len(), MAX_PHASES);
+    let total = wall.elapsed();
+    println!("{MAX_PHASES} phases on as many targets, at once: built and rehearsed in {total:?}");
+    assert!(total < Duration::from_secs(20), "{total:?}");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::duration::Short;
 use super::probe::{Obs, Probe, RunShared};
-use super::timeline::{Spell, label_within};
+use super::timeline::{Spell, label_of};
 use crate::{FaultKind, Report, Target};
 
 /// What a rehearsal did and what the callers saw; returned by
@@ -366,42 +366,66 @@ pub(crate) fn build(
 ) -> RehearsalReport {
     let scenario = &run.scenario;
     let segments = &run.timeline.segments;
-    let down = |seg: usize, target: &str| {
-        segments[seg].active.iter().any(|(i, spell)| {
-            let p = &scenario.phases[*i];
-            let faults = match (spell, &p.flap) {
-                (Spell::Good, Some(flap)) => &flap.while_good,
-                _ => &p.faults,
-            };
-            &*p.target == target && p.spell_is_down(faults)
-        })
+    let down = |i: usize, spell: Spell| {
+        let p = &scenario.phases[i];
+        let faults = match (spell, &p.flap) {
+            (Spell::Good, Some(flap)) => &flap.while_good,
+            _ => &p.faults,
+        };
+        p.spell_is_down(faults)
     };
+    // Per target, in one pass: its active spells per segment, its span
+    // and its last phase (the work stays within the timeline's cells).
+    let mut mine: HashMap<&str, Vec<(usize, usize, Spell)>> = HashMap::new();
+    for (si, seg) in segments.iter().enumerate() {
+        for &(i, spell) in &seg.active {
+            mine.entry(&*scenario.phases[i].target)
+                .or_default()
+                .push((si, i, spell));
+        }
+    }
+    let mut spans: HashMap<&str, (Duration, Duration, usize)> = HashMap::new();
+    for (i, p) in scenario.phases.iter().enumerate() {
+        let span = spans.entry(&*p.target).or_insert((p.at, p.end(), i));
+        span.0 = span.0.min(p.at);
+        // The last phase to end; of several, the last given.
+        if p.end() >= span.1 {
+            (span.1, span.2) = (p.end(), i);
+        }
+    }
+    let target_index: HashMap<&str, usize> = targets.iter().enumerate().map(|(i, t)| (t.name(), i)).collect();
+    let probe_of: HashMap<&str, &Probe> = probes.iter().map(|p| (p.target(), p)).collect();
     let mut summaries = Vec::new();
     let mut phase_sums: Vec<(ProviderCounts, Obs)> = vec![Default::default(); scenario.phases.len()];
     let mut recoveries = vec![None; scenario.phases.len()];
     for name in scenario.targets() {
-        let Some(ti) = targets.iter().position(|t| t.name() == name) else {
+        let Some(&ti) = target_index.get(name) else {
             continue;
         };
-        let probe = probes.iter().find(|p| p.target() == name);
+        let probe = probe_of.get(name);
         let state = probe.map(|p| p.shared().state.lock().unwrap_or_else(PoisonError::into_inner));
         let mut rows: Vec<(String, Duration, ProviderCounts, Obs)> = Vec::new();
         let mut row_of: HashMap<Arc<str>, usize> = HashMap::new();
         let mut seen_while_down = None;
-        let span = scenario.span(name);
+        let (first, end, _) = spans.get(name).copied().unwrap_or_default();
+        let entries = mine.get(name).map_or(&[][..], Vec::as_slice);
+        let mut at = 0;
         for (si, seg) in segments.iter().enumerate() {
-            let lbl = label_within(scenario, name, span, seg);
+            let from = at;
+            while at < entries.len() && entries[at].0 == si {
+                at += 1;
+            }
+            let active = &entries[from..at];
+            let lbl = label_of(scenario, active.iter().map(|e| (e.1, e.2)), (first, end), seg);
             let mut counts = ProviderCounts::default();
             counts.add(&marks[si + 1][ti], &marks[si][ti]);
             let obs = state.as_ref().map(|s| s.segments[si].clone()).unwrap_or_default();
-            if down(si, name) {
+            if active.iter().any(|e| down(e.1, e.2)) {
                 *seen_while_down.get_or_insert(0) += counts.seen;
             }
-            for (i, _) in &seg.active {
-                if &*scenario.phases[*i].target == name {
-                    add_counts(&mut phase_sums[*i].0, &counts);
-                    phase_sums[*i].1.merge(&obs);
-                }
+            for &(_, i, _) in active {
+                add_counts(&mut phase_sums[i].0, &counts);
+                phase_sums[i].1.merge(&obs);
             }
             let r = *row_of.entry(Arc::clone(&lbl)).or_insert_with(|| {
                 rows.push((
@@ -422,12 +446,7 @@ pub(crate) fn build(
                 recoveries[*i] = *first;
             }
         }
-        let last = scenario
-            .phases
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| &*p.target == name)
-            .max_by_key(|(_, p)| p.end());
+        let last = spans.get(name).map(|&(_, _, i)| (i, &scenario.phases[i]));
         summaries.push(TargetSummary {
             name: name.to_owned(),
             seed: targets[ti].seed(),

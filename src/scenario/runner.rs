@@ -217,6 +217,8 @@ pub struct ActivePhase {
 pub struct Rehearsal {
     run: Arc<RunShared>,
     targets: Vec<Bound>,
+    /// The registered targets by name (`targets` indices).
+    by_name: HashMap<String, usize>,
     probes: Vec<Probe>,
     speed: f64,
     status: watch::Sender<Status>,
@@ -248,6 +250,7 @@ impl Rehearsal {
         Self {
             run,
             targets: Vec::new(),
+            by_name: HashMap::new(),
             probes,
             speed: 1.0,
             status: watch::Sender::new(Status::default()),
@@ -255,16 +258,14 @@ impl Rehearsal {
     }
 
     fn entry(&mut self, target: &Target) -> &mut Bound {
-        let i = match self.targets.iter().position(|b| b.target.name() == target.name()) {
-            Some(i) => i,
-            None => {
-                self.targets.push(Bound {
-                    target: target.clone(),
-                    binders: Vec::new(),
-                });
-                self.targets.len() - 1
-            }
-        };
+        let targets = &mut self.targets;
+        let i = *self.by_name.entry(target.name().to_owned()).or_insert_with(|| {
+            targets.push(Bound {
+                target: target.clone(),
+                binders: Vec::new(),
+            });
+            targets.len() - 1
+        });
         &mut self.targets[i]
     }
 
@@ -484,16 +485,15 @@ impl Rehearsal {
                 ),
             ));
         }
-        let index = self.index();
         for name in scenario.targets() {
-            if !index.contains_key(name) {
+            if !self.by_name.contains_key(name) {
                 return Err(ScenarioError::UnknownTarget {
                     target: name.to_owned(),
                     known: self.targets.iter().map(|b| b.target.name().to_owned()).collect(),
                 });
             }
         }
-        let of_phase = self.target_of_phase(&index);
+        let of_phase = self.target_of_phase();
         for (p, &ti) in scenario.phases.iter().zip(&of_phase) {
             let bound = &self.targets[ti];
             let contents = std::iter::once(&p.faults).chain(p.flap.as_ref().map(|f| &f.while_good));
@@ -535,23 +535,14 @@ impl Rehearsal {
         Ok(())
     }
 
-    /// The registered targets by name.
-    fn index(&self) -> HashMap<&str, usize> {
-        self.targets
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.target.name(), i))
-            .collect()
-    }
-
     /// For each phase, the index of its registered target (`check` made
     /// sure there is one).
-    fn target_of_phase(&self, index: &HashMap<&str, usize>) -> Vec<usize> {
+    fn target_of_phase(&self) -> Vec<usize> {
         self.run
             .scenario
             .phases
             .iter()
-            .map(|p| index.get(&*p.target).copied().unwrap_or(usize::MAX))
+            .map(|p| self.by_name.get(&*p.target).copied().unwrap_or(usize::MAX))
             .collect()
     }
 
@@ -681,7 +672,7 @@ impl Running {
                     "the timeline ends beyond what tokio's clock can read",
                 )
             })?;
-        let of_phase = r.target_of_phase(&r.index());
+        let of_phase = r.target_of_phase();
         let _ = r.run.start.set((t0, r.speed));
         tracing::info!(
             target: "tower_chaos",

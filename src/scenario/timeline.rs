@@ -614,29 +614,33 @@ pub(crate) fn within_limit(field: &str, d: Duration) -> Result<(), ScenarioError
 /// Label of a segment for one target: the active phases joined with `+`
 /// (flapping spells marked), or `before`/`between`/`after` when none is.
 pub(crate) fn label(scenario: &Scenario, target: &str, seg: &Segment) -> Arc<str> {
-    label_within(scenario, target, scenario.span(target), seg)
+    let mine = seg
+        .active
+        .iter()
+        .copied()
+        .filter(|(i, _)| &*scenario.phases[*i].target == target);
+    label_of(scenario, mine, scenario.span(target), seg)
 }
 
-/// [`label`], with the target's [`span`](Scenario::span) computed once
-/// (the report labels every segment of every target).
-pub(crate) fn label_within(
+/// [`label`], given the target's own active spells in `seg` (in phase
+/// order) and its [`span`](Scenario::span): the report labels every
+/// segment of every target, and must not scan every phase each time.
+pub(crate) fn label_of(
     scenario: &Scenario,
-    target: &str,
+    mine: impl Iterator<Item = (usize, Spell)>,
     (first, last): (Duration, Duration),
     seg: &Segment,
 ) -> Arc<str> {
-    let mut names = Vec::new();
-    for (i, spell) in &seg.active {
-        let p = &scenario.phases[*i];
-        if &*p.target != target {
-            continue;
-        }
-        names.push(match spell {
-            Spell::Steady => p.name.to_string(),
-            Spell::Bad => format!("{} (bad)", p.name),
-            Spell::Good => format!("{} (good)", p.name),
-        });
-    }
+    let names: Vec<String> = mine
+        .map(|(i, spell)| {
+            let p = &scenario.phases[i];
+            match spell {
+                Spell::Steady => p.name.to_string(),
+                Spell::Bad => format!("{} (bad)", p.name),
+                Spell::Good => format!("{} (good)", p.name),
+            }
+        })
+        .collect();
     if !names.is_empty() {
         return names.join("+").into();
     }
