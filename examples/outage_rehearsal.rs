@@ -231,7 +231,7 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>> {
     let scenario: Scenario = match &o.file {
         Some(path) => Scenario::from_file(path)?,
-        None => presets::by_name(&o.preset).ok_or_else(|| format!("unknown preset `{}`", o.preset))?,
+        None => presets::by_name(&o.preset)?,
     };
     let speed = o.speed.unwrap_or(scenario.duration().as_secs_f64() / 20.0);
     let names: Vec<String> = scenario.targets().iter().map(|s| (*s).to_owned()).collect();

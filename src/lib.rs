@@ -39,3 +39,41 @@ pub mod http;
 /// The environment variable read for a seed when none is set in code
 /// (decimal, or hex with `0x`).
 pub const SEED_ENV: &str = "TOWER_CHAOS_SEED";
+
+// The guides in `docs/`, run as doctests, each under the features its
+// examples need (`docs/IO.md` is included by `io`). Blocks that are not
+// Rust are marked (`toml`, `sh`, `text`); `tests/guides.rs` checks the
+// TOML ones.
+
+/// `docs/REHEARSE.md`'s examples, run as doctests.
+#[cfg(all(doctest, feature = "http", feature = "io", feature = "scenario"))]
+#[doc = include_str!("../docs/REHEARSE.md")]
+struct RehearseGuide;
+
+/// `docs/SCENARIOS.md`'s examples, run as doctests (its first loads a
+/// scenario file: feature `serde`).
+#[cfg(all(doctest, feature = "serde"))]
+#[doc = include_str!("../docs/SCENARIOS.md")]
+struct ScenariosGuide;
+
+/// `docs/HTTP.md`'s examples, run as doctests.
+#[cfg(all(doctest, feature = "http"))]
+#[doc = include_str!("../docs/HTTP.md")]
+struct HttpGuide;
+
+/// `docs/BENCHMARKS.md`'s examples, run as doctests (its commands are
+/// `sh` blocks; a Rust block added there runs).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/BENCHMARKS.md")]
+struct BenchmarksGuide;
+
+/// `docs/PEERS.md`'s examples, run as doctests.
+#[cfg(all(doctest, feature = "http", feature = "io", feature = "scenario"))]
+#[doc = include_str!("../docs/PEERS.md")]
+struct PeersGuide;
+
+/// `docs/RELIABILITY.md`'s examples, run as doctests (its commands are
+/// `sh` blocks; a Rust block added there runs).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/RELIABILITY.md")]
+struct ReliabilityGuide;

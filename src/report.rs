@@ -30,6 +30,9 @@ pub enum FaultKind {
     Hang,
     /// The inner service ran to completion; the caller got an error anyway.
     LostReply,
+    /// A successful response built by the fault, returned without calling
+    /// the inner service (Polly's outcome strategy; [`Fault::respond`](crate::Fault::respond)).
+    Respond,
     /// A synthesized HTTP status response; the inner service was not called
     /// (feature `http`).
     Status,
@@ -84,6 +87,7 @@ impl FaultKind {
         Self::Error,
         Self::Hang,
         Self::LostReply,
+        Self::Respond,
         Self::Status,
         Self::GrpcStatus,
         Self::DropConnection,
@@ -121,6 +125,7 @@ impl FaultKind {
             Self::Error => "error",
             Self::Hang => "hang",
             Self::LostReply => "lost-reply",
+            Self::Respond => "respond",
             Self::Status => "status",
             Self::GrpcStatus => "grpc-status",
             Self::DropConnection => "drop-connection",
@@ -169,6 +174,13 @@ pub(crate) struct Counters {
     injected: [AtomicU64; FaultKind::COUNT],
     /// Requests answered `400` for an unusable fault-control header.
     rejected_headers: AtomicU64,
+    /// Fault-control headers ignored for an unusable value (Envoy names).
+    ignored_headers: AtomicU64,
+    /// Faults not injected because an active-fault cap was full.
+    overflow: AtomicU64,
+    /// Requests (and connections) holding a fault now; shared with their
+    /// guards, which outlive the call.
+    pub(crate) active: Arc<AtomicU64>,
     /// Bytes passed and dropped by faulted streams; shared with the bodies
     /// (and streams) that outlive the request that faulted them.
     pub(crate) bytes: Arc<ByteCounters>,
@@ -203,6 +215,15 @@ impl Counters {
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn rejected_header(&self) {
         self.rejected_headers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn ignored_header(&self) {
+        self.ignored_headers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn overflow(&self) {
+        self.overflow.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -351,6 +372,20 @@ pub struct Report {
     /// was unusable (HTTP layers with header control on); also counted as
     /// [`FaultKind::Status`].
     pub rejected_headers: u64,
+    /// Fault-control headers ignored because their value was unusable
+    /// (HTTP layers reading Envoy's `x-envoy-fault-*` names, which ignore
+    /// such a header as Envoy does instead of answering `400`).
+    pub ignored_headers: u64,
+    /// Faults not injected because an active-fault cap
+    /// ([`FaultSet::max_active`](crate::FaultSet::max_active),
+    /// [`Rule::max_active`](crate::Rule::max_active)) was full: Envoy's
+    /// `faults_overflow`. Header-asked faults included.
+    pub faults_overflow: u64,
+    /// Requests (and connections) holding a fault when the report was
+    /// taken: Envoy's `active_faults` gauge. A delayed, hanging or
+    /// lost-reply request, or one whose body is faulted, is active until
+    /// its future (or body) completes or is dropped.
+    pub active_faults: u64,
     /// Bytes the target's connections carried from client to server
     /// (feature `io`; zero otherwise).
     pub bytes_upstream: u64,
@@ -397,6 +432,9 @@ impl Report {
             bytes_passed: counters.bytes.passed.load(Ordering::Relaxed),
             bytes_dropped: counters.bytes.dropped.load(Ordering::Relaxed),
             rejected_headers: counters.rejected_headers.load(Ordering::Relaxed),
+            ignored_headers: counters.ignored_headers.load(Ordering::Relaxed),
+            faults_overflow: counters.overflow.load(Ordering::Relaxed),
+            active_faults: counters.active.load(Ordering::Relaxed),
             bytes_upstream: bytes(Bytes::Upstream),
             bytes_downstream: bytes(Bytes::Downstream),
             dropped_upstream: bytes(Bytes::DroppedUpstream),
@@ -469,6 +507,16 @@ impl fmt::Display for Report {
                 self.rejected_headers
             )?;
         }
+        if self.ignored_headers > 0 {
+            writeln!(f, "  ({} unusable fault headers ignored)", self.ignored_headers)?;
+        }
+        if self.faults_overflow > 0 {
+            writeln!(
+                f,
+                "  ({} faults not injected: active-fault cap full)",
+                self.faults_overflow
+            )?;
+        }
         let moved = self.bytes_upstream + self.bytes_downstream;
         let dropped = self.dropped_upstream + self.dropped_downstream;
         if moved + dropped > 0 {
@@ -520,6 +568,23 @@ mod tests {
         assert_eq!(
             r.to_string(),
             "target `t` (seed 3, TOWER_CHAOS_SEED): 4 seen, 3 passed, 1 faulted\n  hang           1\n"
+        );
+    }
+
+    #[test]
+    fn overflow_ignored_headers_and_active_faults_are_reported() {
+        let c = Counters::default();
+        c.overflow();
+        c.overflow();
+        c.ignored_header();
+        c.active.fetch_add(3, Ordering::Relaxed);
+        let r = Report::new("t", (3, SeedSource::Env), (4, 0), &c, None);
+        assert_eq!((r.faults_overflow, r.ignored_headers, r.active_faults), (2, 1, 3));
+        let text = r.to_string();
+        assert!(text.contains("(1 unusable fault headers ignored)"), "{text}");
+        assert!(
+            text.contains("(2 faults not injected: active-fault cap full)"),
+            "{text}"
         );
     }
 }

@@ -106,7 +106,10 @@ impl<A, R: ?Sized> Rule<A, R> {
         self
     }
 
-    /// At most `n` requests carry this rule's fault at once (`n >= 1`).
+    /// At most `n` requests carry this rule's fault at once. `0` is
+    /// accepted and injects nothing, as Envoy's `max_active_faults: 0`:
+    /// every firing is refused and counted in
+    /// [`Report::faults_overflow`](crate::Report::faults_overflow).
     ///
     /// ```
     /// # use tower_chaos::{Fault, Rule, Trigger};
@@ -265,7 +268,12 @@ impl<A, R: ?Sized> FaultSet<A, R> {
     }
 
     /// At most `n` requests carry a fault from this set at once, whatever
-    /// the rule (Envoy's `max_active_faults`). `n >= 1`.
+    /// the rule (Envoy's `max_active_faults`). A fault refused by a full cap
+    /// is not injected and is counted in
+    /// [`Report::faults_overflow`](crate::Report::faults_overflow); the
+    /// requests holding a fault are [`Report::active_faults`](crate::Report::active_faults).
+    /// `0` is accepted and injects nothing (as in Envoy). On an HTTP layer
+    /// the cap covers faults asked for through headers too.
     ///
     /// ```
     /// # use tower_chaos::{Fault, FaultSet};
@@ -358,6 +366,16 @@ pub(crate) struct Applied {
     pub(crate) delay: Option<Duration>,
 }
 
+impl Applied {
+    /// A delay that came out zero injects nothing (Envoy's
+    /// `FixedDelayZeroDuration`, Polly's latency strategy): the layer left
+    /// the request as it was, and the engine gives back the rule's limits
+    /// and counts nothing.
+    pub(crate) fn is_nothing(self) -> bool {
+        self.delay == Some(Duration::ZERO)
+    }
+}
+
 /// A layer's way of combining the rules that fire for one request.
 pub(crate) trait Resolve<A, R: ?Sized> {
     /// Whether the layer can still use `action` for this request (e.g. a
@@ -390,16 +408,33 @@ fn try_acquire(slot: &AtomicU32, max: u32) -> bool {
     .is_ok()
 }
 
-/// Held by a faulted request until it completes or is dropped.
+/// Held by a faulted request until it completes or is dropped: its
+/// active-fault slots and its place in the target's
+/// [`active_faults`](crate::Report::active_faults) gauge.
 #[derive(Debug)]
 pub(crate) struct ActiveGuard {
     limits: Option<Arc<Limits>>,
     rules: u64,
     set: bool,
+    active: Arc<AtomicU64>,
+}
+
+impl ActiveGuard {
+    fn new(limits: Option<Arc<Limits>>, set: bool, target: &TargetShared) -> Self {
+        let active = Arc::clone(&target.counters.active);
+        active.fetch_add(1, Ordering::AcqRel);
+        Self {
+            limits,
+            rules: 0,
+            set,
+            active,
+        }
+    }
 }
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
         let Some(limits) = &self.limits else { return };
         if self.set {
             limits.set_active.fetch_sub(1, Ordering::AcqRel);
@@ -459,21 +494,11 @@ impl<A: FaultAction, R: ?Sized> Plan<A, R> {
                 "at most 64 rules in one fault set",
             ));
         }
-        if set.max_active == Some(0) {
-            return Err(ConfigError::invalid(
-                "fault_set.max_active",
-                0,
-                "must be at least 1",
-            ));
-        }
         let mut rules = Vec::with_capacity(set.rules.len());
         for (i, rule) in set.rules.into_iter().enumerate() {
             rule.action.validate()?;
             if rule.budget == Some(0) {
                 return Err(ConfigError::invalid("rule.budget", 0, "must be at least 1"));
-            }
-            if rule.max_active == Some(0) {
-                return Err(ConfigError::invalid("rule.max_active", 0, "must be at least 1"));
             }
             rules.push(CompiledRule {
                 cond: rule.trigger.compile(&mut Salts::for_rule(i))?,
@@ -503,6 +528,11 @@ impl<A: FaultAction, R: ?Sized> Plan<A, R> {
 }
 
 impl<A, R: ?Sized> Plan<A, R> {
+    /// The rules' actions, in order.
+    pub(crate) fn actions(&self) -> impl Iterator<Item = &A> {
+        self.rules.iter().map(|r| &r.action)
+    }
+
     /// A plan with no rules.
     pub(crate) fn empty(seed: u64) -> Self {
         Self {
@@ -592,30 +622,37 @@ impl<A, R: ?Sized> Plan<A, R> {
                 continue;
             }
             let first = guard.is_none();
-            let Some(acquired) = self.acquire(i, rule, first) else {
+            let Some(acquired) = self.acquire(i, rule, first, target) else {
                 continue;
             };
-            let g = guard.get_or_insert_with(|| ActiveGuard {
-                limits: self.limits.clone(),
-                rules: 0,
-                set: false,
-            });
-            g.set |= acquired.set;
-            if acquired.rule {
-                g.rules |= 1 << i;
-            }
             let ctx = TakeCtx {
                 target: &target.name,
                 rule_name: rule.name.as_ref(),
             };
             let applied = resolve.take(&rule.action, req, derive(draw.call_bits, rule.rng_salt), &ctx);
+            if applied.is_nothing() {
+                self.give_back(i, rule, &acquired);
+                continue;
+            }
+            let g = guard.get_or_insert_with(|| ActiveGuard::new(self.limits.clone(), false, target));
+            g.set |= acquired.set;
+            if acquired.rule {
+                g.rules |= 1 << i;
+            }
             target.record(first && fresh, applied, i, rule.name.as_ref());
         }
         guard
     }
 
     /// Takes this rule's limits; `None` if any is exhausted (nothing held).
-    fn acquire(&self, i: usize, rule: &CompiledRule<A, R>, first: bool) -> Option<Acquired> {
+    /// A full active-fault cap counts an overflow; a spent budget does not.
+    fn acquire(
+        &self,
+        i: usize,
+        rule: &CompiledRule<A, R>,
+        first: bool,
+        target: &TargetShared,
+    ) -> Option<Acquired> {
         let mut got = Acquired {
             set: false,
             rule: false,
@@ -626,31 +663,68 @@ impl<A, R: ?Sized> Plan<A, R> {
         if first {
             if let Some(max) = limits.set_max {
                 if !try_acquire(&limits.set_active, max) {
+                    target.counters.overflow();
                     return None;
                 }
                 got.set = true;
             }
         }
-        let release_set = |got: &Acquired| {
-            if got.set {
-                limits.set_active.fetch_sub(1, Ordering::AcqRel);
-            }
-        };
         if let Some(max) = rule.max_active {
             if !try_acquire(&limits.rule_active[i], max) {
-                release_set(&got);
+                target.counters.overflow();
+                self.give_back_slots(i, &got);
                 return None;
             }
             got.rule = true;
         }
         if !self.take_budget(rule) {
-            release_set(&got);
-            if got.rule {
-                limits.rule_active[i].fetch_sub(1, Ordering::AcqRel);
-            }
+            self.give_back_slots(i, &got);
             return None;
         }
         Some(got)
+    }
+
+    /// Undoes [`acquire`](Self::acquire) for a rule that injected nothing:
+    /// its slots and its budget unit.
+    fn give_back(&self, i: usize, rule: &CompiledRule<A, R>, got: &Acquired) {
+        self.give_back_slots(i, got);
+        if rule.budget.is_some() {
+            rule.used.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn give_back_slots(&self, i: usize, got: &Acquired) {
+        let Some(limits) = &self.limits else { return };
+        if got.set {
+            limits.set_active.fetch_sub(1, Ordering::AcqRel);
+        }
+        if got.rule {
+            limits.rule_active[i].fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Admits a request to faults applied outside the rules (an HTTP
+    /// layer's header control) under the set's
+    /// [`max_active`](FaultSet::max_active): `false` (counted as an
+    /// overflow) when the cap is full. A request already holding a guard
+    /// holds the set's slot (taken by its first rule) and is admitted.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn admit(&self, guard: &mut Option<ActiveGuard>, target: &TargetShared) -> bool {
+        if guard.is_some() {
+            return true;
+        }
+        let mut set = false;
+        if let Some(limits) = &self.limits {
+            if let Some(max) = limits.set_max {
+                if !try_acquire(&limits.set_active, max) {
+                    target.counters.overflow();
+                    return false;
+                }
+                set = true;
+            }
+        }
+        *guard = Some(ActiveGuard::new(self.limits.clone(), set, target));
+        true
     }
 
     fn take_budget(&self, rule: &CompiledRule<A, R>) -> bool {

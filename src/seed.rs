@@ -18,6 +18,7 @@ use crate::{ConfigError, SEED_ENV};
 /// # Ok::<(), tower_chaos::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum SeedSource {
     /// Set in code with `.seed(..)`.
@@ -35,6 +36,23 @@ impl fmt::Display for SeedSource {
             Self::Env => SEED_ENV,
             Self::Random => "picked at random",
         })
+    }
+}
+
+/// A seed and where it came from, as a report prints it: with how to
+/// replay it when it was not set in code.
+pub(crate) struct Replay(pub(crate) u64, pub(crate) SeedSource);
+
+impl fmt::Display for Replay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(seed, source) = self;
+        match source {
+            SeedSource::Builder => write!(f, "seed {seed}"),
+            SeedSource::Env => write!(f, "seed {seed} from {SEED_ENV}"),
+            SeedSource::Random => {
+                write!(f, "seed {seed}, picked at random: replay with {SEED_ENV}={seed}")
+            }
+        }
     }
 }
 
@@ -91,6 +109,19 @@ mod tests {
         assert!(
             err.contains("TOWER_CHAOS_SEED") && err.contains("forty-two"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_seed_not_set_in_code_says_how_to_replay_it() {
+        assert_eq!(Replay(7, SeedSource::Builder).to_string(), "seed 7");
+        assert_eq!(
+            Replay(7, SeedSource::Env).to_string(),
+            "seed 7 from TOWER_CHAOS_SEED"
+        );
+        assert_eq!(
+            Replay(7, SeedSource::Random).to_string(),
+            "seed 7, picked at random: replay with TOWER_CHAOS_SEED=7"
         );
     }
 

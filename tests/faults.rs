@@ -245,3 +245,45 @@ async fn budget_caps_total_injections() {
     let mut svc = chaos.layer(Counted::default());
     assert_eq!(support::failures(&mut svc, 1..=10).await, [2, 4]);
 }
+
+/// A zero delay injects nothing: the rule's budget and active-fault slot
+/// are given back, so a later non-zero sample still gets the budget.
+#[tokio::test(start_paused = true)]
+async fn a_zero_sample_gives_back_the_budget_and_the_slot() {
+    let tiny = || Fault::latency(Latency::uniform(Duration::ZERO, Duration::from_nanos(1)));
+    let build = |seed: u64| {
+        ChaosLayer::<u32>::builder("db")
+            .seed(seed)
+            .fault(tiny().when(Trigger::always()).budget(1).max_active(1))
+            .build()
+            .unwrap()
+    };
+    // A seed whose first sample is zero (the same seed and call index give
+    // the same sample, budget or not).
+    let mut seed = 0;
+    loop {
+        let probe = ChaosLayer::<u32>::builder("db")
+            .seed(seed)
+            .fault(tiny())
+            .build()
+            .unwrap();
+        let mut svc = probe.layer(Counted::default());
+        call(&mut svc, 0).await.unwrap();
+        if probe.target().report().faulted == 0 {
+            break;
+        }
+        seed += 1;
+    }
+    let chaos = build(seed);
+    let mut svc = chaos.layer(Counted::default());
+    for i in 0..64 {
+        call(&mut svc, i).await.unwrap();
+    }
+    let report = chaos.target().report();
+    assert_eq!(
+        (report.faulted, report.injected(FaultKind::Latency)),
+        (1, 1),
+        "seed {seed}"
+    );
+    assert_eq!((report.faults_overflow, report.active_faults), (0, 0));
+}

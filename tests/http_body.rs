@@ -320,3 +320,39 @@ async fn request_body_faults_with_reqwest() {
     let injected = support::has_source::<tower_chaos::http::BodyFaultError>(&err);
     assert_eq!(injected.map(|e| e.bytes_passed()), Some(300), "{}", chain(&err));
 }
+
+// Issue 10: `BodyFault::delay_first_byte(Duration::MAX)` panicked on the
+// first poll (`Instant::now() + delay`). Installed as a rule it is refused
+// at build (limit: 365 days); on a body built directly it never ends.
+#[tokio::test(start_paused = true)]
+async fn a_huge_first_byte_delay_is_refused_or_never_ends() {
+    let err = HttpChaosLayer::builder("api")
+        .fault(BodyFault::delay_first_byte(Duration::MAX))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("http_fault.response_body.delay_first_byte"),
+        "{err}"
+    );
+    let year = Duration::from_secs(365 * 24 * 3600);
+    assert!(
+        HttpChaosLayer::builder("api")
+            .fault(BodyFault::delay_first_byte(year))
+            .build()
+            .is_ok()
+    );
+    assert!(
+        HttpChaosLayer::builder("api")
+            .fault(BodyFault::delay_first_byte(year + Duration::from_nanos(1)))
+            .build()
+            .is_err()
+    );
+
+    let mut body = ChaosBody::with_fault(
+        Full::new(Bytes::from_static(b"late")),
+        BodyFault::delay_first_byte(Duration::MAX),
+    );
+    let frame = tokio::time::timeout(Duration::from_secs(3600 * 24 * 365 * 10), body.frame()).await;
+    assert!(frame.is_err(), "still waiting after ten years");
+}

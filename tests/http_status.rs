@@ -353,3 +353,82 @@ async fn layer_keeps_infallible_for_axum() {
     let svc = tower::Layer::layer(&quiet("api"), app(quiet("x"), Arc::default()));
     assert_infallible(&svc);
 }
+
+// Issue 10: `RetryAfter::after` of a duration within half a second of
+// `u64::MAX` seconds overflowed (`Retry-After: 0` in release); dates before
+// 1970 or past year 9999 panicked inside `httpdate`. Now: the largest
+// value, and a `ConfigError` when such a date is installed.
+#[test]
+fn retry_after_extremes_never_panic() {
+    let huge = Duration::new(u64::MAX, 500_000_000);
+    assert_eq!(RetryAfter::after(huge), RetryAfter::Seconds(u64::MAX));
+    assert_eq!(
+        SyntheticResponse::too_many_requests(RetryAfter::after(huge)).headers()["retry-after"],
+        u64::MAX.to_string().as_str()
+    );
+
+    let year_10000 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+    for date in [UNIX_EPOCH - Duration::from_secs(1), year_10000] {
+        assert!(RetryAfter::date(date).is_err());
+        let response = SyntheticResponse::too_many_requests(RetryAfter::Date(date));
+        assert!(response.headers().get("retry-after").is_none());
+        assert!(RetryAfter::Date(date).to_string().contains("not an HTTP date"));
+        let err = HttpChaosLayer::builder("api")
+            .fault(response)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("retry_after.date"), "{err}");
+    }
+    let last = year_10000 - Duration::from_secs(1);
+    assert_eq!(
+        RetryAfter::date(last).unwrap().to_string(),
+        "Fri, 31 Dec 9999 23:59:59 GMT"
+    );
+    assert_eq!(
+        RetryAfter::date(UNIX_EPOCH).unwrap().to_string(),
+        "Thu, 01 Jan 1970 00:00:00 GMT"
+    );
+}
+
+// Issue 10: S3 XML error bodies kept control characters, which XML 1.0
+// cannot hold (not even as references). They become U+FFFD; tab, line feed
+// and carriage return stay.
+#[test]
+fn s3_xml_bodies_hold_no_control_characters() {
+    let r = SyntheticResponse::s3_xml(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        "a\u{0}b\u{1b}c\td\ne\u{7f}f\u{FFFF}",
+    )
+    .unwrap();
+    let body = std::str::from_utf8(r.body_bytes()).unwrap();
+    assert!(
+        body.contains("<Message>a\u{FFFD}b\u{FFFD}c\td\ne\u{FFFD}f\u{FFFD}</Message>"),
+        "{body:?}"
+    );
+    assert!(
+        !body
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')),
+        "{body:?}"
+    );
+}
+
+// Issue 10: a 64 KiB malformed control header came back as a 65 KB `400`
+// body. The value echoed is cut to 64 characters and its length.
+#[tokio::test]
+async fn a_huge_bad_control_header_is_not_echoed_whole() {
+    let layer = quiet("api").header_control(HeaderControl::new());
+    let svc = tower::Layer::layer(&layer, app(quiet("x"), Arc::default()));
+    let huge = "9".repeat(64 * 1024);
+    let request = Request::get("/items/1")
+        .header("x-chaos-delay-request", huge.as_str())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = svc.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = std::str::from_utf8(&body).unwrap();
+    assert!(body.len() < 300, "{} bytes: {text}", body.len());
+    assert!(text.contains("(65536 bytes)"), "{text}");
+}

@@ -90,7 +90,26 @@ fn every_preset_builds_with_its_name() {
         assert_eq!(s.name(), *name);
         assert!(s.description().is_some());
         assert!(s.phases().iter().all(|p| p.start() >= presets::LEAD_IN));
+        // The function's name finds it too.
+        assert_eq!(presets::by_name(&name.replace('-', "_")).unwrap().name(), *name);
     }
+}
+
+#[test]
+fn an_unknown_preset_name_is_an_error_listing_the_presets() {
+    let err = presets::by_name("aws-s3").unwrap_err();
+    assert_eq!(
+        err,
+        tower_chaos::scenario::ScenarioError::UnknownPreset {
+            name: "aws-s3".into(),
+            known: presets::NAMES.iter().map(|n| (*n).to_owned()).collect(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "unknown preset `aws-s3`: the presets are aws-dynamodb-dns-2025, aws-us-east-1-2021, aws-s3-2017, \
+         cloudflare-2025, google-cloud-2025 (or their function names, with `_`)"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -544,10 +544,20 @@ async fn configuration_errors_come_before_anything_runs() {
     let err = Rehearsal::new(&s).run().await.unwrap_err();
     assert_eq!(
         err,
-        ScenarioError::UnknownTarget {
+        ScenarioError::TargetNotGiven {
             target: "db".into(),
-            known: vec![]
+            given: vec![]
         }
+    );
+    // Given another target only: the message names the scenario's target,
+    // how to register it, and what was given.
+    let other = target("cache");
+    let err = Rehearsal::new(&s).bind_http(&other).run().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "target `db` of the scenario was not given to the rehearsal: register it with \
+         `Rehearsal::bind_http(&target)` (HttpChaosLayer), `bind::<Request, Error>(&target)` (ChaosLayer) \
+         or `target(&target)` (typed rules, connection faults) (given: cache)"
     );
     let err = Rehearsal::new(&s).target(&db).run().await.unwrap_err();
     assert!(matches!(err, ScenarioError::Unbound { .. }), "{err}");
@@ -635,7 +645,7 @@ async fn the_report_prints_a_table_and_serialises() {
         "{outage}"
     );
     assert!(
-        outage.ends_with("100.0%     0ns     0ns  injected error 10"),
+        outage.ends_with("100.0%       0       0  injected error 10"),
         "{outage}"
     );
 
@@ -648,6 +658,7 @@ async fn the_report_prints_a_table_and_serialises() {
         assert_eq!(json["phases"][0]["caller"]["errors"]["injected error"], 10);
         assert_eq!(json["targets"][0]["rows"][2]["label"], "after");
         assert_eq!(json["targets"][0]["first_success_after_recovery"], 0.5);
+        assert_eq!(json["targets"][0]["seed_source"], "builder");
     }
 }
 

@@ -217,6 +217,17 @@ fn latency_forms() {
     assert!(err("fault = \"error\"\nwindow = { from = \"2m\", to = \"1m\" }").contains("window.from"));
 }
 
+/// `max_active = 0` loads, as `Rule::max_active(0)` builds (Envoy's
+/// `max_active_faults: 0`): the rule injects nothing.
+#[test]
+fn max_active_zero_is_accepted_as_in_code() {
+    let s = toml_fault("fault = \"error\"\nmax_active = 0").unwrap();
+    assert_eq!(
+        s.phases()[0].content().requests()[0],
+        tower_chaos::scenario::RequestFault::error().max_active(0)
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_loaded_scenario_rehearses_two_targets() {
     use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};

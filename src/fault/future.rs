@@ -97,7 +97,8 @@ pin_project! {
 pub(super) enum Then<S: Service<R>, R> {
     /// Call the (ready) inner service that was moved into the future.
     Call(S, R),
-    Fail(S::Error),
+    /// A result decided at `call`: an injected error or response.
+    Finish(Result<S::Response, S::Error>),
     Hang,
 }
 
@@ -107,7 +108,8 @@ pub(super) enum Start<S: Service<R>, R> {
     Delay(Duration, Then<S, R>),
     /// The inner call, already made.
     Running(S::Future),
-    Fail(S::Error),
+    /// A result decided at `call`: an injected error or response.
+    Finish(Result<S::Response, S::Error>),
     Hang,
 }
 
@@ -145,7 +147,7 @@ impl<S: Service<R>, R> Faulted<S, R> {
                 then: Some(then),
             },
             Start::Running(fut) => Step::Running { fut },
-            Start::Fail(e) => finish(Err(e), after),
+            Start::Finish(result) => finish(result, after),
             Start::Hang => Step::Hang,
         };
         Box::pin(Self {
@@ -197,7 +199,7 @@ impl<S: Service<R>, R> Faulted<S, R> {
                     }
                     match then.take() {
                         Some(Then::Call(mut inner, req)) => Step::Running { fut: inner.call(req) },
-                        Some(Then::Fail(e)) => finish(Err(e), after),
+                        Some(Then::Finish(result)) => finish(result, after),
                         Some(Then::Hang) | None => Step::Hang,
                     }
                 }

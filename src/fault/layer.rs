@@ -51,7 +51,8 @@ use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
 /// 1. every [`latency`](Fault::latency) fault applies and their delays add
 ///    up, as do the [`latency_after`](Fault::latency_after) delays;
 /// 2. the first terminal fault ([`error`](Fault::error),
-///    [`hang`](Fault::hang), [`lost_reply`](Fault::lost_reply)) in rule
+///    [`hang`](Fault::hang), [`lost_reply`](Fault::lost_reply),
+///    [`respond`](Fault::respond)) in rule
 ///    order applies; later terminal rules are not offered the request (their
 ///    budgets and active slots are not consumed, but their triggers were
 ///    evaluated and counting triggers counted it);
@@ -174,6 +175,7 @@ where
     S: Service<R, Error = E>,
     R: 'static,
     E: 'static,
+    S::Response: 'static,
 {
     type Service = Chaos<S, R>;
 
@@ -241,12 +243,25 @@ impl<R: 'static, E: 'static> ChaosLayerBuilder<R, E> {
     }
 
     /// Caps the requests carrying a fault at once (see
-    /// [`FaultSet::max_active`]).
+    /// [`FaultSet::max_active`]). A fault refused by the full cap is not
+    /// injected and is counted in
+    /// [`Report::faults_overflow`](crate::Report::faults_overflow); `0`
+    /// injects nothing (as Envoy's `max_active_faults: 0`).
     ///
     /// ```
+    /// use tower::{Service, ServiceExt, service_fn};
     /// use tower_chaos::{ChaosLayer, Fault};
-    /// let err = ChaosLayer::<u32>::builder("db").fault(Fault::hang()).max_active(0).build().unwrap_err();
-    /// assert!(err.to_string().contains("fault_set.max_active"));
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// let chaos = ChaosLayer::builder("db").seed(1).fault(Fault::injected_error()).max_active(0).build()?;
+    /// let target = chaos.target().clone();
+    /// let mut svc = tower::ServiceBuilder::new()
+    ///     .layer(chaos)
+    ///     .service(service_fn(|x: u32| async move { Ok::<_, tower::BoxError>(x) }));
+    /// assert_eq!(svc.ready().await?.call(7).await?, 7);
+    /// let report = target.report();
+    /// assert_eq!((report.faulted, report.faults_overflow), (0, 1));
+    /// # Ok(()) }
     /// ```
     pub fn max_active(mut self, n: u32) -> Self {
         self.faults = self.faults.max_active(n);

@@ -10,7 +10,9 @@ mod layer;
 mod outcome;
 mod service;
 
+use std::any::{Any, TypeId};
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 pub use future::ResponseFuture;
@@ -35,6 +37,7 @@ type MakeError<R, E> = Arc<dyn Fn(&R, &InjectedError) -> E + Send + Sync>;
 /// | [`error`](Self::error) / [`injected_error`](Self::injected_error) | not called | the error |
 /// | [`hang`](Self::hang) | not called | a future that never completes |
 /// | [`lost_reply`](Self::lost_reply) / [`lost_reply_injected`](Self::lost_reply_injected) | called, runs to completion | the error; the real response is discarded |
+/// | [`respond`](Self::respond) | not called | a successful response built from the request |
 ///
 /// ```
 /// use std::time::Duration;
@@ -59,6 +62,43 @@ enum Act<R, E> {
     Error(MakeError<R, E>),
     Hang,
     LostReply(MakeError<R, E>),
+    Respond(Responder<R>),
+}
+
+/// A user's response maker, with the response type erased so that
+/// `Fault<R, E>` keeps its two parameters; the layer asks for it back by
+/// type ([`Responder::make`]).
+pub(crate) struct Responder<R> {
+    make: Arc<dyn Any + Send + Sync>,
+    response: TypeId,
+    response_name: &'static str,
+    _request: PhantomData<fn(&R)>,
+}
+
+/// What `make` holds: the closure, typed.
+struct RespondFn<R, T>(Box<dyn Fn(&R) -> T + Send + Sync>);
+
+impl<R> Clone for Responder<R> {
+    fn clone(&self) -> Self {
+        Self {
+            make: Arc::clone(&self.make),
+            response: self.response,
+            response_name: self.response_name,
+            _request: PhantomData,
+        }
+    }
+}
+
+impl<R: 'static> Responder<R> {
+    /// Whether this builds `T`s.
+    pub(crate) fn builds<T: 'static>(&self) -> bool {
+        self.response == TypeId::of::<T>()
+    }
+
+    /// The response for `req`; `None` if this does not build `T`s.
+    pub(crate) fn make<T: 'static>(&self, req: &R) -> Option<T> {
+        self.make.downcast_ref::<RespondFn<R, T>>().map(|f| (f.0)(req))
+    }
 }
 
 impl<R, E> Clone for Fault<R, E> {
@@ -69,6 +109,7 @@ impl<R, E> Clone for Fault<R, E> {
             Act::Error(f) => Act::Error(Arc::clone(f)),
             Act::Hang => Act::Hang,
             Act::LostReply(f) => Act::LostReply(Arc::clone(f)),
+            Act::Respond(r) => Act::Respond(r.clone()),
         };
         Self { act }
     }
@@ -82,6 +123,7 @@ impl<R, E> fmt::Debug for Fault<R, E> {
             Act::Error(_) => f.write_str(&format!("Error(<fn -> {}>)", std::any::type_name::<E>())),
             Act::Hang => f.write_str("Hang"),
             Act::LostReply(_) => f.write_str(&format!("LostReply(<fn -> {}>)", std::any::type_name::<E>())),
+            Act::Respond(r) => f.write_str(&format!("Respond(<fn -> {}>)", r.response_name)),
         }
     }
 }
@@ -93,6 +135,12 @@ impl<R, E> Fault<R, E> {
 
     /// Delays the request: the inner service is not called until the delay
     /// (sampled per request) has elapsed on tokio's clock.
+    ///
+    /// A delay that comes out zero (`Latency::fixed(Duration::ZERO)`, or a
+    /// distribution's zero sample) injects nothing, as in Envoy and Polly:
+    /// the request is not counted as faulted, no
+    /// [`FaultKind::Latency`] is counted or journaled, and the rule's budget
+    /// and active-fault slot are given back.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -106,7 +154,8 @@ impl<R, E> Fault<R, E> {
     }
 
     /// Holds the response (or error) back for a delay after the inner
-    /// service answered.
+    /// service answered. A zero delay injects nothing (as for
+    /// [`latency`](Self::latency)).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -197,6 +246,56 @@ impl<R, E> Fault<R, E> {
         Self::from_act(Act::LostReply(Arc::new(|_, e| E::from(e.clone()))))
     }
 
+    /// Answers with a successful response built from the request, without
+    /// calling the inner service: Polly's outcome strategy (`AddChaosOutcome`
+    /// with a result). Use it for a stale cache hit, a default value, an
+    /// empty page, or a success that hides a problem (a `200` with an error
+    /// document), which a caller must handle as well as it handles errors.
+    ///
+    /// Counted as [`FaultKind::Respond`]; a terminal fault (see
+    /// [`ChaosLayer`](crate::ChaosLayer#resolution-order)): delays that
+    /// fire with it still apply.
+    ///
+    /// `T` must be the wrapped service's `Response` type. `Fault<R, E>`
+    /// does not carry it, so it is checked when the layer wraps a service
+    /// and whenever the service picks up a new fault set: a `respond` fault
+    /// of another type is skipped for that service (it never fires there)
+    /// and a `tracing` error (target `tower_chaos`) names both types.
+    ///
+    /// ```
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use tower_chaos::{ChaosLayer, Fault, FaultKind, Trigger};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// let chaos = ChaosLayer::builder("prices")
+    ///     .seed(1)
+    ///     .fault(Fault::respond(|sku: &String| format!("{sku}: 0.00 (stale)")).when(Trigger::first(1)))
+    ///     .build()?;
+    /// let target = chaos.target().clone();
+    /// let mut svc = tower::ServiceBuilder::new()
+    ///     .layer(chaos)
+    ///     .service(service_fn(|sku: String| async move { Ok::<_, tower::BoxError>(format!("{sku}: 9.99")) }));
+    ///
+    /// assert_eq!(svc.ready().await?.call("apple".into()).await?, "apple: 0.00 (stale)");
+    /// assert_eq!(svc.ready().await?.call("apple".into()).await?, "apple: 9.99");
+    /// assert_eq!(target.report().injected(FaultKind::Respond), 1);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn respond<T, F>(make: F) -> Self
+    where
+        F: Fn(&R) -> T + Send + Sync + 'static,
+        R: 'static,
+        T: 'static,
+    {
+        Self::from_act(Act::Respond(Responder {
+            make: Arc::new(RespondFn::<R, T>(Box::new(make))),
+            response: TypeId::of::<T>(),
+            response_name: std::any::type_name::<T>(),
+            _request: PhantomData,
+        }))
+    }
+
     /// The kind of fault, as counted in reports.
     #[must_use]
     pub const fn kind(&self) -> FaultKind {
@@ -206,6 +305,24 @@ impl<R, E> Fault<R, E> {
             Act::Error(_) => FaultKind::Error,
             Act::Hang => FaultKind::Hang,
             Act::LostReply(_) => FaultKind::LostReply,
+            Act::Respond(_) => FaultKind::Respond,
+        }
+    }
+
+    /// The response type a [`respond`](Self::respond) fault builds, by
+    /// name (`None` for other faults).
+    ///
+    /// ```
+    /// # use tower_chaos::Fault;
+    /// let f: Fault<u32> = Fault::respond(|n: &u32| n.to_string());
+    /// assert_eq!(f.response_type(), Some("alloc::string::String"));
+    /// assert_eq!(Fault::<u32>::hang().response_type(), None);
+    /// ```
+    #[must_use]
+    pub const fn response_type(&self) -> Option<&'static str> {
+        match &self.act {
+            Act::Respond(r) => Some(r.response_name),
+            _ => None,
         }
     }
 
@@ -233,6 +350,18 @@ impl<R, E> Fault<R, E> {
         Rule::new(self, Trigger::always()).named(name)
     }
 
+    /// Whether a [`respond`](Self::respond) fault builds `T`s (`true` for
+    /// other faults).
+    fn builds<T: 'static>(&self) -> bool
+    where
+        R: 'static,
+    {
+        match &self.act {
+            Act::Respond(r) => r.builds::<T>(),
+            _ => true,
+        }
+    }
+
     /// Whether the fault ends the request (error, hang, lost reply) rather
     /// than only delaying it.
     const fn is_terminal(&self) -> bool {
@@ -251,12 +380,13 @@ impl<R, E> Sealed for Fault<R, E> {
     fn validate(&self) -> Result<(), ConfigError> {
         match &self.act {
             Act::Latency(l) | Act::LatencyAfter(l) => l.validate(),
-            Act::Error(_) | Act::Hang | Act::LostReply(_) => Ok(()),
+            Act::Error(_) | Act::Hang | Act::LostReply(_) | Act::Respond(_) => Ok(()),
         }
     }
 
     #[cfg(feature = "scenario")]
     fn fails_outright(&self) -> bool {
+        // A synthesized success does not fail the caller.
         matches!(self.act, Act::Error(_) | Act::Hang | Act::LostReply(_))
     }
 }

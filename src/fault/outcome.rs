@@ -7,15 +7,16 @@ use crate::fault::{Act, Fault};
 use crate::rng::SplitMix;
 use crate::rule::{Applied, Resolve, TakeCtx};
 
-/// The combined effect of the rules that fired for one request.
-pub(super) struct Outcome<E> {
+/// The combined effect of the rules that fired for one request; `T` is
+/// the service's response type.
+pub(super) struct Outcome<E, T> {
     pub(super) before: Duration,
     pub(super) after: Duration,
-    pub(super) end: End<E>,
+    pub(super) end: End<E, T>,
 }
 
 /// How the request ends.
-pub(super) enum End<E> {
+pub(super) enum End<E, T> {
     /// The inner service is called (possibly after a delay).
     Call,
     /// An error instead of the inner call.
@@ -24,9 +25,11 @@ pub(super) enum End<E> {
     Hang,
     /// The inner service is called, then this error replaces its answer.
     Lost(E),
+    /// This response instead of the inner call.
+    Respond(T),
 }
 
-impl<E> Default for Outcome<E> {
+impl<E, T> Default for Outcome<E, T> {
     fn default() -> Self {
         Self {
             before: Duration::ZERO,
@@ -36,8 +39,15 @@ impl<E> Default for Outcome<E> {
     }
 }
 
-impl<R, E> Resolve<Fault<R, E>, R> for Outcome<E> {
+impl<R: 'static, E, T: 'static> Resolve<Fault<R, E>, R> for Outcome<E, T> {
     fn wants(&self, fault: &Fault<R, E>) -> bool {
+        // A response of another type than the service's never fires here
+        // (reported when the service picked up the fault set).
+        if let Act::Respond(r) = &fault.act {
+            if !r.builds::<T>() {
+                return false;
+            }
+        }
         // Delays add up; the first terminal fault wins.
         !fault.is_terminal() || matches!(self.end, End::Call)
     }
@@ -59,6 +69,12 @@ impl<R, E> Resolve<Fault<R, E>, R> for Outcome<E> {
             Act::Error(make) => self.end = End::Fail(make(req, &injected())),
             Act::Hang => self.end = End::Hang,
             Act::LostReply(make) => self.end = End::Lost(make(req, &injected())),
+            Act::Respond(r) => {
+                // `wants` checked the type: `make` answers.
+                if let Some(response) = r.make::<T>(req) {
+                    self.end = End::Respond(response);
+                }
+            }
         }
         Applied {
             kind: fault.kind(),

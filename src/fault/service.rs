@@ -42,6 +42,7 @@ where
     S: Service<R>,
     R: 'static,
     S::Error: 'static,
+    S::Response: 'static,
 {
     /// Wraps `inner` with the request-level faults of `target` (the ones
     /// installed now and any installed later).
@@ -60,6 +61,7 @@ where
     pub fn new(inner: S, target: &Target) -> Self {
         let slot = target.slot::<Fault<R, S::Error>, R>();
         let (plan, version) = slot.current();
+        check_responses::<S, R>(&plan, target);
         Self {
             inner,
             target: target.clone(),
@@ -142,6 +144,8 @@ where
 impl<S, R> Service<R> for Chaos<S, R>
 where
     S: Service<R> + Clone,
+    R: 'static,
+    S::Response: 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -172,6 +176,8 @@ where
 impl<S, R> Chaos<S, R>
 where
     S: Service<R> + Clone,
+    R: 'static,
+    S::Response: 'static,
 {
     /// The inline half of the decision: counts the call and asks the
     /// plan's screen; `None` when no fault can fire.
@@ -184,6 +190,7 @@ where
         }
         if self.slot.version() != self.version {
             self.refresh();
+            check_responses::<S, R>(&self.plan, &self.target);
         }
         let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
         self.plan.screen(n, switch)
@@ -208,7 +215,12 @@ where
     /// the inner call of a faulted request inlined next to the pass path's,
     /// the compiler would merge the two and the pass path would lose its
     /// registers; see [`ResponseFuture`]).
-    fn start(&mut self, outcome: Outcome<S::Error>, guard: ActiveGuard, req: R) -> Pin<Box<Faulted<S, R>>> {
+    fn start(
+        &mut self,
+        outcome: Outcome<S::Error, S::Response>,
+        guard: ActiveGuard,
+        req: R,
+    ) -> Pin<Box<Faulted<S, R>>> {
         let Outcome { before, after, end } = outcome;
         let delayed = !before.is_zero();
         let (start, lost) = match end {
@@ -216,8 +228,10 @@ where
             End::Lost(e) if delayed => (Start::Delay(before, Then::Call(self.take_ready(), req)), Some(e)),
             End::Call => (Start::Running(self.inner.call(req)), None),
             End::Lost(e) => (Start::Running(self.inner.call(req)), Some(e)),
-            End::Fail(e) if delayed => (Start::Delay(before, Then::Fail(e)), None),
-            End::Fail(e) => (Start::Fail(e), None),
+            End::Fail(e) if delayed => (Start::Delay(before, Then::Finish(Err(e))), None),
+            End::Fail(e) => (Start::Finish(Err(e)), None),
+            End::Respond(r) if delayed => (Start::Delay(before, Then::Finish(Ok(r))), None),
+            End::Respond(r) => (Start::Finish(Ok(r)), None),
             End::Hang if delayed => (Start::Delay(before, Then::Hang), None),
             End::Hang => (Start::Hang, None),
         };
@@ -230,5 +244,31 @@ where
     fn take_ready(&mut self) -> S {
         let fresh = self.inner.clone();
         mem::replace(&mut self.inner, fresh)
+    }
+}
+
+/// Reports the `respond` faults of `plan` that build another type than the
+/// service's response: they never fire on this service (a `Fault<R, E>`
+/// does not carry its response type, so this is the first place it is
+/// known).
+#[cold]
+fn check_responses<S, R>(plan: &FaultPlan<S, R>, target: &Target)
+where
+    S: Service<R>,
+    R: 'static,
+    S::Response: 'static,
+{
+    for fault in plan.actions() {
+        if let Some(builds) = fault.response_type() {
+            if !fault.builds::<S::Response>() {
+                tracing::error!(
+                    target: "tower_chaos",
+                    chaos_target = %target.name(),
+                    builds,
+                    service_response = std::any::type_name::<S::Response>(),
+                    "a `Fault::respond` builds another type than this service's response: it never fires here"
+                );
+            }
+        }
     }
 }

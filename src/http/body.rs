@@ -18,6 +18,9 @@ use crate::report::ByteCounters;
 use crate::rule::ActiveGuard;
 use crate::{ConfigError, Target};
 
+/// Far enough to never come in a test (tokio's own `sleep` uses 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// The error type of [`ChaosBody`]: the inner body's error, boxed, or a
 /// [`BodyFaultError`] for an injected failure (downcast to tell them apart).
 ///
@@ -166,6 +169,11 @@ impl BodyFault {
 
     /// Delays the first data frame by `delay`, counted from the first poll
     /// of the body (headers are already on their way).
+    ///
+    /// Installed as a rule, the delay is limited to 365 days (a longer one
+    /// is a [`ConfigError`] naming `http_fault.response_body.delay_first_byte`);
+    /// on a [`ChaosBody`] built directly, a delay the clock cannot hold
+    /// (`Duration::MAX`) never ends.
     ///
     /// ```
     /// use std::time::Duration;
@@ -893,7 +901,13 @@ where
             if !delay.is_zero() {
                 let deadline = match &state.sleep {
                     Some(sleep) => sleep.deadline(),
-                    None => Instant::now() + delay,
+                    // A delay past what the clock can hold (a fault built
+                    // directly, not installed as a rule, where it is
+                    // limited to 365 days) never ends: as tokio's own
+                    // `sleep`, wait until its far future.
+                    None => Instant::now()
+                        .checked_add(delay)
+                        .unwrap_or_else(|| Instant::now() + FAR_FUTURE),
                 };
                 ready!(state.poll_sleep(deadline, cx));
             }

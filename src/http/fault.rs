@@ -50,7 +50,9 @@ use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
 #[non_exhaustive]
 pub enum HttpFault {
     /// Wait this long (sampled per request) before calling the inner
-    /// service, or before answering when another fault answers.
+    /// service, or before answering when another fault answers. A delay
+    /// that comes out zero injects nothing and is not counted (Envoy's
+    /// `FixedDelayZeroDuration`).
     Latency(Latency),
     /// Answer with this response without calling the inner service.
     Respond(SyntheticResponse),
@@ -201,7 +203,15 @@ impl Sealed for HttpFault {
                 body,
                 "does nothing: give it a cut, a throttle or a first-byte delay",
             )),
-            Self::Respond(_) | Self::DropConnection | Self::ResponseBody(_) => Ok(()),
+            Self::ResponseBody(body) if body.first_byte_delay() > MAX_BODY_DELAY => {
+                Err(ConfigError::invalid(
+                    "http_fault.response_body.delay_first_byte",
+                    format!("{:?}", body.first_byte_delay()),
+                    "must be at most 365 days",
+                ))
+            }
+            Self::Respond(response) => response.validate(),
+            Self::DropConnection | Self::ResponseBody(_) => Ok(()),
         }
     }
 
@@ -217,6 +227,10 @@ impl Sealed for HttpFault {
         }
     }
 }
+
+/// The longest first-byte delay a body fault installed as a rule may have
+/// (the crate's limit for fault durations, as `io::MAX_FAULT_DURATION`).
+const MAX_BODY_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// How a request ends once its faults are combined.
 #[derive(Debug, Default)]
@@ -268,11 +282,18 @@ impl Outcome {
 
     /// Applies `fault`; the caller checked [`Resolve::wants`].
     fn apply(&mut self, fault: &HttpFault, rng: u64, rule: Option<&Arc<str>>) -> Applied {
-        self.applied = true;
         let mut delay = None;
         match fault {
             HttpFault::Latency(latency) => {
                 let d = latency.sample(&mut SplitMix::new(rng));
+                if d.is_zero() {
+                    // Nothing injected (as Envoy and Polly): the request
+                    // stays as it was, and the engine counts nothing.
+                    return Applied {
+                        kind: fault.kind(),
+                        delay: Some(d),
+                    };
+                }
                 self.delay = self.delay.saturating_add(d);
                 delay = Some(d);
                 if matches!(self.end, End::Call) && self.rule.is_none() {
@@ -286,6 +307,7 @@ impl Outcome {
         if fault.shapes_response() {
             self.rule = rule.cloned();
         }
+        self.applied = true;
         Applied {
             kind: fault.kind(),
             delay,
@@ -294,9 +316,11 @@ impl Outcome {
 
     /// Adds a fault asked for through request headers (fixed values: no
     /// sampling). Returns what was applied, or `None` when a rule already
-    /// shaped the response.
+    /// shaped the response (or the fault is a zero delay).
     pub(crate) fn apply_header(&mut self, fault: &HttpFault, name: &Arc<str>) -> Option<Applied> {
-        self.wants_fault(fault).then(|| self.apply(fault, 0, Some(name)))
+        self.wants_fault(fault)
+            .then(|| self.apply(fault, 0, Some(name)))
+            .filter(|applied| !applied.is_nothing())
     }
 
     const fn wants_fault(&self, fault: &HttpFault) -> bool {
@@ -345,6 +369,8 @@ mod tests {
         assert_eq!(o.kind(), FaultKind::Latency);
         assert!(o.is_faulted());
         assert!(!run(&[]).is_faulted());
+        // A zero delay injects nothing.
+        assert!(!run(&[HttpFault::delay(Duration::ZERO)]).is_faulted());
     }
 
     #[test]

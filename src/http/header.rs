@@ -55,17 +55,32 @@ const ENVOY_NAMES: Names = Names {
 /// | --- | --- | --- |
 /// | `x-chaos-delay-request` | `x-envoy-fault-delay-request` | delay in milliseconds, at most [`max_delay`](Self::max_delay) |
 /// | `x-chaos-abort-request` | `x-envoy-fault-abort-request` | HTTP status in `200..600` |
-/// | `x-chaos-abort-grpc-request` | `x-envoy-fault-abort-grpc-request` | gRPC code in `0..=16`, answered trailers-only |
+/// | `x-chaos-abort-grpc-request` | `x-envoy-fault-abort-grpc-request` | gRPC code, answered trailers-only: `0..=16` (`x-chaos-*`), any `u32` (Envoy's names) |
 /// | `x-chaos-throughput-response` | `x-envoy-fault-throughput-response` | response body rate in KiB/s, at least [`min_throughput`](Self::min_throughput) |
 /// | `…-percentage` of each | same | integer `0..=100`, chance the fault applies (default 100) |
 ///
 /// As in Envoy, an HTTP abort wins over a gRPC abort when both are sent.
 /// We read `x-chaos-*` by default, so a real Envoy on the path never acts on
 /// the same headers twice; [`envoy_names`](Self::envoy_names) reads Envoy's
-/// names instead, for suites written against Envoy. Unlike Envoy, invalid
-/// or out-of-bounds values are not silently ignored: the layer answers
-/// `400` with the [`HeaderFaultError`] text (see
-/// [`HttpChaosLayer::header_control`](super::HttpChaosLayer::header_control)).
+/// names instead, for suites written against Envoy.
+///
+/// What an unusable value does depends on the names in use:
+///
+/// * **`x-chaos-*`** (ours): refused. The layer answers `400` with the
+///   [`HeaderFaultError`] text (the value echoed is cut to 64 characters),
+///   counted in [`Report::rejected_headers`](crate::Report::rejected_headers);
+///   see [`HttpChaosLayer::header_control`](super::HttpChaosLayer::header_control).
+///   A typo in a test's header then fails loudly instead of testing nothing.
+/// * **`x-envoy-fault-*`** ([`envoy_names`](Self::envoy_names)): ignored, as
+///   Envoy does. That header asks for nothing (an unusable percentage falls
+///   back to 100, a percentage above 100 is capped at 100), the other
+///   headers still apply, and each ignored header is counted in
+///   [`Report::ignored_headers`](crate::Report::ignored_headers). A gRPC
+///   abort accepts any code that fits in 32 bits, as Envoy does.
+///
+/// Header-asked faults come under the layer's
+/// [`max_active`](super::HttpChaosLayerBuilder::max_active) cap, which is
+/// the protection Envoy documents for header control (`max_active_faults`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -130,7 +145,8 @@ impl HeaderControl {
         self
     }
 
-    /// The longest delay a header may ask for; longer ones are rejected.
+    /// The longest delay a header may ask for; longer ones are refused
+    /// (`x-chaos-*`) or ignored (Envoy's names).
     ///
     /// ```
     /// use std::time::Duration;
@@ -146,7 +162,8 @@ impl HeaderControl {
     }
 
     /// The slowest response throughput a header may ask for, in bytes per
-    /// second; slower ones are rejected.
+    /// second; slower ones are refused (`x-chaos-*`) or ignored (Envoy's
+    /// names).
     ///
     /// # Errors
     ///
@@ -174,10 +191,19 @@ impl HeaderControl {
     /// Returns `Ok(None)` when none is present (the common case: a few map
     /// look-ups, no allocation).
     ///
+    /// With the default `x-chaos-*` names an unusable value is an error
+    /// (the layer answers `400`). With [`envoy_names`](Self::envoy_names)
+    /// it is ignored, as Envoy ignores it: an unusable fault header asks for
+    /// nothing, an unusable percentage falls back to 100, a percentage above
+    /// 100 is capped at 100, and any non-negative gRPC code that fits in 32
+    /// bits is answered; the ignored headers are listed in
+    /// [`HeaderFaultRequest::ignored`].
+    ///
     /// # Errors
     ///
-    /// A [`HeaderFaultError`] naming the first header whose value is not a
-    /// number, is out of range, or exceeds the configured bounds.
+    /// With `x-chaos-*` names, a [`HeaderFaultError`] naming the first
+    /// header whose value is not a number, is out of range, or exceeds the
+    /// configured bounds. Never with Envoy's names.
     ///
     /// ```
     /// use tower_chaos::http::HeaderControl;
@@ -185,90 +211,142 @@ impl HeaderControl {
     /// headers.insert("x-chaos-throughput-response", "8".parse().unwrap());
     /// let request = HeaderControl::new().parse(&headers).unwrap().unwrap();
     /// assert_eq!(request.throughput().unwrap().0.bytes_per_second(), Some(8 * 1024));
+    ///
+    /// // Envoy's names: an unusable value is ignored, not refused.
+    /// headers.insert("x-envoy-fault-abort-request", "abc".parse().unwrap());
+    /// let request = HeaderControl::new().envoy_names().parse(&headers).unwrap().unwrap();
+    /// assert_eq!(request.abort(), None);
+    /// assert_eq!(request.ignored()[0].header(), "x-envoy-fault-abort-request");
     /// ```
     pub fn parse(&self, headers: &HeaderMap) -> Result<Option<HeaderFaultRequest>, HeaderFaultError> {
+        let mut reader = Reader {
+            headers,
+            lenient: self.names == ENVOY_NAMES,
+            ignored: Vec::new(),
+        };
+        let request = self.read(&mut reader)?;
+        let request = HeaderFaultRequest {
+            ignored: reader.ignored,
+            ..request
+        };
+        Ok((!request.is_empty() || !request.ignored.is_empty()).then_some(request))
+    }
+
+    fn read(&self, r: &mut Reader<'_>) -> Result<HeaderFaultRequest, HeaderFaultError> {
         let n = &self.names;
         let mut request = HeaderFaultRequest::default();
 
-        if let Some(ms) = number(headers, n.delay)? {
+        if let Some(ms) = r.number(n.delay)? {
             let delay = Duration::from_millis(ms);
             if delay > self.max_delay {
-                return Err(HeaderFaultError::new(
-                    n.delay,
-                    &ms,
-                    "exceeds the configured maximum delay",
-                ));
+                r.refuse(n.delay, &ms, "exceeds the configured maximum delay")?;
+            } else {
+                request.delay = Some((delay, r.percentage(n.delay_percentage)?));
             }
-            request.delay = Some((delay, percentage(headers, n.delay_percentage)?));
         }
 
-        let abort = if let Some(status) = number(headers, n.abort)? {
-            let status = u16::try_from(status)
+        let mut abort = None;
+        if let Some(status) = r.number(n.abort)? {
+            match u16::try_from(status)
                 .ok()
                 .filter(|s| (200..600).contains(s))
                 .and_then(|s| StatusCode::from_u16(s).ok())
-                .ok_or_else(|| {
-                    HeaderFaultError::new(n.abort, &status, "must be an HTTP status in 200..600")
-                })?;
-            Some(SyntheticResponse::text(status))
-        } else if let Some(code) = number(headers, n.abort_grpc)? {
-            let code = u16::try_from(code)
-                .ok()
-                .and_then(|c| GrpcCode::from_u16(c).ok())
-                .ok_or_else(|| HeaderFaultError::new(n.abort_grpc, &code, "must be a gRPC code in 0..=16"))?;
-            Some(SyntheticResponse::grpc(
-                code,
-                "injected by tower-chaos header control",
-            ))
-        } else {
-            None
-        };
-        if let Some(response) = abort {
-            request.abort = Some((response, percentage(headers, n.abort_percentage)?));
-        }
-
-        if let Some(kib) = number(headers, n.throughput)? {
-            let bytes = kib.saturating_mul(1024);
-            if kib == 0 || bytes < self.min_bytes_per_second {
-                return Err(HeaderFaultError::new(
-                    n.throughput,
-                    &kib,
-                    "is below the configured minimum throughput",
-                ));
+            {
+                Some(status) => abort = Some(SyntheticResponse::text(status)),
+                None => r.refuse(n.abort, &status, "must be an HTTP status in 200..600")?,
             }
-            let fault = BodyFault::throttle(bytes).expect("non-zero rate");
-            request.throughput = Some((fault, percentage(headers, n.throughput_percentage)?));
+        }
+        if abort.is_none() {
+            if let Some(code) = r.number(n.abort_grpc)? {
+                abort = if r.lenient {
+                    // Envoy answers any code it can hold (a `uint32`).
+                    match u32::try_from(code) {
+                        Ok(code) => Some(SyntheticResponse::grpc_number(code, GRPC_MESSAGE)),
+                        Err(_) => r
+                            .refuse(n.abort_grpc, &code, "must fit in 32 bits")
+                            .map(|()| None)?,
+                    }
+                } else {
+                    match u16::try_from(code).ok().and_then(|c| GrpcCode::from_u16(c).ok()) {
+                        Some(code) => Some(SyntheticResponse::grpc(code, GRPC_MESSAGE)),
+                        None => r
+                            .refuse(n.abort_grpc, &code, "must be a gRPC code in 0..=16")
+                            .map(|()| None)?,
+                    }
+                };
+            }
+        }
+        if let Some(response) = abort {
+            request.abort = Some((response, r.percentage(n.abort_percentage)?));
         }
 
-        Ok((!request.is_empty()).then_some(request))
+        if let Some(kib) = r.number(n.throughput)? {
+            let bytes = kib.saturating_mul(1024);
+            match BodyFault::throttle(bytes) {
+                Ok(fault) if bytes >= self.min_bytes_per_second => {
+                    request.throughput = Some((fault, r.percentage(n.throughput_percentage)?));
+                }
+                _ => r.refuse(n.throughput, &kib, "is below the configured minimum throughput")?,
+            }
+        }
+        Ok(request)
     }
 }
 
-fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, HeaderFaultError> {
-    let Some(value) = headers.get(HeaderName::from_static(name)) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            HeaderFaultError::new(
-                name,
-                &String::from_utf8_lossy(value.as_bytes()),
-                "must be a non-negative integer",
-            )
-        })
+/// The message of header-asked gRPC aborts.
+const GRPC_MESSAGE: &str = "injected by tower-chaos header control";
+
+/// Reads header values: strictly (an unusable value is an error) or, for
+/// Envoy's names, leniently (it is ignored and listed).
+struct Reader<'a> {
+    headers: &'a HeaderMap,
+    lenient: bool,
+    ignored: Vec<HeaderFaultError>,
 }
 
-fn percentage(headers: &HeaderMap, name: &'static str) -> Result<u8, HeaderFaultError> {
-    match number(headers, name)? {
-        None => Ok(100),
-        Some(p) => u8::try_from(p)
-            .ok()
-            .filter(|p| *p <= 100)
-            .ok_or_else(|| HeaderFaultError::new(name, &p, "must be a percentage in 0..=100")),
+impl Reader<'_> {
+    /// An unusable value: an error, or (lenient) a note and no fault.
+    fn refuse(
+        &mut self,
+        header: &'static str,
+        value: &dyn std::fmt::Display,
+        reason: &'static str,
+    ) -> Result<(), HeaderFaultError> {
+        let err = HeaderFaultError::new(header, value, reason);
+        if self.lenient {
+            self.ignored.push(err);
+            Ok(())
+        } else {
+            Err(err)
+        }
+    }
+
+    fn number(&mut self, name: &'static str) -> Result<Option<u64>, HeaderFaultError> {
+        let Some(value) = self.headers.get(HeaderName::from_static(name)) else {
+            return Ok(None);
+        };
+        match value.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            Some(n) => Ok(Some(n)),
+            None => self
+                .refuse(
+                    name,
+                    &String::from_utf8_lossy(value.as_bytes()),
+                    "must be a non-negative integer",
+                )
+                .map(|()| None),
+        }
+    }
+
+    /// The percentage of a fault asked for: 100 when absent. Envoy falls
+    /// back to the configured percentage (ours is 100) for an unusable
+    /// value and caps a larger one at it.
+    fn percentage(&mut self, name: &'static str) -> Result<u8, HeaderFaultError> {
+        match self.number(name)? {
+            None => Ok(100),
+            Some(p) if p <= 100 => Ok(u8::try_from(p).unwrap_or(100)),
+            Some(_) if self.lenient => Ok(100),
+            Some(p) => Err(HeaderFaultError::new(name, &p, "must be a percentage in 0..=100")),
+        }
     }
 }
 
@@ -292,6 +370,7 @@ pub struct HeaderFaultRequest {
     delay: Option<(Duration, u8)>,
     abort: Option<(SyntheticResponse, u8)>,
     throughput: Option<(BodyFault, u8)>,
+    ignored: Vec<HeaderFaultError>,
 }
 
 impl HeaderFaultRequest {
@@ -346,6 +425,22 @@ impl HeaderFaultRequest {
         self.throughput
     }
 
+    /// The fault headers ignored for an unusable value (Envoy's names
+    /// only; the layer counts them in
+    /// [`Report::ignored_headers`](crate::Report::ignored_headers)).
+    ///
+    /// ```
+    /// use tower_chaos::http::HeaderControl;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-envoy-fault-throughput-response", "0".parse().unwrap());
+    /// let request = HeaderControl::new().envoy_names().parse(&headers).unwrap().unwrap();
+    /// assert_eq!((request.throughput(), request.ignored().len()), (None, 1));
+    /// ```
+    #[must_use]
+    pub fn ignored(&self) -> &[HeaderFaultError] {
+        &self.ignored
+    }
+
     /// The faults that apply this time, in the order delay, abort,
     /// throughput; `applies(which, percent)` decides whether the fault
     /// number `which` (0, 1, 2) with that percentage applies (it is not
@@ -392,11 +487,22 @@ pub struct HeaderFaultError {
     reason: &'static str,
 }
 
+/// The most characters of a rejected value kept in a [`HeaderFaultError`]
+/// (and so echoed in a `400` body): a 64 KiB header must not come back as a
+/// 64 KiB answer.
+pub(crate) const MAX_ECHOED: usize = 64;
+
 impl HeaderFaultError {
     fn new(header: &'static str, value: &dyn std::fmt::Display, reason: &'static str) -> Self {
+        let mut value = value.to_string();
+        if let Some((cut, _)) = value.char_indices().nth(MAX_ECHOED) {
+            let len = value.len();
+            value.truncate(cut);
+            value.push_str(&format!("… ({len} bytes)"));
+        }
         Self {
             header,
-            value: value.to_string(),
+            value,
             reason,
         }
     }
@@ -415,7 +521,8 @@ impl HeaderFaultError {
         self.header
     }
 
-    /// The rejected value.
+    /// The rejected value: its first 64 characters, followed by `…` and
+    /// its length in bytes when it is longer.
     ///
     /// ```
     /// use tower_chaos::http::HeaderControl;
@@ -537,5 +644,88 @@ mod tests {
             faults[2],
             Some(HttpFault::ResponseBody(BodyFault::throttle(4096).unwrap()))
         );
+    }
+
+    // envoyproxy/envoy test/extensions/filters/common/fault/fault_config_test.cc:
+    // FaultAbortHeaderConfig, FaultAbortGrpcHeaderConfig,
+    // FaultDelayHeaderConfig, FaultRateLimitHeaderConfig and the three
+    // *PercentageHeaderConfig tests (configured percentage: ours is 100).
+    #[test]
+    fn envoy_names_ignore_unusable_values() {
+        let c = HeaderControl::new().envoy_names();
+        let parse = |pairs: &[(&'static str, &'static str)]| c.parse(&headers(pairs)).unwrap();
+        for (h, v) in [
+            ("x-envoy-fault-abort-request", "abc"),
+            ("x-envoy-fault-abort-request", "199"),
+            ("x-envoy-fault-abort-request", "600"),
+            ("x-envoy-fault-abort-grpc-request", "abc"),
+            ("x-envoy-fault-abort-grpc-request", "-1"),
+            ("x-envoy-fault-delay-request", "abc"),
+            ("x-envoy-fault-throughput-response", "abc"),
+            ("x-envoy-fault-throughput-response", "0"),
+        ] {
+            let req = parse(&[(h, v)]).expect("the ignored header is reported");
+            assert!(req.is_empty(), "{h} = {v} asks for nothing: {req:?}");
+            assert_eq!(req.ignored().len(), 1);
+            assert_eq!(req.ignored()[0].header(), h);
+        }
+        let req = parse(&[("x-envoy-fault-abort-request", "401")]).unwrap();
+        assert_eq!(req.abort().unwrap().0.status(), 401);
+        let req = parse(&[("x-envoy-fault-abort-grpc-request", "5")]).unwrap();
+        assert_eq!(req.abort().unwrap().0.headers()["grpc-status"], "5");
+        let req = parse(&[("x-envoy-fault-abort-grpc-request", "100")]).unwrap();
+        assert_eq!(req.abort().unwrap().0.headers()["grpc-status"], "100");
+        let req = parse(&[("x-envoy-fault-delay-request", "123")]).unwrap();
+        assert_eq!(req.delay(), Some((Duration::from_millis(123), 100)));
+        let req = parse(&[("x-envoy-fault-throughput-response", "123")]).unwrap();
+        assert_eq!(req.throughput().unwrap().0.bytes_per_second(), Some(123 * 1024));
+
+        for (pct, want) in [("abc", 100), ("-1", 100), ("190", 100), ("60", 60)] {
+            for (fault, value, header) in [
+                (
+                    "x-envoy-fault-abort-request",
+                    "500",
+                    "x-envoy-fault-abort-request-percentage",
+                ),
+                (
+                    "x-envoy-fault-delay-request",
+                    "10",
+                    "x-envoy-fault-delay-request-percentage",
+                ),
+                (
+                    "x-envoy-fault-throughput-response",
+                    "10",
+                    "x-envoy-fault-throughput-response-percentage",
+                ),
+            ] {
+                let req = parse(&[(fault, value), (header, pct)]).unwrap();
+                let got = req
+                    .abort()
+                    .map(|a| a.1)
+                    .or(req.delay().map(|d| d.1))
+                    .or(req.throughput().map(|t| t.1));
+                assert_eq!(got, Some(want), "{header} = {pct}");
+            }
+        }
+        // An unusable HTTP abort leaves the gRPC abort to apply.
+        let req = parse(&[
+            ("x-envoy-fault-abort-request", "700"),
+            ("x-envoy-fault-abort-grpc-request", "14"),
+        ])
+        .unwrap();
+        assert_eq!(req.abort().unwrap().0.headers()["grpc-status"], "14");
+    }
+
+    #[test]
+    fn a_long_value_is_not_echoed_whole() {
+        let long = "x".repeat(64 * 1024);
+        let mut h = HeaderMap::new();
+        h.insert("x-chaos-delay-request", long.parse().unwrap());
+        let err = HeaderControl::new().parse(&h).unwrap_err();
+        assert_eq!(err.value(), format!("{}… (65536 bytes)", "x".repeat(MAX_ECHOED)));
+        assert!(err.to_string().len() < 200, "{}", err.to_string().len());
+        // Short values are kept as they are.
+        h.insert("x-chaos-delay-request", "soon".parse().unwrap());
+        assert_eq!(HeaderControl::new().parse(&h).unwrap_err().value(), "soon");
     }
 }

@@ -277,13 +277,26 @@ impl HttpChaosLayerBuilder {
     }
 
     /// Caps the requests carrying an HTTP fault at once (see
-    /// [`FaultSet::max_active`](crate::FaultSet::max_active)). A request with a body fault stays active
-    /// until its body ends or is dropped.
+    /// [`FaultSet::max_active`](crate::FaultSet::max_active)), faults asked
+    /// for through headers included: Envoy's `max_active_faults`, the
+    /// protection it documents for header control. A request with a body
+    /// fault stays active until its body ends or is dropped. A fault refused
+    /// by the full cap is not injected and is counted in
+    /// [`Report::faults_overflow`](crate::Report::faults_overflow); `0`
+    /// injects nothing, as in Envoy.
     ///
     /// ```
+    /// use tower::{Layer, ServiceExt};
     /// use tower_chaos::http::{HttpChaosLayer, HttpFault};
-    /// let err = HttpChaosLayer::builder("api").fault(HttpFault::DropConnection).max_active(0).build().unwrap_err();
-    /// assert!(err.to_string().contains("fault_set.max_active"));
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = HttpChaosLayer::builder("api").seed(1).fault(HttpFault::DropConnection).max_active(0).build()?;
+    /// let svc = layer.layer(tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// }));
+    /// assert_eq!(svc.oneshot(http::Request::new(())).await?.status(), 200);
+    /// assert_eq!(layer.target().report().faults_overflow, 1);
+    /// # Ok(()) }
     /// ```
     pub fn max_active(mut self, n: u32) -> Self {
         self.faults = self.faults.max_active(n);

@@ -392,6 +392,28 @@ fn check_path(field: &'static str, path: &str) -> Result<Arc<str>, ConfigError> 
     if !path.starts_with('/') {
         return Err(ConfigError::invalid(field, path, "must start with `/`"));
     }
+    // A request's path is what `http` parses out of its URI: no query, no
+    // fragment, no space or control character (those are percent-encoded
+    // on the wire). A matcher path outside that could never match.
+    if let Some(c) = path.chars().find(|c| matches!(c, '?' | '#')) {
+        return Err(ConfigError::invalid(
+            field,
+            path,
+            if c == '?' {
+                "holds a query (`?`): paths are matched without their query string"
+            } else {
+                "holds a fragment (`#`): requests never carry one"
+            },
+        ));
+    }
+    let parses = http::uri::PathAndQuery::try_from(path).is_ok_and(|p| p.path() == path);
+    if !parses || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::invalid(
+            field,
+            path,
+            "is not a valid URI path (percent-encode spaces and other reserved characters, e.g. `%20`)",
+        ));
+    }
     Ok(Arc::from(path))
 }
 
@@ -481,13 +503,20 @@ impl RequestMatcher {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] for `matcher.path` unless it starts with `/`.
+    /// [`ConfigError::Invalid`] for `matcher.path` unless it starts with `/`
+    /// and is a path a request can have: no query (`?`), no fragment (`#`),
+    /// no space or control character (percent-encode them, as they are on
+    /// the wire). The same holds for [`path_prefix`](Self::path_prefix) and
+    /// [`path_glob`](Self::path_glob).
     ///
     /// ```
     /// use tower_chaos::http::RequestMatcher;
     /// let m = RequestMatcher::path("/health")?;
     /// assert!(m.matches_request(&http::Request::get("/health?verbose=1").body(()).unwrap()));
     /// assert!(RequestMatcher::path("health").is_err());
+    /// assert!(RequestMatcher::path("/a b").is_err());
+    /// assert!(RequestMatcher::path("/health?verbose=1").is_err());
+    /// assert!(RequestMatcher::path("/a%20b").is_ok());
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn path(path: &str) -> Result<Self, ConfigError> {
@@ -1002,5 +1031,29 @@ mod tests {
     fn grpc_paths() {
         let r = Request::post("/a.B/C/D").body(()).unwrap();
         assert_eq!(RequestHead::of(&r).grpc_method(), None);
+    }
+
+    // Issue 10: a path that no request can have was accepted and never
+    // matched.
+    #[test]
+    fn paths_no_request_can_have_are_refused() {
+        for bad in ["/a b", "/a?b=1", "/a#top", "/a\tb", "/a\u{7f}"] {
+            for (field, result) in [
+                ("matcher.path", RequestMatcher::path(bad).map(|_| ())),
+                (
+                    "matcher.path_prefix",
+                    RequestMatcher::path_prefix(bad).map(|_| ()),
+                ),
+                ("matcher.path_glob", RequestMatcher::path_glob(bad).map(|_| ())),
+            ] {
+                let err = result.expect_err(bad).to_string();
+                assert!(err.contains(field), "{bad:?}: {err}");
+            }
+        }
+        for good in ["/a%20b", "/items/*", "/a/b-c_d.e~f", "/x:y@z!$&'()+,;="] {
+            assert!(RequestMatcher::path_glob(good).is_ok(), "{good}");
+        }
+        let m = RequestMatcher::path("/a%20b").unwrap();
+        assert!(m.matches_request(&http::Request::get("/a%20b").body(()).unwrap()));
     }
 }

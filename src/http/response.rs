@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
@@ -42,26 +42,71 @@ impl RetryAfter {
     /// use tower_chaos::http::RetryAfter;
     /// assert_eq!(RetryAfter::after(Duration::from_secs(3)), RetryAfter::Seconds(3));
     /// ```
+    ///
+    /// A duration within half a second of `u64::MAX` seconds (585 billion
+    /// years), whose rounding up does not fit, gives `u64::MAX`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::http::RetryAfter;
+    /// assert_eq!(RetryAfter::after(Duration::MAX), RetryAfter::Seconds(u64::MAX));
+    /// ```
     #[must_use]
     pub fn after(duration: Duration) -> Self {
-        let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-        Self::Seconds(secs)
+        let up = u64::from(duration.subsec_nanos() > 0);
+        Self::Seconds(duration.as_secs().saturating_add(up))
     }
 
-    fn header_value(self) -> HeaderValue {
+    /// The first instant an HTTP date cannot write: 10000-01-01T00:00:00Z.
+    const DATE_END: Duration = Duration::from_secs(253_402_300_800);
+
+    /// `Retry-After: <date>`, checked: HTTP dates run from 1970 to the end of
+    /// year 9999.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `retry_after.date` outside that range.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use tower_chaos::http::RetryAfter;
+    /// assert!(RetryAfter::date(UNIX_EPOCH + Duration::from_secs(60)).is_ok());
+    /// assert!(RetryAfter::date(UNIX_EPOCH - Duration::from_secs(1)).is_err());
+    /// ```
+    pub fn date(at: SystemTime) -> Result<Self, ConfigError> {
+        Self::Date(at).checked()
+    }
+
+    /// Checks that the value can be written in a header.
+    fn checked(self) -> Result<Self, ConfigError> {
         match self {
-            Self::Seconds(s) => HeaderValue::from(s),
-            Self::Date(t) => HeaderValue::try_from(httpdate::fmt_http_date(t))
-                .expect("an HTTP date is a valid header value"),
+            Self::Seconds(_) => Ok(self),
+            Self::Date(t) => match t.duration_since(UNIX_EPOCH) {
+                Ok(since) if since < Self::DATE_END => Ok(self),
+                _ => Err(ConfigError::invalid(
+                    "retry_after.date",
+                    format!("{t:?}"),
+                    "an HTTP date must be from 1970 to the end of year 9999",
+                )),
+            },
+        }
+    }
+
+    /// The header value; `None` for a date HTTP cannot write.
+    fn header_value(self) -> Option<HeaderValue> {
+        match self.checked().ok()? {
+            Self::Seconds(s) => Some(HeaderValue::from(s)),
+            Self::Date(t) => HeaderValue::try_from(httpdate::fmt_http_date(t)).ok(),
         }
     }
 }
 
 impl fmt::Display for RetryAfter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Seconds(s) => write!(f, "{s}"),
-            Self::Date(t) => f.write_str(&httpdate::fmt_http_date(*t)),
+        match (self, self.checked()) {
+            (Self::Seconds(s), _) => write!(f, "{s}"),
+            (Self::Date(t), Ok(_)) => f.write_str(&httpdate::fmt_http_date(*t)),
+            (Self::Date(t), Err(_)) => write!(f, "<not an HTTP date: {t:?}>"),
         }
     }
 }
@@ -72,6 +117,9 @@ struct Parts {
     headers: HeaderMap,
     body: Bytes,
     kind: FaultKind,
+    /// A `Retry-After` date HTTP cannot write, reported when the response
+    /// is installed as a fault.
+    bad_retry_after: Option<RetryAfter>,
 }
 
 /// A response synthesized without calling the inner service: any status,
@@ -126,6 +174,7 @@ impl SyntheticResponse {
                 headers: HeaderMap::new(),
                 body: Bytes::new(),
                 kind: FaultKind::Status,
+                bad_retry_after: None,
             }),
         }
     }
@@ -428,12 +477,20 @@ impl SyntheticResponse {
     /// ```
     #[must_use]
     pub fn grpc(code: GrpcCode, message: &str) -> Self {
+        Self::grpc_status(HeaderValue::from_static(code.header_str()), message)
+    }
+
+    /// A gRPC trailers-only response with any numeric code, as Envoy's
+    /// `x-envoy-fault-abort-grpc-request` accepts (codes above 16 are not
+    /// [`GrpcCode`]s; clients read them as `UNKNOWN`).
+    pub(crate) fn grpc_number(code: u32, message: &str) -> Self {
+        Self::grpc_status(HeaderValue::from(code), message)
+    }
+
+    fn grpc_status(status: HeaderValue, message: &str) -> Self {
         let mut headers = HeaderMap::with_capacity(3);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert(
-            HeaderName::from_static("grpc-status"),
-            HeaderValue::from_static(code.header_str()),
-        );
+        headers.insert(HeaderName::from_static("grpc-status"), status);
         if !message.is_empty() {
             let encoded = percent_encode_message(message);
             headers.insert(
@@ -447,6 +504,7 @@ impl SyntheticResponse {
                 headers,
                 body: Bytes::new(),
                 kind: FaultKind::GrpcStatus,
+                bad_retry_after: None,
             }),
         }
     }
@@ -539,12 +597,35 @@ impl SyntheticResponse {
     /// let r = SyntheticResponse::service_unavailable().retry_after(RetryAfter::Seconds(5));
     /// assert_eq!(r.headers()["retry-after"], "5");
     /// ```
+    ///
+    /// A [`RetryAfter::Date`] before 1970 or after year 9999 cannot be
+    /// written: the response is then refused with a [`ConfigError`] when
+    /// installed as a fault (build or `set_faults`), and has no
+    /// `Retry-After` header if used directly. [`RetryAfter::date`] checks it
+    /// up front.
     #[must_use]
     pub fn retry_after(mut self, value: RetryAfter) -> Self {
-        Arc::make_mut(&mut self.parts)
-            .headers
-            .insert(RETRY_AFTER, value.header_value());
+        let parts = Arc::make_mut(&mut self.parts);
+        match value.header_value() {
+            Some(v) => {
+                parts.headers.insert(RETRY_AFTER, v);
+                parts.bad_retry_after = None;
+            }
+            None => {
+                parts.headers.remove(RETRY_AFTER);
+                parts.bad_retry_after = Some(value);
+            }
+        }
         self
+    }
+
+    /// Checks what a builder could not refuse (a `Retry-After` date out of
+    /// range).
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match self.parts.bad_retry_after {
+            Some(value) => value.checked().map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// Replaces the body.
@@ -684,7 +765,8 @@ impl PartialEq for SyntheticResponse {
             || (self.parts.status == other.parts.status
                 && self.parts.headers == other.parts.headers
                 && self.parts.body == other.parts.body
-                && self.parts.kind == other.parts.kind)
+                && self.parts.kind == other.parts.kind
+                && self.parts.bad_retry_after == other.parts.bad_retry_after)
     }
 }
 
@@ -709,9 +791,15 @@ fn push_json_string(out: &mut String, s: &str) {
 }
 
 /// Appends `s` with XML's five special characters escaped.
+/// Escapes `s` for XML text. Characters XML 1.0 cannot hold at all, not
+/// even as references (control characters other than tab, line feed and
+/// carriage return; U+FFFE, U+FFFF), become U+FFFD, so the document stays
+/// well-formed.
 fn push_xml_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),

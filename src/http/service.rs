@@ -210,15 +210,33 @@ impl<S> HttpChaos<S> {
     }
 
     /// Adds the faults the request asked for through headers, rolling each
-    /// percentage with the target's counter-based dice for call `n`.
+    /// percentage with the target's counter-based dice for call `n`. They
+    /// come under the fault set's active-fault cap: a request that holds no
+    /// slot yet takes one, and when the cap is full the header faults are
+    /// not injected (counted in `faults_overflow`, as Envoy does).
     #[cold]
     #[inline(never)]
-    fn header_faults(&self, asked: &HeaderFaultRequest, n: u64, outcome: &mut Outcome) {
+    fn header_faults(
+        &self,
+        asked: &HeaderFaultRequest,
+        n: u64,
+        outcome: &mut Outcome,
+        guard: &mut Option<ActiveGuard>,
+    ) {
+        let shared = &*self.target.shared;
+        for _ in asked.ignored() {
+            shared.counters.ignored_header();
+        }
+        if let Some(err) = asked.ignored().first() {
+            tracing::debug!(target: "tower_chaos", chaos_target = %shared.name, error = %err, "fault-control header ignored");
+        }
         let call_bits = nth(self.slot.seed(), n);
         let faults = asked.faults(|which, percent| {
             unit(derive(call_bits ^ HEADER_DICE, which)) * 100.0 < f64::from(percent)
         });
-        let shared = &*self.target.shared;
+        if faults.iter().all(Option::is_none) || !self.plan.admit(guard, shared) {
+            return;
+        }
         for fault in faults.iter().flatten() {
             let first = !outcome.is_faulted();
             if let Some(applied) = outcome.apply_header(fault, &HEADER_RULE) {
@@ -317,12 +335,12 @@ impl<S: Clone> HttpChaos<S> {
         };
         // Triggers see the request through `&HttpRequest`: no copy of the
         // head, no allocation.
-        let guard = screened.rules.and_then(|rules| {
+        let mut guard = screened.rules.and_then(|rules| {
             self.plan
                 .apply(&request, rules, &self.target.shared, &mut outcome, true)
         });
         if let Some(asked) = &asked {
-            self.header_faults(asked, screened.n, &mut outcome);
+            self.header_faults(asked, screened.n, &mut outcome, &mut guard);
         }
         if outcome.is_faulted() {
             Ok(self.start(request, outcome, guard))

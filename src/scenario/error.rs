@@ -42,8 +42,8 @@ pub enum ScenarioError {
         /// Index of the second.
         second: usize,
     },
-    /// The scenario names a target that the rehearsal was not given, or a
-    /// probe or verdict names one that the scenario does not know.
+    /// A probe, a verdict or a renaming names a target that the scenario
+    /// does not know.
     #[error("unknown target `{target}`{}", hint(.known))]
     UnknownTarget {
         /// The name asked for.
@@ -51,12 +51,27 @@ pub enum ScenarioError {
         /// The names that are known.
         known: Vec<String>,
     },
+    /// The scenario has phases on a target that the rehearsal was not
+    /// given: every target must be registered, by the binding its layers
+    /// need.
+    #[error(
+        "target `{target}` of the scenario was not given to the rehearsal: register it with \
+         `Rehearsal::bind_http(&target)` (HttpChaosLayer), `bind::<Request, Error>(&target)` (ChaosLayer) \
+         or `target(&target)` (typed rules, connection faults){}",
+        given_hint(.given)
+    )]
+    TargetNotGiven {
+        /// The scenario's target.
+        target: String,
+        /// The targets the rehearsal was given.
+        given: Vec<String>,
+    },
     /// A phase has faults described without a request type (`down`, `slow`,
     /// request faults, as in files) for a target that was registered
     /// without binding a request type.
     #[error(
         "phase `{phase}` has {kind} faults for target `{target}`, but no request type was bound to it: \
-         use `Rehearsal::bind::<Request, Error>(&target)`"
+         use `Rehearsal::bind::<Request, Error>(&target)` (ChaosLayer) or `bind_http(&target)` (HttpChaosLayer)"
     )]
     Unbound {
         /// The phase.
@@ -92,6 +107,18 @@ pub enum ScenarioError {
         #[source]
         source: ConfigError,
     },
+    /// [`presets::by_name`](super::presets::by_name) was given a name that
+    /// is not a preset's.
+    #[error(
+        "unknown preset `{name}`: the presets are {} (or their function names, with `_`)",
+        .known.join(", ")
+    )]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+        /// The presets' names ([`presets::NAMES`](super::presets::NAMES)).
+        known: Vec<String>,
+    },
     /// The rehearsal's task was aborted or panicked before it finished.
     #[error("the rehearsal was aborted before it finished")]
     Aborted,
@@ -102,6 +129,14 @@ fn hint(known: &[String]) -> String {
         String::new()
     } else {
         format!(" (known: {})", known.join(", "))
+    }
+}
+
+fn given_hint(given: &[String]) -> String {
+    if given.is_empty() {
+        String::new()
+    } else {
+        format!(" (given: {})", given.join(", "))
     }
 }
 

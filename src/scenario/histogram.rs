@@ -12,6 +12,7 @@ const SUB: u64 = 1 << SUB_BITS;
 pub(crate) struct Histogram {
     buckets: BTreeMap<u32, u64>,
     count: u64,
+    min: Duration,
     max: Duration,
 }
 
@@ -39,6 +40,7 @@ impl Histogram {
     pub(crate) fn record(&mut self, d: Duration) {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         *self.buckets.entry(bucket(nanos)).or_default() += 1;
+        self.min = if self.count == 0 { d } else { self.min.min(d) };
         self.count += 1;
         self.max = self.max.max(d);
     }
@@ -46,6 +48,13 @@ impl Histogram {
     pub(crate) fn merge(&mut self, other: &Self) {
         for (b, n) in &other.buckets {
             *self.buckets.entry(*b).or_default() += n;
+        }
+        if other.count > 0 {
+            self.min = if self.count == 0 {
+                other.min
+            } else {
+                self.min.min(other.min)
+            };
         }
         self.count += other.count;
         self.max = self.max.max(other.max);
@@ -60,7 +69,8 @@ impl Histogram {
     }
 
     /// The `q` quantile (`0.0..=1.0`), as the lower bound of its bucket
-    /// (never above the maximum seen; the top rank is the maximum).
+    /// (within the smallest and largest values seen, so identical samples
+    /// give their value; the top rank is the maximum).
     pub(crate) fn quantile(&self, q: f64) -> Option<Duration> {
         if self.count == 0 {
             return None;
@@ -73,7 +83,7 @@ impl Histogram {
         for (b, n) in &self.buckets {
             seen += n;
             if seen >= rank {
-                return Some(Duration::from_nanos(floor(*b)).min(self.max));
+                return Some(Duration::from_nanos(floor(*b)).clamp(self.min, self.max));
             }
         }
         Some(self.max)
@@ -108,5 +118,24 @@ mod tests {
         assert!((0.095..=0.099).contains(&p99), "{p99}");
         assert_eq!(h.quantile(1.0).unwrap(), Duration::from_millis(100));
         assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn identical_samples_give_their_value_also_after_a_merge() {
+        let mut h = Histogram::default();
+        for _ in 0..10 {
+            h.record(Duration::from_millis(250));
+        }
+        // 250 ms falls in a bucket whose floor is 7.8 ms lower.
+        assert!(Duration::from_nanos(floor(bucket(250_000_000))) < Duration::from_millis(249));
+        assert_eq!(h.quantile(0.5), Some(Duration::from_millis(250)));
+        let mut merged = Histogram::default();
+        merged.merge(&Histogram::default());
+        merged.merge(&h);
+        assert_eq!(merged.quantile(0.5), Some(Duration::from_millis(250)));
+        let mut zero = Histogram::default();
+        zero.record(Duration::ZERO);
+        merged.merge(&zero);
+        assert_eq!(merged.quantile(0.05), Some(Duration::ZERO));
     }
 }

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::{Flap, Phase, RequestFault, Scenario};
+use super::{Flap, Phase, RequestFault, Scenario, ScenarioError};
 use crate::http::{HttpFault, HttpRule, RequestMatcher, RetryAfter, SyntheticResponse};
 use crate::io::ConnFault;
 use crate::{Capacity, Latency, Trigger};
@@ -66,22 +66,39 @@ pub const NAMES: &[&str] = &[
     "google-cloud-2025",
 ];
 
-/// The preset named `name` (one of [`NAMES`]).
+/// The preset named `name`: one of [`NAMES`] (the scenarios' own,
+/// kebab-case names, as `--preset` flags and files write them), or the
+/// name of its function (`aws_s3_2017`).
+///
+/// # Errors
+///
+/// [`ScenarioError::UnknownPreset`] for any other name, listing the known
+/// ones.
 ///
 /// ```
-/// use tower_chaos::scenario::presets;
-/// assert_eq!(presets::by_name("aws-s3-2017").unwrap().name(), "aws-s3-2017");
-/// assert!(presets::by_name("nope").is_none());
+/// use tower_chaos::scenario::{ScenarioError, presets};
+/// assert_eq!(presets::by_name("aws-s3-2017")?.name(), "aws-s3-2017");
+/// assert_eq!(presets::by_name("aws_s3_2017")?.name(), "aws-s3-2017");
+/// let err = presets::by_name("aws-s3").unwrap_err();
+/// assert!(matches!(err, ScenarioError::UnknownPreset { .. }));
+/// assert!(err.to_string().contains("aws-s3-2017, cloudflare-2025"), "{err}");
+/// # Ok::<(), ScenarioError>(())
 /// ```
-#[must_use]
-pub fn by_name(name: &str) -> Option<Scenario> {
-    Some(match name {
+pub fn by_name(name: &str) -> Result<Scenario, ScenarioError> {
+    // Function names are the kebab-case names with `_`.
+    let kebab = name.replace('_', "-");
+    Ok(match kebab.as_str() {
         "aws-dynamodb-dns-2025" => aws_dynamodb_dns_2025(),
         "aws-us-east-1-2021" => aws_us_east_1_2021(),
         "aws-s3-2017" => aws_s3_2017(),
         "cloudflare-2025" => cloudflare_2025(),
         "google-cloud-2025" => google_cloud_2025(),
-        _ => return None,
+        _ => {
+            return Err(ScenarioError::UnknownPreset {
+                name: name.to_owned(),
+                known: NAMES.iter().map(|n| (*n).to_owned()).collect(),
+            });
+        }
     })
 }
 

@@ -29,10 +29,36 @@ pub(crate) struct RunShared {
     pub(crate) timeline: Timeline,
     pub(crate) start: OnceLock<(Instant, f64)>,
     /// The segment the runner has entered (its faults are installed);
-    /// `usize::MAX` before the run starts. Calls are attributed to the
-    /// segment current when they start, so they agree with what was
-    /// installed even at the exact instant of a cut.
+    /// `usize::MAX` before the run starts. Calls observed from their start
+    /// read it then, so they agree with what was installed even at the
+    /// exact instant of a cut.
     pub(crate) segment: AtomicUsize,
+    /// The instant the runner entered each segment, in segment order: how
+    /// a call recorded after the fact ([`Probe::record`]) is attributed by
+    /// the instant it started.
+    pub(crate) entered: Mutex<Vec<Instant>>,
+}
+
+impl RunShared {
+    /// Marks segment `i` as entered now (its faults are installed).
+    pub(crate) fn enter(&self, i: usize) {
+        let mut entered = self.entered.lock().unwrap_or_else(PoisonError::into_inner);
+        // The runner enters segments once each, in order.
+        debug_assert_eq!(entered.len(), i, "segments are entered in order");
+        entered.push(Instant::now());
+        drop(entered);
+        self.segment.store(i, Ordering::Release);
+    }
+
+    /// The segment that was current at `instant`: the last one entered at
+    /// or before it (`usize::MAX` if none was).
+    fn segment_at(&self, instant: Instant) -> usize {
+        let entered = self.entered.lock().unwrap_or_else(PoisonError::into_inner);
+        entered
+            .partition_point(|t| *t <= instant)
+            .checked_sub(1)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 /// What the caller saw in one segment of the timeline.
@@ -211,12 +237,18 @@ impl Probe {
     /// ```
     ///
     /// The call is counted in the segment of the timeline that was current
-    /// when it started: `started` must be the instant it started, taken
-    /// just before (and the segment is read when the call is recorded, so
-    /// record by hand only calls that did not span a change of phase, or
-    /// prefer [`observe`](Self::observe), which reads it at the start).
+    /// at `started`, even when it ends after a change of phase: the last
+    /// segment the rehearsal had entered at or before that instant. A call
+    /// started at the very instant of a cut counts in the phase that
+    /// begins there; under paused time a call made at that instant may run
+    /// before the rehearsal installed the new faults (tasks woken together
+    /// run in any order), so [`observe`](Self::observe) and
+    /// [`layer`](Self::layer), which read the installed phase when the call
+    /// starts, attribute such a call by what it saw. A call that started
+    /// before the rehearsal did is counted in
+    /// [`unattributed_calls`](super::TargetSummary::unattributed_calls).
     pub fn record(&self, started: Instant, outcome: Result<(), &str>) {
-        let segment = self.shared.run.segment.load(Ordering::Acquire);
+        let segment = self.shared.run.segment_at(started);
         self.record_class(started, segment, outcome.map_err(Cow::Borrowed));
     }
 
@@ -575,5 +607,145 @@ where
     fn call(&mut self, req: R) -> Self::Future {
         self.probe
             .observe_with(self.inner.call(req), self.classify.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::{Instant, sleep, sleep_until};
+    use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+
+    use crate::scenario::{Phase, Rehearsal, RehearsalReport, Scenario};
+    use crate::{ChaosLayer, Target};
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+    const NS: Duration = Duration::from_nanos(1);
+
+    /// `db` down from 10 s to 20 s of a 30 s timeline.
+    fn blip() -> (Scenario, Target) {
+        let scenario = Scenario::builder("blip")
+            .phase(Phase::new("down", "db").at(S(10)).lasting(S(10)).down())
+            .duration(S(30))
+            .build()
+            .unwrap();
+        (scenario, Target::builder("db").seed(1).build().unwrap())
+    }
+
+    fn row<'a>(report: &'a RehearsalReport, label: &str) -> &'a crate::scenario::Row {
+        let rows = &report.target("db").unwrap().rows;
+        rows.iter().find(|r| r.label == label).unwrap()
+    }
+
+    fn errors(report: &RehearsalReport, label: &str) -> Vec<(String, u64)> {
+        row(report, label).caller.errors.clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_recorded_after_a_cut_counts_in_the_phase_current_when_it_started() {
+        let (scenario, db) = blip();
+        let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&db);
+        let probe = rehearsal.probe("db").unwrap();
+        let t0 = Instant::now();
+        let run = tokio::spawn(rehearsal.run());
+        // Every call is recorded well after both cuts it straddles.
+        sleep_until(t0 + S(25)).await;
+        {
+            let entered = probe.shared.run.entered.lock().unwrap();
+            assert_eq!(
+                *entered,
+                [t0, t0 + S(10), t0 + S(20)],
+                "the runner entered on the cuts"
+            );
+        }
+        probe.record(t0 + S(10) - NS, Err("1ns before the outage"));
+        probe.record(t0 + S(10), Err("at the outage"));
+        probe.record(t0 + S(10) + NS, Err("1ns into the outage"));
+        probe.record(t0 + S(20) - NS, Err("1ns before the end"));
+        probe.record(t0 + S(20), Err("at the end"));
+        probe.record(t0 + S(20) + NS, Err("1ns after the end"));
+        probe.record(t0 - NS, Ok(()));
+        let report = run.await.unwrap().unwrap();
+        let one = |class: &str| (class.to_owned(), 1);
+        assert_eq!(errors(&report, "before"), [one("1ns before the outage")]);
+        assert_eq!(
+            errors(&report, "down"),
+            [
+                one("1ns before the end"),
+                one("1ns into the outage"),
+                one("at the outage")
+            ]
+        );
+        assert_eq!(
+            errors(&report, "after"),
+            [one("1ns after the end"), one("at the end")]
+        );
+        assert_eq!(report.target("db").unwrap().unattributed_calls, 1);
+        // The latency is still the time from the start to the record.
+        let before = row(&report, "before").caller.latency.unwrap();
+        assert_eq!(before.max, S(15) + NS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_observed_or_cancelled_call_counts_in_the_phase_current_when_it_started() {
+        let (scenario, db) = blip();
+        let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&db);
+        let probe = rehearsal.probe("db").unwrap();
+        let t0 = Instant::now();
+        let run = tokio::spawn(rehearsal.run());
+        sleep_until(t0 + S(10) - NS).await;
+        let slow = probe.observe(async {
+            sleep(S(2)).await;
+            Ok::<_, std::io::Error>(())
+        });
+        let dropped = probe.observe(std::future::pending::<Result<(), std::io::Error>>());
+        slow.await.unwrap();
+        assert!(Instant::now() > t0 + S(10));
+        drop(dropped);
+        sleep_until(t0 + S(10)).await;
+        // Started at the cut, after the runner entered it (the runner's
+        // timer fired first): counted where it was installed.
+        assert_eq!(probe.shared.run.entered.lock().unwrap().len(), 2);
+        let at_cut = probe.observe(async { Err::<(), std::io::Error>(std::io::Error::other("x")) });
+        let _ = at_cut.await;
+        let report = run.await.unwrap().unwrap();
+        let before = &row(&report, "before").caller;
+        assert_eq!((before.calls, before.ok), (2, 1));
+        assert_eq!(before.errors, [("cancelled".to_owned(), 1)]);
+        assert_eq!(errors(&report, "down"), [("error".to_owned(), 1)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn provider_and_caller_rows_agree_when_calls_straddle_the_cuts() {
+        let (scenario, db) = blip();
+        let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&db);
+        let probe = rehearsal.probe("db").unwrap();
+        let mut client = ServiceBuilder::new()
+            .layer(ChaosLayer::for_target(&db))
+            .service(service_fn(|n: u32| async move {
+                // Each call ends 1 s after it starts, past the next cut
+                // for the calls made half a second before one.
+                sleep(S(1)).await;
+                Ok::<_, BoxError>(n)
+            }));
+        let t0 = Instant::now();
+        let run = tokio::spawn(rehearsal.run());
+        for n in 0..29 {
+            sleep_until(t0 + S(u64::from(n)) + Duration::from_millis(500)).await;
+            let started = Instant::now();
+            let ok = client.ready().await.unwrap().call(n).await.is_ok();
+            probe.record(started, if ok { Ok(()) } else { Err("user-visible error") });
+        }
+        let report = run.await.unwrap().unwrap();
+        // The last call starts at 28.5 s: one at 29.5 s would be recorded
+        // after the run ended (30 s) and its report was built.
+        for (label, calls) in [("before", 10), ("down", 10), ("after", 9)] {
+            let r = row(&report, label);
+            assert_eq!(r.provider.seen, calls, "{label}");
+            assert_eq!(r.caller.calls, r.provider.seen, "{label}");
+            assert_eq!(r.caller.failed(), r.provider.faulted, "{label}");
+        }
+        assert_eq!(row(&report, "down").caller.ok, 0);
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::duration::Short;
 use super::probe::{Obs, Probe, RunShared};
 use super::timeline::{Spell, label_of};
-use crate::{FaultKind, Report, Target};
+use crate::seed::Replay;
+use crate::{FaultKind, Report, SeedSource, Target};
 
 /// What a rehearsal did and what the callers saw; returned by
 /// [`Rehearsal::run`](super::Rehearsal::run).
@@ -76,6 +77,9 @@ pub struct TargetSummary {
     /// Its seed (replay with `TOWER_CHAOS_SEED=<seed>` when it was not set
     /// in code).
     pub seed: u64,
+    /// Where the seed came from; `Display` says how to replay a seed that
+    /// was not set in code.
+    pub seed_source: SeedSource,
     /// One row per state of the target, in order of first appearance:
     /// `before`, the active phases joined with `+` (flapping spells marked
     /// `(bad)`/`(good)`), `between`, `after`.
@@ -450,6 +454,7 @@ pub(crate) fn build(
         summaries.push(TargetSummary {
             name: name.to_owned(),
             seed: targets[ti].seed(),
+            seed_source: targets[ti].seed_source(),
             rows: rows
                 .into_iter()
                 .map(|(label, time, provider, obs)| Row {
@@ -503,6 +508,15 @@ fn add_counts(into: &mut ProviderCounts, from: &ProviderCounts) {
     into.injected.sort();
 }
 
+/// A latency for the table: `0` when none elapsed on tokio's clock.
+fn latency(d: Duration) -> String {
+    if d.is_zero() {
+        "0".to_owned()
+    } else {
+        Short(d).to_string()
+    }
+}
+
 fn list<K: fmt::Display>(pairs: &[(K, u64)]) -> String {
     if pairs.is_empty() {
         return "-".to_owned();
@@ -518,13 +532,18 @@ impl fmt::Display for RehearsalReport {
     /// A compact table per target.
     ///
     /// ```text
-    /// rehearsal `blip`: 30s of timeline at speed 1
-    /// target `db` (seed 1): recovered at 20s, first success 0ns later
-    ///   state     time   seen  faulted  injected    calls     ok   err%     p50     p99  errors
-    ///   before   10.0s     10        0  -              10     10   0.0%     0ns     0ns  -
-    ///   down     10.0s     10       10  error 10       10      0 100.0%     0ns     0ns  injected error 10
-    ///   after    10.0s     10        0  -              10     10   0.0%     0ns     0ns  -
+    /// rehearsal `blip`: 30.0s of timeline at speed 1
+    /// target `db` (seed 1): recovered at 20.0s, first success 500ms later
+    ///   state     time    seen  faulted  injected   calls      ok   err%     p50     p99  errors
+    ///   before   10.0s      10        0  -             10      10   0.0%       0       0  -
+    ///   down     10.0s      10       10  error 10      10       0 100.0%       0       0  injected error 10
+    ///   after    10.0s       9        0  -              9       9   0.0%       0       0  -
+    ///   (latencies on tokio's clock: 0 = the call awaited no timer, as under paused time)
     /// ```
+    ///
+    /// A seed not set in code is printed with how to replay it:
+    /// `target `db` (seed 8034, picked at random: replay with
+    /// TOWER_CHAOS_SEED=8034)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -536,12 +555,13 @@ impl fmt::Display for RehearsalReport {
         for t in &self.targets {
             write!(
                 f,
-                "target `{}` (seed {}): recovered at {}",
+                "target `{}` ({}): recovered at {}",
                 t.name,
-                t.seed,
+                Replay(t.seed, t.seed_source),
                 Short(t.recovered_at)
             )?;
             match t.first_success_after_recovery {
+                Some(Duration::ZERO) => writeln!(f, ", first success at that instant")?,
                 Some(d) => writeln!(f, ", first success {} later", Short(d))?,
                 None => writeln!(f, ", no success observed after")?,
             }
@@ -566,9 +586,11 @@ impl fmt::Display for RehearsalReport {
                 "  {:<w$} {:>7} {:>7} {:>8}  {:<wi$} {:>7} {:>7} {:>6} {:>7} {:>7}  errors",
                 "state", "time", seen_header, "faulted", "injected", "calls", "ok", "err%", "p50", "p99"
             )?;
+            let mut zero_latency = false;
             for (r, inj) in t.rows.iter().zip(inj) {
                 let (p50, p99) = r.caller.latency.map_or(("-".to_owned(), "-".to_owned()), |l| {
-                    (Short(l.p50).to_string(), Short(l.p99).to_string())
+                    zero_latency |= l.p50.is_zero();
+                    (latency(l.p50), latency(l.p99))
                 });
                 let err = r
                     .caller
@@ -594,6 +616,14 @@ impl fmt::Display for RehearsalReport {
                     p50,
                     p99,
                     list(&r.caller.errors),
+                )?;
+            }
+            if zero_latency {
+                // Under paused time a call that awaits no timer takes no
+                // time at all: say so rather than print a bare `0ns`.
+                writeln!(
+                    f,
+                    "  (latencies on tokio's clock: 0 = the call awaited no timer, as under paused time)"
                 )?;
             }
         }
@@ -627,5 +657,102 @@ mod ser {
             map.serialize_entry(&k.to_string(), n)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::{Instant, sleep, sleep_until};
+    use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+
+    use crate::scenario::{Phase, Rehearsal, RehearsalReport, Scenario};
+    use crate::{ChaosLayer, Latency, SeedSource, Target};
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    /// `db` down (or, with `slow`, slowed by 1 s) from 10 s to 20 s of
+    /// 30 s, a call a second (half a second off the cuts) to a service that
+    /// answers after `work` of tokio time.
+    async fn blip(db: &Target, work: Duration, slow: bool) -> RehearsalReport {
+        let phase = Phase::new("down", "db").at(S(10)).lasting(S(10));
+        let phase = if slow {
+            phase.slow(Latency::fixed(S(1)))
+        } else {
+            phase.down()
+        };
+        let scenario = Scenario::builder("blip")
+            .phase(phase)
+            .duration(S(30))
+            .build()
+            .unwrap();
+        let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(db);
+        let probe = rehearsal.probe("db").unwrap();
+        let mut client = ServiceBuilder::new()
+            .layer(probe.layer())
+            .layer(ChaosLayer::for_target(db))
+            .service(service_fn(move |n: u32| async move {
+                sleep(work).await;
+                Ok::<_, BoxError>(n)
+            }));
+        let t0 = Instant::now();
+        let run = tokio::spawn(rehearsal.run());
+        for n in 0..29 {
+            sleep_until(t0 + S(u64::from(n)) + Duration::from_millis(500)).await;
+            let _ = client.ready().await.unwrap().call(n).await;
+        }
+        run.await.unwrap().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_latency_under_paused_time_is_explained_not_printed_as_0ns() {
+        let db = Target::builder("db").seed(1).build().unwrap();
+        let text = blip(&db, Duration::ZERO, false).await.to_string();
+        assert!(!text.contains("0ns"), "{text}");
+        assert!(
+            text.contains("target `db` (seed 1): recovered at 20.0s, first success 500ms later"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  before   10.0s      10        0  -             10      10   0.0%       0       0  -\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "  (latencies on tokio's clock: 0 = the call awaited no timer, as under paused time)\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latencies_that_elapsed_are_printed_with_no_note() {
+        let db = Target::builder("db").seed(1).build().unwrap();
+        let text = blip(&db, Duration::from_millis(250), true).await.to_string();
+        assert!(text.contains("   250ms   250ms  -\n"), "{text}");
+        assert!(text.contains("    1.2s    1.2s  -\n"), "{text}");
+        assert!(!text.contains("latencies on tokio's clock"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_seed_not_set_in_code_is_printed_with_how_to_replay_it() {
+        // No seed in code: picked at random, or read from
+        // `TOWER_CHAOS_SEED` when the test runs with it set.
+        let db = Target::builder("db").build().unwrap();
+        let report = blip(&db, Duration::ZERO, false).await;
+        let summary = report.target("db").unwrap();
+        assert_eq!((summary.seed, summary.seed_source), (db.seed(), db.seed_source()));
+        let seed = db.seed();
+        let expected = match db.seed_source() {
+            SeedSource::Random => {
+                format!("target `db` (seed {seed}, picked at random: replay with TOWER_CHAOS_SEED={seed}):")
+            }
+            SeedSource::Env => format!("target `db` (seed {seed} from TOWER_CHAOS_SEED):"),
+            other => panic!("{other:?}"),
+        };
+        assert!(report.to_string().contains(&expected), "{report}");
     }
 }

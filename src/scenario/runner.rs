@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -168,9 +168,11 @@ pub struct ActivePhase {
 /// # Boundaries
 ///
 /// A call made at the very instant of a cut may see either side of it:
-/// tasks woken at the same instant run in an unspecified order. The probe
-/// counts it on the side whose faults it saw, so the report stays
-/// consistent; steady test clients are best offset from the cuts.
+/// tasks woken at the same instant run in an unspecified order. A probe's
+/// layer and [`Probe::observe`] count it on the side whose faults it saw,
+/// so the report stays consistent; [`Probe::record`], given only the
+/// instant, counts it in the phase that starts there. Steady test clients
+/// are best offset from the cuts.
 ///
 /// # Cancellation
 ///
@@ -232,7 +234,7 @@ impl Rehearsal {
     /// use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
     /// let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
     /// let err = Rehearsal::new(&scenario).check().unwrap_err();
-    /// assert_eq!(err.to_string(), "unknown target `db`");
+    /// assert!(err.to_string().starts_with("target `db` of the scenario was not given to the rehearsal"));
     /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
     /// ```
     pub fn new(scenario: &Scenario) -> Self {
@@ -241,6 +243,7 @@ impl Rehearsal {
             scenario: scenario.clone(),
             start: OnceLock::new(),
             segment: AtomicUsize::new(usize::MAX),
+            entered: Mutex::new(Vec::new()),
         });
         let probes = scenario
             .targets()
@@ -487,9 +490,9 @@ impl Rehearsal {
         }
         for name in scenario.targets() {
             if !self.by_name.contains_key(name) {
-                return Err(ScenarioError::UnknownTarget {
+                return Err(ScenarioError::TargetNotGiven {
                     target: name.to_owned(),
-                    known: self.targets.iter().map(|b| b.target.name().to_owned()).collect(),
+                    given: self.targets.iter().map(|b| b.target.name().to_owned()).collect(),
                 });
             }
         }
@@ -730,7 +733,7 @@ impl Running {
             self.guard.replace(ti, installed);
             self.current[ti] = active;
         }
-        r.run.segment.store(i, Ordering::Release);
+        r.run.enter(i);
         let active = seg
             .active
             .iter()

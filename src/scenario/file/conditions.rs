@@ -26,7 +26,8 @@ macro_rules! table_with_conditions {
             window: Option<$crate::scenario::file::values::WindowFile>,
             overload: Option<$crate::scenario::file::values::OverloadFile>,
             budget: Option<std::num::NonZeroU64>,
-            max_active: Option<std::num::NonZeroU32>,
+            // `0` is accepted, as in code: the rule injects nothing.
+            max_active: Option<u32>,
             name: Option<String>,
         }
 
@@ -49,7 +50,7 @@ macro_rules! table_with_conditions {
                     c.overload = Some(o.checked()?);
                 }
                 c.budget = self.budget.take().map(std::num::NonZeroU64::get);
-                c.max_active = self.max_active.take().map(std::num::NonZeroU32::get);
+                c.max_active = self.max_active.take();
                 c.name = self.name.take().map(std::sync::Arc::from);
                 Ok(c)
             }
