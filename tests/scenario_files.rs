@@ -469,3 +469,24 @@ fn whole_scenario_errors_name_the_phase() {
     assert!(err.field().is_some_and(|f| f.starts_with("phases[0]")), "{err}");
     assert!(err.to_string().contains("65"), "{err}");
 }
+
+#[test]
+fn a_file_with_too_many_phases_is_refused_at_once_and_says_why() {
+    // 120 000 phases took 70 s and then blamed a flapping phase that did
+    // not exist; the limit is checked before any other work.
+    let phase = "{\"target\": \"db\", \"for\": \"1s\"}";
+    let phases = vec![phase; tower_chaos::scenario::MAX_PHASES + 1].join(",\n");
+    let json = format!("{{\"name\": \"many\", \"phases\": [\n{phases}\n]}}");
+    let started = std::time::Instant::now();
+    let err = Scenario::parse(&json, Format::Json).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.field(), Some("phases"));
+    assert_eq!(
+        err.to_string(),
+        "<JSON text>: invalid `phases` = 10001 phases: a scenario has at most 10000 phases"
+    );
+}
