@@ -154,12 +154,44 @@ pub struct ProviderCounts {
     pub injected: Vec<(FaultKind, u64)>,
 }
 
+/// A target's counters read at a cut: what the report needs of a
+/// [`Report`], kept small (a rehearsal keeps one per target and segment,
+/// up to [`MAX_TIMELINE_CELLS`](super::MAX_TIMELINE_CELLS)).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mark {
+    seen: u64,
+    connections: u64,
+    faulted: u64,
+    /// The kinds injected so far (none with zero).
+    injected: Box<[(FaultKind, u64)]>,
+}
+
+impl From<Report> for Mark {
+    fn from(r: Report) -> Self {
+        Self {
+            seen: r.seen,
+            connections: r.connections,
+            faulted: r.faulted,
+            injected: r.by_kind.into_iter().filter(|(_, n)| *n > 0).collect(),
+        }
+    }
+}
+
+impl Mark {
+    fn injected(&self, kind: FaultKind) -> u64 {
+        self.injected
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
 impl ProviderCounts {
-    fn add(&mut self, after: &Report, before: &Report) {
+    fn add(&mut self, after: &Mark, before: &Mark) {
         self.seen += after.seen - before.seen;
         self.connections += after.connections - before.connections;
         self.faulted += after.faulted - before.faulted;
-        for (kind, n) in &after.by_kind {
+        for (kind, n) in &after.injected {
             let d = n - before.injected(*kind);
             if d == 0 {
                 continue;
@@ -365,7 +397,7 @@ pub(crate) fn build(
     run: &RunShared,
     speed: f64,
     targets: &[&Target],
-    marks: &[Vec<Report>],
+    marks: &[Vec<Mark>],
     probes: &[Probe],
 ) -> RehearsalReport {
     let scenario = &run.scenario;

@@ -17,7 +17,7 @@ use super::duration::Text;
 use super::faults::{Accumulator, AttrFn, Clearer, Cx};
 use super::limits::MAX_DURATION;
 use super::probe::{Probe, RunShared};
-use super::report::{self, RehearsalReport};
+use super::report::{self, Mark, RehearsalReport};
 use super::timeline::{Spell, label};
 use super::{Faults, Scenario, ScenarioError};
 use crate::{InjectedError, Target};
@@ -654,7 +654,7 @@ struct Running {
     current: Vec<Vec<(usize, Spell)>>,
     /// The target of each phase.
     of_phase: Vec<usize>,
-    marks: Vec<Vec<crate::Report>>,
+    marks: Vec<Vec<Mark>>,
 }
 
 impl Running {
@@ -700,8 +700,13 @@ impl Running {
     }
 
     fn snapshot(&mut self) {
-        self.marks
-            .push(self.r.targets.iter().map(|b| b.target.counts()).collect());
+        self.marks.push(
+            self.r
+                .targets
+                .iter()
+                .map(|b| Mark::from(b.target.counts()))
+                .collect(),
+        );
     }
 
     /// Reads the counters, installs what segment `i` needs, and publishes it.
