@@ -72,7 +72,8 @@ struct BenchmarksGuide;
 #[doc = include_str!("../docs/PEERS.md")]
 struct PeersGuide;
 
-/// `docs/RELIABILITY.md`'s examples, run as doctests.
+/// `docs/RELIABILITY.md`'s examples, run as doctests (its commands are
+/// `sh` blocks; a Rust block added there runs).
 #[cfg(doctest)]
 #[doc = include_str!("../docs/RELIABILITY.md")]
 struct ReliabilityGuide;

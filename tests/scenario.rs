@@ -574,21 +574,36 @@ async fn configuration_errors_come_before_anything_runs() {
         .await
         .unwrap_err();
     assert!(matches!(err, ScenarioError::NoAttributes { .. }), "{err}");
-    // A bad fault is found in the state where it is active, named.
-    let bad = scenario(
-        [Phase::new("a", "db")
-            .lasting(MIN)
-            .request(RequestFault::error().every(0))],
-        MIN,
+    // A bad fault is an error of the scenario, named after the fault.
+    let err = Scenario::builder("test")
+        .phase(
+            Phase::new("a", "db")
+                .lasting(MIN)
+                .request(RequestFault::error().every(0)),
+        )
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid `phases[0].request[0].trigger.every` = 0: must be at least 1"
     );
-    let err = Rehearsal::new(&bad)
+    // What only overlapping phases get wrong together is found before the
+    // run, in the state where they are active: more rules than a fault set
+    // takes.
+    let many = |name: &str| {
+        (0..40).fold(Phase::new(name, "db").lasting(MIN), |p, _| {
+            p.request(RequestFault::error().rate(0.01))
+        })
+    };
+    let crowded = scenario([many("a"), many("b")], MIN);
+    let err = Rehearsal::new(&crowded)
         .bind::<u32, BoxError>(&db)
         .run()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "target `db` while `a` is active: invalid `trigger.every` = 0: must be at least 1"
+    assert!(
+        err.to_string().starts_with("target `db` while `a+b` is active: "),
+        "{err}"
     );
     assert!(Rehearsal::new(&s).probe("cache").is_err());
     // Nothing was installed by the failed runs.

@@ -227,16 +227,21 @@ fn bad_connection_tables_name_line_column_and_field() {
             "fault = \"truncate\"\nbytes = 1\nonset = { bytes = 1 }",
             "`onset` applies to reset, stall, blackhole, timeout faults, not `truncate`",
         ),
-        (
-            "fault = \"slow_connect\"\nlatency = { uniform = { min = \"2s\", max = \"1s\" } }",
-            "minimum 2s is greater than maximum 1s",
-        ),
     ];
     for (table, message) in at_table {
         let (_, _, f, msg) = bad(table);
         assert_eq!(f.as_deref(), Some("phases[0].connection[0]"), "{table}: {msg}");
         assert!(msg.contains(message), "{table}: {msg}");
     }
+    // A bad latency is reported at the latency itself (issue 10).
+    let (l, c, f, msg) =
+        bad("fault = \"slow_connect\"\nlatency = { uniform = { min = \"2s\", max = \"1s\" } }");
+    assert_eq!(
+        (l, c, f.as_deref()),
+        (Some(7), Some(11), Some("phases[0].connection[0].latency")),
+        "{msg}"
+    );
+    assert!(msg.contains("minimum 2s is greater than maximum 1s"), "{msg}");
 }
 
 /// The `host` and `port` matchers pick the connections a connector makes:

@@ -289,3 +289,204 @@ async fn a_loaded_scenario_rehearses_two_targets() {
         .unwrap();
     assert_eq!(report.target("dynamodb").unwrap().seen_while_down, Some(1_884));
 }
+
+/// `(line, column, field, message)` of a load error.
+fn located(text: &str, format: Format) -> (Option<usize>, Option<usize>, Option<String>, String) {
+    let err = Scenario::parse(text, format).unwrap_err();
+    (
+        err.line(),
+        err.column(),
+        err.field().map(str::to_owned),
+        err.to_string(),
+    )
+}
+
+#[test]
+fn bad_latencies_are_refused_at_load_at_the_value() {
+    // Issue 10: these used to load and fail only when a rehearsal ran,
+    // without a line or column.
+    let toml = |table: &str| format!("name = \"x\"\n[[phases]]\ntarget = \"db\"\nfor = \"1m\"\n{table}\n");
+    let cases = [
+        (
+            toml("slow = { uniform = { min = \"2s\", max = \"1s\" } }"),
+            (
+                5,
+                8,
+                "phases[0].slow",
+                "`latency.uniform`: minimum 2s is greater than maximum 1s",
+            ),
+        ),
+        (
+            toml(
+                "[[phases.request]]\nfault = \"latency\"\nlatency = { log_normal = { median = \"0s\", sigma = 0.5 } }",
+            ),
+            (
+                7,
+                11,
+                "phases[0].request[0].latency",
+                "`latency.log_normal.median` = 0.0: must be finite and > 0",
+            ),
+        ),
+        (
+            toml(
+                "[[phases.http]]\nfault = \"latency\"\nlatency = { pareto = { scale = \"0s\", shape = 1.5 } }",
+            ),
+            (7, 11, "phases[0].http[0].latency", "`latency.pareto.scale` = 0.0"),
+        ),
+        (
+            toml(
+                "[[phases.http]]\nfault = \"latency\"\nlatency = { fixed = \"1s\", clamp = { min = \"2s\", max = \"1s\" } }",
+            ),
+            (
+                7,
+                11,
+                "phases[0].http[0].latency",
+                "`latency.clamp`: minimum 2s is greater than maximum 1s",
+            ),
+        ),
+    ];
+    for (text, (line, column, field, message)) in cases {
+        let (l, c, f, m) = located(&text, Format::Toml);
+        assert_eq!(
+            (l, c, f.as_deref()),
+            (Some(line), Some(column), Some(field)),
+            "{m}"
+        );
+        assert!(m.contains(message), "{m}");
+    }
+    let yaml = "name: x\nphases:\n- target: db\n  for: 1m\n  slow:\n    uniform: {min: 2s, max: 1s}\n";
+    let (l, c, f, m) = located(yaml, Format::Yaml);
+    assert_eq!(
+        (l, c, f.as_deref()),
+        (Some(6), Some(5), Some("phases[0].slow")),
+        "{m}"
+    );
+    let json = "{\"name\": \"x\", \"phases\": [{\"target\": \"db\", \"for\": \"1m\",\n \"slow\": {\"uniform\": {\"min\": \"2s\", \"max\": \"1s\"}}}]}";
+    let (l, c, f, m) = located(json, Format::Json);
+    assert_eq!(
+        (l, c, f.as_deref()),
+        (Some(2), Some(48), Some("phases[0].slow")),
+        "{m}"
+    );
+}
+
+#[test]
+fn durations_beyond_the_limit_are_refused_at_the_value() {
+    let yaml = "name: x\nphases:\n- target: db\n  for: 400d\n";
+    let (l, c, f, m) = located(yaml, Format::Yaml);
+    assert_eq!(
+        (l, c, f.as_deref()),
+        (Some(4), Some(8), Some("phases[0].for")),
+        "{m}"
+    );
+    assert!(m.contains("\"400d\" is longer than 365d"), "{m}");
+    // Any duration of a file: a `retry_after` that used to overflow
+    // `Retry-After`, a latency that a sample would have cut to a year.
+    let toml =
+        "name = \"x\"\n[[phases]]\ntarget = \"db\"\nfor = \"1m\"\nslow = \"18446744073709551615.5s\"\n";
+    let (l, c, f, _) = located(toml, Format::Toml);
+    assert_eq!((l, c, f.as_deref()), (Some(5), Some(8), Some("phases[0].slow")));
+    // A phase that ends beyond it is named by its position.
+    let ends_late =
+        "{\"name\": \"x\", \"phases\": [{\"target\": \"db\", \"at\": \"300d\", \"for\": \"100d\"}]}";
+    let err = Scenario::parse(ends_late, Format::Json).unwrap_err();
+    assert_eq!(err.field(), Some("phases[0].for"));
+    assert!(err.to_string().contains("would end at 400d"), "{err}");
+}
+
+#[test]
+fn deep_nesting_is_refused_before_parsing_in_every_format() {
+    // 200 KB of `[` took 97 s inside the YAML parser.
+    let opens = "[".repeat(200_000);
+    for (format, text, at) in [
+        (Format::Yaml, format!("name: x\nphases: {opens}"), (2, 41)),
+        (
+            Format::Json,
+            format!("{{\"name\": \"x\",\n\"phases\": {opens}"),
+            (2, 42),
+        ),
+        (Format::Toml, format!("name = \"x\"\nphases = {opens}"), (2, 42)),
+    ] {
+        let started = std::time::Instant::now();
+        let (l, c, f, m) = located(&text, format);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{format}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!((l, c, f), (Some(at.0), Some(at.1), None), "{format}: {m}");
+        assert!(m.contains("nested more than 32 levels deep"), "{m}");
+    }
+}
+
+#[test]
+fn oversized_and_non_utf8_files_say_so_with_the_offset() {
+    let big = format!(
+        "name = \"x\"\n# {}\n",
+        "x".repeat(tower_chaos::scenario::MAX_FILE_SIZE)
+    );
+    let err = Scenario::parse(&big, Format::Toml).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("larger than 4194304 bytes (MAX_FILE_SIZE)"),
+        "{err}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("tower-chaos-scenario-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("latin1.yaml");
+    std::fs::write(&file, b"name: x\nphases:\n- target: caf\xe9\n  for: 1m\n").unwrap();
+    let err = Scenario::from_file(&file).unwrap_err();
+    assert_eq!((err.line(), err.column()), (Some(3), Some(14)));
+    assert!(
+        err.to_string()
+            .contains("latin1.yaml:3:14: not UTF-8: invalid byte 0xe9 at byte offset 29"),
+        "{err}"
+    );
+    let huge = dir.join("huge.json");
+    std::fs::write(&huge, vec![b' '; tower_chaos::scenario::MAX_FILE_SIZE + 1]).unwrap();
+    let err = Scenario::from_file(&huge).unwrap_err();
+    assert!(
+        err.to_string().contains("huge.json: the file is larger than"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn whole_scenario_errors_name_the_phase() {
+    let yaml = "name: x\nphases:\n- target: db\n  for: 1m\n- target: db\n  name: db-1\n  for: 1m\n";
+    let err = Scenario::parse(yaml, Format::Yaml).unwrap_err();
+    assert_eq!(err.field(), Some("phases[1].name"));
+    assert!(err.to_string().contains("(phases[0] and phases[1])"), "{err}");
+    // More rules than a fault set takes, in one phase: an error of the
+    // file naming the phase, not of a later rehearsal.
+    let mut toml = "name = \"x\"\n[[phases]]\ntarget = \"db\"\nfor = \"1m\"\n".to_owned();
+    for _ in 0..=tower_chaos::MAX_RULES {
+        toml.push_str("[[phases.request]]\nfault = \"error\"\nrate = 0.1\n");
+    }
+    let err = Scenario::parse(&toml, Format::Toml).unwrap_err();
+    assert!(err.field().is_some_and(|f| f.starts_with("phases[0]")), "{err}");
+    assert!(err.to_string().contains("65"), "{err}");
+}
+
+#[test]
+fn a_file_with_too_many_phases_is_refused_at_once_and_says_why() {
+    // 120 000 phases took 70 s and then blamed a flapping phase that did
+    // not exist; the limit is checked before any other work.
+    let phase = "{\"target\": \"db\", \"for\": \"1s\"}";
+    let phases = vec![phase; tower_chaos::scenario::MAX_PHASES + 1].join(",\n");
+    let json = format!("{{\"name\": \"many\", \"phases\": [\n{phases}\n]}}");
+    let started = std::time::Instant::now();
+    let err = Scenario::parse(&json, Format::Json).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.field(), Some("phases"));
+    assert_eq!(
+        err.to_string(),
+        "<JSON text>: invalid `phases` = 10001 phases: a scenario has at most 10000 phases"
+    );
+}

@@ -113,7 +113,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             let digits = &frac[..frac.len().min(18)];
             let scale = 10u128.pow(digits.len() as u32);
             let f: u128 = digits.parse().map_err(|_| too_long())?;
-            part += f * nanos / scale;
+            // `f < scale <= 10^18` and `nanos < 10^14`: the product fits;
+            // the sum may not, for a whole part near the limit.
+            part = part.checked_add(f * nanos / scale).ok_or_else(too_long)?;
         }
         total = total.checked_add(part).ok_or_else(too_long)?;
     }
@@ -234,6 +236,17 @@ mod tests {
         assert!(err("1.2.3s").contains("not a number"));
         assert!(err("-5s").contains("expected a number"));
         assert!(err("99999999999999999999999d").contains("too long"));
+        // A whole part that fits u128 nanoseconds with a fraction that
+        // does not: an error, not a wrapped sum (release used to answer
+        // about 20.6 h).
+        let near = (u128::MAX / 86_400_000_000_000).to_string();
+        assert!(err(&format!("{near}.99999999d")).contains("too long"));
+        assert!(err(&format!("{near}.{}d", "9".repeat(5_000))).contains("too long"));
+        assert!(err("18446744073709551616s").contains("too long"));
+        assert_eq!(
+            parse_duration("18446744073709551615.999999999s").unwrap(),
+            Duration::MAX
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ScenarioError;
 use super::conditions::Conditions;
+use super::duration::Text;
+use super::timeline::within_limit;
 use crate::{
     Capacity, ConfigError, Fault, FaultAction, FaultSet, InjectedError, Latency, Rule, Target, Trigger,
 };
@@ -211,6 +214,77 @@ impl Faults {
     /// Whether there is described content that needs a binding.
     pub(crate) fn needs_binding(&self) -> bool {
         self.down || self.slow.is_some() || !self.request.is_empty()
+    }
+
+    /// The windows of the described faults (request faults, and the HTTP
+    /// and connection faults of files), relative to the phase's start.
+    pub(crate) fn windows(&self) -> impl Iterator<Item = (Duration, Duration)> + '_ {
+        let described = self.request.iter().filter_map(|r| r.when.window);
+        described.chain(self.typed.iter().filter_map(|t| t.window()))
+    }
+
+    /// Checks what a scenario can check before any rehearsal: the
+    /// latencies (as a fault set would when installed) and the windows
+    /// (`from` not after `to`, both within [`MAX_DURATION`]). `prefix`
+    /// names the table, e.g. `phases[2]`.
+    pub(crate) fn validate(&self, prefix: &str) -> Result<(), ScenarioError> {
+        let latency = |field: String, l: &Latency| {
+            l.validate()
+                .map_err(|e| ScenarioError::invalid(field, format!("{l:?}"), config_reason(&e)))
+        };
+        if let Some(l) = &self.slow {
+            latency(format!("{prefix}.slow"), l)?;
+        }
+        for (j, r) in self.request.iter().enumerate() {
+            if let Action::Latency(l) | Action::LatencyAfter(l) = &r.action {
+                latency(format!("{prefix}.request[{j}].latency"), l)?;
+            }
+        }
+        let request = self.request.iter().enumerate();
+        let described =
+            request.filter_map(|(j, r)| Some((format!("{prefix}.request[{j}].window"), r.when.window?)));
+        let typed = self
+            .typed
+            .iter()
+            .filter_map(|t| Some((format!("{prefix}.window"), t.window()?)));
+        for (field, (from, to)) in described.chain(typed) {
+            within_limit(&format!("{field}.from"), from)?;
+            within_limit(&format!("{field}.to"), to)?;
+            if from > to {
+                return Err(ScenarioError::invalid(
+                    field,
+                    format!("{}..{}", Text(from), Text(to)),
+                    "`from` is after `to`",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Compiles the phase's faults alone, as a rehearsal would install
+    /// them (described faults bound to a stand-in request type), so that a
+    /// bad trigger setting or too many rules is an error of the scenario,
+    /// named after the fault, rather than of a rehearsal. What only
+    /// overlapping phases together get wrong is still found by
+    /// [`Rehearsal::check`](super::Rehearsal::check).
+    pub(crate) fn dry_check(&self, prefix: &str, cx: &Cx) -> Result<(), ScenarioError> {
+        let check = |field: String, fill: &dyn Fn(&mut Accumulator)| {
+            let mut acc = Accumulator::default();
+            fill(&mut acc);
+            acc.check().map_err(|e| scenario_error(field, &e))
+        };
+        for (j, spec) in self.request.iter().enumerate() {
+            check(format!("{prefix}.request[{j}]"), &|acc| {
+                acc.push(cx.finish(spec.to_rule::<(), InjectedError>(cx, None)));
+            })?;
+        }
+        for t in &self.typed {
+            check(prefix.to_owned(), &|acc| t.contribute(cx, acc))?;
+        }
+        check(prefix.to_owned(), &|acc| {
+            self.contribute_request::<(), InjectedError>(cx, None, acc);
+            self.contribute_typed(cx, acc);
+        })
     }
 
     /// Attributes that keyed request faults read.
@@ -588,6 +662,37 @@ pub(crate) fn header_keyed(header: &Arc<str>, p: f64) -> crate::http::HttpTrigge
     })
 }
 
+/// A configuration error of the fault at `field`, as a scenario error
+/// naming the fault's own field under it (`phases[0].request[1].trigger.every`).
+fn scenario_error(field: String, e: &ConfigError) -> ScenarioError {
+    match e {
+        ConfigError::Invalid {
+            field: f,
+            value,
+            reason,
+        } => ScenarioError::Invalid {
+            field: format!("{field}.{f}"),
+            value: value.clone(),
+            reason: (*reason).to_owned(),
+        },
+        ConfigError::MinAboveMax { field: f, min, max } => ScenarioError::Invalid {
+            field: format!("{field}.{f}"),
+            value: format!("{min}..{max}"),
+            reason: "the minimum is greater than the maximum".to_owned(),
+        },
+        other => ScenarioError::invalid(field, "", other.to_string()),
+    }
+}
+
+/// What a configuration error says is wrong with a value (the scenario
+/// error names the field).
+pub(crate) fn config_reason(e: &ConfigError) -> String {
+    match e {
+        ConfigError::Invalid { field, reason, .. } => format!("{field}: {reason}"),
+        other => other.to_string(),
+    }
+}
+
 /// Where a phase's rules are being built: the phase, its start on the
 /// target's clock, the rehearsal's speed and the phase's ramp.
 #[derive(Debug, Clone)]
@@ -621,6 +726,11 @@ impl Cx {
 /// which every fault kind (request, HTTP, connection) reaches the engine.
 pub(crate) trait Contribute: Send + Sync + fmt::Debug {
     fn contribute(&self, cx: &Cx, acc: &mut Accumulator);
+    /// The window of a described fault, relative to its phase's start
+    /// (typed rules' windows read the target's clock: none here).
+    fn window(&self) -> Option<(Duration, Duration)> {
+        None
+    }
     /// Whether the rules fail every request the target sees.
     fn fails_every_request(&self) -> bool;
 }

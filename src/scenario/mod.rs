@@ -71,6 +71,7 @@ mod faults;
 #[cfg(feature = "serde")]
 mod file;
 mod histogram;
+mod limits;
 mod phase;
 #[cfg(all(feature = "http", feature = "io"))]
 pub mod presets;
@@ -85,6 +86,9 @@ pub use error::ScenarioError;
 pub use faults::{Faults, RequestFault};
 #[cfg(feature = "serde")]
 pub use file::{Format, LoadError};
+pub use limits::{MAX_DURATION, MAX_PHASES, MAX_SPELLS, MAX_TIMELINE_CELLS};
+#[cfg(feature = "serde")]
+pub use limits::{MAX_FILE_NESTING, MAX_FILE_SIZE};
 pub use phase::{Flap, Phase};
 pub use probe::{Classify, DefaultClassify, Probe, ProbeFuture, ProbeLayer, Probed};
 pub use report::{Observed, Percentiles, PhaseSummary, ProviderCounts, RehearsalReport, Row, TargetSummary};

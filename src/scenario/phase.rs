@@ -275,9 +275,13 @@ impl Phase {
     /// assert_eq!((p.start(), p.duration(), p.end()), (Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(90)));
     /// assert!(p.content().is_down() && p.ramping() == Some((1.0, 0.0)) && p.flapping().is_none());
     /// ```
+    ///
+    /// Saturates at `Duration::MAX` for a phase that was not built into a
+    /// scenario; a built scenario's phases end within
+    /// [`MAX_DURATION`](super::MAX_DURATION).
     #[must_use]
-    pub fn end(&self) -> Duration {
-        self.at + self.duration
+    pub const fn end(&self) -> Duration {
+        self.at.saturating_add(self.duration)
     }
 
     /// The phase's faults (the bad ones, for a flapping phase).
@@ -415,9 +419,12 @@ impl Flap {
     /// assert_eq!(f.period(), Duration::from_secs(540));
     /// assert!(f.good_faults().is_down());
     /// ```
+    ///
+    /// Saturates at `Duration::MAX` for spells that no scenario accepts
+    /// (each is at most [`MAX_DURATION`](super::MAX_DURATION)).
     #[must_use]
-    pub fn period(&self) -> Duration {
-        self.bad + self.good
+    pub const fn period(&self) -> Duration {
+        self.bad.saturating_add(self.good)
     }
 
     /// The faults while good.

@@ -1,13 +1,14 @@
 //! The rehearsal report: per target and per phase, what the provider saw
 //! and injected and what the caller observed.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use super::duration::Short;
 use super::probe::{Obs, Probe, RunShared};
-use super::timeline::{Spell, label};
+use super::timeline::{Spell, label_of};
 use crate::seed::Replay;
 use crate::{FaultKind, Report, SeedSource, Target};
 
@@ -153,12 +154,44 @@ pub struct ProviderCounts {
     pub injected: Vec<(FaultKind, u64)>,
 }
 
+/// A target's counters read at a cut: what the report needs of a
+/// [`Report`], kept small (a rehearsal keeps one per target and segment,
+/// up to [`MAX_TIMELINE_CELLS`](super::MAX_TIMELINE_CELLS)).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mark {
+    seen: u64,
+    connections: u64,
+    faulted: u64,
+    /// The kinds injected so far (none with zero).
+    injected: Box<[(FaultKind, u64)]>,
+}
+
+impl From<Report> for Mark {
+    fn from(r: Report) -> Self {
+        Self {
+            seen: r.seen,
+            connections: r.connections,
+            faulted: r.faulted,
+            injected: r.by_kind.into_iter().filter(|(_, n)| *n > 0).collect(),
+        }
+    }
+}
+
+impl Mark {
+    fn injected(&self, kind: FaultKind) -> u64 {
+        self.injected
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
 impl ProviderCounts {
-    fn add(&mut self, after: &Report, before: &Report) {
+    fn add(&mut self, after: &Mark, before: &Mark) {
         self.seen += after.seen - before.seen;
         self.connections += after.connections - before.connections;
         self.faulted += after.faulted - before.faulted;
-        for (kind, n) in &after.by_kind {
+        for (kind, n) in &after.injected {
             let d = n - before.injected(*kind);
             if d == 0 {
                 continue;
@@ -364,58 +397,82 @@ pub(crate) fn build(
     run: &RunShared,
     speed: f64,
     targets: &[&Target],
-    marks: &[Vec<Report>],
+    marks: &[Vec<Mark>],
     probes: &[Probe],
 ) -> RehearsalReport {
     let scenario = &run.scenario;
     let segments = &run.timeline.segments;
-    let down = |seg: usize, target: &str| {
-        segments[seg].active.iter().any(|(i, spell)| {
-            let p = &scenario.phases[*i];
-            let faults = match (spell, &p.flap) {
-                (Spell::Good, Some(flap)) => &flap.while_good,
-                _ => &p.faults,
-            };
-            &*p.target == target && p.spell_is_down(faults)
-        })
+    let down = |i: usize, spell: Spell| {
+        let p = &scenario.phases[i];
+        let faults = match (spell, &p.flap) {
+            (Spell::Good, Some(flap)) => &flap.while_good,
+            _ => &p.faults,
+        };
+        p.spell_is_down(faults)
     };
+    // Per target, in one pass: its active spells per segment, its span
+    // and its last phase (the work stays within the timeline's cells).
+    let mut mine: HashMap<&str, Vec<(usize, usize, Spell)>> = HashMap::new();
+    for (si, seg) in segments.iter().enumerate() {
+        for &(i, spell) in &seg.active {
+            mine.entry(&*scenario.phases[i].target)
+                .or_default()
+                .push((si, i, spell));
+        }
+    }
+    let mut spans: HashMap<&str, (Duration, Duration, usize)> = HashMap::new();
+    for (i, p) in scenario.phases.iter().enumerate() {
+        let span = spans.entry(&*p.target).or_insert((p.at, p.end(), i));
+        span.0 = span.0.min(p.at);
+        // The last phase to end; of several, the last given.
+        if p.end() >= span.1 {
+            (span.1, span.2) = (p.end(), i);
+        }
+    }
+    let target_index: HashMap<&str, usize> = targets.iter().enumerate().map(|(i, t)| (t.name(), i)).collect();
+    let probe_of: HashMap<&str, &Probe> = probes.iter().map(|p| (p.target(), p)).collect();
     let mut summaries = Vec::new();
     let mut phase_sums: Vec<(ProviderCounts, Obs)> = vec![Default::default(); scenario.phases.len()];
     let mut recoveries = vec![None; scenario.phases.len()];
     for name in scenario.targets() {
-        let Some(ti) = targets.iter().position(|t| t.name() == name) else {
+        let Some(&ti) = target_index.get(name) else {
             continue;
         };
-        let probe = probes.iter().find(|p| p.target() == name);
+        let probe = probe_of.get(name);
         let state = probe.map(|p| p.shared().state.lock().unwrap_or_else(PoisonError::into_inner));
         let mut rows: Vec<(String, Duration, ProviderCounts, Obs)> = Vec::new();
+        let mut row_of: HashMap<Arc<str>, usize> = HashMap::new();
         let mut seen_while_down = None;
+        let (first, end, _) = spans.get(name).copied().unwrap_or_default();
+        let entries = mine.get(name).map_or(&[][..], Vec::as_slice);
+        let mut at = 0;
         for (si, seg) in segments.iter().enumerate() {
-            let lbl = label(scenario, name, seg);
+            let from = at;
+            while at < entries.len() && entries[at].0 == si {
+                at += 1;
+            }
+            let active = &entries[from..at];
+            let lbl = label_of(scenario, active.iter().map(|e| (e.1, e.2)), (first, end), seg);
             let mut counts = ProviderCounts::default();
             counts.add(&marks[si + 1][ti], &marks[si][ti]);
             let obs = state.as_ref().map(|s| s.segments[si].clone()).unwrap_or_default();
-            if down(si, name) {
+            if active.iter().any(|e| down(e.1, e.2)) {
                 *seen_while_down.get_or_insert(0) += counts.seen;
             }
-            for (i, _) in &seg.active {
-                if &*scenario.phases[*i].target == name {
-                    add_counts(&mut phase_sums[*i].0, &counts);
-                    phase_sums[*i].1.merge(&obs);
-                }
+            for &(_, i, _) in active {
+                add_counts(&mut phase_sums[i].0, &counts);
+                phase_sums[i].1.merge(&obs);
             }
-            let row = match rows.iter_mut().find(|r| *r.0 == *lbl) {
-                Some(row) => row,
-                None => {
-                    rows.push((
-                        lbl.to_string(),
-                        Duration::ZERO,
-                        ProviderCounts::default(),
-                        Obs::default(),
-                    ));
-                    rows.last_mut().unwrap_or_else(|| unreachable!())
-                }
-            };
+            let r = *row_of.entry(Arc::clone(&lbl)).or_insert_with(|| {
+                rows.push((
+                    lbl.to_string(),
+                    Duration::ZERO,
+                    ProviderCounts::default(),
+                    Obs::default(),
+                ));
+                rows.len() - 1
+            });
+            let row = &mut rows[r];
             row.1 += seg.to - seg.from;
             add_counts(&mut row.2, &counts);
             row.3.merge(&obs);
@@ -425,12 +482,7 @@ pub(crate) fn build(
                 recoveries[*i] = *first;
             }
         }
-        let last = scenario
-            .phases
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| &*p.target == name)
-            .max_by_key(|(_, p)| p.end());
+        let last = spans.get(name).map(|&(_, _, i)| (i, &scenario.phases[i]));
         summaries.push(TargetSummary {
             name: name.to_owned(),
             seed: targets[ti].seed(),

@@ -1,7 +1,7 @@
 //! Rehearsals: running a scenario against real targets on tokio's clock.
 
 use std::any::TypeId;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -13,9 +13,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
+use super::duration::Text;
 use super::faults::{Accumulator, AttrFn, Clearer, Cx};
+use super::limits::MAX_DURATION;
 use super::probe::{Probe, RunShared};
-use super::report::{self, RehearsalReport};
+use super::report::{self, Mark, RehearsalReport};
 use super::timeline::{Spell, label};
 use super::{Faults, Scenario, ScenarioError};
 use crate::{InjectedError, Target};
@@ -217,6 +219,8 @@ pub struct ActivePhase {
 pub struct Rehearsal {
     run: Arc<RunShared>,
     targets: Vec<Bound>,
+    /// The registered targets by name (`targets` indices).
+    by_name: HashMap<String, usize>,
     probes: Vec<Probe>,
     speed: f64,
     status: watch::Sender<Status>,
@@ -249,6 +253,7 @@ impl Rehearsal {
         Self {
             run,
             targets: Vec::new(),
+            by_name: HashMap::new(),
             probes,
             speed: 1.0,
             status: watch::Sender::new(Status::default()),
@@ -256,16 +261,14 @@ impl Rehearsal {
     }
 
     fn entry(&mut self, target: &Target) -> &mut Bound {
-        let i = match self.targets.iter().position(|b| b.target.name() == target.name()) {
-            Some(i) => i,
-            None => {
-                self.targets.push(Bound {
-                    target: target.clone(),
-                    binders: Vec::new(),
-                });
-                self.targets.len() - 1
-            }
-        };
+        let targets = &mut self.targets;
+        let i = *self.by_name.entry(target.name().to_owned()).or_insert_with(|| {
+            targets.push(Bound {
+                target: target.clone(),
+                binders: Vec::new(),
+            });
+            targets.len() - 1
+        });
         &mut self.targets[i]
     }
 
@@ -440,16 +443,26 @@ impl Rehearsal {
     ///
     /// The first problem found, as a [`ScenarioError`].
     ///
+    /// A phase's own faults were already checked when the scenario was
+    /// built; what only overlapping phases get wrong together (more rules
+    /// of one kind than a fault set takes) is found here.
+    ///
     /// ```
     /// # use std::time::Duration;
     /// use tower_chaos::scenario::{Phase, Rehearsal, RequestFault, Scenario, ScenarioError};
-    /// let scenario = Scenario::builder("s")
-    ///     .phase(Phase::new("p", "db").lasting(Duration::from_secs(1)).request(RequestFault::error().rate(1.5)))
-    ///     .build()?;
+    /// let minute = Duration::from_secs(60);
+    /// let crowded = |name: &str| {
+    ///     (0..40).fold(Phase::new(name, "db").lasting(minute), |p, _| p.request(RequestFault::error().rate(0.01)))
+    /// };
+    /// let scenario = Scenario::builder("s").phase(crowded("a")).phase(crowded("b")).build()?;
     /// let db = tower_chaos::Target::builder("db").seed(1).build().unwrap();
     /// let err = Rehearsal::new(&scenario).bind::<u8, tower::BoxError>(&db).check().unwrap_err();
     /// assert!(matches!(err, ScenarioError::Faults { .. }));
-    /// assert!(err.to_string().contains("trigger.rate"));
+    /// assert!(err.to_string().starts_with("target `db` while `a+b` is active"), "{err}");
+    /// // A bad fault of one phase is an error of the scenario itself.
+    /// let bad = Phase::new("p", "db").lasting(minute).request(RequestFault::error().rate(1.5));
+    /// let err = Scenario::builder("s").phase(bad).build().unwrap_err();
+    /// assert!(err.to_string().contains("phases[0].request[0].trigger.rate"), "{err}");
     /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
     /// ```
     pub fn check(&self) -> Result<(), ScenarioError> {
@@ -461,16 +474,31 @@ impl Rehearsal {
             ));
         }
         let scenario = &self.run.scenario;
+        // Every deadline of the run is a scenario time divided by the
+        // speed: bounded here, the arithmetic of the run cannot overflow.
+        let latest = scenario.latest_offset();
+        if latest.as_secs_f64() / self.speed > MAX_DURATION.as_secs_f64() {
+            return Err(ScenarioError::invalid(
+                "speed",
+                self.speed,
+                format!(
+                    "stretches {} of timeline beyond {} (MAX_DURATION) of tokio time",
+                    Text(latest),
+                    Text(MAX_DURATION)
+                ),
+            ));
+        }
         for name in scenario.targets() {
-            if !self.targets.iter().any(|b| b.target.name() == name) {
+            if !self.by_name.contains_key(name) {
                 return Err(ScenarioError::TargetNotGiven {
                     target: name.to_owned(),
                     given: self.targets.iter().map(|b| b.target.name().to_owned()).collect(),
                 });
             }
         }
-        for p in &scenario.phases {
-            let bound = self.bound(&p.target);
+        let of_phase = self.target_of_phase();
+        for (p, &ti) in scenario.phases.iter().zip(&of_phase) {
+            let bound = &self.targets[ti];
             let contents = std::iter::once(&p.faults).chain(p.flap.as_ref().map(|f| &f.while_good));
             for faults in contents {
                 if faults.needs_binding() && bound.binders.is_empty() {
@@ -491,13 +519,13 @@ impl Rehearsal {
                 }
             }
         }
-        for bound in &self.targets {
-            let mut seen = HashSet::new();
-            for seg in &self.run.timeline.segments {
-                let active = self.active_on(bound.target.name(), &seg.active);
-                if active.is_empty() || !seen.insert(active.clone()) {
+        let mut seen = HashSet::new();
+        for seg in &self.run.timeline.segments {
+            for (ti, active) in by_target(&of_phase, &seg.active) {
+                if !seen.insert((ti, active.clone())) {
                     continue;
                 }
+                let bound = &self.targets[ti];
                 self.accumulate(bound, &active, Duration::ZERO)
                     .check()
                     .map_err(|source| ScenarioError::Faults {
@@ -510,20 +538,14 @@ impl Rehearsal {
         Ok(())
     }
 
-    fn bound(&self, name: &str) -> &Bound {
-        // `check` verified that every target of the scenario is registered.
-        self.targets
+    /// For each phase, the index of its registered target (`check` made
+    /// sure there is one).
+    fn target_of_phase(&self) -> Vec<usize> {
+        self.run
+            .scenario
+            .phases
             .iter()
-            .find(|b| b.target.name() == name)
-            .unwrap_or_else(|| unreachable!("target `{name}` checked"))
-    }
-
-    fn active_on(&self, target: &str, active: &[(usize, Spell)]) -> Vec<(usize, Spell)> {
-        let phases = &self.run.scenario.phases;
-        active
-            .iter()
-            .filter(|(i, _)| &*phases[*i].target == target)
-            .copied()
+            .map(|p| self.by_name.get(&*p.target).copied().unwrap_or(usize::MAX))
             .collect()
     }
 
@@ -538,6 +560,7 @@ impl Rehearsal {
                 (Spell::Good, Some(flap)) => &flap.while_good,
                 _ => &p.faults,
             };
+            // `check` bounded every scenario time divided by the speed.
             let start = base + p.at.div_f64(speed);
             let cx = Cx {
                 phase: Arc::clone(&p.name),
@@ -622,11 +645,16 @@ impl Rehearsal {
 /// at each cut.
 struct Running {
     r: Rehearsal,
-    t0: Instant,
+    /// When each segment after the first starts, then when the timeline
+    /// ends.
+    deadlines: Vec<Instant>,
     bases: Vec<Duration>,
     guard: Installed,
-    current: Vec<Option<Vec<(usize, Spell)>>>,
-    marks: Vec<Vec<crate::Report>>,
+    /// Per target, the spells whose faults are installed.
+    current: Vec<Vec<(usize, Spell)>>,
+    /// The target of each phase.
+    of_phase: Vec<usize>,
+    marks: Vec<Vec<Mark>>,
 }
 
 impl Running {
@@ -634,6 +662,20 @@ impl Running {
     fn start(r: Rehearsal) -> Result<Self, ScenarioError> {
         r.check()?;
         let t0 = Instant::now();
+        let timeline = &r.run.timeline;
+        let ends = timeline.segments.iter().map(|s| s.from).skip(1);
+        let deadlines = ends
+            .chain([r.run.scenario.duration])
+            .map(|at| t0.checked_add(at.div_f64(r.speed)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                ScenarioError::invalid(
+                    "speed",
+                    r.speed,
+                    "the timeline ends beyond what tokio's clock can read",
+                )
+            })?;
+        let of_phase = r.target_of_phase();
         let _ = r.run.start.set((t0, r.speed));
         tracing::info!(
             target: "tower_chaos",
@@ -643,12 +685,13 @@ impl Running {
             "rehearsal started"
         );
         let mut running = Self {
-            t0,
+            deadlines,
+            of_phase,
             bases: r.targets.iter().map(|b| b.target.elapsed()).collect(),
             guard: Installed {
                 entries: r.targets.iter().map(|b| (b.target.clone(), Vec::new())).collect(),
             },
-            current: vec![None; r.targets.len()],
+            current: vec![Vec::new(); r.targets.len()],
             marks: Vec::with_capacity(r.run.timeline.segments.len() + 1),
             r,
         };
@@ -657,8 +700,13 @@ impl Running {
     }
 
     fn snapshot(&mut self) {
-        self.marks
-            .push(self.r.targets.iter().map(|b| b.target.counts()).collect());
+        self.marks.push(
+            self.r
+                .targets
+                .iter()
+                .map(|b| Mark::from(b.target.counts()))
+                .collect(),
+        );
     }
 
     /// Reads the counters, installs what segment `i` needs, and publishes it.
@@ -666,9 +714,17 @@ impl Running {
         self.snapshot();
         let r = &self.r;
         let seg = &r.run.timeline.segments[i];
-        for (ti, bound) in r.targets.iter().enumerate() {
-            let active = r.active_on(bound.target.name(), &seg.active);
-            if self.current[ti].as_ref() == Some(&active) {
+        // Only the targets active before or from now can change: the work
+        // per cut is in what is active, not in the number of targets.
+        let mut next: HashMap<usize, Vec<(usize, Spell)>> = by_target(&self.of_phase, &seg.active).collect();
+        let before = self.current.iter().enumerate().filter(|(_, a)| !a.is_empty());
+        let mut changed: Vec<usize> = before.map(|(ti, _)| ti).chain(next.keys().copied()).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        for ti in changed {
+            let bound = &r.targets[ti];
+            let active = next.remove(&ti).unwrap_or_default();
+            if self.current[ti] == active {
                 continue;
             }
             let installed = r
@@ -680,7 +736,7 @@ impl Running {
                     source,
                 })?;
             self.guard.replace(ti, installed);
-            self.current[ti] = Some(active);
+            self.current[ti] = active;
         }
         r.run.enter(i);
         let active = seg
@@ -714,11 +770,12 @@ impl Running {
     async fn drive(mut self) -> Result<RehearsalReport, ScenarioError> {
         let speed = self.r.speed;
         for i in 1..self.r.run.timeline.segments.len() {
-            let from = self.r.run.timeline.segments[i].from;
-            sleep_until(self.t0 + from.div_f64(speed)).await;
+            sleep_until(self.deadlines[i - 1]).await;
             self.enter(i)?;
         }
-        sleep_until(self.t0 + self.r.run.scenario.duration.div_f64(speed)).await;
+        if let Some(end) = self.deadlines.last() {
+            sleep_until(*end).await;
+        }
         self.snapshot();
         let Self { r, guard, marks, .. } = self;
         drop(guard);
@@ -732,6 +789,25 @@ impl Running {
         let targets: Vec<&Target> = r.targets.iter().map(|b| &b.target).collect();
         Ok(report::build(&r.run, speed, &targets, &marks, &r.probes))
     }
+}
+
+/// The active spells of a segment grouped by target index (`of_phase`
+/// gives each phase's), each group in phase order.
+fn by_target(
+    of_phase: &[usize],
+    active: &[(usize, Spell)],
+) -> impl Iterator<Item = (usize, Vec<(usize, Spell)>)> {
+    let mut groups: Vec<(usize, Vec<(usize, Spell)>)> = Vec::new();
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    for &(i, spell) in active {
+        let ti = of_phase[i];
+        let g = *slot.entry(ti).or_insert_with(|| {
+            groups.push((ti, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push((i, spell));
+    }
+    groups.into_iter()
 }
 
 /// What the rehearsal installed on each target, cleared on drop (at the

@@ -1,13 +1,13 @@
 //! Scenarios and their timelines.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::duration::Text;
-use super::{Phase, ScenarioError};
-
-/// The most spells (phase intervals, flapping included) a timeline may have.
-const MAX_SPELLS: usize = 100_000;
+use super::faults::Cx;
+use super::limits::{MAX_DURATION, MAX_PHASES, MAX_SPELLS, MAX_TIMELINE_CELLS};
+use super::{Faults, Phase, ScenarioError};
 
 /// A named timeline of [`Phase`]s over named targets: at offset T, for
 /// duration D, target X has faults F. Built with [`Scenario::builder`] or
@@ -141,13 +141,12 @@ impl Scenario {
     /// ```
     #[must_use]
     pub fn targets(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for p in &self.phases {
-            if !names.contains(&&*p.target) {
-                names.push(&p.target);
-            }
-        }
-        names
+        let mut seen = HashSet::new();
+        self.phases
+            .iter()
+            .map(|p| &*p.target)
+            .filter(|t| seen.insert(*t))
+            .collect()
     }
 
     /// The same scenario with target `from` renamed `to`: fit a preset to
@@ -205,47 +204,106 @@ impl Scenario {
         Ok(self)
     }
 
-    /// Splits the timeline into segments over which the set of active
-    /// spells is constant.
-    pub(crate) fn timeline(&self) -> Timeline {
-        let mut spells = Vec::new();
+    /// Every spell of the timeline: `(start, end, phase index, spell)`, in
+    /// phase order (a flapping phase's spells in time order).
+    fn spells(&self) -> Vec<(Duration, Duration, usize, Spell)> {
+        let mut spells = Vec::with_capacity(self.phases.len());
         for (index, p) in self.phases.iter().enumerate() {
+            let end = p.end();
             match &p.flap {
-                None => spells.push((p.at, p.end(), index, Spell::Steady)),
+                None => spells.push((p.at, end, index, Spell::Steady)),
                 Some(flap) => {
                     let mut t = p.at;
                     let mut bad = true;
-                    while t < p.end() {
+                    while t < end {
                         let len = if bad { flap.bad } else { flap.good };
-                        let end = (t + len).min(p.end());
-                        spells.push((t, end, index, if bad { Spell::Bad } else { Spell::Good }));
-                        t = end;
+                        // Both below `MAX_DURATION` once built: no overflow.
+                        let to = t.saturating_add(len).min(end);
+                        spells.push((t, to, index, if bad { Spell::Bad } else { Spell::Good }));
+                        t = to;
                         bad = !bad;
                     }
                 }
             }
         }
+        spells
+    }
+
+    /// The cuts of the timeline: every spell's start and end, zero and the
+    /// duration, sorted, without duplicates.
+    fn cuts(&self, spells: &[(Duration, Duration, usize, Spell)]) -> Vec<Duration> {
         let mut cuts: Vec<Duration> = spells.iter().flat_map(|s| [s.0, s.1]).collect();
         cuts.push(Duration::ZERO);
         cuts.push(self.duration);
         cuts.retain(|c| *c <= self.duration);
-        cuts.sort();
+        cuts.sort_unstable();
         cuts.dedup();
-        let segments = cuts
+        cuts
+    }
+
+    /// Splits the timeline into segments over which the set of active
+    /// spells is constant: a sweep over the sorted cuts, linear in the
+    /// size of the result (bounded by [`MAX_TIMELINE_CELLS`]).
+    pub(crate) fn timeline(&self) -> Timeline {
+        let spells = self.spells();
+        let cuts = self.cuts(&spells);
+        let mut segments: Vec<Segment> = cuts
             .windows(2)
-            .map(|w| {
-                let (from, to) = (w[0], w[1]);
-                let mut active: Vec<(usize, Spell)> = spells
-                    .iter()
-                    .filter(|s| s.0 <= from && to <= s.1)
-                    .map(|s| (s.2, s.3))
-                    .collect();
-                active.sort_by_key(|a| a.0);
-                Segment { from, to, active }
+            .map(|w| Segment {
+                from: w[0],
+                to: w[1],
+                active: Vec::new(),
             })
             .collect();
+        // Spells come in phase order, so each segment's list is too.
+        let n = segments.len();
+        for (from, to, index, spell) in spells {
+            let (lo, hi) = (position(&cuts, from), position(&cuts, to).min(n));
+            for seg in &mut segments[lo.min(hi)..hi] {
+                seg.active.push((index, spell));
+            }
+        }
         Timeline { segments }
     }
+
+    /// The cells of the timeline (see [`MAX_TIMELINE_CELLS`]), without
+    /// building it: `(segments, targets, Σ active spells per segment)`.
+    fn size(&self) -> (usize, usize, usize) {
+        let spells = self.spells();
+        let cuts = self.cuts(&spells);
+        let active = spells
+            .iter()
+            .map(|s| position(&cuts, s.1) - position(&cuts, s.0))
+            .sum();
+        (cuts.len().saturating_sub(1), self.targets().len(), active)
+    }
+
+    /// The first start and the last end of the phases on `target`: what
+    /// tells `before`, `between` and `after` apart in [`label`].
+    pub(crate) fn span(&self, target: &str) -> (Duration, Duration) {
+        let mine = self.phases.iter().filter(|p| &*p.target == target);
+        let first = mine.clone().map(|p| p.at).min().unwrap_or_default();
+        let last = mine.map(Phase::end).max().unwrap_or_default();
+        (first, last)
+    }
+
+    /// The largest scenario time a rehearsal turns into a deadline: the
+    /// duration, or the end of a fault window, whichever is later.
+    pub(crate) fn latest_offset(&self) -> Duration {
+        self.phases
+            .iter()
+            .flat_map(|p| {
+                let good = p.flap.as_ref().map(|f| &f.while_good);
+                std::iter::once(&p.faults).chain(good).flat_map(Faults::windows)
+            })
+            .map(|(_, to)| to)
+            .fold(self.duration, Duration::max)
+    }
+}
+
+/// The index of `t` among the sorted `cuts` (every spell boundary is one).
+fn position(cuts: &[Duration], t: Duration) -> usize {
+    cuts.partition_point(|c| *c < t)
 }
 
 /// Which part of a phase is active.
@@ -379,7 +437,11 @@ impl ScenarioBuilder {
     /// [`ScenarioError`] naming the field: no phases, an empty name or
     /// target, a phase that lasts zero, duplicate phase names, a ramp
     /// outside `0.0..=1.0`, a flap spell of zero, a duration shorter than
-    /// the phases, too many flapping spells (more than 100 000).
+    /// the phases, a bad latency or fault window, and the limits: a
+    /// duration, offset or phase end beyond [`MAX_DURATION`], more than
+    /// [`MAX_PHASES`] phases, [`MAX_SPELLS`] spells or
+    /// [`MAX_TIMELINE_CELLS`] cells. Building is `O(n log n)` in the
+    /// phases and spells.
     ///
     /// ```
     /// use std::time::Duration;
@@ -403,7 +465,16 @@ impl ScenarioBuilder {
                 "a scenario needs at least one phase",
             ));
         }
+        if self.phases.len() > MAX_PHASES {
+            return Err(ScenarioError::invalid(
+                "phases",
+                format!("{} phases", self.phases.len()),
+                format!("a scenario has at most {MAX_PHASES} phases"),
+            ));
+        }
+        let mut names: HashMap<&str, usize> = HashMap::with_capacity(self.phases.len());
         let mut spells = 0usize;
+        let mut last = Duration::ZERO;
         for (i, p) in self.phases.iter().enumerate() {
             let field = |f: &str| format!("phases[{i}].{f}");
             if p.name.trim().is_empty() {
@@ -416,13 +487,14 @@ impl ScenarioBuilder {
                     "must not be empty",
                 ));
             }
-            if let Some(j) = self.phases[..i].iter().position(|q| q.name == p.name) {
+            if let Some(&first) = names.get(&*p.name) {
                 return Err(ScenarioError::DuplicatePhase {
                     name: p.name.to_string(),
-                    first: j,
+                    first,
                     second: i,
                 });
             }
+            names.insert(&p.name, i);
             if p.duration.is_zero() {
                 return Err(ScenarioError::invalid(
                     field("for"),
@@ -430,6 +502,22 @@ impl ScenarioBuilder {
                     "a phase must last longer than zero",
                 ));
             }
+            within_limit(&field("at"), p.at)?;
+            within_limit(&field("for"), p.duration)?;
+            let end = p.at.saturating_add(p.duration);
+            if end > MAX_DURATION {
+                return Err(ScenarioError::invalid(
+                    field("for"),
+                    Text(p.duration),
+                    format!(
+                        "the phase would end at {} (at {} + for), after the limit of {} (MAX_DURATION)",
+                        Text(end),
+                        Text(p.at),
+                        Text(MAX_DURATION)
+                    ),
+                ));
+            }
+            last = last.max(end);
             if let Some((from, to)) = p.ramp {
                 for (name, v) in [("ramp.from", from), ("ramp.to", to)] {
                     if !(0.0..=1.0).contains(&v) {
@@ -437,6 +525,14 @@ impl ScenarioBuilder {
                     }
                 }
             }
+            p.faults.validate(&format!("phases[{i}]"))?;
+            let cx = Cx {
+                phase: Arc::clone(&p.name),
+                start: p.at,
+                speed: 1.0,
+                ramp: p.ramp.map(|(from, to)| (from, to, p.at, end)),
+            };
+            p.faults.dry_check(&format!("phases[{i}]"), &cx)?;
             spells += 1;
             if let Some(flap) = &p.flap {
                 for (name, d) in [("flap.bad", flap.bad), ("flap.good", flap.good)] {
@@ -447,19 +543,25 @@ impl ScenarioBuilder {
                             "must be longer than zero",
                         ));
                     }
+                    within_limit(&field(name), d)?;
                 }
+                flap.while_good.validate(&field("flap.while_good"))?;
+                flap.while_good.dry_check(&field("flap.while_good"), &cx)?;
                 let n = p.duration.as_nanos() / flap.period().as_nanos() * 2 + 2;
-                spells = spells.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
-            }
-            if spells > MAX_SPELLS {
-                return Err(ScenarioError::invalid(
-                    field("flap"),
-                    format!("{} spells", spells),
-                    "the timeline would have more than 100000 spells; flap more slowly",
-                ));
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                spells = spells.saturating_add(n);
+                if spells > MAX_SPELLS {
+                    return Err(ScenarioError::invalid(
+                        field("flap"),
+                        format!("{n} spells"),
+                        format!(
+                            "the timeline would have {spells} spells in all, more than {MAX_SPELLS} \
+                             (MAX_SPELLS); flap more slowly"
+                        ),
+                    ));
+                }
             }
         }
-        let last = self.phases.iter().map(Phase::end).max().unwrap_or_default();
         let duration = match self.duration {
             Some(d) if d < last => {
                 return Err(ScenarioError::invalid(
@@ -468,39 +570,80 @@ impl ScenarioBuilder {
                     format!("shorter than the phases, which end at {}", Text(last)),
                 ));
             }
-            Some(d) => d,
+            Some(d) => {
+                within_limit("duration", d)?;
+                d
+            }
             None => last,
         };
-        Ok(Scenario {
+        let scenario = Scenario {
             name: self.name,
             description: self.description,
             phases: self.phases,
             duration,
-        })
+        };
+        let (segments, targets, active) = scenario.size();
+        let cells = segments.saturating_mul(targets).saturating_add(active);
+        if cells > MAX_TIMELINE_CELLS {
+            return Err(ScenarioError::invalid(
+                "phases",
+                format!("{} phases on {targets} targets", scenario.phases.len()),
+                format!(
+                    "the timeline would hold {cells} cells ({segments} segments × {targets} targets + \
+                     {active} active phases over the segments), more than {MAX_TIMELINE_CELLS} \
+                     (MAX_TIMELINE_CELLS): use fewer targets or fewer overlapping phases"
+                ),
+            ));
+        }
+        Ok(scenario)
     }
+}
+
+/// Refuses a duration beyond [`MAX_DURATION`].
+pub(crate) fn within_limit(field: &str, d: Duration) -> Result<(), ScenarioError> {
+    if d > MAX_DURATION {
+        return Err(ScenarioError::invalid(
+            field,
+            Text(d),
+            format!("must be at most {} (MAX_DURATION)", Text(MAX_DURATION)),
+        ));
+    }
+    Ok(())
 }
 
 /// Label of a segment for one target: the active phases joined with `+`
 /// (flapping spells marked), or `before`/`between`/`after` when none is.
 pub(crate) fn label(scenario: &Scenario, target: &str, seg: &Segment) -> Arc<str> {
-    let mut names = Vec::new();
-    for (i, spell) in &seg.active {
-        let p = &scenario.phases[*i];
-        if &*p.target != target {
-            continue;
-        }
-        names.push(match spell {
-            Spell::Steady => p.name.to_string(),
-            Spell::Bad => format!("{} (bad)", p.name),
-            Spell::Good => format!("{} (good)", p.name),
-        });
-    }
+    let mine = seg
+        .active
+        .iter()
+        .copied()
+        .filter(|(i, _)| &*scenario.phases[*i].target == target);
+    label_of(scenario, mine, scenario.span(target), seg)
+}
+
+/// [`label`], given the target's own active spells in `seg` (in phase
+/// order) and its [`span`](Scenario::span): the report labels every
+/// segment of every target, and must not scan every phase each time.
+pub(crate) fn label_of(
+    scenario: &Scenario,
+    mine: impl Iterator<Item = (usize, Spell)>,
+    (first, last): (Duration, Duration),
+    seg: &Segment,
+) -> Arc<str> {
+    let names: Vec<String> = mine
+        .map(|(i, spell)| {
+            let p = &scenario.phases[i];
+            match spell {
+                Spell::Steady => p.name.to_string(),
+                Spell::Bad => format!("{} (bad)", p.name),
+                Spell::Good => format!("{} (good)", p.name),
+            }
+        })
+        .collect();
     if !names.is_empty() {
         return names.join("+").into();
     }
-    let mine = scenario.phases.iter().filter(|p| &*p.target == target);
-    let first = mine.clone().map(|p| p.at).min().unwrap_or_default();
-    let last = mine.map(Phase::end).max().unwrap_or_default();
     if seg.to <= first {
         "before".into()
     } else if seg.from >= last {

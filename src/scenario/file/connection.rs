@@ -55,6 +55,10 @@ impl Contribute for ConnSpec {
         acc.push(cx.finish(self.when.limit(rule)));
     }
 
+    fn window(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        self.when.window
+    }
+
     fn fails_every_request(&self) -> bool {
         self.host.is_none()
             && self.port.is_none()

@@ -48,6 +48,10 @@ impl Contribute for HttpSpec {
         acc.push(cx.finish(self.when.limit(rule)));
     }
 
+    fn window(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        self.when.window
+    }
+
     fn fails_every_request(&self) -> bool {
         self.matcher.is_none() && self.when.is_unconditional() && self.fault.fails_outright()
     }

@@ -15,12 +15,15 @@ mod connection;
 mod http;
 #[cfg(any(feature = "http", feature = "io"))]
 mod parameters;
+mod scan;
 mod schema;
 mod values;
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::limits::MAX_FILE_SIZE;
 use super::{Scenario, ScenarioError};
 use schema::ScenarioFile;
 
@@ -106,7 +109,10 @@ pub enum LoadError {
         path: PathBuf,
     },
     /// The text is not a valid scenario: bad syntax, an unknown field, a bad
-    /// value.
+    /// value; or it was refused before parsing: larger than
+    /// [`MAX_FILE_SIZE`], not UTF-8 (at the first bad byte, with its
+    /// offset), nested deeper than
+    /// [`MAX_FILE_NESTING`](super::MAX_FILE_NESTING) (at the bracket).
     #[error("{}", parse_message(origin, *line, *column, field.as_deref(), message))]
     Parse {
         /// The file (or `<FORMAT text>`).
@@ -128,6 +134,8 @@ pub enum LoadError {
     Invalid {
         /// The file (or `<FORMAT text>`).
         origin: String,
+        /// Path of the field, e.g. `phases[3].for`, or of the phase.
+        field: Option<String>,
         /// What is wrong.
         #[source]
         source: Box<ScenarioError>,
@@ -201,10 +209,7 @@ impl LoadError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Parse { field, .. } => field.as_deref(),
-            Self::Invalid { source, .. } => match &**source {
-                ScenarioError::Invalid { field, .. } => Some(field),
-                _ => None,
-            },
+            Self::Invalid { field, .. } => field.as_deref(),
             _ => None,
         }
     }
@@ -215,9 +220,11 @@ impl Scenario {
     ///
     /// # Errors
     ///
-    /// [`LoadError`]: the file cannot be read, its extension is unknown, or
-    /// its content is not a valid scenario (with file, line, column and
-    /// field).
+    /// [`LoadError`]: the file cannot be read, its extension is unknown, it
+    /// is larger than [`MAX_FILE_SIZE`] (only that much is read), not
+    /// UTF-8 or nested too deeply, or its content is not a valid scenario
+    /// (with file, line, column and field; for checks of the whole
+    /// scenario, the field names the phase's position, `phases[3].for`).
     ///
     /// ```no_run
     /// let scenario = tower_chaos::scenario::Scenario::from_file("tests/scenarios/outage.toml")?;
@@ -229,11 +236,25 @@ impl Scenario {
         let format = Format::from_path(path).ok_or_else(|| LoadError::UnknownFormat {
             path: path.to_owned(),
         })?;
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        let origin = path.display().to_string();
+        let io = |source| LoadError::Io {
             path: path.to_owned(),
             source,
+        };
+        // Read at most one byte more than the limit: a huge or endless
+        // file (a device, a pipe) is refused without reading it all.
+        let mut bytes = Vec::new();
+        let limit = u64::try_from(MAX_FILE_SIZE).unwrap_or(u64::MAX).saturating_add(1);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .map_err(io)?;
+        let refused = |r: scan::Refused, text: &str| refused(r, text, format, &origin);
+        scan::size(bytes.len()).map_err(|r| refused(r, ""))?;
+        let text = scan::utf8(&bytes).map_err(|r| {
+            let valid = std::str::from_utf8(&bytes[..r.at.unwrap_or(0)]).unwrap_or_default();
+            refused(r, valid)
         })?;
-        load(&text, format, &path.display().to_string())
+        load(text, format, &origin)
     }
 
     /// Parses a scenario from text in `format`.
@@ -264,7 +285,23 @@ impl Scenario {
     }
 }
 
+/// A file refused before parsing, at the line and column of the offset
+/// where there is one.
+fn refused(r: scan::Refused, text: &str, format: Format, origin: &str) -> LoadError {
+    let (line, column) = r.at.map(|at| line_col(text, at)).unzip();
+    LoadError::Parse {
+        origin: origin.to_owned(),
+        format,
+        line,
+        column,
+        field: None,
+        message: r.message,
+    }
+}
+
 fn load(text: &str, format: Format, origin: &str) -> Result<Scenario, LoadError> {
+    scan::size(text.len()).map_err(|r| refused(r, text, format, origin))?;
+    scan::nesting(text, format).map_err(|r| refused(r, text, format, origin))?;
     let parse_error = |line, column, field: Option<String>, message: String| LoadError::Parse {
         origin: origin.to_owned(),
         format,
@@ -326,6 +363,11 @@ fn load(text: &str, format: Format, origin: &str) -> Result<Scenario, LoadError>
     };
     file.into_scenario().map_err(|source| LoadError::Invalid {
         origin: origin.to_owned(),
+        field: match &source {
+            ScenarioError::Invalid { field, .. } => Some(field.clone()),
+            ScenarioError::DuplicatePhase { second, .. } => Some(format!("phases[{second}].name")),
+            _ => None,
+        },
         source: Box::new(source),
     })
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Unexpected, Visitor};
 
 use crate::scenario::duration::Text;
-use crate::scenario::parse_duration;
+use crate::scenario::{MAX_DURATION, parse_duration};
 use crate::{Capacity, Latency};
 
 /// A duration as text (`"90s"`, `"2h15m"`).
@@ -25,11 +25,24 @@ impl<'de> Deserialize<'de> for DurationText {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
-                parse_duration(v).map(DurationText).map_err(E::custom)
+                limited(v).map(DurationText).map_err(E::custom)
             }
         }
         d.deserialize_str(V)
     }
+}
+
+/// A duration as text, at most [`MAX_DURATION`]: every duration of a
+/// file is bounded, so no arithmetic on it can overflow.
+fn limited(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text).map_err(|e| e.to_string())?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "duration {text:?} is longer than {}, the longest a scenario takes (MAX_DURATION)",
+            Text(MAX_DURATION)
+        ));
+    }
+    Ok(d)
 }
 
 /// A window relative to the phase's start: `{ from, to }`.
@@ -195,7 +208,7 @@ impl<'de> Deserialize<'de> for LatencyFile {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LatencyFile, E> {
-                parse_duration(v)
+                limited(v)
                     .map(|d| LatencyFile(Latency::fixed(d)))
                     .map_err(E::custom)
             }
@@ -246,6 +259,10 @@ impl<'de> Deserialize<'de> for LatencyFile {
                 if let Some(c) = clamp {
                     latency = latency.clamp(c.min.0, c.max.0);
                 }
+                // What a fault set would refuse when a rehearsal installs
+                // it (a minimum above its maximum, a median or scale of
+                // zero), refused here, at the latency's own position.
+                latency.validate().map_err(de::Error::custom)?;
                 Ok(LatencyFile(latency))
             }
         }
