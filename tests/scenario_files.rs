@@ -324,14 +324,14 @@ fn bad_latencies_are_refused_at_load_at_the_value() {
                 7,
                 11,
                 "phases[0].request[0].latency",
-                "`latency.log_normal.median` = 0.0: must be finite and > 0",
+                "`latency.log_normal.median` = 0ns: must be > 0",
             ),
         ),
         (
             toml(
                 "[[phases.http]]\nfault = \"latency\"\nlatency = { pareto = { scale = \"0s\", shape = 1.5 } }",
             ),
-            (7, 11, "phases[0].http[0].latency", "`latency.pareto.scale` = 0.0"),
+            (7, 11, "phases[0].http[0].latency", "`latency.pareto.scale` = 0ns: must be > 0"),
         ),
         (
             toml(
