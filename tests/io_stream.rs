@@ -157,9 +157,11 @@ async fn read_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
     let elapsed = start.elapsed();
     assert_eq!(got, data);
     let expected = Duration::from_secs_f64(BYTES as f64 / RATE as f64);
-    let chunk = Duration::from_millis(100); // one quantum: 100 ms of bytes
+    // Bytes are paid for before they pass: never early, and late by at
+    // most the 10 ms worth a read waits for.
+    let slack = Duration::from_millis(10);
     assert!(
-        elapsed + chunk >= expected && elapsed <= expected + chunk,
+        elapsed >= expected && elapsed <= expected + slack,
         "{elapsed:?} vs {expected:?}"
     );
     assert!(client.counters().snapshot().fault(FaultKind::Bandwidth) > 0);
@@ -184,11 +186,8 @@ async fn write_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
     assert_eq!(got, pattern(BYTES));
     let elapsed = done - start;
     let expected = Duration::from_secs(5);
-    let chunk = Duration::from_millis(100);
-    assert!(
-        elapsed + chunk >= expected && elapsed <= expected + chunk,
-        "{elapsed:?}"
-    );
+    // Each piece is paid before it is written: exactly B / R.
+    assert_eq!(elapsed, expected, "{elapsed:?}");
     Ok(())
 }
 
@@ -381,11 +380,10 @@ async fn write_truncation_is_a_short_write_then_broken_pipe() -> io::Result<()> 
     assert_eq!(got, b"abcd", "the peer reads exactly N bytes then EOF");
     let snap = client.counters().snapshot();
     assert_eq!((snap.bytes_written, snap.dropped_written), (4, 2));
-    // The read direction still works (half-close).
-    server.write_all(b"ok").await?;
-    let mut buf = [0; 2];
-    client.read_exact(&mut buf).await?;
-    assert_eq!(&buf, b"ok");
+    // The whole connection is closed, as toxiproxy's limit_data closes it:
+    // the read direction ends too.
+    assert!(client.is_closed());
+    assert_eq!(client.read(&mut [0; 2]).await?, 0);
     Ok(())
 }
 

@@ -160,7 +160,10 @@ pub use connect::{ConnectFaults, ConnectFaultsLayer, ConnectFuture};
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use connector::{ChaosConnection, ChaosConnector, ChaosConnectorLayer, ConnectorFuture};
 pub use counters::{IoCounters, IoSnapshot};
-pub use faults::{DirectionFaults, Interrupt, MAX_FAULT_DURATION, Onset, StreamFaults, StreamFaultsBuilder};
+pub use faults::{
+    DirectionFaults, Interrupt, MAX_FAULT_DURATION, MAX_LATENCY_BUFFER, Onset, StreamFaults,
+    StreamFaultsBuilder,
+};
 pub use injected::{DnsFailure, InjectedIoError, injected_fault};
 pub use listener::ChaosListener;
 pub use proxy::{Proxy, ProxyHandle, ProxyStats};
