@@ -723,6 +723,12 @@ impl Lane {
         at
     }
 
+    /// When bytes held by a data onset that has seen its first byte may be
+    /// looked at again (the onset's time).
+    fn held_until(&self) -> Option<Instant> {
+        if self.data_armed() { self.data_onset } else { None }
+    }
+
     /// Bytes still allowed before truncation or the byte onset.
     fn byte_limit(&self) -> u64 {
         let mut limit = u64::MAX;
@@ -1215,6 +1221,18 @@ impl Core {
             return Poll::Pending;
         }
         let lane = &mut self.write;
+        if let Some(at) = lane.held_until() {
+            // A data onset holds the bytes until the interruption begins,
+            // which the next poll's `prepare` fires.
+            if at > Instant::now() {
+                match lane.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => {}
+                    other => return other,
+                }
+            }
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         loop {
             let Some(queue) = lane.queue.as_mut() else {
                 return Poll::Ready(Ok(()));
@@ -1445,6 +1463,17 @@ fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
             },
         };
         let k = if queued {
+            if let Some(at) = core.read.held_until() {
+                // A data onset holds the bytes until the interruption begins.
+                if at <= now {
+                    core.activate(Dir::Read, inner.as_mut(), now);
+                    continue;
+                }
+                match core.read.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    other => return other,
+                }
+            }
             let lane = &mut core.read;
             let Some(queue) = lane.queue.as_mut() else {
                 continue;
