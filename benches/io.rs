@@ -20,10 +20,10 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower_chaos::{Latency, Target};
 use tower_chaos::io::{
     ChaosListener, ChaosStream, ConnFault, ConnFaults, Direction, DirectionFaults, Onset, Proxy, StreamFaults,
 };
+use tower_chaos::{Latency, Target};
 
 const TOTAL: usize = 64 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;

@@ -444,3 +444,39 @@ async fn time_onset_resets_on_schedule() -> io::Result<()> {
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn timeout_zero_discards_and_never_closes() -> io::Result<()> {
+    // toxiproxy's `timeout: 0`: the data is dropped, the connection stays.
+    let (client, mut server) = tcp_pair().await?;
+    let faults = faults(none(), none().timeout(Onset::Immediately, Duration::ZERO));
+    let mut client = ChaosStream::new(client, faults);
+    client.write_all(b"lost").await?;
+    tokio::time::sleep(Duration::from_secs(365 * 24 * 3600)).await;
+    client.write_all(b"lost too").await?;
+    assert!(!client.is_closed());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), server.read(&mut [0; 1]))
+            .await
+            .is_err()
+    );
+    assert_eq!(client.counters().snapshot().dropped_written, 12);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn data_onset_counts_from_the_first_byte_and_holds_it() -> io::Result<()> {
+    let (client, mut server) = tcp_pair().await?;
+    let stall = none().stall(Onset::AfterData(Duration::from_millis(100)));
+    let mut client = ChaosStream::new(client, faults(stall, none()));
+    // Idle for a long while: a data onset does not count time without data.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    server.write_all(b"abc").await?;
+    let start = Instant::now();
+    let res = tokio::time::timeout(Duration::from_secs(5), client.read(&mut [0; 8])).await;
+    assert!(res.is_err(), "the bytes are held, then the stall begins");
+    assert_eq!(client.counters().snapshot().fault(FaultKind::Stall), 1);
+    assert_eq!(client.counters().snapshot().bytes_read, 0);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    Ok(())
+}

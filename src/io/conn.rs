@@ -1046,7 +1046,7 @@ mod tests {
     };
 
     #[test]
-    fn first_rule_per_place_wins_and_directions_orient() {
+    fn rules_combine_per_kind_and_directions_orient() {
         let ms = Duration::from_millis;
         let ctl = decide(
             ConnFaults::new()
@@ -1057,15 +1057,57 @@ mod tests {
             PROXY,
         );
         let s = ctl.stream();
-        // The proxy reads downstream and writes upstream.
+        // The proxy reads downstream and writes upstream; latencies stack.
         assert_eq!(s.read.distribution, Some(Latency::fixed(ms(5))));
+        assert_eq!(s.read.stacked[0], Some(Latency::fixed(ms(9))));
         assert_eq!(s.write.distribution, Some(Latency::fixed(ms(9))));
+        assert_eq!(s.write.stacked, [None; 3]);
         assert_eq!(s.write.truncate_after, Some(3));
         assert_eq!(ctl.connect(), (None, Duration::ZERO), "no DNS on a proxy");
         let report = ctl.target.report();
         assert_eq!(report.injected(FaultKind::StreamLatency), 2);
         assert_eq!(report.injected(FaultKind::DnsFailure), 0);
         assert_eq!((report.seen, report.faulted), (1, 1));
+    }
+
+    #[test]
+    fn latency_adds_bandwidth_and_truncation_take_the_lowest_others_first_wins() {
+        let ms = Duration::from_millis;
+        let rules = ConnFaults::new()
+            .with(ConnFault::bandwidth(Direction::Upstream, 900))
+            .with(ConnFault::bandwidth(Direction::Both, 300))
+            .with(ConnFault::bandwidth(Direction::Upstream, 600))
+            .with(ConnFault::truncate_after(Direction::Upstream, 50))
+            .with(ConnFault::truncate_after(Direction::Upstream, 20))
+            .with(ConnFault::slice(Direction::Upstream, 4, ms(1)))
+            .with(ConnFault::slice(Direction::Upstream, 8, ms(2)));
+        let rules = (0..5).fold(rules, |r, i| {
+            r.with(ConnFault::latency(
+                Direction::Upstream,
+                Latency::fixed(ms(100 + i)),
+            ))
+        });
+        let ctl = decide(rules, PROXY);
+        let up = ctl.stream().write;
+        assert_eq!(up.bandwidth, Some(300));
+        assert_eq!(up.truncate_after, Some(20));
+        assert_eq!(up.slice, Some((4, ms(1))));
+        let sum: Duration = up
+            .latencies()
+            .iter()
+            .flatten()
+            .map(|l| l.mean().unwrap_or_default())
+            .sum();
+        assert_eq!(
+            sum,
+            ms(100 + 101 + 102 + 103),
+            "four stack, the fifth is not offered"
+        );
+        let report = ctl.target.report();
+        assert_eq!(report.injected(FaultKind::StreamLatency), 4);
+        assert_eq!(report.injected(FaultKind::Bandwidth), 3);
+        assert_eq!(report.injected(FaultKind::Slice), 1);
+        assert_eq!(ctl.stream().read.bandwidth, Some(300));
     }
 
     #[test]

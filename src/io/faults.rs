@@ -178,8 +178,11 @@ impl DirectionFaults {
 
     /// Delays every chunk by `base` (± [`jitter`](Self::jitter)), measured
     /// from when the chunk arrived: queued chunks do not add their delays up,
-    /// so latency does not reduce throughput. Order is preserved (a chunk is
-    /// never released before the one ahead of it).
+    /// so latency does not reduce throughput (up to [`MAX_LATENCY_BUFFER`]
+    /// bytes held per direction). Order is preserved (a chunk is never
+    /// released before the one ahead of it). A chunk arrives when the
+    /// wrapper reads it from the inner stream (it reads ahead whenever it is
+    /// polled) or is given it to write.
     ///
     /// ```
     /// use std::time::Duration;
@@ -847,6 +850,59 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("write.timeout.close_after"), "{err}");
+    }
+
+    #[test]
+    fn bounded_latency_distributions_over_the_limit_are_refused_like_fixed_ones() {
+        let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+        for dist in [
+            Latency::fixed(days(400)),
+            Latency::uniform(days(1), days(400)),
+            Latency::pareto(Duration::from_millis(5), 1.5).clamp(Duration::ZERO, days(400)),
+        ] {
+            let err = StreamFaults::builder()
+                .read(DirectionFaults::new().latency_distribution(dist))
+                .build()
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid `read.latency` = 34560000s: must be at most 365 days",
+                "{dist:?}"
+            );
+            let mut d = DirectionFaults::new();
+            d.stack_latency(dist);
+            assert!(
+                d.validate(Scope::Conn)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("conn_fault.latency")
+            );
+        }
+        // A clamp that brings it under the limit, and unbounded tails
+        // (capped per sample, as documented), are accepted.
+        for ok in [
+            Latency::fixed(days(400)).clamp(Duration::ZERO, days(1)),
+            Latency::pareto(Duration::from_millis(5), 1.5),
+        ] {
+            assert!(
+                StreamFaults::builder()
+                    .read(DirectionFaults::new().latency_distribution(ok))
+                    .build()
+                    .is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn timeout_zero_is_accepted_as_never_close() {
+        let f = StreamFaults::builder()
+            .write(DirectionFaults::new().timeout(Onset::Immediately, Duration::ZERO))
+            .build()
+            .unwrap();
+        assert_eq!(
+            f.write().interrupt(),
+            Some((Interrupt::Timeout(Duration::ZERO), Onset::Immediately))
+        );
     }
 
     #[test]
