@@ -480,3 +480,25 @@ async fn data_onset_counts_from_the_first_byte_and_holds_it() -> io::Result<()> 
     assert!(start.elapsed() >= Duration::from_millis(100));
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn latency_does_not_cap_throughput() -> io::Result<()> {
+    // 8 MiB sent at once through 100 ms of read latency arrive 100 ms
+    // later, all of them: the latency queue grows with the backlog (a fixed
+    // 256 KiB queue would take 32 × 100 ms).
+    const TOTAL: usize = 8 << 20;
+    let (client, mut server) = tokio::io::duplex(1 << 20);
+    let latency = Duration::from_millis(100);
+    let mut client = ChaosStream::new(client, faults(none().latency(latency), none()));
+    tokio::spawn(async move {
+        server.write_all(&pattern(TOTAL)).await?;
+        server.shutdown().await?;
+        io::Result::Ok(server)
+    });
+    let start = Instant::now();
+    let mut got = Vec::with_capacity(TOTAL);
+    client.read_to_end(&mut got).await?;
+    assert_eq!(start.elapsed(), latency);
+    assert!(got == pattern(TOTAL), "bytes intact and in order");
+    Ok(())
+}

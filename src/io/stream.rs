@@ -1662,14 +1662,13 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
 ) -> Poll<io::Result<()>> {
     match core.conn {
         Conn::Reset => return Poll::Ready(Err(core.reset_error())),
-        Conn::Closed => return Poll::Ready(Err(core.closed_error())),
+        // Nothing is left to flush: what was written went out before the
+        // close (clients such as hyper flush after reading EOF).
+        Conn::Closed => return Poll::Ready(Ok(())),
         Conn::Open => {}
     }
     if core.write.truncated {
-        match core.finish_truncation(inner.as_mut(), cx) {
-            Poll::Ready(Ok(())) => return Poll::Ready(Err(core.closed_error())),
-            other => return other,
-        }
+        return core.finish_truncation(inner.as_mut(), cx);
     }
     if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
         core.park(cx.waker());
