@@ -244,16 +244,19 @@ impl DirectionFaults {
         self
     }
 
-    /// Limits the direction to `bytes_per_second` (a token bucket on tokio's
-    /// clock, refilled continuously, holding at most 100 ms worth of bytes).
+    /// Limits the direction to `bytes_per_second`, with the crate's one
+    /// byte-rate throttle (the HTTP body throttle uses the same): a token
+    /// bucket on tokio's clock, refilled continuously, passing at most one
+    /// 50 ms tick's worth of bytes at a time, paid before they pass.
     ///
-    /// The bucket starts empty when the limit comes into force and bytes
-    /// are paid for before they pass: the n-th byte passes no earlier than
-    /// n / rate after the start, so B bytes take B / rate (toxiproxy's
-    /// `bandwidth`), not one quantum less. A write waits until its whole
-    /// piece (at most 100 ms worth) is paid; a read passes what is paid,
-    /// waiting for at least 10 ms worth (or the whole request, if smaller).
-    /// After an idle spell, up to 100 ms worth passes at once.
+    /// The bucket starts empty when the limit comes into force (toxiproxy's
+    /// `bandwidth`; the HTTP body throttle starts with one tick of credit, as
+    /// Envoy's does): the n-th byte passes no earlier than n / rate after
+    /// the start, so B bytes take B / rate, not one slice less. A write
+    /// waits until its whole slice (at most 50 ms worth) is paid; a read
+    /// passes what is paid, waiting for at least 10 ms worth (or the whole
+    /// request, if smaller). After an idle spell, up to 100 ms worth (two
+    /// slices) passes without waiting.
     ///
     /// ```
     /// use tower_chaos::io::{DirectionFaults, StreamFaults};

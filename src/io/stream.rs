@@ -21,6 +21,7 @@ use super::{
 use crate::report::Bytes;
 use crate::rng::{SplitMix, derive, nth};
 use crate::target::TargetShared;
+use crate::throttle::{Start, Throttle};
 use crate::{FaultKind, Latency, Target};
 
 const READ_SALT: u64 = 0x5245_4144_0000_0001;
@@ -434,18 +435,11 @@ struct Gate {
     pieces: u64,
     /// The size of the next piece, drawn once per piece.
     piece: Option<usize>,
-    rate: Option<u64>,
     slice_next: Option<Instant>,
-    /// Bytes are paid for up to this instant: the bucket holds the bytes
-    /// the rate earned since then (at most one quantum).
-    paid: Option<Instant>,
+    /// The crate's one byte-rate throttle, started empty as toxiproxy's
+    /// bandwidth toxic is.
+    throttle: Option<Throttle>,
     bw_waiting: bool,
-}
-
-/// Nanoseconds `bytes` take at `rate` bytes per second, rounded up.
-fn cost(bytes: usize, rate: u64) -> Duration {
-    let nanos = (bytes as u128 * 1_000_000_000).div_ceil(u128::from(rate));
-    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 impl Gate {
@@ -454,14 +448,9 @@ impl Gate {
             slice: cfg.slice,
             variation: cfg.slice_variation,
             seed: seed ^ SLICE_SALT,
-            rate: cfg.bandwidth,
+            throttle: cfg.bandwidth.map(|rate| Throttle::new(rate, Start::Empty)),
             ..Self::default()
         }
-    }
-
-    /// At most 100 ms worth of bytes at once.
-    fn quantum(rate: u64) -> usize {
-        usize::try_from((rate / 10).max(1)).unwrap_or(usize::MAX)
     }
 
     fn piece_size(&mut self, max: usize) -> usize {
@@ -477,8 +466,8 @@ impl Gate {
     }
 
     /// The most bytes that may pass now (`exact`: the caller passes a
-    /// known amount and wants it whole, as a write does), or when to ask
-    /// again.
+    /// known amount and wants its slice whole, as a write does; a read
+    /// takes what is paid once 10 ms worth is), or when to ask again.
     fn allow(
         &mut self,
         now: Instant,
@@ -493,40 +482,27 @@ impl Gate {
             }
             limit = limit.min(self.piece_size(max));
         }
-        if let Some(rate) = self.rate {
-            let quantum = Self::quantum(rate);
-            let paid = self.bucket_start(now, rate);
-            let earned = (now.saturating_duration_since(paid).as_nanos() * u128::from(rate)) / 1_000_000_000;
-            let earned = usize::try_from(earned).unwrap_or(usize::MAX).min(quantum);
-            // A write waits for its whole piece; a read for 10 ms worth.
-            let need = if exact {
-                limit.min(quantum)
+        if let Some(throttle) = &mut self.throttle {
+            let at_least = if exact {
+                usize::MAX
             } else {
-                limit
-                    .min(quantum)
-                    .min(usize::try_from((rate / 100).max(1)).unwrap_or(usize::MAX))
+                (throttle.quantum() / 5).max(1)
             };
-            if earned < need.max(1) {
-                if !self.bw_waiting {
-                    self.bw_waiting = true;
-                    counters.fault(FaultKind::Bandwidth);
+            match throttle.allow(now, limit, at_least) {
+                Ok(n) => {
+                    self.bw_waiting = false;
+                    limit = limit.min(n);
                 }
-                return Err(paid + cost(need.max(1), rate));
+                Err(at) => {
+                    if !self.bw_waiting {
+                        self.bw_waiting = true;
+                        counters.fault(FaultKind::Bandwidth);
+                    }
+                    return Err(at);
+                }
             }
-            self.bw_waiting = false;
-            limit = limit.min(if exact { need } else { earned });
         }
         Ok(limit.max(1))
-    }
-
-    /// Where the bucket's credit starts: it starts empty when the limit
-    /// comes into force and holds at most one quantum.
-    fn bucket_start(&mut self, now: Instant, rate: u64) -> Instant {
-        let full = cost(Self::quantum(rate), rate);
-        let floor = now.checked_sub(full).unwrap_or(now);
-        let paid = self.paid.map_or(now, |p| p.max(floor));
-        self.paid = Some(paid);
-        paid
     }
 
     /// `k` bytes passed out of `wanted`.
@@ -544,9 +520,8 @@ impl Gate {
                 self.slice_next = Some(now + delay);
             }
         }
-        if let Some(rate) = self.rate {
-            let paid = self.bucket_start(now, rate);
-            self.paid = Some(paid + cost(k, rate));
+        if let Some(throttle) = &mut self.throttle {
+            throttle.commit(now, k);
         }
     }
 }
