@@ -210,6 +210,7 @@ impl Latency {
 
     /// The largest delay a sample can take, when the distribution is
     /// bounded (fixed, uniform, or clamped).
+    #[cfg(feature = "io")]
     pub(crate) fn most(&self) -> Option<Duration> {
         let dist = match self.dist {
             Dist::Fixed(d) | Dist::Uniform(_, d) => Some(d),

@@ -24,8 +24,10 @@ const NANOS: u128 = 1_000_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Start {
     /// No credit: the first slice waits for its cost (toxiproxy).
+    #[cfg_attr(not(feature = "io"), allow(dead_code))] // the bandwidth limit's
     Empty,
     /// One tick of credit: the first slice passes at once (Envoy).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // the body throttle's
     OneTick,
 }
 
@@ -61,6 +63,7 @@ impl Throttle {
     }
 
     /// The most bytes that pass at once: one tick's worth, at least 1.
+    #[cfg_attr(not(any(feature = "io", test)), allow(dead_code))] // the bandwidth limit's
     pub(crate) const fn quantum(&self) -> usize {
         self.quantum
     }
