@@ -502,3 +502,29 @@ async fn latency_does_not_cap_throughput() -> io::Result<()> {
     assert!(got == pattern(TOTAL), "bytes intact and in order");
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_switch_keeps_an_unchanged_interruption_and_rearms_a_changed_one() -> io::Result<()> {
+    let (client, mut server) = tcp_pair().await?;
+    let stall = faults(none(), none().stall(Onset::AfterBytes(3)));
+    let switch = FaultSwitch::new(stall);
+    let mut client = ChaosStream::with_switch(client, &switch);
+    client.write_all(b"ab").await?;
+    // The same faults again: the onset keeps its count (1 byte left).
+    switch.set(stall);
+    client.write_all(b"c").await?;
+    let blocked = timeout(Duration::from_millis(200), client.write_all(b"d")).await;
+    assert!(blocked.is_err(), "stalled after exactly 3 bytes");
+    // A changed onset counts from the switch.
+    switch.set(faults(none(), none().stall(Onset::AfterBytes(2))));
+    client.write_all(b"ef").await?;
+    assert!(
+        timeout(Duration::from_millis(200), client.write_all(b"g"))
+            .await
+            .is_err()
+    );
+    let mut got = [0; 5];
+    server.read_exact(&mut got).await?;
+    assert_eq!(&got, b"abcef");
+    Ok(())
+}
