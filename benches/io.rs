@@ -5,6 +5,13 @@
 //! `tokio-netem` armed likewise, and through the chaos proxy of a target
 //! with no fault.
 //!
+//! `io/latency-throughput`: one iteration moves 64 MiB from an upstream
+//! through a `Proxy` whose target adds 100 ms of downstream latency, to a
+//! client reading as fast as it can: latency delays each chunk from its
+//! arrival, and must not cap the transfer's rate (toxiproxy's
+//! `TestLatencyToxicBandwidth` asks for at least 100 MB/s). Each iteration
+//! includes the first chunk's 100 ms.
+//!
 //! `cargo bench --features io --bench io`
 
 use std::hint::black_box;
@@ -13,10 +20,10 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower_chaos::Target;
 use tower_chaos::io::{
     ChaosListener, ChaosStream, ConnFault, ConnFaults, Direction, DirectionFaults, Onset, Proxy, StreamFaults,
 };
+use tower_chaos::{Latency, Target};
 
 const TOTAL: usize = 64 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
@@ -135,6 +142,24 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("chaos-proxy", |b| {
         b.iter(|| black_box(rt.block_on(copy(&mut c, &mut s))));
+    });
+    drop(proxy);
+
+    // Upstream `s` writes, the client `c` reads through 100 ms of latency.
+    let (proxy, mut c, mut s) = rt.block_on(async {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let slow = Target::builder("bench-latency").seed(1).build().unwrap();
+        slow.set_faults(ConnFaults::new().with(ConnFault::latency(
+            Direction::Downstream,
+            Latency::fixed(Duration::from_millis(100)),
+        )))
+        .unwrap();
+        let proxy = Proxy::spawn(upstream.local_addr().unwrap(), &slow).unwrap();
+        let (c, s) = tokio::join!(TcpStream::connect(proxy.local_addr()), upstream.accept());
+        (proxy, c.unwrap(), s.unwrap().0)
+    });
+    group.bench_function("latency-throughput", |b| {
+        b.iter(|| black_box(rt.block_on(copy(&mut s, &mut c))));
     });
     group.finish();
     drop(proxy);

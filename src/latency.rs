@@ -230,6 +230,21 @@ impl Latency {
         }
     }
 
+    /// The largest delay a sample can take, when the distribution is
+    /// bounded (fixed, uniform, or clamped).
+    #[cfg(feature = "io")]
+    pub(crate) fn most(&self) -> Option<Duration> {
+        let dist = match self.dist {
+            Dist::Fixed(d) | Dist::Uniform(_, d) => Some(d),
+            _ => None,
+        };
+        match (dist, self.clamp) {
+            (Some(d), Some((_, max))) => Some(d.min(max)),
+            (None, Some((_, max))) => Some(max),
+            (d, None) => d,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let positive = |field, v: f64| {
             if v.is_finite() && v > 0.0 {

@@ -17,6 +17,8 @@ pub mod scenario;
 mod screen;
 mod seed;
 mod target;
+#[cfg(any(feature = "io", feature = "http"))]
+mod throttle;
 mod trigger;
 
 pub use error::{ConfigError, InjectedError};

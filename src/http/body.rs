@@ -16,6 +16,7 @@ use tokio::time::{Instant, Sleep};
 use crate::cold_box::ColdBox;
 use crate::report::ByteCounters;
 use crate::rule::ActiveGuard;
+use crate::throttle::{Start, Throttle};
 use crate::{ConfigError, Target};
 
 /// Far enough to never come in a test (tokio's own `sleep` uses 30 years).
@@ -146,11 +147,13 @@ impl BodyFault {
         }
     }
 
-    /// Throttles the body to `bytes_per_second`, with a token bucket on
-    /// tokio's clock that starts empty at the first poll: `L` bytes take
-    /// `L / bytes_per_second` seconds (up to a millisecond of timer
-    /// granularity). Frames are split into slices of about a twentieth of a
-    /// second's worth of bytes (1 to 16 KiB).
+    /// Throttles the body to `bytes_per_second`, with the crate's one
+    /// throttle (the same as the connection bandwidth limit,
+    /// `io::ConnFault::bandwidth`, uses): a token bucket on tokio's clock, paid before bytes pass, in
+    /// slices of one 50 ms tick's worth (at least 1 byte). As Envoy's
+    /// response rate limit, it starts at the first poll with one tick of
+    /// credit, so the first slice goes at once: `L` bytes take
+    /// `L / bytes_per_second` seconds less one tick (50 ms).
     ///
     /// # Errors
     ///
@@ -762,55 +765,6 @@ impl<B> Default for ChaosBody<B> {
     }
 }
 
-/// Token bucket in units of byte-nanoseconds, so the arithmetic is exact.
-#[derive(Debug)]
-struct Bucket {
-    rate: u64,
-    quantum: u64,
-    tokens: u128,
-    cap: u128,
-    last: Instant,
-}
-
-const NANOS: u128 = 1_000_000_000;
-
-impl Bucket {
-    fn new(rate: u64, now: Instant) -> Self {
-        let quantum = (rate / 20).clamp(1, 16 * 1024);
-        Self {
-            rate,
-            quantum,
-            tokens: 0,
-            // Two slices: room for one slice plus the credit a timer's
-            // overshoot leaves behind, so rounding never slows the rate.
-            cap: 2 * u128::from(quantum) * NANOS,
-            last: now,
-        }
-    }
-
-    /// Takes tokens for up to `want` bytes; returns how many bytes may go
-    /// now, or how long to wait for the next slice.
-    fn take(&mut self, want: usize, now: Instant) -> Result<usize, Duration> {
-        let elapsed = now.saturating_duration_since(self.last).as_nanos();
-        self.last = now;
-        self.tokens = self
-            .tokens
-            .saturating_add(elapsed.saturating_mul(u128::from(self.rate)))
-            .min(self.cap);
-        let slice = (want as u64).min(self.quantum);
-        let need = u128::from(slice) * NANOS;
-        if self.tokens >= need {
-            self.tokens -= need;
-            #[allow(clippy::cast_possible_truncation)] // slice <= want
-            Ok(slice as usize)
-        } else {
-            let missing = need - self.tokens;
-            let wait = missing.div_ceil(u128::from(self.rate));
-            Err(Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX)))
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Running,
@@ -825,7 +779,9 @@ struct FaultState {
     emitted: u64,
     pending: Option<Bytes>,
     sleep: Option<Pin<Box<Sleep>>>,
-    bucket: Option<Bucket>,
+    /// The crate's one byte-rate throttle, started with one tick of
+    /// credit as Envoy's response rate limit is.
+    bucket: Option<Throttle>,
     phase: Phase,
     yielded: bool,
     cut_inside_frame: bool,
@@ -913,7 +869,7 @@ where
             }
             state.started = true;
             if let Some(rate) = state.fault.bytes_per_second {
-                state.bucket = Some(Bucket::new(rate, Instant::now()));
+                state.bucket = Some(Throttle::new(rate, Start::OneTick));
             }
         }
 
@@ -978,14 +934,16 @@ where
         }
 
         if let Some(bucket) = &mut state.bucket {
-            match bucket.take(data.len(), Instant::now()) {
-                Ok(n) if n < data.len() => {
-                    state.pending = Some(data.split_off(n));
+            let now = Instant::now();
+            match bucket.allow(now, data.len(), usize::MAX) {
+                Ok(n) => {
+                    bucket.commit(now, n);
+                    if n < data.len() {
+                        state.pending = Some(data.split_off(n));
+                    }
                 }
-                Ok(_) => {}
-                Err(wait) => {
+                Err(deadline) => {
                     state.pending = Some(data);
-                    let deadline = Instant::now() + wait;
                     ready!(state.poll_sleep(deadline, cx));
                     continue;
                 }
@@ -1152,8 +1110,9 @@ mod tests {
         let out = body.collect().await.unwrap().to_bytes();
         let took = start.elapsed();
         assert_eq!(out.len(), 10_000);
+        // 10 s less the first 50 ms slice, which goes at once (Envoy's start).
         assert!(
-            took >= Duration::from_secs(10) && took < Duration::from_millis(10_050),
+            took >= Duration::from_millis(9_950) && took < Duration::from_millis(10_000),
             "took {took:?}"
         );
     }
@@ -1272,7 +1231,9 @@ mod tests {
                     (out, start.elapsed())
                 });
                 prop_assert_eq!(&out, &all);
-                let ideal = Duration::from_secs_f64(all.len() as f64 / rate as f64);
+                // The first 50 ms tick's worth is credit (Envoy's start).
+                let tick = rate as usize / 20;
+                let ideal = Duration::from_secs_f64(all.len().saturating_sub(tick) as f64 / rate as f64);
                 // Each sleep may overshoot by the timer's 1 ms granularity,
                 // and the bucket carries the overshoot forward as credit.
                 prop_assert!(took + Duration::from_millis(1) >= ideal, "{took:?} < {ideal:?}");

@@ -319,10 +319,16 @@ impl ConnInfo {
 /// 1. the first terminal connect fault (DNS failure, refusal, hang) wins;
 ///    after it no stream fault applies;
 /// 2. the first slow connect applies (before the terminal fault, if any);
-/// 3. each stream fault fills its place in each direction it covers, the
-///    first rule to fill a place wins (one latency, one bandwidth, one
-///    slicing, one truncation, one slow close, and one interruption —
-///    reset, stall, blackhole or timeout — per direction);
+/// 3. each stream fault applies in each direction it covers, per kind,
+///    as toxiproxy's chained toxics combine:
+///    * **latency adds up**: every latency rule that fires delays each
+///      chunk by one sample of its own, so two 500 ms rules give 1000 ms
+///      (up to 4 latency rules per direction; a fifth finds no room);
+///    * **bandwidth takes the lowest rate** of the rules that fire;
+///    * **truncation takes the lowest byte count**;
+///    * slicing, slow close and the interruption (reset, stall, blackhole
+///      or timeout): one per direction, the first rule to fill the place
+///      wins;
 /// 4. a rule that can add nothing (its places are taken, or the plug-in
 ///    cannot apply it: a DNS failure on a listener, stream faults in
 ///    [`ConnectFaults`](super::ConnectFaults)) is not offered the
@@ -369,7 +375,7 @@ enum Act {
 enum StreamAct {
     Latency(Latency),
     Bandwidth(u64),
-    Slice(usize, Duration),
+    Slice(usize, usize, Duration),
     Truncate(u64),
     Interrupt(Interrupt, Onset),
     SlowClose(Duration),
@@ -388,12 +394,24 @@ impl StreamAct {
         }
     }
 
+    /// Whether this kind combines with the same kind already in a
+    /// direction instead of taking its place (latency adds, bandwidth and
+    /// truncation take the lowest).
+    const fn stacks(&self) -> bool {
+        matches!(self, Self::Latency(_) | Self::Bandwidth(_) | Self::Truncate(_))
+    }
+
     fn fill(&self, d: &mut DirectionFaults) {
         match *self {
-            Self::Latency(l) => d.distribution = Some(l),
-            Self::Bandwidth(r) => d.bandwidth = Some(r),
-            Self::Slice(max, delay) => d.slice = Some((max, delay)),
-            Self::Truncate(n) => d.truncate_after = Some(n),
+            Self::Latency(l) => {
+                d.stack_latency(l);
+            }
+            Self::Bandwidth(r) => d.bandwidth = Some(d.bandwidth.map_or(r, |b| b.min(r))),
+            Self::Slice(max, variation, delay) => {
+                d.slice = Some((max, delay));
+                d.slice_variation = variation;
+            }
+            Self::Truncate(n) => d.truncate_after = Some(d.truncate_after.map_or(n, |t| t.min(n))),
             Self::Interrupt(i, o) => d.interrupt = Some((i, o)),
             Self::SlowClose(delay) => d.slow_close = delay,
         }
@@ -523,7 +541,27 @@ impl ConnFault {
     /// ```
     #[must_use]
     pub const fn slice(dir: Direction, max_size: usize, delay: Duration) -> Self {
-        Self::stream(dir, StreamAct::Slice(max_size, delay))
+        Self::stream(dir, StreamAct::Slice(max_size, 0, delay))
+    }
+
+    /// Cuts transfers in `dir` into pieces of `average ± variation` bytes
+    /// (drawn per piece from the seed), `delay` apart: toxiproxy's slicer
+    /// with `size_variation`; see [`DirectionFaults::slice_varied`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::{FaultKind, Target};
+    /// use tower_chaos::io::{ConnFault, ConnFaults, Direction};
+    /// let f = ConnFault::slice_varied(Direction::Downstream, 1024, 512, Duration::from_micros(10));
+    /// assert_eq!(f.kind(), FaultKind::Slice);
+    /// let target = Target::builder("t").build()?;
+    /// let bad = ConnFault::slice_varied(Direction::Downstream, 8, 8, Duration::ZERO);
+    /// assert!(target.set_faults(ConnFaults::new().with(bad)).is_err());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn slice_varied(dir: Direction, average: usize, variation: usize, delay: Duration) -> Self {
+        Self::stream(dir, StreamAct::Slice(average, variation, delay))
     }
 
     /// Passes exactly `bytes` bytes in `dir`, then closes that direction;
@@ -800,8 +838,13 @@ impl Resolve<ConnFault, ConnInfo> for Decision {
                 for up in [true, false] {
                     let bit = place_bit(up, a.place());
                     if dir.covers(up) && self.taken & bit == 0 {
-                        self.taken |= bit;
-                        a.fill(if up { &mut self.up } else { &mut self.down });
+                        let d = if up { &mut self.up } else { &mut self.down };
+                        a.fill(d);
+                        // Kinds that combine keep their place open (latency
+                        // until its stack is full).
+                        if !a.stacks() || (matches!(a, StreamAct::Latency(_)) && d.latency_full()) {
+                            self.taken |= bit;
+                        }
                     }
                 }
                 self.seed.get_or_insert(rng);
@@ -1003,7 +1046,7 @@ mod tests {
     };
 
     #[test]
-    fn first_rule_per_place_wins_and_directions_orient() {
+    fn rules_combine_per_kind_and_directions_orient() {
         let ms = Duration::from_millis;
         let ctl = decide(
             ConnFaults::new()
@@ -1014,15 +1057,57 @@ mod tests {
             PROXY,
         );
         let s = ctl.stream();
-        // The proxy reads downstream and writes upstream.
+        // The proxy reads downstream and writes upstream; latencies stack.
         assert_eq!(s.read.distribution, Some(Latency::fixed(ms(5))));
+        assert_eq!(s.read.stacked[0], Some(Latency::fixed(ms(9))));
         assert_eq!(s.write.distribution, Some(Latency::fixed(ms(9))));
+        assert_eq!(s.write.stacked, [None; 3]);
         assert_eq!(s.write.truncate_after, Some(3));
         assert_eq!(ctl.connect(), (None, Duration::ZERO), "no DNS on a proxy");
         let report = ctl.target.report();
         assert_eq!(report.injected(FaultKind::StreamLatency), 2);
         assert_eq!(report.injected(FaultKind::DnsFailure), 0);
         assert_eq!((report.seen, report.faulted), (1, 1));
+    }
+
+    #[test]
+    fn latency_adds_bandwidth_and_truncation_take_the_lowest_others_first_wins() {
+        let ms = Duration::from_millis;
+        let rules = ConnFaults::new()
+            .with(ConnFault::bandwidth(Direction::Upstream, 900))
+            .with(ConnFault::bandwidth(Direction::Both, 300))
+            .with(ConnFault::bandwidth(Direction::Upstream, 600))
+            .with(ConnFault::truncate_after(Direction::Upstream, 50))
+            .with(ConnFault::truncate_after(Direction::Upstream, 20))
+            .with(ConnFault::slice(Direction::Upstream, 4, ms(1)))
+            .with(ConnFault::slice(Direction::Upstream, 8, ms(2)));
+        let rules = (0..5).fold(rules, |r, i| {
+            r.with(ConnFault::latency(
+                Direction::Upstream,
+                Latency::fixed(ms(100 + i)),
+            ))
+        });
+        let ctl = decide(rules, PROXY);
+        let up = ctl.stream().write;
+        assert_eq!(up.bandwidth, Some(300));
+        assert_eq!(up.truncate_after, Some(20));
+        assert_eq!(up.slice, Some((4, ms(1))));
+        let sum: Duration = up
+            .latencies()
+            .iter()
+            .flatten()
+            .map(|l| l.mean().unwrap_or_default())
+            .sum();
+        assert_eq!(
+            sum,
+            ms(100 + 101 + 102 + 103),
+            "four stack, the fifth is not offered"
+        );
+        let report = ctl.target.report();
+        assert_eq!(report.injected(FaultKind::StreamLatency), 4);
+        assert_eq!(report.injected(FaultKind::Bandwidth), 3);
+        assert_eq!(report.injected(FaultKind::Slice), 1);
+        assert_eq!(ctl.stream().read.bandwidth, Some(300));
     }
 
     #[test]

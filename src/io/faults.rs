@@ -23,6 +23,20 @@ use crate::{ConfigError, Latency};
 /// ```
 pub const MAX_FAULT_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
+/// The most bytes latency holds per direction of a connection (32 MiB).
+///
+/// Latency delays each chunk from its arrival and does not otherwise limit
+/// throughput: the queue holding delayed bytes starts at 64 KiB and doubles
+/// as the backlog grows, up to this bound (toxiproxy's latency toxic
+/// buffers up to 1024 chunks of 32 KiB, the same amount). Only when a
+/// direction carries more than `MAX_LATENCY_BUFFER / latency` bytes per
+/// second does latency slow it down (100 ms: about 335 MB/s).
+///
+/// ```
+/// assert_eq!(tower_chaos::io::MAX_LATENCY_BUFFER, 32 * 1024 * 1024);
+/// ```
+pub const MAX_LATENCY_BUFFER: usize = 32 * 1024 * 1024;
+
 /// When an [`Interrupt`] begins in one direction.
 ///
 /// # Example
@@ -47,6 +61,20 @@ pub enum Onset {
     /// switched in through a [`FaultSwitch`](super::FaultSwitch). On tokio's
     /// clock; checked whenever the stream is polled.
     After(Duration),
+    /// This long after the first byte arrives in the direction (toxiproxy's
+    /// `reset_peer` with its `timeout`). The bytes that arrive from then on
+    /// are held, not delivered, until the interruption begins: a reset or
+    /// blackhole drops them, a stall keeps holding them. Bytes arriving in
+    /// the direction are those the peer sends (read) or the local writer
+    /// writes (write).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, Onset};
+    /// let f = DirectionFaults::new().reset(Onset::AfterData(Duration::from_millis(100)));
+    /// assert!(!f.is_none());
+    /// ```
+    AfterData(Duration),
 }
 
 /// What happens to a connection when an interruption begins.
@@ -80,6 +108,11 @@ pub enum Interrupt {
     /// (as [`Interrupt::Blackhole`]) and after the duration the connection is
     /// closed: the local reader sees EOF, the local writer `BrokenPipe`, the
     /// peer sees the socket close.
+    ///
+    /// As in toxiproxy, a duration of zero never closes (the bytes are
+    /// discarded until the fault goes away), and a timeout that has begun
+    /// closes the connection when a switch removes or changes it — unlike
+    /// [`Interrupt::Blackhole`], after which the connection resumes.
     Timeout(Duration),
 }
 
@@ -111,8 +144,11 @@ pub struct DirectionFaults {
     pub(crate) latency: Duration,
     pub(crate) jitter: Duration,
     pub(crate) distribution: Option<Latency>,
+    /// Further latencies that add to the first (stacked latency rules).
+    pub(crate) stacked: [Option<Latency>; MAX_STACKED - 1],
     pub(crate) bandwidth: Option<u64>,
     pub(crate) slice: Option<(usize, Duration)>,
+    pub(crate) slice_variation: usize,
     pub(crate) truncate_after: Option<u64>,
     pub(crate) interrupt: Option<(Interrupt, Onset)>,
     pub(crate) slow_close: Duration,
@@ -130,8 +166,10 @@ impl DirectionFaults {
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             distribution: None,
+            stacked: [None; MAX_STACKED - 1],
             bandwidth: None,
             slice: None,
+            slice_variation: 0,
             truncate_after: None,
             interrupt: None,
             slow_close: Duration::ZERO,
@@ -140,8 +178,11 @@ impl DirectionFaults {
 
     /// Delays every chunk by `base` (± [`jitter`](Self::jitter)), measured
     /// from when the chunk arrived: queued chunks do not add their delays up,
-    /// so latency does not reduce throughput. Order is preserved (a chunk is
-    /// never released before the one ahead of it).
+    /// so latency does not reduce throughput (up to [`MAX_LATENCY_BUFFER`]
+    /// bytes held per direction). Order is preserved (a chunk is never
+    /// released before the one ahead of it). A chunk arrives when the
+    /// wrapper reads it from the inner stream (it reads ahead whenever it is
+    /// polled) or is given it to write.
     ///
     /// ```
     /// use std::time::Duration;
@@ -180,7 +221,10 @@ impl DirectionFaults {
     /// drawn per chunk from the seed. Like [`latency`](Self::latency),
     /// delays count from each chunk's arrival and order is kept. Replaces a
     /// fixed latency and jitter (setting both is a configuration error).
-    /// Samples are capped at [`MAX_FAULT_DURATION`].
+    /// A bounded distribution (fixed, uniform, or clamped) whose largest
+    /// sample exceeds [`MAX_FAULT_DURATION`] is refused at build time, as
+    /// the same fixed latency is; samples of an unbounded one (normal,
+    /// log-normal, Pareto without a clamp) are capped at it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -200,8 +244,19 @@ impl DirectionFaults {
         self
     }
 
-    /// Limits the direction to `bytes_per_second` (a token bucket on tokio's
-    /// clock, refilled continuously, holding at most 100 ms worth of bytes).
+    /// Limits the direction to `bytes_per_second`, with the crate's one
+    /// byte-rate throttle (the HTTP body throttle uses the same): a token
+    /// bucket on tokio's clock, refilled continuously, passing at most one
+    /// 50 ms tick's worth of bytes at a time, paid before they pass.
+    ///
+    /// The bucket starts empty when the limit comes into force (toxiproxy's
+    /// `bandwidth`; the HTTP body throttle starts with one tick of credit, as
+    /// Envoy's does): the n-th byte passes no earlier than n / rate after
+    /// the start, so B bytes take B / rate, not one slice less. A write
+    /// waits until its whole slice (at most 50 ms worth) is paid; a read
+    /// passes what is paid, waiting for at least 10 ms worth (or the whole
+    /// request, if smaller). After an idle spell, up to 100 ms worth (two
+    /// slices) passes without waiting.
     ///
     /// ```
     /// use tower_chaos::io::{DirectionFaults, StreamFaults};
@@ -236,16 +291,48 @@ impl DirectionFaults {
     #[must_use]
     pub const fn slice(mut self, max_size: usize, delay: Duration) -> Self {
         self.slice = Some((max_size, delay));
+        self.slice_variation = 0;
         self
     }
 
-    /// Passes exactly `bytes` bytes, then closes the direction.
+    /// Like [`slice`](Self::slice), with piece sizes drawn uniformly from
+    /// `average - variation ..= average + variation`, per piece, from the
+    /// seed (toxiproxy's slicer `average_size` and `size_variation`). The
+    /// variation must be smaller than the average.
     ///
-    /// Read: the reader sees exactly `bytes` bytes, then EOF.
-    /// Write: the write that reaches the limit is short (it accepts exactly
-    /// the bytes left), the wrapper then shuts the write half down so the peer
-    /// reads exactly `bytes` bytes then EOF, and every later write fails with
-    /// `BrokenPipe` (those refused bytes are counted as dropped).
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
+    ///
+    /// let varied = DirectionFaults::new().slice_varied(1024, 512, Duration::ZERO);
+    /// assert!(StreamFaults::builder().read(varied).build().is_ok());
+    /// let bad = DirectionFaults::new().slice_varied(10, 10, Duration::ZERO);
+    /// let err = StreamFaults::builder().read(bad).build().unwrap_err();
+    /// assert!(err.to_string().contains("read.slice.variation"));
+    /// ```
+    #[must_use]
+    pub const fn slice_varied(mut self, average: usize, variation: usize, delay: Duration) -> Self {
+        self.slice = Some((average, delay));
+        self.slice_variation = variation;
+        self
+    }
+
+    /// Passes exactly `bytes` bytes in the direction, then closes the whole
+    /// connection (toxiproxy's `limit_data`).
+    ///
+    /// Read: the reader sees exactly `bytes` bytes, then EOF, and the
+    /// connection is closed (the peer sees it close; local writes fail with
+    /// `BrokenPipe`). Write: the write that reaches the limit is short (it
+    /// accepts exactly the bytes left); the wrapper then sends a FIN after
+    /// them, so the peer reads exactly `bytes` bytes then EOF, and closes the
+    /// connection: later writes fail with `BrokenPipe` (those refused bytes
+    /// are counted as dropped), reads see EOF.
+    ///
+    /// The bytes are counted from when a truncation came into force in the
+    /// direction. A switch that keeps a truncation in the direction (the
+    /// same limit or another) keeps counting, as toxiproxy does when a
+    /// `limit_data` toxic is updated or interrupted; a switch that leaves
+    /// the direction without one ends it, and a later one counts from 0.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -395,7 +482,40 @@ impl DirectionFaults {
     }
 
     pub(crate) fn has_latency(&self) -> bool {
-        self.distribution.is_some() || !self.latency.is_zero() || !self.jitter.is_zero()
+        self.distribution.is_some()
+            || !self.latency.is_zero()
+            || !self.jitter.is_zero()
+            || self.stacked.iter().any(Option::is_some)
+    }
+
+    /// Every latency in force, first the configured one then the stacked
+    /// ones: a chunk's delay is the sum of one sample of each.
+    pub(crate) fn latencies(&self) -> [Option<Latency>; MAX_STACKED] {
+        let mut all = [None; MAX_STACKED];
+        all[0] = self.effective_latency();
+        all[1..].copy_from_slice(&self.stacked);
+        all
+    }
+
+    /// Adds `latency` to the delays of this direction (a stacked latency
+    /// rule); `false` when the stack is full.
+    pub(crate) fn stack_latency(&mut self, latency: Latency) -> bool {
+        if !self.has_latency() {
+            self.distribution = Some(latency);
+            return true;
+        }
+        match self.stacked.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => {
+                *slot = Some(latency);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether one more latency can be stacked.
+    pub(crate) fn latency_full(&self) -> bool {
+        self.has_latency() && self.stacked.iter().all(Option::is_some)
     }
 
     /// The per-chunk delay as a distribution (`None` when off).
@@ -446,7 +566,15 @@ impl DirectionFaults {
                     "set either a fixed latency (with jitter) or a distribution, not both",
                 ));
             }
+        }
+        for dist in self.distribution.iter().chain(self.stacked.iter().flatten()) {
             dist.validate()?;
+            // A distribution that can draw more than the limit is refused
+            // like the same fixed delay (unbounded tails are capped per
+            // sample, as documented on `latency_distribution`).
+            if let Some(high) = dist.most() {
+                check(field!("latency"), high)?;
+            }
         }
         if self.bandwidth == Some(0) {
             return Err(ConfigError::invalid(
@@ -464,18 +592,28 @@ impl DirectionFaults {
                 ));
             }
             check(field!("slice.delay"), delay)?;
+            if self.slice_variation != 0 && self.slice_variation >= max {
+                return Err(ConfigError::invalid(
+                    field!("slice.variation"),
+                    self.slice_variation,
+                    "must be smaller than the average size",
+                ));
+            }
         }
         if let Some((interrupt, onset)) = self.interrupt {
             if let Interrupt::Timeout(d) = interrupt {
                 check(field!("timeout.close_after"), d)?;
             }
-            if let Onset::After(d) = onset {
+            if let Onset::After(d) | Onset::AfterData(d) = onset {
                 check(field!("onset"), d)?;
             }
         }
         check(field!("slow_close"), self.slow_close)
     }
 }
+
+/// How many latency rules stack in one direction of a connection.
+pub(crate) const MAX_STACKED: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dir {
@@ -715,6 +853,59 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("write.timeout.close_after"), "{err}");
+    }
+
+    #[test]
+    fn bounded_latency_distributions_over_the_limit_are_refused_like_fixed_ones() {
+        let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+        for dist in [
+            Latency::fixed(days(400)),
+            Latency::uniform(days(1), days(400)),
+            Latency::pareto(Duration::from_millis(5), 1.5).clamp(Duration::ZERO, days(400)),
+        ] {
+            let err = StreamFaults::builder()
+                .read(DirectionFaults::new().latency_distribution(dist))
+                .build()
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid `read.latency` = 34560000s: must be at most 365 days",
+                "{dist:?}"
+            );
+            let mut d = DirectionFaults::new();
+            d.stack_latency(dist);
+            assert!(
+                d.validate(Scope::Conn)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("conn_fault.latency")
+            );
+        }
+        // A clamp that brings it under the limit, and unbounded tails
+        // (capped per sample, as documented), are accepted.
+        for ok in [
+            Latency::fixed(days(400)).clamp(Duration::ZERO, days(1)),
+            Latency::pareto(Duration::from_millis(5), 1.5),
+        ] {
+            assert!(
+                StreamFaults::builder()
+                    .read(DirectionFaults::new().latency_distribution(ok))
+                    .build()
+                    .is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn timeout_zero_is_accepted_as_never_close() {
+        let f = StreamFaults::builder()
+            .write(DirectionFaults::new().timeout(Onset::Immediately, Duration::ZERO))
+            .build()
+            .unwrap();
+        assert_eq!(
+            f.write().interrupt(),
+            Some((Interrupt::Timeout(Duration::ZERO), Onset::Immediately))
+        );
     }
 
     #[test]

@@ -95,11 +95,15 @@
 //!   proceeds); [`enable`](crate::Target::enable) gives each its decided
 //!   faults back (no new decision, nothing counted again). A connection made
 //!   while the target was disabled is decided when it is enabled.
-//! * When a connection's faults change, latency, bandwidth and slicing
-//!   apply to the next chunk, and onsets (`AfterBytes`, `After`) count again
-//!   from the switch. What happened stays: a reset or closed connection is
-//!   not revived, a truncated direction stays closed, bytes held by latency
-//!   keep their release time.
+//! * When a connection's faults change, what the switch leaves the same
+//!   keeps its state and the rest applies from the next chunk: a removed or
+//!   changed latency releases the bytes it holds at once (toxiproxy flushes
+//!   a removed latency toxic); a truncation keeps counting while the
+//!   direction keeps one; a new or changed interruption counts its onset
+//!   from the switch, and a timeout that had begun closes the connection
+//!   when it is removed or changed (toxiproxy), where a stall or blackhole
+//!   resumes. What happened stays: a reset or closed connection is not
+//!   revived. `docs/IO.md` has the rule per fault.
 //!
 //! Decisions of live connections are reproducible for rate, keyed, window
 //! and predicate triggers (they draw on the connection's index); counting
@@ -160,7 +164,10 @@ pub use connect::{ConnectFaults, ConnectFaultsLayer, ConnectFuture};
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use connector::{ChaosConnection, ChaosConnector, ChaosConnectorLayer, ConnectorFuture};
 pub use counters::{IoCounters, IoSnapshot};
-pub use faults::{DirectionFaults, Interrupt, MAX_FAULT_DURATION, Onset, StreamFaults, StreamFaultsBuilder};
+pub use faults::{
+    DirectionFaults, Interrupt, MAX_FAULT_DURATION, MAX_LATENCY_BUFFER, Onset, StreamFaults,
+    StreamFaultsBuilder,
+};
 pub use injected::{DnsFailure, InjectedIoError, injected_fault};
 pub use listener::ChaosListener;
 pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyHandle, ProxyStats, RebindError};

@@ -12,8 +12,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::conn::ConnCtl;
-use super::faults::Dir;
-use super::queue::{DelayQueue, QUEUE_CAPACITY};
+use super::faults::{Dir, MAX_STACKED};
+use super::queue::DelayQueue;
 use super::{
     ConnInfo, DirectionFaults, FaultSwitch, InjectedIoError, Interrupt, IoCounters, MAX_FAULT_DURATION,
     Onset, Resettable, StreamFaults,
@@ -21,10 +21,15 @@ use super::{
 use crate::report::Bytes;
 use crate::rng::{SplitMix, derive, nth};
 use crate::target::TargetShared;
+use crate::throttle::{Start, Throttle};
 use crate::{FaultKind, Latency, Target};
 
 const READ_SALT: u64 = 0x5245_4144_0000_0001;
 const WRITE_SALT: u64 = 0x5752_4954_0000_0002;
+const SLICE_SALT: u64 = 0x534c_4943_0000_0003;
+const STACK_SALT: u64 = 0x5354_434b_0000_0004;
+/// The most bytes of the write latency queue looked at per write call.
+const WRITE_BATCH: usize = 256 * 1024;
 
 pin_project! {
     /// A stream that injects faults into the bytes flowing through it, per
@@ -433,44 +438,80 @@ impl Timer {
 #[derive(Debug, Default)]
 struct Gate {
     slice: Option<(usize, Duration)>,
-    rate: Option<u64>,
+    variation: usize,
+    seed: u64,
+    /// Pieces cut so far (the variation's sample index).
+    pieces: u64,
+    /// The size of the next piece, drawn once per piece.
+    piece: Option<usize>,
     slice_next: Option<Instant>,
-    tat: Option<Instant>,
+    /// The crate's one byte-rate throttle, started empty as toxiproxy's
+    /// bandwidth toxic is.
+    throttle: Option<Throttle>,
     bw_waiting: bool,
 }
 
 impl Gate {
-    fn new(cfg: &DirectionFaults) -> Self {
+    fn new(cfg: &DirectionFaults, seed: u64) -> Self {
         Self {
             slice: cfg.slice,
-            rate: cfg.bandwidth,
+            variation: cfg.slice_variation,
+            seed: seed ^ SLICE_SALT,
+            throttle: cfg.bandwidth.map(|rate| Throttle::new(rate, Start::Empty)),
             ..Self::default()
         }
     }
 
-    /// The most bytes that may pass now, or when to ask again.
-    fn allow(&mut self, now: Instant, counters: &Tally) -> Result<usize, Instant> {
-        let mut limit = usize::MAX;
+    fn piece_size(&mut self, max: usize) -> usize {
+        if self.variation == 0 {
+            return max;
+        }
+        *self.piece.get_or_insert_with(|| {
+            let span = 2 * self.variation as u64 + 1;
+            let draw = nth(self.seed, self.pieces) % span;
+            // validated: variation < max, so the size is at least 1
+            max - self.variation + usize::try_from(draw).unwrap_or(0)
+        })
+    }
+
+    /// The most bytes that may pass now (`exact`: the caller passes a
+    /// known amount and wants its slice whole, as a write does; a read
+    /// takes what is paid once 10 ms worth is), or when to ask again.
+    fn allow(
+        &mut self,
+        now: Instant,
+        wanted: usize,
+        exact: bool,
+        counters: &Tally,
+    ) -> Result<usize, Instant> {
+        let mut limit = wanted;
         if let Some((max, _)) = self.slice {
             if let Some(t) = self.slice_next.filter(|t| *t > now) {
                 return Err(t);
             }
-            limit = max;
+            limit = limit.min(self.piece_size(max));
         }
-        if let Some(rate) = self.rate {
-            if let Some(t) = self.tat.filter(|t| *t > now) {
-                if !self.bw_waiting {
-                    self.bw_waiting = true;
-                    counters.fault(FaultKind::Bandwidth);
+        if let Some(throttle) = &mut self.throttle {
+            let at_least = if exact {
+                usize::MAX
+            } else {
+                (throttle.quantum() / 5).max(1)
+            };
+            match throttle.allow(now, limit, at_least) {
+                Ok(n) => {
+                    self.bw_waiting = false;
+                    limit = limit.min(n);
                 }
-                return Err(t);
+                Err(at) => {
+                    if !self.bw_waiting {
+                        self.bw_waiting = true;
+                        counters.fault(FaultKind::Bandwidth);
+                    }
+                    return Err(at);
+                }
             }
-            self.bw_waiting = false;
-            // At most 100 ms worth of bytes at once.
-            let quantum = usize::try_from((rate / 10).max(1)).unwrap_or(usize::MAX);
-            limit = limit.min(quantum);
         }
-        Ok(limit)
+        Ok(limit.max(1))
     }
 
     /// `k` bytes passed out of `wanted`.
@@ -478,19 +519,18 @@ impl Gate {
         if k == 0 {
             return;
         }
-        if let Some((max, delay)) = self.slice {
-            if wanted > max {
+        if let Some((_, delay)) = self.slice {
+            if wanted > k {
                 counters.fault(FaultKind::Slice);
             }
+            self.piece = None;
+            self.pieces += 1;
             if !delay.is_zero() {
                 self.slice_next = Some(now + delay);
             }
         }
-        if let Some(rate) = self.rate {
-            let nanos = (k as u128 * 1_000_000_000) / u128::from(rate);
-            let cost = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-            let start = self.tat.map_or(now, |t| t.max(now));
-            self.tat = Some(start + cost);
+        if let Some(throttle) = &mut self.throttle {
+            throttle.commit(now, k);
         }
     }
 }
@@ -498,14 +538,23 @@ impl Gate {
 #[derive(Debug)]
 struct Lane {
     cfg: DirectionFaults,
-    latency: Option<Latency>,
+    latencies: [Option<Latency>; MAX_STACKED],
     seed: u64,
     seq: u64,
-    /// Bytes passed since the faults were (re)applied.
+    /// Bytes passed since the interruption in force was set.
     since: u64,
+    /// Bytes passed since the truncation in force came into force.
+    counted: u64,
     flow: Flow,
     /// The interruption is configured and has not begun yet.
     armed: bool,
+    /// When the interruption in force was set (time onsets count from it).
+    onset_epoch: Instant,
+    /// A data onset: when it fires (set by the first byte).
+    data_onset: Option<Instant>,
+    /// A timeout interruption has begun (a switch removing it closes the
+    /// connection).
+    timeout_begun: bool,
     /// A timeout interruption closes the connection then.
     close_at: Option<Instant>,
     /// Truncated: read gives EOF, write gives `BrokenPipe`.
@@ -520,15 +569,19 @@ struct Lane {
 }
 
 impl Lane {
-    fn new() -> Self {
+    fn new(now: Instant) -> Self {
         Self {
             cfg: DirectionFaults::new(),
-            latency: None,
+            latencies: [None; MAX_STACKED],
             seed: 0,
             seq: 0,
             since: 0,
+            counted: 0,
             flow: Flow::Normal,
             armed: false,
+            onset_epoch: now,
+            data_onset: None,
+            timeout_begun: false,
             close_at: None,
             truncated: false,
             shutdown_pending: false,
@@ -541,19 +594,53 @@ impl Lane {
         }
     }
 
-    fn configure(&mut self, cfg: DirectionFaults, seed: u64) {
+    /// Takes `cfg` (at first, or after a switch). What a switch leaves the
+    /// same keeps its state; returns whether a timeout that had begun was
+    /// switched away, which closes the connection (toxiproxy).
+    fn configure(&mut self, cfg: DirectionFaults, seed: u64, now: Instant) -> bool {
+        let old = self.cfg;
         self.cfg = cfg;
-        self.latency = cfg.effective_latency();
+        // A latency switched off or changed releases what it holds
+        // (toxiproxy flushes a removed latency toxic's buffer).
+        if old.latencies() != cfg.latencies() {
+            if let Some(q) = self.queue.as_mut() {
+                q.release_all(now);
+            }
+            if let Some(t) = self.eof_at.as_mut() {
+                *t = (*t).min(now);
+            }
+        }
+        self.latencies = cfg.latencies();
         self.seed = seed;
         self.seq = 0;
-        self.since = 0;
-        self.flow = Flow::Normal;
-        self.armed = cfg.interrupt.is_some();
-        self.close_at = None;
-        self.gate = Gate::new(&cfg);
-        if cfg.has_latency() && self.queue.is_none() {
-            self.queue = Some(Box::new(DelayQueue::new(QUEUE_CAPACITY)));
+        // Truncation keeps counting while one stays in force.
+        if old.truncate_after.is_none() || cfg.truncate_after.is_none() {
+            self.counted = 0;
         }
+        if (old.slice, old.slice_variation, old.bandwidth) != (cfg.slice, cfg.slice_variation, cfg.bandwidth)
+        {
+            self.gate = Gate::new(&cfg, seed);
+        }
+        let mut close = false;
+        if old.interrupt != cfg.interrupt {
+            close = self.timeout_begun;
+            self.since = 0;
+            self.flow = Flow::Normal;
+            self.armed = cfg.interrupt.is_some();
+            self.onset_epoch = now;
+            self.data_onset = None;
+            self.timeout_begun = false;
+            self.close_at = None;
+        }
+        if (cfg.has_latency() || self.data_armed()) && self.queue.is_none() {
+            self.queue = Some(Box::new(DelayQueue::standard()));
+        }
+        close
+    }
+
+    /// A data onset waits for (or holds) bytes.
+    fn data_armed(&self) -> bool {
+        self.armed && matches!(self.cfg.interrupt, Some((_, Onset::AfterData(_))))
     }
 
     fn is_timed(&self) -> bool {
@@ -565,7 +652,7 @@ impl Lane {
             || self.queue.is_some()
             || matches!(
                 c.interrupt,
-                Some((Interrupt::Timeout(_), _) | (_, Onset::After(_)))
+                Some((Interrupt::Timeout(_), _) | (_, Onset::After(_) | Onset::AfterData(_)))
             )
     }
 
@@ -581,27 +668,56 @@ impl Lane {
     fn uses_queue(&self) -> bool {
         self.queue
             .as_ref()
-            .is_some_and(|q| self.cfg.has_latency() || !q.is_empty())
+            .is_some_and(|q| self.cfg.has_latency() || self.data_armed() || !q.is_empty())
     }
 
     fn next_delay(&mut self) -> Duration {
-        let Some(latency) = self.latency else {
-            return Duration::ZERO;
-        };
         let n = self.seq;
-        self.seq += 1;
-        // The core's counter-based stream: chunk `n` of this direction draws
-        // the same delay whatever happened before it.
-        latency
-            .sample(&mut SplitMix::new(nth(self.seed, n)))
-            .min(MAX_FAULT_DURATION)
+        let mut total = Duration::ZERO;
+        for (i, latency) in self.latencies.iter().enumerate() {
+            let Some(latency) = latency else { continue };
+            // The core's counter-based stream: chunk `n` of this direction
+            // draws the same delay whatever happened before it; each stacked
+            // latency draws from its own stream.
+            let seed = if i == 0 {
+                self.seed
+            } else {
+                derive(self.seed ^ STACK_SALT, i as u64)
+            };
+            let d = latency
+                .sample(&mut SplitMix::new(nth(seed, n)))
+                .min(MAX_FAULT_DURATION);
+            total = total.saturating_add(d);
+        }
+        if self.latencies.iter().any(Option::is_some) {
+            self.seq += 1;
+        }
+        total
+    }
+
+    /// When a chunk arriving now is released: its latency, and a data
+    /// onset holds it until the interruption begins.
+    fn release_at(&mut self, now: Instant) -> Instant {
+        let mut at = now + self.next_delay();
+        if self.data_armed() {
+            if let Some((_, Onset::AfterData(d))) = self.cfg.interrupt {
+                at = at.max(*self.data_onset.get_or_insert(now + d));
+            }
+        }
+        at
+    }
+
+    /// When bytes held by a data onset that has seen its first byte may be
+    /// looked at again (the onset's time).
+    fn held_until(&self) -> Option<Instant> {
+        if self.data_armed() { self.data_onset } else { None }
     }
 
     /// Bytes still allowed before truncation or the byte onset.
     fn byte_limit(&self) -> u64 {
         let mut limit = u64::MAX;
         if let Some(t) = self.cfg.truncate_after {
-            limit = limit.min(t.saturating_sub(self.since));
+            limit = limit.min(t.saturating_sub(self.counted));
         }
         if self.armed {
             if let Some((_, Onset::AfterBytes(n))) = self.cfg.interrupt {
@@ -611,8 +727,13 @@ impl Lane {
         limit
     }
 
+    fn passed(&mut self, k: usize) {
+        self.since += k as u64;
+        self.counted += k as u64;
+    }
+
     fn truncate_due(&self) -> bool {
-        !self.truncated && self.cfg.truncate_after.is_some_and(|t| self.since >= t)
+        !self.truncated && self.cfg.truncate_after.is_some_and(|t| self.counted >= t)
     }
 
     fn discard_queue(&mut self) -> usize {
@@ -632,6 +753,10 @@ struct Core {
     /// Nothing to do but forward and count.
     fast: bool,
     conn: Conn,
+    /// What closed the connection, for the errors of later calls.
+    closed_by: FaultKind,
+    /// A switch removed a timeout that had begun: close at the next poll.
+    close_pending: bool,
     epoch: Instant,
     read: Lane,
     write: Lane,
@@ -657,11 +782,12 @@ impl Core {
         )
     }
 
-    fn closed_error(&self, fault: FaultKind) -> io::Error {
-        InjectedIoError::io(io::ErrorKind::BrokenPipe, fault, self.target_name())
+    fn closed_error(&self) -> io::Error {
+        InjectedIoError::io(io::ErrorKind::BrokenPipe, self.closed_by, self.target_name())
     }
 
     fn new(faults: &StreamFaults, source: Source) -> Self {
+        let now = Instant::now();
         let mut core = Self {
             counters: Tally::default(),
             source,
@@ -669,22 +795,25 @@ impl Core {
             watched: None,
             fast: true,
             conn: Conn::Open,
-            epoch: Instant::now(),
-            read: Lane::new(),
-            write: Lane::new(),
+            closed_by: FaultKind::Timeout,
+            close_pending: false,
+            epoch: now,
+            read: Lane::new(now),
+            write: Lane::new(now),
             pair: None,
             events: Timer::default(),
             timed: false,
         };
-        core.apply(faults, Instant::now());
+        core.apply(faults, now);
         core
     }
 
     fn apply(&mut self, faults: &StreamFaults, now: Instant) {
         self.applied = *faults;
         self.epoch = now;
-        self.read.configure(faults.read, faults.seed ^ READ_SALT);
-        self.write.configure(faults.write, faults.seed ^ WRITE_SALT);
+        let read = self.read.configure(faults.read, faults.seed ^ READ_SALT, now);
+        let write = self.write.configure(faults.write, faults.seed ^ WRITE_SALT, now);
+        self.close_pending |= read || write;
         self.timed = self.read.is_timed() || self.write.is_timed();
         self.update_fast();
     }
@@ -830,10 +959,11 @@ impl Core {
         self.wake_all();
     }
 
-    fn close_conn<T>(&mut self, mut inner: Pin<&mut Option<T>>) {
+    fn close_conn<T>(&mut self, mut inner: Pin<&mut Option<T>>, by: FaultKind) {
         inner.set(None);
         self.discard_queues();
         self.conn = Conn::Closed;
+        self.closed_by = by;
         self.fast = false;
         self.wake_all();
     }
@@ -870,7 +1000,9 @@ impl Core {
             Interrupt::Blackhole | Interrupt::Timeout(_) => {
                 lane.flow = Flow::Blackholed;
                 if let Interrupt::Timeout(d) = interrupt {
-                    lane.close_at = Some(now + d);
+                    // Zero: discard and never close, as toxiproxy's timeout 0.
+                    lane.close_at = (!d.is_zero()).then(|| now + d);
+                    lane.timeout_begun = true;
                     counters.fault(FaultKind::Timeout);
                 } else {
                     counters.fault(FaultKind::Blackhole);
@@ -890,7 +1022,8 @@ impl Core {
             && match lane.cfg.interrupt {
                 Some((_, Onset::Immediately)) => true,
                 Some((_, Onset::AfterBytes(n))) => lane.since >= n,
-                Some((_, Onset::After(d))) => self.epoch + d <= now,
+                Some((_, Onset::After(d))) => lane.onset_epoch + d <= now,
+                Some((_, Onset::AfterData(_))) => lane.data_onset.is_some_and(|t| t <= now),
                 None => false,
             }
     }
@@ -922,6 +1055,12 @@ impl Core {
         loop {
             let now = Instant::now();
             self.refresh(now);
+            if self.close_pending {
+                self.close_pending = false;
+                if self.conn == Conn::Open {
+                    self.close_conn(inner.as_mut(), FaultKind::Timeout);
+                }
+            }
             if self.conn != Conn::Open {
                 return Ok(Some(waker));
             }
@@ -930,7 +1069,7 @@ impl Core {
                     self.activate(d, inner.as_mut(), now);
                 }
                 if self.lane_ref(d).close_at.is_some_and(|t| t <= now) {
-                    self.close_conn(inner.as_mut());
+                    self.close_conn(inner.as_mut(), FaultKind::Timeout);
                 }
                 if self.conn != Conn::Open {
                     return Ok(Some(waker));
@@ -941,8 +1080,10 @@ impl Core {
                 let lane = self.lane_ref(d);
                 let mut candidates = [lane.close_at, None];
                 if lane.armed {
-                    if let Some((_, Onset::After(d))) = lane.cfg.interrupt {
-                        candidates[1] = Some(self.epoch + d);
+                    match lane.cfg.interrupt {
+                        Some((_, Onset::After(d))) => candidates[1] = Some(lane.onset_epoch + d),
+                        Some((_, Onset::AfterData(_))) => candidates[1] = lane.data_onset,
+                        _ => {}
                     }
                 }
                 for t in candidates.into_iter().flatten() {
@@ -985,15 +1126,19 @@ impl Core {
                 bytes = lane.since,
                 "injecting truncation"
             );
+            // Like toxiproxy's limit_data, truncation closes the whole
+            // connection: at once for reads (the reader already has its
+            // bytes), after the bytes written so far and a FIN for writes.
             match dir {
                 Dir::Read => {
-                    let n = self.read.discard_queue();
-                    self.counters.add_dropped_read(n);
+                    self.close_conn(inner.as_mut(), FaultKind::Truncate);
+                    return;
                 }
                 Dir::Write => {
                     self.write.shutdown_pending = true;
-                    if self.write.queue.as_ref().is_none_or(|q| q.is_empty()) {
-                        let _ = self.finish_shutdown(inner.as_mut(), cx);
+                    let _ = self.finish_truncation(inner.as_mut(), cx);
+                    if self.conn != Conn::Open {
+                        return;
                     }
                 }
             }
@@ -1001,6 +1146,28 @@ impl Core {
         if self.onset_due(self.lane_ref(dir), now) {
             self.activate(dir, inner, now);
         }
+    }
+
+    /// Completes a write truncation: the bytes held by write latency go
+    /// out, then the FIN, then the connection is closed. `Ready` once closed
+    /// (or when there is no truncation to complete).
+    fn finish_truncation<T: AsyncWrite>(
+        &mut self,
+        mut inner: Pin<&mut Option<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.write.truncated || self.conn != Conn::Open {
+            return Poll::Ready(Ok(()));
+        }
+        match self.drive_write(inner.as_mut(), cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+        if self.finish_shutdown(inner.as_mut(), cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.close_conn(inner, FaultKind::Truncate);
+        Poll::Ready(Ok(()))
     }
 
     /// Sends the FIN a write truncation owes; `Ready` once done (or failed:
@@ -1038,12 +1205,24 @@ impl Core {
             return Poll::Pending;
         }
         let lane = &mut self.write;
+        if let Some(at) = lane.held_until() {
+            // A data onset holds the bytes until the interruption begins,
+            // which the next poll's `prepare` fires.
+            if at > Instant::now() {
+                match lane.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => {}
+                    other => return other,
+                }
+            }
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         loop {
             let Some(queue) = lane.queue.as_mut() else {
                 return Poll::Ready(Ok(()));
             };
             let now = Instant::now();
-            let due = match queue.due(now) {
+            let due = match queue.due(now, WRITE_BATCH) {
                 Err(None) => return Poll::Ready(Ok(())),
                 Err(Some(at)) => match lane.timer.wait(at, cx) {
                     Poll::Ready(Ok(())) => continue,
@@ -1051,7 +1230,7 @@ impl Core {
                 },
                 Ok(n) => n,
             };
-            let allowed = match lane.gate.allow(now, &self.counters) {
+            let allowed = match lane.gate.allow(now, due, true, &self.counters) {
                 Ok(g) => g,
                 Err(at) => match lane.timer.wait(at, cx) {
                     Poll::Ready(Ok(())) => continue,
@@ -1098,19 +1277,19 @@ impl Core {
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Ready(Ok(())) => rb.filled().len(),
             };
-            let delay = lane.next_delay();
+            let release = lane.release_at(now);
             let Some(queue) = lane.queue.as_mut() else {
                 return Ok(());
             };
             if n == 0 {
                 lane.inner_eof = true;
-                lane.eof_at = Some(queue.release_time(now + delay));
+                lane.eof_at = Some(queue.release_time(release));
                 return Ok(());
             }
-            if !delay.is_zero() {
+            if release > now {
                 self.counters.fault(FaultKind::StreamLatency);
             }
-            queue.commit(n, now + delay);
+            queue.commit(n, release);
         }
         Ok(())
     }
@@ -1215,10 +1394,8 @@ fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
     if core.conn == Conn::Open && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
         // Bytes held by write latency go out even while the caller only reads.
         let _ = core.drive_write(inner.as_mut(), cx);
-        if core.write.shutdown_pending && core.write.queue.as_ref().is_none_or(|q| q.is_empty()) {
-            let _ = core.finish_shutdown(inner.as_mut(), cx);
-        }
     }
+    let _ = core.finish_truncation(inner.as_mut(), cx);
     loop {
         match core.conn {
             Conn::Reset => return Poll::Ready(Err(core.reset_error())),
@@ -1254,22 +1431,38 @@ fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
         let wanted = buf
             .remaining()
             .min(usize::try_from(byte_limit).unwrap_or(usize::MAX));
-        let limit = match core.read.gate.allow(now, &core.counters) {
+        let queued = core.read.uses_queue();
+        if queued {
+            // Read ahead first: chunks are stamped when they arrive, even
+            // while bandwidth or slicing hold the reader back.
+            if let Err(e) = core.fill_read(inner.as_mut(), cx, now) {
+                return Poll::Ready(Err(e));
+            }
+        }
+        let limit = match core.read.gate.allow(now, wanted, false, &core.counters) {
             Ok(g) => wanted.min(g),
             Err(at) => match core.read.timer.wait(at, cx) {
                 Poll::Ready(Ok(())) => continue,
                 other => return other,
             },
         };
-        let k = if core.read.uses_queue() {
-            if let Err(e) = core.fill_read(inner.as_mut(), cx, now) {
-                return Poll::Ready(Err(e));
+        let k = if queued {
+            if let Some(at) = core.read.held_until() {
+                // A data onset holds the bytes until the interruption begins.
+                if at <= now {
+                    core.activate(Dir::Read, inner.as_mut(), now);
+                    continue;
+                }
+                match core.read.timer.wait(at, cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    other => return other,
+                }
             }
             let lane = &mut core.read;
             let Some(queue) = lane.queue.as_mut() else {
                 continue;
             };
-            match queue.due(now) {
+            match queue.due(now, limit) {
                 Ok(n) => {
                     let m = n.min(limit);
                     buf.put_slice(queue.front(m));
@@ -1312,7 +1505,7 @@ fn poll_read_body<T: AsyncRead + AsyncWrite + Resettable>(
             }
             k
         };
-        core.read.since += k as u64;
+        core.read.passed(k);
         core.counters.add_read(k);
         core.read.gate.commit(k, wanted, now, &core.counters);
         core.after_bytes(Dir::Read, inner.as_mut(), cx, now);
@@ -1340,20 +1533,18 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
     loop {
         match core.conn {
             Conn::Reset => return Poll::Ready(Err(core.reset_error())),
-            Conn::Closed => return Poll::Ready(Err(core.closed_error(FaultKind::Timeout))),
+            Conn::Closed => {
+                // Refused after a fault closed the connection: dropped.
+                core.counters.add_dropped_written(buf.len());
+                return Poll::Ready(Err(core.closed_error()));
+            }
             Conn::Open => {}
         }
         if core.write.truncated {
-            match core.drive_write(inner.as_mut(), cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+            match core.finish_truncation(inner.as_mut(), cx) {
+                Poll::Ready(Ok(())) => continue,
+                other => return other.map_ok(|()| 0),
             }
-            if core.finish_shutdown(inner.as_mut(), cx).is_pending() {
-                return Poll::Pending;
-            }
-            core.counters.add_dropped_written(buf.len());
-            return Poll::Ready(Err(core.closed_error(FaultKind::Truncate)));
         }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -1384,25 +1575,25 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
             if let Poll::Ready(Err(e)) = core.drive_write(inner.as_mut(), cx) {
                 return Poll::Ready(Err(e));
             }
-            let delay = core.write.next_delay_if_room();
-            let Some(delay) = delay else {
+            let release = core.write.release_if_room(now);
+            let Some(release) = release else {
                 // Queue full: `drive_write` registered the wake-up.
                 return Poll::Pending;
             };
-            if !delay.is_zero() {
+            if release > now {
                 core.counters.fault(FaultKind::StreamLatency);
             }
             let Some(queue) = core.write.queue.as_mut() else {
                 continue;
             };
-            let k = queue.push(&buf[..wanted], now + delay);
+            let k = queue.push(&buf[..wanted], release);
             // Zero-delay bytes can leave at once.
             if let Poll::Ready(Err(e)) = core.drive_write(inner.as_mut(), cx) {
                 return Poll::Ready(Err(e));
             }
             k
         } else {
-            let limit = match core.write.gate.allow(now, &core.counters) {
+            let limit = match core.write.gate.allow(now, wanted, true, &core.counters) {
                 Ok(g) => wanted.min(g),
                 Err(at) => match core.write.timer.wait(at, cx) {
                     Poll::Ready(Ok(())) => continue,
@@ -1420,7 +1611,7 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
             core.write.gate.commit(k, wanted, now, &core.counters);
             k
         };
-        core.write.since += k as u64;
+        core.write.passed(k);
         core.counters.add_written(k);
         core.after_bytes(Dir::Write, inner.as_mut(), cx, now);
         return Poll::Ready(Ok(k));
@@ -1428,12 +1619,13 @@ fn poll_write_body<T: AsyncWrite + Resettable>(
 }
 
 impl Lane {
-    /// The delay for a new write chunk, if the queue has room for one.
-    fn next_delay_if_room(&mut self) -> Option<Duration> {
+    /// The release time for a new write chunk, if the queue has room for
+    /// one.
+    fn release_if_room(&mut self, now: Instant) -> Option<Instant> {
         if self.queue.as_ref().is_none_or(|q| q.free() == 0) {
             return None;
         }
-        Some(self.next_delay())
+        Some(self.release_at(now))
     }
 }
 
@@ -1454,8 +1646,13 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
 ) -> Poll<io::Result<()>> {
     match core.conn {
         Conn::Reset => return Poll::Ready(Err(core.reset_error())),
-        Conn::Closed => return Poll::Ready(Err(core.closed_error(FaultKind::Timeout))),
+        // Nothing is left to flush: what was written went out before the
+        // close (clients such as hyper flush after reading EOF).
+        Conn::Closed => return Poll::Ready(Ok(())),
         Conn::Open => {}
+    }
+    if core.write.truncated {
+        return core.finish_truncation(inner.as_mut(), cx);
     }
     if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
         core.park(cx.waker());
@@ -1493,6 +1690,9 @@ fn poll_shutdown_body<T: AsyncWrite + Resettable>(
         Conn::Reset => return Poll::Ready(Err(core.reset_error())),
         Conn::Closed => return Poll::Ready(Ok(())),
         Conn::Open => {}
+    }
+    if core.write.truncated {
+        return core.finish_truncation(inner.as_mut(), cx);
     }
     match core.write.flow {
         Flow::Normal => {}
