@@ -76,6 +76,9 @@ enum Node<R: ?Sized> {
     All(Vec<Self>),
     Any(Vec<Self>),
     Not(Box<Self>),
+    /// A part that was refused when written (a bad glob in a request
+    /// matcher): the error comes out when the fault set is built.
+    Invalid(Box<ConfigError>),
 }
 
 impl<R: ?Sized> Clone for Node<R> {
@@ -95,6 +98,7 @@ impl<R: ?Sized> Clone for Node<R> {
             Self::All(v) => Self::All(v.clone()),
             Self::Any(v) => Self::Any(v.clone()),
             Self::Not(n) => Self::Not(n.clone()),
+            Self::Invalid(e) => Self::Invalid(e.clone()),
         }
     }
 }
@@ -117,6 +121,7 @@ impl<R: ?Sized> fmt::Debug for Node<R> {
             Self::All(v) => f.debug_tuple("All").field(v).finish(),
             Self::Any(v) => f.debug_tuple("Any").field(v).finish(),
             Self::Not(n) => f.debug_tuple("Not").field(n).finish(),
+            Self::Invalid(e) => write!(f, "Invalid({e})"),
         }
     }
 }
@@ -266,6 +271,14 @@ impl<R: ?Sized> Trigger<R> {
         F: Fn(&R) -> bool + Send + Sync + 'static,
     {
         Self::from_node(Node::When(Arc::new(predicate), Some(label.into())))
+    }
+
+    /// A trigger whose fault set refuses to build with `error`: how a part
+    /// that cannot fail where it is written (a request matcher's glob)
+    /// reports its bad value at `build()` / `set_faults`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn invalid(error: ConfigError) -> Self {
+        Self::from_node(Node::Invalid(Box::new(error)))
     }
 
     /// Sticky partial outage: hashes the key `key(req)` with the seed and
@@ -541,6 +554,7 @@ fn compile<R: ?Sized>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, Conf
         Node::All(v) => Cond::All(list("trigger.all", v, salts)?),
         Node::Any(v) => Cond::Any(list("trigger.any", v, salts)?),
         Node::Not(n) => Cond::Not(Box::new(compile(n, salts)?)),
+        Node::Invalid(e) => return Err((**e).clone()),
     })
 }
 

@@ -315,7 +315,7 @@ impl BodyFault {
     /// assert_eq!(rule.action().kind(), FaultKind::ResponseBody);
     /// ```
     #[must_use]
-    pub fn when(self, trigger: impl Into<super::HttpTrigger>) -> super::HttpRule {
+    pub fn when(self, trigger: impl super::IntoHttpTrigger) -> super::HttpRule {
         super::HttpFault::ResponseBody(self).when(trigger)
     }
 
