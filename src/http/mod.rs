@@ -167,7 +167,7 @@ mod response;
 mod service;
 mod view;
 
-pub use body::{BodyCounters, BodyFault, BodyFaultError, BodyFaultErrorKind, BoxError, ChaosBody};
+pub use body::{BodyCounters, BodyFault, BodyFaultError, BodyFaultErrorKind, ChaosBody};
 pub use fault::HttpFault;
 pub use future::ResponseFuture;
 pub use grpc::GrpcCode;
