@@ -9,6 +9,7 @@ mod fault;
 pub mod io;
 mod latency;
 mod macros;
+pub mod prelude;
 mod report;
 mod rng;
 mod rule;
