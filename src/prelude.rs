@@ -4,7 +4,7 @@
 //! [`FaultSet`], [`Target`], [`Report`], [`FaultKind`], [`Latency`],
 //! [`ConfigError`], [`BoxError`]). With feature `http`: the HTTP layer, its
 //! faults, triggers and matchers. With `io`: the connection layers, the
-//! proxy, the listener and [`ConnFault`](crate::io::ConnFault). With
+//! proxy, the listener and `ConnFault`. With
 //! `scenario`: scenarios, phases, rehearsals and probes. Only this crate's
 //! items: tower's `ServiceBuilder`, `ServiceExt` and `service_fn` come from
 //! `tower`.

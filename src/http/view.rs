@@ -5,7 +5,6 @@ use http::header::{CONTENT_TYPE, HOST};
 use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
 
 use super::fault::HttpFault;
-use super::matcher::strip_port;
 use crate::{FaultSet, Rule, Trigger};
 
 /// A request as HTTP triggers see it — its head (method, URI, version,
@@ -218,7 +217,18 @@ impl RequestView for http::request::Parts {
     }
 }
 
-mod sealed {
+/// `host` without its port (`[v6]:port` gives `v6`).
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split_once(']').map_or(host, |(h, _)| h);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
+pub(super) mod sealed {
     /// Only `http::Request<B>` and `http::request::Parts` are requests.
     #[allow(unreachable_pub)] // sealed-trait pattern: public in a private module
     pub trait Sealed {}
@@ -231,7 +241,6 @@ mod sealed {
     pub trait SealedTrigger {}
 
     impl SealedTrigger for super::HttpTrigger {}
-    impl SealedTrigger for crate::http::RequestMatcher {}
 }
 
 /// What the `when` of an HTTP fault takes: an [`HttpTrigger`]
@@ -280,12 +289,6 @@ impl IntoHttpTrigger for HttpTrigger {
     }
 }
 
-impl IntoHttpTrigger for super::RequestMatcher {
-    fn into_http_trigger(self) -> HttpTrigger {
-        self.into()
-    }
-}
-
 /// A trigger on HTTP requests: `Trigger<HttpRequest>`.
 ///
 /// Naming the type lets closures go unannotated; a
@@ -330,3 +333,15 @@ pub type HttpRule = Rule<HttpFault, HttpRequest>;
 /// # Ok::<(), tower_chaos::ConfigError>(())
 /// ```
 pub type HttpFaultSet = FaultSet<HttpFault, HttpRequest>;
+
+#[cfg(test)]
+mod tests {
+    use super::strip_port;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(strip_port("h:80"), "h");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("h"), "h");
+    }
+}
