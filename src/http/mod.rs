@@ -91,7 +91,10 @@
 //! the first three requests that are PUTs. Anything the core offers works
 //! on HTTP requests too: rates, `every`, `after`, time windows, and keys
 //! (`Trigger::keyed(0.2, |req: &HttpRequest| req.headers().get("x-tenant").cloned())`
-//! takes down the same fifth of the tenants for a given seed).
+//! takes down the same fifth of the tenants for a given seed). The `when`
+//! of every HTTP fault takes an [`IntoHttpTrigger`]: an [`HttpTrigger`] or
+//! a [`RequestMatcher`]; a trigger on another request type does not
+//! compile, with an error that says so.
 //!
 //! # Switching faults at run time
 //!
