@@ -160,6 +160,40 @@ impl HttpFault {
     }
 }
 
+// A response's rules are written here, above both, so that `response.rs`
+// stays below `fault.rs` (no import cycle).
+impl SyntheticResponse {
+    /// Answers with this response whenever `trigger` fires: a
+    /// [`HttpTrigger`](super::HttpTrigger) or a
+    /// [`RequestMatcher`](super::RequestMatcher) (see
+    /// [`HttpFault::when`]).
+    ///
+    /// ```
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{RequestMatcher, SyntheticResponse};
+    ///
+    /// let rule = SyntheticResponse::service_unavailable()
+    ///     .when(RequestMatcher::path_glob("/items/*").and_trigger(Trigger::first(3)));
+    /// assert_eq!(rule.action().kind(), tower_chaos::FaultKind::Status);
+    /// ```
+    #[must_use]
+    pub fn when(self, trigger: impl IntoHttpTrigger) -> HttpRule {
+        HttpFault::Respond(self).when(trigger)
+    }
+
+    /// Answers every request with this response, under a name (for
+    /// journals, tracing and the [`Injected`] marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::bad_gateway().named("lb-down").name(), Some("lb-down"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
+        HttpFault::Respond(self).named(name)
+    }
+}
+
 impl From<SyntheticResponse> for HttpFault {
     fn from(response: SyntheticResponse) -> Self {
         Self::Respond(response)
