@@ -178,17 +178,16 @@ mod http_ids {
         // A status fault, a body fault and a matching fault, armed at a rate
         // that never fires.
         let never = || Trigger::rate(1e-12);
-        let armed = HttpChaosLayer::builder("bench-http")
-            .seed(1)
-            .fault(SyntheticResponse::service_unavailable().when(never()))
-            .fault(BodyFault::truncate_after(100).when(never()))
-            .fault(SyntheticResponse::s3_slow_down().when(
-                RequestMatcher::method(Method::PUT)
-                    & RequestMatcher::path_glob("/items/*").unwrap()
-                    & never(),
-            ))
-            .build()
-            .unwrap();
+        let armed =
+            HttpChaosLayer::builder("bench-http")
+                .seed(1)
+                .fault(SyntheticResponse::service_unavailable().when(never()))
+                .fault(BodyFault::truncate_after(100).when(never()))
+                .fault(SyntheticResponse::s3_slow_down().when(
+                    RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*") & never(),
+                ))
+                .build()
+                .unwrap();
         bench_one(group, rt, "http-armed", armed.layer(bare()));
         let report = armed.target().report();
         assert_eq!(

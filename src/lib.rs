@@ -8,6 +8,8 @@ mod fault;
 #[cfg_attr(docsrs, doc(cfg(feature = "io")))]
 pub mod io;
 mod latency;
+mod macros;
+pub mod prelude;
 mod report;
 mod rng;
 mod rule;
@@ -30,8 +32,17 @@ pub use seed::SeedSource;
 pub use target::{Target, TargetBuilder};
 pub use trigger::{Capacity, MAX_TRIGGER_DEPTH, Trigger};
 
-/// The boxed error type tower uses (`tower::BoxError`), the default error
-/// type of request-level faults.
+/// The boxed error type tower uses (`tower::BoxError`): the default error
+/// type of request-level faults, and the error type of the HTTP layer's
+/// response body (`http::ChaosBody`: the inner body's error, boxed, or an
+/// `http::BodyFaultError` for an injected failure; downcast to tell them
+/// apart).
+///
+/// ```
+/// use tower_chaos::{BoxError, InjectedError};
+/// let real: BoxError = "disk on fire".into();
+/// assert!(real.downcast_ref::<InjectedError>().is_none());
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[cfg(feature = "http")]

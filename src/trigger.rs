@@ -111,6 +111,9 @@ enum Node<R: ?Sized> {
     /// A combinator nested deeper than [`MAX_TRIGGER_DEPTH`], at this
     /// depth; its parts were dropped when it was built.
     TooDeep(u32),
+    /// A part that was refused when written (a bad glob in a request
+    /// matcher): the error comes out when the fault set is built.
+    Invalid(Box<ConfigError>),
 }
 
 impl<R: ?Sized> Clone for Node<R> {
@@ -131,6 +134,7 @@ impl<R: ?Sized> Clone for Node<R> {
             Self::Any(v) => Self::Any(v.clone()),
             Self::Not(n) => Self::Not(n.clone()),
             Self::TooDeep(d) => Self::TooDeep(*d),
+            Self::Invalid(e) => Self::Invalid(e.clone()),
         }
     }
 }
@@ -154,6 +158,7 @@ impl<R: ?Sized> fmt::Debug for Node<R> {
             Self::Any(v) => f.debug_tuple("Any").field(v).finish(),
             Self::Not(n) => f.debug_tuple("Not").field(n).finish(),
             Self::TooDeep(d) => f.debug_tuple("TooDeep").field(d).finish(),
+            Self::Invalid(e) => write!(f, "Invalid({e})"),
         }
     }
 }
@@ -358,6 +363,14 @@ impl<R: ?Sized> Trigger<R> {
         F: Fn(&R) -> bool + Send + Sync + 'static,
     {
         Self::from_node(Node::When(Arc::new(predicate), Some(label.into())))
+    }
+
+    /// A trigger whose fault set refuses to build with `error`: how a part
+    /// that cannot fail where it is written (a request matcher's glob)
+    /// reports its bad value at `build()` / `set_faults`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn invalid(error: ConfigError) -> Self {
+        Self::from_node(Node::Invalid(Box::new(error)))
     }
 
     /// Sticky partial outage: hashes the key `key(req)` with the seed and
@@ -646,6 +659,7 @@ fn compile<R: ?Sized>(node: &Node<R>, salts: &mut Salts) -> Result<Cond<R>, Conf
                 "all/any/not nest at most 64 levels deep",
             ));
         }
+        Node::Invalid(e) => return Err((**e).clone()),
     })
 }
 

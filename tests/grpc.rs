@@ -44,8 +44,7 @@ fn tonic_code(code: GrpcCode) -> Code {
 async fn passes_through_when_nothing_matches() {
     let layer = chaos(
         "echo",
-        SyntheticResponse::grpc_unavailable()
-            .when(RequestMatcher::grpc_method("test.Echo", "Other").unwrap()),
+        SyntheticResponse::grpc_unavailable().when(RequestMatcher::grpc_method("test.Echo", "Other")),
     );
     let target = layer.target().clone();
     let addr = serve(layer).await;
@@ -61,7 +60,7 @@ async fn every_code_arrives_as_the_tonic_code() {
         let message = "injected: 100% down\n(é)";
         let layer = chaos(
             "echo",
-            SyntheticResponse::grpc(code, message).when(RequestMatcher::grpc_service("test.Echo").unwrap()),
+            SyntheticResponse::grpc(code, message).when(RequestMatcher::grpc_service("test.Echo")),
         );
         let target = layer.target().clone();
         let addr = serve(layer).await;
@@ -106,8 +105,7 @@ async fn client_side_layer_around_a_channel() {
     let addr = serve(quiet("server")).await;
     let chaos = chaos(
         "echo-client",
-        SyntheticResponse::grpc_resource_exhausted()
-            .when(RequestMatcher::grpc_method("test.Echo", "Say").unwrap()),
+        SyntheticResponse::grpc_resource_exhausted().when(RequestMatcher::grpc_method("test.Echo", "Say")),
     );
     let target = chaos.target().clone();
     let client = chaos.layer(channel(addr).await);

@@ -28,19 +28,16 @@ fn pass_through_allocates_nothing() {
         .seed(1)
         .fault(
             SyntheticResponse::service_unavailable()
-                .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*").unwrap()),
+                .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*")),
         )
         .fault(
-            SyntheticResponse::grpc_unavailable().when(
-                RequestMatcher::grpc_service("pkg.Service")
-                    .unwrap()
-                    .and_trigger(Trigger::first(3)),
-            ),
+            SyntheticResponse::grpc_unavailable()
+                .when(RequestMatcher::grpc_service("pkg.Service").and_trigger(Trigger::first(3))),
         )
         .fault(
             BodyFault::throttle(10)
                 .unwrap()
-                .when(RequestMatcher::header("x-never").unwrap()),
+                .when(RequestMatcher::header("x-never")),
         )
         .fault(BodyFault::truncate_after(1).when(Trigger::rate(1e-12)))
         .header_control(tower_chaos::http::HeaderControl::new())

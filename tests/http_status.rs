@@ -182,7 +182,7 @@ async fn only_put_items_fails_while_get_passes() {
         .journal(16)
         .fault(
             SyntheticResponse::s3_slow_down()
-                .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*").unwrap())
+                .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*"))
                 .named("s3-put-outage"),
         )
         .build()

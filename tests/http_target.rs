@@ -323,7 +323,7 @@ async fn a_disabled_target_ignores_rules_and_fault_headers() {
 async fn rules_come_before_header_faults() {
     let chaos = HttpChaosLayer::builder("api")
         .seed(1)
-        .fault(SyntheticResponse::gateway_timeout().when(RequestMatcher::path("/down").unwrap()))
+        .fault(SyntheticResponse::gateway_timeout().when(RequestMatcher::path("/down")))
         .header_control(HeaderControl::new())
         .build()
         .unwrap();
@@ -348,4 +348,47 @@ async fn rules_come_before_header_faults() {
     assert_eq!(report.injected(FaultKind::Status), 2);
     assert_eq!(report.injected(FaultKind::Latency), 2);
     assert_eq!(report.faulted, 2);
+}
+
+/// Issue 12: matcher constructors return matchers (no `?`); a value no
+/// request can have fails the layer's build and a run-time install with a
+/// `ConfigError` naming the field and the value, and the faults installed
+/// before stay in force.
+#[tokio::test]
+async fn a_refused_matcher_fails_the_build_and_the_install_naming_field_and_value() {
+    let bad_glob = || RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/**/x");
+    let err = HttpChaosLayer::builder("api")
+        .seed(1)
+        .fault(SyntheticResponse::bad_gateway().when(bad_glob() & Trigger::first(1)))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid `matcher.path_glob` = \"/items/**/x\": `**` must be the whole last segment"
+    );
+
+    let target = Target::builder("api").seed(1).build().unwrap();
+    let svc = HttpChaosLayer::for_target(&target).layer(inner());
+    target
+        .set_faults(
+            FaultSet::new().with(SyntheticResponse::bad_gateway().when(RequestMatcher::path("/down"))),
+        )
+        .unwrap();
+    let err = target
+        .set_faults(
+            FaultSet::new().with(HttpFault::DropConnection.when(!RequestMatcher::header("bad header"))),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid `matcher.header` = \"bad header\": not a valid header name"
+    );
+    let down = svc
+        .clone()
+        .oneshot(Request::get("/down").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(down.status(), StatusCode::BAD_GATEWAY);
+    let up = svc.oneshot(Request::get("/up").body(()).unwrap()).await.unwrap();
+    assert_eq!(up.status(), StatusCode::OK);
 }

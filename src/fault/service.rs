@@ -13,6 +13,7 @@ use super::future::{Faulted, ResponseFuture, Start, Then};
 use super::outcome::{End, Outcome};
 use crate::Target;
 use crate::fault::Fault;
+use crate::macros::inner_accessors;
 use crate::rule::{ActiveGuard, Plan, Screened};
 use crate::target::Slot;
 
@@ -76,31 +77,21 @@ impl<S, R> Chaos<S, R>
 where
     S: Service<R>,
 {
-    /// The inner service.
-    ///
-    /// ```
-    /// use tower_chaos::{Chaos, Target};
-    /// let target = Target::builder("x").seed(1).build()?;
-    /// let mut svc = Chaos::new(tower::service_fn(|x: u8| async move { Ok::<_, tower::BoxError>(x) }), &target);
-    /// let _inner = svc.get_ref();
-    /// let _inner = svc.get_mut();
-    /// assert_eq!(svc.target().name(), "x");
-    /// let _inner = svc.into_inner();
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub const fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    inner_accessors!(
+        r#"```
+use tower::ServiceExt;
+use tower_chaos::{Chaos, Target};
 
-    /// The inner service, mutably.
-    pub const fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+# #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+let target = Target::builder("x").seed(1).build()?;
+let inner = tower::service_fn(|x: u8| async move { Ok::<_, tower::BoxError>(x) });
+let mut svc = Chaos::new(inner, &target);
+assert_eq!(svc.get_ref().clone().oneshot(3).await?, 3);
+assert_eq!(svc.get_mut().oneshot(4).await?, 4);
+assert_eq!(svc.into_inner().oneshot(5).await?, 5);
+# Ok(()) }
+```"#
+    );
 
     /// The target this service belongs to.
     pub const fn target(&self) -> &Target {

@@ -17,20 +17,10 @@ use crate::cold_box::ColdBox;
 use crate::report::ByteCounters;
 use crate::rule::ActiveGuard;
 use crate::throttle::{Start, Throttle};
-use crate::{ConfigError, Target};
+use crate::{BoxError, ConfigError, Target};
 
 /// Far enough to never come in a test (tokio's own `sleep` uses 30 years).
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
-
-/// The error type of [`ChaosBody`]: the inner body's error, boxed, or a
-/// [`BodyFaultError`] for an injected failure (downcast to tell them apart).
-///
-/// ```
-/// use tower_chaos::http::{BodyFaultError, BoxError};
-/// let real: BoxError = "disk on fire".into();
-/// assert!(real.downcast_ref::<BodyFaultError>().is_none());
-/// ```
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a body fault does once the body has passed its byte limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,7 +308,7 @@ impl BodyFault {
     /// assert_eq!(rule.action().kind(), FaultKind::ResponseBody);
     /// ```
     #[must_use]
-    pub fn when(self, trigger: impl Into<super::HttpTrigger>) -> super::HttpRule {
+    pub fn when(self, trigger: impl super::IntoHttpTrigger) -> super::HttpRule {
         super::HttpFault::ResponseBody(self).when(trigger)
     }
 
@@ -369,7 +359,8 @@ pub enum BodyFaultErrorKind {
 /// Downcast a [`BoxError`] to tell injected from real failures:
 ///
 /// ```
-/// use tower_chaos::http::{BodyFaultError, BodyFaultErrorKind, BoxError};
+/// use tower_chaos::BoxError;
+/// use tower_chaos::http::{BodyFaultError, BodyFaultErrorKind};
 ///
 /// let err: BoxError = BodyFaultError::aborted(10).into();
 /// let injected = err.downcast_ref::<BodyFaultError>().expect("injected");

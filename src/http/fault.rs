@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::body::BodyFault;
 use super::marker::Injected;
 use super::response::SyntheticResponse;
-use super::view::{HttpRequest, HttpRule, HttpTrigger};
+use super::view::{HttpRequest, HttpRule, IntoHttpTrigger};
 use crate::rng::SplitMix;
 use crate::rule::sealed::Sealed;
 use crate::rule::{Applied, Resolve, TakeCtx};
@@ -19,7 +19,7 @@ use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
 /// [`Target::set_faults`](crate::Target::set_faults).
 ///
 /// [`SyntheticResponse`] and [`BodyFault`] convert into it, and all three
-/// have a `when` that attaches a trigger (an [`HttpTrigger`], or a
+/// have a `when` that attaches a trigger (an [`HttpTrigger`](super::HttpTrigger), or a
 /// [`RequestMatcher`](super::RequestMatcher), which converts into one).
 ///
 /// | fault | the inner service | the client sees |
@@ -98,20 +98,19 @@ impl HttpFault {
         Self::Latency(latency)
     }
 
-    /// This fault whenever `trigger` fires: an [`HttpTrigger`] or a
+    /// This fault whenever `trigger` fires: an [`HttpTrigger`](super::HttpTrigger) or a
     /// [`RequestMatcher`](super::RequestMatcher) (combine both with `&`,
     /// `|` or [`RequestMatcher::and_trigger`](super::RequestMatcher::and_trigger)).
     ///
     /// ```
     /// use tower_chaos::Trigger;
     /// use tower_chaos::http::{HttpFault, RequestMatcher};
-    /// let rule = HttpFault::DropConnection.when(RequestMatcher::path_prefix("/upload")? & Trigger::rate(0.5));
+    /// let rule = HttpFault::DropConnection.when(RequestMatcher::path_prefix("/upload") & Trigger::rate(0.5));
     /// assert!(format!("{rule:?}").contains("Rate(0.5)"));
-    /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn when(self, trigger: impl Into<HttpTrigger>) -> HttpRule {
-        Rule::new(self, trigger.into())
+    pub fn when(self, trigger: impl IntoHttpTrigger) -> HttpRule {
+        Rule::new(self, trigger.into_http_trigger())
     }
 
     /// This fault on every request, under a name (for journals, tracing and
@@ -158,6 +157,40 @@ impl HttpFault {
     /// latency).
     const fn shapes_response(&self) -> bool {
         !matches!(self, Self::Latency(_))
+    }
+}
+
+// A response's rules are written here, above both, so that `response.rs`
+// stays below `fault.rs` (no import cycle).
+impl SyntheticResponse {
+    /// Answers with this response whenever `trigger` fires: a
+    /// [`HttpTrigger`](super::HttpTrigger) or a
+    /// [`RequestMatcher`](super::RequestMatcher) (see
+    /// [`HttpFault::when`]).
+    ///
+    /// ```
+    /// use tower_chaos::Trigger;
+    /// use tower_chaos::http::{RequestMatcher, SyntheticResponse};
+    ///
+    /// let rule = SyntheticResponse::service_unavailable()
+    ///     .when(RequestMatcher::path_glob("/items/*").and_trigger(Trigger::first(3)));
+    /// assert_eq!(rule.action().kind(), tower_chaos::FaultKind::Status);
+    /// ```
+    #[must_use]
+    pub fn when(self, trigger: impl IntoHttpTrigger) -> HttpRule {
+        HttpFault::Respond(self).when(trigger)
+    }
+
+    /// Answers every request with this response, under a name (for
+    /// journals, tracing and the [`Injected`] marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert_eq!(SyntheticResponse::bad_gateway().named("lb-down").name(), Some("lb-down"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
+        HttpFault::Respond(self).named(name)
     }
 }
 

@@ -31,7 +31,7 @@
 //!     .seed(2017)
 //!     .fault(
 //!         SyntheticResponse::s3_slow_down()
-//!             .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*")? & Trigger::first(3)),
+//!             .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_glob("/items/*") & Trigger::first(3)),
 //!     )
 //!     .build()?;
 //! let target = chaos.target().clone();
@@ -67,13 +67,15 @@
 //!   the layer and for request bodies by wrapping them on the client side;
 //!   bytes are counted in [`Report::bytes_passed`](crate::Report::bytes_passed)
 //!   and [`Report::bytes_dropped`](crate::Report::bytes_dropped).
-//! * [`RequestMatcher`] over a borrowed [`RequestHead`]: method, path
-//!   (exact, prefix, glob), host, headers, gRPC service and method,
-//!   predicates; `&`, `|`, `!`. A matcher converts into an
-//!   [`HttpTrigger`] and combines with any trigger.
-//! * [`HttpRequest`]: what triggers see, `&HttpRequest` borrowed from the
-//!   request (method, URI, headers, extensions; no copy). [`HttpTrigger`],
-//!   [`HttpRule`] and [`HttpFaultSet`] name the core types for HTTP.
+//! * [`HttpRequest`]: what triggers and matchers see, `&HttpRequest`
+//!   borrowed from the request (method, URI, version, headers, extensions,
+//!   host, gRPC method; no copy). [`HttpTrigger`], [`HttpRule`] and
+//!   [`HttpFaultSet`] name the core types for HTTP.
+//! * [`RequestMatcher`]: method, path (exact, prefix, glob), host,
+//!   headers, gRPC service and method, predicates; `&`, `|`, `!`. A matcher
+//!   converts into an [`HttpTrigger`] and combines with any trigger; a
+//!   value it refuses fails the layer's `build()` (or `set_faults`) with a
+//!   [`ConfigError`](crate::ConfigError) naming the field and the value.
 //! * [`HeaderControl`]: opt-in faults asked for by request headers, as
 //!   Envoy's `x-envoy-fault-*`.
 //! * [`Injected`]: the marker in every touched response's extensions, with
@@ -89,7 +91,10 @@
 //! the first three requests that are PUTs. Anything the core offers works
 //! on HTTP requests too: rates, `every`, `after`, time windows, and keys
 //! (`Trigger::keyed(0.2, |req: &HttpRequest| req.headers().get("x-tenant").cloned())`
-//! takes down the same fifth of the tenants for a given seed).
+//! takes down the same fifth of the tenants for a given seed). The `when`
+//! of every HTTP fault takes an [`IntoHttpTrigger`]: an [`HttpTrigger`] or
+//! a [`RequestMatcher`]; a trigger on another request type does not
+//! compile, with an error that says so.
 //!
 //! # Switching faults at run time
 //!
@@ -165,14 +170,14 @@ mod response;
 mod service;
 mod view;
 
-pub use body::{BodyCounters, BodyFault, BodyFaultError, BodyFaultErrorKind, BoxError, ChaosBody};
+pub use body::{BodyCounters, BodyFault, BodyFaultError, BodyFaultErrorKind, ChaosBody};
 pub use fault::HttpFault;
 pub use future::ResponseFuture;
 pub use grpc::GrpcCode;
 pub use header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
 pub use layer::{HttpChaosLayer, HttpChaosLayerBuilder};
 pub use marker::Injected;
-pub use matcher::{RequestHead, RequestMatcher};
+pub use matcher::RequestMatcher;
 pub use response::{RetryAfter, SyntheticResponse};
 pub use service::HttpChaos;
-pub use view::{HttpFaultSet, HttpRequest, HttpRule, HttpTrigger, RequestView};
+pub use view::{HttpFaultSet, HttpRequest, HttpRule, HttpTrigger, IntoHttpTrigger, RequestView};

@@ -9,10 +9,8 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use super::body::ChaosBody;
-use super::fault::HttpFault;
 use super::grpc::{GrpcCode, percent_encode_message};
 use super::marker::Injected;
-use super::view::{HttpRule, HttpTrigger};
 use crate::{ConfigError, FaultKind};
 
 /// The value of a `Retry-After` header: a number of seconds or an HTTP date.
@@ -700,37 +698,6 @@ impl SyntheticResponse {
     #[must_use]
     pub fn kind(&self) -> FaultKind {
         self.parts.kind
-    }
-
-    /// Answers with this response whenever `trigger` fires: a
-    /// [`HttpTrigger`] or a
-    /// [`RequestMatcher`](super::RequestMatcher) (see
-    /// [`HttpFault::when`]).
-    ///
-    /// ```
-    /// use tower_chaos::Trigger;
-    /// use tower_chaos::http::{RequestMatcher, SyntheticResponse};
-    ///
-    /// let rule = SyntheticResponse::service_unavailable()
-    ///     .when(RequestMatcher::path_glob("/items/*")?.and_trigger(Trigger::first(3)));
-    /// assert_eq!(rule.action().kind(), tower_chaos::FaultKind::Status);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    #[must_use]
-    pub fn when(self, trigger: impl Into<HttpTrigger>) -> HttpRule {
-        HttpFault::Respond(self).when(trigger)
-    }
-
-    /// Answers every request with this response, under a name (for
-    /// journals, tracing and the [`Injected`] marker).
-    ///
-    /// ```
-    /// use tower_chaos::http::SyntheticResponse;
-    /// assert_eq!(SyntheticResponse::bad_gateway().named("lb-down").name(), Some("lb-down"));
-    /// ```
-    #[must_use]
-    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
-        HttpFault::Respond(self).named(name)
     }
 
     /// Builds the response, marked with [`Injected`] for `target`.

@@ -16,6 +16,7 @@ use super::future::{Answer, Applied, Faulted, ResponseFuture, Synth};
 use super::header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
 use super::marker::Injected;
 use super::view::HttpRequest;
+use crate::macros::inner_accessors;
 use crate::rng::{derive, nth, unit};
 use crate::rule::{ActiveGuard, Applied as Recorded, Plan};
 use crate::target::Slot;
@@ -137,45 +138,18 @@ impl<S> HttpChaos<S> {
         &self.target
     }
 
-    /// The inner service.
-    ///
-    /// ```
-    /// use tower::Layer;
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// let svc = HttpChaosLayer::builder("api").seed(1).build()?.layer(7u8);
-    /// assert_eq!(*svc.get_ref(), 7);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub const fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    inner_accessors!(
+        r#"```
+use tower::Layer;
+use tower_chaos::http::HttpChaosLayer;
 
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// use tower::Layer;
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// let mut svc = HttpChaosLayer::builder("api").seed(1).build()?.layer(7u8);
-    /// *svc.get_mut() += 1;
-    /// assert_eq!(*svc.get_ref(), 8);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub const fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    ///
-    /// ```
-    /// use tower::Layer;
-    /// use tower_chaos::http::HttpChaosLayer;
-    /// let svc = HttpChaosLayer::builder("api").seed(1).build()?.layer("inner");
-    /// assert_eq!(svc.into_inner(), "inner");
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+let mut svc = HttpChaosLayer::builder("api").seed(1).build()?.layer(7u8);
+*svc.get_mut() += 1;
+assert_eq!(*svc.get_ref(), 8);
+assert_eq!(svc.into_inner(), 8);
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#
+    );
 
     /// Picks up a fault set swapped in since the last call.
     #[cold]

@@ -1,19 +1,19 @@
 //! [`HttpRequest`]: the view of a request that HTTP triggers see, and the
 //! aliases that name HTTP rules, fault sets and triggers.
 
+use http::header::{CONTENT_TYPE, HOST};
 use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
 
 use super::fault::HttpFault;
-use super::matcher::RequestHead;
 use crate::{FaultSet, Rule, Trigger};
 
 /// A request as HTTP triggers see it — its head (method, URI, version,
 /// headers, extensions), whatever its body type — always used behind a
 /// reference, like `str`: `&HttpRequest`.
 ///
-/// HTTP rules are evaluated on a `&HttpRequest` borrowed from the
-/// `http::Request<B>` that `call` received: no copy of the head, no
-/// allocation. Every `http::Request<B>` (with a `'static` body type, as
+/// HTTP rules and [`RequestMatcher`](super::RequestMatcher)s are evaluated
+/// on a `&HttpRequest` borrowed from the `http::Request<B>` that `call`
+/// received: no copy of the head, no allocation. Every `http::Request<B>` (with a `'static` body type, as
 /// hyper's, axum's and tonic's are) and [`http::request::Parts`] can be
 /// viewed as one. Its methods are those of [`RequestView`].
 ///
@@ -110,17 +110,55 @@ pub trait RequestView: sealed::Sealed {
         self.uri().path()
     }
 
-    /// The head as a [`RequestHead`]: host, gRPC service and method, and
-    /// what [`RequestMatcher`](super::RequestMatcher)s read.
+    /// The host: from the URI's authority (HTTP/2, client requests), else
+    /// from the `Host` header (HTTP/1 servers); without the port.
     ///
     /// ```
     /// use tower_chaos::http::HttpRequest;
-    /// let r = http::Request::post("/pkg.Orders/Create").header("host", "orders:8443").body(()).unwrap();
-    /// let head = (&r as &HttpRequest).head();
-    /// assert_eq!((head.host(), head.grpc_method()), (Some("orders"), Some(("pkg.Orders", "Create"))));
+    /// let h2 = http::Request::get("https://api.example.com:8443/").body(()).unwrap();
+    /// assert_eq!((&h2 as &HttpRequest).host(), Some("api.example.com"));
+    /// let h1 = http::Request::get("/").header("host", "[::1]:80").body(()).unwrap();
+    /// assert_eq!((&h1 as &HttpRequest).host(), Some("::1"));
     /// ```
-    fn head(&self) -> RequestHead<'_> {
-        RequestHead::new(self.method(), self.uri(), self.headers())
+    fn host(&self) -> Option<&str> {
+        if let Some(host) = self.uri().host() {
+            return Some(host);
+        }
+        let value = self.headers().get(HOST)?.to_str().ok()?;
+        Some(strip_port(value))
+    }
+
+    /// The gRPC service and method parsed from a path of the form
+    /// `/package.Service/Method`.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::post("/pkg.Orders/Create").body(()).unwrap();
+    /// assert_eq!((&r as &HttpRequest).grpc_method(), Some(("pkg.Orders", "Create")));
+    /// let r = http::Request::post("/not/grpc/path").body(()).unwrap();
+    /// assert_eq!((&r as &HttpRequest).grpc_method(), None);
+    /// ```
+    fn grpc_method(&self) -> Option<(&str, &str)> {
+        let rest = self.path().strip_prefix('/')?;
+        let (service, method) = rest.split_once('/')?;
+        if service.is_empty() || method.is_empty() || method.contains('/') {
+            return None;
+        }
+        Some((service, method))
+    }
+
+    /// Whether the `content-type` is `application/grpc` or one of its
+    /// `+proto`/`+json` forms.
+    ///
+    /// ```
+    /// use tower_chaos::http::HttpRequest;
+    /// let r = http::Request::post("/a.B/C").header("content-type", "application/grpc").body(()).unwrap();
+    /// assert!((&r as &HttpRequest).is_grpc());
+    /// ```
+    fn is_grpc(&self) -> bool {
+        self.headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
     }
 }
 
@@ -179,13 +217,76 @@ impl RequestView for http::request::Parts {
     }
 }
 
-mod sealed {
+/// `host` without its port (`[v6]:port` gives `v6`).
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split_once(']').map_or(host, |(h, _)| h);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
+pub(super) mod sealed {
     /// Only `http::Request<B>` and `http::request::Parts` are requests.
     #[allow(unreachable_pub)] // sealed-trait pattern: public in a private module
     pub trait Sealed {}
 
     impl<B> Sealed for http::Request<B> {}
     impl Sealed for http::request::Parts {}
+
+    /// Only HTTP triggers and request matchers are HTTP triggers.
+    #[allow(unreachable_pub)] // sealed-trait pattern: public in a private module
+    pub trait SealedTrigger {}
+
+    impl SealedTrigger for super::HttpTrigger {}
+}
+
+/// What the `when` of an HTTP fault takes: an [`HttpTrigger`]
+/// (`Trigger<HttpRequest>`) or a [`RequestMatcher`](super::RequestMatcher),
+/// which converts into one. Sealed.
+///
+/// A trigger on another request type does not compile, and the error says
+/// so in these words rather than in the trait objects underneath.
+///
+/// ```
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::{HttpTrigger, IntoHttpTrigger, RequestMatcher};
+///
+/// let puts: HttpTrigger = RequestMatcher::method(http::Method::PUT).into_http_trigger();
+/// assert!(format!("{:?}", puts & Trigger::first(1)).contains("method(PUT)"));
+/// ```
+///
+/// ```compile_fail
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::SyntheticResponse;
+/// // A trigger on `String`s is no HTTP trigger: "`Trigger<String>` is not
+/// // a trigger on HTTP requests".
+/// let _ = SyntheticResponse::bad_gateway().when(Trigger::when(|s: &String| s.is_empty()));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a trigger on HTTP requests",
+    label = "expected an `HttpTrigger` (a `Trigger<HttpRequest>`) or a `RequestMatcher`",
+    note = "HTTP triggers read the request as `&HttpRequest`: `HttpTrigger::when(|req| ..)`, \
+            `Trigger::when(|req: &HttpRequest| ..)`, a `RequestMatcher`, or a trigger that \
+            reads no request (`Trigger::first(3)`, `Trigger::rate(0.5)`)"
+)]
+pub trait IntoHttpTrigger: sealed::SealedTrigger {
+    /// The trigger.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HttpTrigger, IntoHttpTrigger};
+    /// let t = HttpTrigger::every(2).into_http_trigger();
+    /// assert_eq!(format!("{t:?}"), "Every(2)");
+    /// ```
+    fn into_http_trigger(self) -> HttpTrigger;
+}
+
+impl IntoHttpTrigger for HttpTrigger {
+    fn into_http_trigger(self) -> HttpTrigger {
+        self
+    }
 }
 
 /// A trigger on HTTP requests: `Trigger<HttpRequest>`.
@@ -232,3 +333,15 @@ pub type HttpRule = Rule<HttpFault, HttpRequest>;
 /// # Ok::<(), tower_chaos::ConfigError>(())
 /// ```
 pub type HttpFaultSet = FaultSet<HttpFault, HttpRequest>;
+
+#[cfg(test)]
+mod tests {
+    use super::strip_port;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(strip_port("h:80"), "h");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("h"), "h");
+    }
+}

@@ -531,40 +531,43 @@ fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D:
             Some((name, value)) => RequestMatcher::header_value(name.trim(), value.trim()),
             None => RequestMatcher::header(text.trim()),
         }
+        .validate()
         .map_err(|e| reason(&e))
     };
     joined(d, header, RequestMatcher::and)
 }
 
 fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::path(s).map_err(|e| reason(&e));
+    let make = |s: &str| RequestMatcher::path(s).validate().map_err(|e| reason(&e));
     d.deserialize_str(Checked(make)).map(Some)
 }
 
 fn path_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::path_prefix(s).map_err(|e| reason(&e));
+    let make = |s: &str| RequestMatcher::path_prefix(s).validate().map_err(|e| reason(&e));
     d.deserialize_str(Checked(make)).map(Some)
 }
 
 fn path_glob<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::path_glob(s).map_err(|e| reason(&e));
+    let make = |s: &str| RequestMatcher::path_glob(s).validate().map_err(|e| reason(&e));
     d.deserialize_str(Checked(make)).map(Some)
 }
 
 fn host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::host(s).map_err(|e| reason(&e));
+    let make = |s: &str| RequestMatcher::host(s).validate().map_err(|e| reason(&e));
     d.deserialize_str(Checked(make)).map(Some)
 }
 
 fn grpc_service<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::grpc_service(s).map_err(|e| reason(&e));
+    let make = |s: &str| RequestMatcher::grpc_service(s).validate().map_err(|e| reason(&e));
     d.deserialize_str(Checked(make)).map(Some)
 }
 
 /// `grpc_method = "pkg.Items/Get"`.
 fn grpc_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
     let make = |s: &str| match s.split_once('/') {
-        Some((service, method)) => RequestMatcher::grpc_method(service, method).map_err(|e| reason(&e)),
+        Some((service, method)) => RequestMatcher::grpc_method(service, method)
+            .validate()
+            .map_err(|e| reason(&e)),
         None => Err(format!("{s:?}: must be `service/method`, e.g. \"pkg.Items/Get\"")),
     };
     d.deserialize_str(Checked(make)).map(Some)
