@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::SeedSource;
+use crate::seed::Replay;
 
 /// The kind of an injected fault, as counted in [`Report`]s and carried by
 /// [`InjectedError`](crate::InjectedError).
@@ -511,11 +512,21 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "target `{}` (seed {}, {}): {} seen",
-            self.target, self.seed, self.seed_source, self.seen
-        )?;
+        match self.seed_source {
+            // A seed no one wrote down: say how to replay it.
+            SeedSource::Random => write!(
+                f,
+                "target `{}` ({}): {} seen",
+                self.target,
+                Replay(self.seed, self.seed_source),
+                self.seen
+            )?,
+            _ => write!(
+                f,
+                "target `{}` (seed {}, {}): {} seen",
+                self.target, self.seed, self.seed_source, self.seen
+            )?,
+        }
         if self.connections > 0 {
             write!(
                 f,
@@ -621,6 +632,17 @@ mod tests {
         assert!(
             text.contains("(2 faults not injected: active-fault cap full)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_random_seed_is_printed_with_how_to_replay_it() {
+        let c = Counters::default();
+        let r = Report::new("t", (9, SeedSource::Random), &c, None, || (0, 0));
+        assert!(
+            r.to_string()
+                .starts_with("target `t` (seed 9, picked at random: replay with TOWER_CHAOS_SEED=9): 0 seen"),
+            "{r}"
         );
     }
 

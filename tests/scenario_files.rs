@@ -331,7 +331,12 @@ fn bad_latencies_are_refused_at_load_at_the_value() {
             toml(
                 "[[phases.http]]\nfault = \"latency\"\nlatency = { pareto = { scale = \"0s\", shape = 1.5 } }",
             ),
-            (7, 11, "phases[0].http[0].latency", "`latency.pareto.scale` = 0ns: must be > 0"),
+            (
+                7,
+                11,
+                "phases[0].http[0].latency",
+                "`latency.pareto.scale` = 0ns: must be > 0",
+            ),
         ),
         (
             toml(
