@@ -568,13 +568,14 @@ impl DirectionFaults {
             }
         }
         for dist in self.distribution.iter().chain(self.stacked.iter().flatten()) {
-            dist.validate()?;
             // A distribution that can draw more than the limit is refused
-            // like the same fixed delay (unbounded tails are capped per
-            // sample, as documented on `latency_distribution`).
+            // like the same fixed delay, naming the direction (unbounded
+            // tails are capped per sample, as documented on
+            // `latency_distribution`); then its own parameters.
             if let Some(high) = dist.most() {
                 check(field!("latency"), high)?;
             }
+            dist.validate()?;
         }
         if self.bandwidth == Some(0) {
             return Err(ConfigError::invalid(
