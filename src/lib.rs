@@ -25,7 +25,7 @@ mod throttle;
 mod trigger;
 
 pub use error::{ConfigError, InjectedError};
-pub use fault::{Chaos, ChaosLayer, ChaosLayerBuilder, Fault, ResponseFuture};
+pub use fault::{Chaos, ChaosLayer, ChaosLayerBuilder, Fault, FromInjected, MatchesError, ResponseFuture};
 pub use handle::FaultHandle;
 pub use latency::Latency;
 pub use report::{Event, ExpectedRule, FaultKind, NotFired, Report, UnreadFaultSet};

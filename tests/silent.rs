@@ -335,3 +335,37 @@ mod io {
         t.report().assert_expected_fired();
     }
 }
+
+/// Issue 12's newcomer case: a `ChaosLayer` on an axum `Router` compiles
+/// when its error type is inferred (`Infallible`), for the faults that need
+/// no error; error faults are refused at compile time with a hint that
+/// names `HttpChaosLayer` (see the `compile_fail` cases of `MatchesError`
+/// and `FromInjected`).
+#[tokio::test(start_paused = true)]
+async fn a_chaos_layer_with_the_routers_error_type_delays_an_axum_router() {
+    use std::time::Duration;
+    use tower::ServiceExt;
+    use tower_chaos::Latency;
+
+    let chaos = ChaosLayer::builder("api")
+        .seed(1)
+        .fault(
+            Fault::latency(Latency::fixed(Duration::from_millis(250)))
+                .named("slow")
+                .expect_to_fire(),
+        )
+        .build()
+        .unwrap();
+    let target = chaos.target().clone();
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "hi" }))
+        .layer(chaos);
+    let start = tokio::time::Instant::now();
+    let res = app
+        .oneshot(axum::extract::Request::new(axum::body::Body::empty()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+    target.report().assert_expected_fired();
+}

@@ -6,11 +6,35 @@ use std::marker::PhantomData;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Chaos, Fault};
+use super::{Chaos, Fault, MatchesError};
 use crate::{ConfigError, FaultHandle, FaultSet, Rule, Target, TargetBuilder};
 
 /// A [`Layer`] that injects request-level [`Fault`]s into any
 /// `tower::Service<R>` whose error type is `E`.
+///
+/// The layer keeps the service's error type: an injected error is an `E`
+/// (built by [`Fault::error`], or converted from [`InjectedError`](crate::InjectedError) by
+/// [`Fault::injected_error`], which needs `E: From<InjectedError>`).
+///
+/// # HTTP stacks
+///
+/// An axum `Router` (and most HTTP services) has the error type
+/// `Infallible`: there is no error to inject, and HTTP failures are
+/// responses anyway. Use `tower_chaos::http::HttpChaosLayer` (feature
+/// `http`) there: statuses, gRPC statuses, body faults and dropped
+/// connections, keeping `Infallible`. A `ChaosLayer` with the wrong error
+/// type does not compile, and the message says this (see
+/// [`MatchesError`](crate::MatchesError) and
+/// [`FromInjected`](crate::FromInjected)); with the error type inferred, its
+/// latency, hang and respond faults do work on a `Router`.
+///
+/// # Installing faults
+///
+/// [`ChaosLayerBuilder::fault`], or at run time the typed
+/// [`faults`](Self::faults) handle (a set of another request or error type
+/// does not compile). [`Target::set_faults`] takes any kind: a set no layer
+/// of the target reads is reported (see
+/// [`Report::unread_fault_sets`](crate::Report::unread_fault_sets)).
 ///
 /// # Example
 ///
@@ -228,7 +252,10 @@ impl<R: 'static, E: 'static> ChaosLayer<R, E> {
 
 impl<S, R, E> Layer<S> for ChaosLayer<R, E>
 where
-    S: Service<R, Error = E>,
+    S: Service<R>,
+    // `S::Error` is `E`; spelled as a trait so that a mismatch (axum's
+    // `Infallible`) gets a message that names `HttpChaosLayer`.
+    S::Error: MatchesError<E> + 'static,
     R: 'static,
     E: 'static,
     S::Response: 'static,
