@@ -287,7 +287,14 @@ pub(crate) fn short_type_name(full: &str) -> String {
     let mut rest = full;
     while let Some(c) = rest.chars().next() {
         if let Some(after) = rest.strip_prefix("::") {
-            out.truncate(segment);
+            if segment < out.len() {
+                // `path::Name`: drop the path.
+                out.truncate(segment);
+            } else {
+                // `<T as Trait>::Assoc`: keep it.
+                out.push_str("::");
+                segment = out.len();
+            }
             rest = after;
             continue;
         }
@@ -936,5 +943,27 @@ impl TargetBuilder {
                 watcher_ids: AtomicU64::new(0),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn short_type_names_drop_module_paths_only() {
+        assert_eq!(
+            short_type_name(
+                "tower_chaos::rule::FaultSet<tower_chaos::fault::Fault<u64, alloc::boxed::Box<dyn core::error::Error \
+                 + core::marker::Send + core::marker::Sync>>, u64>"
+            ),
+            "FaultSet<Fault<u64, Box<dyn Error + Send + Sync>>, u64>"
+        );
+        assert_eq!(
+            short_type_name("a::B<(&'static str, [c::D; 2]), <e::F as g::H>::I>"),
+            "B<(&'static str, [D; 2]), <F as H>::I>"
+        );
+        assert_eq!(short_type_name("<a::F as b::H>::c::I"), "<F as H>::I");
+        assert_eq!(short_type_name("u32"), "u32");
     }
 }
