@@ -318,6 +318,43 @@ mod io {
         proxy.shutdown().await;
     }
 
+    /// Reads what the upstream says through `proxy`: `None` when the
+    /// connection is refused (reset after accept) or closed empty.
+    async fn greeting(proxy: std::net::SocketAddr) -> Option<Vec<u8>> {
+        use tokio::io::AsyncReadExt;
+        let mut conn = tokio::net::TcpStream::connect(proxy).await.ok()?;
+        let mut buf = Vec::new();
+        match conn.read_to_end(&mut buf).await {
+            Ok(_) if !buf.is_empty() => Some(buf),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_proxys_clear_faults_lets_connections_through() {
+        use tokio::io::AsyncWriteExt;
+        let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_addr = upstream.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = upstream.accept().await.unwrap();
+                let _ = conn.write_all(b"hi").await;
+            }
+        });
+        let t = target("db");
+        let proxy = Proxy::spawn(upstream_addr, &t).unwrap();
+        proxy
+            .set_faults(ConnFaults::new().with(ConnFault::refuse().named("refused").expect_to_fire()))
+            .unwrap();
+        assert_eq!(greeting(proxy.local_addr()).await, None);
+        proxy.clear_faults();
+        assert_eq!(greeting(proxy.local_addr()).await.as_deref(), Some(&b"hi"[..]));
+        t.report().assert_expected_fired();
+        assert_eq!(t.report().injected(FaultKind::Refused), 1);
+        proxy.shutdown().await;
+        server.abort();
+    }
+
     #[tokio::test]
     async fn clear_conn_faults_needs_no_turbofish() {
         let t = target("db");
