@@ -440,7 +440,8 @@ pub struct Report {
     /// error.
     pub unread_fault_sets: Vec<UnreadFaultSet>,
     /// The rules installed with [`Rule::expect_to_fire`](crate::Rule::expect_to_fire),
-    /// one entry per installation, with how often each fired; see
+    /// with how often each fired (one entry per named rule, or per
+    /// installation of an unnamed one); see
     /// [`verify_expected`](Self::verify_expected).
     pub expected: Vec<ExpectedRule>,
 }
@@ -537,7 +538,7 @@ pub struct NotFired {
 }
 
 impl NotFired {
-    /// The expected rules that never fired, in installation order.
+    /// The expected rules that never fired, in order of first installation.
     ///
     /// See the [type's example](Self).
     #[must_use]

@@ -147,10 +147,12 @@ impl<A, R: ?Sized> Rule<A, R> {
     /// naming it, if it never injected its fault — wiremock's
     /// `.expect(1..)`: proof that the chaos was not silently inert (a
     /// trigger that never matches, a set installed where no layer reads
-    /// it). Each installation of the rule is one expectation, kept after
-    /// the set is replaced or cleared. Name the rule
-    /// ([`named`](Self::named)) for a clearer message; unnamed rules are
-    /// called by their position and fault set.
+    /// it). Expectations are kept after the set is replaced or cleared. A
+    /// named rule ([`named`](Self::named)) is one expectation however often
+    /// it is installed (it passes if it fired under any of its
+    /// installations; rules in a scenario's phases are named after their
+    /// phase unless named); an unnamed rule is one expectation per
+    /// installation, called by its position and fault set.
     ///
     /// ```
     /// use tower::{Service, ServiceExt, service_fn};
@@ -517,13 +519,18 @@ struct CompiledRule<A, R: ?Sized> {
     fired: Option<Arc<AtomicU64>>,
 }
 
-/// One installation of a rule expected to fire, as a target keeps it.
+/// A rule expected to fire, as a target keeps it: one per installation of
+/// an unnamed rule; one per name (and fault set type) for named rules,
+/// however often they are installed (a scenario reinstalls its phases'
+/// rules at every boundary and names them after their phase).
 #[derive(Debug)]
 pub(crate) struct Expectation {
     fault_set: String,
+    /// The rule's position in the set it was first installed in.
     rule: usize,
     name: Option<Arc<str>>,
-    fired: Arc<AtomicU64>,
+    /// One counter per installation.
+    fired: Vec<Arc<AtomicU64>>,
 }
 
 impl Expectation {
@@ -532,7 +539,23 @@ impl Expectation {
             fault_set: self.fault_set.clone(),
             rule: self.rule,
             name: self.name.clone(),
-            fired: self.fired.load(Ordering::Relaxed),
+            fired: self
+                .fired
+                .iter()
+                .fold(0u64, |n, f| n.saturating_add(f.load(Ordering::Relaxed))),
+        }
+    }
+
+    /// Adds `new` to `all`: into the expectation of the same named rule
+    /// if there is one.
+    pub(crate) fn merge_into(all: &mut Vec<Self>, new: Self) {
+        let same = new.name.as_ref().and_then(|name| {
+            all.iter_mut()
+                .find(|e| e.name.as_ref() == Some(name) && e.fault_set == new.fault_set)
+        });
+        match same {
+            Some(e) => e.fired.extend(new.fired),
+            None => all.push(new),
         }
     }
 }
@@ -624,7 +647,7 @@ impl<A, R: ?Sized> Plan<A, R> {
                     fault_set: fault_set.to_owned(),
                     rule: i,
                     name: r.name.clone(),
-                    fired: Arc::clone(fired),
+                    fired: vec![Arc::clone(fired)],
                 })
             })
             .collect()

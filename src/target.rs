@@ -101,7 +101,7 @@ pub(crate) struct TargetShared {
     pub(crate) journal: Option<Journal>,
     slots: Mutex<Vec<SlotEntry>>,
     /// Rules installed with [`Rule::expect_to_fire`](crate::Rule::expect_to_fire),
-    /// one entry per installation, kept after their set is replaced.
+    /// kept after their set is replaced (see [`Expectation`]).
     expectations: Mutex<Vec<Expectation>>,
     /// Bumped after every switch (enable/disable, a fault set swapped), so
     /// that long-lived users (connections) notice with one atomic load.
@@ -619,11 +619,14 @@ impl Target {
             );
         }
         if !expectations.is_empty() {
-            self.shared
+            let mut all = self
+                .shared
                 .expectations
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(expectations);
+                .unwrap_or_else(PoisonError::into_inner);
+            for e in expectations {
+                Expectation::merge_into(&mut all, e);
+            }
         }
         Ok(())
     }

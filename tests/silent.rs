@@ -406,3 +406,101 @@ async fn a_chaos_layer_with_the_routers_error_type_delays_an_axum_router() {
     assert_eq!(start.elapsed(), Duration::from_millis(250));
     target.report().assert_expected_fired();
 }
+
+#[tokio::test]
+async fn a_named_rule_reinstalled_is_one_expectation_and_an_unnamed_one_is_one_per_install() {
+    let t = target("db");
+    let chaos: ChaosLayer<u32> = ChaosLayer::for_target(&t);
+    let faults = chaos.faults();
+    let mut svc = chaos.layer(Counted::default());
+    let named = || {
+        Fault::injected_error()
+            .when(Trigger::first(1))
+            .named("boom")
+            .expect_to_fire()
+    };
+    // Installed twice; fires only under the second installation.
+    faults
+        .set(
+            FaultSet::new()
+                .with(Fault::hang().when(Trigger::after(9)))
+                .with(named()),
+        )
+        .unwrap();
+    faults.set(FaultSet::new().with(named())).unwrap();
+    assert!(call(&mut svc, 1).await.is_err());
+    let report = t.report();
+    assert_eq!(report.expected.len(), 1, "{report:?}");
+    assert_eq!((report.expected[0].rule, report.expected[0].fired), (1, 1));
+    report.assert_expected_fired();
+
+    // Unnamed: the first installation never fired, and says so.
+    let unnamed = || Fault::injected_error().when(Trigger::first(1)).expect_to_fire();
+    faults.set(FaultSet::new().with(unnamed())).unwrap();
+    faults.set(FaultSet::new().with(unnamed())).unwrap();
+    assert!(call(&mut svc, 2).await.is_err());
+    let err = t.report().verify_expected().unwrap_err();
+    assert_eq!(err.not_fired().len(), 1);
+    assert_eq!(
+        (err.not_fired()[0].rule, err.not_fired()[0].name.clone()),
+        (0, None)
+    );
+}
+
+/// Scenario phases: a rule marked `expect_to_fire` in a phase is named
+/// after the phase and stays one expectation however often the phase's
+/// rules are reinstalled (here at every flap); the report names the
+/// phase whose rule never fired.
+#[cfg(feature = "scenario")]
+#[tokio::test(start_paused = true)]
+async fn a_scenario_phase_whose_expected_rule_never_fired_is_named() {
+    use std::time::Duration;
+    use tokio::time::{Instant, sleep_until};
+    use tower::{BoxError, Service, ServiceExt};
+    use tower_chaos::scenario::{Faults, Flap, Phase, Rehearsal, Scenario};
+
+    const S: Duration = Duration::from_secs(1);
+    let db = target("db");
+    let errors = Faults::new().rule(
+        Fault::<u32>::injected_error()
+            .when(Trigger::always())
+            .expect_to_fire(),
+    );
+    // Never reached: the phase sees ten calls at most.
+    let late = Faults::new().rule(Fault::<u32>::hang().when(Trigger::after(1_000)).expect_to_fire());
+    let s = Scenario::builder("expectations")
+        .phase(
+            Phase::new("flapping", "db")
+                .at(10 * S)
+                .lasting(20 * S)
+                .faults(errors)
+                .flap(Flap::new(5 * S, 5 * S)),
+        )
+        .phase(Phase::new("late", "db").at(40 * S).lasting(10 * S).faults(late))
+        .duration(60 * S)
+        .build()
+        .unwrap();
+    let run = tokio::spawn(Rehearsal::new(&s).bind::<u32, BoxError>(&db).run());
+    let mut svc = ChaosLayer::<u32>::for_target(&db).layer(Counted::default());
+    let start = Instant::now() + S / 2;
+    for i in 0..60 {
+        sleep_until(start + S * i).await;
+        let _ = svc.ready().await.unwrap().call(i).await;
+    }
+    run.await.unwrap().unwrap();
+
+    let report = db.report();
+    let names: Vec<_> = report
+        .expected
+        .iter()
+        .map(|e| (e.name.clone(), e.fired))
+        .collect();
+    assert_eq!(
+        names,
+        vec![(Some("flapping".into()), 10), (Some("late".into()), 0)],
+        "{report}"
+    );
+    let err = report.verify_expected().unwrap_err();
+    assert_eq!(err.not_fired().len(), 1);
+    assert!(err.to_string().contains("rule `late`"), "{err}");
+}
