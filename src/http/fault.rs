@@ -7,11 +7,41 @@ use std::time::Duration;
 use super::body::BodyFault;
 use super::marker::Injected;
 use super::response::SyntheticResponse;
-use super::view::{HttpRequest, HttpRule, IntoHttpTrigger};
+use super::view::{HttpRequest, IntoHttpTrigger};
 use crate::rng::SplitMix;
 use crate::rule::sealed::Sealed;
 use crate::rule::{Applied, Resolve, TakeCtx};
-use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
+use crate::{ConfigError, FaultKind, FaultSet, Latency, Rule, Trigger};
+
+/// An HTTP rule: an [`HttpFault`] with its trigger and limits,
+/// `Rule<HttpFault, HttpRequest>`.
+///
+/// ```
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::{HttpRule, SyntheticResponse};
+/// let rule: HttpRule = SyntheticResponse::bad_gateway().when(Trigger::every(5)).budget(10);
+/// assert_eq!(rule.name(), None);
+/// ```
+pub type HttpRule = Rule<HttpFault, HttpRequest>;
+
+/// The HTTP faults of a target, `FaultSet<HttpFault, HttpRequest>`:
+/// install with [`Target::set_faults`](crate::Target::set_faults) (at run
+/// time too) or through [`HttpChaosLayer::builder`](super::HttpChaosLayer::builder).
+///
+/// ```
+/// use tower_chaos::Target;
+/// use tower_chaos::http::{BodyFault, HttpFaultSet, SyntheticResponse};
+///
+/// let target = Target::builder("s3").seed(1).build()?;
+/// target.set_faults(
+///     HttpFaultSet::new()
+///         .with(SyntheticResponse::s3_slow_down())
+///         .with(BodyFault::stall_after(0))
+///         .max_active(8),
+/// )?;
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+pub type HttpFaultSet = FaultSet<HttpFault, HttpRequest>;
 
 /// What an HTTP rule does to a request when it fires: the action `A` of a
 /// [`HttpRule`] (`Rule<HttpFault, HttpRequest>`), installed with
@@ -191,6 +221,37 @@ impl SyntheticResponse {
     #[must_use]
     pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
         HttpFault::Respond(self).named(name)
+    }
+}
+
+// Likewise for a body fault: `body/` stays below `fault.rs`.
+impl BodyFault {
+    /// Applies this fault to response bodies whenever `trigger` fires: a
+    /// [`HttpTrigger`](crate::http::HttpTrigger) or a
+    /// [`RequestMatcher`](crate::http::RequestMatcher) (see
+    /// [`HttpFault::when`](crate::http::HttpFault::when)).
+    ///
+    /// ```
+    /// use tower_chaos::{FaultKind, Trigger};
+    /// use tower_chaos::http::BodyFault;
+    /// let rule = BodyFault::stall_after(1024).when(Trigger::rate(0.05));
+    /// assert_eq!(rule.action().kind(), FaultKind::ResponseBody);
+    /// ```
+    #[must_use]
+    pub fn when(self, trigger: impl IntoHttpTrigger) -> HttpRule {
+        HttpFault::ResponseBody(self).when(trigger)
+    }
+
+    /// Applies this fault to every response body, under a name (for
+    /// journals, tracing and the [`Injected`](crate::http::Injected) marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert_eq!(BodyFault::abort_after(0).named("lost-reply").name(), Some("lost-reply"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
+        HttpFault::ResponseBody(self).named(name)
     }
 }
 

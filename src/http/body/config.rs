@@ -1,6 +1,5 @@
 //! [`BodyFault`]: what a faulted body does (first-byte delay, throttle, cut).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ConfigError;
@@ -277,34 +276,6 @@ impl BodyFault {
     #[must_use]
     pub const fn first_byte_delay(&self) -> Duration {
         self.delay_first_byte
-    }
-
-    /// Applies this fault to response bodies whenever `trigger` fires: a
-    /// [`HttpTrigger`](crate::http::HttpTrigger) or a
-    /// [`RequestMatcher`](crate::http::RequestMatcher) (see
-    /// [`HttpFault::when`](crate::http::HttpFault::when)).
-    ///
-    /// ```
-    /// use tower_chaos::{FaultKind, Trigger};
-    /// use tower_chaos::http::BodyFault;
-    /// let rule = BodyFault::stall_after(1024).when(Trigger::rate(0.05));
-    /// assert_eq!(rule.action().kind(), FaultKind::ResponseBody);
-    /// ```
-    #[must_use]
-    pub fn when(self, trigger: impl crate::http::IntoHttpTrigger) -> crate::http::HttpRule {
-        crate::http::HttpFault::ResponseBody(self).when(trigger)
-    }
-
-    /// Applies this fault to every response body, under a name (for
-    /// journals, tracing and the [`Injected`](crate::http::Injected) marker).
-    ///
-    /// ```
-    /// use tower_chaos::http::BodyFault;
-    /// assert_eq!(BodyFault::abort_after(0).named("lost-reply").name(), Some("lost-reply"));
-    /// ```
-    #[must_use]
-    pub fn named(self, name: impl Into<Arc<str>>) -> crate::http::HttpRule {
-        crate::http::HttpFault::ResponseBody(self).named(name)
     }
 
     /// Whether this fault does nothing at all.
