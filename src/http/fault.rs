@@ -292,6 +292,7 @@ impl Sealed for HttpFault {
     fn validate(&self) -> Result<(), ConfigError> {
         match self {
             Self::Latency(latency) => latency.validate(),
+            Self::ResponseBody(body) if body.bytes_per_second() == Some(0) => body.validate().map(|_| ()),
             Self::ResponseBody(body) if body.is_noop() => Err(ConfigError::invalid(
                 "http_fault.response_body",
                 body,
@@ -304,7 +305,7 @@ impl Sealed for HttpFault {
                     "must be at most 365 days",
                 ))
             }
-            Self::Respond(response) => response.validate(),
+            Self::Respond(response) => response.check(),
             Self::DropConnection | Self::ResponseBody(_) => Ok(()),
         }
     }

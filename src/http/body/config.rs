@@ -34,12 +34,11 @@ impl Cut {
 /// use std::time::Duration;
 /// use tower_chaos::http::BodyFault;
 ///
-/// let fault = BodyFault::throttle(1024)?
+/// let fault = BodyFault::throttle(1024)
 ///     .with_delay_first_byte(Duration::from_millis(200))
 ///     .with_abort_after(4096);
 /// assert_eq!(fault.bytes_per_second(), Some(1024));
 /// assert_eq!(fault.limit(), Some(4096));
-/// # Ok::<(), tower_chaos::ConfigError>(())
 /// ```
 ///
 /// # What clients see
@@ -127,19 +126,28 @@ impl BodyFault {
     /// credit, so the first slice goes at once: `L` bytes take
     /// `L / bytes_per_second` seconds less one tick (50 ms).
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Invalid`] for `body.throttle` when `bytes_per_second`
-    /// is zero (use [`stall_after`](Self::stall_after) to stop a body).
+    /// A rate of zero is refused where the fault is installed: the layer's
+    /// `build()` (or `set_faults`) fails with [`ConfigError::Invalid`]
+    /// naming `body.throttle` and the value, and
+    /// [`validate`](Self::validate) says so up front (use
+    /// [`stall_after`](Self::stall_after) to stop a body). A [`ChaosBody`]
+    /// built directly with it fails on its first poll with that error.
     ///
     /// ```
-    /// use tower_chaos::http::BodyFault;
-    /// assert!(BodyFault::throttle(0).is_err());
-    /// assert_eq!(BodyFault::throttle(100)?.bytes_per_second(), Some(100));
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// use tower_chaos::http::{BodyFault, HttpChaosLayer};
+    /// assert_eq!(BodyFault::throttle(100).bytes_per_second(), Some(100));
+    /// let err = HttpChaosLayer::builder("api").fault(BodyFault::throttle(0)).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `body.throttle` = 0: must be at least 1 byte per second");
     /// ```
-    pub fn throttle(bytes_per_second: u64) -> Result<Self, ConfigError> {
-        Self::default().with_throttle(bytes_per_second)
+    ///
+    /// [`ChaosBody`]: super::ChaosBody
+    #[must_use]
+    pub const fn throttle(bytes_per_second: u64) -> Self {
+        Self {
+            delay_first_byte: Duration::ZERO,
+            bytes_per_second: Some(bytes_per_second),
+            cut: None,
+        }
     }
 
     /// Delays the first data frame by `delay`, counted from the first poll
@@ -167,26 +175,42 @@ impl BodyFault {
 
     /// Adds (or replaces) a throttle; see [`throttle`](Self::throttle).
     ///
-    /// # Errors
-    ///
-    /// As [`throttle`](Self::throttle).
+    /// A rate of zero is refused as for [`throttle`](Self::throttle).
     ///
     /// ```
     /// use tower_chaos::http::BodyFault;
-    /// let f = BodyFault::truncate_after(10).with_throttle(5)?;
+    /// let f = BodyFault::truncate_after(10).with_throttle(5);
     /// assert_eq!((f.limit(), f.bytes_per_second()), (Some(10), Some(5)));
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// assert!(f.with_throttle(0).validate().is_err());
     /// ```
-    pub fn with_throttle(mut self, bytes_per_second: u64) -> Result<Self, ConfigError> {
-        if bytes_per_second == 0 {
-            return Err(ConfigError::invalid(
-                "body.throttle",
-                bytes_per_second,
-                "must be at least 1 byte per second",
-            ));
-        }
+    #[must_use]
+    pub const fn with_throttle(mut self, bytes_per_second: u64) -> Self {
         self.bytes_per_second = Some(bytes_per_second);
-        Ok(self)
+        self
+    }
+
+    /// Checks the values the constructors could not refuse (a throttle of
+    /// zero bytes per second): what installing the fault checks.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for `body.throttle` when the rate is zero.
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert!(BodyFault::throttle(1).validate().is_ok());
+    /// let err = BodyFault::throttle(0).validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `body.throttle` = 0: must be at least 1 byte per second");
+    /// ```
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        match self.bytes_per_second {
+            Some(0) => Err(ConfigError::invalid(
+                "body.throttle",
+                0,
+                "must be at least 1 byte per second",
+            )),
+            _ => Ok(self),
+        }
     }
 
     /// Adds (or replaces) a first-byte delay.
@@ -207,9 +231,8 @@ impl BodyFault {
     ///
     /// ```
     /// use tower_chaos::http::BodyFault;
-    /// let f = BodyFault::throttle(10)?.with_truncate_after(3);
+    /// let f = BodyFault::throttle(10).with_truncate_after(3);
     /// assert_eq!((f.limit(), f.bytes_per_second()), (Some(3), Some(10)));
-    /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
     pub const fn with_truncate_after(mut self, bytes: u64) -> Self {
@@ -245,8 +268,7 @@ impl BodyFault {
     ///
     /// ```
     /// use tower_chaos::http::BodyFault;
-    /// assert_eq!(BodyFault::throttle(1)?.limit(), None);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// assert_eq!(BodyFault::throttle(1).limit(), None);
     /// ```
     #[must_use]
     pub const fn limit(&self) -> Option<u64> {

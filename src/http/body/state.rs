@@ -123,6 +123,12 @@ where
                 ready!(state.poll_sleep(deadline, cx));
             }
             state.started = true;
+            if let Err(error) = state.fault.validate() {
+                // A fault built directly with a value an install would
+                // refuse (a zero rate): fail loudly rather than stall.
+                state.phase = Phase::Done;
+                return Poll::Ready(Some(Err(error.into())));
+            }
             if let Some(rate) = state.fault.bytes_per_second {
                 state.bucket = Some(Throttle::new(rate, Start::OneTick));
             }

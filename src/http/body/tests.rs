@@ -88,7 +88,7 @@ async fn stall_never_completes() {
 #[tokio::test(start_paused = true)]
 async fn throttle_takes_the_computed_time() {
     let data = Bytes::from(vec![7u8; 10_000]);
-    let body = ChaosBody::with_fault(Full::new(data), BodyFault::throttle(1000).unwrap());
+    let body = ChaosBody::with_fault(Full::new(data), BodyFault::throttle(1000));
     let start = Instant::now();
     let out = body.collect().await.unwrap().to_bytes();
     let took = start.elapsed();
@@ -98,6 +98,18 @@ async fn throttle_takes_the_computed_time() {
         took >= Duration::from_millis(9_950) && took < Duration::from_millis(10_000),
         "took {took:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_throttle_built_directly_fails_on_first_poll() {
+    let mut body = ChaosBody::with_fault(Full::new(Bytes::from("abc")), BodyFault::throttle(0));
+    let err = body.frame().await.unwrap().unwrap_err();
+    let err = err.downcast::<crate::ConfigError>().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "invalid `body.throttle` = 0: must be at least 1 byte per second"
+    );
+    assert!(body.frame().await.is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -206,7 +218,7 @@ mod properties {
             rate in 1_000u64..50_000,
         ) {
             let all: Vec<u8> = chunks.concat();
-            let body = ChaosBody::with_fault(frames(&chunks), BodyFault::throttle(rate).unwrap());
+            let body = ChaosBody::with_fault(frames(&chunks), BodyFault::throttle(rate));
             let rt = runtime();
             let (out, took) = rt.block_on(async {
                 let start = Instant::now();
