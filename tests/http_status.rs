@@ -226,7 +226,7 @@ async fn only_put_items_fails_while_get_passes() {
 #[tokio::test(start_paused = true)]
 async fn delay_holds_the_inner_call() {
     let hits = Arc::new(AtomicUsize::new(0));
-    let layer = chaos("api", HttpFault::delay(Duration::from_secs(4)));
+    let layer = chaos("api", HttpFault::latency(Duration::from_secs(4)));
     let svc = tower::Layer::layer(&layer, app(quiet("inner"), hits.clone()));
     let request = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let mut future = std::pin::pin!(svc.oneshot(request));

@@ -68,7 +68,7 @@ pub type HttpFaultSet = FaultSet<HttpFault, HttpRequest>;
 /// use tower_chaos::{FaultKind, Trigger};
 ///
 /// let rules = [
-///     HttpFault::delay(Duration::from_millis(250)).when(Trigger::rate(0.1)),
+///     HttpFault::latency(Duration::from_millis(250)).when(Trigger::rate(0.1)),
 ///     SyntheticResponse::service_unavailable().when(RequestMatcher::method(Method::PUT)),
 ///     BodyFault::truncate_after(100).when(Trigger::every(10)),
 ///     HttpFault::DropConnection.when(Trigger::first(1)),
@@ -97,35 +97,27 @@ pub enum HttpFault {
 }
 
 impl HttpFault {
-    /// A fixed delay before the inner call: `HttpFault::Latency(Latency::fixed(delay))`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::Latency;
-    /// use tower_chaos::http::HttpFault;
-    /// assert_eq!(
-    ///     HttpFault::delay(Duration::from_secs(1)),
-    ///     HttpFault::Latency(Latency::fixed(Duration::from_secs(1)))
-    /// );
-    /// ```
-    #[must_use]
-    pub const fn delay(delay: Duration) -> Self {
-        Self::Latency(Latency::fixed(delay))
-    }
-
-    /// A delay sampled per request from `latency` (fixed, uniform,
-    /// heavy-tailed), with the target's seed.
+    /// A delay before the inner call, sampled per request with the
+    /// target's seed: a [`Duration`] (a fixed delay, as
+    /// [`Latency::fixed`]) or any [`Latency`] (uniform, normal, log-normal,
+    /// Pareto). The same spelling as the request-level
+    /// [`Fault::latency`](crate::Fault::latency); counted as
+    /// [`FaultKind::Latency`].
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_chaos::{FaultKind, Latency};
     /// use tower_chaos::http::HttpFault;
+    /// assert_eq!(
+    ///     HttpFault::latency(Duration::from_secs(1)),
+    ///     HttpFault::Latency(Latency::fixed(Duration::from_secs(1)))
+    /// );
     /// let slow = HttpFault::latency(Latency::log_normal(Duration::from_millis(80), 0.5));
     /// assert_eq!(slow.kind(), FaultKind::Latency);
     /// ```
     #[must_use]
-    pub const fn latency(latency: Latency) -> Self {
-        Self::Latency(latency)
+    pub fn latency(latency: impl Into<Latency>) -> Self {
+        Self::Latency(latency.into())
     }
 
     /// This fault whenever `trigger` fires: an [`HttpTrigger`](super::HttpTrigger) or a
@@ -451,21 +443,21 @@ mod tests {
     #[test]
     fn latencies_add_and_the_first_shaping_fault_wins() {
         let o = run(&[
-            HttpFault::delay(Duration::from_millis(100)),
+            HttpFault::latency(Duration::from_millis(100)),
             HttpFault::ResponseBody(BodyFault::abort_after(1)),
-            HttpFault::delay(Duration::from_millis(50)),
+            HttpFault::latency(Duration::from_millis(50)),
             HttpFault::DropConnection,
         ]);
         assert_eq!(o.delay, Duration::from_millis(150));
         assert!(matches!(o.end, End::Body(_)));
         assert_eq!(o.kind(), FaultKind::ResponseBody);
 
-        let o = run(&[HttpFault::delay(Duration::from_millis(1))]);
+        let o = run(&[HttpFault::latency(Duration::from_millis(1))]);
         assert_eq!(o.kind(), FaultKind::Latency);
         assert!(o.is_faulted());
         assert!(!run(&[]).is_faulted());
         // A zero delay injects nothing.
-        assert!(!run(&[HttpFault::delay(Duration::ZERO)]).is_faulted());
+        assert!(!run(&[HttpFault::latency(Duration::ZERO)]).is_faulted());
     }
 
     #[test]
@@ -474,6 +466,34 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.to_string().contains("http_fault.response_body"), "{err}");
-        assert!(HttpFault::delay(Duration::ZERO).validate().is_ok());
+        assert!(HttpFault::latency(Duration::ZERO).validate().is_ok());
+    }
+
+    #[test]
+    fn latency_takes_a_duration_or_a_distribution_and_counts_as_latency() {
+        let fixed = HttpFault::latency(Duration::from_millis(20));
+        assert_eq!(
+            fixed,
+            HttpFault::Latency(Latency::fixed(Duration::from_millis(20)))
+        );
+        let spread = HttpFault::latency(Latency::uniform(
+            Duration::from_millis(10),
+            Duration::from_millis(30),
+        ));
+        for fault in [fixed, spread] {
+            assert_eq!(fault.kind(), FaultKind::Latency);
+            let o = run(&[fault]);
+            assert_eq!(o.kind(), FaultKind::Latency);
+            assert!(
+                o.delay >= Duration::from_millis(10) && o.delay <= Duration::from_millis(30),
+                "{:?}",
+                o.delay
+            );
+        }
+        // The same limit as the core's latency: past 365 days is refused.
+        let err = HttpFault::latency(Latency::MAX_DELAY + Duration::from_secs(1))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("invalid `latency.fixed`"), "{err}");
     }
 }

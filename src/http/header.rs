@@ -455,7 +455,7 @@ impl HeaderFaultRequest {
         [
             self.delay
                 .filter(|(d, p)| !d.is_zero() && fires(0, *p))
-                .map(|(d, _)| HttpFault::delay(d)),
+                .map(|(d, _)| HttpFault::latency(d)),
             self.abort
                 .as_ref()
                 .filter(|(_, p)| fires(1, *p))
