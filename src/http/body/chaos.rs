@@ -151,7 +151,7 @@ impl<B> ChaosBody<B> {
     }
 
     /// A body that fails on its first poll with
-    /// [`BodyFaultErrorKind::ConnectionDropped`]: hyper then closes the
+    /// [`BodyFaultErrorKind::ConnectionDropped`](super::BodyFaultErrorKind::ConnectionDropped): hyper then closes the
     /// HTTP/1 connection or resets the HTTP/2 stream.
     ///
     /// ```

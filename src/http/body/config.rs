@@ -20,7 +20,7 @@ impl Cut {
     }
 }
 
-/// A streaming fault applied to a request or response body by [`ChaosBody`].
+/// A streaming fault applied to a request or response body by [`ChaosBody`](super::ChaosBody).
 ///
 /// A fault has up to three parts, applied in this order: a delay before the
 /// first byte, a throttle to a byte rate, and a cut after N bytes (end early,
@@ -51,7 +51,7 @@ impl Cut {
 ///   (chunked HTTP/1, HTTP/2 without `content-length`) the client sees a
 ///   complete, shorter body: silent data loss.
 /// * [`abort_after`](Self::abort_after): after N bytes the body yields a
-///   [`BodyFaultError`]; hyper aborts the message, and the client always
+///   [`BodyFaultError`](super::BodyFaultError); hyper aborts the message, and the client always
 ///   reports an error: while reading the body, or from `send` when N is 0.
 /// * [`stall_after`](Self::stall_after): after N bytes the body never yields
 ///   again; the client waits until its own timeout.
@@ -102,8 +102,8 @@ impl BodyFault {
         }
     }
 
-    /// After `bytes` bytes the body yields a [`BodyFaultError`] of kind
-    /// [`BodyFaultErrorKind::Aborted`].
+    /// After `bytes` bytes the body yields a [`BodyFaultError`](super::BodyFaultError) of kind
+    /// [`BodyFaultErrorKind::Aborted`](super::BodyFaultErrorKind::Aborted).
     ///
     /// ```
     /// use tower_chaos::http::BodyFault;
@@ -130,7 +130,7 @@ impl BodyFault {
     /// `build()` (or `set_faults`) fails with [`ConfigError::Invalid`]
     /// naming `body.throttle` and the value, and
     /// [`validate`](Self::validate) says so up front (use
-    /// [`stall_after`](Self::stall_after) to stop a body). A [`ChaosBody`]
+    /// [`stall_after`](Self::stall_after) to stop a body). A [`ChaosBody`](super::ChaosBody)
     /// built directly with it fails on its first poll with that error.
     ///
     /// ```
@@ -155,7 +155,7 @@ impl BodyFault {
     ///
     /// Installed as a rule, the delay is limited to 365 days (a longer one
     /// is a [`ConfigError`] naming `http_fault.response_body.delay_first_byte`);
-    /// on a [`ChaosBody`] built directly, a delay the clock cannot hold
+    /// on a [`ChaosBody`](super::ChaosBody) built directly, a delay the clock cannot hold
     /// (`Duration::MAX`) never ends.
     ///
     /// ```

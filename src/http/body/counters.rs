@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use crate::Target;
 use crate::report::ByteCounters;
 
-/// Byte counters shared by every [`ChaosBody`] they are attached to.
+/// Byte counters shared by every [`ChaosBody`](super::ChaosBody) they are attached to.
 ///
 /// `passed` counts data bytes a faulted body delivered; `dropped` counts
 /// bytes it read from the inner body but never delivered (the rest of a

@@ -9,7 +9,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BodyFaultErrorKind {
-    /// [`BodyFault::abort_after`] fired.
+    /// [`BodyFault::abort_after`](super::BodyFault::abort_after) fired.
     Aborted,
     /// The drop-connection fault: the body fails before its first byte so
     /// that hyper closes the connection (HTTP/1) or resets the stream
@@ -17,9 +17,9 @@ pub enum BodyFaultErrorKind {
     ConnectionDropped,
 }
 
-/// An injected body failure, yielded by [`ChaosBody`] as a boxed error.
+/// An injected body failure, yielded by [`ChaosBody`](super::ChaosBody) as a boxed error.
 ///
-/// Downcast a [`BoxError`] to tell injected from real failures:
+/// Downcast a [`BoxError`](crate::BoxError) to tell injected from real failures:
 ///
 /// ```
 /// use tower_chaos::BoxError;
