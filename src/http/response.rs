@@ -896,6 +896,24 @@ mod tests {
                 .is_err()
         );
         assert!(SyntheticResponse::new(1000).validate().is_err());
+        // Used directly (not installed), a refused value is visible, never a panic.
+        assert_eq!(
+            SyntheticResponse::new(1000).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert!(
+            SyntheticResponse::aws_json(StatusCode::OK, "", "m")
+                .headers()
+                .get("x-amzn-errortype")
+                .is_none()
+        );
+        assert!(
+            SyntheticResponse::bad_gateway()
+                .header_str("x y", "v")
+                .headers()
+                .get("x y")
+                .is_none()
+        );
         // The first refused value is the one reported.
         let err = SyntheticResponse::new(7)
             .header_str("x y", "v")
