@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::fault::HttpFault;
+use super::fault::{HttpFault, HttpFaultSet, HttpRule};
 use super::header::HeaderControl;
 use super::service::HttpChaos;
-use super::view::{HttpFaultSet, HttpRequest, HttpRule};
+use super::view::HttpRequest;
 use crate::{ConfigError, FaultHandle, Target, TargetBuilder};
 
 /// A [`Layer`] that applies HTTP and gRPC faults to a

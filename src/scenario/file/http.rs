@@ -161,7 +161,7 @@ impl BodyFile {
             body = body.with_abort_after(n);
         }
         if let Some(bps) = self.throttle {
-            body = body.with_throttle(bps).map_err(|e| reason(&e))?;
+            body = body.with_throttle(bps).validate().map_err(|e| reason(&e))?;
         }
         if body.is_noop() {
             return Err(
@@ -247,7 +247,7 @@ impl HttpFaultRaw {
     fn provider_error(
         &mut self,
         known: &[KnownError],
-        make: fn(StatusCode, &str, &str) -> Result<SyntheticResponse, ConfigError>,
+        make: fn(StatusCode, &str, &str) -> SyntheticResponse,
     ) -> Result<SyntheticResponse, String> {
         let fault = self.fault.as_str();
         let error = self.error.take().ok_or_else(|| {
@@ -265,7 +265,9 @@ impl HttpFaultRaw {
                 let status = status.or(known.map(|k| k.1)).ok_or_else(|| {
                     format!("`{error}` has no usual status: give `status` (e.g. status = 400)")
                 })?;
-                make(status, &error, message.as_deref().unwrap_or(INJECTED)).map_err(|e| reason(&e))
+                make(status, &error, message.as_deref().unwrap_or(INJECTED))
+                    .validate()
+                    .map_err(|e| reason(&e))
             }
         }
     }
