@@ -352,7 +352,7 @@ async fn overload_punishes_retries_without_backoff() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_fourteen_hour_timeline_replays_in_well_under_a_second() {
+async fn a_fourteen_hour_timeline_replays_on_paused_time() {
     let dynamodb = target("dynamodb");
     let ec2 = target("ec2");
     // Shaped like AWS us-east-1, 2025-10-19/20 (times from 23:48 PDT).
@@ -398,7 +398,9 @@ async fn a_fourteen_hour_timeline_replays_in_well_under_a_second() {
     let report = run.await.unwrap().unwrap();
     let wall = wall.elapsed();
     assert!(virtual_start.elapsed() >= 14 * H);
-    assert!(wall < Duration::from_secs(1), "14.5 h replayed in {wall:?}");
+    // How fast is the bench's question (`benches/scenario.rs`,
+    // docs/BENCHMARKS.md), not a timed test's: a loaded CI machine would
+    // make a wall-clock bound flaky.
     assert_eq!(report.phase("dns").unwrap().caller.ok, 0);
     report.assert_recovered_within("dynamodb", 5 * S).unwrap();
     println!("{report}\nreplayed in {wall:?}");
