@@ -65,13 +65,19 @@
 //! ```
 
 mod conditions;
+#[cfg(feature = "io")]
+mod conn_spec;
 mod duration;
 mod error;
 mod faults;
 #[cfg(feature = "serde")]
 mod file;
 mod histogram;
+#[cfg(feature = "http")]
+mod http_spec;
 mod limits;
+#[cfg(any(feature = "http", feature = "io"))]
+mod parameters;
 mod phase;
 #[cfg(all(feature = "http", feature = "io"))]
 pub mod presets;

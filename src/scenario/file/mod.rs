@@ -13,8 +13,6 @@ mod conditions;
 mod connection;
 #[cfg(feature = "http")]
 mod http;
-#[cfg(any(feature = "http", feature = "io"))]
-mod parameters;
 mod scan;
 mod schema;
 mod values;
