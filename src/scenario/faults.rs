@@ -242,6 +242,12 @@ impl Faults {
         self.slow
     }
 
+    /// The typed rules and described HTTP and connection faults, in order.
+    #[cfg(feature = "serde")]
+    pub(crate) fn typed(&self) -> &[Arc<dyn Contribute>] {
+        &self.typed
+    }
+
     /// Whether there is described content that needs a binding.
     pub(crate) fn needs_binding(&self) -> bool {
         self.down || self.slow.is_some() || !self.request.is_empty()
@@ -625,6 +631,20 @@ impl RequestFault {
     pub(crate) fn with_conditions(mut self, conditions: Conditions) -> Self {
         self.when = conditions;
         self
+    }
+
+    /// The fault's name in files (`fault = "..."`), its latency if it has
+    /// one, and its trigger settings and limits.
+    #[cfg(feature = "serde")]
+    pub(crate) const fn parts(&self) -> (&'static str, Option<Latency>, &Conditions) {
+        let (name, latency) = match self.action {
+            Action::Latency(l) => ("latency", Some(l)),
+            Action::LatencyAfter(l) => ("latency_after", Some(l)),
+            Action::Error => ("error", None),
+            Action::Hang => ("hang", None),
+            Action::LostReply => ("lost_reply", None),
+        };
+        (name, latency, &self.when)
     }
 
     /// The request-level fault for requests `R` whose errors are `E`.

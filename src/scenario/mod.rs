@@ -91,7 +91,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ScenarioError;
 pub use faults::{Faults, RequestFault};
 #[cfg(feature = "serde")]
-pub use file::{Format, LoadError};
+pub use file::{Format, LoadError, WriteError};
 pub use limits::{MAX_DURATION, MAX_PHASES, MAX_SPELLS, MAX_TIMELINE_CELLS};
 #[cfg(feature = "serde")]
 pub use limits::{MAX_FILE_NESTING, MAX_FILE_SIZE};

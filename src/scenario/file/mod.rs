@@ -16,6 +16,7 @@ mod http;
 mod scan;
 mod schema;
 mod values;
+mod write;
 
 use std::fmt;
 use std::io::Read;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use super::limits::MAX_FILE_SIZE;
 use super::{Scenario, ScenarioError};
 use schema::ScenarioFile;
+pub use write::WriteError;
 
 /// A scenario file format.
 ///
