@@ -17,6 +17,8 @@ use crate::{Latency, Rule, Trigger};
 
 /// The `fault = "..."` of a `connection` table.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+// Without `serde`, only presets name faults, and not all of them.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub(crate) enum ConnFaultName {

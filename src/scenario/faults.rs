@@ -170,7 +170,10 @@ impl Faults {
 
     /// Adds a contribution of typed rules built when the phase is installed
     /// (the HTTP and connection faults of files).
-    #[cfg(any(feature = "http", feature = "io"))]
+    #[cfg(any(
+        all(feature = "serde", any(feature = "http", feature = "io")),
+        all(feature = "http", feature = "io")
+    ))]
     pub(crate) fn contribution(mut self, contribution: Arc<dyn Contribute>) -> Self {
         self.typed.push(contribution);
         self
@@ -786,6 +789,10 @@ pub(crate) trait Contribute: Send + Sync + fmt::Debug {
     fn fails_every_request(&self) -> bool;
     /// The contribution itself, for [`same`](Self::same) and for writing
     /// files back.
+    #[cfg(any(
+        all(feature = "serde", any(feature = "http", feature = "io")),
+        all(feature = "http", feature = "io")
+    ))]
     fn as_any(&self) -> &dyn Any;
     /// Whether `other` describes the same faults. Described faults (the
     /// `http` and `connection` tables of files) compare by their tables;
@@ -817,6 +824,10 @@ where
         self.0.fails_every_request()
     }
 
+    #[cfg(any(
+        all(feature = "serde", any(feature = "http", feature = "io")),
+        all(feature = "http", feature = "io")
+    ))]
     fn as_any(&self) -> &dyn Any {
         self
     }

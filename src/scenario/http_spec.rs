@@ -20,6 +20,8 @@ use crate::{ConfigError, Latency, Rule};
 
 /// The `fault = "..."` of an `http` table.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+// Without `serde`, only presets name faults, and not all of them.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub(crate) enum HttpFaultName {
@@ -115,7 +117,8 @@ pub(crate) struct HttpForm {
 }
 
 impl HttpForm {
-    /// A table with `fault` and nothing else.
+    /// A table with `fault` and nothing else (presets).
+    #[cfg(feature = "io")]
     pub(crate) const fn new(fault: HttpFaultName) -> Self {
         Self {
             fault,
@@ -138,7 +141,8 @@ impl HttpForm {
         }
     }
 
-    /// `fault = "status"` with `status`.
+    /// `fault = "status"` with `status` (presets).
+    #[cfg(feature = "io")]
     pub(crate) const fn status(status: StatusCode) -> Self {
         let mut form = Self::new(HttpFaultName::Status);
         form.status = Some(status);

@@ -65,7 +65,7 @@
 //! ```
 
 mod conditions;
-#[cfg(feature = "io")]
+#[cfg(all(feature = "io", any(feature = "serde", feature = "http")))]
 mod conn_spec;
 mod duration;
 mod error;
@@ -73,10 +73,13 @@ mod faults;
 #[cfg(feature = "serde")]
 mod file;
 mod histogram;
-#[cfg(feature = "http")]
+#[cfg(all(feature = "http", any(feature = "serde", feature = "io")))]
 mod http_spec;
 mod limits;
-#[cfg(any(feature = "http", feature = "io"))]
+#[cfg(any(
+    all(feature = "serde", any(feature = "http", feature = "io")),
+    all(feature = "http", feature = "io")
+))]
 mod parameters;
 mod phase;
 #[cfg(all(feature = "http", feature = "io"))]

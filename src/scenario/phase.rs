@@ -177,7 +177,7 @@ impl Phase {
 
     /// Adds described faults (the `http` and `connection` tables of files
     /// and presets).
-    #[cfg(any(feature = "http", feature = "io"))]
+    #[cfg(all(feature = "io", any(feature = "serde", feature = "http")))]
     pub(crate) fn contribution(mut self, contribution: Arc<dyn super::faults::Contribute>) -> Self {
         self.faults = self.faults.contribution(contribution);
         self

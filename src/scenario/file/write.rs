@@ -67,7 +67,7 @@ impl Scenario {
     /// [`WriteError::Unwritable`] naming the phase and field of a typed
     /// rule added in code ([`Faults::rule`]): files describe faults, and
     /// such a rule's triggers are closures. Describe it with
-    /// [`RequestFault`](super::RequestFault) (or load it from a file's
+    /// [`RequestFault`](crate::scenario::RequestFault) (or load it from a file's
     /// `http` and `connection` tables) to write it.
     ///
     /// ```
@@ -251,11 +251,14 @@ struct FaultsOut<'a> {
 }
 
 impl<'a> FaultsOut<'a> {
+    // Without `http` and `io`, the update fills nothing.
+    #[cfg_attr(not(any(feature = "http", feature = "io")), allow(clippy::needless_update))]
     fn new(phase: &Phase, prefix: &str, f: &'a Faults) -> Result<Self, WriteError> {
         let mut out = FaultsOut {
             down: f.is_down_flagged(),
             slow: f.slowness().map(LatencyOut::new),
             request: f.requests().iter().map(RequestOut::new).collect(),
+            // The `http` and `connection` lists, where their features are on.
             ..Self::default()
         };
         for (j, t) in f.typed().iter().enumerate() {
