@@ -599,3 +599,46 @@ fn random_round_trips() {
         tally.get()
     );
 }
+
+#[test]
+fn extreme_numbers_and_durations_round_trip() {
+    use tower_chaos::scenario::{Faults, Flap, RequestFault};
+    use tower_chaos::{Capacity, Latency};
+
+    let ns = Duration::from_nanos;
+    let scenario = Scenario::builder("edges")
+        .description("line one\nline two: \"quoted\" # not a comment")
+        .phase(
+            Phase::new("tiny", "db")
+                .at(ns(1))
+                .lasting(ns(999_999_999))
+                .slow(Latency::pareto(ns(1), 1e-3).clamp(ns(1), Duration::from_secs(86_400)))
+                .request(RequestFault::error().rate(1e-7).budget(u64::MAX))
+                .request(
+                    RequestFault::hang()
+                        .rate(5e-324)
+                        .overload(Capacity::per(1e300, ns(1))),
+                )
+                .request(
+                    RequestFault::lost_reply()
+                        .rate(0.1 + 0.2)
+                        .every(u64::MAX)
+                        .after(u64::MAX)
+                        .max_active(u32::MAX),
+                )
+                .ramp(1e-300, 1.0 - f64::EPSILON),
+        )
+        .phase(
+            Phase::new("long", "db")
+                .at(Duration::from_secs(3 * 86_400 + 1))
+                .lasting(Duration::new(7 * 86_400, 1))
+                .slow(Latency::log_normal(Duration::from_millis(80), 0.0))
+                .flap(
+                    Flap::new(ns(1), Duration::from_secs(86_400))
+                        .while_good(Faults::new().request(RequestFault::error().window(ns(0), ns(1)))),
+                ),
+        )
+        .build()
+        .unwrap();
+    assert_round_trips(&scenario);
+}
