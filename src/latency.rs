@@ -53,6 +53,22 @@ pub(crate) enum Dist {
     Pareto { scale: Duration, shape: f64 },
 }
 
+/// A fixed delay: `Latency::from(d)` is [`Latency::fixed(d)`](Latency::fixed),
+/// so that latency constructors taking `impl Into<Latency>` accept a plain
+/// `Duration` as well as a distribution.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_chaos::Latency;
+/// let d = Duration::from_millis(250);
+/// assert_eq!(Latency::from(d), Latency::fixed(d));
+/// ```
+impl From<Duration> for Latency {
+    fn from(delay: Duration) -> Self {
+        Self::fixed(delay)
+    }
+}
+
 impl Latency {
     /// The longest duration a latency accepts as a parameter, and the
     /// longest delay it samples (365 days, as

@@ -4,6 +4,7 @@
 mod cold_box;
 mod error;
 mod fault;
+mod handle;
 #[cfg(feature = "io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "io")))]
 pub mod io;
@@ -24,9 +25,10 @@ mod throttle;
 mod trigger;
 
 pub use error::{ConfigError, InjectedError};
-pub use fault::{Chaos, ChaosLayer, ChaosLayerBuilder, Fault, ResponseFuture};
+pub use fault::{Chaos, ChaosLayer, ChaosLayerBuilder, Fault, FromInjected, MatchesError, ResponseFuture};
+pub use handle::FaultHandle;
 pub use latency::Latency;
-pub use report::{Event, FaultKind, Report};
+pub use report::{Event, ExpectedRule, FaultKind, NotFired, Report, UnreadFaultSet};
 pub use rule::{FaultAction, FaultSet, MAX_RULES, Rule};
 pub use seed::SeedSource;
 pub use target::{Target, TargetBuilder};

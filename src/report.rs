@@ -431,6 +431,144 @@ pub struct Report {
     pub journal: Vec<Event>,
     /// Events the bounded journal had to drop.
     pub journal_dropped: u64,
+    /// Fault sets installed on the target that no layer, service or
+    /// connection of the target reads: they inject nothing. Usually a type
+    /// mismatch (a `FaultSet<Fault<u64>, u64>` on a target whose
+    /// `ChaosLayer` handles `u32` requests, or another error type); an
+    /// entry goes away when a layer of the right kind is attached. Install
+    /// through a layer's `faults()` handle to make the mismatch a compile
+    /// error.
+    pub unread_fault_sets: Vec<UnreadFaultSet>,
+    /// The rules installed with [`Rule::expect_to_fire`](crate::Rule::expect_to_fire),
+    /// with how often each fired (one entry per named rule, or per
+    /// installation of an unnamed one); see
+    /// [`verify_expected`](Self::verify_expected).
+    pub expected: Vec<ExpectedRule>,
+}
+
+/// A fault set that no layer of its target reads (see
+/// [`Report::unread_fault_sets`]).
+///
+/// ```
+/// use tower_chaos::{ChaosLayer, Fault, FaultSet, Target};
+///
+/// let target = Target::builder("db").seed(1).build()?;
+/// let _layer: ChaosLayer<u32> = ChaosLayer::for_target(&target);
+/// // Faults for `u64` requests: no layer of the target reads them.
+/// target.set_faults(FaultSet::new().with(Fault::<u64>::hang()))?;
+/// let unread = &target.report().unread_fault_sets[0];
+/// assert_eq!(unread.rules, 1);
+/// assert!(unread.fault_set.starts_with("FaultSet<Fault<u64,"), "{}", unread.fault_set);
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnreadFaultSet {
+    /// The set's type, without module paths
+    /// (`FaultSet<Fault<u64, Box<dyn Error + Send + Sync>>, u64>`).
+    pub fault_set: String,
+    /// Rules in the set.
+    pub rules: usize,
+}
+
+/// A rule marked with [`Rule::expect_to_fire`](crate::Rule::expect_to_fire),
+/// and how often it fired (see [`Report::expected`]).
+///
+/// ```
+/// use tower_chaos::{ChaosLayer, Fault, Trigger};
+///
+/// let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
+///     .seed(1)
+///     .fault(Fault::hang().when(Trigger::first(1)).expect_to_fire())
+///     .build()?;
+/// let expected = &chaos.target().report().expected[0];
+/// assert_eq!((expected.rule, expected.fired), (0, 0));
+/// assert!(expected.to_string().starts_with("rule #0 of FaultSet<Fault<u32,"), "{expected}");
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExpectedRule {
+    /// The type of the set the rule was installed in, without module paths.
+    pub fault_set: String,
+    /// The rule's position in its set.
+    pub rule: usize,
+    /// The rule's name, if it was given one.
+    pub name: Option<Arc<str>>,
+    /// Times the rule injected its fault.
+    pub fired: u64,
+}
+
+impl fmt::Display for ExpectedRule {
+    /// `` rule `name` (#0 of FaultSet<..>) `` or `rule #0 of FaultSet<..>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "rule `{name}` (#{} of {})", self.rule, self.fault_set),
+            None => write!(f, "rule #{} of {}", self.rule, self.fault_set),
+        }
+    }
+}
+
+/// The rules expected to fire that never did, from
+/// [`Report::verify_expected`]. Its `Display` lists them one a line, with
+/// the fault sets no layer reads (the usual reason) and the seed.
+///
+/// ```
+/// use tower_chaos::{ChaosLayer, Fault, Trigger};
+///
+/// let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
+///     .seed(7)
+///     .fault(Fault::hang().when(Trigger::first(1)).named("stall").expect_to_fire())
+///     .build()?;
+/// let err = chaos.target().report().verify_expected().unwrap_err();
+/// assert_eq!(err.not_fired()[0].name.as_deref(), Some("stall"));
+/// assert_eq!(
+///     err.to_string().lines().next(),
+///     Some("target `db` (seed 7): 1 rule expected to fire never fired:")
+/// );
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub struct NotFired {
+    target: String,
+    seed: u64,
+    not_fired: Vec<ExpectedRule>,
+    unread: Vec<UnreadFaultSet>,
+}
+
+impl NotFired {
+    /// The expected rules that never fired, in order of first installation.
+    ///
+    /// See the [type's example](Self).
+    #[must_use]
+    pub fn not_fired(&self) -> &[ExpectedRule] {
+        &self.not_fired
+    }
+}
+
+impl fmt::Display for NotFired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.not_fired.len();
+        writeln!(
+            f,
+            "target `{}` (seed {}): {n} rule{} expected to fire never fired:",
+            self.target,
+            self.seed,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for rule in &self.not_fired {
+            writeln!(f, "  - {rule}")?;
+        }
+        for set in &self.unread {
+            writeln!(
+                f,
+                "  note: no layer of the target reads {} ({} rules): they inject nothing",
+                set.fault_set, set.rules
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl Report {
@@ -477,6 +615,64 @@ impl Report {
             dropped_downstream: bytes(Bytes::DroppedDownstream),
             journal,
             journal_dropped,
+            unread_fault_sets: Vec::new(),
+            expected: Vec::new(),
+        }
+    }
+
+    /// `Ok` when every rule marked with
+    /// [`Rule::expect_to_fire`](crate::Rule::expect_to_fire) fired at
+    /// least once; otherwise a [`NotFired`] naming each one that never
+    /// did (wiremock's `verify`).
+    ///
+    /// # Errors
+    ///
+    /// [`NotFired`], listing the rules.
+    ///
+    /// See [`Rule::expect_to_fire`](crate::Rule::expect_to_fire) for an
+    /// example; with no expectations it is always `Ok`:
+    ///
+    /// ```
+    /// let report = tower_chaos::Target::builder("x").seed(1).build()?.report();
+    /// assert!(report.verify_expected().is_ok());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    pub fn verify_expected(&self) -> Result<(), NotFired> {
+        let not_fired: Vec<ExpectedRule> = self.expected.iter().filter(|e| e.fired == 0).cloned().collect();
+        if not_fired.is_empty() {
+            return Ok(());
+        }
+        Err(NotFired {
+            target: self.target.clone(),
+            seed: self.seed,
+            not_fired,
+            unread: self.unread_fault_sets.clone(),
+        })
+    }
+
+    /// Panics, listing every rule expected to fire that never did (see
+    /// [`verify_expected`](Self::verify_expected)).
+    ///
+    /// # Panics
+    ///
+    /// When a rule marked with
+    /// [`Rule::expect_to_fire`](crate::Rule::expect_to_fire) never fired.
+    ///
+    /// ```should_panic
+    /// use tower_chaos::{ChaosLayer, Fault, Trigger};
+    ///
+    /// let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
+    ///     .seed(1)
+    ///     .fault(Fault::hang().when(Trigger::first(1)).named("stall").expect_to_fire())
+    ///     .build()
+    ///     .unwrap();
+    /// // No request went through: panics with "rule `stall` (#0 of ...) ...".
+    /// chaos.target().report().assert_expected_fired();
+    /// ```
+    #[track_caller]
+    pub fn assert_expected_fired(&self) {
+        if let Err(e) = self.verify_expected() {
+            panic!("{e}");
         }
     }
 
@@ -575,6 +771,16 @@ impl fmt::Display for Report {
         }
         if self.journal_dropped > 0 {
             writeln!(f, "  (journal dropped {} older events)", self.journal_dropped)?;
+        }
+        for set in &self.unread_fault_sets {
+            writeln!(
+                f,
+                "  WARNING: {} ({} rules) installed, but no layer of this target reads it: it injects nothing",
+                set.fault_set, set.rules
+            )?;
+        }
+        for rule in self.expected.iter().filter(|e| e.fired == 0) {
+            writeln!(f, "  expected to fire, never fired: {rule}")?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::report::Event;
+use crate::report::{Event, ExpectedRule};
 use crate::rng::{derive, nth};
 use crate::screen::Screen;
 use crate::target::{Switch, TargetShared};
@@ -48,6 +48,7 @@ pub struct Rule<A, R: ?Sized> {
     budget: Option<u64>,
     max_active: Option<u32>,
     name: Option<Arc<str>>,
+    expect_to_fire: bool,
 }
 
 impl<A: Clone, R: ?Sized> Clone for Rule<A, R> {
@@ -58,6 +59,7 @@ impl<A: Clone, R: ?Sized> Clone for Rule<A, R> {
             budget: self.budget,
             max_active: self.max_active,
             name: self.name.clone(),
+            expect_to_fire: self.expect_to_fire,
         }
     }
 }
@@ -70,6 +72,7 @@ impl<A: fmt::Debug, R: ?Sized> fmt::Debug for Rule<A, R> {
             .field("budget", &self.budget)
             .field("max_active", &self.max_active)
             .field("name", &self.name)
+            .field("expect_to_fire", &self.expect_to_fire)
             .finish()
     }
 }
@@ -90,6 +93,7 @@ impl<A, R: ?Sized> Rule<A, R> {
             budget: None,
             max_active: None,
             name: None,
+            expect_to_fire: false,
         }
     }
 
@@ -133,6 +137,60 @@ impl<A, R: ?Sized> Rule<A, R> {
     pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// Marks the rule as expected to fire: the target's
+    /// [`Report`](crate::Report) lists it in
+    /// [`expected`](crate::Report::expected), and
+    /// [`Report::assert_expected_fired`](crate::Report::assert_expected_fired)
+    /// (or [`verify_expected`](crate::Report::verify_expected)) fails,
+    /// naming it, if it never injected its fault — wiremock's
+    /// `.expect(1..)`: proof that the chaos was not silently inert (a
+    /// trigger that never matches, a set installed where no layer reads
+    /// it). Expectations are kept after the set is replaced or cleared. A
+    /// named rule ([`named`](Self::named)) is one expectation however often
+    /// it is installed (it passes if it fired under any of its
+    /// installations; rules in a scenario's phases are named after their
+    /// phase unless named); an unnamed rule is one expectation per
+    /// installation, called by its position and fault set.
+    ///
+    /// ```
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use tower_chaos::{ChaosLayer, Fault, Trigger};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// let chaos = ChaosLayer::builder("db")
+    ///     .seed(1)
+    ///     .fault(Fault::injected_error().when(Trigger::first(1)).named("first-fails").expect_to_fire())
+    ///     .fault(Fault::hang().when(Trigger::after(100)).named("late-hang").expect_to_fire())
+    ///     .build()?;
+    /// let target = chaos.target().clone();
+    /// let mut svc = tower::ServiceBuilder::new()
+    ///     .layer(chaos)
+    ///     .service(service_fn(|x: u32| async move { Ok::<_, tower::BoxError>(x) }));
+    /// assert!(svc.ready().await?.call(1).await.is_err());
+    ///
+    /// let err = target.report().verify_expected().unwrap_err();
+    /// assert_eq!(err.not_fired().len(), 1);
+    /// assert!(err.to_string().contains("`late-hang`"), "{err}");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub const fn expect_to_fire(mut self) -> Self {
+        self.expect_to_fire = true;
+        self
+    }
+
+    /// Whether the rule is [expected to fire](Self::expect_to_fire).
+    ///
+    /// ```
+    /// # use tower_chaos::{Fault, Rule, Trigger};
+    /// let rule: Rule<Fault<()>, ()> = Fault::hang().when(Trigger::first(1)).expect_to_fire();
+    /// assert!(rule.is_expected_to_fire());
+    /// ```
+    #[must_use]
+    pub const fn is_expected_to_fire(&self) -> bool {
+        self.expect_to_fire
     }
 
     /// The rule's name, if any.
@@ -456,6 +514,50 @@ struct CompiledRule<A, R: ?Sized> {
     max_active: Option<u32>,
     name: Option<Arc<str>>,
     rng_salt: u64,
+    /// Times the rule injected, counted only for a rule expected to fire
+    /// (shared with the target's list of expectations).
+    fired: Option<Arc<AtomicU64>>,
+}
+
+/// A rule expected to fire, as a target keeps it: one per installation of
+/// an unnamed rule; one per name (and fault set type) for named rules,
+/// however often they are installed (a scenario reinstalls its phases'
+/// rules at every boundary and names them after their phase).
+#[derive(Debug)]
+pub(crate) struct Expectation {
+    fault_set: String,
+    /// The rule's position in the set it was first installed in.
+    rule: usize,
+    name: Option<Arc<str>>,
+    /// One counter per installation.
+    fired: Vec<Arc<AtomicU64>>,
+}
+
+impl Expectation {
+    pub(crate) fn snapshot(&self) -> ExpectedRule {
+        ExpectedRule {
+            fault_set: self.fault_set.clone(),
+            rule: self.rule,
+            name: self.name.clone(),
+            fired: self
+                .fired
+                .iter()
+                .fold(0u64, |n, f| n.saturating_add(f.load(Ordering::Relaxed))),
+        }
+    }
+
+    /// Adds `new` to `all`: into the expectation of the same named rule
+    /// if there is one.
+    pub(crate) fn merge_into(all: &mut Vec<Self>, new: Self) {
+        let same = new.name.as_ref().and_then(|name| {
+            all.iter_mut()
+                .find(|e| e.name.as_ref() == Some(name) && e.fault_set == new.fault_set)
+        });
+        match same {
+            Some(e) => e.fired.extend(new.fired),
+            None => all.push(new),
+        }
+    }
 }
 
 /// A call past [`Plan::screen`]: its random bits, the rules whose leading
@@ -508,6 +610,7 @@ impl<A: FaultAction, R: ?Sized> Plan<A, R> {
                 max_active: rule.max_active,
                 name: rule.name,
                 rng_salt: derive(i as u64, 0xd157),
+                fired: rule.expect_to_fire.then(Arc::default),
             });
         }
         let tracked = set.max_active.is_some() || rules.iter().any(|r| r.max_active.is_some());
@@ -528,6 +631,28 @@ impl<A: FaultAction, R: ?Sized> Plan<A, R> {
 }
 
 impl<A, R: ?Sized> Plan<A, R> {
+    /// Number of rules.
+    pub(crate) fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The expectations of the rules expected to fire (`fault_set`: the
+    /// set's type, for the report).
+    pub(crate) fn expectations(&self, fault_set: &str) -> Vec<Expectation> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.fired.as_ref().map(|fired| Expectation {
+                    fault_set: fault_set.to_owned(),
+                    rule: i,
+                    name: r.name.clone(),
+                    fired: vec![Arc::clone(fired)],
+                })
+            })
+            .collect()
+    }
+
     /// The rules' actions, in order.
     pub(crate) fn actions(&self) -> impl Iterator<Item = &A> {
         self.rules.iter().map(|r| &r.action)
@@ -640,6 +765,9 @@ impl<A, R: ?Sized> Plan<A, R> {
                 g.rules |= 1 << i;
             }
             target.record(first && fresh, applied, i, rule.name.as_ref());
+            if let Some(fired) = &rule.fired {
+                fired.fetch_add(1, Ordering::Relaxed);
+            }
         }
         guard
     }

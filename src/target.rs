@@ -4,16 +4,16 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Waker;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::report::{Counters, Journal};
+use crate::report::{Counters, Journal, UnreadFaultSet};
 use crate::rng::derive;
-use crate::rule::{FaultAction, Plan};
+use crate::rule::{Expectation, FaultAction, Plan};
 use crate::seed::{self, SeedSource};
 use crate::{ConfigError, FaultSet, Report};
 
@@ -100,6 +100,9 @@ pub(crate) struct TargetShared {
     pub(crate) counters: Counters,
     pub(crate) journal: Option<Journal>,
     slots: Mutex<Vec<SlotEntry>>,
+    /// Rules installed with [`Rule::expect_to_fire`](crate::Rule::expect_to_fire),
+    /// kept after their set is replaced (see [`Expectation`]).
+    expectations: Mutex<Vec<Expectation>>,
     /// Bumped after every switch (enable/disable, a fault set swapped), so
     /// that long-lived users (connections) notice with one atomic load.
     generation: AtomicU64,
@@ -133,7 +136,22 @@ fn is_connection_slot(id: TypeId) -> bool {
 struct SlotEntry {
     type_id: TypeId,
     slot: Arc<dyn Any + Send + Sync>,
+    /// The same slot, for what is done without knowing its types.
+    erased: Arc<dyn ErasedSlot>,
     calls: Arc<CallCounts>,
+}
+
+/// What a target does with a slot whose types it does not know: report
+/// it, clear it.
+trait ErasedSlot: Send + Sync {
+    /// The fault set's type, short (`FaultSet<HttpFault, HttpRequest>`).
+    fn fault_set(&self) -> &str;
+    /// Layers and services registered as reading this slot.
+    fn readers(&self) -> u64;
+    /// Rules in the set installed now.
+    fn rules(&self) -> usize;
+    /// Installs an empty set.
+    fn clear(&self);
 }
 
 /// A target's switch as one call reads it (see [`TargetShared::switch`]).
@@ -188,6 +206,15 @@ pub(crate) struct Slot<A, R: ?Sized> {
     version: AtomicU64,
     pub(crate) calls: Arc<CallCounts>,
     seed: u64,
+    /// Registrations of layers, services and connection wrappers reading
+    /// this slot. Never decremented: a layer counts from the moment it is
+    /// attached, even once dropped (a decrement on every drop would put two
+    /// shared atomic writes on each of axum's per-request clones). A set
+    /// installed while this is zero injects nothing until one attaches.
+    readers: AtomicU64,
+    /// Rules in the installed set (read by reports without the lock).
+    rules: AtomicUsize,
+    fault_set: String,
 }
 
 impl<A, R: ?Sized> fmt::Debug for Slot<A, R> {
@@ -219,13 +246,65 @@ impl<A, R: ?Sized> Slot<A, R> {
 }
 
 impl<A: FaultAction, R: ?Sized> Slot<A, R> {
-    fn install(&self, set: FaultSet<A, R>) -> Result<(), ConfigError> {
+    /// Validates and installs `set`; returns the expectations of its rules.
+    fn install(&self, set: FaultSet<A, R>) -> Result<Vec<Expectation>, ConfigError> {
         let plan = Arc::new(Plan::compile(set, self.seed)?);
+        let expectations = plan.expectations(&self.fault_set);
+        let rules = plan.len();
         let mut current = self.plan.lock().unwrap_or_else(PoisonError::into_inner);
         *current = plan;
+        self.rules.store(rules, Ordering::Relaxed);
         self.version.fetch_add(1, Ordering::AcqRel);
-        Ok(())
+        Ok(expectations)
     }
+}
+
+impl<A: FaultAction, R: ?Sized + 'static> ErasedSlot for Slot<A, R> {
+    fn fault_set(&self) -> &str {
+        &self.fault_set
+    }
+
+    fn readers(&self) -> u64 {
+        self.readers.load(Ordering::Relaxed)
+    }
+
+    fn rules(&self) -> usize {
+        self.rules.load(Ordering::Relaxed)
+    }
+
+    fn clear(&self) {
+        // An empty set always validates and has no expectations.
+        let _ = self.install(FaultSet::new());
+    }
+}
+
+/// `type_name` without module paths: `FaultSet<Fault<u64, Box<dyn Error +
+/// Send + Sync>>, u64>` rather than four lines of `tower_chaos::rule::..`.
+pub(crate) fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    // Where the path segment being written started in `out`.
+    let mut segment = 0;
+    let mut rest = full;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("::") {
+            if segment < out.len() {
+                // `path::Name`: drop the path.
+                out.truncate(segment);
+            } else {
+                // `<T as Trait>::Assoc`: keep it.
+                out.push_str("::");
+                segment = out.len();
+            }
+            rest = after;
+            continue;
+        }
+        if !(c.is_alphanumeric() || c == '_') {
+            segment = out.len() + c.len_utf8();
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 impl TargetShared {
@@ -483,9 +562,34 @@ impl Target {
     /// connections (feature `io`) are re-decided against the new set (see
     /// [`io`](crate::io#switching-at-run-time)).
     ///
+    /// # Sets no layer reads
+    ///
+    /// The kind is the set's type: a `FaultSet<Fault<u64>, u64>` is not
+    /// read by a `ChaosLayer<u32>`, nor a `Fault<u32, io::Error>` set by a
+    /// layer whose error type is `BoxError`. Such a set is accepted (a
+    /// layer of that kind may be attached later) but, while no layer,
+    /// service or connection wrapper of the target reads it, it logs a
+    /// `tracing` warning (target `tower_chaos`) when installed and is listed
+    /// in [`Report::unread_fault_sets`] and the report's `Display`. Prefer
+    /// the typed handles, where a mismatch does not compile:
+    /// [`ChaosLayer::faults`](crate::ChaosLayer::faults),
+    /// `HttpChaosLayer::faults` / `Target::http_faults` (feature `http`),
+    /// `Target::conn_faults` (feature `io`).
+    ///
     /// # Errors
     ///
     /// The set is validated first; on error nothing changes.
+    ///
+    /// ```
+    /// use tower_chaos::{ChaosLayer, Fault, FaultSet, Target, Trigger};
+    ///
+    /// let target = Target::builder("x").seed(1).build()?;
+    /// let _layer: ChaosLayer<u32> = ChaosLayer::for_target(&target);
+    /// // Accepted, but no layer reads `u64` requests: reported.
+    /// target.set_faults(FaultSet::new().with(Fault::<u64>::hang()))?;
+    /// assert_eq!(target.report().unread_fault_sets.len(), 1);
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
     ///
     /// ```
     /// use tower_chaos::{Fault, FaultSet, Target, Trigger};
@@ -500,17 +604,46 @@ impl Target {
         A: FaultAction,
         R: ?Sized + 'static,
     {
-        self.slot::<A, R>().install(faults)?;
+        let slot = self.slot_entry::<A, R>(false);
+        let expectations = slot.install(faults)?;
         self.shared.switched();
+        let rules = ErasedSlot::rules(&*slot);
+        if rules > 0 && ErasedSlot::readers(&*slot) == 0 {
+            tracing::warn!(
+                target: "tower_chaos",
+                chaos_target = %self.shared.name,
+                fault_set = %slot.fault_set,
+                rules,
+                "no layer of this target reads these faults: they inject nothing until one is attached \
+                 (check the request and error types of the `ChaosLayer`, or install through a layer's `faults()`)"
+            );
+        }
+        if !expectations.is_empty() {
+            let mut all = self
+                .shared
+                .expectations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for e in expectations {
+                Expectation::merge_into(&mut all, e);
+            }
+        }
         Ok(())
     }
 
-    /// Removes the target's faults of kind `A` for requests `R`.
+    /// Removes the target's faults of kind `A` for requests `R`. Without a
+    /// turbofish: [`ChaosLayer::clear_faults`](crate::ChaosLayer::clear_faults),
+    /// [`FaultHandle::clear`](crate::FaultHandle::clear),
+    /// `clear_http_faults` (feature `http`), `clear_conn_faults` (feature
+    /// `io`), and [`clear_all_faults`](Self::clear_all_faults) for every kind.
     ///
     /// ```
-    /// use tower_chaos::{Fault, Target};
+    /// use tower_chaos::{Fault, FaultSet, Target};
     /// let target = Target::builder("x").seed(1).build()?;
+    /// target.set_faults(FaultSet::new().with(Fault::<String>::hang()))?;
+    /// assert_eq!(target.report().unread_fault_sets[0].rules, 1);
     /// target.clear_faults::<Fault<String>, String>();
+    /// assert!(target.report().unread_fault_sets.is_empty());
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn clear_faults<A, R>(&self)
@@ -520,6 +653,42 @@ impl Target {
     {
         // An empty set always validates.
         let _ = self.set_faults(FaultSet::<A, R>::new());
+    }
+
+    /// Removes every fault installed on the target, of every kind (request,
+    /// HTTP and connection faults alike), in one switch. Expectations of
+    /// rules already installed ([`Rule::expect_to_fire`](crate::Rule::expect_to_fire))
+    /// stay in the report.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use tower_chaos::{ChaosLayer, Fault, FaultSet, Target};
+    ///
+    /// let target = Target::builder("x").seed(1).build()?;
+    /// let mut svc = tower::ServiceBuilder::new()
+    ///     .layer(ChaosLayer::for_target(&target))
+    ///     .service(service_fn(|n: u32| async move { Ok::<_, tower::BoxError>(n) }));
+    /// target.set_faults(FaultSet::new().with(Fault::<u32>::injected_error()))?;
+    /// assert!(svc.ready().await?.call(1).await.is_err());
+    ///
+    /// target.clear_all_faults();
+    /// assert_eq!(svc.ready().await?.call(2).await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn clear_all_faults(&self) {
+        let slots: Vec<Arc<dyn ErasedSlot>> = self
+            .shared
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|e| Arc::clone(&e.erased))
+            .collect();
+        for slot in slots {
+            slot.clear();
+        }
+        self.shared.switched();
     }
 
     /// Time since the target was built, on tokio's clock (what
@@ -581,11 +750,59 @@ impl Target {
             (seen, connections)
         };
         let journal = if with_journal { s.journal.as_ref() } else { None };
-        Report::new(&s.name, (s.seed, s.seed_source), &s.counters, journal, seen)
+        let mut report = Report::new(&s.name, (s.seed, s.seed_source), &s.counters, journal, seen);
+        report.unread_fault_sets = self.unread_fault_sets();
+        report.expected = s
+            .expectations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(Expectation::snapshot)
+            .collect();
+        report
     }
 
-    /// The slot for faults `A` on requests `R`, created empty on first use.
+    /// The slots holding rules that no layer or service reads.
+    fn unread_fault_sets(&self) -> Vec<UnreadFaultSet> {
+        self.shared
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|e| e.erased.rules() > 0 && e.erased.readers() == 0)
+            .map(|e| UnreadFaultSet {
+                fault_set: e.erased.fault_set().to_owned(),
+                rules: e.erased.rules(),
+            })
+            .collect()
+    }
+
+    /// The slot for faults `A` on requests `R`, created empty on first
+    /// use, for a reader: the caller (a layer, a service, a connection)
+    /// applies the faults installed there, so a set installed there is not
+    /// reported as unread.
     pub(crate) fn slot<A, R>(&self) -> Arc<Slot<A, R>>
+    where
+        A: FaultAction,
+        R: ?Sized + 'static,
+    {
+        self.slot_entry(true)
+    }
+
+    /// Registers the caller (a listener, a proxy: they look their slot up
+    /// per connection) as reading faults `A` on requests `R`.
+    #[cfg_attr(not(feature = "io"), allow(dead_code))]
+    pub(crate) fn read_faults<A, R>(&self)
+    where
+        A: FaultAction,
+        R: ?Sized + 'static,
+    {
+        let _ = self.slot_entry::<A, R>(true);
+    }
+
+    /// The slot for faults `A` on requests `R`, created empty on first
+    /// use; `reader`: registers the caller as reading it.
+    fn slot_entry<A, R>(&self, reader: bool) -> Arc<Slot<A, R>>
     where
         A: FaultAction,
         R: ?Sized + 'static,
@@ -594,6 +811,9 @@ impl Target {
         let mut slots = self.shared.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(found) = slots.iter().find(|e| e.type_id == id) {
             if let Ok(slot) = Arc::clone(&found.slot).downcast::<Slot<A, R>>() {
+                if reader {
+                    slot.readers.fetch_add(1, Ordering::Relaxed);
+                }
                 return slot;
             }
         }
@@ -606,10 +826,14 @@ impl Target {
             version: AtomicU64::new(0),
             calls: Arc::clone(&calls),
             seed,
+            readers: AtomicU64::new(u64::from(reader)),
+            rules: AtomicUsize::new(0),
+            fault_set: short_type_name(std::any::type_name::<FaultSet<A, R>>()),
         });
         slots.push(SlotEntry {
             type_id: id,
             slot: Arc::clone(&slot) as Arc<dyn Any + Send + Sync>,
+            erased: Arc::clone(&slot) as Arc<dyn ErasedSlot>,
             calls,
         });
         slot
@@ -716,10 +940,33 @@ impl TargetBuilder {
                 counters: Counters::default(),
                 journal: self.journal.map(Journal::new),
                 slots: Mutex::new(Vec::new()),
+                expectations: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
                 watchers: Mutex::new(HashMap::new()),
                 watcher_ids: AtomicU64::new(0),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn short_type_names_drop_module_paths_only() {
+        assert_eq!(
+            short_type_name(
+                "tower_chaos::rule::FaultSet<tower_chaos::fault::Fault<u64, alloc::boxed::Box<dyn core::error::Error \
+                 + core::marker::Send + core::marker::Sync>>, u64>"
+            ),
+            "FaultSet<Fault<u64, Box<dyn Error + Send + Sync>>, u64>"
+        );
+        assert_eq!(
+            short_type_name("a::B<(&'static str, [c::D; 2]), <e::F as g::H>::I>"),
+            "B<(&'static str, [D; 2]), <F as H>::I>"
+        );
+        assert_eq!(short_type_name("<a::F as b::H>::c::I"), "<F as H>::I");
+        assert_eq!(short_type_name("u32"), "u32");
     }
 }

@@ -34,11 +34,7 @@ fn pass_through_allocates_nothing() {
             SyntheticResponse::grpc_unavailable()
                 .when(RequestMatcher::grpc_service("pkg.Service").and_trigger(Trigger::first(3))),
         )
-        .fault(
-            BodyFault::throttle(10)
-                .unwrap()
-                .when(RequestMatcher::header("x-never")),
-        )
+        .fault(BodyFault::throttle(10).when(RequestMatcher::header("x-never")))
         .fault(BodyFault::truncate_after(1).when(Trigger::rate(1e-12)))
         .header_control(tower_chaos::http::HeaderControl::new())
         .build()

@@ -160,7 +160,7 @@ async fn stall_runs_into_the_client_timeout() {
 /// fresh paused runtime: each client gets its own test so no other
 /// connection's timers (pool idle, keep-alive) share the paused clock.
 async fn time_throttled(path: &str, client: &str) -> Duration {
-    let layer = chaos("api", BodyFault::throttle(500).unwrap());
+    let layer = chaos("api", BodyFault::throttle(500));
     let addr = serve(app(layer)).await;
     let url = format!("http://{addr}{path}");
     let (start, len) = match client {
@@ -218,7 +218,7 @@ async fn throttle_reqwest_h1_chunked() {
 /// first 50 ms slice, which goes at once.
 #[tokio::test]
 async fn throttle_reqwest_h2_real_clock() {
-    let layer = chaos("api", BodyFault::throttle(10_000).unwrap());
+    let layer = chaos("api", BodyFault::throttle(10_000));
     let addr = serve(app(layer)).await;
     let response = reqwest_h2()
         .get(format!("http://{addr}/fixed"))
@@ -281,7 +281,7 @@ async fn request_body_faults_on_the_client_side() {
     // tick later (the throttle starts with one 50 ms tick of credit, as
     // Envoy's rate limit does).
     let request = http::Request::post(url.clone())
-        .body(ChaosBody::with_fault(upload(), BodyFault::throttle(500).unwrap()))
+        .body(ChaosBody::with_fault(upload(), BodyFault::throttle(500)))
         .unwrap();
     let start = Instant::now();
     let response = client.request(request).await.unwrap();
@@ -312,10 +312,7 @@ async fn request_body_faults_with_reqwest() {
     let client = reqwest_h1();
     let upload = || Full::new(Bytes::from(vec![b'u'; 1000]));
 
-    let body = reqwest::Body::wrap(ChaosBody::with_fault(
-        upload(),
-        BodyFault::throttle(20_000).unwrap(),
-    ));
+    let body = reqwest::Body::wrap(ChaosBody::with_fault(upload(), BodyFault::throttle(20_000)));
     let response = client.post(&url).body(body).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "1000");
 

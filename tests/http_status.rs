@@ -17,7 +17,8 @@ use http_body_util::BodyExt;
 use support::{chaos, hyper_h2, quiet, reqwest_h1, reqwest_h2, serve};
 use tower::ServiceExt;
 use tower_chaos::http::{
-    HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, RetryAfter, SyntheticResponse,
+    BodyFault, HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, RetryAfter,
+    SyntheticResponse,
 };
 use tower_chaos::{Event, FaultKind};
 
@@ -53,7 +54,7 @@ async fn ready_made_statuses_reach_both_protocols() {
         (SyntheticResponse::bad_gateway(), 502),
         (SyntheticResponse::service_unavailable(), 503),
         (SyntheticResponse::gateway_timeout(), 504),
-        (SyntheticResponse::new(418).unwrap().body("teapot"), 418),
+        (SyntheticResponse::new(418).body("teapot"), 418),
     ] {
         let hits = Arc::new(AtomicUsize::new(0));
         let addr = serve(app(chaos("api", fault), hits.clone())).await;
@@ -225,7 +226,7 @@ async fn only_put_items_fails_while_get_passes() {
 #[tokio::test(start_paused = true)]
 async fn delay_holds_the_inner_call() {
     let hits = Arc::new(AtomicUsize::new(0));
-    let layer = chaos("api", HttpFault::delay(Duration::from_secs(4)));
+    let layer = chaos("api", HttpFault::latency(Duration::from_secs(4)));
     let svc = tower::Layer::layer(&layer, app(quiet("inner"), hits.clone()));
     let request = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let mut future = std::pin::pin!(svc.oneshot(request));
@@ -399,8 +400,7 @@ fn s3_xml_bodies_hold_no_control_characters() {
         StatusCode::FORBIDDEN,
         "AccessDenied",
         "a\u{0}b\u{1b}c\td\ne\u{7f}f\u{FFFF}",
-    )
-    .unwrap();
+    );
     let body = std::str::from_utf8(r.body_bytes()).unwrap();
     assert!(
         body.contains("<Message>a\u{FFFD}b\u{FFFD}c\td\ne\u{FFFD}f\u{FFFD}</Message>"),
@@ -431,4 +431,71 @@ async fn a_huge_bad_control_header_is_not_echoed_whole() {
     let text = std::str::from_utf8(&body).unwrap();
     assert!(body.len() < 300, "{} bytes: {text}", body.len());
     assert!(text.contains("(65536 bytes)"), "{text}");
+}
+
+// Issue 12: constructors return the value; a value they cannot take is
+// refused where the fault is installed (the builder's `build()` and
+// `Target::set_faults`), as a `ConfigError` naming the field and the value.
+fn refused_at_build(fault: impl Into<tower_chaos::http::HttpRule>) -> tower_chaos::ConfigError {
+    let rule = fault.into();
+    let target = tower_chaos::Target::builder("set").seed(1).build().unwrap();
+    let at_set = target
+        .set_faults(tower_chaos::http::HttpFaultSet::new().with(rule.clone()))
+        .unwrap_err();
+    let at_build = HttpChaosLayer::builder("api")
+        .seed(1)
+        .fault(rule)
+        .build()
+        .unwrap_err();
+    assert_eq!(at_set, at_build);
+    at_build
+}
+
+#[test]
+fn a_status_out_of_range_is_refused_at_build() {
+    assert_eq!(
+        refused_at_build(SyntheticResponse::new(1000)).to_string(),
+        "invalid `response.status` = 1000: must be within 100..=999"
+    );
+    assert!(
+        HttpChaosLayer::builder("api")
+            .fault(SyntheticResponse::new(599))
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn an_invalid_aws_error_type_is_refused_at_build() {
+    assert_eq!(
+        refused_at_build(SyntheticResponse::aws_json(StatusCode::BAD_REQUEST, "a\nb", "m")).to_string(),
+        "invalid `aws.error_type` = \"a\\nb\": must be a non-empty header value"
+    );
+}
+
+#[test]
+fn an_invalid_s3_code_is_refused_at_build_and_the_body_stays_well_formed() {
+    let bad = SyntheticResponse::s3_xml(StatusCode::FORBIDDEN, "<Denied>", "m");
+    let body = std::str::from_utf8(bad.body_bytes()).unwrap();
+    assert!(body.contains("<Code>&lt;Denied&gt;</Code>"), "{body}");
+    assert_eq!(
+        refused_at_build(bad).to_string(),
+        "invalid `s3.code` = \"<Denied>\": must be non-empty ASCII letters and digits"
+    );
+}
+
+#[test]
+fn an_invalid_header_is_refused_at_build() {
+    assert_eq!(
+        refused_at_build(SyntheticResponse::bad_gateway().header_str("via", "a\rb")).to_string(),
+        "invalid `response.header` = \"a\\rb\": not a valid header value"
+    );
+}
+
+#[test]
+fn a_zero_body_throttle_is_refused_at_build() {
+    assert_eq!(
+        refused_at_build(BodyFault::throttle(0).with_truncate_after(10)).to_string(),
+        "invalid `body.throttle` = 0: must be at least 1 byte per second"
+    );
 }

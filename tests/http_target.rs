@@ -57,7 +57,7 @@ fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
 async fn swapping_http_faults_through_the_target_leaves_requests_in_flight_alone() {
     let target = Target::builder("items-api").seed(5).journal(32).build().unwrap();
     target
-        .set_faults(FaultSet::new().with(HttpFault::delay(Duration::from_secs(2)).named("slow")))
+        .set_faults(FaultSet::new().with(HttpFault::latency(Duration::from_secs(2)).named("slow")))
         .unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let svc = HttpChaosLayer::for_target(&target).layer(items(hits.clone()));

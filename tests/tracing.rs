@@ -53,3 +53,38 @@ async fn chaos_is_loud_in_tracing() {
     assert_eq!(injected, 2, "{text}");
     assert!(text.contains("kind=\"error\""), "{text}");
 }
+
+#[tokio::test]
+async fn a_fault_set_no_layer_reads_warns() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let target = tower_chaos::Target::builder("silent").seed(3).build().unwrap();
+    let _layer: ChaosLayer<u32> = ChaosLayer::for_target(&target);
+    // Read by the layer: no warning.
+    target
+        .set_faults(tower_chaos::FaultSet::new().with(Fault::<u32>::hang()))
+        .unwrap();
+    // `u64` requests: no layer reads them.
+    target
+        .set_faults(tower_chaos::FaultSet::new().with(Fault::<u64>::hang()))
+        .unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let warned: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("no layer of this target reads"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{text}");
+    assert!(
+        warned[0].contains("WARN") && warned[0].contains("tower_chaos"),
+        "{text}"
+    );
+    assert!(warned[0].contains("chaos_target=silent"), "{text}");
+    assert!(warned[0].contains("FaultSet<Fault<u64,"), "{text}");
+}

@@ -6,11 +6,35 @@ use std::marker::PhantomData;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Chaos, Fault};
-use crate::{ConfigError, FaultSet, Rule, Target, TargetBuilder};
+use super::{Chaos, Fault, MatchesError};
+use crate::{ConfigError, FaultHandle, FaultSet, Rule, Target, TargetBuilder};
 
 /// A [`Layer`] that injects request-level [`Fault`]s into any
 /// `tower::Service<R>` whose error type is `E`.
+///
+/// The layer keeps the service's error type: an injected error is an `E`
+/// (built by [`Fault::error`], or converted from [`InjectedError`](crate::InjectedError) by
+/// [`Fault::injected_error`], which needs `E: From<InjectedError>`).
+///
+/// # HTTP stacks
+///
+/// An axum `Router` (and most HTTP services) has the error type
+/// `Infallible`: there is no error to inject, and HTTP failures are
+/// responses anyway. Use `tower_chaos::http::HttpChaosLayer` (feature
+/// `http`) there: statuses, gRPC statuses, body faults and dropped
+/// connections, keeping `Infallible`. A `ChaosLayer` with the wrong error
+/// type does not compile, and the message says this (see
+/// [`MatchesError`](crate::MatchesError) and
+/// [`FromInjected`](crate::FromInjected)); with the error type inferred, its
+/// latency, hang and respond faults do work on a `Router`.
+///
+/// # Installing faults
+///
+/// [`ChaosLayerBuilder::fault`], or at run time the typed
+/// [`faults`](Self::faults) handle (a set of another request or error type
+/// does not compile). [`Target::set_faults`] takes any kind: a set no layer
+/// of the target reads is reported (see
+/// [`Report::unread_fault_sets`](crate::Report::unread_fault_sets)).
 ///
 /// # Example
 ///
@@ -119,7 +143,25 @@ impl<R: 'static, E: 'static> ChaosLayer<R, E> {
     /// assert_eq!(layer.target().name(), "search");
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
+    #[must_use]
     pub fn for_target(target: &Target) -> Self {
+        let layer = Self::attach(target);
+        layer.announce();
+        layer
+    }
+
+    /// Registers the layer as reading the target's `Fault<R, E>` sets.
+    fn attach(target: &Target) -> Self {
+        let _ = target.slot::<Fault<R, E>, R>();
+        Self {
+            target: target.clone(),
+            _types: PhantomData,
+        }
+    }
+
+    /// Says, once, that chaos is on and with what.
+    fn announce(&self) {
+        let target = &self.target;
         let (plan, _) = target.slot::<Fault<R, E>, R>().current();
         tracing::info!(
             target: "tower_chaos",
@@ -130,10 +172,6 @@ impl<R: 'static, E: 'static> ChaosLayer<R, E> {
             plan = ?plan,
             "chaos layer built: faults may be injected"
         );
-        Self {
-            target: target.clone(),
-            _types: PhantomData,
-        }
     }
 }
 
@@ -171,11 +209,53 @@ impl<R: 'static, E: 'static> ChaosLayer<R, E> {
     pub fn set_faults(&self, faults: FaultSet<Fault<R, E>, R>) -> Result<(), ConfigError> {
         self.target.set_faults(faults)
     }
+
+    /// Removes the target's request faults of this layer's types
+    /// ([`Target::clear_faults`] without a turbofish).
+    ///
+    /// ```
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use tower_chaos::{ChaosLayer, Fault};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// let chaos: ChaosLayer<u32> = ChaosLayer::builder("db").seed(1).fault(Fault::injected_error()).build()?;
+    /// let mut svc = tower::ServiceBuilder::new()
+    ///     .layer(chaos.clone())
+    ///     .service(service_fn(|x: u32| async move { Ok::<_, tower::BoxError>(x) }));
+    /// assert!(svc.ready().await?.call(1).await.is_err());
+    /// chaos.clear_faults();
+    /// assert_eq!(svc.ready().await?.call(2).await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn clear_faults(&self) {
+        self.faults().clear();
+    }
+
+    /// A typed handle on this layer's faults, to keep after the layer
+    /// moved into a stack: the preferred way to swap them at run time,
+    /// since a set of another request or error type does not compile
+    /// (see [`FaultHandle`] for the example and the `compile_fail` case).
+    ///
+    /// ```
+    /// use tower_chaos::{ChaosLayer, Fault, FaultSet};
+    /// let layer: ChaosLayer<u32> = ChaosLayer::builder("db").seed(1).build()?;
+    /// let faults = layer.faults();
+    /// faults.set(FaultSet::new().with(Fault::hang()))?;
+    /// assert!(layer.target().report().unread_fault_sets.is_empty());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn faults(&self) -> FaultHandle<Fault<R, E>, R> {
+        FaultHandle::new(&self.target)
+    }
 }
 
 impl<S, R, E> Layer<S> for ChaosLayer<R, E>
 where
-    S: Service<R, Error = E>,
+    S: Service<R>,
+    // `S::Error` is `E`; spelled as a trait so that a mismatch (axum's
+    // `Infallible`) gets a message that names `HttpChaosLayer`.
+    S::Error: MatchesError<E> + 'static,
     R: 'static,
     E: 'static,
     S::Response: 'static,
@@ -287,7 +367,10 @@ impl<R: 'static, E: 'static> ChaosLayerBuilder<R, E> {
     /// ```
     pub fn build(self) -> Result<ChaosLayer<R, E>, ConfigError> {
         let target = self.target.build()?;
+        // Attached first, so that the set is installed where a layer reads.
+        let layer = ChaosLayer::attach(&target);
         target.set_faults(self.faults)?;
-        Ok(ChaosLayer::for_target(&target))
+        layer.announce();
+        Ok(layer)
     }
 }

@@ -6,6 +6,7 @@
 //! happens. See [`ChaosLayer`] for the quick start and the resolution order.
 
 mod future;
+mod hint;
 mod layer;
 mod outcome;
 mod service;
@@ -16,6 +17,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 pub use future::ResponseFuture;
+pub use hint::{FromInjected, MatchesError};
 pub use layer::{ChaosLayer, ChaosLayerBuilder};
 pub use service::Chaos;
 
@@ -195,9 +197,9 @@ impl<R, E> Fault<R, E> {
     #[must_use]
     pub fn injected_error() -> Self
     where
-        E: From<InjectedError>,
+        E: FromInjected,
     {
-        Self::from_act(Act::Error(Arc::new(|_, e| E::from(e.clone()))))
+        Self::from_act(Act::Error(Arc::new(|_, e| E::from_injected(e.clone()))))
     }
 
     /// A request that never completes: no response, no error, until the
@@ -241,9 +243,9 @@ impl<R, E> Fault<R, E> {
     #[must_use]
     pub fn lost_reply_injected() -> Self
     where
-        E: From<InjectedError>,
+        E: FromInjected,
     {
-        Self::from_act(Act::LostReply(Arc::new(|_, e| E::from(e.clone()))))
+        Self::from_act(Act::LostReply(Arc::new(|_, e| E::from_injected(e.clone()))))
     }
 
     /// Answers with a successful response built from the request, without

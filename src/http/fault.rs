@@ -7,11 +7,41 @@ use std::time::Duration;
 use super::body::BodyFault;
 use super::marker::Injected;
 use super::response::SyntheticResponse;
-use super::view::{HttpRequest, HttpRule, IntoHttpTrigger};
+use super::view::{HttpRequest, IntoHttpTrigger};
 use crate::rng::SplitMix;
 use crate::rule::sealed::Sealed;
 use crate::rule::{Applied, Resolve, TakeCtx};
-use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
+use crate::{ConfigError, FaultKind, FaultSet, Latency, Rule, Trigger};
+
+/// An HTTP rule: an [`HttpFault`] with its trigger and limits,
+/// `Rule<HttpFault, HttpRequest>`.
+///
+/// ```
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::{HttpRule, SyntheticResponse};
+/// let rule: HttpRule = SyntheticResponse::bad_gateway().when(Trigger::every(5)).budget(10);
+/// assert_eq!(rule.name(), None);
+/// ```
+pub type HttpRule = Rule<HttpFault, HttpRequest>;
+
+/// The HTTP faults of a target, `FaultSet<HttpFault, HttpRequest>`:
+/// install with [`Target::set_faults`](crate::Target::set_faults) (at run
+/// time too) or through [`HttpChaosLayer::builder`](super::HttpChaosLayer::builder).
+///
+/// ```
+/// use tower_chaos::Target;
+/// use tower_chaos::http::{BodyFault, HttpFaultSet, SyntheticResponse};
+///
+/// let target = Target::builder("s3").seed(1).build()?;
+/// target.set_faults(
+///     HttpFaultSet::new()
+///         .with(SyntheticResponse::s3_slow_down())
+///         .with(BodyFault::stall_after(0))
+///         .max_active(8),
+/// )?;
+/// # Ok::<(), tower_chaos::ConfigError>(())
+/// ```
+pub type HttpFaultSet = FaultSet<HttpFault, HttpRequest>;
 
 /// What an HTTP rule does to a request when it fires: the action `A` of a
 /// [`HttpRule`] (`Rule<HttpFault, HttpRequest>`), installed with
@@ -38,7 +68,7 @@ use crate::{ConfigError, FaultKind, Latency, Rule, Trigger};
 /// use tower_chaos::{FaultKind, Trigger};
 ///
 /// let rules = [
-///     HttpFault::delay(Duration::from_millis(250)).when(Trigger::rate(0.1)),
+///     HttpFault::latency(Duration::from_millis(250)).when(Trigger::rate(0.1)),
 ///     SyntheticResponse::service_unavailable().when(RequestMatcher::method(Method::PUT)),
 ///     BodyFault::truncate_after(100).when(Trigger::every(10)),
 ///     HttpFault::DropConnection.when(Trigger::first(1)),
@@ -67,35 +97,27 @@ pub enum HttpFault {
 }
 
 impl HttpFault {
-    /// A fixed delay before the inner call: `HttpFault::Latency(Latency::fixed(delay))`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::Latency;
-    /// use tower_chaos::http::HttpFault;
-    /// assert_eq!(
-    ///     HttpFault::delay(Duration::from_secs(1)),
-    ///     HttpFault::Latency(Latency::fixed(Duration::from_secs(1)))
-    /// );
-    /// ```
-    #[must_use]
-    pub const fn delay(delay: Duration) -> Self {
-        Self::Latency(Latency::fixed(delay))
-    }
-
-    /// A delay sampled per request from `latency` (fixed, uniform,
-    /// heavy-tailed), with the target's seed.
+    /// A delay before the inner call, sampled per request with the
+    /// target's seed: a [`Duration`] (a fixed delay, as
+    /// [`Latency::fixed`]) or any [`Latency`] (uniform, normal, log-normal,
+    /// Pareto). The same spelling as the request-level
+    /// [`Fault::latency`](crate::Fault::latency); counted as
+    /// [`FaultKind::Latency`].
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_chaos::{FaultKind, Latency};
     /// use tower_chaos::http::HttpFault;
+    /// assert_eq!(
+    ///     HttpFault::latency(Duration::from_secs(1)),
+    ///     HttpFault::Latency(Latency::fixed(Duration::from_secs(1)))
+    /// );
     /// let slow = HttpFault::latency(Latency::log_normal(Duration::from_millis(80), 0.5));
     /// assert_eq!(slow.kind(), FaultKind::Latency);
     /// ```
     #[must_use]
-    pub const fn latency(latency: Latency) -> Self {
-        Self::Latency(latency)
+    pub fn latency(latency: impl Into<Latency>) -> Self {
+        Self::Latency(latency.into())
     }
 
     /// This fault whenever `trigger` fires: an [`HttpTrigger`](super::HttpTrigger) or a
@@ -194,6 +216,37 @@ impl SyntheticResponse {
     }
 }
 
+// Likewise for a body fault: `body/` stays below `fault.rs`.
+impl BodyFault {
+    /// Applies this fault to response bodies whenever `trigger` fires: a
+    /// [`HttpTrigger`](crate::http::HttpTrigger) or a
+    /// [`RequestMatcher`](crate::http::RequestMatcher) (see
+    /// [`HttpFault::when`](crate::http::HttpFault::when)).
+    ///
+    /// ```
+    /// use tower_chaos::{FaultKind, Trigger};
+    /// use tower_chaos::http::BodyFault;
+    /// let rule = BodyFault::stall_after(1024).when(Trigger::rate(0.05));
+    /// assert_eq!(rule.action().kind(), FaultKind::ResponseBody);
+    /// ```
+    #[must_use]
+    pub fn when(self, trigger: impl IntoHttpTrigger) -> HttpRule {
+        HttpFault::ResponseBody(self).when(trigger)
+    }
+
+    /// Applies this fault to every response body, under a name (for
+    /// journals, tracing and the [`Injected`](crate::http::Injected) marker).
+    ///
+    /// ```
+    /// use tower_chaos::http::BodyFault;
+    /// assert_eq!(BodyFault::abort_after(0).named("lost-reply").name(), Some("lost-reply"));
+    /// ```
+    #[must_use]
+    pub fn named(self, name: impl Into<Arc<str>>) -> HttpRule {
+        HttpFault::ResponseBody(self).named(name)
+    }
+}
+
 impl From<SyntheticResponse> for HttpFault {
     fn from(response: SyntheticResponse) -> Self {
         Self::Respond(response)
@@ -231,6 +284,7 @@ impl Sealed for HttpFault {
     fn validate(&self) -> Result<(), ConfigError> {
         match self {
             Self::Latency(latency) => latency.validate(),
+            Self::ResponseBody(body) if body.bytes_per_second() == Some(0) => body.validate().map(|_| ()),
             Self::ResponseBody(body) if body.is_noop() => Err(ConfigError::invalid(
                 "http_fault.response_body",
                 body,
@@ -243,7 +297,7 @@ impl Sealed for HttpFault {
                     "must be at most 365 days",
                 ))
             }
-            Self::Respond(response) => response.validate(),
+            Self::Respond(response) => response.check(),
             Self::DropConnection | Self::ResponseBody(_) => Ok(()),
         }
     }
@@ -389,21 +443,21 @@ mod tests {
     #[test]
     fn latencies_add_and_the_first_shaping_fault_wins() {
         let o = run(&[
-            HttpFault::delay(Duration::from_millis(100)),
+            HttpFault::latency(Duration::from_millis(100)),
             HttpFault::ResponseBody(BodyFault::abort_after(1)),
-            HttpFault::delay(Duration::from_millis(50)),
+            HttpFault::latency(Duration::from_millis(50)),
             HttpFault::DropConnection,
         ]);
         assert_eq!(o.delay, Duration::from_millis(150));
         assert!(matches!(o.end, End::Body(_)));
         assert_eq!(o.kind(), FaultKind::ResponseBody);
 
-        let o = run(&[HttpFault::delay(Duration::from_millis(1))]);
+        let o = run(&[HttpFault::latency(Duration::from_millis(1))]);
         assert_eq!(o.kind(), FaultKind::Latency);
         assert!(o.is_faulted());
         assert!(!run(&[]).is_faulted());
         // A zero delay injects nothing.
-        assert!(!run(&[HttpFault::delay(Duration::ZERO)]).is_faulted());
+        assert!(!run(&[HttpFault::latency(Duration::ZERO)]).is_faulted());
     }
 
     #[test]
@@ -412,6 +466,34 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.to_string().contains("http_fault.response_body"), "{err}");
-        assert!(HttpFault::delay(Duration::ZERO).validate().is_ok());
+        assert!(HttpFault::latency(Duration::ZERO).validate().is_ok());
+    }
+
+    #[test]
+    fn latency_takes_a_duration_or_a_distribution_and_counts_as_latency() {
+        let fixed = HttpFault::latency(Duration::from_millis(20));
+        assert_eq!(
+            fixed,
+            HttpFault::Latency(Latency::fixed(Duration::from_millis(20)))
+        );
+        let spread = HttpFault::latency(Latency::uniform(
+            Duration::from_millis(10),
+            Duration::from_millis(30),
+        ));
+        for fault in [fixed, spread] {
+            assert_eq!(fault.kind(), FaultKind::Latency);
+            let o = run(&[fault]);
+            assert_eq!(o.kind(), FaultKind::Latency);
+            assert!(
+                o.delay >= Duration::from_millis(10) && o.delay <= Duration::from_millis(30),
+                "{:?}",
+                o.delay
+            );
+        }
+        // The same limit as the core's latency: past 365 days is refused.
+        let err = HttpFault::latency(Latency::MAX_DELAY + Duration::from_secs(1))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("invalid `latency.fixed`"), "{err}");
     }
 }

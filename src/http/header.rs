@@ -282,11 +282,11 @@ impl HeaderControl {
 
         if let Some(kib) = r.number(n.throughput)? {
             let bytes = kib.saturating_mul(1024);
-            match BodyFault::throttle(bytes) {
-                Ok(fault) if bytes >= self.min_bytes_per_second => {
-                    request.throughput = Some((fault, r.percentage(n.throughput_percentage)?));
-                }
-                _ => r.refuse(n.throughput, &kib, "is below the configured minimum throughput")?,
+            if bytes > 0 && bytes >= self.min_bytes_per_second {
+                request.throughput =
+                    Some((BodyFault::throttle(bytes), r.percentage(n.throughput_percentage)?));
+            } else {
+                r.refuse(n.throughput, &kib, "is below the configured minimum throughput")?;
             }
         }
         Ok(request)
@@ -455,7 +455,7 @@ impl HeaderFaultRequest {
         [
             self.delay
                 .filter(|(d, p)| !d.is_zero() && fires(0, *p))
-                .map(|(d, _)| HttpFault::delay(d)),
+                .map(|(d, _)| HttpFault::latency(d)),
             self.abort
                 .as_ref()
                 .filter(|(_, p)| fires(1, *p))
@@ -642,7 +642,7 @@ mod tests {
             .faults(|_, _| true);
         assert_eq!(
             faults[2],
-            Some(HttpFault::ResponseBody(BodyFault::throttle(4096).unwrap()))
+            Some(HttpFault::ResponseBody(BodyFault::throttle(4096)))
         );
     }
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::fault::HttpFault;
+use super::fault::{HttpFault, HttpFaultSet, HttpRule};
 use super::header::HeaderControl;
 use super::service::HttpChaos;
-use super::view::{HttpFaultSet, HttpRequest, HttpRule};
-use crate::{ConfigError, Target, TargetBuilder};
+use super::view::HttpRequest;
+use crate::{ConfigError, FaultHandle, Target, TargetBuilder};
 
 /// A [`Layer`] that applies HTTP and gRPC faults to a
 /// `Service<http::Request<B>>`: see the [module docs](super) for an example.
@@ -112,6 +112,23 @@ impl HttpChaosLayer {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn for_target(target: &Target) -> Self {
+        let layer = Self::attach(target);
+        layer.announce();
+        layer
+    }
+
+    /// Registers the layer as reading the target's HTTP faults.
+    fn attach(target: &Target) -> Self {
+        let _ = target.slot::<HttpFault, HttpRequest>();
+        Self {
+            target: target.clone(),
+            header_control: None,
+        }
+    }
+
+    /// Says, once, that chaos is on and with what.
+    fn announce(&self) {
+        let target = &self.target;
         let (plan, _) = target.slot::<HttpFault, HttpRequest>().current();
         tracing::info!(
             target: "tower_chaos",
@@ -121,10 +138,6 @@ impl HttpChaosLayer {
             plan = ?plan,
             "HTTP chaos layer built: faults may be injected"
         );
-        Self {
-            target: target.clone(),
-            header_control: None,
-        }
     }
 
     /// Turns on header-controlled faults (off by default; never on a service
@@ -186,6 +199,73 @@ impl HttpChaosLayer {
     /// ```
     pub fn set_faults(&self, faults: HttpFaultSet) -> Result<(), ConfigError> {
         self.target.set_faults(faults)
+    }
+
+    /// Removes the target's HTTP faults ([`Target::clear_http_faults`]).
+    ///
+    /// ```
+    /// use tower::{Layer, ServiceExt};
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = HttpChaosLayer::builder("api").seed(1).fault(SyntheticResponse::bad_gateway()).build()?;
+    /// let svc = layer.layer(tower::service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// }));
+    /// assert_eq!(svc.clone().oneshot(http::Request::new(())).await?.status(), 502);
+    /// layer.clear_faults();
+    /// assert_eq!(svc.oneshot(http::Request::new(())).await?.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub fn clear_faults(&self) {
+        self.target.clear_http_faults();
+    }
+
+    /// A typed handle on the target's HTTP faults, to keep after the layer
+    /// moved into a stack (see [`FaultHandle`]): a set of another kind does
+    /// not compile.
+    ///
+    /// ```
+    /// use tower_chaos::FaultSet;
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// let layer = HttpChaosLayer::builder("api").seed(1).build()?;
+    /// let faults = layer.faults();
+    /// faults.set(FaultSet::new().with(SyntheticResponse::service_unavailable()))?;
+    /// assert!(layer.target().report().unread_fault_sets.is_empty());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn faults(&self) -> FaultHandle<HttpFault, HttpRequest> {
+        self.target.http_faults()
+    }
+}
+
+impl Target {
+    /// A typed handle on the target's HTTP faults (what its
+    /// [`HttpChaosLayer`]s read): a set of another kind does not compile.
+    ///
+    /// ```
+    /// use tower_chaos::{FaultSet, Target};
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    ///
+    /// let target = Target::builder("api").seed(1).build()?;
+    /// let http = target.http_faults();
+    /// http.set(FaultSet::new().with(SyntheticResponse::bad_gateway()))?;
+    /// // No HTTP layer attached yet: reported until one is.
+    /// assert_eq!(target.report().unread_fault_sets.len(), 1);
+    /// let _layer = HttpChaosLayer::for_target(&target);
+    /// assert!(target.report().unread_fault_sets.is_empty());
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn http_faults(&self) -> FaultHandle<HttpFault, HttpRequest> {
+        FaultHandle::new(self)
+    }
+
+    /// Removes the target's HTTP faults, without a turbofish. See
+    /// [`HttpChaosLayer::clear_faults`] for an example.
+    pub fn clear_http_faults(&self) {
+        self.http_faults().clear();
     }
 }
 
@@ -337,8 +417,10 @@ impl HttpChaosLayerBuilder {
     /// ```
     pub fn build(self) -> Result<HttpChaosLayer, ConfigError> {
         let target = self.target.build()?;
+        // Attached first, so that the set is installed where a layer reads.
+        let layer = HttpChaosLayer::attach(&target);
         target.set_faults(self.faults)?;
-        let layer = HttpChaosLayer::for_target(&target);
+        layer.announce();
         Ok(match self.header_control {
             Some(control) => layer.header_control(control),
             None => layer,

@@ -171,7 +171,7 @@ mod service;
 mod view;
 
 pub use body::{BodyCounters, BodyFault, BodyFaultError, BodyFaultErrorKind, ChaosBody};
-pub use fault::HttpFault;
+pub use fault::{HttpFault, HttpFaultSet, HttpRule};
 pub use future::ResponseFuture;
 pub use grpc::GrpcCode;
 pub use header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
@@ -180,4 +180,4 @@ pub use marker::Injected;
 pub use matcher::RequestMatcher;
 pub use response::{RetryAfter, SyntheticResponse};
 pub use service::HttpChaos;
-pub use view::{HttpFaultSet, HttpRequest, HttpRule, HttpTrigger, IntoHttpTrigger, RequestView};
+pub use view::{HttpRequest, HttpTrigger, IntoHttpTrigger, RequestView};

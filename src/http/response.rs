@@ -118,6 +118,9 @@ struct Parts {
     /// A `Retry-After` date HTTP cannot write, reported when the response
     /// is installed as a fault.
     bad_retry_after: Option<RetryAfter>,
+    /// The first value a constructor refused, reported when the response
+    /// is installed as a fault (or by [`SyntheticResponse::validate`]).
+    invalid: Option<ConfigError>,
 }
 
 /// A response synthesized without calling the inner service: any status,
@@ -173,26 +176,44 @@ impl SyntheticResponse {
                 body: Bytes::new(),
                 kind: FaultKind::Status,
                 bad_retry_after: None,
+                invalid: None,
             }),
         }
     }
 
     /// A response with the numeric `status`.
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Invalid`] for `response.status` outside `100..=999`.
+    /// A status outside `100..=999` is refused where the response is
+    /// installed: the layer's `build()` (or `set_faults`) fails with
+    /// [`ConfigError::Invalid`] naming `response.status` and the value, and
+    /// [`validate`](Self::validate) says so up front. Used directly, such a
+    /// response is a `500` with a text body.
     ///
     /// ```
-    /// use tower_chaos::http::SyntheticResponse;
-    /// assert_eq!(SyntheticResponse::new(503)?.status().as_u16(), 503);
-    /// assert!(SyntheticResponse::new(42).is_err());
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
+    /// assert_eq!(SyntheticResponse::new(503).status().as_u16(), 503);
+    /// let err = HttpChaosLayer::builder("api").fault(SyntheticResponse::new(42)).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `response.status` = 42: must be within 100..=999");
     /// ```
-    pub fn new(status: u16) -> Result<Self, ConfigError> {
-        StatusCode::from_u16(status)
-            .map(Self::from_status)
-            .map_err(|_| ConfigError::invalid("response.status", status, "must be within 100..=999"))
+    #[must_use]
+    pub fn new(status: u16) -> Self {
+        match StatusCode::from_u16(status) {
+            Ok(status) => Self::from_status(status),
+            Err(_) => Self::text(StatusCode::INTERNAL_SERVER_ERROR).refused(ConfigError::invalid(
+                "response.status",
+                status,
+                "must be within 100..=999",
+            )),
+        }
+    }
+
+    /// Records the first value a constructor refused.
+    fn refused(mut self, error: ConfigError) -> Self {
+        let parts = Arc::make_mut(&mut self.parts);
+        if parts.invalid.is_none() {
+            parts.invalid = Some(error);
+        }
+        self
     }
 
     /// The status with a short `text/plain` body naming it, e.g.
@@ -276,47 +297,54 @@ impl SyntheticResponse {
     /// `x-amzn-ErrorType` header, `content-type: application/x-amz-json-1.0`
     /// and a body `{"__type": error_type, "message": message}`.
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Invalid`] for `aws.error_type` when it is empty or not
-    /// a valid header value.
+    /// An `error_type` that is empty or not a valid header value is refused
+    /// where the response is installed: `build()` (or `set_faults`) fails
+    /// with [`ConfigError::Invalid`] naming `aws.error_type` and the value
+    /// (and [`validate`](Self::validate) says so up front). Used directly,
+    /// such a response has no `x-amzn-ErrorType` header.
     ///
     /// ```
     /// use http::StatusCode;
     /// use tower_chaos::http::SyntheticResponse;
     ///
-    /// let r = SyntheticResponse::aws_json(StatusCode::BAD_REQUEST, "ValidationException", "bad \"key\"")?;
+    /// let r = SyntheticResponse::aws_json(StatusCode::BAD_REQUEST, "ValidationException", "bad \"key\"");
     /// assert_eq!(r.headers()["x-amzn-errortype"], "ValidationException");
     /// assert_eq!(
     ///     std::str::from_utf8(r.body_bytes()).unwrap(),
     ///     r#"{"__type":"ValidationException","message":"bad \"key\""}"#
     /// );
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// let err = SyntheticResponse::aws_json(StatusCode::BAD_REQUEST, "", "m").validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `aws.error_type` = \"\": must be a non-empty header value");
     /// ```
-    pub fn aws_json(status: StatusCode, error_type: &str, message: &str) -> Result<Self, ConfigError> {
+    #[must_use]
+    pub fn aws_json(status: StatusCode, error_type: &str, message: &str) -> Self {
         let value = HeaderValue::from_str(error_type)
             .ok()
-            .filter(|_| !error_type.is_empty())
-            .ok_or_else(|| {
-                ConfigError::invalid("aws.error_type", error_type, "must be a non-empty header value")
-            })?;
+            .filter(|_| !error_type.is_empty());
         let mut body = String::with_capacity(32 + error_type.len() + message.len());
         body.push_str("{\"__type\":");
         push_json_string(&mut body, error_type);
         body.push_str(",\"message\":");
         push_json_string(&mut body, message);
         body.push('}');
-        Ok(Self::from_status(status)
-            .header(HeaderName::from_static("x-amzn-errortype"), value)
+        let response = Self::from_status(status)
             .header(
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-amz-json-1.0"),
             )
-            .body(body))
+            .body(body);
+        match value {
+            Some(value) => response.header(HeaderName::from_static("x-amzn-errortype"), value),
+            None => response.refused(ConfigError::invalid(
+                "aws.error_type",
+                error_type,
+                "must be a non-empty header value",
+            )),
+        }
     }
 
     fn aws_ready(status: StatusCode, error_type: &'static str, message: &'static str) -> Self {
-        Self::aws_json(status, error_type, message).expect("static AWS error types are valid")
+        Self::aws_json(status, error_type, message)
     }
 
     /// AWS `ThrottlingException`, `400`: "Rate exceeded".
@@ -384,44 +412,51 @@ impl SyntheticResponse {
     /// `<Error><Code>…</Code><Message>…</Message><RequestId>…</RequestId></Error>`,
     /// with an `x-amz-request-id` header.
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Invalid`] for `s3.code` when it is empty or holds
-    /// characters other than ASCII letters and digits.
+    /// A `code` that is empty or holds characters other than ASCII letters
+    /// and digits is refused where the response is installed: `build()` (or
+    /// `set_faults`) fails with [`ConfigError::Invalid`] naming `s3.code`
+    /// and the value (and [`validate`](Self::validate) says so up front).
+    /// Used directly, such a response carries the code XML-escaped.
     ///
     /// ```
     /// use http::StatusCode;
     /// use tower_chaos::http::SyntheticResponse;
-    /// let r = SyntheticResponse::s3_xml(StatusCode::FORBIDDEN, "AccessDenied", "Access <Denied>")?;
+    /// let r = SyntheticResponse::s3_xml(StatusCode::FORBIDDEN, "AccessDenied", "Access <Denied>");
     /// let body = std::str::from_utf8(r.body_bytes()).unwrap();
     /// assert!(body.contains("<Code>AccessDenied</Code>"));
     /// assert!(body.contains("<Message>Access &lt;Denied&gt;</Message>"));
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// assert!(SyntheticResponse::s3_xml(StatusCode::FORBIDDEN, "Access Denied", "m").validate().is_err());
     /// ```
-    pub fn s3_xml(status: StatusCode, code: &str, message: &str) -> Result<Self, ConfigError> {
-        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ConfigError::invalid(
-                "s3.code",
-                code,
-                "must be non-empty ASCII letters and digits",
-            ));
-        }
+    #[must_use]
+    pub fn s3_xml(status: StatusCode, code: &str, message: &str) -> Self {
+        let valid = !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric());
         const REQUEST_ID: &str = "TOWERCHAOS000000";
         let mut body = String::with_capacity(160 + message.len());
         body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
-        body.push_str(code);
+        // A valid code needs no escaping; an invalid one is escaped so that
+        // the body stays well-formed until the install refuses it.
+        push_xml_escaped(&mut body, code);
         body.push_str("</Code><Message>");
         push_xml_escaped(&mut body, message);
         body.push_str("</Message><RequestId>");
         body.push_str(REQUEST_ID);
         body.push_str("</RequestId></Error>");
-        Ok(Self::from_status(status)
+        let response = Self::from_status(status)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/xml"))
             .header(
                 HeaderName::from_static("x-amz-request-id"),
                 HeaderValue::from_static(REQUEST_ID),
             )
-            .body(body))
+            .body(body);
+        if valid {
+            response
+        } else {
+            response.refused(ConfigError::invalid(
+                "s3.code",
+                code,
+                "must be non-empty ASCII letters and digits",
+            ))
+        }
     }
 
     /// S3 `SlowDown`, `503`: "Please reduce your request rate."
@@ -439,7 +474,6 @@ impl SyntheticResponse {
             "SlowDown",
             "Please reduce your request rate.",
         )
-        .expect("static S3 code is valid")
     }
 
     /// S3 `InternalError`, `500`.
@@ -457,7 +491,6 @@ impl SyntheticResponse {
             "InternalError",
             "We encountered an internal error. Please try again.",
         )
-        .expect("static S3 code is valid")
     }
 
     /// A gRPC trailers-only response: HTTP `200`, `content-type:
@@ -503,6 +536,7 @@ impl SyntheticResponse {
                 body: Bytes::new(),
                 kind: FaultKind::GrpcStatus,
                 bad_retry_after: None,
+                invalid: None,
             }),
         }
     }
@@ -568,24 +602,36 @@ impl SyntheticResponse {
 
     /// Appends a header given as strings.
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Invalid`] for `response.header` when the name or the
-    /// value is not valid in HTTP.
+    /// A name or a value that is not valid in HTTP is refused where the
+    /// response is installed: `build()` (or `set_faults`) fails with
+    /// [`ConfigError::Invalid`] naming `response.header` and the value (and
+    /// [`validate`](Self::validate) says so up front). Used directly, the
+    /// header is left out.
     ///
     /// ```
     /// use tower_chaos::http::SyntheticResponse;
-    /// let r = SyntheticResponse::bad_gateway().try_header("via", "1.1 chaos")?;
+    /// let r = SyntheticResponse::bad_gateway().header_str("via", "1.1 chaos");
     /// assert_eq!(r.headers()["via"], "1.1 chaos");
-    /// assert!(SyntheticResponse::bad_gateway().try_header("bad name", "x").is_err());
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// let err = SyntheticResponse::bad_gateway().header_str("bad name", "x").validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `response.header` = \"bad name\": not a valid header name");
     /// ```
-    pub fn try_header(self, name: &str, value: &str) -> Result<Self, ConfigError> {
-        let n = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| ConfigError::invalid("response.header", name, "not a valid header name"))?;
-        let v = HeaderValue::from_str(value)
-            .map_err(|_| ConfigError::invalid("response.header", value, "not a valid header value"))?;
-        Ok(self.header(n, v))
+    #[must_use]
+    pub fn header_str(self, name: &str, value: &str) -> Self {
+        let Ok(n) = HeaderName::from_bytes(name.as_bytes()) else {
+            return self.refused(ConfigError::invalid(
+                "response.header",
+                name,
+                "not a valid header name",
+            ));
+        };
+        let Ok(v) = HeaderValue::from_str(value) else {
+            return self.refused(ConfigError::invalid(
+                "response.header",
+                value,
+                "not a valid header value",
+            ));
+        };
+        self.header(n, v)
     }
 
     /// Sets `Retry-After`.
@@ -617,9 +663,31 @@ impl SyntheticResponse {
         self
     }
 
-    /// Checks what a builder could not refuse (a `Retry-After` date out of
-    /// range).
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the values the constructors and builders could not refuse
+    /// (a status out of range, an invalid header, AWS error type or S3
+    /// code, a `Retry-After` date out of range): what installing the
+    /// response as a fault checks.
+    ///
+    /// # Errors
+    ///
+    /// The first refused value, as a [`ConfigError::Invalid`] naming the
+    /// field and the value.
+    ///
+    /// ```
+    /// use tower_chaos::http::SyntheticResponse;
+    /// assert!(SyntheticResponse::new(503).validate().is_ok());
+    /// let err = SyntheticResponse::new(1000).validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `response.status` = 1000: must be within 100..=999");
+    /// ```
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        self.check().map(|()| self)
+    }
+
+    /// [`validate`](Self::validate) on a borrowed response.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if let Some(error) = &self.parts.invalid {
+            return Err(error.clone());
+        }
         match self.parts.bad_retry_after {
             Some(value) => value.checked().map(|_| ()),
             None => Ok(()),
@@ -733,7 +801,8 @@ impl PartialEq for SyntheticResponse {
                 && self.parts.headers == other.parts.headers
                 && self.parts.body == other.parts.body
                 && self.parts.kind == other.parts.kind
-                && self.parts.bad_retry_after == other.parts.bad_retry_after)
+                && self.parts.bad_retry_after == other.parts.bad_retry_after
+                && self.parts.invalid == other.parts.invalid)
     }
 }
 
@@ -811,10 +880,49 @@ mod tests {
 
     #[test]
     fn invalid_values_are_config_errors() {
-        assert!(SyntheticResponse::aws_json(StatusCode::OK, "", "m").is_err());
-        assert!(SyntheticResponse::aws_json(StatusCode::OK, "a\nb", "m").is_err());
-        assert!(SyntheticResponse::s3_xml(StatusCode::OK, "Slow Down", "m").is_err());
-        assert!(SyntheticResponse::new(1000).is_err());
+        assert!(
+            SyntheticResponse::aws_json(StatusCode::OK, "", "m")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            SyntheticResponse::aws_json(StatusCode::OK, "a\nb", "m")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            SyntheticResponse::s3_xml(StatusCode::OK, "Slow Down", "m")
+                .validate()
+                .is_err()
+        );
+        assert!(SyntheticResponse::new(1000).validate().is_err());
+        // Used directly (not installed), a refused value is visible, never a panic.
+        assert_eq!(
+            SyntheticResponse::new(1000).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert!(
+            SyntheticResponse::aws_json(StatusCode::OK, "", "m")
+                .headers()
+                .get("x-amzn-errortype")
+                .is_none()
+        );
+        assert!(
+            SyntheticResponse::bad_gateway()
+                .header_str("x y", "v")
+                .headers()
+                .get("x y")
+                .is_none()
+        );
+        // The first refused value is the one reported.
+        let err = SyntheticResponse::new(7)
+            .header_str("x y", "v")
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::invalid("response.status", 7, "must be within 100..=999")
+        );
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! [`HttpRequest`]: the view of a request that HTTP triggers see, and the
-//! aliases that name HTTP rules, fault sets and triggers.
+//! [`HttpRequest`]: the view of a request that HTTP triggers see, and
+//! [`HttpTrigger`], the triggers on it. The rule and fault-set aliases live
+//! in `fault.rs`, above both the view and the fault.
 
 use http::header::{CONTENT_TYPE, HOST};
 use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
 
-use super::fault::HttpFault;
-use crate::{FaultSet, Rule, Trigger};
+use crate::Trigger;
 
 /// A request as HTTP triggers see it — its head (method, URI, version,
 /// headers, extensions), whatever its body type — always used behind a
@@ -303,36 +303,6 @@ impl IntoHttpTrigger for HttpTrigger {
 /// assert!(format!("{:?}", puts | half_of_the_gets).starts_with("Any("));
 /// ```
 pub type HttpTrigger = Trigger<HttpRequest>;
-
-/// An HTTP rule: an [`HttpFault`] with its trigger and limits,
-/// `Rule<HttpFault, HttpRequest>`.
-///
-/// ```
-/// use tower_chaos::Trigger;
-/// use tower_chaos::http::{HttpRule, SyntheticResponse};
-/// let rule: HttpRule = SyntheticResponse::bad_gateway().when(Trigger::every(5)).budget(10);
-/// assert_eq!(rule.name(), None);
-/// ```
-pub type HttpRule = Rule<HttpFault, HttpRequest>;
-
-/// The HTTP faults of a target, `FaultSet<HttpFault, HttpRequest>`:
-/// install with [`Target::set_faults`](crate::Target::set_faults) (at run
-/// time too) or through [`HttpChaosLayer::builder`](super::HttpChaosLayer::builder).
-///
-/// ```
-/// use tower_chaos::Target;
-/// use tower_chaos::http::{BodyFault, HttpFaultSet, SyntheticResponse};
-///
-/// let target = Target::builder("s3").seed(1).build()?;
-/// target.set_faults(
-///     HttpFaultSet::new()
-///         .with(SyntheticResponse::s3_slow_down())
-///         .with(BodyFault::stall_after(0))
-///         .max_active(8),
-/// )?;
-/// # Ok::<(), tower_chaos::ConfigError>(())
-/// ```
-pub type HttpFaultSet = FaultSet<HttpFault, HttpRequest>;
 
 #[cfg(test)]
 mod tests {

@@ -568,13 +568,14 @@ impl DirectionFaults {
             }
         }
         for dist in self.distribution.iter().chain(self.stacked.iter().flatten()) {
-            dist.validate()?;
             // A distribution that can draw more than the limit is refused
-            // like the same fixed delay (unbounded tails are capped per
-            // sample, as documented on `latency_distribution`).
+            // like the same fixed delay, naming the direction (unbounded
+            // tails are capped per sample, as documented on
+            // `latency_distribution`); then its own parameters.
             if let Some(high) = dist.most() {
                 check(field!("latency"), high)?;
             }
+            dist.validate()?;
         }
         if self.bandwidth == Some(0) {
             return Err(ConfigError::invalid(
@@ -881,19 +882,22 @@ mod tests {
                     .contains("conn_fault.latency")
             );
         }
-        // A clamp that brings it under the limit, and unbounded tails
-        // (capped per sample, as documented), are accepted.
-        for ok in [
-            Latency::fixed(days(400)).clamp(Duration::ZERO, days(1)),
-            Latency::pareto(Duration::from_millis(5), 1.5),
-        ] {
-            assert!(
-                StreamFaults::builder()
-                    .read(DirectionFaults::new().latency_distribution(ok))
-                    .build()
-                    .is_ok()
-            );
-        }
+        // Every duration written is checked, as in the core: a clamp does
+        // not make a 400-day parameter acceptable.
+        let clamped = Latency::fixed(days(400)).clamp(Duration::ZERO, days(1));
+        let err = StreamFaults::builder()
+            .read(DirectionFaults::new().latency_distribution(clamped))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`latency.fixed` = 34560000s"), "{err}");
+        // Unbounded tails (capped per sample, as documented) are accepted.
+        let tail = Latency::pareto(Duration::from_millis(5), 1.5);
+        assert!(
+            StreamFaults::builder()
+                .read(DirectionFaults::new().latency_distribution(tail))
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

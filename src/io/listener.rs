@@ -135,6 +135,7 @@ impl ChaosListener {
     #[must_use]
     pub fn new(listener: TcpListener, target: &Target) -> Self {
         let local = listener.local_addr().ok();
+        target.read_faults::<super::ConnFault, ConnInfo>();
         tracing::info!(
             target: "tower_chaos",
             chaos_target = %target.name(),

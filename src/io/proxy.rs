@@ -210,6 +210,7 @@ impl Proxy {
             .map_err(|_| io::Error::other("Proxy::spawn must be called within a tokio runtime"))?;
         let listener = bind(&runtime, SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
+        target.read_faults::<super::ConnFault, super::ConnInfo>();
         let mut handle = ProxyHandle {
             addr,
             upstream,
@@ -307,6 +308,8 @@ struct Running {
 /// let proxy = Proxy::spawn(upstream.local_addr()?, &target)?;
 /// proxy.set_faults(ConnFaults::new().with(ConnFault::refuse()))?; // = target.set_faults
 /// assert_eq!(proxy.target().name(), "db");
+/// assert!(target.report().unread_fault_sets.is_empty()); // the proxy reads them
+/// proxy.clear_faults(); // = target.clear_conn_faults()
 /// assert_eq!(proxy.upstream(), upstream.local_addr()?);
 /// proxy.shutdown().await;
 /// # Ok(()) }
@@ -353,6 +356,13 @@ impl ProxyHandle {
     /// [`ProxyHandle`] for an example.
     pub fn set_faults(&self, faults: ConnFaults) -> Result<(), ConfigError> {
         self.target.set_faults(faults)
+    }
+
+    /// Removes the target's connection faults
+    /// ([`Target::clear_conn_faults`]): new connections get none, live ones
+    /// drop theirs. See [`ProxyHandle`] for an example.
+    pub fn clear_faults(&self) {
+        self.target.clear_conn_faults();
     }
 
     /// The counters every proxied connection adds to (the same figures as

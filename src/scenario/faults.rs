@@ -954,7 +954,7 @@ mod tests {
         assert!(!down(HttpFault::Respond(SyntheticResponse::from_status(
             http::StatusCode::OK
         ))));
-        assert!(!down(HttpFault::delay(Duration::from_secs(1))));
+        assert!(!down(HttpFault::latency(Duration::from_secs(1))));
         assert!(!down(HttpFault::ResponseBody(BodyFault::truncate_after(1))));
         // A matcher picks some requests only.
         let puts = SyntheticResponse::service_unavailable().when(RequestMatcher::method(http::Method::PUT));

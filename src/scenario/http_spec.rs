@@ -77,7 +77,7 @@ impl BodyForm {
             body = body.with_abort_after(n);
         }
         if let Some(bps) = self.throttle {
-            body = body.with_throttle(bps).map_err(|e| reason(&e))?;
+            body = body.with_throttle(bps).validate().map_err(|e| reason(&e))?;
         }
         if body.is_noop() {
             return Err(
@@ -290,7 +290,7 @@ fn check_parameters(form: &HttpForm) -> Result<(), String> {
 fn provider_error(
     form: &HttpForm,
     known: &[KnownError],
-    make: fn(StatusCode, &str, &str) -> Result<SyntheticResponse, ConfigError>,
+    make: fn(StatusCode, &str, &str) -> SyntheticResponse,
 ) -> Result<SyntheticResponse, String> {
     let fault = form.fault.as_str();
     let error = form.error.as_deref().ok_or_else(|| {
@@ -306,7 +306,9 @@ fn provider_error(
             let status = status
                 .or(known.map(|k| k.1))
                 .ok_or_else(|| format!("`{error}` has no usual status: give `status` (e.g. status = 400)"))?;
-            make(status, error, message.unwrap_or(INJECTED)).map_err(|e| reason(&e))
+            make(status, error, message.unwrap_or(INJECTED))
+                .validate()
+                .map_err(|e| reason(&e))
         }
     }
 }

@@ -179,7 +179,7 @@ async fn fixed_delay_zero_duration() {
     let layer = HttpChaosLayer::builder("envoy")
         .seed(1)
         .journal(4)
-        .fault(HttpFault::delay(Duration::ZERO))
+        .fault(HttpFault::latency(Duration::ZERO))
         .build()
         .unwrap();
     let start = Instant::now();
@@ -201,7 +201,7 @@ async fn fixed_delay_zero_duration() {
     // A zero delay next to an abort: the abort alone is counted.
     let layer = HttpChaosLayer::builder("envoy")
         .seed(1)
-        .fault(HttpFault::delay(Duration::ZERO))
+        .fault(HttpFault::latency(Duration::ZERO))
         .fault(SyntheticResponse::service_unavailable())
         .build()
         .unwrap();
@@ -369,7 +369,7 @@ async fn fixed_delay_and_abort() {
     let upstream = Upstream::default();
     let layer = HttpChaosLayer::builder("envoy")
         .seed(1)
-        .fault(HttpFault::delay(Duration::from_secs(5)))
+        .fault(HttpFault::latency(Duration::from_secs(5)))
         .fault(SyntheticResponse::service_unavailable())
         .build()
         .unwrap();
@@ -397,7 +397,7 @@ async fn fixed_delay_and_abort_header_match() {
     let upstream = Upstream::default();
     let layer = HttpChaosLayer::builder("envoy")
         .seed(1)
-        .fault(HttpFault::delay(Duration::from_secs(5)).when(matched()))
+        .fault(HttpFault::latency(Duration::from_secs(5)).when(matched()))
         .fault(SyntheticResponse::service_unavailable().when(matched()))
         .build()
         .unwrap();
@@ -433,7 +433,7 @@ async fn timer_reset_after_stream_reset() {
     let upstream = Upstream::default();
     let layer = HttpChaosLayer::builder("envoy")
         .seed(1)
-        .fault(HttpFault::delay(Duration::from_secs(5)))
+        .fault(HttpFault::latency(Duration::from_secs(5)))
         .build()
         .unwrap();
     let target = layer.target().clone();
@@ -640,5 +640,5 @@ fn envoy_throughput_is_kib_per_second() {
         .parse(&headers)
         .unwrap()
         .unwrap();
-    assert_eq!(asked.throughput().unwrap().0, BodyFault::throttle(1024).unwrap());
+    assert_eq!(asked.throughput().unwrap().0, BodyFault::throttle(1024));
 }
