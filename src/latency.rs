@@ -44,7 +44,7 @@ pub struct Latency {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Dist {
+pub(crate) enum Dist {
     Fixed(Duration),
     Uniform(Duration, Duration),
     // Durations kept as given, so the limit is checked to the nanosecond.
@@ -156,6 +156,13 @@ impl Latency {
     #[must_use]
     pub fn pareto(scale: Duration, shape: f64) -> Self {
         Self::from_dist(Dist::Pareto { scale, shape })
+    }
+
+    /// The distribution and the clamp, as built (scenario files write
+    /// them back).
+    #[cfg(feature = "serde")]
+    pub(crate) const fn parts(&self) -> (Dist, Option<(Duration, Duration)>) {
+        (self.dist, self.clamp)
     }
 
     /// Keeps every sample within `min..=max` (checked: `min <= max`).

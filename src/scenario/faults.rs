@@ -55,6 +55,37 @@ pub struct Faults {
     typed: Vec<Arc<dyn Contribute>>,
 }
 
+/// Compares what a file can express, and typed rules by identity: `down`,
+/// `slow` and the [`RequestFault`]s by value; the HTTP and connection
+/// faults of files by their tables as written; a typed rule added with
+/// [`rule`](Self::rule) holds closures (its triggers), so it equals only
+/// itself — the same rule in a clone of these faults — not a rule built
+/// the same way again.
+///
+/// ```
+/// use tower_chaos::scenario::{Faults, RequestFault};
+/// use tower_chaos::{Fault, Trigger};
+///
+/// let described = || Faults::new().down().request(RequestFault::error().rate(0.5));
+/// assert_eq!(described(), described());
+/// let typed = Faults::new().rule(Fault::<u32>::hang().when(Trigger::every(2)));
+/// assert_eq!(typed, typed.clone());
+/// assert_ne!(typed, Faults::new().rule(Fault::<u32>::hang().when(Trigger::every(2))));
+/// ```
+impl PartialEq for Faults {
+    fn eq(&self, other: &Self) -> bool {
+        self.down == other.down
+            && self.slow == other.slow
+            && self.request == other.request
+            && self.typed.len() == other.typed.len()
+            && self
+                .typed
+                .iter()
+                .zip(&other.typed)
+                .all(|(a, b)| Arc::ptr_eq(a, b) || a.same(&**b))
+    }
+}
+
 impl fmt::Debug for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Faults")
@@ -139,7 +170,10 @@ impl Faults {
 
     /// Adds a contribution of typed rules built when the phase is installed
     /// (the HTTP and connection faults of files).
-    #[cfg(all(feature = "serde", any(feature = "http", feature = "io")))]
+    #[cfg(any(
+        all(feature = "serde", any(feature = "http", feature = "io")),
+        all(feature = "http", feature = "io")
+    ))]
     pub(crate) fn contribution(mut self, contribution: Arc<dyn Contribute>) -> Self {
         self.typed.push(contribution);
         self
@@ -209,6 +243,12 @@ impl Faults {
     #[must_use]
     pub const fn slowness(&self) -> Option<Latency> {
         self.slow
+    }
+
+    /// The typed rules and described HTTP and connection faults, in order.
+    #[cfg(feature = "serde")]
+    pub(crate) fn typed(&self) -> &[Arc<dyn Contribute>] {
+        &self.typed
     }
 
     /// Whether there is described content that needs a binding.
@@ -596,6 +636,20 @@ impl RequestFault {
         self
     }
 
+    /// The fault's name in files (`fault = "..."`), its latency if it has
+    /// one, and its trigger settings and limits.
+    #[cfg(feature = "serde")]
+    pub(crate) const fn parts(&self) -> (&'static str, Option<Latency>, &Conditions) {
+        let (name, latency) = match self.action {
+            Action::Latency(l) => ("latency", Some(l)),
+            Action::LatencyAfter(l) => ("latency_after", Some(l)),
+            Action::Error => ("error", None),
+            Action::Hang => ("hang", None),
+            Action::LostReply => ("lost_reply", None),
+        };
+        (name, latency, &self.when)
+    }
+
     /// The request-level fault for requests `R` whose errors are `E`.
     fn fault<R, E: From<InjectedError>>(&self) -> Fault<R, E> {
         match self.action {
@@ -733,6 +787,20 @@ pub(crate) trait Contribute: Send + Sync + fmt::Debug {
     }
     /// Whether the rules fail every request the target sees.
     fn fails_every_request(&self) -> bool;
+    /// The contribution itself, for [`same`](Self::same) and for writing
+    /// files back.
+    #[cfg(any(
+        all(feature = "serde", any(feature = "http", feature = "io")),
+        all(feature = "http", feature = "io")
+    ))]
+    fn as_any(&self) -> &dyn Any;
+    /// Whether `other` describes the same faults. Described faults (the
+    /// `http` and `connection` tables of files) compare by their tables;
+    /// typed rules built in code hold closures and compare only by
+    /// identity (`Arc::ptr_eq`, in [`Faults`]' `PartialEq`).
+    fn same(&self, _other: &dyn Contribute) -> bool {
+        false
+    }
 }
 
 struct Typed<A, R: ?Sized>(Rule<A, R>);
@@ -754,6 +822,14 @@ where
 
     fn fails_every_request(&self) -> bool {
         self.0.fails_every_request()
+    }
+
+    #[cfg(any(
+        all(feature = "serde", any(feature = "http", feature = "io")),
+        all(feature = "http", feature = "io")
+    ))]
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 

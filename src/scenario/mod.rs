@@ -65,13 +65,22 @@
 //! ```
 
 mod conditions;
+#[cfg(all(feature = "io", any(feature = "serde", feature = "http")))]
+mod conn_spec;
 mod duration;
 mod error;
 mod faults;
 #[cfg(feature = "serde")]
 mod file;
 mod histogram;
+#[cfg(all(feature = "http", any(feature = "serde", feature = "io")))]
+mod http_spec;
 mod limits;
+#[cfg(any(
+    all(feature = "serde", any(feature = "http", feature = "io")),
+    all(feature = "http", feature = "io")
+))]
+mod parameters;
 mod phase;
 #[cfg(all(feature = "http", feature = "io"))]
 pub mod presets;
@@ -85,7 +94,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ScenarioError;
 pub use faults::{Faults, RequestFault};
 #[cfg(feature = "serde")]
-pub use file::{Format, LoadError};
+pub use file::{Format, LoadError, WriteError};
 pub use limits::{MAX_DURATION, MAX_PHASES, MAX_SPELLS, MAX_TIMELINE_CELLS};
 #[cfg(feature = "serde")]
 pub use limits::{MAX_FILE_NESTING, MAX_FILE_SIZE};

@@ -45,7 +45,10 @@ use crate::{FaultAction, Latency, Rule};
 /// assert_eq!(outage.end(), 155 * min);
 /// assert!(brownout.ramping().is_some() && flapping.flapping().is_some());
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Phases compare as their [`Faults`] do: by value, with typed rules built
+/// in code by identity.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Phase {
     pub(crate) name: Arc<str>,
     pub(crate) target: Arc<str>,
@@ -169,6 +172,14 @@ impl Phase {
         R: ?Sized + 'static,
     {
         self.faults = self.faults.rule(rule);
+        self
+    }
+
+    /// Adds described faults (the `http` and `connection` tables of files
+    /// and presets).
+    #[cfg(all(feature = "io", any(feature = "serde", feature = "http")))]
+    pub(crate) fn contribution(mut self, contribution: Arc<dyn super::faults::Contribute>) -> Self {
+        self.faults = self.faults.contribution(contribution);
         self
     }
 
@@ -372,7 +383,7 @@ impl Phase {
 ///     .while_good(Faults::new().request(RequestFault::error().rate(0.02)));
 /// assert_eq!(flap.period(), Duration::from_secs(540));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Flap {
     pub(crate) bad: Duration,
     pub(crate) good: Duration,

@@ -30,13 +30,16 @@
 //! }
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use http::Method;
+use http::{Method, StatusCode};
 
+use super::conditions::Conditions;
+use super::conn_spec::{ConnFaultName, ConnForm, ConnSpec};
+use super::http_spec::{HttpForm, HttpSpec};
 use super::{Flap, Phase, RequestFault, Scenario, ScenarioError};
-use crate::http::{HttpFault, HttpRule, RequestMatcher, RetryAfter, SyntheticResponse};
-use crate::io::ConnFault;
+use crate::http::{HttpRule, RequestMatcher, RetryAfter, SyntheticResponse};
 use crate::{Capacity, Latency, Trigger};
 
 /// Healthy time before each preset's onset.
@@ -113,6 +116,34 @@ const fn clock(onset: (u64, u64), at: (u64, u64), next_day: bool) -> Duration {
     let onset = onset.0 * 60 + onset.1;
     let at = at.0 * 60 + at.1 + if next_day { 24 * 60 } else { 0 };
     Duration::from_secs(LEAD_IN.as_secs() + (at - onset) * 60)
+}
+
+/// `phase` with an HTTP fault described as a file's `http` table (so the
+/// preset writes back to a file), firing with probability `rate`.
+fn with_http(phase: Phase, form: HttpForm, rate: Option<f64>) -> Phase {
+    let mut when = Conditions::new();
+    when.rate = rate;
+    match HttpSpec::new(form, when) {
+        Ok(spec) => phase.contribution(Arc::new(spec)),
+        // The presets' tables are constants checked by the tests.
+        Err(e) => unreachable!("invalid preset http table: {e}"),
+    }
+}
+
+/// `phase` with a connection fault described as a file's `connection`
+/// table, on every connection.
+fn with_connection(phase: Phase, fault: ConnFaultName) -> Phase {
+    match ConnSpec::new(ConnForm::new(fault), Conditions::new()) {
+        Ok(spec) => phase.contribution(Arc::new(spec)),
+        Err(e) => unreachable!("invalid preset connection table: {e}"),
+    }
+}
+
+/// `503 Service Unavailable` for the requests with one of `methods`.
+fn unavailable_for(methods: &[Method]) -> HttpForm {
+    let mut form = HttpForm::status(StatusCode::SERVICE_UNAVAILABLE);
+    form.method = methods.to_vec();
+    form
 }
 
 fn build(builder: super::ScenarioBuilder) -> Scenario {
@@ -227,10 +258,13 @@ pub fn throttling_storm(
     rate: f64,
     retry_after: Duration,
 ) -> Phase {
-    Phase::new(format!("{target}-throttling-storm"), target)
+    // As `throttled(rate, retry_after)`, described as a file's table.
+    let mut form = HttpForm::status(StatusCode::TOO_MANY_REQUESTS);
+    form.retry_after = Some(retry_after);
+    let phase = Phase::new(format!("{target}-throttling-storm"), target)
         .at(at)
-        .lasting(lasting)
-        .rule(throttled(rate, retry_after))
+        .lasting(lasting);
+    with_http(phase, form, Some(rate))
 }
 
 /// Generic block: a slow drain after an outage, errors falling from all
@@ -276,10 +310,8 @@ pub fn dns_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
 }
 
 fn dns_failure(name: &str, target: &str, at: Duration, lasting: Duration) -> Phase {
-    Phase::new(name, target)
-        .at(at)
-        .lasting(lasting)
-        .rule(ConnFault::dns_failure().when(Trigger::always()))
+    let phase = Phase::new(name, target).at(at).lasting(lasting);
+    with_connection(phase, ConnFaultName::DnsFailure)
 }
 
 /// AWS us-east-1, 2025-10-19/20: DynamoDB's regional endpoint resolved to
@@ -398,7 +430,6 @@ pub fn aws_s3_2017() -> Scenario {
     let partial = clock(onset, (12, 26), false);
     let reads = clock(onset, (13, 18), false);
     let writes = clock(onset, (13, 54), false);
-    let unavailable = SyntheticResponse::service_unavailable;
     build(
         Scenario::builder("aws-s3-2017")
             .description("AWS S3 us-east-1 2017-02-28: all operations down, reads recover before writes")
@@ -409,21 +440,22 @@ pub fn aws_s3_2017() -> Scenario {
                     .down(),
             )
             .phase(
-                Phase::new("reads-recovering", "s3")
-                    .at(partial)
-                    .lasting(reads - partial)
-                    .rule(for_methods(
-                        unavailable(),
-                        &[Method::GET, Method::HEAD, Method::DELETE],
-                    ))
-                    .ramp(1.0, 0.0),
+                with_http(
+                    Phase::new("reads-recovering", "s3")
+                        .at(partial)
+                        .lasting(reads - partial),
+                    unavailable_for(&[Method::GET, Method::HEAD, Method::DELETE]),
+                    None,
+                )
+                .ramp(1.0, 0.0),
             )
-            .phase(
+            .phase(with_http(
                 Phase::new("writes-down", "s3")
                     .at(partial)
-                    .lasting(writes - partial)
-                    .rule(for_methods(unavailable(), &[Method::PUT, Method::POST])),
-            )
+                    .lasting(writes - partial),
+                unavailable_for(&[Method::PUT, Method::POST]),
+                None,
+            ))
             .duration(writes + LEAD_OUT),
     )
 }
@@ -457,37 +489,42 @@ pub fn cloudflare_2025() -> Scenario {
     let bypass = clock(onset, (13, 5), false);
     let flowing = clock(onset, (14, 30), false);
     let normal = clock(onset, (17, 6), false);
-    let error = || HttpFault::Respond(SyntheticResponse::internal_server_error()).when(Trigger::always());
-    let error_rate =
-        |p| HttpFault::Respond(SyntheticResponse::internal_server_error()).when(Trigger::rate(p));
+    // `500 Internal Server Error` for a share `p` of the requests (all for `None`).
+    let error = |phase: Phase, p: Option<f64>| {
+        with_http(phase, HttpForm::status(StatusCode::INTERNAL_SERVER_ERROR), p)
+    };
     build(
         Scenario::builder("cloudflare-2025")
             .description("Cloudflare 2025-11-18: flapping 5xx, then steady, then recovery")
             .phase(
-                Phase::new("flapping", "edge")
-                    .at(LEAD_IN)
-                    .lasting(steady - LEAD_IN)
-                    .rule(error())
-                    .flap(Flap::new(hm(0, 5), hm(0, 5))),
+                error(
+                    Phase::new("flapping", "edge")
+                        .at(LEAD_IN)
+                        .lasting(steady - LEAD_IN),
+                    None,
+                )
+                .flap(Flap::new(hm(0, 5), hm(0, 5))),
             )
-            .phase(
+            .phase(error(
                 Phase::new("steady-bad", "edge")
                     .at(steady)
-                    .lasting(bypass - steady)
-                    .rule(error()),
-            )
-            .phase(
+                    .lasting(bypass - steady),
+                None,
+            ))
+            .phase(error(
                 Phase::new("partial-bypass", "edge")
                     .at(bypass)
-                    .lasting(flowing - bypass)
-                    .rule(error_rate(0.5)),
-            )
+                    .lasting(flowing - bypass),
+                Some(0.5),
+            ))
             .phase(
-                Phase::new("core-flowing", "edge")
-                    .at(flowing)
-                    .lasting(normal - flowing)
-                    .rule(error_rate(0.1))
-                    .ramp(1.0, 0.0),
+                error(
+                    Phase::new("core-flowing", "edge")
+                        .at(flowing)
+                        .lasting(normal - flowing),
+                    Some(0.1),
+                )
+                .ramp(1.0, 0.0),
             )
             .duration(normal + LEAD_OUT),
     )

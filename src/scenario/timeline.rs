@@ -27,7 +27,14 @@ use super::{Faults, Phase, ScenarioError};
 /// assert_eq!(scenario.targets(), ["primary"]);
 /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Scenarios compare by value — name, description, duration and phases —
+/// with one exception: a typed rule added in code ([`Faults::rule`](super::Faults::rule))
+/// holds closures, so it equals only itself (the same rule in a clone),
+/// never a rule built the same way again. Everything a file can say
+/// compares by value, so a scenario written to a file and loaded back
+/// equals the original.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     pub(crate) name: String,
     pub(crate) description: Option<String>,

@@ -18,75 +18,16 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 
-use super::parameters::{self, FaultName};
 use super::values::{DurationText, LatencyFile, Rate};
-use crate::http::{BodyFault, GrpcCode, HttpFault, RequestMatcher, RetryAfter, SyntheticResponse};
-use crate::rule::sealed::Sealed;
-use crate::scenario::conditions::Conditions;
-use crate::scenario::faults::{Accumulator, Contribute, Cx, header_keyed};
-use crate::{ConfigError, Rule};
-
-/// A described HTTP fault loaded from a file.
-#[derive(Debug)]
-pub(super) struct HttpSpec {
-    fault: HttpFault,
-    /// All of the table's matchers; `None` matches every request.
-    matcher: Option<RequestMatcher>,
-    when: Conditions,
-}
-
-impl Contribute for HttpSpec {
-    fn contribute(&self, cx: &Cx, acc: &mut Accumulator) {
-        let keyed = self
-            .when
-            .keyed
-            .as_ref()
-            .map(|(header, p)| header_keyed(header, *p));
-        // Matchers first: they are pure, so a rate after them can screen.
-        let matcher = self.matcher.clone().map(Into::into);
-        let rule = Rule::new(self.fault.clone(), self.when.trigger(cx, matcher, keyed));
-        acc.push(cx.finish(self.when.limit(rule)));
-    }
-
-    fn window(&self) -> Option<(std::time::Duration, std::time::Duration)> {
-        self.when.window
-    }
-
-    fn fails_every_request(&self) -> bool {
-        self.matcher.is_none() && self.when.is_unconditional() && self.fault.fails_outright()
-    }
-}
+use crate::http::{GrpcCode, RequestMatcher};
+use crate::scenario::http_spec::{
+    BodyForm, HttpFaultName, HttpForm, HttpSpec, checked, grpc_method_matcher, header_matcher,
+};
 
 /// An `http` table, checked: the spec it describes.
 #[derive(Deserialize)]
 #[serde(try_from = "HttpFaultRaw")]
 pub(super) struct HttpFile(pub(super) HttpSpec);
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "snake_case")]
-enum HttpFaultName {
-    Status,
-    AwsError,
-    S3Error,
-    Grpc,
-    DropConnection,
-    Latency,
-    Body,
-}
-
-impl FaultName for HttpFaultName {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Status => "status",
-            Self::AwsError => "aws_error",
-            Self::S3Error => "s3_error",
-            Self::Grpc => "grpc",
-            Self::DropConnection => "drop_connection",
-            Self::Latency => "latency",
-            Self::Body => "body",
-        }
-    }
-}
 
 table_with_conditions! {
     /// An `http` table as written.
@@ -102,21 +43,21 @@ table_with_conditions! {
         latency: Option<LatencyFile>,
         body: Option<BodyFile>,
         #[serde(default, deserialize_with = "methods")]
-        method: Option<RequestMatcher>,
+        method: Vec<Method>,
         #[serde(default, deserialize_with = "path")]
-        path: Option<RequestMatcher>,
+        path: Option<String>,
         #[serde(default, deserialize_with = "path_prefix")]
-        path_prefix: Option<RequestMatcher>,
+        path_prefix: Option<String>,
         #[serde(default, deserialize_with = "path_glob")]
-        path_glob: Option<RequestMatcher>,
+        path_glob: Option<String>,
         #[serde(default, deserialize_with = "host")]
-        host: Option<RequestMatcher>,
+        host: Option<String>,
         #[serde(default, deserialize_with = "headers")]
-        header: Option<RequestMatcher>,
+        header: Vec<String>,
         #[serde(default, deserialize_with = "grpc_service")]
-        grpc_service: Option<RequestMatcher>,
+        grpc_service: Option<String>,
         #[serde(default, deserialize_with = "grpc_method")]
-        grpc_method: Option<RequestMatcher>,
+        grpc_method: Option<String>,
         keyed: Option<KeyedHeaderFile>,
     }
 }
@@ -144,225 +85,38 @@ struct BodyFile {
     delay_first_byte: Option<DurationText>,
 }
 
-impl BodyFile {
-    fn into_fault(self) -> Result<BodyFault, String> {
-        let cuts = [self.truncate_after, self.stall_after, self.abort_after];
-        if cuts.iter().flatten().count() > 1 {
-            return Err("a body fault has one of `truncate_after`, `stall_after`, `abort_after`".to_owned());
-        }
-        let mut body = BodyFault::delay_first_byte(self.delay_first_byte.map(|d| d.0).unwrap_or_default());
-        if let Some(n) = self.truncate_after {
-            body = body.with_truncate_after(n);
-        }
-        if let Some(n) = self.stall_after {
-            body = body.with_stall_after(n);
-        }
-        if let Some(n) = self.abort_after {
-            body = body.with_abort_after(n);
-        }
-        if let Some(bps) = self.throttle {
-            body = body.with_throttle(bps).validate().map_err(|e| reason(&e))?;
-        }
-        if body.is_noop() {
-            return Err(
-                "a body fault needs one of `truncate_after`, `stall_after`, `abort_after`, `throttle`, \
-                 `delay_first_byte` (other than zero)"
-                    .to_owned(),
-            );
-        }
-        Ok(body)
-    }
-}
-
-/// A provider error a file may name without a status: its name, its
-/// usual status, and the ready-made response (with its usual message).
-type KnownError = (&'static str, StatusCode, fn() -> SyntheticResponse);
-
-/// The AWS JSON errors with a usual status, for `aws_error` without one.
-const AWS_ERRORS: &[KnownError] = &[
-    (
-        "ThrottlingException",
-        StatusCode::BAD_REQUEST,
-        SyntheticResponse::aws_throttling,
-    ),
-    (
-        "ProvisionedThroughputExceededException",
-        StatusCode::BAD_REQUEST,
-        SyntheticResponse::aws_provisioned_throughput_exceeded,
-    ),
-    (
-        "InternalServerError",
-        StatusCode::INTERNAL_SERVER_ERROR,
-        SyntheticResponse::aws_internal_server_error,
-    ),
-    (
-        "ServiceUnavailable",
-        StatusCode::SERVICE_UNAVAILABLE,
-        SyntheticResponse::aws_service_unavailable,
-    ),
-];
-
-/// The S3 error codes with a usual status, for `s3_error` without one.
-const S3_ERRORS: &[KnownError] = &[
-    (
-        "SlowDown",
-        StatusCode::SERVICE_UNAVAILABLE,
-        SyntheticResponse::s3_slow_down,
-    ),
-    (
-        "InternalError",
-        StatusCode::INTERNAL_SERVER_ERROR,
-        SyntheticResponse::s3_internal_error,
-    ),
-];
-
-const INJECTED: &str = "injected by tower-chaos";
-
-impl HttpFaultRaw {
-    /// Refuses parameters the fault does not take.
-    fn check_parameters(&self) -> Result<(), String> {
-        use HttpFaultName::{AwsError, Body, Grpc, Latency, S3Error, Status};
-        let responses = &[Status, AwsError, S3Error, Grpc][..];
-        parameters::check(
-            self.fault,
-            &[
-                ("status", self.status.is_some(), &[Status, AwsError, S3Error]),
-                (
-                    "retry_after",
-                    self.retry_after.is_some(),
-                    &[Status, AwsError, S3Error],
-                ),
-                ("error", self.error.is_some(), &[AwsError, S3Error]),
-                ("code", self.code.is_some(), &[Grpc]),
-                ("message", self.message.is_some(), responses),
-                ("headers", !self.headers.is_empty(), responses),
-                ("latency", self.latency.is_some(), &[Latency]),
-                ("body", self.body.is_some(), &[Body]),
-            ],
-        )
-    }
-
-    /// An AWS or S3 error response: a known `error` alone is the ready-made
-    /// one; otherwise `status` is needed unless the error is known.
-    fn provider_error(
-        &mut self,
-        known: &[KnownError],
-        make: fn(StatusCode, &str, &str) -> SyntheticResponse,
-    ) -> Result<SyntheticResponse, String> {
-        let fault = self.fault.as_str();
-        let error = self.error.take().ok_or_else(|| {
-            format!(
-                "an `{fault}` fault needs `error` (e.g. error = \"{}\")",
-                known[0].0
-            )
-        })?;
-        let known = known.iter().find(|(name, ..)| *name == error);
-        let status = self.status.take().map(|s| s.0);
-        let message = self.message.take();
-        match (known, status, message) {
-            (Some((_, _, ready)), None, None) => Ok(ready()),
-            (known, status, message) => {
-                let status = status.or(known.map(|k| k.1)).ok_or_else(|| {
-                    format!("`{error}` has no usual status: give `status` (e.g. status = 400)")
-                })?;
-                make(status, &error, message.as_deref().unwrap_or(INJECTED))
-                    .validate()
-                    .map_err(|e| reason(&e))
-            }
-        }
-    }
-
-    fn fault(&mut self) -> Result<HttpFault, String> {
-        let needs = |parameter: &str, example: &str| {
-            format!(
-                "a `{}` fault needs `{parameter}` (e.g. {example})",
-                self.fault.as_str()
-            )
-        };
-        let response = match self.fault {
-            HttpFaultName::Status => {
-                let status = self
-                    .status
-                    .take()
-                    .ok_or_else(|| needs("status", "status = 503"))?;
-                let response = SyntheticResponse::text(status.0);
-                match self.message.take() {
-                    Some(message) => response.body(message),
-                    None => response,
-                }
-            }
-            HttpFaultName::AwsError => self.provider_error(AWS_ERRORS, SyntheticResponse::aws_json)?,
-            HttpFaultName::S3Error => self.provider_error(S3_ERRORS, SyntheticResponse::s3_xml)?,
-            HttpFaultName::Grpc => {
-                let code = self
-                    .code
-                    .take()
-                    .ok_or_else(|| needs("code", "code = \"unavailable\""))?;
-                SyntheticResponse::grpc(code.0, self.message.as_deref().unwrap_or(INJECTED))
-            }
-            HttpFaultName::DropConnection => return Ok(HttpFault::DropConnection),
-            HttpFaultName::Latency => {
-                let latency = self
-                    .latency
-                    .take()
-                    .ok_or_else(|| needs("latency", "latency = \"2s\""))?;
-                return Ok(HttpFault::Latency(latency.0));
-            }
-            HttpFaultName::Body => {
-                let body = self
-                    .body
-                    .take()
-                    .ok_or_else(|| needs("body", "body = { truncate_after = 1024 }"))?;
-                return Ok(HttpFault::ResponseBody(body.into_fault()?));
-            }
-        };
-        let mut response = response;
-        if let Some(after) = self.retry_after.take() {
-            response = response.retry_after(RetryAfter::after(after.0));
-        }
-        for (name, value) in self.headers.drain(..) {
-            response = response.header(name, value);
-        }
-        Ok(HttpFault::Respond(response))
-    }
-
-    /// All the matchers given, or `None`.
-    fn matcher(&mut self) -> Option<RequestMatcher> {
-        [
-            self.method.take(),
-            self.path.take(),
-            self.path_prefix.take(),
-            self.path_glob.take(),
-            self.host.take(),
-            self.header.take(),
-            self.grpc_service.take(),
-            self.grpc_method.take(),
-        ]
-        .into_iter()
-        .flatten()
-        .reduce(RequestMatcher::and)
-    }
-}
-
 impl TryFrom<HttpFaultRaw> for HttpFile {
     type Error = String;
 
     fn try_from(mut raw: HttpFaultRaw) -> Result<Self, String> {
-        raw.check_parameters()?;
-        let fault = raw.fault()?;
-        let matcher = raw.matcher();
+        let form = HttpForm {
+            fault: raw.fault,
+            status: raw.status.take().map(|s| s.0),
+            retry_after: raw.retry_after.take().map(|d| d.0),
+            error: raw.error.take(),
+            code: raw.code.take().map(|c| c.0),
+            message: raw.message.take(),
+            headers: std::mem::take(&mut raw.headers),
+            latency: raw.latency.take().map(|l| l.0),
+            body: raw.body.take().map(|b| BodyForm {
+                truncate_after: b.truncate_after,
+                stall_after: b.stall_after,
+                abort_after: b.abort_after,
+                throttle: b.throttle,
+                delay_first_byte: b.delay_first_byte.map(|d| d.0),
+            }),
+            method: std::mem::take(&mut raw.method),
+            path: raw.path.take(),
+            path_prefix: raw.path_prefix.take(),
+            path_glob: raw.path_glob.take(),
+            host: raw.host.take(),
+            header: std::mem::take(&mut raw.header),
+            grpc_service: raw.grpc_service.take(),
+            grpc_method: raw.grpc_method.take(),
+        };
         let keyed = raw.keyed.take().map(|k| (Arc::from(k.header.as_str()), k.rate.0));
         let when = raw.take_conditions(keyed)?;
-        Ok(Self(HttpSpec { fault, matcher, when }))
-    }
-}
-
-/// What a configuration error says is wrong with the value (the file error
-/// already names the field).
-fn reason(e: &ConfigError) -> String {
-    match e {
-        ConfigError::Invalid { value, reason, .. } => format!("{value}: {reason}"),
-        other => other.to_string(),
+        HttpSpec::new(form, when).map(Self)
     }
 }
 
@@ -474,105 +228,91 @@ impl<T> Visitor<'_> for Checked<T> {
     }
 }
 
-/// The matchers of one string or a list of them, each made by `make`,
-/// joined by `join` (any of them, or all).
-fn joined<'de, D: Deserializer<'de>>(
+/// One string or a list of them (at least one), each made by `make` as it
+/// is read.
+fn one_or_many<'de, D: Deserializer<'de>, T>(
     d: D,
-    make: fn(&str) -> Result<RequestMatcher, String>,
-    join: fn(RequestMatcher, RequestMatcher) -> RequestMatcher,
-) -> Result<Option<RequestMatcher>, D::Error> {
-    struct V {
-        seed: Checked<RequestMatcher>,
-        join: fn(RequestMatcher, RequestMatcher) -> RequestMatcher,
+    make: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, D::Error> {
+    struct V<T> {
+        seed: Checked<T>,
     }
-    impl<'de> Visitor<'de> for V {
-        type Value = RequestMatcher;
+    impl<'de, T> Visitor<'de> for V<T> {
+        type Value = Vec<T>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a string or a list of strings")
         }
 
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestMatcher, E> {
-            self.seed.visit_str(v)
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<T>, E> {
+            self.seed.visit_str(v).map(|m| vec![m])
         }
 
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RequestMatcher, A::Error> {
-            let mut joined = None;
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut all = Vec::new();
             while let Some(m) = seq.next_element_seed(self.seed)? {
-                joined = Some(match joined {
-                    None => m,
-                    Some(prev) => (self.join)(prev, m),
-                });
+                all.push(m);
             }
-            joined.ok_or_else(|| de::Error::invalid_length(0, &"at least one string"))
+            if all.is_empty() {
+                return Err(de::Error::invalid_length(0, &"at least one string"));
+            }
+            Ok(all)
         }
     }
-    d.deserialize_any(V {
-        seed: Checked(make),
-        join,
-    })
-    .map(Some)
+    d.deserialize_any(V { seed: Checked(make) })
 }
 
 /// `method = "PUT"` or `["PUT", "POST"]`: any of them. Names are
 /// upper-cased, so `"put"` means `PUT` rather than a method nobody sends.
-fn methods<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
+fn methods<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Method>, D::Error> {
     let method = |name: &str| {
         Method::from_bytes(name.to_ascii_uppercase().as_bytes())
-            .map(RequestMatcher::method)
             .map_err(|_| format!("invalid value: string {name:?}, expected an HTTP method such as \"PUT\""))
     };
-    joined(d, method, RequestMatcher::or)
+    one_or_many(d, method)
 }
 
 /// `header = "x-canary"` (present) or `"x-tenant: acme"` (with that
 /// value), or a list of them: all must match.
-fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let header = |text: &str| {
-        match text.split_once(':') {
-            Some((name, value)) => RequestMatcher::header_value(name.trim(), value.trim()),
-            None => RequestMatcher::header(text.trim()),
-        }
-        .validate()
-        .map_err(|e| reason(&e))
-    };
-    joined(d, header, RequestMatcher::and)
+fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    one_or_many(d, |text| header_matcher(text).map(|_| text.to_owned()))
 }
 
-fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::path(s).validate().map_err(|e| reason(&e));
+/// A string that `make` accepts as a matcher, as written.
+fn matcher_text<'de, D: Deserializer<'de>>(
+    d: D,
+    make: fn(&str) -> Result<String, String>,
+) -> Result<Option<String>, D::Error> {
     d.deserialize_str(Checked(make)).map(Some)
 }
 
-fn path_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::path_prefix(s).validate().map_err(|e| reason(&e));
-    d.deserialize_str(Checked(make)).map(Some)
+fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    matcher_text(d, |s| checked(RequestMatcher::path(s)).map(|_| s.to_owned()))
 }
 
-fn path_glob<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::path_glob(s).validate().map_err(|e| reason(&e));
-    d.deserialize_str(Checked(make)).map(Some)
+fn path_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    matcher_text(d, |s| {
+        checked(RequestMatcher::path_prefix(s)).map(|_| s.to_owned())
+    })
 }
 
-fn host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::host(s).validate().map_err(|e| reason(&e));
-    d.deserialize_str(Checked(make)).map(Some)
+fn path_glob<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    matcher_text(d, |s| checked(RequestMatcher::path_glob(s)).map(|_| s.to_owned()))
 }
 
-fn grpc_service<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| RequestMatcher::grpc_service(s).validate().map_err(|e| reason(&e));
-    d.deserialize_str(Checked(make)).map(Some)
+fn host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    matcher_text(d, |s| checked(RequestMatcher::host(s)).map(|_| s.to_owned()))
+}
+
+fn grpc_service<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    matcher_text(d, |s| {
+        checked(RequestMatcher::grpc_service(s)).map(|_| s.to_owned())
+    })
 }
 
 /// `grpc_method = "pkg.Items/Get"`.
-fn grpc_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RequestMatcher>, D::Error> {
-    let make = |s: &str| match s.split_once('/') {
-        Some((service, method)) => RequestMatcher::grpc_method(service, method)
-            .validate()
-            .map_err(|e| reason(&e)),
-        None => Err(format!("{s:?}: must be `service/method`, e.g. \"pkg.Items/Get\"")),
-    };
-    d.deserialize_str(Checked(make)).map(Some)
+fn grpc_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    matcher_text(d, |s| grpc_method_matcher(s).map(|_| s.to_owned()))
 }
 
 fn parse_header_name(s: &str) -> Result<HeaderName, String> {

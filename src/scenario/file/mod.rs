@@ -13,11 +13,10 @@ mod conditions;
 mod connection;
 #[cfg(feature = "http")]
 mod http;
-#[cfg(any(feature = "http", feature = "io"))]
-mod parameters;
 mod scan;
 mod schema;
 mod values;
+mod write;
 
 use std::fmt;
 use std::io::Read;
@@ -26,6 +25,7 @@ use std::path::{Path, PathBuf};
 use super::limits::MAX_FILE_SIZE;
 use super::{Scenario, ScenarioError};
 use schema::ScenarioFile;
+pub use write::WriteError;
 
 /// A scenario file format.
 ///

@@ -110,14 +110,21 @@ enum ConnectFaultName {
 
 #[cfg(feature = "io")]
 impl ConnectFaultName {
-    fn rule(self) -> crate::Rule<crate::io::ConnFault, crate::io::ConnInfo> {
-        use crate::io::ConnFault;
+    /// The `connection` table it stands for: the fault alone, on every
+    /// connection.
+    fn spec(self) -> crate::scenario::conn_spec::ConnSpec {
+        use crate::scenario::conditions::Conditions;
+        use crate::scenario::conn_spec::{ConnFaultName, ConnForm, ConnSpec};
         let fault = match self {
-            Self::DnsFailure => ConnFault::dns_failure(),
-            Self::Refuse => ConnFault::refuse(),
-            Self::Hang => ConnFault::connect_hang(),
+            Self::DnsFailure => ConnFaultName::DnsFailure,
+            Self::Refuse => ConnFaultName::Refuse,
+            Self::Hang => ConnFaultName::ConnectHang,
         };
-        fault.when(crate::Trigger::always())
+        match ConnSpec::new(ConnForm::new(fault), Conditions::new()) {
+            Ok(spec) => spec,
+            // A connect fault takes no parameter: nothing to refuse.
+            Err(e) => unreachable!("connect fault {fault:?}: {e}"),
+        }
     }
 }
 
@@ -211,7 +218,7 @@ impl ScenarioFile {
                 .faults(faults);
             #[cfg(feature = "io")]
             for fault in p.connect {
-                phase = phase.rule(fault.rule());
+                phase = phase.contribution(Arc::new(fault.spec()));
             }
             if let Some(r) = p.ramp {
                 phase = phase.ramp(r.from.0, r.to.0);

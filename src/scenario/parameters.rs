@@ -2,18 +2,18 @@
 //! the error for one written where its fault does not take it.
 
 /// The `fault = "..."` names of a table kind.
-pub(super) trait FaultName: Copy + PartialEq {
+pub(crate) trait FaultName: Copy + PartialEq {
     /// The name as written in files.
     fn as_str(self) -> &'static str;
 }
 
 /// One parameter of a table: its name, whether the table wrote it, and
 /// the faults that take it.
-pub(super) type Parameter<'a, F> = (&'static str, bool, &'a [F]);
+pub(crate) type Parameter<'a, F> = (&'static str, bool, &'a [F]);
 
 /// Refuses the first parameter written for a fault that does not take it:
 /// "`latency` applies to latency faults, not `status`".
-pub(super) fn check<F: FaultName>(fault: F, parameters: &[Parameter<'_, F>]) -> Result<(), String> {
+pub(crate) fn check<F: FaultName>(fault: F, parameters: &[Parameter<'_, F>]) -> Result<(), String> {
     for (parameter, given, takers) in parameters {
         if *given && !takers.contains(&fault) {
             let takers: Vec<&str> = takers.iter().map(|f| f.as_str()).collect();
