@@ -50,7 +50,7 @@ pub use crate::http::{
 
 #[cfg(feature = "io")]
 pub use crate::io::{
-    ChaosListener, ChaosStream, ConnFault, ConnFaults, ConnectFaultsLayer, Direction, Proxy,
+    ChaosListener, ChaosStream, ConnFault, ConnFaultSet, ConnectFaultsLayer, Direction, Proxy,
 };
 
 #[cfg(feature = "hyper")]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep, timeout};
-use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Onset, Proxy, ProxyHandle};
+use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, Proxy};
 use tower_chaos::{FaultKind, Latency, Target, Trigger};
 
 use io_support::{connect, echo_server, pattern};
@@ -20,14 +20,14 @@ fn target() -> Target {
 }
 
 /// A target with `faults` installed.
-fn with(faults: ConnFaults) -> Target {
+fn with(faults: ConnFaultSet) -> Target {
     let t = target();
     t.set_faults(faults).expect("valid faults");
     t
 }
 
-fn one(rule: impl Into<tower_chaos::Rule<ConnFault, ConnInfo>>) -> ConnFaults {
-    ConnFaults::new().with(rule)
+fn one(rule: impl Into<tower_chaos::Rule<ConnFault, ConnInfo>>) -> ConnFaultSet {
+    ConnFaultSet::new().with(rule)
 }
 
 async fn timed_roundtrip(client: &mut TcpStream) -> io::Result<Duration> {
@@ -44,7 +44,7 @@ fn ms(n: u64) -> Duration {
 /// connections and holds none of them; fails after a virtual minute. (How
 /// many virtual milliseconds pass meanwhile depends on how fast loopback
 /// events arrive, so no test bounds it more tightly.)
-async fn until_idle(proxy: &ProxyHandle, accepted: u64) {
+async fn until_idle(proxy: &Proxy, accepted: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while proxy.stats().accepted < accepted {
         assert!(Instant::now() < deadline, "not accepted: {:?}", proxy.stats());
@@ -85,7 +85,7 @@ async fn close_at_once() -> io::Result<std::net::SocketAddr> {
 
 /// A client that sends a request, half-closes and then goes away without
 /// reading (its socket dropped).
-async fn request_and_leave(proxy: &ProxyHandle) -> io::Result<()> {
+async fn request_and_leave(proxy: &Proxy) -> io::Result<()> {
     let mut client = connect(proxy.local_addr()).await?;
     client.write_all(b"request").await?;
     client.shutdown().await?;
@@ -806,7 +806,7 @@ async fn soak_1000_connections_with_mixed_faults() -> io::Result<()> {
     // One fault per tenth of the connections (by accept index), two tenths
     // clean.
     let by_index = |k: u64| Trigger::when(move |c: &ConnInfo| c.index() % 10 == k);
-    let faults = ConnFaults::new()
+    let faults = ConnFaultSet::new()
         .with(ConnFault::stall(Direction::Downstream, Onset::Immediately).when(by_index(0)))
         .with(ConnFault::blackhole(Direction::Downstream, Onset::Immediately).when(by_index(1)))
         .with(ConnFault::latency(Direction::Downstream, Latency::fixed(ms(20))).when(by_index(2)))
