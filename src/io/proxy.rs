@@ -33,6 +33,8 @@ pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 /// let proxy = Proxy::spawn(upstream.local_addr()?, &target)?;
 /// let stats = proxy.stats();
 /// assert_eq!((stats.accepted, stats.bytes_upstream()), (0, 0));
+/// // Debug output labels every count.
+/// assert!(format!("{stats:?}").starts_with("ProxyStats { accepted: 0, upstream_failures: 0,"));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
