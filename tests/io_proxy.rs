@@ -311,6 +311,45 @@ async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> io::Result<()> {
+    // The truncation closes the whole connection (as toxiproxy's
+    // limit_data does): the client gets its 5 bytes and EOF, and the proxy
+    // lets go of the client's socket at once, even though this client
+    // neither sends nor closes.
+    let upstream = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = upstream.local_addr()?;
+    let (saw_close, upstream_done) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = upstream.accept().await?;
+        s.write_all(b"hello world").await?;
+        // The proxy dropped its side: an EOF or, for bytes it had not
+        // read yet, a reset; nothing is sent upstream either way.
+        let mut rest = Vec::new();
+        let ended = s.read_to_end(&mut rest).await;
+        let _ = saw_close.send(ended.map_or_else(
+            |e| e.kind() == io::ErrorKind::ConnectionReset,
+            |_| rest.is_empty(),
+        ));
+        io::Result::Ok(())
+    });
+    let target = with(one(ConnFault::truncate_after(Direction::Downstream, 5)));
+    let proxy = Proxy::spawn(addr, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).await?;
+    assert_eq!(got, b"hello");
+    until_idle(&proxy, 1).await;
+    assert_eq!(
+        upstream_done.await,
+        Ok(true),
+        "the upstream was closed, nothing sent to it"
+    );
+    assert_eq!(proxy.stats().io.fault(FaultKind::Truncate), 1);
+    drop(client);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
 async fn upstream_bandwidth_limits_the_upload() -> io::Result<()> {
     // A sink upstream that reports when it has everything.
     let sink = TcpListener::bind("127.0.0.1:0").await?;

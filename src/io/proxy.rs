@@ -127,6 +127,9 @@ struct Shared {
 ///   reset too. Otherwise a close is forwarded as a half-close (FIN), as TCP
 ///   does, and the connection ends once both directions have forwarded
 ///   their close.
+/// * A [`truncate_after`](super::ConnFault::truncate_after) closes the whole
+///   connection: after a downstream truncation the client reads its bytes
+///   and EOF, and its socket is closed without waiting for the client.
 /// * When the upstream cannot be reached, the client's connection is closed
 ///   (it reads EOF, as toxiproxy's clients do) and counted in
 ///   [`ProxyStats::upstream_failures`].

@@ -263,7 +263,8 @@ impl<T> ChaosStream<T> {
         self.core.conn == Conn::Reset
     }
 
-    /// Whether a reset or timeout fault has closed the connection.
+    /// Whether a reset, timeout or truncation fault has closed the
+    /// connection.
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.core.conn != Conn::Open
