@@ -118,9 +118,16 @@ pub enum Interrupt {
 
 /// The faults of one direction of a stream.
 ///
-/// `read` is the downstream direction (peer → local reader), `write` the
-/// upstream one (local writer → peer). A plain `Copy` value: nothing is
-/// checked until it goes through [`StreamFaultsBuilder::build`].
+/// In a [`StreamFaults`] it sets the stream's own `read` (peer → local
+/// reader) or `write` (local writer → peer): the calls of the wrapped
+/// stream, not a direction of a connection. Which of them is
+/// [`Direction::Upstream`](super::Direction::Upstream) or
+/// [`Direction::Downstream`](super::Direction::Downstream) depends on the
+/// side (a client writes upstream, a server reads it; see
+/// [`Direction`](super::Direction), where the directions are defined):
+/// with a target, say it with [`ConnFault`](super::ConnFault)s and a
+/// `Direction` instead. A plain `Copy` value: nothing is checked until it
+/// goes through [`StreamFaultsBuilder::build`].
 ///
 /// Within a direction, bytes go through the faults in this order. Read:
 /// peer → latency → slicing → bandwidth → truncate/interrupt → reader.

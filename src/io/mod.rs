@@ -124,7 +124,8 @@
 //! * [`IoCounters`] (per [`ChaosStream`], shared by all connections of a
 //!   [`Proxy`], [`ChaosListener`] or connector layer): fault *events* as
 //!   they happen — each delayed chunk, bandwidth wait, reset that fired —
-//!   and bytes per direction of the stream.
+//!   and bytes the stream read and wrote (which of them is upstream depends
+//!   on the side: see [`Direction`], where the directions are defined).
 //!
 //! # Errors
 //!
