@@ -575,13 +575,15 @@ impl DirectionFaults {
             }
         }
         for dist in self.distribution.iter().chain(self.stacked.iter().flatten()) {
-            dist.validate()?;
             // A distribution that can draw more than the limit is refused
             // like the same fixed delay (unbounded tails are capped per
-            // sample, as documented on `latency_distribution`).
+            // sample, as documented on `latency_distribution`). Checked
+            // before the distribution's own checks, so that the error names
+            // the direction (`read.latency`), not only the distribution.
             if let Some(high) = dist.most() {
                 check(field!("latency"), high)?;
             }
+            dist.validate()?;
         }
         if self.bandwidth == Some(0) {
             return Err(ConfigError::invalid(
@@ -888,10 +890,24 @@ mod tests {
                     .contains("conn_fault.latency")
             );
         }
-        // A clamp that brings it under the limit, and unbounded tails
-        // (capped per sample, as documented), are accepted.
+        // A parameter over the limit is refused by the distribution's own
+        // checks even when a clamp would bound the draws (the core's rule
+        // since every parameter is checked).
+        let err = StreamFaults::builder()
+            .read(
+                DirectionFaults::new()
+                    .latency_distribution(Latency::fixed(days(400)).clamp(Duration::ZERO, days(1))),
+            )
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid `latency.fixed` = 34560000s: must be at most 365 days"
+        );
+        // A clamp under the limit, and unbounded tails (capped per sample,
+        // as documented), are accepted.
         for ok in [
-            Latency::fixed(days(400)).clamp(Duration::ZERO, days(1)),
+            Latency::pareto(Duration::from_millis(5), 1.5).clamp(Duration::ZERO, days(1)),
             Latency::pareto(Duration::from_millis(5), 1.5),
         ] {
             assert!(
