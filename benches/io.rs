@@ -21,7 +21,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower_chaos::io::{
-    ChaosListener, ChaosStream, ConnFault, ConnFaults, Direction, DirectionFaults, Onset, Proxy, StreamFaults,
+    ChaosListener, ChaosStream, ConnFault, ConnFaultSet, Direction, DirectionFaults, Onset, Proxy,
+    StreamFaults,
 };
 use tower_chaos::{Latency, Target};
 
@@ -80,7 +81,7 @@ fn armed_target() -> Target {
     let target = Target::builder("bench").seed(1).build().unwrap();
     target
         .set_faults(
-            ConnFaults::new()
+            ConnFaultSet::new()
                 .with(ConnFault::truncate_after(Direction::Both, u64::MAX))
                 .with(ConnFault::reset(Direction::Both, Onset::AfterBytes(u64::MAX))),
         )
@@ -149,7 +150,7 @@ fn bench(c: &mut Criterion) {
     let (proxy, mut c, mut s) = rt.block_on(async {
         let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let slow = Target::builder("bench-latency").seed(1).build().unwrap();
-        slow.set_faults(ConnFaults::new().with(ConnFault::latency(
+        slow.set_faults(ConnFaultSet::new().with(ConnFault::latency(
             Direction::Downstream,
             Latency::fixed(Duration::from_millis(100)),
         )))

@@ -263,7 +263,7 @@ pub async fn rehearse(o: &Options) -> Result<Outcome, Box<dyn std::error::Error>
     // connections, so that every call resolves (see the module docs).
     let region1_client = reqwest::Client::builder()
         .no_proxy()
-        .connector_layer(ConnectFaultsLayer::new(&primary))
+        .connector_layer(ConnectFaultsLayer::for_target(&primary))
         .pool_max_idle_per_host(0)
         .build()?;
     let region2_client = reqwest::Client::builder().no_proxy().build()?;

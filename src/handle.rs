@@ -128,11 +128,11 @@ impl Target {
     ///
     /// ```
     /// use tower_chaos::Target;
-    /// use tower_chaos::io::{ConnFault, ConnFaults};
+    /// use tower_chaos::io::{ConnFault, ConnFaultSet};
     ///
     /// let target = Target::builder("db").seed(1).build()?;
     /// let conn = target.conn_faults();
-    /// conn.set(ConnFaults::new().with(ConnFault::refuse()))?;
+    /// conn.set(ConnFaultSet::new().with(ConnFault::refuse()))?;
     /// // No connector, listener or proxy of the target yet: reported.
     /// assert_eq!(target.report().unread_fault_sets.len(), 1);
     /// conn.clear();
@@ -157,7 +157,7 @@ impl Target {
     ///
     /// let target = Target::builder("db").seed(1).build()?;
     /// let mut connector = ServiceBuilder::new()
-    ///     .layer(ConnectFaultsLayer::new(&target))
+    ///     .layer(ConnectFaultsLayer::for_target(&target))
     ///     .service(service_fn(|host: &'static str| async move { Ok::<_, tower::BoxError>(host) }));
     /// target.conn_faults().set(tower_chaos::FaultSet::new().with(ConnFault::refuse()))?;
     /// assert!(connector.ready().await?.call("db").await.is_err());

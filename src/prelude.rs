@@ -4,7 +4,7 @@
 //! [`FaultSet`], [`Target`], [`Report`], [`FaultKind`], [`Latency`],
 //! [`ConfigError`], [`BoxError`]). With feature `http`: the HTTP layer, its
 //! faults, triggers and matchers. With `io`: the connection layers, the
-//! proxy, the listener and `ConnFault`. With
+//! proxy, the listener, `ConnFault` and its set, rule and trigger. With
 //! `scenario`: scenarios, phases, rehearsals and probes. Only this crate's
 //! items: tower's `ServiceBuilder`, `ServiceExt` and `service_fn` come from
 //! `tower`.
@@ -50,7 +50,8 @@ pub use crate::http::{
 
 #[cfg(feature = "io")]
 pub use crate::io::{
-    ChaosListener, ChaosStream, ConnFault, ConnFaults, ConnectFaultsLayer, Direction, Proxy,
+    ChaosListener, ChaosStream, ConnFault, ConnFaultSet, ConnRule, ConnTrigger, ConnectFaultsLayer,
+    Direction, Proxy,
 };
 
 #[cfg(feature = "hyper")]

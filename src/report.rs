@@ -21,7 +21,9 @@ use crate::seed::Replay;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FaultKind {
-    /// Delay before the inner service is called.
+    /// A request was delayed before the inner service was called (request
+    /// and HTTP faults, one per delayed request; `"latency"`). Not the
+    /// connection fault: see [`StreamLatency`](Self::StreamLatency).
     Latency,
     /// Delay after the inner service answered, before the caller sees it.
     LatencyAfter,
@@ -60,7 +62,10 @@ pub enum FaultKind {
     SlowConnect,
     /// Connecting never completes (until the fault is switched off).
     ConnectHang,
-    /// Every chunk of bytes in a direction is delayed.
+    /// A connection's bytes in a direction are delayed chunk by chunk
+    /// (connection faults, `"stream-latency"`): a report counts the
+    /// connection given it, an `io::IoSnapshot` each
+    /// delayed chunk. Not the per-request [`Latency`](Self::Latency).
     StreamLatency,
     /// A direction is limited to a number of bytes per second.
     Bandwidth,

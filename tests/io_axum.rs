@@ -8,7 +8,7 @@ use std::io;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tower_chaos::io::{ChaosListener, ConnFault, ConnFaults, ConnInfo, Direction, Onset};
+use tower_chaos::io::{ChaosListener, ConnFault, ConnFaultSet, ConnInfo, Direction, Onset};
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
 use io_support::{BIG, pattern, serve_app};
@@ -18,7 +18,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Serves the app through a chaos listener; returns its base URL.
 async fn chaotic_app(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Result<(Target, String), BoxError> {
     let target = Target::builder("axum-app").seed(3).build()?;
-    let mut faults = ConnFaults::new();
+    let mut faults = ConnFaultSet::new();
     for r in rules {
         faults = faults.with(r);
     }
@@ -118,7 +118,8 @@ async fn stall_then_recovery_switched_through_the_target() -> Result<(), BoxErro
         "hello"
     );
 
-    target.set_faults(ConnFaults::new().with(ConnFault::stall(Direction::Downstream, Onset::Immediately)))?;
+    target
+        .set_faults(ConnFaultSet::new().with(ConnFault::stall(Direction::Downstream, Onset::Immediately)))?;
     let start = Instant::now();
     let err = client.get(format!("{base}/")).send().await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::time::{Instant, timeout};
 use tower::Layer;
 use tower_chaos::io::{
-    ChaosConnector, ChaosConnectorLayer, ChaosListener, ConnFault, ConnFaults, ConnInfo, Direction,
+    ChaosConnector, ChaosConnectorLayer, ChaosListener, ConnFault, ConnFaultSet, ConnInfo, Direction,
     DnsFailure, InjectedIoError, Onset, injected_fault,
 };
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
@@ -29,7 +29,7 @@ type HttpClient = Client<ChaosConnector<HttpConnector>, Empty<Bytes>>;
 
 fn target(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Target {
     let target = Target::builder("backend").seed(9).build().expect("target");
-    let mut faults = ConnFaults::new();
+    let mut faults = ConnFaultSet::new();
     for r in rules {
         faults = faults.with(r);
     }
@@ -38,7 +38,7 @@ fn target(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Target {
 }
 
 fn client(target: &Target) -> HttpClient {
-    let connector = ChaosConnectorLayer::new(target).layer(HttpConnector::new());
+    let connector = ChaosConnectorLayer::for_target(target).layer(HttpConnector::new());
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
@@ -229,7 +229,7 @@ async fn reset_switched_in_fails_the_next_request_then_recovers() -> Result<(), 
     let target = target(vec![]);
     let client = client(&target);
     assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
-    target.set_faults(ConnFaults::new().with(ConnFault::reset(Direction::Both, Onset::Immediately)))?;
+    target.set_faults(ConnFaultSet::new().with(ConnFault::reset(Direction::Both, Onset::Immediately)))?;
     let err = get(&client, uri(addr, "/")).await.unwrap_err();
     assert_eq!(injected_fault(&*err), Some(FaultKind::Reset), "{err:?}");
     target.clear_faults::<ConnFault, ConnInfo>();

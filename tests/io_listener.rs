@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
-use tower_chaos::io::{ChaosListener, ConnFault, ConnFaults, ConnInfo, Direction, InjectedIoError, Onset};
+use tower_chaos::io::{ChaosListener, ConnFault, ConnFaultSet, ConnInfo, Direction, InjectedIoError, Onset};
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
 use io_support::{connect, pattern};
@@ -22,7 +22,7 @@ fn ms(n: u64) -> Duration {
 
 async fn listener(rules: Vec<Rule<ConnFault, ConnInfo>>) -> io::Result<(Target, ChaosListener)> {
     let target = Target::builder("api").seed(5).build().expect("target");
-    let mut faults = ConnFaults::new();
+    let mut faults = ConnFaultSet::new();
     for r in rules {
         faults = faults.with(r);
     }
@@ -152,7 +152,7 @@ async fn faults_switch_on_live_connections_through_the_target() -> io::Result<()
     client.read_exact(&mut buf).await?;
 
     target
-        .set_faults(ConnFaults::new().with(ConnFault::stall(Direction::Downstream, Onset::Immediately)))
+        .set_faults(ConnFaultSet::new().with(ConnFault::stall(Direction::Downstream, Onset::Immediately)))
         .expect("valid");
     let writer = tokio::spawn(async move {
         conn.write_all(b"two").await?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep, timeout};
-use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Onset, Proxy, ProxyHandle};
+use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, Proxy};
 use tower_chaos::{FaultKind, Latency, Target, Trigger};
 
 use io_support::{connect, echo_server, pattern};
@@ -20,14 +20,14 @@ fn target() -> Target {
 }
 
 /// A target with `faults` installed.
-fn with(faults: ConnFaults) -> Target {
+fn with(faults: ConnFaultSet) -> Target {
     let t = target();
     t.set_faults(faults).expect("valid faults");
     t
 }
 
-fn one(rule: impl Into<tower_chaos::Rule<ConnFault, ConnInfo>>) -> ConnFaults {
-    ConnFaults::new().with(rule)
+fn one(rule: impl Into<tower_chaos::Rule<ConnFault, ConnInfo>>) -> ConnFaultSet {
+    ConnFaultSet::new().with(rule)
 }
 
 async fn timed_roundtrip(client: &mut TcpStream) -> io::Result<Duration> {
@@ -44,7 +44,7 @@ fn ms(n: u64) -> Duration {
 /// connections and holds none of them; fails after a virtual minute. (How
 /// many virtual milliseconds pass meanwhile depends on how fast loopback
 /// events arrive, so no test bounds it more tightly.)
-async fn until_idle(proxy: &ProxyHandle, accepted: u64) {
+async fn until_idle(proxy: &Proxy, accepted: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while proxy.stats().accepted < accepted {
         assert!(Instant::now() < deadline, "not accepted: {:?}", proxy.stats());
@@ -85,7 +85,7 @@ async fn close_at_once() -> io::Result<std::net::SocketAddr> {
 
 /// A client that sends a request, half-closes and then goes away without
 /// reading (its socket dropped).
-async fn request_and_leave(proxy: &ProxyHandle) -> io::Result<()> {
+async fn request_and_leave(proxy: &Proxy) -> io::Result<()> {
     let mut client = connect(proxy.local_addr()).await?;
     client.write_all(b"request").await?;
     client.shutdown().await?;
@@ -307,6 +307,45 @@ async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
     client.read_to_end(&mut got).await?;
     assert_eq!(got, &pattern(100)[..10]);
     assert_eq!(target.report().bytes_downstream, 10);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> io::Result<()> {
+    // The truncation closes the whole connection (as toxiproxy's
+    // limit_data does): the client gets its 5 bytes and EOF, and the proxy
+    // lets go of the client's socket at once, even though this client
+    // neither sends nor closes.
+    let upstream = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = upstream.local_addr()?;
+    let (saw_close, upstream_done) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = upstream.accept().await?;
+        s.write_all(b"hello world").await?;
+        // The proxy dropped its side: an EOF or, for bytes it had not
+        // read yet, a reset; nothing is sent upstream either way.
+        let mut rest = Vec::new();
+        let ended = s.read_to_end(&mut rest).await;
+        let _ = saw_close.send(ended.map_or_else(
+            |e| e.kind() == io::ErrorKind::ConnectionReset,
+            |_| rest.is_empty(),
+        ));
+        io::Result::Ok(())
+    });
+    let target = with(one(ConnFault::truncate_after(Direction::Downstream, 5)));
+    let proxy = Proxy::spawn(addr, &target)?;
+    let mut client = connect(proxy.local_addr()).await?;
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).await?;
+    assert_eq!(got, b"hello");
+    until_idle(&proxy, 1).await;
+    assert_eq!(
+        upstream_done.await,
+        Ok(true),
+        "the upstream was closed, nothing sent to it"
+    );
+    assert_eq!(proxy.stats().io.fault(FaultKind::Truncate), 1);
+    drop(client);
     Ok(())
 }
 
@@ -806,7 +845,7 @@ async fn soak_1000_connections_with_mixed_faults() -> io::Result<()> {
     // One fault per tenth of the connections (by accept index), two tenths
     // clean.
     let by_index = |k: u64| Trigger::when(move |c: &ConnInfo| c.index() % 10 == k);
-    let faults = ConnFaults::new()
+    let faults = ConnFaultSet::new()
         .with(ConnFault::stall(Direction::Downstream, Onset::Immediately).when(by_index(0)))
         .with(ConnFault::blackhole(Direction::Downstream, Onset::Immediately).when(by_index(1)))
         .with(ConnFault::latency(Direction::Downstream, Latency::fixed(ms(20))).when(by_index(2)))

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use tokio::time::timeout;
-use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Onset, Proxy};
+use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, Proxy};
 use tower_chaos::{FaultKind, Latency, Target};
 
 /// Kills the server when the test ends, however it ends.
@@ -84,7 +84,7 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
     let latency = Duration::from_millis(30);
     target
         .set_faults(
-            ConnFaults::new().with(ConnFault::latency(Direction::Downstream, Latency::fixed(latency))),
+            ConnFaultSet::new().with(ConnFault::latency(Direction::Downstream, Latency::fixed(latency))),
         )
         .expect("valid");
     for i in 0..5 {
@@ -101,7 +101,7 @@ async fn redis_rides_through_latency_fails_on_reset_and_recovers() {
 
     // Reset: the client fails cleanly (an error, not a hang).
     target
-        .set_faults(ConnFaults::new().with(ConnFault::reset(Direction::Both, Onset::Immediately)))
+        .set_faults(ConnFaultSet::new().with(ConnFault::reset(Direction::Both, Onset::Immediately)))
         .expect("valid");
     let res: redis::RedisResult<String> = timeout(BOUND, con.get("chaos:key"))
         .await

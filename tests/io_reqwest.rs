@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tower_chaos::io::{
-    ConnFault, ConnFaults, ConnInfo, ConnectFaultsLayer, Direction, Onset, injected_fault,
+    ConnFault, ConnFaultSet, ConnInfo, ConnectFaultsLayer, Direction, Onset, injected_fault,
 };
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
@@ -18,13 +18,13 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn client(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Result<(Target, reqwest::Client), BoxError> {
     let target = Target::builder("payments").seed(21).build()?;
-    let mut faults = ConnFaults::new();
+    let mut faults = ConnFaultSet::new();
     for r in rules {
         faults = faults.with(r);
     }
     target.set_faults(faults)?;
     let client = reqwest::Client::builder()
-        .connector_layer(ConnectFaultsLayer::new(&target))
+        .connector_layer(ConnectFaultsLayer::for_target(&target))
         .build()?;
     Ok((target, client))
 }
@@ -59,12 +59,12 @@ async fn slow_connect_trips_reqwests_connect_timeout() -> Result<(), BoxError> {
     let base = format!("http://{}", app().await?);
     let target = Target::builder("payments").seed(21).build()?;
     target
-        .set_faults(ConnFaults::new().with(
+        .set_faults(ConnFaultSet::new().with(
             ConnFault::slow_connect(Latency::fixed(Duration::from_secs(30))).when(Trigger::first(1)),
         ))?;
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
-        .connector_layer(ConnectFaultsLayer::new(&target))
+        .connector_layer(ConnectFaultsLayer::for_target(&target))
         .build()?;
     let start = Instant::now();
     let err = client.get(format!("{base}/")).send().await.unwrap_err();

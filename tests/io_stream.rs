@@ -31,7 +31,7 @@ fn none() -> DirectionFaults {
 fn wrappers_are_send_sync_unpin() {
     fn check<T: Send + Sync + Unpin>() {}
     check::<ChaosStream<tokio::net::TcpStream>>();
-    check::<tower_chaos::io::ProxyHandle>();
+    check::<tower_chaos::io::Proxy>();
     check::<FaultSwitch>();
 }
 

@@ -275,7 +275,7 @@ async fn a_connection_held_across_the_2025_dns_outage_never_sees_it() {
     let probe = rehearsal.probe("dynamodb").unwrap();
     let run = tokio::spawn(rehearsal.run());
     let connector =
-        ConnectFaultsLayer::new(&db).layer(service_fn(|(): ()| async { Ok::<_, std::io::Error>(()) }));
+        ConnectFaultsLayer::for_target(&db).layer(service_fn(|(): ()| async { Ok::<_, std::io::Error>(()) }));
     connector.oneshot(()).await.unwrap();
     // Requests over the held connection only.
     let server = HttpChaosLayer::for_target(&db).layer(service_fn(|_: Request<()>| async {

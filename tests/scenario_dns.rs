@@ -101,7 +101,7 @@ async fn rehearse(scenario: &Scenario) {
     // The client's connector: resolve (here, the loopback address) and
     // connect, with the target's connect faults in front.
     let mut connector = ServiceBuilder::new()
-        .layer(ConnectFaultsLayer::new(&db))
+        .layer(ConnectFaultsLayer::for_target(&db))
         .service(service_fn(move |_host: &'static str| async move {
             Ok::<_, BoxError>(TcpStream::connect(addr).await?)
         }));

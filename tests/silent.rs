@@ -295,13 +295,13 @@ mod http {
 mod io {
     use super::*;
     use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
-    use tower_chaos::io::{ChaosListener, ConnFault, ConnFaults, ConnectFaultsLayer, Proxy};
+    use tower_chaos::io::{ChaosListener, ConnFault, ConnFaultSet, ConnectFaultsLayer, Proxy};
 
     #[tokio::test]
     async fn connection_readers_register_when_built() {
         let t = target("db");
         t.conn_faults()
-            .set(ConnFaults::new().with(ConnFault::refuse()))
+            .set(ConnFaultSet::new().with(ConnFault::refuse()))
             .unwrap();
         assert_eq!(t.report().unread_fault_sets.len(), 1);
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -312,7 +312,7 @@ mod io {
         let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy = Proxy::spawn(upstream.local_addr().unwrap(), &t).unwrap();
         proxy
-            .set_faults(ConnFaults::new().with(ConnFault::refuse()))
+            .set_faults(ConnFaultSet::new().with(ConnFault::refuse()))
             .unwrap();
         assert!(t.report().unread_fault_sets.is_empty());
         proxy.shutdown().await;
@@ -344,7 +344,7 @@ mod io {
         let t = target("db");
         let proxy = Proxy::spawn(upstream_addr, &t).unwrap();
         proxy
-            .set_faults(ConnFaults::new().with(ConnFault::refuse().named("refused").expect_to_fire()))
+            .set_faults(ConnFaultSet::new().with(ConnFault::refuse().named("refused").expect_to_fire()))
             .unwrap();
         assert_eq!(greeting(proxy.local_addr()).await, None);
         proxy.clear_faults();
@@ -359,7 +359,7 @@ mod io {
     async fn clear_conn_faults_needs_no_turbofish() {
         let t = target("db");
         let mut connector = ServiceBuilder::new()
-            .layer(ConnectFaultsLayer::new(&t))
+            .layer(ConnectFaultsLayer::for_target(&t))
             .service(service_fn(|host: &'static str| async move {
                 Ok::<_, tower::BoxError>(host)
             }));

@@ -7,7 +7,7 @@ use aws_rehearsal::{client, serve};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tower_chaos::http::{HttpFaultSet, SyntheticResponse};
-use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Proxy};
+use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Proxy};
 use tower_chaos::{Target, Trigger};
 
 #[tokio::test(start_paused = true)]
@@ -36,7 +36,7 @@ async fn a_connection_outage_is_a_dispatch_failure_and_recovery_is_observed() {
     let addr = serve(&backend).await;
     let target = Target::builder("dynamodb-conn").seed(2).build().unwrap();
     target
-        .set_faults(ConnFaults::new().with(ConnFault::refuse()))
+        .set_faults(ConnFaultSet::new().with(ConnFault::refuse()))
         .unwrap();
     let proxy = Proxy::spawn(addr, &target).unwrap();
     let client = client(proxy.local_addr());

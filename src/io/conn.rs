@@ -21,13 +21,37 @@ use crate::{ConfigError, FaultKind, FaultSet, Latency, Rule, Target, Trigger};
 ///
 /// ```
 /// use tower_chaos::{Target, Trigger};
-/// use tower_chaos::io::{ConnFault, ConnFaults};
+/// use tower_chaos::io::{ConnFault, ConnFaultSet};
 ///
 /// let target = Target::builder("db").seed(1).build()?;
-/// target.set_faults(ConnFaults::new().with(ConnFault::refuse().when(Trigger::first(2))))?;
+/// target.set_faults(ConnFaultSet::new().with(ConnFault::refuse().when(Trigger::first(2))))?;
 /// # Ok::<(), tower_chaos::ConfigError>(())
 /// ```
-pub type ConnFaults = FaultSet<ConnFault, ConnInfo>;
+pub type ConnFaultSet = FaultSet<ConnFault, ConnInfo>;
+
+/// A trigger over connections, `Trigger<ConnInfo>`: what
+/// [`ConnFault::when`] takes. Naming the type lets closures go unannotated.
+///
+/// ```
+/// use tower_chaos::io::ConnTrigger;
+///
+/// let to_redis = ConnTrigger::when(|conn| conn.port() == Some(6379));
+/// let every_second = ConnTrigger::every(2);
+/// assert!(format!("{:?}", to_redis & every_second).starts_with("All("));
+/// ```
+pub type ConnTrigger = Trigger<ConnInfo>;
+
+/// A connection rule: a [`ConnFault`] with its trigger and limits,
+/// `Rule<ConnFault, ConnInfo>`; a [`ConnFaultSet`] holds them.
+///
+/// ```
+/// use tower_chaos::Trigger;
+/// use tower_chaos::io::{ConnFault, ConnRule};
+///
+/// let rule: ConnRule = ConnFault::refuse().when(Trigger::first(2)).budget(1);
+/// assert_eq!(rule.name(), None);
+/// ```
+pub type ConnRule = Rule<ConnFault, ConnInfo>;
 
 /// Which way bytes flow, seen from the client: `Upstream` is client →
 /// server (requests), `Downstream` server → client (responses), as in
@@ -291,7 +315,7 @@ impl ConnInfo {
 
 /// A connection-level fault: the action of a [`Rule<ConnFault, ConnInfo>`](crate::Rule),
 /// installed on a [`Target`] with [`Target::set_faults`] (see
-/// [`ConnFaults`]) and applied by the target's
+/// [`ConnFaultSet`]) and applied by the target's
 /// [`Proxy`](super::Proxy), [`ChaosListener`](super::ChaosListener) and
 /// connectors, decided once per connection with the core
 /// [`Trigger`]s.
@@ -340,11 +364,11 @@ impl ConnInfo {
 /// ```
 /// use std::time::Duration;
 /// use tower_chaos::{Latency, Target, Trigger};
-/// use tower_chaos::io::{ConnFault, ConnFaults, Direction, Onset};
+/// use tower_chaos::io::{ConnFault, ConnFaultSet, Direction, Onset};
 ///
 /// let target = Target::builder("redis").seed(7).build()?;
 /// target.set_faults(
-///     ConnFaults::new()
+///     ConnFaultSet::new()
 ///         // every response chunk 20-40 ms late
 ///         .with(ConnFault::latency(
 ///             Direction::Downstream,
@@ -551,12 +575,12 @@ impl ConnFault {
     /// ```
     /// use std::time::Duration;
     /// use tower_chaos::{FaultKind, Target};
-    /// use tower_chaos::io::{ConnFault, ConnFaults, Direction};
+    /// use tower_chaos::io::{ConnFault, ConnFaultSet, Direction};
     /// let f = ConnFault::slice_varied(Direction::Downstream, 1024, 512, Duration::from_micros(10));
     /// assert_eq!(f.kind(), FaultKind::Slice);
     /// let target = Target::builder("t").build()?;
     /// let bad = ConnFault::slice_varied(Direction::Downstream, 8, 8, Duration::ZERO);
-    /// assert!(target.set_faults(ConnFaults::new().with(bad)).is_err());
+    /// assert!(target.set_faults(ConnFaultSet::new().with(bad)).is_err());
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
@@ -1033,7 +1057,7 @@ impl ConnCtl {
 mod tests {
     use super::*;
 
-    fn decide(faults: ConnFaults, caps: Caps) -> ConnCtl {
+    fn decide(faults: ConnFaultSet, caps: Caps) -> ConnCtl {
         let target = Target::builder("t").seed(1).build().unwrap();
         target.set_faults(faults).unwrap();
         ConnCtl::new(&target, ConnInfo::new(caps.side), caps)
@@ -1049,7 +1073,7 @@ mod tests {
     fn rules_combine_per_kind_and_directions_orient() {
         let ms = Duration::from_millis;
         let ctl = decide(
-            ConnFaults::new()
+            ConnFaultSet::new()
                 .with(ConnFault::latency(Direction::Downstream, Latency::fixed(ms(5))))
                 .with(ConnFault::latency(Direction::Both, Latency::fixed(ms(9))))
                 .with(ConnFault::truncate_after(Direction::Upstream, 3))
@@ -1073,7 +1097,7 @@ mod tests {
     #[test]
     fn latency_adds_bandwidth_and_truncation_take_the_lowest_others_first_wins() {
         let ms = Duration::from_millis;
-        let rules = ConnFaults::new()
+        let rules = ConnFaultSet::new()
             .with(ConnFault::bandwidth(Direction::Upstream, 900))
             .with(ConnFault::bandwidth(Direction::Both, 300))
             .with(ConnFault::bandwidth(Direction::Upstream, 600))
@@ -1118,7 +1142,7 @@ mod tests {
             stream: true,
         };
         let ctl = decide(
-            ConnFaults::new()
+            ConnFaultSet::new()
                 .with(ConnFault::slow_connect(Latency::fixed(Duration::from_secs(1))))
                 .with(ConnFault::refuse())
                 .with(ConnFault::connect_hang())
@@ -1158,7 +1182,7 @@ mod tests {
     fn bad_stream_fault_names_the_field() {
         let target = Target::builder("t").seed(1).build().unwrap();
         let err = target
-            .set_faults(ConnFaults::new().with(ConnFault::bandwidth(Direction::Upstream, 0)))
+            .set_faults(ConnFaultSet::new().with(ConnFault::bandwidth(Direction::Upstream, 0)))
             .unwrap_err();
         assert!(err.to_string().contains("conn_fault.bandwidth"), "{err}");
     }

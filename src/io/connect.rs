@@ -16,6 +16,7 @@ use tower_service::Service;
 
 use super::conn::{Caps, ConnCtl, End};
 use super::{ConnFault, ConnInfo, IoCounters, Side};
+use crate::macros::inner_accessors;
 use crate::target::Slot;
 use crate::{BoxError, FaultKind, Target};
 
@@ -271,15 +272,15 @@ impl ConnectorCtl {
 /// # async fn main() -> Result<(), tower::BoxError> {
 /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 /// use tower_chaos::{FaultKind, Target, Trigger};
-/// use tower_chaos::io::{ConnFault, ConnFaults, ConnectFaultsLayer, injected_fault};
+/// use tower_chaos::io::{ConnFault, ConnFaultSet, ConnectFaultsLayer, injected_fault};
 ///
 /// let target = Target::builder("s3").seed(3).build()?;
-/// target.set_faults(ConnFaults::new().with(ConnFault::dns_failure().when(Trigger::first(1))))?;
+/// target.set_faults(ConnFaultSet::new().with(ConnFault::dns_failure().when(Trigger::first(1))))?;
 ///
 /// // Any connector service; with reqwest:
-/// // `reqwest::Client::builder().connector_layer(ConnectFaultsLayer::new(&target))`.
+/// // `reqwest::Client::builder().connector_layer(ConnectFaultsLayer::for_target(&target))`.
 /// let mut connector = ServiceBuilder::new()
-///     .layer(ConnectFaultsLayer::new(&target))
+///     .layer(ConnectFaultsLayer::for_target(&target))
 ///     .service(service_fn(|host: &'static str| async move { Ok::<_, tower::BoxError>(host) }));
 ///
 /// let err = connector.ready().await?.call("s3.amazonaws.com").await.unwrap_err();
@@ -299,11 +300,11 @@ impl ConnectFaultsLayer {
     ///
     /// ```
     /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let layer = tower_chaos::io::ConnectFaultsLayer::new(&target);
+    /// let layer = tower_chaos::io::ConnectFaultsLayer::for_target(&target);
     /// assert_eq!(layer.target().name(), "api");
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    pub fn new(target: &Target) -> Self {
+    pub fn for_target(target: &Target) -> Self {
         Self {
             ctl: ConnectorCtl::new(target, IoCounters::new(), false, "connect faults"),
         }
@@ -313,7 +314,7 @@ impl ConnectFaultsLayer {
     ///
     /// ```
     /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// assert_eq!(tower_chaos::io::ConnectFaultsLayer::new(&target).target().seed(), 1);
+    /// assert_eq!(tower_chaos::io::ConnectFaultsLayer::for_target(&target).target().seed(), 1);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
@@ -325,7 +326,7 @@ impl ConnectFaultsLayer {
     ///
     /// ```
     /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let layer = tower_chaos::io::ConnectFaultsLayer::new(&target);
+    /// let layer = tower_chaos::io::ConnectFaultsLayer::for_target(&target);
     /// assert_eq!(layer.counters().snapshot().faults_total(), 0);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
@@ -352,10 +353,10 @@ impl<S> Layer<S> for ConnectFaultsLayer {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
 /// use tower::{Service, ServiceExt, service_fn};
-/// use tower_chaos::io::{ConnFault, ConnFaults, ConnectFaults, InjectedIoError};
+/// use tower_chaos::io::{ConnFault, ConnFaultSet, ConnectFaults, InjectedIoError};
 ///
 /// let target = tower_chaos::Target::builder("db").seed(1).build()?;
-/// target.set_faults(ConnFaults::new().with(ConnFault::refuse()))?;
+/// target.set_faults(ConnFaultSet::new().with(ConnFault::refuse()))?;
 /// let mut connect = ConnectFaults::new(service_fn(|_: ()| async { Ok::<_, tower::BoxError>(()) }), &target);
 /// let err = connect.ready().await?.call(()).await.unwrap_err();
 /// let io = err.downcast_ref::<std::io::Error>().expect("an io::Error");
@@ -384,31 +385,18 @@ impl<S> ConnectFaults<S> {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn new(inner: S, target: &Target) -> Self {
-        ConnectFaultsLayer::new(target).layer(inner)
+        ConnectFaultsLayer::for_target(target).layer(inner)
     }
 
-    /// The inner connector.
-    ///
-    /// ```
-    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let mut svc = tower_chaos::io::ConnectFaults::new(7_u8, &target);
-    /// assert_eq!((*svc.get_ref(), *svc.get_mut()), (7, 7));
-    /// assert_eq!(svc.into_inner(), 7);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub const fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner connector, mutably.
-    pub const fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner connector.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_accessors!(
+        r#"```
+let target = tower_chaos::Target::builder("api").seed(1).build()?;
+let mut svc = tower_chaos::io::ConnectFaults::new(7_u8, &target);
+assert_eq!((*svc.get_ref(), *svc.get_mut()), (7, 7));
+assert_eq!(svc.into_inner(), 7);
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#
+    );
 }
 
 impl<S, Req> Service<Req> for ConnectFaults<S>

@@ -17,6 +17,7 @@ use tower_service::Service;
 
 use super::connect::{Connecting, ConnectorCtl};
 use super::{ChaosStream, ConnInfo, IoCounters, Resettable, Side};
+use crate::macros::inner_accessors;
 use crate::{BoxError, Target};
 
 /// A [`Layer`] over any `tower::Service<Uri>` connector — hyper-util's
@@ -60,12 +61,12 @@ use crate::{BoxError, Target};
 /// use hyper_util::rt::TokioExecutor;
 /// use tower::Layer;
 /// use tower_chaos::{FaultKind, Target, Trigger};
-/// use tower_chaos::io::{ChaosConnectorLayer, ConnFault, ConnFaults, injected_fault};
+/// use tower_chaos::io::{ChaosConnectorLayer, ConnFault, ConnFaultSet, injected_fault};
 ///
 /// let target = Target::builder("dynamodb").seed(7).build()?;
-/// target.set_faults(ConnFaults::new().with(ConnFault::dns_failure().when(Trigger::always())))?;
+/// target.set_faults(ConnFaultSet::new().with(ConnFault::dns_failure().when(Trigger::always())))?;
 ///
-/// let connector = ChaosConnectorLayer::new(&target).layer(HttpConnector::new());
+/// let connector = ChaosConnectorLayer::for_target(&target).layer(HttpConnector::new());
 /// let client = Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(connector);
 ///
 /// let err = client.get("http://dynamodb.us-east-1.amazonaws.com/".parse()?).await.unwrap_err();
@@ -85,11 +86,11 @@ impl ChaosConnectorLayer {
     ///
     /// ```
     /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let layer = tower_chaos::io::ChaosConnectorLayer::new(&target);
+    /// let layer = tower_chaos::io::ChaosConnectorLayer::for_target(&target);
     /// assert_eq!(layer.target().name(), "api");
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    pub fn new(target: &Target) -> Self {
+    pub fn for_target(target: &Target) -> Self {
         Self {
             ctl: ConnectorCtl::new(target, IoCounters::new(), true, "Service<Uri>"),
         }
@@ -99,7 +100,7 @@ impl ChaosConnectorLayer {
     ///
     /// ```
     /// let target = tower_chaos::Target::builder("api").seed(4).build()?;
-    /// assert_eq!(tower_chaos::io::ChaosConnectorLayer::new(&target).target().seed(), 4);
+    /// assert_eq!(tower_chaos::io::ChaosConnectorLayer::for_target(&target).target().seed(), 4);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     #[must_use]
@@ -112,7 +113,7 @@ impl ChaosConnectorLayer {
     ///
     /// ```
     /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let layer = tower_chaos::io::ChaosConnectorLayer::new(&target);
+    /// let layer = tower_chaos::io::ChaosConnectorLayer::for_target(&target);
     /// assert_eq!(layer.counters().snapshot().bytes_read, 0);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
@@ -171,32 +172,20 @@ impl<S> ChaosConnector<S> {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub fn new(inner: S, target: &Target) -> Self {
-        ChaosConnectorLayer::new(target).layer(inner)
+        ChaosConnectorLayer::for_target(target).layer(inner)
     }
 
-    /// The inner connector.
-    ///
-    /// ```
-    /// use hyper_util::client::legacy::connect::HttpConnector;
-    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let mut connector = tower_chaos::io::ChaosConnector::new(HttpConnector::new(), &target);
-    /// connector.get_mut().set_nodelay(true);
-    /// let _inner: HttpConnector = connector.into_inner();
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub const fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner connector, mutably (e.g. to configure an `HttpConnector`).
-    pub const fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner connector.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_accessors!(
+        r#"```
+use hyper_util::client::legacy::connect::HttpConnector;
+let target = tower_chaos::Target::builder("api").seed(1).build()?;
+let mut connector = tower_chaos::io::ChaosConnector::new(HttpConnector::new(), &target);
+let _inner: &HttpConnector = connector.get_ref();
+connector.get_mut().set_nodelay(true); // e.g. to configure an `HttpConnector`
+let _inner: HttpConnector = connector.into_inner();
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#
+    );
 }
 
 impl<S> Service<Uri> for ChaosConnector<S>

@@ -1,11 +1,12 @@
 //! Byte and fault counters shared by every clone.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::FaultKind;
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     read: AtomicU64,
     written: AtomicU64,
@@ -47,9 +48,16 @@ struct Inner {
 /// assert_eq!((snap.bytes_written, snap.bytes_read), (4, 5));
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct IoCounters {
     inner: Arc<Inner>,
+}
+
+impl fmt::Debug for IoCounters {
+    /// The counts now, labelled (see [`IoSnapshot`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IoCounters").field(&self.snapshot()).finish()
+    }
 }
 
 impl IoCounters {
@@ -134,7 +142,18 @@ impl IoCounters {
 /// assert_eq!(snap.fault(FaultKind::Reset), 0);
 /// assert_eq!(snap.faults_total(), 0);
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// Its `Debug` output labels every figure, and lists the fault kinds that
+/// took effect by name:
+///
+/// ```
+/// let snap = tower_chaos::io::IoCounters::new().snapshot();
+/// assert_eq!(
+///     format!("{snap:?}"),
+///     "IoSnapshot { bytes_read: 0, bytes_written: 0, dropped_read: 0, dropped_written: 0, faults: {} }",
+/// );
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IoSnapshot {
     /// Bytes delivered to the local reader.
@@ -170,5 +189,53 @@ impl IoSnapshot {
     #[must_use]
     pub fn faults_total(&self) -> u64 {
         self.faults.iter().sum()
+    }
+}
+
+/// The fault events of a snapshot by kind name, kinds that never took
+/// effect left out (22 bare zeros say nothing).
+struct FaultCounts<'a>(&'a [u64; FaultKind::COUNT]);
+
+impl fmt::Debug for FaultCounts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                FaultKind::ALL
+                    .iter()
+                    .map(|kind| (kind.as_str(), self.0[kind.index()]))
+                    .filter(|(_, n)| *n > 0),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for IoSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoSnapshot")
+            .field("bytes_read", &self.bytes_read)
+            .field("bytes_written", &self.bytes_written)
+            .field("dropped_read", &self.dropped_read)
+            .field("dropped_written", &self.dropped_written)
+            .field("faults", &FaultCounts(&self.faults))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_labels_every_counter_and_names_the_faults_that_fired() {
+        let counters = IoCounters::new();
+        counters.add_read(3);
+        counters.add_dropped_written(2);
+        counters.fault(FaultKind::StreamLatency);
+        counters.fault(FaultKind::StreamLatency);
+        counters.fault(FaultKind::Reset);
+        let expected = "IoSnapshot { bytes_read: 3, bytes_written: 0, dropped_read: 0, dropped_written: 2, \
+                        faults: {\"stream-latency\": 2, \"reset\": 1} }";
+        assert_eq!(format!("{:?}", counters.snapshot()), expected);
+        assert_eq!(format!("{counters:?}"), format!("IoCounters({expected})"));
     }
 }

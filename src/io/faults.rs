@@ -118,9 +118,16 @@ pub enum Interrupt {
 
 /// The faults of one direction of a stream.
 ///
-/// `read` is the downstream direction (peer → local reader), `write` the
-/// upstream one (local writer → peer). A plain `Copy` value: nothing is
-/// checked until it goes through [`StreamFaultsBuilder::build`].
+/// In a [`StreamFaults`] it sets the stream's own `read` (peer → local
+/// reader) or `write` (local writer → peer): the calls of the wrapped
+/// stream, not a direction of a connection. Which of them is
+/// [`Direction::Upstream`](super::Direction::Upstream) or
+/// [`Direction::Downstream`](super::Direction::Downstream) depends on the
+/// side (a client writes upstream, a server reads it; see
+/// [`Direction`](super::Direction), where the directions are defined):
+/// with a target, say it with [`ConnFault`](super::ConnFault)s and a
+/// `Direction` instead. A plain `Copy` value: nothing is checked until it
+/// goes through [`StreamFaultsBuilder::build`].
 ///
 /// Within a direction, bytes go through the faults in this order. Read:
 /// peer → latency → slicing → bandwidth → truncate/interrupt → reader.
@@ -569,9 +576,10 @@ impl DirectionFaults {
         }
         for dist in self.distribution.iter().chain(self.stacked.iter().flatten()) {
             // A distribution that can draw more than the limit is refused
-            // like the same fixed delay, naming the direction (unbounded
-            // tails are capped per sample, as documented on
-            // `latency_distribution`); then its own parameters.
+            // like the same fixed delay (unbounded tails are capped per
+            // sample, as documented on `latency_distribution`). Checked
+            // before the distribution's own checks, so that the error names
+            // the direction (`read.latency`), not only the distribution.
             if let Some(high) = dist.most() {
                 check(field!("latency"), high)?;
             }
@@ -882,22 +890,33 @@ mod tests {
                     .contains("conn_fault.latency")
             );
         }
-        // Every duration written is checked, as in the core: a clamp does
-        // not make a 400-day parameter acceptable.
-        let clamped = Latency::fixed(days(400)).clamp(Duration::ZERO, days(1));
+        // A parameter over the limit is refused by the distribution's own
+        // checks even when a clamp would bound the draws (the core's rule
+        // since every parameter is checked).
         let err = StreamFaults::builder()
-            .read(DirectionFaults::new().latency_distribution(clamped))
+            .read(
+                DirectionFaults::new()
+                    .latency_distribution(Latency::fixed(days(400)).clamp(Duration::ZERO, days(1))),
+            )
             .build()
             .unwrap_err();
-        assert!(err.to_string().contains("`latency.fixed` = 34560000s"), "{err}");
-        // Unbounded tails (capped per sample, as documented) are accepted.
-        let tail = Latency::pareto(Duration::from_millis(5), 1.5);
-        assert!(
-            StreamFaults::builder()
-                .read(DirectionFaults::new().latency_distribution(tail))
-                .build()
-                .is_ok()
+        assert_eq!(
+            err.to_string(),
+            "invalid `latency.fixed` = 34560000s: must be at most 365 days"
         );
+        // A clamp under the limit, and unbounded tails (capped per sample,
+        // as documented), are accepted.
+        for ok in [
+            Latency::pareto(Duration::from_millis(5), 1.5).clamp(Duration::ZERO, days(1)),
+            Latency::pareto(Duration::from_millis(5), 1.5),
+        ] {
+            assert!(
+                StreamFaults::builder()
+                    .read(DirectionFaults::new().latency_distribution(ok))
+                    .build()
+                    .is_ok()
+            );
+        }
     }
 
     #[test]

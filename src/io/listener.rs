@@ -59,10 +59,10 @@ struct Pending {
 /// use tokio::io::AsyncReadExt;
 /// use tokio::net::TcpStream;
 /// use tower_chaos::{FaultKind, Target, Trigger};
-/// use tower_chaos::io::{ChaosListener, ConnFault, ConnFaults};
+/// use tower_chaos::io::{ChaosListener, ConnFault, ConnFaultSet};
 ///
 /// let target = Target::builder("api").seed(1).build()?;
-/// target.set_faults(ConnFaults::new().with(ConnFault::refuse().when(Trigger::first(1))))?;
+/// target.set_faults(ConnFaultSet::new().with(ConnFault::refuse().when(Trigger::first(1))))?;
 /// let mut listener = ChaosListener::bind("127.0.0.1:0", &target).await?;
 /// let addr = listener.local_addr()?;
 ///

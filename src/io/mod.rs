@@ -20,7 +20,7 @@
 //! | [`ChaosStream`] | any `AsyncRead + AsyncWrite`, without a target | — | yes, from [`StreamFaults`] |
 //!
 //! The first four belong to a [`Target`](crate::Target): its connection
-//! faults are a [`ConnFaults`] (a [`FaultSet`](crate::FaultSet) of
+//! faults are a [`ConnFaultSet`] (a [`FaultSet`](crate::FaultSet) of
 //! [`ConnFault`] rules) installed with [`Target::set_faults`](crate::Target::set_faults),
 //! decided **once per connection** with the core [`Trigger`](crate::Trigger)s
 //! over a [`ConnInfo`] (the connection's index, its addresses, the URI a
@@ -38,7 +38,7 @@
 //! use tokio::net::{TcpListener, TcpStream};
 //! use tokio::time::Instant;
 //! use tower_chaos::{FaultKind, Latency, Target, Trigger};
-//! use tower_chaos::io::{ConnFault, ConnFaults, Direction, Proxy};
+//! use tower_chaos::io::{ConnFault, ConnFaultSet, Direction, Proxy};
 //!
 //! // An echo upstream, and a proxy in front of it for a target "cache".
 //! let upstream = TcpListener::bind("127.0.0.1:0").await?;
@@ -53,7 +53,7 @@
 //! });
 //! let target = Target::builder("cache").seed(42).build()?;
 //! target.set_faults(
-//!     ConnFaults::new()
+//!     ConnFaultSet::new()
 //!         .with(ConnFault::refuse().when(Trigger::first(1)))
 //!         .with(ConnFault::latency(Direction::Downstream, Latency::fixed(Duration::from_millis(80)))),
 //! )?;
@@ -124,7 +124,8 @@
 //! * [`IoCounters`] (per [`ChaosStream`], shared by all connections of a
 //!   [`Proxy`], [`ChaosListener`] or connector layer): fault *events* as
 //!   they happen — each delayed chunk, bandwidth wait, reset that fired —
-//!   and bytes per direction of the stream.
+//!   and bytes the stream read and wrote (which of them is upstream depends
+//!   on the side: see [`Direction`], where the directions are defined).
 //!
 //! # Errors
 //!
@@ -158,7 +159,7 @@ mod reset;
 mod stream;
 mod switch;
 
-pub use conn::{ConnFault, ConnFaults, ConnInfo, Direction, Side};
+pub use conn::{ConnFault, ConnFaultSet, ConnInfo, ConnRule, ConnTrigger, Direction, Side};
 pub use connect::{ConnectFaults, ConnectFaultsLayer, ConnectFuture};
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
@@ -170,7 +171,7 @@ pub use faults::{
 };
 pub use injected::{DnsFailure, InjectedIoError, injected_fault};
 pub use listener::ChaosListener;
-pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyHandle, ProxyStats, RebindError};
+pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyStats, RebindError};
 pub use reset::Resettable;
 pub use stream::ChaosStream;
 pub use switch::FaultSwitch;

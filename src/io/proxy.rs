@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{ConnFaults, IoCounters, IoSnapshot};
+use super::{ConnFaultSet, IoCounters, IoSnapshot};
 use crate::{ConfigError, Target};
 
 pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
@@ -33,6 +33,8 @@ pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 /// let proxy = Proxy::spawn(upstream.local_addr()?, &target)?;
 /// let stats = proxy.stats();
 /// assert_eq!((stats.accepted, stats.bytes_upstream()), (0, 0));
+/// // Debug output labels every count.
+/// assert!(format!("{stats:?}").starts_with("ProxyStats { accepted: 0, upstream_failures: 0,"));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,7 +100,7 @@ struct Shared {
 }
 
 /// A TCP proxy on `127.0.0.1:0` in front of an upstream address, applying
-/// its [`Target`]'s connection faults ([`ConnFaults`]) to every connection.
+/// its [`Target`]'s connection faults ([`ConnFaultSet`]) to every connection.
 /// This is how to rehearse outages of clients that only take an address:
 /// database drivers, Redis, SDKs.
 ///
@@ -125,6 +127,9 @@ struct Shared {
 ///   reset too. Otherwise a close is forwarded as a half-close (FIN), as TCP
 ///   does, and the connection ends once both directions have forwarded
 ///   their close.
+/// * A [`truncate_after`](super::ConnFault::truncate_after) closes the whole
+///   connection: after a downstream truncation the client reads its bytes
+///   and EOF, and its socket is closed without waiting for the client.
 /// * When the upstream cannot be reached, the client's connection is closed
 ///   (it reads EOF, as toxiproxy's clients do) and counted in
 ///   [`ProxyStats::upstream_failures`].
@@ -145,10 +150,10 @@ struct Shared {
 ///   behind unread bytes is seen on Linux only (`EPOLLRDHUP`, watched on
 ///   duplicated descriptors while a fault holds the connection); see
 ///   `docs/IO.md`.
-/// * [`ProxyHandle::disable`] takes the proxy down (it stops listening and
-///   closes every connection), [`ProxyHandle::enable`] brings it back on the
-///   same port; dropping the handle or [`ProxyHandle::shutdown`] stops it for
-///   good. No task outlives the handle.
+/// * [`Proxy::disable`] takes the proxy down (it stops listening and
+///   closes every connection), [`Proxy::enable`] brings it back on the
+///   same port; dropping the proxy or [`Proxy::shutdown`] stops it for
+///   good. No task outlives the proxy.
 /// * When accepting fails for the proxy's own reasons (file descriptors run
 ///   out), the accept loop pauses, from [`ACCEPT_BACKOFF_MIN`] doubling up to
 ///   [`ACCEPT_BACKOFF_MAX`], instead of spinning; each failure is counted in
@@ -162,7 +167,7 @@ struct Shared {
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// use tokio::net::{TcpListener, TcpStream};
 /// use tower_chaos::{FaultKind, Target};
-/// use tower_chaos::io::{ConnFault, ConnFaults, Direction, Proxy};
+/// use tower_chaos::io::{ConnFault, ConnFaultSet, Direction, Proxy};
 ///
 /// // An upstream that says hello.
 /// let upstream = TcpListener::bind("127.0.0.1:0").await?;
@@ -173,7 +178,7 @@ struct Shared {
 /// });
 ///
 /// let target = Target::builder("greeter").seed(42).build()?;
-/// target.set_faults(ConnFaults::new().with(ConnFault::truncate_after(Direction::Downstream, 5)))?;
+/// target.set_faults(ConnFaultSet::new().with(ConnFault::truncate_after(Direction::Downstream, 5)))?;
 /// let proxy = Proxy::spawn(addr, &target)?;
 /// let mut client = TcpStream::connect(proxy.local_addr()).await?;
 /// let mut got = Vec::new();
@@ -184,15 +189,46 @@ struct Shared {
 /// proxy.shutdown().await;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub struct Proxy;
+///
+/// # Handle
+///
+/// A `Proxy` is the handle of a running proxy: its address, its target, its
+/// counts, and whether it is up. Dropping it stops the proxy: the accept
+/// loop and every proxied connection are aborted (no task outlives it).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_chaos::Target;
+/// use tower_chaos::io::{ConnFault, ConnFaultSet, Proxy};
+///
+/// let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let target = Target::builder("db").seed(1).build()?;
+/// let proxy = Proxy::spawn(upstream.local_addr()?, &target)?;
+/// proxy.set_faults(ConnFaultSet::new().with(ConnFault::refuse()))?; // = target.set_faults
+/// assert_eq!(proxy.target().name(), "db");
+/// assert!(target.report().unread_fault_sets.is_empty()); // the proxy reads them
+/// proxy.clear_faults(); // = target.clear_conn_faults()
+/// assert_eq!(proxy.upstream(), upstream.local_addr()?);
+/// proxy.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping the proxy stops it"]
+pub struct Proxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    target: Target,
+    shared: Arc<Shared>,
+    runtime: Handle,
+    running: Option<Running>,
+}
 
 impl Proxy {
     /// Binds `127.0.0.1:0`, starts forwarding to `upstream` on the current
     /// tokio runtime with the connection faults of `target`, and returns the
-    /// handle that controls the proxy. The proxy stops when the handle is
-    /// dropped or [`shutdown`](ProxyHandle::shutdown).
+    /// proxy, which is its own handle: it stops when dropped or
+    /// [`shutdown`](Self::shutdown).
     ///
     /// # Errors
     ///
@@ -205,13 +241,13 @@ impl Proxy {
     /// assert!(tower_chaos::io::Proxy::spawn(upstream, &target).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn spawn(upstream: SocketAddr, target: &Target) -> io::Result<ProxyHandle> {
+    pub fn spawn(upstream: SocketAddr, target: &Target) -> io::Result<Self> {
         let runtime = Handle::try_current()
             .map_err(|_| io::Error::other("Proxy::spawn must be called within a tokio runtime"))?;
         let listener = bind(&runtime, SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         target.read_faults::<super::ConnFault, super::ConnInfo>();
-        let mut handle = ProxyHandle {
+        let mut proxy = Self {
             addr,
             upstream,
             target: target.clone(),
@@ -219,7 +255,7 @@ impl Proxy {
             runtime,
             running: None,
         };
-        handle.start(listener);
+        proxy.start(listener);
         tracing::info!(
             target: "tower_chaos",
             chaos_target = %target.name(),
@@ -229,7 +265,7 @@ impl Proxy {
             %upstream,
             "chaos proxy started: connections through it get injected faults"
         );
-        Ok(handle)
+        Ok(proxy)
     }
 }
 
@@ -241,7 +277,7 @@ fn bind(runtime: &Handle, addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// The proxy could not listen on its port again
-/// ([`ProxyHandle::enable`]): another socket holds it.
+/// ([`Proxy::enable`]): another socket holds it.
 ///
 /// # Example
 ///
@@ -289,43 +325,7 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-/// Controls a running [`Proxy`]: its address, its target, its counts, and
-/// whether it is up.
-///
-/// Dropping the handle stops the proxy: the accept loop and every proxied
-/// connection are aborted (no task outlives it).
-///
-/// # Example
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use tower_chaos::Target;
-/// use tower_chaos::io::{ConnFault, ConnFaults, Proxy};
-///
-/// let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-/// let target = Target::builder("db").seed(1).build()?;
-/// let proxy = Proxy::spawn(upstream.local_addr()?, &target)?;
-/// proxy.set_faults(ConnFaults::new().with(ConnFault::refuse()))?; // = target.set_faults
-/// assert_eq!(proxy.target().name(), "db");
-/// assert!(target.report().unread_fault_sets.is_empty()); // the proxy reads them
-/// proxy.clear_faults(); // = target.clear_conn_faults()
-/// assert_eq!(proxy.upstream(), upstream.local_addr()?);
-/// proxy.shutdown().await;
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-#[must_use = "dropping the handle stops the proxy"]
-pub struct ProxyHandle {
-    addr: SocketAddr,
-    upstream: SocketAddr,
-    target: Target,
-    shared: Arc<Shared>,
-    runtime: Handle,
-    running: Option<Running>,
-}
-
-impl ProxyHandle {
+impl Proxy {
     /// The address clients connect to (the same while the proxy is disabled
     /// and once enabled again). See [`Proxy`] for an example.
     #[must_use]
@@ -333,14 +333,14 @@ impl ProxyHandle {
         self.addr
     }
 
-    /// The address the proxy forwards to. See [`ProxyHandle`] for an
+    /// The address the proxy forwards to. See [`Proxy`] for an
     /// example.
     #[must_use]
     pub const fn upstream(&self) -> SocketAddr {
         self.upstream
     }
 
-    /// The target whose faults the proxy applies. See [`ProxyHandle`] for
+    /// The target whose faults the proxy applies. See [`Proxy`] for
     /// an example.
     #[must_use]
     pub const fn target(&self) -> &Target {
@@ -353,14 +353,14 @@ impl ProxyHandle {
     /// # Errors
     ///
     /// As [`Target::set_faults`]; on error nothing changes. See
-    /// [`ProxyHandle`] for an example.
-    pub fn set_faults(&self, faults: ConnFaults) -> Result<(), ConfigError> {
+    /// [`Proxy`] for an example.
+    pub fn set_faults(&self, faults: ConnFaultSet) -> Result<(), ConfigError> {
         self.target.set_faults(faults)
     }
 
     /// Removes the target's connection faults
     /// ([`Target::clear_conn_faults`]): new connections get none, live ones
-    /// drop theirs. See [`ProxyHandle`] for an example.
+    /// drop theirs. See [`Proxy`] for an example.
     pub fn clear_faults(&self) {
         self.target.clear_conn_faults();
     }
@@ -498,7 +498,7 @@ impl ProxyHandle {
     }
 }
 
-impl Drop for ProxyHandle {
+impl Drop for Proxy {
     fn drop(&mut self) {
         if let Some(running) = self.running.take() {
             // Dropping the accept loop drops its `JoinSet`, which aborts

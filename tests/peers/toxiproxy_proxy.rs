@@ -5,10 +5,10 @@
 //! deadlines become bounds on the virtual clock.
 //!
 //! Knob mapping (toxiproxy → tower-chaos): `listen` → always `127.0.0.1:0`
-//! (read it with [`ProxyHandle::local_addr`]); `upstream` → the address
+//! (read it with [`Proxy::local_addr`]); `upstream` → the address
 //! given to [`Proxy::spawn`]; `enabled = false / true` →
-//! [`ProxyHandle::disable`] / [`ProxyHandle::enable`]; `Stop` → `disable`
-//! or [`ProxyHandle::shutdown`].
+//! [`Proxy::disable`] / [`Proxy::enable`]; `Stop` → `disable`
+//! or [`Proxy::shutdown`].
 #![cfg(feature = "io")]
 
 use std::io;
@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep};
-use tower_chaos::io::{ConnFault, ConnFaults, ConnInfo, Direction, Proxy, ProxyHandle};
+use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Proxy};
 use tower_chaos::{Latency, Target};
 
 fn target() -> Target {
@@ -50,7 +50,7 @@ async fn is_up(addr: SocketAddr) -> bool {
 
 /// Sends `parts` through a fresh proxy, closes, and returns what the
 /// upstream read (toxiproxy's `WithTCPProxy`).
-async fn through_proxy(parts: &[&[u8]]) -> io::Result<(Vec<u8>, ProxyHandle)> {
+async fn through_proxy(parts: &[&[u8]]) -> io::Result<(Vec<u8>, Proxy)> {
     let (addr, response) = read_all_server().await?;
     let proxy = Proxy::spawn(addr, &target())?;
     let mut conn = TcpStream::connect(proxy.local_addr()).await?;
@@ -242,7 +242,7 @@ async fn no_data_dropped() -> io::Result<()> {
     let proxy = Proxy::spawn(addr, &target)?;
     let mut conn = TcpStream::connect(proxy.local_addr()).await?;
     conn.set_nodelay(true)?;
-    let latency = ConnFaults::new().with(ConnFault::latency(
+    let latency = ConnFaultSet::new().with(ConnFault::latency(
         Direction::Upstream,
         Latency::fixed(Duration::from_secs(1)),
     ));

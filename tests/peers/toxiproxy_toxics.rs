@@ -20,8 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{
-    ChaosStream, ConnFault, ConnFaults, ConnInfo, Direction, DirectionFaults, FaultSwitch, Onset, Proxy,
-    ProxyHandle, StreamFaults,
+    ChaosStream, ConnFault, ConnFaultSet, ConnInfo, Direction, DirectionFaults, FaultSwitch, Onset, Proxy,
+    StreamFaults,
 };
 use tower_chaos::{Latency, Target};
 
@@ -39,7 +39,7 @@ fn assert_delta(what: &str, actual: Duration, expected: Duration, delta: Duratio
     );
 }
 
-fn target(faults: ConnFaults) -> Target {
+fn target(faults: ConnFaultSet) -> Target {
     let t = Target::builder("toxiproxy-port").seed(7).build().expect("target");
     t.set_faults(faults).expect("valid faults");
     t
@@ -88,7 +88,7 @@ async fn echo_line_server() -> io::Result<(SocketAddr, mpsc::UnboundedReceiver<V
 
 /// timeout_test.go `WithEstablishedProxy`: a proxy, a client and the
 /// server's side of the connection, after "foobar" went both ways.
-async fn established(faults: ConnFaults) -> io::Result<(Target, ProxyHandle, TcpStream, TcpStream)> {
+async fn established(faults: ConnFaultSet) -> io::Result<(Target, Proxy, TcpStream, TcpStream)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let target = target(faults);
     let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
@@ -116,7 +116,7 @@ async fn established(faults: ConnFaults) -> io::Result<(Target, ProxyHandle, Tcp
 /// echo `down` later (± 10 ms), the round trip is `up + down` (± 20 ms).
 async fn do_latency_test(up: Option<u64>, down: Option<u64>) -> io::Result<()> {
     let (addr, mut response) = echo_line_server().await?;
-    let mut faults = ConnFaults::new();
+    let mut faults = ConnFaultSet::new();
     if let Some(up) = up {
         faults = faults.with(latency(Direction::Upstream, up));
     }
@@ -197,11 +197,11 @@ async fn latency_toxic_close_race() -> io::Result<()> {
             });
         }
     });
-    let target = target(ConnFaults::new());
+    let target = target(ConnFaultSet::new());
     let proxy = Proxy::spawn(addr, &target)?;
     for _ in 0..1000 {
         target
-            .set_faults(ConnFaults::new().with(latency(Direction::Upstream, 10)))
+            .set_faults(ConnFaultSet::new().with(latency(Direction::Upstream, 10)))
             .expect("valid");
         let mut conn = connect(proxy.local_addr()).await?;
         conn.write_all(b"hello").await?;
@@ -226,7 +226,7 @@ async fn latency_toxic_close_race() -> io::Result<()> {
 async fn two_latency_toxics() -> io::Result<()> {
     let (addr, mut response) = echo_line_server().await?;
     let target = target(
-        ConnFaults::new()
+        ConnFaultSet::new()
             .with(latency(Direction::Upstream, 500))
             .with(latency(Direction::Upstream, 500)),
     );
@@ -265,7 +265,7 @@ async fn latency_toxic_bandwidth() -> io::Result<()> {
         };
         while s.write_all(&writer_payload).await.is_ok() {}
     });
-    let target = target(ConnFaults::new().with(latency(Direction::Both, 100)));
+    let target = target(ConnFaultSet::new().with(latency(Direction::Both, 100)));
     let proxy = Proxy::spawn(addr, &target)?;
     let mut client = TcpStream::connect(proxy.local_addr()).await?;
     sleep(ms(150)).await; // toxiproxy: "Wait for latency toxic"
@@ -298,9 +298,9 @@ async fn latency_toxic_bandwidth() -> io::Result<()> {
 /// removed latency holds are released at once (not at their old time).
 #[tokio::test(start_paused = true)]
 async fn removing_latency_releases_what_it_holds() -> io::Result<()> {
-    let (target, _proxy, mut client, mut server) = established(ConnFaults::new()).await?;
+    let (target, _proxy, mut client, mut server) = established(ConnFaultSet::new()).await?;
     target
-        .set_faults(ConnFaults::new().with(latency(Direction::Downstream, 10_000)))
+        .set_faults(ConnFaultSet::new().with(latency(Direction::Downstream, 10_000)))
         .expect("valid");
     sleep(ms(1)).await;
     server.write_all(b"held").await?;
@@ -324,7 +324,7 @@ async fn removing_latency_releases_what_it_holds() -> io::Result<()> {
 async fn bandwidth_toxic() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let rate_kb = 1000; // toxiproxy KB/s
-    let target = target(ConnFaults::new().with(ConnFault::bandwidth(Direction::Upstream, rate_kb * 1000)));
+    let target = target(ConnFaultSet::new().with(ConnFault::bandwidth(Direction::Upstream, rate_kb * 1000)));
     let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
     let (client, accepted) = tokio::join!(connect(proxy.local_addr()), listener.accept());
     let (mut client, (mut upstream, _)) = (client?, accepted?);
@@ -356,7 +356,7 @@ async fn bandwidth_toxic() -> io::Result<()> {
 async fn two_bandwidths_take_the_lowest() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let target = target(
-        ConnFaults::new()
+        ConnFaultSet::new()
             .with(ConnFault::bandwidth(Direction::Upstream, 100_000))
             .with(ConnFault::bandwidth(Direction::Upstream, 50_000)),
     );
@@ -625,7 +625,8 @@ async fn limit_data_toxic_limit_is_set_to_zero() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn limit_data_closes_the_whole_connection() -> io::Result<()> {
     let (_target, _proxy, mut client, mut server) =
-        established(ConnFaults::new().with(ConnFault::truncate_after(Direction::Downstream, 6 + 10))).await?;
+        established(ConnFaultSet::new().with(ConnFault::truncate_after(Direction::Downstream, 6 + 10)))
+            .await?;
     server.write_all(&[9; 50]).await?;
     let mut got = Vec::new();
     timeout(Duration::from_secs(1), client.read_to_end(&mut got)).await??;
@@ -647,10 +648,10 @@ async fn limit_data_closes_the_whole_connection() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn timeout_toxic_does_not_cause_hang() -> io::Result<()> {
     let timeout0 = ConnFault::timeout(Direction::Upstream, Onset::Immediately, Duration::ZERO);
-    let (target, _proxy, mut client, mut server) = established(ConnFaults::new()).await?;
+    let (target, _proxy, mut client, mut server) = established(ConnFaultSet::new()).await?;
     target
         .set_faults(
-            ConnFaults::new()
+            ConnFaultSet::new()
                 .with(latency(Direction::Upstream, 10))
                 .with(timeout0),
         )
@@ -660,7 +661,7 @@ async fn timeout_toxic_does_not_cause_hang() -> io::Result<()> {
         sleep(ms(200)).await;
     }
     target
-        .set_faults(ConnFaults::new().with(timeout0))
+        .set_faults(ConnFaultSet::new().with(timeout0))
         .expect("valid");
     assert!(
         timeout(ms(1000), server.read(&mut [0; 8])).await.is_err(),
@@ -675,9 +676,9 @@ async fn timeout_toxic_does_not_cause_hang() -> io::Result<()> {
 /// and the server read EOF within a second.
 #[tokio::test(start_paused = true)]
 async fn timeout_toxic_closes_connection_on_remove() -> io::Result<()> {
-    let (target, _proxy, mut client, mut server) = established(ConnFaults::new()).await?;
+    let (target, _proxy, mut client, mut server) = established(ConnFaultSet::new()).await?;
     target
-        .set_faults(ConnFaults::new().with(ConnFault::timeout(
+        .set_faults(ConnFaultSet::new().with(ConnFault::timeout(
             Direction::Upstream,
             Onset::Immediately,
             Duration::ZERO,
@@ -708,9 +709,9 @@ async fn timeout_toxic_closes_connection_on_remove() -> io::Result<()> {
 /// a blackhole is for (a path that comes back).
 #[tokio::test(start_paused = true)]
 async fn blackhole_removed_resumes() -> io::Result<()> {
-    let (target, _proxy, mut client, mut server) = established(ConnFaults::new()).await?;
+    let (target, _proxy, mut client, mut server) = established(ConnFaultSet::new()).await?;
     target
-        .set_faults(ConnFaults::new().with(ConnFault::blackhole(Direction::Upstream, Onset::Immediately)))
+        .set_faults(ConnFaultSet::new().with(ConnFault::blackhole(Direction::Upstream, Onset::Immediately)))
         .expect("valid");
     sleep(ms(1)).await;
     clear(&target);
@@ -732,7 +733,7 @@ const MSG: &[u8] = b"reset toxic payload\n";
 async fn reset_tcp_helper(fault: ConnFault) -> io::Result<Duration> {
     let start = Instant::now();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let target = target(ConnFaults::new().with(fault));
+    let target = target(ConnFaultSet::new().with(fault));
     let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
     tokio::spawn(async move {
         let Ok((s, _)) = listener.accept().await else {
@@ -797,7 +798,7 @@ async fn reset_toxic_with_timeout_downstream() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn slow_close_delays_the_close() -> io::Result<()> {
     let (_target, _proxy, mut client, mut server) =
-        established(ConnFaults::new().with(ConnFault::slow_close(Direction::Downstream, ms(500)))).await?;
+        established(ConnFaultSet::new().with(ConnFault::slow_close(Direction::Downstream, ms(500)))).await?;
     let start = Instant::now();
     server.write_all(b"bye").await?;
     drop(server);
@@ -830,8 +831,8 @@ async fn assert_echo_response(client: &mut TcpStream, server: &mut TcpStream) ->
 /// keeps working.
 #[tokio::test(start_paused = true)]
 async fn persistent_connections() -> io::Result<()> {
-    let (target, _proxy, mut client, mut server) = established(ConnFaults::new()).await?;
-    let noop = ConnFaults::new()
+    let (target, _proxy, mut client, mut server) = established(ConnFaultSet::new()).await?;
+    let noop = ConnFaultSet::new()
         .with(ConnFault::truncate_after(Direction::Upstream, u64::MAX))
         .with(ConnFault::truncate_after(Direction::Downstream, u64::MAX));
     target.set_faults(noop).expect("valid");
@@ -847,11 +848,11 @@ async fn persistent_connections() -> io::Result<()> {
 /// loop while 100 echoes go through one connection.
 #[tokio::test(start_paused = true)]
 async fn toxic_add_remove() -> io::Result<()> {
-    let (target, _proxy, mut client, mut server) = established(ConnFaults::new()).await?;
+    let (target, _proxy, mut client, mut server) = established(ConnFaultSet::new()).await?;
     let switcher = target.clone();
     let running = tokio::spawn(async move {
-        let up = ConnFaults::new().with(ConnFault::truncate_after(Direction::Upstream, u64::MAX));
-        let down = ConnFaults::new().with(ConnFault::truncate_after(Direction::Downstream, u64::MAX));
+        let up = ConnFaultSet::new().with(ConnFault::truncate_after(Direction::Upstream, u64::MAX));
+        let down = ConnFaultSet::new().with(ConnFault::truncate_after(Direction::Downstream, u64::MAX));
         for i in 0.. {
             switcher
                 .set_faults(if i % 2 == 0 { up.clone() } else { down.clone() })
@@ -874,7 +875,7 @@ async fn toxic_add_remove() -> io::Result<()> {
 /// still fails it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_latency() -> io::Result<()> {
-    let (_target, _proxy, mut client, mut server) = established(ConnFaults::new()).await?;
+    let (_target, _proxy, mut client, mut server) = established(ConnFaultSet::new()).await?;
     let start = std::time::Instant::now();
     for _ in 0..100 {
         assert_echo_response(&mut client, &mut server).await?;

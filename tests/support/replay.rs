@@ -33,8 +33,8 @@ pub fn provider(target: &Target) -> Svc {
         .map_response(|r| r.map(|_| ()));
     // A concrete error type: with `BoxError` here the boxed service's
     // `Send` check trips over a higher-ranked lifetime.
-    let connector =
-        ConnectFaultsLayer::new(target).layer(service_fn(|(): ()| async { Ok::<_, std::io::Error>(()) }));
+    let connector = ConnectFaultsLayer::for_target(target)
+        .layer(service_fn(|(): ()| async { Ok::<_, std::io::Error>(()) }));
     BoxCloneService::new(service_fn(move |req: Request<()>| {
         let (connector, server) = (connector.clone(), server.clone());
         async move {

@@ -176,7 +176,8 @@ fn closed(watch: &mut Option<Watch>, socket: &TcpStream, cx: &mut Context<'_>) -
 }
 
 /// Copies both ways between `client` and `up` (the upstream socket behind
-/// its faults) until both directions are over, one fails, or both peers
+/// its faults) until both directions are over (the downstream one alone
+/// when a fault closed `up`), one fails, or both peers
 /// have closed while a fault (stall, blackhole, timeout) holds an unfinished
 /// direction: then nothing the faults hold can reach anyone who still
 /// sends, and keeping the connection would only leak its sockets until the
@@ -193,7 +194,11 @@ pub(super) async fn relay(client: &mut TcpStream, up: &mut ChaosStream<TcpStream
         if let Poll::Ready(Err(e)) = to_client.poll_copy(cx, Pin::new(&mut *up), Pin::new(&mut *client)) {
             return Poll::Ready(Relayed::Failed(e));
         }
-        if to_up.done && to_client.done {
+        // A fault closed the upstream connection (a truncation closes it
+        // whole, as toxiproxy's limit_data does): once the client has what
+        // was delivered and its EOF, nothing can flow either way, so the
+        // client is closed too rather than kept until it leaves.
+        if to_client.done && (to_up.done || up.is_closed()) {
             return Poll::Ready(Relayed::Finished);
         }
         // A direction held by a fault: its copy waits on the faulty side
