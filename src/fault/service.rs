@@ -195,7 +195,7 @@ where
         let mut outcome = Outcome::default();
         match self
             .plan
-            .apply(&req, screened, &self.target.shared, &mut outcome, true)
+            .apply(&req, screened, &*self.target.shared, &mut outcome, true)
         {
             None => Err(req),
             Some(guard) => Ok(self.start(outcome, guard, req)),

@@ -311,7 +311,7 @@ impl<S: Clone> HttpChaos<S> {
         // head, no allocation.
         let mut guard = screened.rules.and_then(|rules| {
             self.plan
-                .apply(&request, rules, &self.target.shared, &mut outcome, true)
+                .apply(&request, rules, &*self.target.shared, &mut outcome, true)
         });
         if let Some(asked) = &asked {
             self.header_faults(asked, screened.n, &mut outcome, &mut guard);
