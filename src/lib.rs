@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod armed;
 mod cold_box;
 mod error;
 mod fault;
@@ -8,6 +9,7 @@ mod handle;
 #[cfg(feature = "io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "io")))]
 pub mod io;
+mod kind;
 mod latency;
 mod macros;
 pub mod prelude;
@@ -19,6 +21,7 @@ mod rule;
 pub mod scenario;
 mod screen;
 mod seed;
+mod switch;
 mod target;
 #[cfg(any(feature = "io", feature = "http"))]
 mod throttle;
@@ -27,8 +30,9 @@ mod trigger;
 pub use error::{ConfigError, InjectedError};
 pub use fault::{Chaos, ChaosLayer, ChaosLayerBuilder, Fault, FromInjected, MatchesError, ResponseFuture};
 pub use handle::FaultHandle;
+pub use kind::FaultKind;
 pub use latency::Latency;
-pub use report::{Event, ExpectedRule, FaultKind, NotFired, Report, UnreadFaultSet};
+pub use report::{Event, ExpectedRule, NotFired, Report, UnreadFaultSet};
 pub use rule::{FaultAction, FaultSet, MAX_RULES, Rule};
 pub use seed::SeedSource;
 pub use target::{Target, TargetBuilder};

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::report::{Event, ExpectedRule};
+use crate::report::{Counters, ExpectedRule};
 use crate::rng::{derive, nth};
 use crate::screen::Screen;
-use crate::target::{Switch, TargetShared};
+use crate::switch::Switch;
 use crate::trigger::{Cond, Draw, Salts};
 use crate::{ConfigError, FaultKind, Trigger};
 
@@ -407,6 +407,12 @@ pub(crate) mod sealed {
         /// Checks the fault's own parameters.
         fn validate(&self) -> Result<(), ConfigError>;
 
+        /// Whether the layers reading faults of this type see connections
+        /// rather than requests: their calls are counted as the report's
+        /// `connections` as well as `seen`. Each layer says so of its own
+        /// fault type, so the target below them names none.
+        const COUNTS_CONNECTIONS: bool = false;
+
         /// Whether the fault fails the request (or connection) it fires
         /// on outright: an error, a hang, an error response, a refused
         /// connect. Latency, throttles and partial body or stream faults
@@ -432,6 +438,24 @@ impl Applied {
     pub(crate) fn is_nothing(self) -> bool {
         self.delay == Some(Duration::ZERO)
     }
+}
+
+/// What a plan records into as it decides: the target it decides for.
+///
+/// A trait so that rules stand below targets (a target holds plans; a
+/// plan only counts, journals and reads the clock through it). The
+/// target's shared state is the one implementation, so every call is
+/// monomorphic and inlines as the concrete calls did.
+pub(crate) trait Ledger {
+    /// The target's name.
+    fn name(&self) -> &Arc<str>;
+    /// Time since the target was built, on tokio's clock.
+    fn elapsed(&self) -> Duration;
+    /// The target's counters.
+    fn counters(&self) -> &Counters;
+    /// Counts, journals and traces one applied fault (`first`: the first
+    /// for this request, which counts the request as faulted).
+    fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>);
 }
 
 /// A layer's way of combining the rules that fire for one request.
@@ -478,8 +502,8 @@ pub(crate) struct ActiveGuard {
 }
 
 impl ActiveGuard {
-    fn new(limits: Option<Arc<Limits>>, set: bool, target: &TargetShared) -> Self {
-        let active = Arc::clone(&target.counters.active);
+    fn new(limits: Option<Arc<Limits>>, set: bool, target: &impl Ledger) -> Self {
+        let active = Arc::clone(&target.counters().active);
         active.fetch_add(1, Ordering::AcqRel);
         Self {
             limits,
@@ -681,7 +705,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         req: &R,
         n: u64,
         switch: Switch,
-        target: &TargetShared,
+        target: &impl Ledger,
         resolve: &mut Z,
         fresh: bool,
     ) -> Option<ActiveGuard> {
@@ -719,7 +743,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         &self,
         req: &R,
         screened: Screened,
-        target: &TargetShared,
+        target: &impl Ledger,
         resolve: &mut Z,
         fresh: bool,
     ) -> Option<ActiveGuard> {
@@ -751,7 +775,7 @@ impl<A, R: ?Sized> Plan<A, R> {
                 continue;
             };
             let ctx = TakeCtx {
-                target: &target.name,
+                target: target.name(),
                 rule_name: rule.name.as_ref(),
             };
             let applied = resolve.take(&rule.action, req, derive(draw.call_bits, rule.rng_salt), &ctx);
@@ -779,7 +803,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         i: usize,
         rule: &CompiledRule<A, R>,
         first: bool,
-        target: &TargetShared,
+        target: &impl Ledger,
     ) -> Option<Acquired> {
         let mut got = Acquired {
             set: false,
@@ -791,7 +815,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         if first {
             if let Some(max) = limits.set_max {
                 if !try_acquire(&limits.set_active, max) {
-                    target.counters.overflow();
+                    target.counters().overflow();
                     return None;
                 }
                 got.set = true;
@@ -799,7 +823,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         }
         if let Some(max) = rule.max_active {
             if !try_acquire(&limits.rule_active[i], max) {
-                target.counters.overflow();
+                target.counters().overflow();
                 self.give_back_slots(i, &got);
                 return None;
             }
@@ -837,7 +861,7 @@ impl<A, R: ?Sized> Plan<A, R> {
     /// overflow) when the cap is full. A request already holding a guard
     /// holds the set's slot (taken by its first rule) and is admitted.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn admit(&self, guard: &mut Option<ActiveGuard>, target: &TargetShared) -> bool {
+    pub(crate) fn admit(&self, guard: &mut Option<ActiveGuard>, target: &impl Ledger) -> bool {
         if guard.is_some() {
             return true;
         }
@@ -845,7 +869,7 @@ impl<A, R: ?Sized> Plan<A, R> {
         if let Some(limits) = &self.limits {
             if let Some(max) = limits.set_max {
                 if !try_acquire(&limits.set_active, max) {
-                    target.counters.overflow();
+                    target.counters().overflow();
                     return false;
                 }
                 set = true;
@@ -871,35 +895,4 @@ impl<A, R: ?Sized> Plan<A, R> {
 struct Acquired {
     set: bool,
     rule: bool,
-}
-
-impl TargetShared {
-    /// Counts, journals and traces one applied fault (`first`: the first
-    /// for this request, which counts the request as faulted).
-    pub(crate) fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
-        // By kind first, then faulted: a report reads them the other way
-        // round, so it never sees a faulted request without its fault.
-        self.counters.injected(applied.kind);
-        if first {
-            self.counters.faulted();
-        }
-        tracing::debug!(
-            target: "tower_chaos",
-            chaos_target = %self.name,
-            kind = applied.kind.as_str(),
-            rule,
-            rule_name = rule_name.map(|n| &**n),
-            delay = ?applied.delay,
-            "fault injected"
-        );
-        if let Some(journal) = &self.journal {
-            journal.push(Event {
-                at: self.elapsed(),
-                kind: applied.kind,
-                rule,
-                rule_name: rule_name.cloned(),
-                delay: applied.delay,
-            });
-        }
-    }
 }

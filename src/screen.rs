@@ -14,7 +14,7 @@
 //! either way.
 
 use crate::rng::{mix64, unit};
-use crate::target::Switch;
+use crate::switch::Switch;
 use crate::trigger::{Cond, Lead};
 
 /// The leading rates of a fault set whose rules all have one.

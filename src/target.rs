@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::report::{Counters, Journal, UnreadFaultSet};
+use crate::report::{Counters, Event, Journal, UnreadFaultSet};
 use crate::rng::derive;
-use crate::rule::{Expectation, FaultAction, Plan};
+use crate::rule::sealed::Sealed;
+use crate::rule::{Applied, Expectation, FaultAction, Ledger, Plan};
 use crate::seed::{self, SeedSource};
+use crate::switch::Switch;
 use crate::{ConfigError, FaultSet, Report};
 
 /// A named place in the stack ("dynamodb", "payments-api", "postgres").
@@ -119,22 +121,13 @@ impl fmt::Debug for TargetShared {
     }
 }
 
-/// Whether a slot holds connection faults: what connectors, listeners,
-/// proxies and streams see are connections, not requests.
-fn is_connection_slot(id: TypeId) -> bool {
-    #[cfg(feature = "io")]
-    {
-        id == TypeId::of::<Slot<crate::io::ConnFault, crate::io::ConnInfo>>()
-    }
-    #[cfg(not(feature = "io"))]
-    {
-        let _ = id;
-        false
-    }
-}
-
 struct SlotEntry {
     type_id: TypeId,
+    /// Whether what reads the slot sees connections, not requests (its
+    /// calls are also the report's `connections`): the fault type says so
+    /// ([`Sealed::COUNTS_CONNECTIONS`]), so the target names no layer's
+    /// types.
+    connections: bool,
     slot: Arc<dyn Any + Send + Sync>,
     /// The same slot, for what is done without knowing its types.
     erased: Arc<dyn ErasedSlot>,
@@ -154,37 +147,58 @@ trait ErasedSlot: Send + Sync {
     fn clear(&self);
 }
 
-/// A target's switch as one call reads it (see [`TargetShared::switch`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Switch(u64);
-
-impl Switch {
-    /// Disabled. Not the bits of any scale a target accepts (those are
-    /// finite and non-negative; this is a NaN).
-    const OFF: u64 = u64::MAX;
-    const UNSCALED: u64 = 0x3ff0_0000_0000_0000;
-
+/// The engine's view of a target: plans count, journal and read the clock
+/// through it (see [`Ledger`]).
+impl Ledger for TargetShared {
     #[inline]
-    pub(crate) const fn is_on(self) -> bool {
-        self.0 != Self::OFF
+    fn name(&self) -> &Arc<str> {
+        &self.name
     }
 
-    /// The rate scale (meaningful when on).
     #[inline]
-    pub(crate) const fn scale(self) -> f64 {
-        f64::from_bits(self.0)
+    fn elapsed(&self) -> Duration {
+        Self::elapsed(self)
     }
 
-    /// On, with this rate scale.
-    #[cfg(test)]
-    pub(crate) const fn scaled(scale: f64) -> Self {
-        Self(scale.to_bits())
+    #[inline]
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 
-    /// Whether the rate scale is exactly 1 (an integer compare).
     #[inline]
-    pub(crate) const fn is_unscaled(self) -> bool {
-        self.0 == Self::UNSCALED
+    fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
+        Self::record(self, first, applied, rule, rule_name);
+    }
+}
+
+impl TargetShared {
+    /// Counts, journals and traces one applied fault (`first`: the first
+    /// for this request, which counts the request as faulted).
+    pub(crate) fn record(&self, first: bool, applied: Applied, rule: usize, rule_name: Option<&Arc<str>>) {
+        // By kind first, then faulted: a report reads them the other way
+        // round, so it never sees a faulted request without its fault.
+        self.counters.injected(applied.kind);
+        if first {
+            self.counters.faulted();
+        }
+        tracing::debug!(
+            target: "tower_chaos",
+            chaos_target = %self.name,
+            kind = applied.kind.as_str(),
+            rule,
+            rule_name = rule_name.map(|n| &**n),
+            delay = ?applied.delay,
+            "fault injected"
+        );
+        if let Some(journal) = &self.journal {
+            journal.push(Event {
+                at: self.elapsed(),
+                kind: applied.kind,
+                rule,
+                rule_name: rule_name.cloned(),
+                delay: applied.delay,
+            });
+        }
     }
 }
 
@@ -322,7 +336,7 @@ impl TargetShared {
     /// the one read every call makes.
     #[inline]
     pub(crate) fn switch(&self) -> Switch {
-        Switch(self.switch.load(Ordering::Relaxed))
+        Switch::from_bits(self.switch.load(Ordering::Relaxed))
     }
 
     /// Changes `enabled` or the rate scale, and the switch word with them.
@@ -332,7 +346,7 @@ impl TargetShared {
         let word = if self.enabled.load(Ordering::Relaxed) {
             self.scale_bits.load(Ordering::Relaxed)
         } else {
-            Switch::OFF
+            Switch::OFF.to_bits()
         };
         self.switch.store(word, Ordering::Relaxed);
     }
@@ -743,7 +757,7 @@ impl Target {
                     .load(Ordering::Relaxed)
                     .wrapping_add(e.calls.bypassed.load(Ordering::Relaxed));
                 seen = seen.wrapping_add(n);
-                if is_connection_slot(e.type_id) {
+                if e.connections {
                     connections = connections.wrapping_add(n);
                 }
             }
@@ -832,6 +846,7 @@ impl Target {
         });
         slots.push(SlotEntry {
             type_id: id,
+            connections: <A as Sealed>::COUNTS_CONNECTIONS,
             slot: Arc::clone(&slot) as Arc<dyn Any + Send + Sync>,
             erased: Arc::clone(&slot) as Arc<dyn ErasedSlot>,
             calls,
@@ -932,7 +947,7 @@ impl TargetBuilder {
                 switch: AtomicU64::new(if self.enabled {
                     1.0f64.to_bits()
                 } else {
-                    Switch::OFF
+                    Switch::OFF.to_bits()
                 }),
                 control: Mutex::new(()),
                 scale_bits: AtomicU64::new(1.0f64.to_bits()),

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::mem;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use tower_service::Service;
@@ -12,10 +10,10 @@ use tower_service::Service;
 use super::future::{Faulted, ResponseFuture, Start, Then};
 use super::outcome::{End, Outcome};
 use crate::Target;
+use crate::armed::Armed;
 use crate::fault::Fault;
 use crate::macros::inner_accessors;
 use crate::rule::{ActiveGuard, Plan, Screened};
-use crate::target::Slot;
 
 type FaultPlan<S, R> = Plan<Fault<R, <S as Service<R>>::Error>, R>;
 
@@ -32,10 +30,7 @@ where
     S: Service<R>,
 {
     inner: S,
-    target: Target,
-    slot: Arc<Slot<Fault<R, S::Error>, R>>,
-    plan: Arc<FaultPlan<S, R>>,
-    version: u64,
+    armed: Armed<Fault<R, S::Error>, R>,
 }
 
 impl<S, R> Chaos<S, R>
@@ -60,16 +55,9 @@ where
     /// # Ok(()) }
     /// ```
     pub fn new(inner: S, target: &Target) -> Self {
-        let slot = target.slot::<Fault<R, S::Error>, R>();
-        let (plan, version) = slot.current();
-        check_responses::<S, R>(&plan, target);
-        Self {
-            inner,
-            target: target.clone(),
-            slot,
-            plan,
-            version,
-        }
+        let armed = Armed::new(target);
+        check_responses::<S, R>(armed.plan(), target);
+        Self { inner, armed }
     }
 }
 
@@ -95,13 +83,7 @@ assert_eq!(svc.into_inner().oneshot(5).await?, 5);
 
     /// The target this service belongs to.
     pub const fn target(&self) -> &Target {
-        &self.target
-    }
-
-    /// Picks up a fault set swapped in since the last call.
-    #[cold]
-    fn refresh(&mut self) {
-        (self.plan, self.version) = self.slot.current();
+        self.armed.target()
     }
 }
 
@@ -112,10 +94,7 @@ where
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            target: self.target.clone(),
-            slot: Arc::clone(&self.slot),
-            plan: Arc::clone(&self.plan),
-            version: self.version,
+            armed: self.armed.clone(),
         }
     }
 }
@@ -127,7 +106,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Chaos")
             .field("inner", &self.inner)
-            .field("target", &self.target)
+            .field("target", self.armed.target())
             .finish_non_exhaustive()
     }
 }
@@ -174,17 +153,7 @@ where
     /// plan's screen; `None` when no fault can fire.
     #[inline]
     fn screen(&mut self) -> Option<Screened> {
-        let switch = self.target.shared.switch();
-        if !switch.is_on() {
-            self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        if self.slot.version() != self.version {
-            self.refresh();
-            check_responses::<S, R>(&self.plan, &self.target);
-        }
-        let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
-        self.plan.screen(n, switch)
+        self.armed.screen(check_responses::<S, R>)?.rules
     }
 
     /// The rest of it, out of line: evaluates the rules and starts the
@@ -193,10 +162,7 @@ where
     #[inline(never)]
     fn try_fault(&mut self, screened: Screened, req: R) -> Result<Pin<Box<Faulted<S, R>>>, R> {
         let mut outcome = Outcome::default();
-        match self
-            .plan
-            .apply(&req, screened, &self.target.shared, &mut outcome, true)
-        {
+        match self.armed.apply(&req, screened, &mut outcome) {
             None => Err(req),
             Some(guard) => Ok(self.start(outcome, guard, req)),
         }

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::mem;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
@@ -16,10 +15,10 @@ use super::future::{Answer, Applied, Faulted, ResponseFuture, Synth};
 use super::header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
 use super::marker::Injected;
 use super::view::HttpRequest;
+use crate::armed::Armed;
 use crate::macros::inner_accessors;
 use crate::rng::{derive, nth, unit};
-use crate::rule::{ActiveGuard, Applied as Recorded, Plan};
-use crate::target::Slot;
+use crate::rule::{ActiveGuard, Applied as Recorded};
 use crate::{Event, FaultKind, Target};
 
 /// The rule name of faults asked for through request headers.
@@ -53,10 +52,7 @@ const HEADER_DICE: u64 = 0x6865_6164_6572_7321;
 /// requests across all clones together, however many a server makes.
 pub struct HttpChaos<S> {
     inner: S,
-    target: Target,
-    slot: Arc<Slot<HttpFault, HttpRequest>>,
-    plan: Arc<Plan<HttpFault, HttpRequest>>,
-    version: u64,
+    armed: Armed<HttpFault, HttpRequest>,
     header_control: Option<Arc<HeaderControl>>,
 }
 
@@ -64,10 +60,7 @@ impl<S: Clone> Clone for HttpChaos<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            target: self.target.clone(),
-            slot: Arc::clone(&self.slot),
-            plan: Arc::clone(&self.plan),
-            version: self.version,
+            armed: self.armed.clone(),
             header_control: self.header_control.clone(),
         }
     }
@@ -77,7 +70,7 @@ impl<S: fmt::Debug> fmt::Debug for HttpChaos<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpChaos")
             .field("inner", &self.inner)
-            .field("target", &self.target)
+            .field("target", self.armed.target())
             .field("header_control", &self.header_control)
             .finish_non_exhaustive()
     }
@@ -113,14 +106,9 @@ impl<S> HttpChaos<S> {
         target: &Target,
         header_control: Option<Arc<HeaderControl>>,
     ) -> Self {
-        let slot = target.slot::<HttpFault, HttpRequest>();
-        let (plan, version) = slot.current();
         Self {
             inner,
-            target: target.clone(),
-            slot,
-            plan,
-            version,
+            armed: Armed::new(target),
             header_control,
         }
     }
@@ -135,7 +123,7 @@ impl<S> HttpChaos<S> {
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
     pub const fn target(&self) -> &Target {
-        &self.target
+        self.armed.target()
     }
 
     inner_accessors!(
@@ -150,12 +138,6 @@ assert_eq!(svc.into_inner(), 8);
 # Ok::<(), tower_chaos::ConfigError>(())
 ```"#
     );
-
-    /// Picks up a fault set swapped in since the last call.
-    #[cold]
-    fn refresh(&mut self) {
-        (self.plan, self.version) = self.slot.current();
-    }
 }
 
 impl<S> HttpChaos<S> {
@@ -167,7 +149,7 @@ impl<S> HttpChaos<S> {
     where
         S: Service<Request<ReqB>>,
     {
-        let shared = &*self.target.shared;
+        let shared = &*self.armed.target().shared;
         tracing::warn!(target: "tower_chaos", chaos_target = %shared.name, error = %err, "invalid fault-control header");
         shared.counters.rejected_header();
         let applied = Recorded {
@@ -197,18 +179,18 @@ impl<S> HttpChaos<S> {
         outcome: &mut Outcome,
         guard: &mut Option<ActiveGuard>,
     ) {
-        let shared = &*self.target.shared;
+        let shared = &*self.armed.target().shared;
         for _ in asked.ignored() {
             shared.counters.ignored_header();
         }
         if let Some(err) = asked.ignored().first() {
             tracing::debug!(target: "tower_chaos", chaos_target = %shared.name, error = %err, "fault-control header ignored");
         }
-        let call_bits = nth(self.slot.seed(), n);
+        let call_bits = nth(self.armed.seed(), n);
         let faults = asked.faults(|which, percent| {
             unit(derive(call_bits ^ HEADER_DICE, which)) * 100.0 < f64::from(percent)
         });
-        if faults.iter().all(Option::is_none) || !self.plan.admit(guard, shared) {
+        if faults.iter().all(Option::is_none) || !self.armed.admit(guard) {
             return;
         }
         for fault in faults.iter().flatten() {
@@ -265,16 +247,7 @@ impl<S> HttpChaos<S> {
     /// control is off).
     #[inline]
     fn screen(&mut self) -> Option<Screened> {
-        let switch = self.target.shared.switch();
-        if !switch.is_on() {
-            self.slot.calls.bypassed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        if self.slot.version() != self.version {
-            self.refresh();
-        }
-        let n = self.slot.calls.evaluated.fetch_add(1, Ordering::Relaxed);
-        let rules = self.plan.screen(n, switch);
+        let crate::armed::Call { n, rules } = self.armed.screen(|_, _| {})?;
         if rules.is_none() && self.header_control.is_none() {
             return None;
         }
@@ -309,10 +282,9 @@ impl<S: Clone> HttpChaos<S> {
         };
         // Triggers see the request through `&HttpRequest`: no copy of the
         // head, no allocation.
-        let mut guard = screened.rules.and_then(|rules| {
-            self.plan
-                .apply(&request, rules, &self.target.shared, &mut outcome, true)
-        });
+        let mut guard = screened
+            .rules
+            .and_then(|rules| self.armed.apply(&request, rules, &mut outcome));
         if let Some(asked) = &asked {
             self.header_faults(asked, screened.n, &mut outcome, &mut guard);
         }
@@ -336,7 +308,7 @@ impl<S: Clone> HttpChaos<S> {
     where
         S: Service<Request<ReqB>>,
     {
-        let marker = outcome.marker(&self.target.shared.name);
+        let marker = outcome.marker(&self.armed.target().shared.name);
         let delay = outcome.delay;
         let (body, synth) = match outcome.end {
             End::Call => (None, None),
@@ -355,7 +327,7 @@ impl<S: Clone> HttpChaos<S> {
         let applied = Applied {
             body,
             marker,
-            counters: BodyCounters::for_target(&self.target),
+            counters: BodyCounters::for_target(self.armed.target()),
             guard,
         };
         if delay.is_zero() {

@@ -745,6 +745,8 @@ impl From<ConnFault> for Rule<ConnFault, ConnInfo> {
 }
 
 impl Sealed for ConnFault {
+    const COUNTS_CONNECTIONS: bool = true;
+
     fn validate(&self) -> Result<(), ConfigError> {
         match self.act {
             Act::Dns | Act::Refuse | Act::Hang => Ok(()),

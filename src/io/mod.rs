@@ -151,6 +151,7 @@ mod connect;
 mod connector;
 mod counters;
 mod faults;
+mod handle;
 mod injected;
 mod listener;
 mod proxy;

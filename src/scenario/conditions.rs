@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::faults::Cx;
+use super::cx::Cx;
 use crate::{Capacity, Rule, Trigger};
 
 /// Trigger settings and limits of a described fault, as files hold them.

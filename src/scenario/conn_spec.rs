@@ -9,7 +9,8 @@ use std::num::{NonZeroU64, NonZeroUsize};
 use std::time::Duration;
 
 use super::conditions::Conditions;
-use super::faults::{Accumulator, Contribute, Cx};
+use super::cx::Cx;
+use super::faults::{Accumulator, Contribute};
 use super::parameters::{self, FaultName};
 use crate::io::{ConnFault, ConnInfo, Direction, Onset};
 use crate::rule::sealed::Sealed;

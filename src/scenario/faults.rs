@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use super::ScenarioError;
 use super::conditions::Conditions;
+use super::cx::Cx;
 use super::duration::Text;
-use super::timeline::within_limit;
+use super::limits::within_limit;
 use crate::{
     Capacity, ConfigError, Fault, FaultAction, FaultSet, InjectedError, Latency, Rule, Target, Trigger,
 };
@@ -744,35 +745,6 @@ pub(crate) fn config_reason(e: &ConfigError) -> String {
     match e {
         ConfigError::Invalid { field, reason, .. } => format!("{field}: {reason}"),
         other => other.to_string(),
-    }
-}
-
-/// Where a phase's rules are being built: the phase, its start on the
-/// target's clock, the rehearsal's speed and the phase's ramp.
-#[derive(Debug, Clone)]
-pub(crate) struct Cx {
-    pub(crate) phase: Arc<str>,
-    /// The phase's start, on the target's clock.
-    pub(crate) start: Duration,
-    pub(crate) speed: f64,
-    /// `(from, to, start, end)` on the target's clock.
-    pub(crate) ramp: Option<(f64, f64, Duration, Duration)>,
-}
-
-impl Cx {
-    /// A phase-relative scenario offset on the target's clock.
-    pub(crate) fn at(&self, offset: Duration) -> Duration {
-        self.start + offset.div_f64(self.speed)
-    }
-
-    /// Names the rule after the phase (unless named) and gates it with the
-    /// phase's ramp.
-    pub(crate) fn finish<A, R: ?Sized>(&self, rule: Rule<A, R>) -> Rule<A, R> {
-        let rule = rule.name_if_unnamed(&self.phase);
-        match self.ramp {
-            Some((from, to, start, end)) => rule.gate(Trigger::ramp(from, to, start, end)),
-            None => rule,
-        }
     }
 }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 
 use super::conditions::Conditions;
-use super::faults::{Accumulator, Contribute, Cx, header_keyed};
+use super::cx::Cx;
+use super::faults::{Accumulator, Contribute, header_keyed};
 use super::parameters::{self, FaultName};
 use crate::http::{BodyFault, GrpcCode, HttpFault, RequestMatcher, RetryAfter, SyntheticResponse};
 use crate::rule::sealed::Sealed;

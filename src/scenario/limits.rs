@@ -9,6 +9,9 @@
 
 use std::time::Duration;
 
+use super::duration::Text;
+use super::error::ScenarioError;
+
 /// The longest duration a scenario takes anywhere: a phase's offset
 /// (`at`), length (`for`) and end, the timeline (`duration`), flapping
 /// spells, request-fault windows, and in files every duration written
@@ -104,3 +107,15 @@ pub const MAX_FILE_SIZE: usize = 4 << 20;
 /// ```
 #[cfg(feature = "serde")]
 pub const MAX_FILE_NESTING: usize = 32;
+
+/// Refuses a duration beyond [`MAX_DURATION`].
+pub(crate) fn within_limit(field: &str, d: Duration) -> Result<(), ScenarioError> {
+    if d > MAX_DURATION {
+        return Err(ScenarioError::invalid(
+            field,
+            Text(d),
+            format!("must be at most {} (MAX_DURATION)", Text(MAX_DURATION)),
+        ));
+    }
+    Ok(())
+}

@@ -67,6 +67,7 @@
 mod conditions;
 #[cfg(all(feature = "io", any(feature = "serde", feature = "http")))]
 mod conn_spec;
+mod cx;
 mod duration;
 mod error;
 mod faults;

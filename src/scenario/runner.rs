@@ -13,8 +13,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
+use super::cx::Cx;
 use super::duration::Text;
-use super::faults::{Accumulator, AttrFn, Clearer, Cx};
+use super::faults::{Accumulator, AttrFn, Clearer};
 use super::limits::MAX_DURATION;
 use super::probe::{Probe, RunShared};
 use super::report::{self, Mark, RehearsalReport};

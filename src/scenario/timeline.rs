@@ -4,9 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cx::Cx;
 use super::duration::Text;
-use super::faults::Cx;
-use super::limits::{MAX_DURATION, MAX_PHASES, MAX_SPELLS, MAX_TIMELINE_CELLS};
+use super::limits::{MAX_DURATION, MAX_PHASES, MAX_SPELLS, MAX_TIMELINE_CELLS, within_limit};
 use super::{Faults, Phase, ScenarioError};
 
 /// A named timeline of [`Phase`]s over named targets: at offset T, for
@@ -604,18 +604,6 @@ impl ScenarioBuilder {
         }
         Ok(scenario)
     }
-}
-
-/// Refuses a duration beyond [`MAX_DURATION`].
-pub(crate) fn within_limit(field: &str, d: Duration) -> Result<(), ScenarioError> {
-    if d > MAX_DURATION {
-        return Err(ScenarioError::invalid(
-            field,
-            Text(d),
-            format!("must be at most {} (MAX_DURATION)", Text(MAX_DURATION)),
-        ));
-    }
-    Ok(())
 }
 
 /// Label of a segment for one target: the active phases joined with `+`

@@ -5,7 +5,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::gate::Gate;
-use super::state::Flow;
 use super::wake::Timer;
 use crate::Latency;
 use crate::io::faults::MAX_STACKED;
@@ -14,6 +13,15 @@ use crate::io::{DirectionFaults, Interrupt, MAX_FAULT_DURATION, Onset};
 use crate::rng::{SplitMix, derive, nth};
 
 const STACK_SALT: u64 = 0x5354_434b_0000_0004;
+
+/// Whether a lane's bytes move, are held (stall) or are discarded
+/// (blackhole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    Normal,
+    Stalled,
+    Blackholed,
+}
 
 #[derive(Debug)]
 pub(super) struct Lane {

@@ -15,8 +15,9 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use self::lane::Flow;
 use self::poll::{poll_flush_slow, poll_read_slow, poll_shutdown_slow, poll_write_slow};
-use self::state::{Conn, Core, Flow, Source};
+use self::state::{Conn, Core, Source};
 use self::tally::{Tally, Tap};
 use super::conn::ConnCtl;
 use super::faults::Dir;

@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use super::state::{Conn, Core, Flow};
+use super::lane::Flow;
+use super::state::{Conn, Core};
 use crate::FaultKind;
 use crate::io::Resettable;
 use crate::io::faults::Dir;

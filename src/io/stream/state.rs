@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use super::lane::Lane;
+use super::lane::{Flow, Lane};
 use super::tally::Tally;
 use super::wake::{Pair, Timer};
 use crate::FaultKind;
@@ -43,13 +43,6 @@ pub(super) enum Conn {
     Open,
     Reset,
     Closed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Flow {
-    Normal,
-    Stalled,
-    Blackholed,
 }
 
 #[derive(Debug)]
