@@ -291,15 +291,8 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    match core.conn {
-        Conn::Reset => return Poll::Ready(Err(core.reset_error())),
-        // Nothing is left to flush: what was written went out before the
-        // close (clients such as hyper flush after reading EOF).
-        Conn::Closed => return Poll::Ready(Ok(())),
-        Conn::Open => {}
-    }
-    if core.write.truncated {
-        return core.finish_truncation(inner.as_mut(), cx);
+    if let Some(done) = closed_or_truncated(inner.as_mut(), core, cx) {
+        return done;
     }
     if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
         core.park(cx.waker());
@@ -318,6 +311,23 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
     }
 }
 
+/// What a flush or a shutdown answers before touching the write lane: an
+/// error on a reset connection, done on a closed one (what was written
+/// went out before the close; clients such as hyper flush after reading
+/// EOF), or the rest of a truncation. `None`: the connection is open.
+fn closed_or_truncated<T: AsyncWrite>(
+    inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+) -> Option<Poll<io::Result<()>>> {
+    match core.conn {
+        Conn::Reset => Some(Poll::Ready(Err(core.reset_error()))),
+        Conn::Closed => Some(Poll::Ready(Ok(()))),
+        Conn::Open if core.write.truncated => Some(core.finish_truncation(inner, cx)),
+        Conn::Open => None,
+    }
+}
+
 pub(super) fn poll_shutdown_slow<T: AsyncWrite + Resettable>(
     inner: Pin<&mut Option<T>>,
     core: &mut Core,
@@ -333,13 +343,8 @@ fn poll_shutdown_body<T: AsyncWrite + Resettable>(
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    match core.conn {
-        Conn::Reset => return Poll::Ready(Err(core.reset_error())),
-        Conn::Closed => return Poll::Ready(Ok(())),
-        Conn::Open => {}
-    }
-    if core.write.truncated {
-        return core.finish_truncation(inner.as_mut(), cx);
+    if let Some(done) = closed_or_truncated(inner.as_mut(), core, cx) {
+        return done;
     }
     match core.write.flow {
         Flow::Normal => {}
