@@ -281,9 +281,7 @@ pub(super) fn poll_flush_slow<T: AsyncWrite + Resettable>(
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    prepared(inner, core, Dir::Write, cx, |inner, core, cx| {
-        poll_flush_body(inner, core, cx)
-    })
+    prepared(inner, core, Dir::Write, cx, poll_flush_body)
 }
 
 fn poll_flush_body<T: AsyncWrite + Resettable>(
@@ -333,9 +331,7 @@ pub(super) fn poll_shutdown_slow<T: AsyncWrite + Resettable>(
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    prepared(inner, core, Dir::Write, cx, |inner, core, cx| {
-        poll_shutdown_body(inner, core, cx)
-    })
+    prepared(inner, core, Dir::Write, cx, poll_shutdown_body)
 }
 
 fn poll_shutdown_body<T: AsyncWrite + Resettable>(
