@@ -14,7 +14,8 @@ use crate::io::faults::Dir;
 
 /// Runs a slow-path poll `body` after [`Core::prepare`] (switched faults
 /// taken, due events fired, the event timer armed), with the pair waker
-/// `prepare` returns, or the caller's.
+/// `prepare` returns, or the caller's; on `Pending`, notes the caller's
+/// waker ([`Core::note_pending`]) for events from the other direction.
 fn prepared<T: Resettable, O>(
     mut inner: Pin<&mut Option<T>>,
     core: &mut Core,
@@ -26,10 +27,14 @@ fn prepared<T: Resettable, O>(
         Ok(w) => w,
         Err(e) => return Poll::Ready(Err(e)),
     };
-    match &waker {
+    let res = match &waker {
         Some(w) => body(inner, core, &mut Context::from_waker(w)),
         None => body(inner, core, cx),
+    };
+    if res.is_pending() {
+        core.note_pending(dir, cx.waker());
     }
+    res
 }
 
 pub(super) fn poll_read_slow<T: AsyncRead + AsyncWrite + Resettable>(
