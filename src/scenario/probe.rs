@@ -19,6 +19,7 @@ use tower_service::Service;
 use super::Scenario;
 use super::histogram::Histogram;
 use super::timeline::Timeline;
+use crate::macros::inner_accessors;
 use crate::{BoxError, InjectedError};
 
 /// What a rehearsal shares with its probes: the timeline, and once the run
@@ -552,42 +553,19 @@ pub struct Probed<S, C = DefaultClassify> {
 }
 
 impl<S, C> Probed<S, C> {
-    /// The inner service.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use tower::Layer;
-    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
-    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
-    /// let svc = Rehearsal::new(&scenario).probe("db")?.layer().layer(7u8);
-    /// assert_eq!(*svc.get_ref(), 7);
-    /// assert_eq!(svc.into_inner(), 7);
-    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
-    /// ```
-    pub const fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use tower::Layer;
-    /// # use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
-    /// # let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
-    /// let mut svc = Rehearsal::new(&scenario).probe("db")?.layer().layer(7u8);
-    /// *svc.get_mut() += 1;
-    /// assert_eq!(svc.into_inner(), 8);
-    /// # Ok::<(), tower_chaos::scenario::ScenarioError>(())
-    /// ```
-    pub const fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service (see [`get_mut`](Self::get_mut)).
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_accessors!(
+        r#"```
+# use std::time::Duration;
+# use tower::Layer;
+# use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+# let scenario = Scenario::builder("s").phase(Phase::new("p", "db").lasting(Duration::from_secs(1))).build()?;
+let mut svc = Rehearsal::new(&scenario).probe("db")?.layer().layer(7u8);
+assert_eq!(*svc.get_ref(), 7);
+*svc.get_mut() += 1;
+assert_eq!(svc.into_inner(), 8);
+# Ok::<(), tower_chaos::scenario::ScenarioError>(())
+```"#
+    );
 }
 
 impl<S, C, R> Service<R> for Probed<S, C>

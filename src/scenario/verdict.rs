@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::duration::Short;
-use super::report::RehearsalReport;
+use super::report::{RehearsalReport, TargetSummary};
 
 /// A verdict that failed, with a message that says what was expected, what
 /// happened, and the seed that replays it.
@@ -82,6 +82,13 @@ impl RehearsalReport {
         self.target(target).map_or(0, |t| t.seed)
     }
 
+    /// The summary of `target`; an assertion about a target the report
+    /// does not have would judge nothing.
+    fn known_target(&self, target: &str) -> Result<&TargetSummary, VerdictError> {
+        self.target(target)
+            .ok_or_else(|| VerdictError::Vacuous(format!("no target `{target}` in the report")))
+    }
+
     /// The caller succeeded within `within` (real time) after the target's
     /// last phase ended. Give the scenario time after its last phase
     /// ([`ScenarioBuilder::duration`](super::ScenarioBuilder::duration),
@@ -98,9 +105,7 @@ impl RehearsalReport {
     /// # Ok(()) }
     /// ```
     pub fn assert_recovered_within(&self, target: &str, within: Duration) -> Result<(), VerdictError> {
-        let t = self
-            .target(target)
-            .ok_or_else(|| VerdictError::Vacuous(format!("no target `{target}` in the report")))?;
+        let t = self.known_target(target)?;
         match t.first_success_after_recovery {
             Some(d) if d <= within => Ok(()),
             first_success => Err(VerdictError::NotRecovered {
@@ -128,9 +133,7 @@ impl RehearsalReport {
     /// # Ok(()) }
     /// ```
     pub fn assert_calls_while_down_at_most(&self, target: &str, max: u64) -> Result<(), VerdictError> {
-        let t = self
-            .target(target)
-            .ok_or_else(|| VerdictError::Vacuous(format!("no target `{target}` in the report")))?;
+        let t = self.known_target(target)?;
         let actual = t.seen_while_down.ok_or_else(|| {
             VerdictError::Vacuous(format!("target `{target}` is never down in the scenario"))
         })?;
@@ -187,5 +190,32 @@ impl RehearsalReport {
                 seed: self.seed_of(&p.target),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    // Every assertion about a target refuses a name the report does not
+    // have, with the same message, rather than passing.
+    #[test]
+    fn target_assertions_on_an_unknown_target_are_vacuous() {
+        let report = RehearsalReport {
+            scenario: "s".to_owned(),
+            speed: 1.0,
+            duration: Duration::from_secs(1),
+            targets: Vec::new(),
+            phases: Vec::new(),
+        };
+        let vacuous = "nothing to judge: no target `nope` in the report";
+        let err = report
+            .assert_recovered_within("nope", Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(err.to_string(), vacuous);
+        let err = report.assert_calls_while_down_at_most("nope", 1).unwrap_err();
+        assert_eq!(err.to_string(), vacuous);
     }
 }

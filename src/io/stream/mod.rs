@@ -303,11 +303,7 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncRead for ChaosStream<T> {
                 return res;
             }
         }
-        let res = poll_read_slow(this.inner, this.core, cx, buf);
-        if res.is_pending() {
-            this.core.note_pending(Dir::Read, cx.waker());
-        }
-        res
+        poll_read_slow(this.inner, this.core, cx, buf)
     }
 }
 
@@ -326,11 +322,7 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
                 return res;
             }
         }
-        let res = poll_write_slow(this.inner, this.core, cx, buf);
-        if res.is_pending() {
-            this.core.note_pending(Dir::Write, cx.waker());
-        }
-        res
+        poll_write_slow(this.inner, this.core, cx, buf)
     }
 
     #[inline]
@@ -353,11 +345,7 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
         }
         // Faults see one buffer at a time, as the default method does.
         let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
-        let res = poll_write_slow(this.inner, this.core, cx, buf);
-        if res.is_pending() {
-            this.core.note_pending(Dir::Write, cx.waker());
-        }
-        res
+        poll_write_slow(this.inner, this.core, cx, buf)
     }
 
     #[inline]
@@ -377,11 +365,7 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
                 return res;
             }
         }
-        let res = poll_flush_slow(this.inner, this.core, cx);
-        if res.is_pending() {
-            this.core.note_pending(Dir::Write, cx.waker());
-        }
-        res
+        poll_flush_slow(this.inner, this.core, cx)
     }
 
     #[inline]
@@ -396,10 +380,6 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
                 return res;
             }
         }
-        let res = poll_shutdown_slow(this.inner, this.core, cx);
-        if res.is_pending() {
-            this.core.note_pending(Dir::Write, cx.waker());
-        }
-        res
+        poll_shutdown_slow(this.inner, this.core, cx)
     }
 }

@@ -15,7 +15,8 @@ use crate::io::faults::Dir;
 
 /// Runs a slow-path poll `body` after [`Core::prepare`] (switched faults
 /// taken, due events fired, the event timer armed), with the pair waker
-/// `prepare` returns, or the caller's.
+/// `prepare` returns, or the caller's; on `Pending`, notes the caller's
+/// waker ([`Core::note_pending`]) for events from the other direction.
 fn prepared<T: Resettable, O>(
     mut inner: Pin<&mut Option<T>>,
     core: &mut Core,
@@ -27,10 +28,14 @@ fn prepared<T: Resettable, O>(
         Ok(w) => w,
         Err(e) => return Poll::Ready(Err(e)),
     };
-    match &waker {
+    let res = match &waker {
         Some(w) => body(inner, core, &mut Context::from_waker(w)),
         None => body(inner, core, cx),
+    };
+    if res.is_pending() {
+        core.note_pending(dir, cx.waker());
     }
+    res
 }
 
 pub(super) fn poll_read_slow<T: AsyncRead + AsyncWrite + Resettable>(
@@ -282,9 +287,7 @@ pub(super) fn poll_flush_slow<T: AsyncWrite + Resettable>(
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    prepared(inner, core, Dir::Write, cx, |inner, core, cx| {
-        poll_flush_body(inner, core, cx)
-    })
+    prepared(inner, core, Dir::Write, cx, poll_flush_body)
 }
 
 fn poll_flush_body<T: AsyncWrite + Resettable>(
@@ -292,15 +295,8 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    match core.conn {
-        Conn::Reset => return Poll::Ready(Err(core.reset_error())),
-        // Nothing is left to flush: what was written went out before the
-        // close (clients such as hyper flush after reading EOF).
-        Conn::Closed => return Poll::Ready(Ok(())),
-        Conn::Open => {}
-    }
-    if core.write.truncated {
-        return core.finish_truncation(inner.as_mut(), cx);
+    if let Some(done) = closed_or_truncated(inner.as_mut(), core, cx) {
+        return done;
     }
     if core.write.flow == Flow::Stalled && core.write.queue.as_ref().is_some_and(|q| !q.is_empty()) {
         core.park(cx.waker());
@@ -319,14 +315,29 @@ fn poll_flush_body<T: AsyncWrite + Resettable>(
     }
 }
 
+/// What a flush or a shutdown answers before touching the write lane: an
+/// error on a reset connection, done on a closed one (what was written
+/// went out before the close; clients such as hyper flush after reading
+/// EOF), or the rest of a truncation. `None`: the connection is open.
+fn closed_or_truncated<T: AsyncWrite>(
+    inner: Pin<&mut Option<T>>,
+    core: &mut Core,
+    cx: &mut Context<'_>,
+) -> Option<Poll<io::Result<()>>> {
+    match core.conn {
+        Conn::Reset => Some(Poll::Ready(Err(core.reset_error()))),
+        Conn::Closed => Some(Poll::Ready(Ok(()))),
+        Conn::Open if core.write.truncated => Some(core.finish_truncation(inner, cx)),
+        Conn::Open => None,
+    }
+}
+
 pub(super) fn poll_shutdown_slow<T: AsyncWrite + Resettable>(
     inner: Pin<&mut Option<T>>,
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    prepared(inner, core, Dir::Write, cx, |inner, core, cx| {
-        poll_shutdown_body(inner, core, cx)
-    })
+    prepared(inner, core, Dir::Write, cx, poll_shutdown_body)
 }
 
 fn poll_shutdown_body<T: AsyncWrite + Resettable>(
@@ -334,13 +345,8 @@ fn poll_shutdown_body<T: AsyncWrite + Resettable>(
     core: &mut Core,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    match core.conn {
-        Conn::Reset => return Poll::Ready(Err(core.reset_error())),
-        Conn::Closed => return Poll::Ready(Ok(())),
-        Conn::Open => {}
-    }
-    if core.write.truncated {
-        return core.finish_truncation(inner.as_mut(), cx);
+    if let Some(done) = closed_or_truncated(inner.as_mut(), core, cx) {
+        return done;
     }
     match core.write.flow {
         Flow::Normal => {}

@@ -144,13 +144,19 @@ impl<'de> Deserialize<'de> for StatusFile {
             }
 
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusFile, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
-                }
+                unsigned(self, v)
             }
         }
         d.deserialize_u64(V)
+    }
+}
+
+/// A signed number handed to `visitor` as the unsigned number it is
+/// (some formats read every integer as `i64`), or refused as negative.
+fn unsigned<'de, V: Visitor<'de>, E: de::Error>(visitor: V, v: i64) -> Result<V::Value, E> {
+    match u64::try_from(v) {
+        Ok(u) => visitor.visit_u64(u),
+        Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &visitor)),
     }
 }
 
@@ -185,10 +191,7 @@ impl<'de> Deserialize<'de> for GrpcCodeFile {
             }
 
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<GrpcCodeFile, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
-                }
+                unsigned(self, v)
             }
         }
         d.deserialize_any(V)
@@ -348,4 +351,30 @@ fn response_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(HeaderName, 
         }
     }
     d.deserialize_map(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Formats that read every integer as signed (YAML, TOML) reach
+    // `visit_i64`: a non-negative one is the number, a negative one is
+    // refused naming the value.
+    #[test]
+    fn signed_statuses_and_codes_read_as_numbers_and_negatives_are_refused() {
+        let status: StatusFile = toml::Value::Integer(503).try_into().unwrap();
+        assert_eq!(status.0, StatusCode::SERVICE_UNAVAILABLE);
+        let code: GrpcCodeFile = toml::Value::Integer(14).try_into().unwrap();
+        assert_eq!(code.0, GrpcCode::Unavailable);
+        let err = serde_json::from_str::<StatusFile>("-1")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("integer `-1`"), "{err}");
+        let err = serde_json::from_str::<GrpcCodeFile>("-3")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("integer `-3`"), "{err}");
+    }
 }

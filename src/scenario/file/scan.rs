@@ -66,38 +66,19 @@ pub(super) fn nesting(text: &str, format: Format) -> Result<(), Refused> {
 /// The offset of the first bracket beyond the limit, every bracket
 /// counted (a closing one never below zero).
 fn raw_depth(bytes: &[u8]) -> Option<usize> {
-    let mut depth = 0usize;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_FILE_NESTING {
-                    return Some(i);
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    None
+    let mut depth = Depth::default();
+    bytes.iter().position(|&b| depth.exceeded_by(b))
 }
 
 /// The offset of the first bracket beyond the limit, outside strings and
 /// comments as `format` delimits them.
 fn lexical_depth(bytes: &[u8], format: Format) -> Option<usize> {
-    let mut depth = 0usize;
+    let mut depth = Depth::default();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         let prev = i.checked_sub(1).map(|j| bytes[j]);
         match b {
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_FILE_NESTING {
-                    return Some(i);
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
             b'#' if format != Format::Json && (format == Format::Toml || starts_token(prev)) => {
                 i = line_end(bytes, i);
                 continue;
@@ -106,11 +87,35 @@ fn lexical_depth(bytes: &[u8], format: Format) -> Option<usize> {
                 i = string_end(bytes, i, format);
                 continue;
             }
+            _ if depth.exceeded_by(b) => return Some(i),
             _ => {}
         }
         i += 1;
     }
     None
+}
+
+/// How deeply the brackets read so far nest (a closing one never below
+/// zero): the one count both scans keep.
+#[derive(Default)]
+struct Depth(usize);
+
+impl Depth {
+    /// Counts byte `b`; whether it is a bracket that opens beyond
+    /// [`MAX_FILE_NESTING`].
+    fn exceeded_by(&mut self, b: u8) -> bool {
+        match b {
+            b'[' | b'{' => {
+                self.0 += 1;
+                self.0 > MAX_FILE_NESTING
+            }
+            b']' | b'}' => {
+                self.0 = self.0.saturating_sub(1);
+                false
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Whether a YAML token (a comment, a quoted scalar) may start after
