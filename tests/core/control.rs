@@ -1,7 +1,7 @@
 //! The target handle at run time: switches, rate scale, swapping faults
 //! while requests are in flight, reports, journal and tracing.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! tower's own resilience middleware rides out injected faults, and the
 //! target's counters prove what happened.
 
-mod support;
+use crate::support;
 
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Same seed and call order, same faults: decided at `call`, not at poll.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,10 +1,10 @@
 //! Every request-level fault, under paused time.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
-use support::{Counted, call};
+use support::{Counted, call, poll_once};
 use tokio::time::{Instant, advance, timeout};
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, InjectedError, Latency, Trigger};
@@ -28,10 +28,10 @@ async fn latency_before_delays_the_inner_call() {
     let start = Instant::now();
     let mut fut = std::pin::pin!(svc.ready().await.unwrap().call(1));
     // Not called at `call` time, nor before the delay has passed.
-    assert!(futures_poll(&mut fut).is_none());
+    assert!(poll_once(&mut fut).is_none());
     assert_eq!(inner.calls(), 0);
     advance(Duration::from_micros(1_499)).await;
-    assert!(futures_poll(&mut fut).is_none());
+    assert!(poll_once(&mut fut).is_none());
     assert_eq!(inner.calls(), 0);
     assert_eq!(fut.await.unwrap(), 1);
     assert_eq!(inner.calls(), 1);
@@ -43,15 +43,6 @@ async fn latency_before_delays_the_inner_call() {
     assert_eq!(report.injected(FaultKind::Latency), 1);
 }
 
-/// Polls once without waiting; `None` if pending.
-fn futures_poll<F: std::future::Future + Unpin>(fut: &mut F) -> Option<F::Output> {
-    let waker = std::task::Waker::noop();
-    match std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(waker)) {
-        std::task::Poll::Ready(v) => Some(v),
-        std::task::Poll::Pending => None,
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn latency_after_calls_at_once_and_holds_the_response() {
     let inner = Counted::default();
@@ -59,7 +50,7 @@ async fn latency_after_calls_at_once_and_holds_the_response() {
     let mut svc = chaos.layer(inner.clone());
     let start = Instant::now();
     let mut fut = std::pin::pin!(svc.ready().await.unwrap().call(5));
-    assert!(futures_poll(&mut fut).is_none());
+    assert!(poll_once(&mut fut).is_none());
     assert_eq!(inner.calls(), 1, "inner already ran");
     assert_eq!(fut.await.unwrap(), 5);
     assert_eq!(start.elapsed(), 20 * MS);
@@ -232,7 +223,7 @@ async fn dropping_futures_frees_active_slots() {
         drop(held);
         // The slot is free again: the next request gets the fault.
         let mut next = std::pin::pin!(svc.ready().await.unwrap().call(3));
-        assert!(futures_poll(&mut next).is_none());
+        assert!(poll_once(&mut next).is_none());
         let report = chaos.target().report();
         assert_eq!(report.injected(fault.kind()), 2, "{fault:?}");
         assert_eq!((report.seen, report.faulted, report.passed), (3, 2, 1));
@@ -309,10 +300,10 @@ async fn delays_add_up_to_at_most_the_limit() {
     let start = Instant::now();
     let mut fut = std::pin::pin!(svc.ready().await.unwrap().call(5));
     advance(Latency::MAX_DELAY - MS).await;
-    assert!(futures_poll(&mut fut).is_none());
+    assert!(poll_once(&mut fut).is_none());
     assert_eq!(inner.calls(), 0);
     advance(MS).await;
-    assert!(futures_poll(&mut fut).is_none());
+    assert!(poll_once(&mut fut).is_none());
     assert_eq!(inner.calls(), 1, "called once the limit has passed");
     assert_eq!(fut.await.unwrap(), 5);
     let waited = start.elapsed();

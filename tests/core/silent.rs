@@ -2,7 +2,7 @@
 //! reported, typed handles install and clear each kind, and rules marked
 //! `expect_to_fire` fail a verification naming them when they never fired.
 
-mod support;
+use crate::support;
 
 use support::{Counted, call};
 use tower::Layer;

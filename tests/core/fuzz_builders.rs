@@ -10,7 +10,7 @@
 //! The suite runs 2,000 seeded cases. The long run:
 //!
 //! ```sh
-//! FUZZ_BUILDERS_CASES=100000 cargo test --release --test fuzz_builders -- --ignored
+//! FUZZ_BUILDERS_CASES=100000 cargo test --release --test core fuzz_builders:: -- --ignored
 //! ```
 //!
 //! `FUZZ_BUILDERS_SEED` changes the seed of either run (default 10);
@@ -608,7 +608,7 @@ fn builders_refuse_or_behave() {
 }
 
 #[test]
-#[ignore = "long run: FUZZ_BUILDERS_CASES=100000 cargo test --release --test fuzz_builders -- --ignored"]
+#[ignore = "long run: FUZZ_BUILDERS_CASES=100000 cargo test --release --test core fuzz_builders:: -- --ignored"]
 fn builders_refuse_or_behave_long() {
     run(100_000);
 }

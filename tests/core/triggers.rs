@@ -1,7 +1,7 @@
 //! Triggers driven through a real layer: shared state across clones, keyed
 //! stickiness under concurrency, windows on tokio's clock, caps and budgets.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -7,12 +7,12 @@
 //! Behind `#[ignore]` (it takes seconds, not milliseconds):
 //!
 //! ```sh
-//! cargo test --release --test soak -- --ignored --nocapture
+//! cargo test --release --test core soak:: -- --ignored --nocapture
 //! ```
 //!
 //! `SOAK_REQUESTS` changes the number of requests (default 1,000,000).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,7 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "soak: cargo test --release --test soak -- --ignored --nocapture"]
+#[ignore = "soak: cargo test --release --test core soak:: -- --ignored --nocapture"]
 async fn a_million_mixed_faults_are_counted_exactly() {
     let requests: u64 = std::env::var("SOAK_REQUESTS").map_or(1_000_000, |v| v.parse().unwrap());
     let chaos = layer();
