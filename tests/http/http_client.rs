@@ -1,7 +1,7 @@
 //! Client-side use: the layer around hyper-util's legacy client, with the
 //! user's own tower retry policy riding out 503s and 429s.
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,7 +1,7 @@
 //! Streaming body faults as reqwest and hyper-util's legacy client observe
 //! them, over HTTP/1 and HTTP/2, against an axum server on 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Dropping the connection, and the "lost reply" (the inner service ran,
 //! the client never hears back), as real clients report them.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

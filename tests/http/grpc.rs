@@ -2,7 +2,7 @@
 //! `tonic::Code`, on the server side (layer in tonic's `Server::builder`)
 //! and on the client side (layer around a `Channel`).
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 

@@ -3,14 +3,12 @@
 //! clones, replay by seed, active-fault caps held by faulted bodies, and
 //! the target's switches.
 
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,7 +17,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use support::{reqwest_h1, reqwest_h2, serve};
+use support::{poll_once, reqwest_h1, reqwest_h2, serve};
 use tower::{Layer, Service, ServiceExt};
 use tower_chaos::http::{
     BodyFault, HeaderControl, HttpChaosLayer, HttpFault, HttpRequest, HttpRule, Injected, RequestMatcher,
@@ -48,11 +46,6 @@ fn get_item(id: u32) -> Request<Body> {
     Request::get(format!("/items/{id}")).body(Body::empty()).unwrap()
 }
 
-/// Polls `future` once with a no-op waker.
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    std::pin::Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
-}
-
 #[tokio::test(start_paused = true)]
 async fn swapping_http_faults_through_the_target_leaves_requests_in_flight_alone() {
     let target = Target::builder("items-api").seed(5).journal(32).build().unwrap();
@@ -68,7 +61,7 @@ async fn swapping_http_faults_through_the_target_leaves_requests_in_flight_alone
         let mut clone = svc.clone();
         ServiceExt::<Request<Body>>::ready(&mut clone).await.unwrap();
         let mut future = Box::pin(clone.call(get_item(id)));
-        assert!(poll_once(&mut future).is_pending());
+        assert!(poll_once(&mut future).is_none());
         in_flight.push(future);
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0, "still waiting out the delay");
@@ -257,7 +250,7 @@ async fn a_stalled_body_holds_its_active_slot_until_dropped() {
     assert_eq!(first, "01");
     {
         let mut next = pin!(body.frame());
-        assert!(poll_once(&mut next).is_pending(), "stalled");
+        assert!(poll_once(&mut next).is_none(), "stalled");
     }
 
     // The slot is taken while the body stalls: the next request passes.

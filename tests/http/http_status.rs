@@ -2,7 +2,7 @@
 //! `Retry-After`, AWS JSON and S3 XML errors; the `Injected` marker;
 //! matching (only `PUT /items/*` fails); header-controlled faults.
 
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use support::{chaos, hyper_h2, quiet, reqwest_h1, reqwest_h2, serve};
+use support::{chaos, hyper_h2, poll_once, quiet, reqwest_h1, reqwest_h2, serve};
 use tower::ServiceExt;
 use tower_chaos::http::{
     BodyFault, HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, RetryAfter,
@@ -230,9 +230,9 @@ async fn delay_holds_the_inner_call() {
     let svc = tower::Layer::layer(&layer, app(quiet("inner"), hits.clone()));
     let request = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let mut future = std::pin::pin!(svc.oneshot(request));
-    assert!(futures_poll_once(future.as_mut()).await.is_none());
+    assert!(poll_once(&mut future.as_mut()).is_none());
     tokio::time::advance(Duration::from_millis(3999)).await;
-    assert!(futures_poll_once(future.as_mut()).await.is_none());
+    assert!(poll_once(&mut future.as_mut()).is_none());
     assert_eq!(
         hits.load(Ordering::SeqCst),
         0,
@@ -243,16 +243,6 @@ async fn delay_holds_the_inner_call() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(Injected::of(&response).unwrap().kind(), FaultKind::Latency);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
-}
-
-async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
-            std::task::Poll::Ready(v) => Some(v),
-            std::task::Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 #[tokio::test(start_paused = true)]
