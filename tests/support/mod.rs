@@ -6,6 +6,8 @@
 //! preset replay client (`replay`); the counting allocator (`alloc_counter`).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod alloc_counter;
+
 #[cfg(feature = "http")]
 pub mod grpc;
 #[cfg(feature = "http")]

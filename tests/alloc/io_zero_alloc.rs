@@ -1,5 +1,5 @@
 //! `ChaosStream` adds no allocation per read or write: a counting global
-//! allocator (this binary's own) compares the same 10 000 write/read rounds
+//! allocator (the `alloc` binary's own, see `main.rs`) compares the same 10 000 write/read rounds
 //! on a bare pipe and through the wrapper, with no fault and with faults
 //! armed that never fire.
 #![cfg(feature = "io")]
@@ -10,10 +10,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tower_chaos::io::{ChaosStream, DirectionFaults, Onset, StreamFaults};
 
-mod alloc_counter;
-
-#[global_allocator]
-static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
+use crate::support::alloc_counter;
 
 /// Allocations made while writing then reading 1 KiB, `rounds` times,
 /// polled by hand (no runtime, a no-op waker, never `Pending`).

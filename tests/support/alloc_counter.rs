@@ -1,10 +1,10 @@
-//! A counting global allocator for the zero-allocation tests. Each test
-//! binary registers it as its own `#[global_allocator]`:
+//! A counting global allocator for the zero-allocation tests. Only the
+//! `alloc` test binary (`tests/alloc/main.rs`) registers it as its
+//! `#[global_allocator]`; elsewhere it counts nothing:
 //!
 //! ```ignore
-//! mod alloc_counter;
 //! #[global_allocator]
-//! static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
+//! static GLOBAL: support::alloc_counter::Counting = support::alloc_counter::Counting;
 //! ```
 //!
 //! Only allocations made on the watching thread between [`start`] and

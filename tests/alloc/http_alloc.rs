@@ -12,10 +12,7 @@ use tower::{Layer, Service};
 use tower_chaos::http::{BodyFault, HttpChaosLayer, RequestMatcher, SyntheticResponse};
 use tower_chaos::{FaultKind, Trigger};
 
-mod alloc_counter;
-
-#[global_allocator]
-static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
+use crate::support::alloc_counter;
 
 use alloc_counter::during as allocations_during;
 

@@ -1,5 +1,5 @@
 //! The pass-through path allocates nothing: a counting global allocator
-//! (this binary's own) watches 10 000 calls through armed, disabled and
+//! (the `alloc` binary's own, see `main.rs`) watches 10 000 calls through armed, disabled and
 //! empty layers.
 
 use std::future::{Ready, ready};
@@ -8,10 +8,7 @@ use std::task::{Context, Poll};
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, Latency, Trigger};
 
-mod alloc_counter;
-
-#[global_allocator]
-static GLOBAL: alloc_counter::Counting = alloc_counter::Counting;
+use crate::support::alloc_counter;
 
 #[derive(Clone)]
 struct Echo;
