@@ -5,6 +5,7 @@
 //! field.
 #![cfg(all(feature = "serde", feature = "io"))]
 
+#[path = "support/io.rs"]
 mod io_support;
 mod scenario_support;
 

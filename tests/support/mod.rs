@@ -7,6 +7,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod alloc_counter;
+pub mod io;
 
 #[cfg(feature = "http")]
 pub mod grpc;

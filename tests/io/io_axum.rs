@@ -2,7 +2,7 @@
 //! and hyper-util clients see it. App and clients share one runtime.
 #![cfg(feature = "axum")]
 
-mod io_support;
+use crate::support::io as io_support;
 
 use std::io;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers for the connection-level tests: TCP pairs, an echo server and an
+//! axum app on loopback.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io;

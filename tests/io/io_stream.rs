@@ -2,7 +2,7 @@
 //! Timed tests run on tokio's paused clock: no real-time sleep anywhere.
 #![cfg(feature = "io")]
 
-mod io_support;
+use crate::support::io as io_support;
 
 use std::io::{self, IoSlice};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! the connect-time faults it allows, against an axum app on loopback.
 #![cfg(feature = "io")]
 
-mod io_support;
+use crate::support::io as io_support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! tokio's paused clock.
 #![cfg(feature = "io")]
 
-mod io_support;
+use crate::support::io as io_support;
 
 use std::io;
 use std::time::Duration;

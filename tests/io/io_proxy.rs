@@ -2,7 +2,7 @@
 //! Upstream, proxy and client share one runtime on tokio's paused clock.
 #![cfg(feature = "io")]
 
-mod io_support;
+use crate::support::io as io_support;
 
 use std::io;
 use std::time::Duration;
@@ -711,10 +711,16 @@ fn accept_backs_off_when_descriptors_run_out() {
         return descriptors_run_out_in_child();
     }
     let exe = std::env::current_exe().expect("test binary");
+    // The harness names a test by its module path without the crate's
+    // (`io_proxy::accept_...` in the `io` binary): the child runs this test
+    // alone, wherever the module sits.
+    let (_, module) = module_path!().split_once("::").unwrap_or(("", ""));
+    let name = format!("{module}::accept_backs_off_when_descriptors_run_out");
     let mut child = std::process::Command::new("sh")
         .arg("-c")
-        .arg("ulimit -n 64 && exec \"$0\" --exact accept_backs_off_when_descriptors_run_out --nocapture")
+        .arg("ulimit -n 64 && exec \"$0\" --exact \"$1\" --nocapture")
         .arg(exe)
+        .arg(name.trim_start_matches("::"))
         .env(FD_CHILD, "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -810,7 +816,7 @@ fn open_fds() -> usize {
 /// file descriptors it started with. Real clock; run it alone:
 ///
 /// ```text
-/// cargo test --release --features io --test io_proxy -- --ignored --nocapture soak
+/// cargo test --release --features io --test io -- --ignored --nocapture io_proxy::soak
 /// ```
 #[cfg(target_os = "linux")]
 #[ignore = "soak: about a second in release; run with --ignored"]

@@ -3,7 +3,7 @@
 //! loopback in the same runtime.
 #![cfg(feature = "hyper")]
 
-mod io_support;
+use crate::support::io as io_support;
 
 use std::error::Error as _;
 use std::io;
