@@ -8,6 +8,10 @@
 
 pub mod alloc_counter;
 pub mod io;
+#[cfg(all(feature = "scenario", feature = "http", feature = "io"))]
+pub mod replay;
+#[cfg(feature = "serde")]
+pub mod scenario;
 
 #[cfg(feature = "http")]
 pub mod grpc;

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! TOWER_CHAOS_FUZZ_CASES=100000 TOWER_CHAOS_FUZZ_SEED=7 \
-//!   cargo test --release --features http,io,serde --test fuzz_scenario_files -- --ignored --nocapture
+//!   cargo test --release --features http,io,serde --test scenario fuzz_scenario_files:: -- --ignored --nocapture
 //! ```
 //!
 //! An input that fails is printed (its format and text, escaped); keep it

@@ -4,11 +4,12 @@
 //! and one that caches a failed lookup recovers only when the cache entry
 //! expires.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::support::io::echo_server;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_chaos::io::{ConnectFaultsLayer, injected_fault};
@@ -17,26 +18,6 @@ use tower_chaos::{FaultKind, Target};
 
 const SEC: Duration = Duration::from_secs(1);
 const MIN: Duration = Duration::from_secs(60);
-
-/// A loopback echo server: answers each byte with the same byte.
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut conn, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut byte = [0u8; 1];
-                while conn.read_exact(&mut byte).await.is_ok() {
-                    if conn.write_all(&byte).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
 
 async fn connect<C>(connector: &mut C) -> Result<TcpStream, BoxError>
 where
@@ -91,7 +72,7 @@ fn an_unknown_connect_fault_names_the_field_and_the_choices() {
 }
 
 async fn rehearse(scenario: &Scenario) {
-    let addr = echo_server().await;
+    let addr = echo_server().await.unwrap();
     let db = Target::builder("db").seed(1).build().unwrap();
     let rehearsal = Rehearsal::new(scenario).target(&db);
     rehearsal.check().unwrap();

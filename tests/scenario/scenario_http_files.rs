@@ -6,8 +6,8 @@
 //! and field.
 #![cfg(all(feature = "serde", feature = "http"))]
 
-mod scenario_support;
-mod support;
+use crate::support;
+use crate::support::scenario as scenario_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

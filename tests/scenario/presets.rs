@@ -4,8 +4,7 @@
 //! and its phases keep the postmortem's times.
 #![cfg(all(feature = "scenario", feature = "http", feature = "io"))]
 
-#[path = "support/replay.rs"]
-mod replay;
+use crate::support::replay;
 
 use std::convert::Infallible;
 use std::time::Duration;

@@ -5,9 +5,8 @@
 //! field.
 #![cfg(all(feature = "serde", feature = "io"))]
 
-#[path = "support/io.rs"]
-mod io_support;
-mod scenario_support;
+use crate::support::io as io_support;
+use crate::support::scenario as scenario_support;
 
 use std::io::{self, ErrorKind};
 use std::time::Duration;

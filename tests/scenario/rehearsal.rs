@@ -7,7 +7,7 @@
 use tower_chaos::FaultKind;
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../examples/outage_rehearsal.rs"]
+#[path = "../../examples/outage_rehearsal.rs"]
 mod example;
 
 #[tokio::test(start_paused = true)]
