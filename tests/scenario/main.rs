@@ -15,6 +15,9 @@ mod guides;
 mod presets;
 #[cfg(all(feature = "http", feature = "io", feature = "serde"))]
 mod rehearsal;
+// `scenario` calls `Rehearsal::bind_http` (it did not build with
+// `--features scenario` alone as its own binary either).
+#[cfg(feature = "http")]
 mod scenario;
 #[cfg(all(feature = "io", feature = "serde"))]
 mod scenario_connection_files;
