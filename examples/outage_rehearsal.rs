@@ -17,7 +17,7 @@
 //! application keeps no idle connections to region 1, so every call
 //! resolves, as calls from a fleet of short-lived clients or over
 //! connections the provider recycles would; a pooled client rides out a
-//! DNS outage on the connections it holds (`tests/scenario_dns.rs`).
+//! DNS outage on the connections it holds (`tests/scenario/scenario_dns.rs`).
 //! Region 2 is healthy. Four workers call in a loop: three read (GET), one
 //! writes (PUT). The verdict: while region 1 is down, the users of the
 //! application (after retries and failover) see under 5 % errors, and the

@@ -61,7 +61,7 @@ pub const SEED_ENV: &str = "TOWER_CHAOS_SEED";
 
 // The guides in `docs/`, run as doctests, each under the features its
 // examples need (`docs/IO.md` is included by `io`). Blocks that are not
-// Rust are marked (`toml`, `sh`, `text`); `tests/guides.rs` checks the
+// Rust are marked (`toml`, `sh`, `text`); `tests/scenario/guides.rs` checks the
 // TOML ones.
 
 /// `docs/REHEARSE.md`'s examples, run as doctests.

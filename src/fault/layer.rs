@@ -90,7 +90,7 @@ use crate::{ConfigError, FaultHandle, FaultSet, Rule, Target, TargetBuilder};
 ///
 /// When no fault fires the layer does two or three relaxed atomic
 /// operations and the triggers' arithmetic: no allocation, no lock, no
-/// boxed future (see `tests/zero_alloc.rs` and `benches/overhead.rs`).
+/// boxed future (see `tests/alloc/zero_alloc.rs` and `benches/overhead.rs`).
 ///
 /// # Panics
 ///

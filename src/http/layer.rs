@@ -53,7 +53,7 @@ use crate::{ConfigError, FaultHandle, Target, TargetBuilder};
 /// for the fault set's version, one relaxed add for the call index, moves
 /// the request head out and back (`into_parts`/`from_parts`, no allocation)
 /// and evaluates the triggers: no allocation, no lock, no boxed future (see
-/// `tests/http_alloc.rs` and `docs/BENCHMARKS.md`).
+/// `tests/alloc/http_alloc.rs` and `docs/BENCHMARKS.md`).
 ///
 /// # Clone
 ///

@@ -13,8 +13,7 @@
 //! process on tokio's paused clock; the integration cases go through a real
 //! axum server and reqwest on 127.0.0.1.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -1,7 +1,17 @@
-//! Helpers shared by the integration tests: a counting echo service for the
+//! Helpers shared by the integration tests, one module for every test
+//! binary: a counting echo service and a one-shot poll for the
 //! request-level tests; loopback servers, clients and error formatting for
-//! the HTTP ones.
+//! the HTTP ones (`http`, `grpc`); TCP pairs, an echo server and an axum app
+//! for the connection ones (`io`); scenario-file loading (`scenario`); the
+//! preset replay client (`replay`); the counting allocator (`alloc_counter`).
 #![allow(dead_code, unreachable_pub)]
+
+pub mod alloc_counter;
+pub mod io;
+#[cfg(all(feature = "scenario", feature = "http", feature = "io"))]
+pub mod replay;
+#[cfg(feature = "serde")]
+pub mod scenario;
 
 #[cfg(feature = "http")]
 pub mod grpc;
@@ -11,10 +21,11 @@ mod http;
 #[allow(unused_imports)] // not every test binary uses every helper
 pub use http::*;
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use tower::{BoxError, Service, ServiceExt};
 
@@ -65,4 +76,13 @@ where
         }
     }
     failed
+}
+
+/// Polls `future` once with a no-op waker, without waiting: `None` if it is
+/// pending.
+pub fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    match Pin::new(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
 }

@@ -1,5 +1,5 @@
 //! A steady client replaying presets under paused time, shared by
-//! `tests/presets.rs` and `benches/scenario.rs`: the provider as a client
+//! `tests/scenario/presets.rs` and `benches/scenario.rs`: the provider as a client
 //! without idle connections sees it (a connection through the target's
 //! connect faults, then a request through its HTTP chaos layer), one call
 //! recorded by a probe, and the 14-hour AWS 2025-10 replay whose wall time

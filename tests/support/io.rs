@@ -1,0 +1,84 @@
+//! Helpers for the connection-level tests: TCP pairs, an echo server and an
+//! axum app on loopback.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A connected pair of TCP streams on loopback: `(client, server)`.
+pub async fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let client = client?;
+    let (server, _) = accepted?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    Ok((client, server))
+}
+
+/// Spawns an echo server on loopback (same runtime) and returns its address.
+pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            // Nagle would hold small segments for a real-time ACK, and a
+            // paused clock jumps ahead meanwhile.
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = vec![0; 16 * 1024];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Deterministic test bytes.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// Connects to `addr` with Nagle off (see `echo_server`).
+pub async fn connect(addr: std::net::SocketAddr) -> io::Result<TcpStream> {
+    let s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+/// A small axum app on loopback, served in this runtime: `/` says hello,
+/// `/big` answers 10 000 bytes with a content length. Serves through
+/// `listener` (plain or chaotic) until the runtime ends.
+pub async fn serve_app<L>(listener: L)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "hello" }))
+        .route("/big", axum::routing::get(|| async { pattern(BIG) }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+}
+
+/// Size of `/big`.
+pub const BIG: usize = 10_000;
+
+/// Binds a plain listener on loopback and serves the app on it.
+pub async fn app() -> io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    serve_app(listener).await;
+    Ok(addr)
+}
