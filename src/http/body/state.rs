@@ -65,15 +65,12 @@ impl FaultState {
 
     /// Polls a sleep until `deadline`, reusing the allocation.
     fn poll_sleep(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.sleep {
-            Some(sleep) => {
-                if sleep.deadline() != deadline {
-                    sleep.as_mut().reset(deadline);
-                }
-            }
-            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
         }
-        let sleep = self.sleep.as_mut().expect("set above");
         sleep.as_mut().poll(cx)
     }
 
