@@ -18,6 +18,5 @@ mod io_connector;
 mod io_listener;
 mod io_props;
 mod io_proxy;
-mod io_redis;
 mod io_reqwest;
 mod io_stream;

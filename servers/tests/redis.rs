@@ -1,11 +1,11 @@
 //! A real Redis behind the chaos proxy, driven by the `redis` crate.
 //!
-//! Needs `redis-server` on the PATH (Debian: `apt-get install -y
-//! redis-server`); the test starts its own server on a free port and fails,
-//! with that hint, when the binary is missing. It runs on real time (an
+//! Needs `redis-server` on the PATH (`bash scripts/test-all` installs it;
+//! Debian: `apt-get install -y redis-server`); the test starts its own
+//! server on a free port and fails, with that hint, when the binary is
+//! missing. It runs on real time (an
 //! external process does not follow tokio's paused clock) with small
 //! latencies and bounded waits, and takes well under a second.
-#![cfg(feature = "io")]
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
@@ -44,7 +44,7 @@ async fn start_redis() -> RedisServer {
         Ok(child) => child,
         Err(e) => panic!(
             "cannot start `redis-server` ({e}): this test needs it on the PATH; \
-             install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
+             run `bash scripts/test-all`, or install it with `apt-get install -y redis-server`"
         ),
     };
     let server = RedisServer {
