@@ -23,6 +23,7 @@ mod screen;
 mod seed;
 mod switch;
 mod target;
+pub mod telemetry;
 #[cfg(any(feature = "io", feature = "http"))]
 mod throttle;
 mod trigger;

@@ -428,6 +428,9 @@ pub(crate) mod sealed {
 pub(crate) struct Applied {
     pub(crate) kind: FaultKind,
     pub(crate) delay: Option<Duration>,
+    /// The status code of a synthesized response (HTTP status, gRPC
+    /// code), for the `error.type` of the injection's event.
+    pub(crate) code: Option<u16>,
 }
 
 impl Applied {

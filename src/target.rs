@@ -17,6 +17,7 @@ use crate::rule::sealed::Sealed;
 use crate::rule::{Applied, Expectation, FaultAction, Ledger, Plan};
 use crate::seed::{self, SeedSource};
 use crate::switch::Switch;
+use crate::telemetry::ErrorType;
 use crate::{ConfigError, FaultSet, Report};
 
 /// A named place in the stack ("dynamodb", "payments-api", "postgres").
@@ -181,13 +182,17 @@ impl TargetShared {
         if first {
             self.counters.faulted();
         }
-        tracing::debug!(
+        // Field names are a contract: see `crate::telemetry`.
+        tracing::event!(
             target: "tower_chaos",
-            chaos_target = %self.name,
-            kind = applied.kind.as_str(),
-            rule,
-            rule_name = rule_name.map(|n| &**n),
-            delay = ?applied.delay,
+            tracing::Level::DEBUG,
+            fault.kind = applied.kind.as_str(),
+            fault.target = %self.name,
+            fault.rule = rule_name.map(|n| &**n),
+            fault.rule_index = rule,
+            fault.seed = self.seed,
+            fault.delay_ns = applied.delay.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            error.type = ErrorType::of(applied.kind, applied.code).map(tracing::field::display),
             "fault injected"
         );
         if let Some(journal) = &self.journal {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use support::{Counted, call};
 use tower::Layer;
-use tower_chaos::{ChaosLayer, Fault, Trigger};
+use tower_chaos::{ChaosLayer, Fault, Trigger, telemetry};
 
 /// Captures what `tracing` writes.
 #[derive(Clone, Default)]
@@ -87,4 +87,137 @@ async fn a_fault_set_no_layer_reads_warns() {
     );
     assert!(warned[0].contains("chaos_target=silent"), "{text}");
     assert!(warned[0].contains("FaultSet<Fault<u64,"), "{text}");
+}
+
+/// Runs `f` under a `DEBUG` subscriber and gives the lines of its
+/// injection events.
+async fn injection_lines<F: std::future::Future<Output = ()>>(f: F) -> Vec<String> {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    f.await;
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    text.lines()
+        .filter(|l| l.contains(telemetry::INJECTED_MESSAGE) && l.contains(telemetry::TRACING_TARGET))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `name=value` as the fmt subscriber writes a field.
+fn field(name: &str, value: &str) -> String {
+    format!("{name}={value}")
+}
+
+#[tokio::test]
+async fn injections_carry_the_documented_field_names() {
+    let lines = injection_lines(async {
+        let chaos: ChaosLayer<u32> = ChaosLayer::builder("payments")
+            .seed(1234)
+            .fault(
+                Fault::injected_error()
+                    .when(Trigger::first(1))
+                    .named("first-fails"),
+            )
+            .fault(Fault::hang().when(Trigger::first(2)))
+            .build()
+            .unwrap();
+        let mut svc = chaos.layer(Counted::default());
+        let _ = call(&mut svc, 1).await; // the error (rule 0)
+        // The hang (rule 1): polled once, then dropped.
+        let mut hung = std::pin::pin!(call(&mut svc, 2));
+        assert!(support::poll_once(&mut hung).is_none());
+    })
+    .await;
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let error = &lines[0];
+    for f in [
+        field(telemetry::FAULT_KIND, "\"error\""),
+        field(telemetry::FAULT_TARGET, "payments"),
+        field(telemetry::FAULT_RULE, "\"first-fails\""),
+        field(telemetry::FAULT_RULE_INDEX, "0"),
+        field(telemetry::FAULT_SEED, "1234"),
+        field(telemetry::ERROR_TYPE, "injected_error"),
+    ] {
+        assert!(error.contains(&f), "{f} in {error}");
+    }
+    assert!(!error.contains(telemetry::FAULT_DELAY_NS), "{error}");
+    let hang = &lines[1];
+    for f in [
+        field(telemetry::FAULT_KIND, "\"hang\""),
+        field(telemetry::FAULT_RULE_INDEX, "1"),
+        field(telemetry::ERROR_TYPE, "timeout"),
+    ] {
+        assert!(hang.contains(&f), "{f} in {hang}");
+    }
+    // An unnamed rule has no `fault.rule`.
+    assert!(!hang.contains(&format!("{}=", telemetry::FAULT_RULE)), "{hang}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_carries_its_nanoseconds_and_no_error_type() {
+    let lines = injection_lines(async {
+        let chaos: ChaosLayer<u32> = ChaosLayer::builder("slow")
+            .seed(1)
+            .fault(Fault::latency(tower_chaos::Latency::fixed(
+                std::time::Duration::from_millis(250),
+            )))
+            .build()
+            .unwrap();
+        let mut svc = chaos.layer(Counted::default());
+        call(&mut svc, 1).await.unwrap();
+    })
+    .await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains(&field(telemetry::FAULT_DELAY_NS, "250000000")),
+        "{}",
+        lines[0]
+    );
+    assert!(!lines[0].contains(telemetry::ERROR_TYPE), "{}", lines[0]);
+}
+
+#[cfg(feature = "http")]
+#[tokio::test]
+async fn a_synthesized_status_reports_its_code_as_error_type() {
+    use tower::{Service, ServiceExt};
+    use tower_chaos::http::{HttpChaosLayer, HttpFault, SyntheticResponse};
+
+    let lines = injection_lines(async {
+        let layer = HttpChaosLayer::builder("s3")
+            .seed(5)
+            .fault(HttpFault::Respond(SyntheticResponse::service_unavailable()))
+            .fault(
+                HttpFault::Respond(SyntheticResponse::grpc_unavailable()).when(tower_chaos::Trigger::never()),
+            )
+            .build()
+            .unwrap();
+        let mut svc = layer.layer(tower::service_fn(|_req: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        }));
+        let response = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(http::Request::new(String::new()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    })
+    .await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains(&field(telemetry::FAULT_KIND, "\"status\"")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains(&field(telemetry::ERROR_TYPE, "503")),
+        "{}",
+        lines[0]
+    );
 }

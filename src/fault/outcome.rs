@@ -87,6 +87,7 @@ impl<R: 'static, E, T: 'static> Resolve<Fault<R, E>, R> for Outcome<E, T> {
         Applied {
             kind: fault.kind(),
             delay,
+            code: None,
         }
     }
 }

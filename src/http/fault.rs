@@ -369,7 +369,7 @@ impl Outcome {
 
     /// Applies `fault`; the caller checked [`Resolve::wants`].
     fn apply(&mut self, fault: &HttpFault, rng: u64, rule: Option<&Arc<str>>) -> Applied {
-        let mut delay = None;
+        let (mut delay, mut code) = (None, None);
         match fault {
             HttpFault::Latency(latency) => {
                 let d = latency.sample(&mut SplitMix::new(rng));
@@ -379,6 +379,7 @@ impl Outcome {
                     return Applied {
                         kind: fault.kind(),
                         delay: Some(d),
+                        code: None,
                     };
                 }
                 self.delay = self.delay.saturating_add(d);
@@ -387,7 +388,10 @@ impl Outcome {
                     self.rule = rule.cloned();
                 }
             }
-            HttpFault::Respond(r) => self.end = End::Respond(r.clone()),
+            HttpFault::Respond(r) => {
+                code = Some(r.grpc_code().map_or_else(|| r.status().as_u16(), |c| c as u16));
+                self.end = End::Respond(r.clone());
+            }
             HttpFault::DropConnection => self.end = End::Drop,
             HttpFault::ResponseBody(b) => self.end = End::Body(*b),
         }
@@ -398,6 +402,7 @@ impl Outcome {
         Applied {
             kind: fault.kind(),
             delay,
+            code,
         }
     }
 

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use tower_service::Service;
 
 use super::body::{BodyCounters, ChaosBody};
@@ -155,6 +155,7 @@ impl<S> HttpChaos<S> {
         let applied = Recorded {
             kind: FaultKind::Status,
             delay: None,
+            code: Some(StatusCode::BAD_REQUEST.as_u16()),
         };
         shared.record(true, applied, Event::HEADER_CONTROL, Some(&HEADER_RULE));
         Faulted::answer(Answer {

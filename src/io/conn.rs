@@ -884,6 +884,7 @@ impl Resolve<ConnFault, ConnInfo> for Decision {
         Applied {
             kind: fault.kind(),
             delay,
+            code: None,
         }
     }
 }
