@@ -66,16 +66,16 @@ fn table(test: &str) -> String {
     format!("chaos_{test}_{}", std::process::id())
 }
 
-/// A tokio-postgres client over a `ChaosStream` switched by `switch` and
-/// counting into `counters`; returns the connection task's handle too.
+/// A tokio-postgres client connected to `addr` (the server or a proxy in
+/// front of it) over a `ChaosStream` switched by `switch` and counting into
+/// `counters`; returns the connection task's handle too.
 async fn connect_chaos(
     config: &tokio_postgres::Config,
+    addr: SocketAddr,
     switch: &FaultSwitch,
     counters: &IoCounters,
 ) -> (Client, tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>) {
-    let tcp = TcpStream::connect(pg_addr(config))
-        .await
-        .expect("connect to PostgreSQL");
+    let tcp = TcpStream::connect(addr).await.expect("connect to PostgreSQL");
     tcp.set_nodelay(true).expect("nodelay");
     let stream = ChaosStream::with_switch(tcp, switch).with_counters(counters.clone());
     let (client, connection) = timeout(BOUND, config.connect_raw(stream, NoTls))
@@ -105,7 +105,7 @@ async fn tokio_postgres_over_a_chaos_stream_rides_latency_times_out_a_stall_and_
     let config = pg_config();
     let switch = FaultSwitch::default();
     let counters = IoCounters::new();
-    let (client, connection) = connect_chaos(&config, &switch, &counters).await;
+    let (client, connection) = connect_chaos(&config, pg_addr(&config), &switch, &counters).await;
     let t = table("tokio_postgres");
     client
         .batch_execute(&format!(
@@ -190,7 +190,7 @@ async fn tokio_postgres_over_a_chaos_stream_rides_latency_times_out_a_stall_and_
 
     // Switched off: a new connection works and the data is still there.
     switch.clear();
-    let (client, connection) = connect_chaos(&config, &switch, &counters).await;
+    let (client, connection) = connect_chaos(&config, pg_addr(&config), &switch, &counters).await;
     assert_eq!(column(&client, &sql).await, ["one", "two"]);
     client
         .batch_execute(&format!("DROP TABLE {t}"))
@@ -423,5 +423,94 @@ async fn sqlx_pool_through_the_proxy_rides_latency_survives_resets_refusals_and_
         report.dropped_upstream, stats.io.dropped_written,
         "{report}\n{stats:?}"
     );
+    proxy.shutdown().await;
+}
+
+/// Both ends counted: tokio-postgres over a `ChaosStream` (the client's
+/// count) connected through the `Proxy` (the proxy's and the report's).
+#[tokio::test]
+async fn tokio_postgres_through_the_proxy_counts_the_same_bytes_on_both_sides() {
+    let config = pg_config();
+    let target = Target::builder("postgres-counted")
+        .seed(3)
+        .build()
+        .expect("target");
+    let proxy = Proxy::spawn(pg_addr(&config), &target).expect("proxy");
+    let switch = FaultSwitch::default();
+    let client_side = IoCounters::new();
+    let (client, connection) = connect_chaos(&config, proxy.local_addr(), &switch, &client_side).await;
+
+    // Latency on the proxy's replies: the client sees every byte it sent.
+    target
+        .set_faults(
+            ConnFaultSet::new().with(ConnFault::latency(Direction::Downstream, Latency::fixed(LATENCY))),
+        )
+        .expect("valid");
+    assert_eq!(column(&client, "SELECT 'chaos'").await, ["chaos"]);
+    let rows = timeout(BOUND, client.query(BIG_QUERY, &[]))
+        .await
+        .expect("in time")
+        .expect("a long answer under latency");
+    assert_eq!(rows.len(), 1000);
+    // Between queries nothing is in flight: both ends agree to the byte.
+    let (client_bytes, stats, report) = (client_side.snapshot(), proxy.stats(), target.report());
+    assert!(client_bytes.bytes_read > 100_000, "{client_bytes:?}");
+    assert_eq!(client_bytes.bytes_written, stats.bytes_upstream(), "{stats:?}");
+    assert_eq!(client_bytes.bytes_read, stats.bytes_downstream(), "{stats:?}");
+    assert_eq!(
+        (report.bytes_upstream, report.bytes_downstream),
+        (stats.bytes_upstream(), stats.bytes_downstream()),
+        "{report}"
+    );
+
+    // A reset by the proxy mid-answer: the client gets a real RST, with no
+    // injected marker (that stays on the proxy's side of the wire), and
+    // reads no more than the proxy delivered.
+    target
+        .set_faults(ConnFaultSet::new().with(ConnFault::reset(
+            Direction::Downstream,
+            Onset::AfterBytes(RESET_AFTER),
+        )))
+        .expect("valid");
+    let err = timeout(BOUND, client.query(BIG_QUERY, &[]))
+        .await
+        .expect("fails in time, does not hang")
+        .expect_err("the reset reaches the query");
+    assert!(
+        err.is_closed(),
+        "the application sees a closed connection: {err:?}"
+    );
+    let conn_err = timeout(BOUND, connection)
+        .await
+        .expect("the connection task ends")
+        .expect("no panic")
+        .expect_err("the connection task fails");
+    let io = std::error::Error::source(&conn_err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("an io::Error inside");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+    assert_eq!(
+        injected_fault(&conn_err),
+        None,
+        "a real reset, not the client's own fault"
+    );
+    let (client_bytes, stats, report) = (client_side.snapshot(), proxy.stats(), target.report());
+    assert!(
+        client_bytes.bytes_read <= stats.bytes_downstream(),
+        "{client_bytes:?} {stats:?}"
+    );
+    assert_eq!(client_bytes.faults_total(), 0, "no fault on the client's stream");
+    assert_eq!(stats.accepted, 1);
+    assert_eq!((report.connections, report.faulted), (1, 1), "{report}");
+    assert_eq!(
+        (
+            report.injected(FaultKind::StreamLatency),
+            report.injected(FaultKind::Reset)
+        ),
+        (1, 1),
+        "{report}"
+    );
+    assert_eq!(stats.io.fault(FaultKind::Reset), 1);
+    assert!(stats.io.fault(FaultKind::StreamLatency) >= 2, "{stats:?}");
     proxy.shutdown().await;
 }
