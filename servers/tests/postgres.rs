@@ -78,11 +78,15 @@ async fn connect_chaos(
     let tcp = TcpStream::connect(addr).await.expect("connect to PostgreSQL");
     tcp.set_nodelay(true).expect("nodelay");
     let stream = ChaosStream::with_switch(tcp, switch).with_counters(counters.clone());
-    let (client, connection) = timeout(BOUND, config.connect_raw(stream, NoTls))
+    // The lines docs/IO.md shows (see the last test).
+    let startup = async {
+        let (client, connection) = config.connect_raw(stream, NoTls).await?;
+        Ok::<_, tokio_postgres::Error>((client, tokio::spawn(connection)))
+    };
+    timeout(BOUND, startup)
         .await
         .expect("startup in time")
-        .expect("startup");
-    (client, tokio::spawn(connection))
+        .expect("startup")
 }
 
 /// The values of the first column of a simple query's rows.
@@ -98,6 +102,34 @@ async fn column(client: &Client, sql: &str) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// Runs [`BIG_QUERY`] on a connection a reset cuts mid-answer: the query
+/// fails as closed, and the connection task with `ConnectionReset`, whose
+/// error is returned.
+async fn big_query_is_reset(
+    client: &Client,
+    connection: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+) -> tokio_postgres::Error {
+    let err = timeout(BOUND, client.query(BIG_QUERY, &[]))
+        .await
+        .expect("fails in time, does not hang")
+        .expect_err("the reset reaches the query");
+    assert!(
+        err.is_closed(),
+        "the application sees a closed connection: {err:?}"
+    );
+    assert!(client.is_closed());
+    let conn_err = timeout(BOUND, connection)
+        .await
+        .expect("the connection task ends")
+        .expect("no panic")
+        .expect_err("the connection task fails");
+    let io = std::error::Error::source(&conn_err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("an io::Error inside");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+    conn_err
 }
 
 #[tokio::test]
@@ -161,25 +193,8 @@ async fn tokio_postgres_over_a_chaos_stream_rides_latency_times_out_a_stall_and_
             .build()
             .expect("valid"),
     );
-    let err = timeout(BOUND, client.query(BIG_QUERY, &[]))
-        .await
-        .expect("fails in time, does not hang")
-        .expect_err("the reset reaches the query");
-    assert!(
-        err.is_closed(),
-        "the application sees a closed connection: {err:?}"
-    );
-    assert!(client.is_closed());
-    let conn_err = timeout(BOUND, connection)
-        .await
-        .expect("the connection task ends")
-        .expect("no panic")
-        .expect_err("the connection task fails");
+    let conn_err = big_query_is_reset(&client, connection).await;
     assert_eq!(injected_fault(&conn_err), Some(FaultKind::Reset), "{conn_err:?}");
-    let io = std::error::Error::source(&conn_err)
-        .and_then(|s| s.downcast_ref::<std::io::Error>())
-        .expect("an io::Error inside");
-    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
     let after = counters.snapshot();
     assert_eq!(
         after.bytes_read - before.bytes_read,
@@ -229,6 +244,15 @@ async fn until_idle(pool: &PgPool, idle: usize) {
     );
 }
 
+/// `query` gives up at the pool's acquire timeout, well within [`BOUND`].
+async fn assert_pool_timed_out<T: std::fmt::Debug>(query: impl Future<Output = Result<T, sqlx::Error>>) {
+    let res = timeout(BOUND, query).await.expect("gives up in time");
+    assert!(
+        matches!(res, Err(sqlx::Error::PoolTimedOut)),
+        "the pool timed out: {res:?}"
+    );
+}
+
 /// What sqlx reports for a reset connection.
 fn is_reset(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
@@ -239,17 +263,23 @@ async fn sqlx_pool_through_the_proxy_rides_latency_survives_resets_refusals_and_
     let config = pg_config();
     let target = Target::builder("postgres").seed(7).build().expect("target");
     let mut proxy = Proxy::spawn(pg_addr(&config), &target).expect("proxy");
-    // The user's URL, pointed at the proxy.
-    let options = PgConnectOptions::from_str(&require(POSTGRES))
-        .expect("a PostgreSQL URL")
-        .host("127.0.0.1")
-        .port(proxy.local_addr().port());
-    // One connection, so that every count below is exact.
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+    let url = require(POSTGRES);
+    // The lines docs/IO.md shows (see the last test): the user's URL,
+    // pointed at the proxy; one connection, so that every count is exact.
+    let connect = async {
+        let options = PgConnectOptions::from_str(&url)?
+            .host("127.0.0.1")
+            .port(proxy.local_addr().port());
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok::<_, sqlx::Error>(pool)
+    };
+    let pool = timeout(BOUND, connect)
         .await
+        .expect("connect in time")
         .expect("connect through the proxy");
     let t = table("sqlx");
     sqlx::raw_sql(&format!(
@@ -321,14 +351,7 @@ async fn sqlx_pool_through_the_proxy_rides_latency_survives_resets_refusals_and_
     // retries (backing off) until its acquire timeout; back up, the pool
     // reconnects by itself.
     proxy.disable().await;
-    let err = timeout(BOUND, select())
-        .await
-        .expect("gives up in time")
-        .expect_err("down");
-    assert!(
-        matches!(err, sqlx::Error::PoolTimedOut),
-        "the pool timed out: {err:?}"
-    );
+    assert_pool_timed_out(select()).await;
     proxy.enable().expect("up again on the same port");
     assert_eq!(select().await.expect("reconnected"), ["one", "two"]);
     assert_eq!(proxy.stats().accepted, 4);
@@ -348,14 +371,7 @@ async fn sqlx_pool_through_the_proxy_rides_latency_survives_resets_refusals_and_
     // Given back, the connection is pinged by the pool, and the ping
     // stalls too: the next acquire gives up at the pool's acquire timeout.
     drop(conn);
-    let err = timeout(BOUND, select())
-        .await
-        .expect("gives up in time")
-        .expect_err("stalled");
-    assert!(
-        matches!(err, sqlx::Error::PoolTimedOut),
-        "the pool timed out: {err:?}"
-    );
+    assert_pool_timed_out(select()).await;
     assert_eq!(proxy.stats().io.fault(FaultKind::Stall), 1);
     // Cleared: the held replies flow, and the same connection serves again.
     target.clear_faults::<ConnFault, ConnInfo>();
@@ -472,23 +488,7 @@ async fn tokio_postgres_through_the_proxy_counts_the_same_bytes_on_both_sides() 
             Onset::AfterBytes(RESET_AFTER),
         )))
         .expect("valid");
-    let err = timeout(BOUND, client.query(BIG_QUERY, &[]))
-        .await
-        .expect("fails in time, does not hang")
-        .expect_err("the reset reaches the query");
-    assert!(
-        err.is_closed(),
-        "the application sees a closed connection: {err:?}"
-    );
-    let conn_err = timeout(BOUND, connection)
-        .await
-        .expect("the connection task ends")
-        .expect("no panic")
-        .expect_err("the connection task fails");
-    let io = std::error::Error::source(&conn_err)
-        .and_then(|s| s.downcast_ref::<std::io::Error>())
-        .expect("an io::Error inside");
-    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+    let conn_err = big_query_is_reset(&client, connection).await;
     assert_eq!(
         injected_fault(&conn_err),
         None,
@@ -513,4 +513,31 @@ async fn tokio_postgres_through_the_proxy_counts_the_same_bytes_on_both_sides() 
     assert_eq!(stats.io.fault(FaultKind::Reset), 1);
     assert!(stats.io.fault(FaultKind::StreamLatency) >= 2, "{stats:?}");
     proxy.shutdown().await;
+}
+
+/// The PostgreSQL lines of `docs/IO.md` that its doctest cannot compile
+/// (the crate's doctests have neither driver) are statements of this file,
+/// compiled and run above: each `// let ...;` line of the guide's
+/// PostgreSQL example is found here, whitespace aside.
+#[test]
+fn the_io_guide_shows_the_lines_this_suite_runs() {
+    let guide = include_str!("../../docs/IO.md");
+    let section = guide
+        .split("\n## ")
+        .find(|s| s.starts_with("PostgreSQL\n"))
+        .expect("docs/IO.md has a `## PostgreSQL` section");
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    let this_file = squeeze(include_str!("postgres.rs"));
+    let shown: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("// let "))
+        .collect();
+    assert!(shown.len() >= 3, "the tokio-postgres and sqlx lines: {shown:?}");
+    for line in shown {
+        let statement = line.split_inclusive(';').next().unwrap_or(line);
+        assert!(
+            this_file.contains(&squeeze(&format!("let {statement}"))),
+            "docs/IO.md shows `let {statement}`, which servers/tests/postgres.rs does not run"
+        );
+    }
 }
