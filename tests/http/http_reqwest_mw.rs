@@ -42,8 +42,10 @@ impl Hits {
     }
 }
 
-/// An axum app on loopback: `/` says hello, `/slow` answers after 5 s.
-async fn server(hits: &Hits) -> String {
+/// An axum app on loopback: `/` says hello, `/slow` answers after 5 s;
+/// its hits, and its base URL.
+async fn server() -> (Hits, String) {
+    let hits = Hits::default();
     let (fast, slow) = (hits.clone(), hits.clone());
     let router = Router::new()
         .route(
@@ -61,7 +63,7 @@ async fn server(hits: &Hits) -> String {
                 "late"
             }),
         );
-    format!("http://{}", serve(router).await)
+    (hits, format!("http://{}", serve(router).await))
 }
 
 /// A target named `api` (seed 1) with `faults`.
@@ -97,6 +99,23 @@ fn client(target: &Target) -> ClientWithMiddleware {
         .build()
 }
 
+/// `GET url` with a request timeout of `timeout`, which fails: the error,
+/// and how long after the call it came.
+async fn fails_within(
+    client: &ClientWithMiddleware,
+    url: String,
+    timeout: Duration,
+) -> (reqwest_middleware::Error, Duration) {
+    let start = Instant::now();
+    let err = client.get(url).timeout(timeout).send().await.unwrap_err();
+    (err, start.elapsed())
+}
+
+/// The kind of the `Injected` marker `response` carries, if any.
+fn marked(response: &reqwest::Response) -> Option<FaultKind> {
+    response.extensions().get::<Injected>().map(Injected::kind)
+}
+
 /// The injected error in `err` (a `reqwest_middleware::Error`).
 fn injected(err: &reqwest_middleware::Error) -> ClientFaultErrorKind {
     ClientFaultError::find(err)
@@ -106,8 +125,7 @@ fn injected(err: &reqwest_middleware::Error) -> ClientFaultErrorKind {
 
 #[tokio::test(start_paused = true)]
 async fn retried_503s_then_the_real_answer() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let target =
         target(HttpFaultSet::new().with(SyntheticResponse::service_unavailable().when(Trigger::first(3))));
     let client = retrying_client(&target, 5);
@@ -115,7 +133,7 @@ async fn retried_503s_then_the_real_answer() -> Result<(), BoxError> {
     let start = Instant::now();
     let response = client.get(format!("{base}/")).send().await?;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.extensions().get::<Injected>(), None, "the real answer");
+    assert_eq!(marked(&response), None, "the real answer");
     assert_eq!(response.text().await?, "hello");
 
     // Three 503s, retried after 1 s, 2 s and 4 s: the server saw one
@@ -129,8 +147,7 @@ async fn retried_503s_then_the_real_answer() -> Result<(), BoxError> {
 
 #[tokio::test(start_paused = true)]
 async fn an_outage_longer_than_the_retries_gives_the_caller_the_last_503() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let target = target(HttpFaultSet::new().with(SyntheticResponse::s3_slow_down()));
     let client = retrying_client(&target, 2);
 
@@ -152,8 +169,7 @@ async fn an_outage_longer_than_the_retries_gives_the_caller_the_last_503() -> Re
 /// policy), so a `429` asking for 30 s is retried after 1 s.
 #[tokio::test(start_paused = true)]
 async fn reqwest_retry_ignores_retry_after_and_waits_its_backoff() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let target = target(
         HttpFaultSet::new()
             .with(SyntheticResponse::too_many_requests(RetryAfter::Seconds(30)).when(Trigger::first(1))),
@@ -172,8 +188,7 @@ async fn reqwest_retry_ignores_retry_after_and_waits_its_backoff() -> Result<(),
 /// error other than 408 and 429 as fatal and hands it to the caller.
 #[tokio::test(start_paused = true)]
 async fn an_aws_throttling_400_is_not_retried() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let target =
         target(HttpFaultSet::new().with(SyntheticResponse::aws_throttling().when(Trigger::first(1))));
     let client = retrying_client(&target, 3);
@@ -196,8 +211,7 @@ async fn an_aws_throttling_400_is_not_retried() -> Result<(), BoxError> {
 /// before message completed" is transient to `reqwest-retry`).
 #[tokio::test(start_paused = true)]
 async fn an_injected_drop_is_fatal_to_reqwest_retry_unlike_a_server_side_one() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let target = target(HttpFaultSet::new().with(HttpFault::DropConnection.when(Trigger::first(1))));
     let client = retrying_client(&target, 3);
 
@@ -248,8 +262,7 @@ async fn an_injected_drop_is_fatal_to_reqwest_retry_unlike_a_server_side_one() -
 /// not retried.
 #[tokio::test(start_paused = true)]
 async fn a_lost_reply_reaches_the_server_and_fails_the_caller() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let target = target(HttpFaultSet::new().with(BodyFault::abort_after(0).when(Trigger::first(1))));
     let client = retrying_client(&target, 3);
 
@@ -263,8 +276,7 @@ async fn a_lost_reply_reaches_the_server_and_fails_the_caller() -> Result<(), Bo
 
 #[tokio::test(start_paused = true)]
 async fn body_faults_apply_to_the_real_body() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
 
     // Cut: reqwest reads a complete, shorter body (the length is checked
     // by hyper, below the middleware).
@@ -274,10 +286,7 @@ async fn body_faults_apply_to_the_real_body() -> Result<(), BoxError> {
         (response.status(), response.content_length()),
         (reqwest::StatusCode::OK, Some(5))
     );
-    assert_eq!(
-        response.extensions().get::<Injected>().map(Injected::kind),
-        Some(FaultKind::ResponseBody)
-    );
+    assert_eq!(marked(&response), Some(FaultKind::ResponseBody));
     assert_eq!(response.url().as_str(), format!("{base}/"));
     assert_eq!(response.text().await?, "hel");
     let report = cut.report();
@@ -307,50 +316,33 @@ async fn body_faults_apply_to_the_real_body() -> Result<(), BoxError> {
 
 #[tokio::test(start_paused = true)]
 async fn a_delay_counts_against_the_request_timeout() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let slow = target(HttpFaultSet::new().with(HttpFault::latency(Duration::from_secs(1))));
     let client = client(&slow);
 
     // A delay, then the real answer, marked.
     let start = Instant::now();
     let response = client.get(format!("{base}/")).send().await?;
-    assert_eq!(
-        response.extensions().get::<Injected>().map(Injected::kind),
-        Some(FaultKind::Latency)
-    );
+    assert_eq!(marked(&response), Some(FaultKind::Latency));
     assert_eq!(hits.since(start), [Duration::from_secs(1)]);
 
     // 1 s injected, a server that takes 5 s, a 2 s timeout: reqwest's own
     // timeout error, 2 s after the call.
-    let start = Instant::now();
-    let err = client
-        .get(format!("{base}/slow"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .unwrap_err();
+    let (err, after) = fails_within(&client, format!("{base}/slow"), Duration::from_secs(2)).await;
     assert!(err.is_timeout() && !err.is_middleware(), "{}", chain(&err));
-    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert_eq!(after, Duration::from_secs(2));
     assert_eq!(hits.count(), 2);
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_delay_past_the_request_timeout_fails_at_the_timeout_unsent() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let hang = target(HttpFaultSet::new().with(HttpFault::latency(Duration::from_secs(3600))));
     let client = client(&hang);
 
-    let start = Instant::now();
-    let err = client
-        .get(format!("{base}/"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    let (err, after) = fails_within(&client, format!("{base}/"), Duration::from_secs(2)).await;
+    assert_eq!(after, Duration::from_secs(2));
     assert_eq!(
         injected(&err),
         ClientFaultErrorKind::TimedOut {
@@ -387,8 +379,7 @@ async fn a_delay_past_the_request_timeout_fails_at_the_timeout_unsent() -> Resul
 
 #[tokio::test(start_paused = true)]
 async fn a_stalled_body_fails_at_the_request_timeout() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let stall = target(HttpFaultSet::new().with(BodyFault::stall_after(1)));
 
     let start = Instant::now();
@@ -406,6 +397,7 @@ async fn a_stalled_body_fails_at_the_request_timeout() -> Result<(), BoxError> {
         (report.bytes_passed, report.injected(FaultKind::ResponseBody)),
         (1, 1)
     );
+    assert_eq!(hits.count(), 1);
     Ok(())
 }
 
@@ -430,8 +422,7 @@ async fn statuses(base: &str, seed: u64) -> Result<Vec<u16>, BoxError> {
 
 #[tokio::test(start_paused = true)]
 async fn the_same_seed_gives_the_same_statuses() -> Result<(), BoxError> {
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let first = statuses(&base, 2024).await?;
     let again = statuses(&base, 2024).await?;
     let other = statuses(&base, 2025).await?;
@@ -453,8 +444,7 @@ async fn the_same_seed_gives_the_same_statuses() -> Result<(), BoxError> {
 async fn http_and_connect_faults_in_one_client() -> Result<(), BoxError> {
     use tower_chaos::io::{ConnFault, ConnFaultSet, ConnectFaultsLayer};
 
-    let hits = Hits::default();
-    let base = server(&hits).await;
+    let (hits, base) = server().await;
     let target =
         target(HttpFaultSet::new().with(SyntheticResponse::service_unavailable().when(Trigger::first(1))));
     target.set_faults(ConnFaultSet::new().with(ConnFault::refuse().when(Trigger::first(1))))?;
