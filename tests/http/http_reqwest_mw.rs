@@ -473,3 +473,45 @@ async fn http_and_connect_faults_in_one_client() -> Result<(), BoxError> {
     );
     Ok(())
 }
+
+/// Counting triggers hold across concurrent requests and client clones
+/// (they live in the target), and the typed handle swaps the faults of a
+/// client already built.
+#[tokio::test(start_paused = true)]
+async fn first_n_holds_across_concurrent_requests_and_faults_swap_at_run_time() -> Result<(), BoxError> {
+    let (hits, base) = server().await;
+    let chaos = ChaosMiddleware::builder("api").seed(3).build()?;
+    let (faults, target) = (chaos.faults(), chaos.target().clone());
+    let client = ClientBuilder::new(reqwest_h1()).with(chaos).build();
+    faults.set(HttpFaultSet::new().with(SyntheticResponse::bad_gateway().when(Trigger::first(3))))?;
+
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let (client, url) = (client.clone(), format!("{base}/"));
+        calls.spawn(async move { client.get(url).send().await.map(|r| r.status().as_u16()) });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = calls.join_next().await {
+        statuses.push(status??);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 502).count(), 3);
+    assert_eq!(hits.count(), 27);
+
+    faults.set(HttpFaultSet::new().with(HttpFault::DropConnection))?;
+    let err = client.get(format!("{base}/")).send().await.unwrap_err();
+    assert_eq!(injected(&err), ClientFaultErrorKind::ConnectionDropped);
+    faults.clear();
+    assert_eq!(client.get(format!("{base}/")).send().await?.status(), 200);
+    target.disable();
+    faults.set(HttpFaultSet::new().with(HttpFault::DropConnection))?;
+    assert_eq!(client.get(format!("{base}/")).send().await?.status(), 200);
+
+    let report = target.report();
+    assert_eq!(
+        (report.seen, report.passed, report.faulted),
+        (33, 29, 4),
+        "the disabled call is seen, and passed"
+    );
+    assert_eq!(hits.count(), 29);
+    Ok(())
+}
