@@ -319,8 +319,8 @@ impl Middleware for ChaosMiddleware {
 fn with_view<T>(
     request: &mut Request,
     extensions: &mut Extensions,
-    f: impl FnOnce(&HttpRequest) -> Option<T>,
-) -> Option<Option<T>> {
+    f: impl FnOnce(&HttpRequest) -> T,
+) -> Option<T> {
     let uri = match Uri::try_from(request.url().as_str()) {
         Ok(uri) => uri,
         Err(error) => {

@@ -42,11 +42,12 @@ impl Hits {
     }
 }
 
-/// An axum app on loopback: `/` says hello, `/slow` answers after 5 s;
-/// its hits, and its base URL.
+/// An axum app on loopback: `/` says hello, `/slow` answers after 5 s,
+/// any other path echoes its method, path and `x-tenant` header; its hits,
+/// and its base URL.
 async fn server() -> (Hits, String) {
     let hits = Hits::default();
-    let (fast, slow) = (hits.clone(), hits.clone());
+    let (fast, slow, echo) = (hits.clone(), hits.clone(), hits.clone());
     let router = Router::new()
         .route(
             "/",
@@ -62,7 +63,16 @@ async fn server() -> (Hits, String) {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 "late"
             }),
-        );
+        )
+        .fallback(move |req: axum::extract::Request| async move {
+            echo.record();
+            let tenant = req
+                .headers()
+                .get("x-tenant")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            format!("{} {} {tenant}", req.method(), req.uri().path())
+        });
     (hits, format!("http://{}", serve(router).await))
 }
 
@@ -513,5 +523,73 @@ async fn first_n_holds_across_concurrent_requests_and_faults_swap_at_run_time() 
         "the disabled call is seen, and passed"
     );
     assert_eq!(hits.count(), 29);
+    Ok(())
+}
+
+/// Triggers read the request through `&HttpRequest` as on the server:
+/// method, host, path and headers, and the middleware chain's extensions;
+/// the request goes on with its headers intact.
+#[tokio::test(start_paused = true)]
+async fn triggers_see_the_request_and_it_goes_on_intact() -> Result<(), BoxError> {
+    use http::Method;
+    use tower_chaos::http::{HttpRequest, HttpTrigger, RequestMatcher};
+
+    /// What a test attaches to a request, for triggers to read.
+    #[derive(Clone)]
+    struct Canary;
+
+    let (hits, base) = server().await;
+    let tenant =
+        HttpTrigger::when(|req: &HttpRequest| req.headers().get("x-tenant").is_some_and(|t| t == "acme"));
+    let canary = HttpTrigger::when(|req: &HttpRequest| req.extensions().get::<Canary>().is_some());
+    let target = target(
+        HttpFaultSet::new()
+            .with(
+                SyntheticResponse::bad_gateway()
+                    .when(RequestMatcher::method(Method::PUT) & RequestMatcher::path_prefix("/admin")),
+            )
+            .with(SyntheticResponse::service_unavailable().when(RequestMatcher::host("127.0.0.1") & tenant))
+            .with(SyntheticResponse::gateway_timeout().when(canary)),
+    );
+    let client = client(&target);
+
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(
+        status(client.put(format!("{base}/admin/users")).send().await?),
+        502
+    );
+    assert_eq!(
+        status(client.get(format!("{base}/admin/users")).send().await?),
+        200
+    );
+    assert_eq!(
+        status(
+            client
+                .get(format!("{base}/a"))
+                .header("x-tenant", "acme")
+                .send()
+                .await?
+        ),
+        503
+    );
+    assert_eq!(
+        status(
+            client
+                .get(format!("{base}/a"))
+                .with_extension(Canary)
+                .send()
+                .await?
+        ),
+        504
+    );
+
+    let response = client
+        .post(format!("{base}/items"))
+        .header("x-tenant", "globex")
+        .send()
+        .await?;
+    assert_eq!(response.text().await?, "POST /items globex");
+    assert_eq!(hits.count(), 2);
+    assert_eq!(target.report().injected(FaultKind::Status), 3);
     Ok(())
 }
