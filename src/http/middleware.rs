@@ -133,6 +133,10 @@ use crate::{BoxError, ConfigError, FaultHandle, FaultKind, Target};
 ///   method, absolute URI (so `host()` and `path()` match), version and
 ///   headers; its `extensions()` are the middleware chain's (what
 ///   `reqwest_middleware::RequestBuilder::with_extension` attaches).
+/// * A request is decided when `handle` is called. `reqwest-middleware`
+///   starts the chain when the future of `send()` is first polled, so
+///   concurrent requests are decided in the order their futures first run
+///   (in program order for requests awaited one after another).
 /// * `reqwest-middleware` boxes every middleware's future, so a request
 ///   costs one allocation here even when no fault fires; deciding takes an
 ///   uncontended lock (the plan in force), and a request that may be
@@ -278,18 +282,18 @@ impl ChaosMiddleware {
             counters: BodyCounters::for_target(target),
         })
     }
+}
 
-    /// Runs one request: decided, then passed on or faulted.
-    async fn run(
-        &self,
-        mut request: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        match self.decide(&mut request, extensions) {
-            None => next.run(request, extensions).await,
-            Some(decision) => decision.run(request, extensions, next).await,
-        }
+/// Runs one request, decided: passed on, or faulted.
+async fn run(
+    decision: Option<Decision>,
+    request: Request,
+    extensions: &mut Extensions,
+    next: Next<'_>,
+) -> reqwest_middleware::Result<Response> {
+    match decision {
+        None => next.run(request, extensions).await,
+        Some(decision) => decision.run(request, extensions, next).await,
     }
 }
 
@@ -308,7 +312,11 @@ impl Middleware for ChaosMiddleware {
         'life2: 'async_trait,
         Self: 'async_trait,
     {
-        Box::pin(self.run(req, extensions, next))
+        // Decided here, when `handle` is called, not when the future is
+        // first polled.
+        let mut req = req;
+        let decision = self.decide(&mut req, extensions);
+        Box::pin(run(decision, req, extensions, next))
     }
 }
 
