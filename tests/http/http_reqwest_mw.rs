@@ -593,3 +593,29 @@ async fn triggers_see_the_request_and_it_goes_on_intact() -> Result<(), BoxError
     assert_eq!(target.report().injected(FaultKind::Status), 3);
     Ok(())
 }
+
+/// A drop after a retried 503 reaches the caller inside
+/// `RetryError::WithRetries`; `ClientFaultError::find` still finds it.
+#[tokio::test(start_paused = true)]
+async fn an_injected_error_is_found_inside_retry_errors() -> Result<(), BoxError> {
+    let (hits, base) = server().await;
+    let target = target(
+        HttpFaultSet::new()
+            .with(SyntheticResponse::service_unavailable().when(Trigger::first(1)))
+            .with(HttpFault::DropConnection.when(Trigger::after(1))),
+    );
+    let err = retrying_client(&target, 3)
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        chain(&err).starts_with("Request failed after 1 retries"),
+        "{}",
+        chain(&err)
+    );
+    assert_eq!(injected(&err), ClientFaultErrorKind::ConnectionDropped);
+    assert_eq!(hits.count(), 0);
+    assert_eq!(target.report().seen, 2);
+    Ok(())
+}
