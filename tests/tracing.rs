@@ -31,6 +31,11 @@ impl Captured {
     }
 }
 
+/// The lines of `text` that contain `needle`.
+fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(needle)).collect()
+}
+
 /// Captures what `tracing` writes at `level` and above, in this thread,
 /// until the guard drops.
 fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
@@ -58,10 +63,10 @@ async fn chaos_is_loud_in_tracing() {
         let _ = call(&mut svc, i).await;
     }
     let text = out.text();
-    let built: Vec<&str> = text.lines().filter(|l| l.contains("chaos layer built")).collect();
+    let built = lines_with(&text, "chaos layer built");
     assert_eq!(built.len(), 1, "{text}");
     assert!(built[0].contains("INFO") && built[0].contains("tower_chaos") && built[0].contains("seed=77"));
-    let injected = text.lines().filter(|l| l.contains("fault injected")).count();
+    let injected = lines_with(&text, "fault injected").len();
     assert_eq!(injected, 2, "{text}");
     assert!(text.contains("kind=\"error\""), "{text}");
 }
@@ -81,10 +86,7 @@ async fn a_fault_set_no_layer_reads_warns() {
         .set_faults(tower_chaos::FaultSet::new().with(Fault::<u64>::hang()))
         .unwrap();
     let text = out.text();
-    let warned: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("no layer of this target reads"))
-        .collect();
+    let warned = lines_with(&text, "no layer of this target reads");
     assert_eq!(warned.len(), 1, "{text}");
     assert!(
         warned[0].contains("WARN") && warned[0].contains("tower_chaos"),
@@ -115,16 +117,13 @@ async fn the_reqwest_middleware_is_loud_in_tracing() {
         assert_eq!(response.status(), 503);
     }
     let text = out.text();
-    let built: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("reqwest chaos middleware built"))
-        .collect();
+    let built = lines_with(&text, "reqwest chaos middleware built");
     assert_eq!(built.len(), 1, "{text}");
     assert!(
         built[0].contains("INFO")
             && built[0].contains("chaos_target=loud-client")
             && built[0].contains("seed=78")
     );
-    let injected = text.lines().filter(|l| l.contains("fault injected")).count();
+    let injected = lines_with(&text, "fault injected").len();
     assert_eq!(injected, 2, "{text}");
 }
