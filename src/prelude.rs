@@ -3,7 +3,8 @@
 //! Always: the core ([`ChaosLayer`], [`Fault`], [`Trigger`], [`Rule`],
 //! [`FaultSet`], [`Target`], [`Report`], [`FaultKind`], [`Latency`],
 //! [`ConfigError`], [`BoxError`]). With feature `http`: the HTTP layer, its
-//! faults, triggers and matchers. With `io`: the connection layers, the
+//! faults, triggers and matchers (and, with `reqwest-middleware`, the
+//! reqwest middleware and its error). With `io`: the connection layers, the
 //! proxy, the listener, `ConnFault` and its set, rule and trigger. With
 //! `scenario`: scenarios, phases, rehearsals and probes. Only this crate's
 //! items: tower's `ServiceBuilder`, `ServiceExt` and `service_fn` come from
@@ -47,6 +48,9 @@ pub use crate::http::{
     BodyFault, GrpcCode, HttpChaosLayer, HttpFault, HttpFaultSet, HttpRequest, HttpRule, HttpTrigger,
     Injected, RequestMatcher, RetryAfter, SyntheticResponse,
 };
+
+#[cfg(feature = "reqwest-middleware")]
+pub use crate::http::{ChaosMiddleware, ClientFaultError};
 
 #[cfg(feature = "io")]
 pub use crate::io::{

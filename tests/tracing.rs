@@ -25,16 +25,33 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn chaos_is_loud_in_tracing() {
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// The lines of `text` that contain `needle`.
+fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(needle)).collect()
+}
+
+/// Captures what `tracing` writes at `level` and above, in this thread,
+/// until the guard drops.
+fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
     let out = Captured::default();
     let writer = out.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
+        .with_max_level(level)
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (out, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn chaos_is_loud_in_tracing() {
+    let (out, _guard) = capture(tracing::Level::DEBUG);
 
     let chaos: ChaosLayer<u32> = ChaosLayer::builder("loud")
         .seed(77)
@@ -45,25 +62,18 @@ async fn chaos_is_loud_in_tracing() {
     for i in 0..4 {
         let _ = call(&mut svc, i).await;
     }
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let built: Vec<&str> = text.lines().filter(|l| l.contains("chaos layer built")).collect();
+    let text = out.text();
+    let built = lines_with(&text, "chaos layer built");
     assert_eq!(built.len(), 1, "{text}");
     assert!(built[0].contains("INFO") && built[0].contains("tower_chaos") && built[0].contains("seed=77"));
-    let injected = text.lines().filter(|l| l.contains("fault injected")).count();
+    let injected = lines_with(&text, "fault injected").len();
     assert_eq!(injected, 2, "{text}");
     assert!(text.contains("kind=\"error\""), "{text}");
 }
 
 #[tokio::test]
 async fn a_fault_set_no_layer_reads_warns() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = capture(tracing::Level::WARN);
 
     let target = tower_chaos::Target::builder("silent").seed(3).build().unwrap();
     let _layer: ChaosLayer<u32> = ChaosLayer::for_target(&target);
@@ -75,11 +85,8 @@ async fn a_fault_set_no_layer_reads_warns() {
     target
         .set_faults(tower_chaos::FaultSet::new().with(Fault::<u64>::hang()))
         .unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let warned: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("no layer of this target reads"))
-        .collect();
+    let text = out.text();
+    let warned = lines_with(&text, "no layer of this target reads");
     assert_eq!(warned.len(), 1, "{text}");
     assert!(
         warned[0].contains("WARN") && warned[0].contains("tower_chaos"),
@@ -89,21 +96,47 @@ async fn a_fault_set_no_layer_reads_warns() {
     assert!(warned[0].contains("FaultSet<Fault<u64,"), "{text}");
 }
 
+/// The reqwest middleware announces itself once, and each injection.
+#[cfg(feature = "reqwest-middleware")]
+#[tokio::test]
+async fn the_reqwest_middleware_is_loud_in_tracing() {
+    use tower_chaos::http::{ChaosMiddleware, SyntheticResponse};
+
+    let (out, _guard) = capture(tracing::Level::DEBUG);
+    let chaos = ChaosMiddleware::builder("loud-client")
+        .seed(78)
+        .fault(SyntheticResponse::service_unavailable())
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(chaos)
+        .build();
+    for _ in 0..2 {
+        // Answered by the middleware: nothing listens on port 9.
+        let response = client.get("http://127.0.0.1:9/").send().await.unwrap();
+        assert_eq!(response.status(), 503);
+    }
+    let text = out.text();
+    let built = lines_with(&text, "reqwest chaos middleware built");
+    assert_eq!(built.len(), 1, "{text}");
+    assert!(
+        built[0].contains("INFO")
+            && built[0].contains("chaos_target=loud-client")
+            && built[0].contains("seed=78")
+    );
+    let injected = lines_with(&text, "fault injected").len();
+    assert_eq!(injected, 2, "{text}");
+}
+
 /// Runs `f` under a `DEBUG` subscriber and gives the lines of its
 /// injection events.
 async fn injection_lines<F: std::future::Future<Output = ()>>(f: F) -> Vec<String> {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = capture(tracing::Level::DEBUG);
     f.await;
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    text.lines()
-        .filter(|l| l.contains(telemetry::INJECTED_MESSAGE) && l.contains(telemetry::TRACING_TARGET))
+    let text = out.text();
+    lines_with(&text, telemetry::INJECTED_MESSAGE)
+        .into_iter()
+        .filter(|l| l.contains(telemetry::TRACING_TARGET))
         .map(str::to_owned)
         .collect()
 }

@@ -128,16 +128,7 @@ impl HttpChaosLayer {
 
     /// Says, once, that chaos is on and with what.
     fn announce(&self) {
-        let target = &self.target;
-        let (plan, _) = target.slot::<HttpFault, HttpRequest>().current();
-        tracing::info!(
-            target: "tower_chaos",
-            chaos_target = %target.name(),
-            seed = target.seed(),
-            seed_source = %target.seed_source(),
-            plan = ?plan,
-            "HTTP chaos layer built: faults may be injected"
-        );
+        announce(&self.target, "HTTP chaos layer");
     }
 
     /// Turns on header-controlled faults (off by default; never on a service
@@ -416,14 +407,36 @@ impl HttpChaosLayerBuilder {
     /// assert_eq!(err.to_string(), "invalid `trigger.rate` = 1.5: must be within 0.0..=1.0");
     /// ```
     pub fn build(self) -> Result<HttpChaosLayer, ConfigError> {
-        let target = self.target.build()?;
-        // Attached first, so that the set is installed where a layer reads.
+        let (target, header_control) = self.install()?;
         let layer = HttpChaosLayer::attach(&target);
-        target.set_faults(self.faults)?;
         layer.announce();
-        Ok(match self.header_control {
+        Ok(match header_control {
             Some(control) => layer.header_control(control),
             None => layer,
         })
     }
+
+    /// Builds the target and installs the faults, registered as read by an
+    /// HTTP reader first (so that the set is installed where a reader
+    /// reads); the header control is handed back.
+    pub(crate) fn install(self) -> Result<(Target, Option<HeaderControl>), ConfigError> {
+        let target = self.target.build()?;
+        let _ = target.slot::<HttpFault, HttpRequest>();
+        target.set_faults(self.faults)?;
+        Ok((target, self.header_control))
+    }
+}
+
+/// Says, once, that chaos is on for `target`'s HTTP faults, through `what`
+/// (a layer or the reqwest middleware), and with what plan.
+pub(crate) fn announce(target: &Target, what: &str) {
+    let (plan, _) = target.slot::<HttpFault, HttpRequest>().current();
+    tracing::info!(
+        target: "tower_chaos",
+        chaos_target = %target.name(),
+        seed = target.seed(),
+        seed_source = %target.seed_source(),
+        plan = ?plan,
+        "{what} built: faults may be injected"
+    );
 }

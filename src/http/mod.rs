@@ -166,6 +166,9 @@ mod header;
 mod layer;
 mod marker;
 mod matcher;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+mod middleware;
 mod response;
 mod service;
 mod view;
@@ -178,6 +181,9 @@ pub use header::{HeaderControl, HeaderFaultError, HeaderFaultRequest};
 pub use layer::{HttpChaosLayer, HttpChaosLayerBuilder};
 pub use marker::Injected;
 pub use matcher::RequestMatcher;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub use middleware::{ChaosMiddleware, ChaosMiddlewareBuilder, ClientFaultError, ClientFaultErrorKind};
 pub use response::{RetryAfter, SyntheticResponse};
 pub use service::HttpChaos;
 pub use view::{HttpRequest, HttpTrigger, IntoHttpTrigger, RequestView};

@@ -10,5 +10,6 @@ mod grpc;
 mod http_body;
 mod http_client;
 mod http_drop;
+mod http_reqwest_mw;
 mod http_status;
 mod http_target;

@@ -311,4 +311,12 @@ impl BodyFault {
     pub const fn is_noop(&self) -> bool {
         self.delay_first_byte.is_zero() && self.bytes_per_second.is_none() && self.cut.is_none()
     }
+
+    /// Whether the body fails before its first byte with nothing before
+    /// it (`abort_after(0)`, throttled or not): a lost reply, which a
+    /// server's hyper turns into a dropped connection.
+    #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
+    pub(crate) const fn loses_reply(&self) -> bool {
+        self.delay_first_byte.is_zero() && matches!(self.cut, Some(Cut::Abort(0)))
+    }
 }
