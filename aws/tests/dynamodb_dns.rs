@@ -9,13 +9,15 @@
 
 use std::time::Duration;
 
-use aws_rehearsal::{ChaosHttpClient, client_with, serve};
+mod support;
+
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::time::{Instant, sleep_until};
 use tower_chaos::io::injected_fault;
 use tower_chaos::scenario::{RehearsalReport, presets};
 use tower_chaos::{FaultKind, Target};
+use tower_chaos_aws::ChaosHttpClient;
 
 const MIN: Duration = Duration::from_secs(60);
 
@@ -35,8 +37,14 @@ async fn rehearse(idle: Duration) -> (RehearsalReport, Target, Vec<Call>) {
     let dynamodb = Target::builder("dynamodb").seed(5).build().unwrap();
     let rehearsal = tower_chaos::scenario::Rehearsal::new(&scenario).bind_http(&dynamodb);
     let probe = rehearsal.probe("dynamodb").unwrap();
-    let addr = serve(&dynamodb).await;
-    let sdk = client_with(addr, ChaosHttpClient::shared(&dynamodb, idle));
+    let fake = support::serve().await;
+    let http = ChaosHttpClient::builder()
+        .http_faults(&dynamodb)
+        .conn_faults(&dynamodb)
+        .pool_idle_timeout(idle)
+        .build()
+        .unwrap();
+    let sdk = support::client(fake.addr, http, 3);
     let run = tokio::spawn(rehearsal.run());
     let start = Instant::now();
     let mut calls = Vec::new();
