@@ -27,18 +27,20 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
     ScalarAttributeType,
 };
-use tokio::time::{Instant, sleep_until};
 use tower_chaos::http::{BodyFault, HttpFaultSet, RequestMatcher, SyntheticResponse};
-use tower_chaos::io::injected_fault;
-use tower_chaos::scenario::{Rehearsal, presets};
+use tower_chaos::scenario::Scenario;
 use tower_chaos::{FaultKind, Target, Trigger};
 use tower_chaos_aws::ChaosHttpClient;
 use tower_chaos_servers::{MOTO, require};
 
+#[path = "../../aws/tests/support/replay.rs"]
+mod replay;
+
+use replay::{MIN, assert_failed_through_the_outage, replay};
+
 /// The first retry's backoff ceiling (the standard mode draws up to it,
 /// doubling per retry): small, moto answers in real time.
 const BACKOFF: Duration = Duration::from_millis(5);
-const MIN: Duration = Duration::from_secs(60);
 
 /// moto's endpoint, checked to be plain HTTP on loopback.
 fn moto() -> String {
@@ -146,6 +148,11 @@ async fn hits(table: &str, pk: &str) -> u64 {
             .parse()
             .expect("an integer")
     })
+}
+
+/// The item the lost-reply writes put: `pk`, `v = 1`.
+fn written(pk: &str) -> std::collections::HashMap<String, AttributeValue> {
+    [("pk".to_owned(), s(pk)), ("v".to_owned(), s("1"))].into()
 }
 
 fn operation(name: &str) -> RequestMatcher {
@@ -258,13 +265,12 @@ async fn a_lost_reply_is_retried_by_the_sdk_although_the_write_landed() {
     let err = once
         .put_item()
         .table_name(&table)
-        .item("pk", s("a"))
-        .item("v", s("1"))
+        .set_item(Some(written("a")))
         .send()
         .await
         .unwrap_err();
     assert!(matches!(err, SdkError::ResponseError(_)), "{err:?}");
-    assert_eq!(item(&table, "a").await.expect("the write landed")["v"], s("1"));
+    assert_eq!(item(&table, "a").await, Some(written("a")), "the write landed");
 
     // An unconditional PutItem: retried, written twice, the same item
     // (an idempotent overwrite). The retry's ALL_OLD shows the first write.
@@ -272,14 +278,16 @@ async fn a_lost_reply_is_retried_by_the_sdk_although_the_write_landed() {
     let out = retrying
         .put_item()
         .table_name(&table)
-        .item("pk", s("b"))
-        .item("v", s("1"))
+        .set_item(Some(written("b")))
         .return_values(ReturnValue::AllOld)
         .send()
         .await
         .expect("the retry succeeds");
-    let old = out.attributes().expect("the retry overwrote an item");
-    assert_eq!((&old["pk"], &old["v"]), (&s("b"), &s("1")));
+    assert_eq!(
+        out.attributes(),
+        Some(&written("b")),
+        "the retry overwrote the first write"
+    );
 
     // The same write, conditional on the item not existing: the retry
     // meets the first attempt's write and fails, although the write the
@@ -289,8 +297,7 @@ async fn a_lost_reply_is_retried_by_the_sdk_although_the_write_landed() {
     let err = retrying
         .put_item()
         .table_name(&table)
-        .item("pk", s("c"))
-        .item("v", s("1"))
+        .set_item(Some(written("c")))
         .condition_expression("attribute_not_exists(pk)")
         .send()
         .await
@@ -302,7 +309,7 @@ async fn a_lost_reply_is_retried_by_the_sdk_although_the_write_landed() {
         ),
         "the retry fails its condition"
     );
-    assert_eq!(item(&table, "c").await.expect("our own write")["v"], s("1"));
+    assert_eq!(item(&table, "c").await, Some(written("c")), "our own write");
 
     // A counter: not idempotent, the lost reply counts twice.
     target.set_faults(lose_the_first("UpdateItem")).unwrap();
@@ -339,88 +346,24 @@ async fn held<F: Future>(io: F) -> F::Output {
     out
 }
 
-/// One call of the replay: when (scenario time), whether it succeeded,
-/// and how many lookups failed during it (the SDK's attempts).
-#[derive(Debug)]
-struct Call {
-    at: Duration,
-    ok: bool,
-    failed_lookups: u64,
-}
-
 #[tokio::test(start_paused = true)]
 async fn the_aws_2025_dns_outage_over_moto_fails_every_call_of_the_outage_and_none_reach_moto() {
-    let scenario = presets::aws_dynamodb_dns_2025();
-    let dns = scenario.phase("dns-empty").unwrap();
-    let cache = scenario.phase("cache-expiry").unwrap();
     let table = held(create_table("dns")).await;
     let dynamodb = Target::builder("dynamodb").seed(5).build().unwrap();
-    let rehearsal = Rehearsal::new(&scenario).bind_http(&dynamodb);
-    let probe = rehearsal.probe("dynamodb").unwrap();
     // hyper-util's default pool, but moto closes every connection
     // (`Connection: close`): each call connects, and resolves, as against
     // a provider that recycles connections.
     let http = ChaosHttpClient::builder().conn_faults(&dynamodb).build().unwrap();
     let sdk = sdk(http, 3, Duration::ZERO);
-    let run = tokio::spawn(rehearsal.run());
-    let start = Instant::now();
-    let mut calls = Vec::new();
     // A call a minute until ten minutes after the caches expired (each
     // healthy call is a real request to moto); the rest of the 14-hour
     // timeline replays without calls, in no time.
-    let mut at = MIN / 2;
-    while at < cache.end() + 10 * MIN {
-        sleep_until(start + at).await;
-        let before = dynamodb.report().injected(FaultKind::DnsFailure);
-        let started = Instant::now();
-        let result = held(hit(&sdk, &table, "calls").send()).await;
-        let ok = match &result {
-            Ok(_) => {
-                probe.record(started, Ok(()));
-                true
-            }
-            Err(err) => {
-                let SdkError::DispatchFailure(failure) = err else {
-                    panic!("not a dispatch failure: {err:?}");
-                };
-                assert!(failure.is_io(), "{err:?}");
-                assert_eq!(injected_fault(err), Some(FaultKind::DnsFailure), "{err:?}");
-                probe.record(started, Err("dispatch failure: dns"));
-                false
-            }
-        };
-        let failed_lookups = dynamodb.report().injected(FaultKind::DnsFailure) - before;
-        calls.push(Call {
-            at,
-            ok,
-            failed_lookups,
-        });
-        at += MIN;
-    }
-    let report = run.await.unwrap().unwrap();
-
-    let during: Vec<&Call> = calls
-        .iter()
-        .filter(|c| c.at >= dns.start() && c.at < dns.end())
-        .collect();
-    assert_eq!(during.len(), 157);
-    assert!(during.iter().all(|c| !c.ok), "every call of the outage fails");
-    assert_eq!(during[0].failed_lookups, 3, "three attempts: {:?}", &during[..3]);
-    assert!(
-        calls
-            .iter()
-            .filter(|c| c.at < dns.start() || c.at >= cache.end())
-            .all(|c| c.ok),
-        "healthy before the onset and once the caches expired"
-    );
+    let until = |s: &Scenario| s.phase("cache-expiry").unwrap().end() + 10 * MIN;
+    let (report, calls) = replay(&dynamodb, until, || held(hit(&sdk, &table, "calls").send())).await;
+    let (_, lookups) = assert_failed_through_the_outage(&report, &calls);
     // What moto received: exactly the calls that succeeded.
     let ok = calls.iter().filter(|c| c.ok).count() as u64;
     assert_eq!(held(hits(&table, "calls")).await, ok);
-    let dns_row = report.phase("dns-empty").unwrap();
-    assert_eq!((dns_row.caller.ok, dns_row.caller.calls), (0, 157));
-    let lookups: u64 = during.iter().map(|c| c.failed_lookups).sum();
-    assert_eq!(dns_row.provider.injected, [(FaultKind::DnsFailure, lookups)]);
-    report.assert_recovered_within("dynamodb", MIN).unwrap();
     println!(
         "{} calls, {ok} reached moto; dns-empty: {lookups} failed lookups for 157 calls",
         calls.len()

@@ -4,6 +4,8 @@
 //! settings pinned.
 #![allow(dead_code)] // each test binary uses part of it
 
+pub(crate) mod replay;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
