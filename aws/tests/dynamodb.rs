@@ -173,3 +173,18 @@ async fn a_refused_connection_is_retried_by_the_standard_mode_and_recovery_is_se
     put().await.expect("recovered");
     assert_eq!(fake.received(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_https_endpoint_is_an_io_dispatch_failure_the_client_speaks_plain_http() {
+    let fake = serve().await;
+    let http = ChaosHttpClient::builder().build().unwrap();
+    let config = config(fake.addr, http, 1)
+        .endpoint_url(format!("https://{}", fake.addr))
+        .build();
+    let err = get(&aws_sdk_dynamodb::Client::from_conf(config))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(connector_kind(&err), "io");
+    assert_eq!(fake.received(), 0);
+}
