@@ -15,13 +15,14 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::ErrorKind;
 use http::Uri;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tower_chaos::http::HttpChaos;
+use tower_chaos::http::{BodyFaultError, HttpChaos, Injected};
 use tower_chaos::io::ChaosConnector;
-use tower_chaos::{BoxError, ConfigError, Target};
+use tower_chaos::{BoxError, ConfigError, FaultKind, Target};
 use tower_service::Service;
 
 use crate::classify::{TimedOut, to_connector_error};
@@ -415,6 +416,16 @@ impl HttpConnector for Adapter {
                 },
             }
             .map_err(to_connector_error)?;
+            if Injected::of(&response).is_some_and(|m| m.kind() == FaultKind::DropConnection) {
+                // Over the wire hyper would report the connection closed
+                // before a response ("incomplete message"), which the
+                // SDK's own client makes a transient `other` error; the
+                // response it stands for never reaches the SDK.
+                return Err(ConnectorError::other(
+                    BodyFaultError::connection_dropped().into(),
+                    Some(ErrorKind::TransientError),
+                ));
+            }
             HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                 .map_err(|err| ConnectorError::other(err.into(), None))
         })

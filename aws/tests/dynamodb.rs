@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::get_item::GetItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use support::{client, config, serve};
-use tower_chaos::http::{HttpFaultSet, SyntheticResponse};
+use tower_chaos::http::{HttpFault, HttpFaultSet, SyntheticResponse};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, injected_fault};
 use tower_chaos::{FaultKind, Target, Trigger};
 use tower_chaos_aws::ChaosHttpClient;
@@ -187,4 +187,29 @@ async fn an_https_endpoint_is_an_io_dispatch_failure_the_client_speaks_plain_htt
         .unwrap_err();
     assert_eq!(connector_kind(&err), "io");
     assert_eq!(fake.received(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_connection_is_a_transient_dispatch_failure_as_over_the_wire() {
+    let fake = serve().await;
+    let target = Target::builder("dynamodb").seed(9).build().unwrap();
+    let drop_first = || HttpFaultSet::new().with(HttpFault::DropConnection.when(Trigger::first(1)));
+    let http = ChaosHttpClient::builder().http_faults(&target).build().unwrap();
+
+    target.set_faults(drop_first()).unwrap();
+    let err = get(&client(fake.addr, http.clone(), 1)).send().await.unwrap_err();
+    assert_eq!(connector_kind(&err), "other");
+    let SdkError::DispatchFailure(failure) = &err else {
+        unreachable!()
+    };
+    assert_eq!(
+        failure.as_other(),
+        Some(aws_smithy_types::retry::ErrorKind::TransientError)
+    );
+    assert_eq!(fake.received(), 0, "the request never left the client");
+
+    target.set_faults(drop_first()).unwrap();
+    get(&client(fake.addr, http, 3)).send().await.expect("retried");
+    assert_eq!(target.report().injected(FaultKind::DropConnection), 2);
+    assert_eq!(fake.received(), 1);
 }
