@@ -56,6 +56,39 @@ impl Service<u32> for Counted {
     }
 }
 
+/// An upstream that answers every request with `answer()` and counts how
+/// often it was really called (whether a fault skipped the inner call).
+/// Its services share the count.
+#[derive(Clone, Debug)]
+pub struct Upstream<R> {
+    calls: Arc<AtomicUsize>,
+    answer: fn() -> R,
+}
+
+impl<R: Send + 'static> Upstream<R> {
+    pub fn answering(answer: fn() -> R) -> Self {
+        Self {
+            calls: Arc::default(),
+            answer,
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// A service that counts its calls here and answers `answer()`.
+    pub fn service<Req>(
+        &self,
+    ) -> impl Service<Req, Response = R, Error = BoxError, Future: Send> + Clone + Send + use<Req, R> {
+        let (calls, answer) = (self.calls.clone(), self.answer);
+        tower::service_fn(move |_: Req| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            ready(Ok(answer()))
+        })
+    }
+}
+
 /// Calls `svc` once with `req` (ready, then call).
 pub async fn call<S, R>(svc: &mut S, req: R) -> Result<S::Response, S::Error>
 where
