@@ -29,7 +29,8 @@ use std::task::{Context, Poll, Waker};
 
 use tower::{BoxError, Service, ServiceExt};
 
-/// An echo service that counts how often it was really called.
+/// An echo service (of any request type) that counts how often it was
+/// really called.
 #[derive(Clone, Debug, Default)]
 pub struct Counted {
     pub calls: Arc<AtomicUsize>,
@@ -41,16 +42,16 @@ impl Counted {
     }
 }
 
-impl Service<u32> for Counted {
-    type Response = u32;
+impl<T> Service<T> for Counted {
+    type Response = T;
     type Error = BoxError;
-    type Future = Ready<Result<u32, BoxError>>;
+    type Future = Ready<Result<T, BoxError>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: u32) -> Self::Future {
+    fn call(&mut self, req: T) -> Self::Future {
         self.calls.fetch_add(1, Ordering::SeqCst);
         ready(Ok(req))
     }
