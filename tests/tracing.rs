@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use support::{Counted, call};
+use support::{Counted, call, u32_layer};
 use tower::Layer;
 use tower_chaos::{ChaosLayer, Fault, Trigger};
 
@@ -25,27 +25,35 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn chaos_is_loud_in_tracing() {
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Captures, until the guard drops, what this thread's `tracing` writes at
+/// `level` and above.
+fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
     let out = Captured::default();
     let writer = out.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
+        .with_max_level(level)
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (out, tracing::subscriber::set_default(subscriber))
+}
 
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("loud")
-        .seed(77)
-        .fault(Fault::injected_error().when(Trigger::first(2)))
-        .build()
-        .unwrap();
+#[tokio::test]
+async fn chaos_is_loud_in_tracing() {
+    let (out, _guard) = capture(tracing::Level::DEBUG);
+
+    let chaos = u32_layer("loud", 77, [Fault::injected_error().when(Trigger::first(2))]);
     let mut svc = chaos.layer(Counted::default());
     for i in 0..4 {
         let _ = call(&mut svc, i).await;
     }
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let built: Vec<&str> = text.lines().filter(|l| l.contains("chaos layer built")).collect();
     assert_eq!(built.len(), 1, "{text}");
     assert!(built[0].contains("INFO") && built[0].contains("tower_chaos") && built[0].contains("seed=77"));
@@ -56,14 +64,7 @@ async fn chaos_is_loud_in_tracing() {
 
 #[tokio::test]
 async fn a_fault_set_no_layer_reads_warns() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = capture(tracing::Level::WARN);
 
     let target = tower_chaos::Target::builder("silent").seed(3).build().unwrap();
     let _layer: ChaosLayer<u32> = ChaosLayer::for_target(&target);
@@ -75,7 +76,7 @@ async fn a_fault_set_no_layer_reads_warns() {
     target
         .set_faults(tower_chaos::FaultSet::new().with(Fault::<u64>::hang()))
         .unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let warned: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("no layer of this target reads"))

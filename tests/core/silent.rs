@@ -4,9 +4,9 @@
 
 use crate::support;
 
-use support::{Counted, call};
+use support::{Counted, assert_contains, call, u32_layer};
 use tower::Layer;
-use tower_chaos::{Chaos, ChaosLayer, Fault, FaultHandle, FaultKind, FaultSet, Rule, Target, Trigger};
+use tower_chaos::{Chaos, ChaosLayer, Fault, FaultHandle, FaultKind, FaultSet, Target, Trigger};
 
 fn target(name: &str) -> Target {
     Target::builder(name).seed(5).build().unwrap()
@@ -25,15 +25,6 @@ fn db_with_handle() -> (Target, FaultHandle<Fault<u32>, u32>, Chaos<Counted, u32
     let chaos: ChaosLayer<u32> = ChaosLayer::for_target(&t);
     let svc = chaos.layer(Counted::default());
     (t, chaos.faults(), svc)
-}
-
-/// A layer on the target "db" (seed 1) with `rules`.
-fn db_layer<const N: usize>(rules: [Rule<Fault<u32>, u32>; N]) -> ChaosLayer<u32> {
-    rules
-        .into_iter()
-        .fold(ChaosLayer::builder("db").seed(1), |b, rule| b.fault(rule))
-        .build()
-        .unwrap()
 }
 
 /// Calls a counting echo behind `chaos` with 0, 1 and 2; its target.
@@ -116,7 +107,7 @@ async fn a_service_built_without_a_layer_reads_its_slot() {
 
 #[test]
 fn builders_install_where_their_layer_reads() {
-    let chaos = db_layer([Fault::hang().into()]);
+    let chaos = u32_layer("db", 1, [Fault::hang().into()]);
     assert!(chaos.target().report().unread_fault_sets.is_empty());
 }
 
@@ -155,7 +146,11 @@ async fn clear_all_faults_clears_every_kind_and_the_unread_report() {
 
 #[tokio::test]
 async fn expected_rules_that_fired_verify() {
-    let chaos = db_layer([Fault::injected_error().when(Trigger::first(2)).expect_to_fire()]);
+    let chaos = u32_layer(
+        "db",
+        1,
+        [Fault::injected_error().when(Trigger::first(2)).expect_to_fire()],
+    );
     let t = call_three(chaos).await;
     let report = t.report();
     assert_eq!(report.expected.len(), 1);
@@ -166,19 +161,23 @@ async fn expected_rules_that_fired_verify() {
 
 #[tokio::test]
 async fn every_expected_rule_that_never_fired_is_named() {
-    let chaos = db_layer([
-        Fault::injected_error()
-            .when(Trigger::first(1))
-            .named("fires")
-            .expect_to_fire(),
-        Fault::hang()
-            .when(Trigger::after(50))
-            .named("too-late")
-            .expect_to_fire(),
-        Fault::hang().when(Trigger::after(60)).expect_to_fire(),
-        // Not expected: never fires, never listed.
-        Fault::hang().when(Trigger::after(70)),
-    ]);
+    let chaos = u32_layer(
+        "db",
+        1,
+        [
+            Fault::injected_error()
+                .when(Trigger::first(1))
+                .named("fires")
+                .expect_to_fire(),
+            Fault::hang()
+                .when(Trigger::after(50))
+                .named("too-late")
+                .expect_to_fire(),
+            Fault::hang().when(Trigger::after(60)).expect_to_fire(),
+            // Not expected: never fires, never listed.
+            Fault::hang().when(Trigger::after(70)),
+        ],
+    );
     let t = call_three(chaos).await;
     let err = t.report().verify_expected().unwrap_err();
     let names: Vec<_> = err.not_fired().iter().map(|e| (e.rule, e.name.clone())).collect();
@@ -202,25 +201,26 @@ fn expected_rules_in_an_unread_set_fail_with_a_note() {
     let _chaos = ChaosLayer::<u32>::for_target(&t);
     t.set_faults(FaultSet::new().with(Fault::<u64>::hang().named("stall").expect_to_fire()))
         .unwrap();
-    let err = t.report().verify_expected().unwrap_err();
-    let text = err.to_string();
-    assert!(text.contains("rule `stall`"), "{text}");
-    assert!(
-        text.contains("note: no layer of the target reads FaultSet<Fault<u64,"),
-        "{text}"
+    let text = t.report().verify_expected().unwrap_err().to_string();
+    assert_contains(
+        &text,
+        &[
+            "rule `stall`",
+            "note: no layer of the target reads FaultSet<Fault<u64,",
+        ],
     );
 }
 
 #[test]
 #[should_panic(expected = "rule `stall` (#0 of FaultSet<Fault<u32")]
 fn assert_expected_fired_panics_with_the_list() {
-    let chaos = db_layer([Fault::hang().named("stall").expect_to_fire()]);
+    let chaos = u32_layer("db", 1, [Fault::hang().named("stall").expect_to_fire()]);
     chaos.target().report().assert_expected_fired();
 }
 
 #[tokio::test]
 async fn expectations_outlive_a_replaced_set() {
-    let chaos = db_layer([Fault::hang().named("never").expect_to_fire()]);
+    let chaos = u32_layer("db", 1, [Fault::hang().named("never").expect_to_fire()]);
     chaos.clear_faults();
     let err = chaos.target().report().verify_expected().unwrap_err();
     assert_eq!(err.not_fired()[0].name.as_deref(), Some("never"));

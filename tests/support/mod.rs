@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use tower::{BoxError, Service, ServiceExt};
+use tower_chaos::{ChaosLayer, Fault, Rule};
 
 /// An echo service (of any request type) that counts how often it was
 /// really called.
@@ -90,6 +91,20 @@ impl<R: Send + 'static> Upstream<R> {
     }
 }
 
+/// A `u32` request-level layer on a new target `name`, seeded with `seed`,
+/// with `rules`.
+pub fn u32_layer<const N: usize>(
+    name: &str,
+    seed: u64,
+    rules: [Rule<Fault<u32>, u32>; N],
+) -> ChaosLayer<u32> {
+    rules
+        .into_iter()
+        .fold(ChaosLayer::builder(name).seed(seed), |b, rule| b.fault(rule))
+        .build()
+        .unwrap()
+}
+
 /// Calls `svc` once with `req` (ready, then call).
 pub async fn call<S, R>(svc: &mut S, req: R) -> Result<S::Response, S::Error>
 where
@@ -110,6 +125,14 @@ where
         }
     }
     failed
+}
+
+/// Asserts that `text` contains each of `parts`, printing `text` if not.
+#[track_caller]
+pub fn assert_contains(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} missing from:\n{text}");
+    }
 }
 
 /// Polls `future` once with a no-op waker, without waiting: `None` if it is
