@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, Proxy};
 use tower_chaos::{FaultKind, Latency, Target, Trigger};
 
-use io_support::{connect, echo_server, pattern};
+use io_support::{connect, echo_server, pattern, serve_each};
 
 fn target() -> Target {
     Target::builder("upstream").seed(7).build().expect("target")
@@ -59,20 +59,13 @@ async fn until_idle(proxy: &Proxy, accepted: u64) {
 /// An upstream that reads each request to its end, answers `reply` and
 /// closes.
 async fn answer_and_close(reply: &'static [u8]) -> io::Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                s.read_to_end(&mut request).await?;
-                s.write_all(reply).await?;
-                io::Result::Ok(())
-            });
+    serve_each(move |mut s| async move {
+        let mut request = Vec::new();
+        if s.read_to_end(&mut request).await.is_ok() {
+            let _ = s.write_all(reply).await;
         }
-    });
-    Ok(addr)
+    })
+    .await
 }
 
 /// An upstream that closes every connection at once.
@@ -833,20 +826,17 @@ async fn soak_1000_connections_with_mixed_faults() -> io::Result<()> {
     // An upstream that reads each request to its end, counts it, answers
     // REPLY bytes and closes.
     let upstream_got = Arc::new(AtomicU64::new(0));
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let upstream = listener.local_addr()?;
     let counted = Arc::clone(&upstream_got);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let counted = Arc::clone(&counted);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let _ = s.read_to_end(&mut request).await;
-                counted.fetch_add(request.len() as u64, Ordering::Relaxed);
-                let _ = s.write_all(&pattern(REPLY)).await;
-            });
+    let upstream = serve_each(move |mut s| {
+        let counted = Arc::clone(&counted);
+        async move {
+            let mut request = Vec::new();
+            let _ = s.read_to_end(&mut request).await;
+            counted.fetch_add(request.len() as u64, Ordering::Relaxed);
+            let _ = s.write_all(&pattern(REPLY)).await;
         }
-    });
+    })
+    .await?;
 
     // One fault per tenth of the connections (by accept index), two tenths
     // clean.

@@ -19,31 +19,42 @@ pub async fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
     Ok((client, server))
 }
 
-/// Spawns an echo server on loopback (same runtime) and returns its address.
-pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
+/// Spawns a server on loopback (same runtime) that hands each connection,
+/// Nagle off, to a task of its own running `handle`; returns its address.
+pub async fn serve_each<F, Fut>(handle: F) -> io::Result<std::net::SocketAddr>
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
+        while let Ok((s, _)) = listener.accept().await {
             // Nagle would hold small segments for a real-time ACK, and a
             // paused clock jumps ahead meanwhile.
             let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut buf = vec![0; 16 * 1024];
-                loop {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
+            tokio::spawn(handle(s));
         }
     });
     Ok(addr)
+}
+
+/// Spawns an echo server on loopback (same runtime) and returns its address.
+pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
+    serve_each(|mut s| async move {
+        let mut buf = vec![0; 16 * 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// Deterministic test bytes.
