@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, Proxy};
 use tower_chaos::{FaultKind, Latency, Target, Trigger};
 
-use io_support::{connect, echo_server, pattern, serve_each};
+use io_support::{closed_port, connect, echo_server, pattern, serve_each, serve_once};
 
 fn target() -> Target {
     Target::builder("upstream").seed(7).build().expect("target")
@@ -28,6 +28,13 @@ fn with(faults: ConnFaultSet) -> Target {
 
 fn one(rule: impl Into<tower_chaos::Rule<ConnFault, ConnInfo>>) -> ConnFaultSet {
     ConnFaultSet::new().with(rule)
+}
+
+/// A proxy of `target` in front of an echo server, and a client of it.
+async fn echo_behind(target: &Target) -> io::Result<(Proxy, TcpStream)> {
+    let proxy = Proxy::spawn(echo_server().await?, target)?;
+    let client = connect(proxy.local_addr()).await?;
+    Ok((proxy, client))
 }
 
 async fn timed_roundtrip(client: &mut TcpStream) -> io::Result<Duration> {
@@ -95,8 +102,7 @@ async fn roundtrip(client: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
 #[tokio::test(start_paused = true)]
 async fn passes_bytes_through_and_counts_them() -> io::Result<()> {
     let target = target();
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     let data = pattern(200_000);
     let writer_data = data.clone();
     let (mut rd, mut wr) = client.split();
@@ -132,8 +138,7 @@ async fn downstream_latency_delays_each_reply_until_cleared() -> io::Result<()> 
         Direction::Downstream,
         Latency::fixed(ms(200)),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     for _ in 0..3 {
         let start = Instant::now();
         assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
@@ -156,8 +161,7 @@ async fn disable_and_enable_switch_a_live_connection() -> io::Result<()> {
         Direction::Upstream,
         Latency::fixed(ms(100)),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     assert_eq!(timed_roundtrip(&mut client).await?, ms(100));
     target.disable();
     assert_eq!(timed_roundtrip(&mut client).await?, Duration::ZERO);
@@ -171,8 +175,7 @@ async fn disable_and_enable_switch_a_live_connection() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn reset_switched_in_reaches_a_live_client_as_connection_reset() -> io::Result<()> {
     let target = target();
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     assert_eq!(roundtrip(&mut client, b"hi").await?, b"hi");
     proxy
         .set_faults(one(ConnFault::reset(Direction::Downstream, Onset::Immediately)))
@@ -241,8 +244,7 @@ async fn keyed_and_rate_triggers_pick_the_same_connections_for_a_seed() -> io::R
 #[tokio::test(start_paused = true)]
 async fn hang_holds_connections_until_switched_off() -> io::Result<()> {
     let target = with(one(ConnFault::connect_hang()));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     client.write_all(b"anyone?").await?;
     let mut buf = [0; 7];
     let res = timeout(Duration::from_secs(60), client.read_exact(&mut buf)).await;
@@ -274,8 +276,7 @@ async fn slow_connect_delays_the_first_reply() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn stall_trips_the_client_timeout_and_recovers_when_cleared() -> io::Result<()> {
     let target = target();
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     assert_eq!(roundtrip(&mut client, b"one").await?, b"one");
     target
         .set_faults(one(ConnFault::stall(Direction::Downstream, Onset::Immediately)))
@@ -293,8 +294,7 @@ async fn stall_trips_the_client_timeout_and_recovers_when_cleared() -> io::Resul
 #[tokio::test(start_paused = true)]
 async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 10)));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     client.write_all(&pattern(100)).await?;
     let mut got = Vec::new();
     client.read_to_end(&mut got).await?;
@@ -309,11 +309,8 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
     // limit_data does): the client gets its 5 bytes and EOF, and the proxy
     // lets go of the client's socket at once, even though this client
     // neither sends nor closes.
-    let upstream = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = upstream.local_addr()?;
     let (saw_close, upstream_done) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let (mut s, _) = upstream.accept().await?;
+    let (addr, _) = serve_once(|mut s| async move {
         s.write_all(b"hello world").await?;
         // The proxy dropped its side: an EOF or, for bytes it had not
         // read yet, a reset; nothing is sent upstream either way.
@@ -324,7 +321,8 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
             |_| rest.is_empty(),
         ));
         io::Result::Ok(())
-    });
+    })
+    .await?;
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 5)));
     let proxy = Proxy::spawn(addr, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
@@ -345,15 +343,13 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
 #[tokio::test(start_paused = true)]
 async fn upstream_bandwidth_limits_the_upload() -> io::Result<()> {
     // A sink upstream that reports when it has everything.
-    let sink = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = sink.local_addr()?;
     let start = Instant::now();
-    let upstream = tokio::spawn(async move {
-        let (mut s, _) = sink.accept().await?;
+    let (addr, upstream) = serve_once(move |mut s| async move {
         let mut got = Vec::new();
         s.read_to_end(&mut got).await?;
-        io::Result::Ok((got.len(), start.elapsed()))
-    });
+        Ok((got.len(), start.elapsed()))
+    })
+    .await?;
     let target = with(one(ConnFault::bandwidth(Direction::Upstream, 10_000)));
     let proxy = Proxy::spawn(addr, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
@@ -372,8 +368,7 @@ async fn timeout_closes_the_client_connection() -> io::Result<()> {
         Onset::Immediately,
         Duration::from_secs(4),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     let start = Instant::now();
     client.write_all(b"hello?").await?;
     let mut got = Vec::new();
@@ -388,13 +383,7 @@ async fn timeout_closes_the_client_connection() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
     // Upstream that says hi and closes.
-    let up = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = up.local_addr()?;
-    tokio::spawn(async move {
-        let (mut s, _) = up.accept().await?;
-        s.write_all(b"hi").await?;
-        io::Result::Ok(())
-    });
+    let (addr, _) = serve_once(|mut s| async move { s.write_all(b"hi").await }).await?;
     let target = with(one(ConnFault::slow_close(
         Direction::Downstream,
         Duration::from_secs(2),
@@ -411,10 +400,7 @@ async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn upstream_down_closes_the_client() -> io::Result<()> {
-    let closed = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = closed.local_addr()?;
-    drop(closed);
-    let proxy = Proxy::spawn(addr, &target())?;
+    let proxy = Proxy::spawn(closed_port().await?, &target())?;
     let mut client = connect(proxy.local_addr()).await?;
     // EOF, as toxiproxy's clients see (not a reset).
     assert_eq!(client.read(&mut [0; 1]).await?, 0);
@@ -458,8 +444,7 @@ async fn upstream_latency_delays_each_request_without_adding_up() -> io::Result<
         Direction::Upstream,
         Latency::fixed(ms(150)),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     let start = Instant::now();
     assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
     assert_eq!(start.elapsed(), ms(150));

@@ -22,6 +22,8 @@ use tokio::time::{Instant, sleep};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Proxy};
 use tower_chaos::{Latency, Target};
 
+use crate::support::io::{closed_port, serve_once};
+
 fn target() -> Target {
     Target::builder("toxiproxy").seed(3).build().expect("target")
 }
@@ -29,17 +31,14 @@ fn target() -> Target {
 /// toxiproxy's `WithTCPServer`: an upstream that accepts one client, stops
 /// listening, and reports everything the client sent until it closed.
 async fn read_all_server() -> io::Result<(SocketAddr, oneshot::Receiver<Vec<u8>>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await?;
-        drop(listener);
+    let (addr, _) = serve_once(|mut s| async move {
         let mut all = Vec::new();
         s.read_to_end(&mut all).await?;
         let _ = tx.send(all);
-        io::Result::Ok(())
-    });
+        Ok(())
+    })
+    .await?;
     Ok((addr, rx))
 }
 
@@ -96,10 +95,7 @@ async fn proxy_big_message() -> io::Result<()> {
 /// proxy reset the client instead.
 #[tokio::test(start_paused = true)]
 async fn proxy_to_down_upstream() -> io::Result<()> {
-    let down = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = down.local_addr()?;
-    drop(down);
-    let proxy = Proxy::spawn(addr, &target())?;
+    let proxy = Proxy::spawn(closed_port().await?, &target())?;
     let mut conn = TcpStream::connect(proxy.local_addr()).await?;
     // No timer is pending, so the paused clock cannot move while the proxy
     // works: the EOF comes at once, well within toxiproxy's 100 ms. (A

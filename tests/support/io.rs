@@ -39,6 +39,31 @@ where
     Ok(addr)
 }
 
+/// Spawns a loopback server (same runtime) that accepts one connection and
+/// runs `handle` on it; returns its address and the task.
+pub async fn serve_once<F, Fut, T>(
+    handle: F,
+) -> io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<io::Result<T>>)>
+where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = io::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let (s, _) = listener.accept().await?;
+        drop(listener);
+        handle(s).await
+    });
+    Ok((addr, task))
+}
+
+/// A loopback address that nothing listens on (bound, then closed).
+pub async fn closed_port() -> io::Result<std::net::SocketAddr> {
+    TcpListener::bind("127.0.0.1:0").await?.local_addr()
+}
+
 /// Spawns an echo server on loopback (same runtime) and returns its address.
 pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
     serve_each(|mut s| async move {
