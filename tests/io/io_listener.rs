@@ -14,7 +14,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{ChaosListener, ConnFault, ConnFaultSet, ConnInfo, Direction, InjectedIoError, Onset};
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
-use io_support::{connect, pattern};
+use io_support::{connect, pattern, read_all};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -112,8 +112,7 @@ async fn downstream_is_what_the_server_writes() -> io::Result<()> {
         InjectedIoError::of(&err).map(InjectedIoError::fault),
         Some(FaultKind::Truncate)
     );
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     assert_eq!(got, &pattern(100)[..10]);
     let report = target.report();
     assert_eq!((report.bytes_upstream, report.bytes_downstream), (3, 10));

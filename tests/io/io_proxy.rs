@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, Proxy};
 use tower_chaos::{FaultKind, Latency, Target, Trigger};
 
-use io_support::{closed_port, connect, echo_server, pattern, serve_each, serve_once};
+use io_support::{closed_port, connect, echo_server, pattern, read_all, serve_each, serve_once};
 
 fn target() -> Target {
     Target::builder("upstream").seed(7).build().expect("target")
@@ -296,8 +296,7 @@ async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 10)));
     let (_proxy, mut client) = echo_behind(&target).await?;
     client.write_all(&pattern(100)).await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     assert_eq!(got, &pattern(100)[..10]);
     assert_eq!(target.report().bytes_downstream, 10);
     Ok(())
@@ -326,8 +325,7 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 5)));
     let proxy = Proxy::spawn(addr, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     assert_eq!(got, b"hello");
     until_idle(&proxy, 1).await;
     assert_eq!(
@@ -345,8 +343,7 @@ async fn upstream_bandwidth_limits_the_upload() -> io::Result<()> {
     // A sink upstream that reports when it has everything.
     let start = Instant::now();
     let (addr, upstream) = serve_once(move |mut s| async move {
-        let mut got = Vec::new();
-        s.read_to_end(&mut got).await?;
+        let got = read_all(&mut s).await?;
         Ok((got.len(), start.elapsed()))
     })
     .await?;
@@ -391,8 +388,7 @@ async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
     let proxy = Proxy::spawn(addr, &target)?;
     let start = Instant::now();
     let mut client = connect(proxy.local_addr()).await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     assert_eq!(got, b"hi");
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     Ok(())
@@ -593,8 +589,7 @@ async fn a_stall_is_kept_while_the_server_is_open() -> io::Result<()> {
     let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
     request_and_leave(&proxy).await?;
     let (mut server, _) = listener.accept().await?;
-    let mut request = Vec::new();
-    server.read_to_end(&mut request).await?;
+    let request = read_all(&mut server).await?;
     assert_eq!(request, b"request");
     server.write_all(b"late reply").await?;
     sleep(Duration::from_secs(30)).await;
@@ -618,8 +613,7 @@ async fn latency_still_delivers_after_both_peers_closed() -> io::Result<()> {
     let start = Instant::now();
     client.write_all(b"request").await?;
     client.shutdown().await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     assert_eq!(got, b"reply");
     assert_eq!(start.elapsed(), ms(500));
     until_idle(&proxy, 1).await;

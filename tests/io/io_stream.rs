@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::FaultKind;
 use tower_chaos::io::{ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, Onset, StreamFaults};
 
-use io_support::{pattern, tcp_pair};
+use io_support::{pattern, read_all, tcp_pair};
 
 fn faults(read: DirectionFaults, write: DirectionFaults) -> StreamFaults {
     StreamFaults::builder()
@@ -44,12 +44,10 @@ async fn no_fault_is_byte_exact_and_counted() -> io::Result<()> {
     let writer = tokio::spawn(async move {
         server.write_all(&send).await?;
         server.shutdown().await?;
-        let mut back = Vec::new();
-        server.read_to_end(&mut back).await?;
+        let back = read_all(&mut server).await?;
         io::Result::Ok(back)
     });
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     assert_eq!(got, data);
     let n = client
         .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
@@ -152,8 +150,7 @@ async fn read_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
         server.shutdown().await
     });
     let start = Instant::now();
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     let elapsed = start.elapsed();
     assert_eq!(got, data);
     let expected = Duration::from_secs_f64(BYTES as f64 / RATE as f64);
@@ -175,8 +172,7 @@ async fn write_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
     let (client, mut server) = tcp_pair().await?;
     let mut client = ChaosStream::new(client, faults(none(), none().bandwidth(RATE)));
     let reader = tokio::spawn(async move {
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await?;
+        let got = read_all(&mut server).await?;
         io::Result::Ok((got, Instant::now()))
     });
     let start = Instant::now();
@@ -216,8 +212,7 @@ async fn read_latency_is_per_chunk_and_does_not_accumulate() -> io::Result<()> {
         assert_eq!(*byte as usize, i);
         assert_eq!(*at, Duration::from_millis(10 * i as u64) + latency, "chunk {i}");
     }
-    let mut rest = Vec::new();
-    client.read_to_end(&mut rest).await?;
+    let rest = read_all(&mut client).await?;
     assert!(rest.is_empty());
     assert_eq!(client.counters().snapshot().fault(FaultKind::StreamLatency), 10);
     Ok(())
@@ -312,8 +307,7 @@ async fn write_slow_close_delays_the_fin() -> io::Result<()> {
     let mut client = ChaosStream::new(client, faults(none(), none().slow_close(Duration::from_secs(2))));
     let start = Instant::now();
     let reader = tokio::spawn(async move {
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await?;
+        let got = read_all(&mut server).await?;
         io::Result::Ok((got, start.elapsed()))
     });
     client.write_all(b"bye").await?;
@@ -332,8 +326,7 @@ async fn read_slow_close_delays_the_eof() -> io::Result<()> {
     let start = Instant::now();
     server.write_all(b"last words").await?;
     drop(server);
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     assert_eq!(got, b"last words");
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     Ok(())
@@ -348,8 +341,7 @@ async fn timeout_drops_data_then_closes() -> io::Result<()> {
     );
     server.write_all(b"lost in the void").await?;
     let start = Instant::now();
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?; // EOF once closed
+    let got = read_all(&mut client).await?; // EOF once closed
     assert!(got.is_empty());
     assert_eq!(start.elapsed(), Duration::from_secs(5));
     assert!(client.is_closed());
@@ -375,8 +367,7 @@ async fn write_truncation_is_a_short_write_then_broken_pipe() -> io::Result<()> 
         InjectedIoError::of(&err).map(InjectedIoError::fault),
         Some(FaultKind::Truncate)
     );
-    let mut got = Vec::new();
-    server.read_to_end(&mut got).await?;
+    let got = read_all(&mut server).await?;
     assert_eq!(got, b"abcd", "the peer reads exactly N bytes then EOF");
     let snap = client.counters().snapshot();
     assert_eq!((snap.bytes_written, snap.dropped_written), (4, 2));
@@ -394,8 +385,7 @@ async fn write_slicing_cuts_writes_and_keeps_content() -> io::Result<()> {
     assert_eq!(client.write(b"abcdefgh").await?, 3);
     client.write_all(b"defgh").await?;
     client.shutdown().await?;
-    let mut got = Vec::new();
-    server.read_to_end(&mut got).await?;
+    let got = read_all(&mut server).await?;
     assert_eq!(got, b"abcdefgh");
     assert_eq!(client.counters().snapshot().fault(FaultKind::Slice), 2);
     Ok(())

@@ -22,7 +22,7 @@ use tokio::time::{Instant, sleep};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Proxy};
 use tower_chaos::{Latency, Target};
 
-use crate::support::io::{closed_port, serve_once};
+use crate::support::io::{closed_port, read_all, serve_once};
 
 fn target() -> Target {
     Target::builder("toxiproxy").seed(3).build().expect("target")
@@ -33,8 +33,7 @@ fn target() -> Target {
 async fn read_all_server() -> io::Result<(SocketAddr, oneshot::Receiver<Vec<u8>>)> {
     let (tx, rx) = oneshot::channel();
     let (addr, _) = serve_once(|mut s| async move {
-        let mut all = Vec::new();
-        s.read_to_end(&mut all).await?;
+        let all = read_all(&mut s).await?;
         let _ = tx.send(all);
         Ok(())
     })

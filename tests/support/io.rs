@@ -82,6 +82,13 @@ pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
     .await
 }
 
+/// Reads `r` to its end.
+pub async fn read_all<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    r.read_to_end(&mut all).await?;
+    Ok(all)
+}
+
 /// Deterministic test bytes.
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
