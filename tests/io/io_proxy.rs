@@ -296,8 +296,7 @@ async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 10)));
     let (_proxy, mut client) = echo_behind(&target).await?;
     client.write_all(&pattern(100)).await?;
-    let got = read_all(&mut client).await?;
-    assert_eq!(got, &pattern(100)[..10]);
+    assert_eq!(read_all(&mut client).await?, &pattern(100)[..10]);
     assert_eq!(target.report().bytes_downstream, 10);
     Ok(())
 }
@@ -325,8 +324,7 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 5)));
     let proxy = Proxy::spawn(addr, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
-    let got = read_all(&mut client).await?;
-    assert_eq!(got, b"hello");
+    assert_eq!(read_all(&mut client).await?, b"hello");
     until_idle(&proxy, 1).await;
     assert_eq!(
         upstream_done.await,
@@ -388,8 +386,7 @@ async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
     let proxy = Proxy::spawn(addr, &target)?;
     let start = Instant::now();
     let mut client = connect(proxy.local_addr()).await?;
-    let got = read_all(&mut client).await?;
-    assert_eq!(got, b"hi");
+    assert_eq!(read_all(&mut client).await?, b"hi");
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     Ok(())
 }
@@ -589,8 +586,7 @@ async fn a_stall_is_kept_while_the_server_is_open() -> io::Result<()> {
     let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
     request_and_leave(&proxy).await?;
     let (mut server, _) = listener.accept().await?;
-    let request = read_all(&mut server).await?;
-    assert_eq!(request, b"request");
+    assert_eq!(read_all(&mut server).await?, b"request");
     server.write_all(b"late reply").await?;
     sleep(Duration::from_secs(30)).await;
     assert_eq!((proxy.stats().active, proxy.stats().released), (1, 0));
@@ -613,8 +609,7 @@ async fn latency_still_delivers_after_both_peers_closed() -> io::Result<()> {
     let start = Instant::now();
     client.write_all(b"request").await?;
     client.shutdown().await?;
-    let got = read_all(&mut client).await?;
-    assert_eq!(got, b"reply");
+    assert_eq!(read_all(&mut client).await?, b"reply");
     assert_eq!(start.elapsed(), ms(500));
     until_idle(&proxy, 1).await;
     assert_eq!(proxy.stats().released, 0);

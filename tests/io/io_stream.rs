@@ -47,8 +47,7 @@ async fn no_fault_is_byte_exact_and_counted() -> io::Result<()> {
         let back = read_all(&mut server).await?;
         io::Result::Ok(back)
     });
-    let got = read_all(&mut client).await?;
-    assert_eq!(got, data);
+    assert_eq!(read_all(&mut client).await?, data);
     let n = client
         .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
         .await?;
@@ -326,8 +325,7 @@ async fn read_slow_close_delays_the_eof() -> io::Result<()> {
     let start = Instant::now();
     server.write_all(b"last words").await?;
     drop(server);
-    let got = read_all(&mut client).await?;
-    assert_eq!(got, b"last words");
+    assert_eq!(read_all(&mut client).await?, b"last words");
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     Ok(())
 }
@@ -367,8 +365,11 @@ async fn write_truncation_is_a_short_write_then_broken_pipe() -> io::Result<()> 
         InjectedIoError::of(&err).map(InjectedIoError::fault),
         Some(FaultKind::Truncate)
     );
-    let got = read_all(&mut server).await?;
-    assert_eq!(got, b"abcd", "the peer reads exactly N bytes then EOF");
+    assert_eq!(
+        read_all(&mut server).await?,
+        b"abcd",
+        "the peer reads exactly N bytes then EOF"
+    );
     let snap = client.counters().snapshot();
     assert_eq!((snap.bytes_written, snap.dropped_written), (4, 2));
     // The whole connection is closed, as toxiproxy's limit_data closes it:
@@ -385,8 +386,7 @@ async fn write_slicing_cuts_writes_and_keeps_content() -> io::Result<()> {
     assert_eq!(client.write(b"abcdefgh").await?, 3);
     client.write_all(b"defgh").await?;
     client.shutdown().await?;
-    let got = read_all(&mut server).await?;
-    assert_eq!(got, b"abcdefgh");
+    assert_eq!(read_all(&mut server).await?, b"abcdefgh");
     assert_eq!(client.counters().snapshot().fault(FaultKind::Slice), 2);
     Ok(())
 }
