@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
-use axum::routing::get;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use support::{chaos, hyper_h2, poll_once, quiet, reqwest_h1, reqwest_h2, serve};
+use support::{chaos, hyper_h2, items, poll_once, quiet, reqwest_h1, reqwest_h2, serve};
 use tower::ServiceExt;
 use tower_chaos::http::{
     BodyFault, HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, RetryAfter,
@@ -22,25 +21,9 @@ use tower_chaos::http::{
 };
 use tower_chaos::{Event, FaultKind};
 
-/// `/items/{id}` answers GET and PUT with 200 and counts the calls that
-/// reached it.
+/// `support::items` behind `layer`.
 fn app(layer: HttpChaosLayer, hits: Arc<AtomicUsize>) -> Router {
-    Router::new()
-        .route(
-            "/items/{id}",
-            get({
-                let hits = hits.clone();
-                move || async move {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                    "item"
-                }
-            })
-            .put(move || async move {
-                hits.fetch_add(1, Ordering::SeqCst);
-                "stored"
-            }),
-        )
-        .layer(layer)
+    items(&hits).layer(layer)
 }
 
 async fn get_with(client: &reqwest::Client, url: &str) -> reqwest::Response {
