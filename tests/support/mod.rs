@@ -127,6 +127,11 @@ where
     failed
 }
 
+/// A report's `(seen, passed, faulted)`.
+pub fn seen_passed_faulted(report: &tower_chaos::Report) -> (u64, u64, u64) {
+    (report.seen, report.passed, report.faulted)
+}
+
 /// Asserts that `text` contains each of `parts`, printing `text` if not.
 #[track_caller]
 pub fn assert_contains(text: &str, parts: &[&str]) {
