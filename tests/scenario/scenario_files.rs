@@ -9,6 +9,8 @@ use std::time::Duration;
 use tower_chaos::scenario::{Format, LoadError, Scenario, ScenarioError};
 use tower_chaos::{FaultKind, Latency};
 
+use crate::support::row_labels;
+
 fn path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios")
@@ -264,13 +266,7 @@ async fn a_loaded_scenario_rehearses_two_targets() {
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.phase("dns-outage").unwrap().caller.ok, 0);
     assert!(report.phase("brownout").unwrap().caller.failed() > 0);
-    let edge_rows: Vec<&str> = report
-        .target("edge")
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.label.as_str())
-        .collect();
+    let edge_rows = row_labels(&report, "edge");
     assert_eq!(
         edge_rows,
         [

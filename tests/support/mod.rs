@@ -132,6 +132,13 @@ pub fn seen_passed_faulted(report: &tower_chaos::Report) -> (u64, u64, u64) {
     (report.seen, report.passed, report.faulted)
 }
 
+/// The labels of `target`'s rows in a rehearsal report.
+#[cfg(feature = "scenario")]
+pub fn row_labels<'a>(report: &'a tower_chaos::scenario::RehearsalReport, target: &str) -> Vec<&'a str> {
+    let rows = &report.target(target).expect("target in the report").rows;
+    rows.iter().map(|r| r.label.as_str()).collect()
+}
+
 /// Asserts that `text` contains each of `parts`, printing `text` if not.
 #[track_caller]
 pub fn assert_contains(text: &str, parts: &[&str]) {
