@@ -55,6 +55,14 @@ fn scenario(phases: impl IntoIterator<Item = Phase>, duration: Duration) -> Scen
         .unwrap()
 }
 
+/// 30 s with `db` down from 10 s to 20 s (phase "outage").
+fn db_outage() -> Scenario {
+    scenario(
+        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
+        30 * S,
+    )
+}
+
 /// Binds `db` to `s` and starts rehearsing it: the probe for `db`'s
 /// client, and the running rehearsal.
 fn start(s: &Scenario, db: &Target) -> (Probe, JoinHandle<Result<RehearsalReport, ScenarioError>>) {
@@ -74,10 +82,7 @@ async fn rehearse_steadily(s: &Scenario, db: &Target, calls: u32) -> RehearsalRe
 #[tokio::test(start_paused = true)]
 async fn a_down_phase_fails_every_call_and_the_verdicts_judge_recovery() {
     let db = target("db");
-    let s = scenario(
-        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
-        30 * S,
-    );
+    let s = db_outage();
     let (probe, run) = start(&s, &db);
     steady(client(&probe, &db), S, 30).await;
     let report = run.await.unwrap().unwrap();
@@ -619,10 +624,7 @@ async fn configuration_errors_come_before_anything_runs() {
 #[tokio::test(start_paused = true)]
 async fn the_report_prints_a_table_and_serialises() {
     let db = target("db");
-    let s = scenario(
-        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
-        30 * S,
-    );
+    let s = db_outage();
     let report = rehearse_steadily(&s, &db, 30).await;
     let text = report.to_string();
     assert!(
