@@ -9,6 +9,7 @@ use super::fault::{HttpFault, HttpFaultSet, HttpRule};
 use super::header::HeaderControl;
 use super::service::HttpChaos;
 use super::view::HttpRequest;
+use crate::macros::target_settings;
 use crate::{ConfigError, FaultHandle, Target, TargetBuilder};
 
 /// A [`Layer`] that applies HTTP and gRPC faults to a
@@ -297,30 +298,18 @@ impl fmt::Debug for HttpChaosLayerBuilder {
 }
 
 impl HttpChaosLayerBuilder {
-    /// Fixes the target's seed (see [`TargetBuilder::seed`]).
-    ///
-    /// ```
-    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").seed(8).build()?;
-    /// assert_eq!(layer.target().seed(), 8);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.target = self.target.seed(seed);
-        self
-    }
-
-    /// Keeps a journal of the newest `capacity` faults (see
-    /// [`TargetBuilder::journal`]).
-    ///
-    /// ```
-    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").journal(10).build()?;
-    /// assert!(layer.target().report().journal.is_empty());
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn journal(mut self, capacity: usize) -> Self {
-        self.target = self.target.journal(capacity);
-        self
-    }
+    target_settings!(
+        seed: r#"```
+let layer = tower_chaos::http::HttpChaosLayer::builder("api").seed(8).build()?;
+assert_eq!(layer.target().seed(), 8);
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#,
+        journal: r#"```
+let layer = tower_chaos::http::HttpChaosLayer::builder("api").journal(10).build()?;
+assert!(layer.target().report().journal.is_empty());
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#,
+    );
 
     /// Starts with the target's faults switched off (see
     /// [`Target::enable`]).
