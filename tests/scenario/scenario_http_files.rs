@@ -342,23 +342,18 @@ fn one_bad_http_table_per_error_kind_names_line_column_and_field() {
 #[test]
 fn bad_http_tables_in_yaml_and_json_name_line_column_and_field() {
     let yaml = "name: x\nphases:\n  - target: api\n    for: 1m\n    http:\n      - fault: status\n        status: 99\n";
-    let err = Scenario::parse(yaml, Format::Yaml).unwrap_err();
-    assert_eq!(
-        (err.line(), err.field()),
-        (Some(7), Some("phases[0].http[0].status")),
-        "{err}"
-    );
-    assert!(err.to_string().contains("100..=599"), "{err}");
+    assert_fails_at(yaml, Format::Yaml, (7, "phases[0].http[0].status"), "100..=599");
 
     let json = r#"{"name": "x", "phases": [{"target": "api", "for": "1m",
   "http": [{"fault": "grpc", "code": "UNAVAILABLE", "method": ["GET", "P UT"]}]}]}"#;
-    let err = Scenario::parse(json, Format::Json).unwrap_err();
-    assert_eq!(
-        (err.line(), err.field()),
-        (Some(2), Some("phases[0].http[0].method[1]")),
-        "{err}"
-    );
-    assert!(err.to_string().contains("\"P UT\""), "{err}");
+    assert_fails_at(json, Format::Json, (2, "phases[0].http[0].method[1]"), "\"P UT\"");
+}
+
+/// Checks that `text` fails to load at `(line, field)`, saying `message`.
+fn assert_fails_at(text: &str, format: Format, (line, field): (usize, &str), message: &str) {
+    let err = Scenario::parse(text, format).unwrap_err();
+    assert_eq!((err.line(), err.field()), (Some(line), Some(field)), "{err}");
+    assert!(err.to_string().contains(message), "{err}");
 }
 
 #[test]
