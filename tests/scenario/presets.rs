@@ -10,11 +10,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
 use tower_chaos::io::ConnectFaultsLayer;
-use tower_chaos::scenario::{Phase, Probe, Rehearsal, RehearsalReport, Scenario, presets};
+use tower_chaos::scenario::{Phase, Probe, Rehearsal, RehearsalReport, Scenario, ScenarioError, presets};
 use tower_chaos::{FaultKind, Target};
 
 use replay::{call, provider};
@@ -80,6 +81,20 @@ fn ok_between(seen: &[(Duration, Option<StatusCode>)], from: Duration, to: Durat
         .filter(|(_, s)| s.is_some_and(|s| s.is_success()))
         .count();
     (ok, window.len())
+}
+
+/// Binds `target` to `s` over HTTP and starts rehearsing it: the probe
+/// for its callers, and the running rehearsal.
+fn start_http(s: &Scenario, target: &Target) -> (Probe, JoinHandle<Result<RehearsalReport, ScenarioError>>) {
+    let rehearsal = Rehearsal::new(s).bind_http(target);
+    let probe = rehearsal.probe(target.name()).unwrap();
+    (probe, tokio::spawn(rehearsal.run()))
+}
+
+/// Checks that every call made between `from` and `to` succeeded.
+fn assert_all_ok(seen: &[(Duration, Option<StatusCode>)], from: Duration, to: Duration) {
+    let (ok, n) = ok_between(seen, from, to);
+    assert_eq!(ok, n, "calls ok from {from:?} to {to:?}");
 }
 
 #[test]
@@ -148,9 +163,7 @@ async fn a_down_phase_bound_to_http_answers_503_and_recovers() {
         .duration(3 * MIN)
         .build()
         .unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&api);
-    let probe = rehearsal.probe("api").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &api);
     let svc = provider(&api);
     let start = Instant::now();
     let mut statuses = Vec::new();
@@ -193,9 +206,7 @@ async fn per_operation_http_rules_fail_puts_while_gets_pass() {
         .duration(3 * MIN)
         .build()
         .unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&s3);
-    let probe = rehearsal.probe("s3").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &s3);
     let svc = provider(&s3);
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(
@@ -260,8 +271,7 @@ async fn aws_dynamodb_dns_2025_keeps_the_postmortem_times_and_replays() {
         "{ok}/{n} early, {late_ok}/{late_n} late"
     );
     report.assert_recovered_within("dynamodb", MIN).unwrap();
-    let (ok, n) = ok_between(&seen[0].1, cache.end(), s.duration());
-    assert_eq!(ok, n);
+    assert_all_ok(&seen[0].1, cache.end(), s.duration());
 }
 
 /// A client that holds its connection across the outage never resolves
@@ -270,9 +280,7 @@ async fn aws_dynamodb_dns_2025_keeps_the_postmortem_times_and_replays() {
 async fn a_connection_held_across_the_2025_dns_outage_never_sees_it() {
     let s = presets::aws_dynamodb_dns_2025();
     let db = Target::builder("dynamodb").seed(7).build().unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&db);
-    let probe = rehearsal.probe("dynamodb").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &db);
     let connector =
         ConnectFaultsLayer::for_target(&db).layer(service_fn(|(): ()| async { Ok::<_, std::io::Error>(()) }));
     connector.oneshot(()).await.unwrap();
@@ -312,8 +320,7 @@ async fn aws_us_east_1_2021_is_slow_and_failing_for_9h14() {
     assert!(c.ok > 0 && c.ok < c.calls, "{c:?}");
     assert!(c.errors.iter().any(|(k, _)| k == "timeout"), "{c:?}");
     assert!(c.errors.iter().any(|(k, _)| k == "503"), "{c:?}");
-    let (ok, n) = ok_between(&seen[0].1, p.end(), s.duration());
-    assert_eq!(ok, n);
+    assert_all_ok(&seen[0].1, p.end(), s.duration());
 }
 
 #[tokio::test(start_paused = true)]
@@ -331,9 +338,7 @@ async fn aws_s3_2017_recovers_reads_before_writes() {
     );
 
     let s3 = Target::builder("s3").seed(3).build().unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&s3);
-    let probe = rehearsal.probe("s3").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &s3);
     let svc = provider(&s3);
     let start = Instant::now();
     let (mut get_ok_while_puts_fail, mut put_ok_while_puts_fail) = (0, 0);
@@ -374,8 +379,7 @@ async fn cloudflare_2025_flaps_every_5_minutes_then_stays_bad() {
     // One call a minute: half the flapping hour good, half bad.
     assert_eq!((f.ok, f.calls), (30, 60), "{f:?}");
     assert_eq!(report.phase("steady-bad").unwrap().caller.ok, 0);
-    let (ok, n) = ok_between(&seen[0].1, core.end(), s.duration());
-    assert_eq!(ok, n);
+    assert_all_ok(&seen[0].1, core.end(), s.duration());
 }
 
 #[tokio::test(start_paused = true)]
