@@ -41,6 +41,13 @@ async fn read_all_server() -> io::Result<(SocketAddr, oneshot::Receiver<Vec<u8>>
     Ok((addr, rx))
 }
 
+/// toxiproxy's `WithTCPProxy`: a proxy (of a fresh target) in front of
+/// `read_all_server`, and what that server will have read.
+async fn proxied_read_all_server() -> io::Result<(Proxy, oneshot::Receiver<Vec<u8>>)> {
+    let (addr, response) = read_all_server().await?;
+    Ok((Proxy::spawn(addr, &target())?, response))
+}
+
 /// toxiproxy's `AssertProxyUp`: whether a client can connect.
 async fn is_up(addr: SocketAddr) -> bool {
     TcpStream::connect(addr).await.is_ok()
@@ -49,8 +56,7 @@ async fn is_up(addr: SocketAddr) -> bool {
 /// Sends `parts` through a fresh proxy, closes, and returns what the
 /// upstream read (toxiproxy's `WithTCPProxy`).
 async fn through_proxy(parts: &[&[u8]]) -> io::Result<(Vec<u8>, Proxy)> {
-    let (addr, response) = read_all_server().await?;
-    let proxy = Proxy::spawn(addr, &target())?;
+    let (proxy, response) = proxied_read_all_server().await?;
     let mut conn = TcpStream::connect(proxy.local_addr()).await?;
     conn.set_nodelay(true)?;
     for part in parts {
@@ -111,8 +117,7 @@ async fn proxy_to_down_upstream() -> io::Result<()> {
 /// fine.
 #[tokio::test(start_paused = true)]
 async fn closing_proxy_multiple_times() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
+    let (mut proxy, _response) = proxied_read_all_server().await?;
     let _conn = TcpStream::connect(proxy.local_addr()).await?;
     for _ in 0..3 {
         proxy.disable().await;
@@ -128,8 +133,7 @@ async fn closing_proxy_multiple_times() -> io::Result<()> {
 /// case is a disabled proxy whose port another proxy's listener took.
 #[tokio::test(start_paused = true)]
 async fn start_two_proxies_on_same_address() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
+    let (mut proxy, _response) = proxied_read_all_server().await?;
     proxy.disable().await;
     let other = TcpListener::bind(proxy.local_addr()).await?;
     let err = proxy.enable().expect_err("the port is taken");
@@ -147,8 +151,7 @@ async fn start_two_proxies_on_same_address() -> io::Result<()> {
 /// "be up", which it already is.
 #[tokio::test(start_paused = true)]
 async fn stop_proxy_before_starting() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
+    let (mut proxy, _response) = proxied_read_all_server().await?;
     proxy.disable().await;
     assert!(!is_up(proxy.local_addr()).await);
     proxy.disable().await;
@@ -165,8 +168,7 @@ async fn stop_proxy_before_starting() -> io::Result<()> {
 /// address.
 #[tokio::test(start_paused = true)]
 async fn restart_failed_to_start_proxy() -> io::Result<()> {
-    let (addr, response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
+    let (mut proxy, response) = proxied_read_all_server().await?;
     proxy.disable().await;
     // The conflict: another listener on the proxy's address.
     let conflict = TcpListener::bind(proxy.local_addr()).await?;
@@ -186,8 +188,7 @@ async fn restart_failed_to_start_proxy() -> io::Result<()> {
 /// live proxy has no equivalent: spawn another [`Proxy`].
 #[tokio::test(start_paused = true)]
 async fn proxy_update_disabled_is_down() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
+    let (mut proxy, _response) = proxied_read_all_server().await?;
     assert!(is_up(proxy.local_addr()).await);
     proxy.disable().await;
     assert!(!is_up(proxy.local_addr()).await);
