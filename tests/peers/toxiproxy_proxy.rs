@@ -48,6 +48,21 @@ async fn proxied_read_all_server() -> io::Result<(Proxy, oneshot::Receiver<Vec<u
     Ok((Proxy::spawn(addr, &target())?, response))
 }
 
+/// `proxied_read_all_server` with the proxy disabled and its port taken
+/// by another listener (returned last).
+async fn port_taken_while_disabled() -> io::Result<(Proxy, oneshot::Receiver<Vec<u8>>, TcpListener)> {
+    let (mut proxy, response) = proxied_read_all_server().await?;
+    proxy.disable().await;
+    let conflict = TcpListener::bind(proxy.local_addr()).await?;
+    Ok((proxy, response, conflict))
+}
+
+/// Disables `proxy` and checks that nothing can connect to it any more.
+async fn disable_and_check_down(proxy: &mut Proxy) {
+    proxy.disable().await;
+    assert!(!is_up(proxy.local_addr()).await);
+}
+
 /// toxiproxy's `AssertProxyUp`: whether a client can connect.
 async fn is_up(addr: SocketAddr) -> bool {
     TcpStream::connect(addr).await.is_ok()
@@ -133,9 +148,7 @@ async fn closing_proxy_multiple_times() -> io::Result<()> {
 /// case is a disabled proxy whose port another proxy's listener took.
 #[tokio::test(start_paused = true)]
 async fn start_two_proxies_on_same_address() -> io::Result<()> {
-    let (mut proxy, _response) = proxied_read_all_server().await?;
-    proxy.disable().await;
-    let other = TcpListener::bind(proxy.local_addr()).await?;
+    let (mut proxy, _response, other) = port_taken_while_disabled().await?;
     let err = proxy.enable().expect_err("the port is taken");
     assert_eq!(err.addr(), proxy.local_addr());
     assert_eq!(err.source_ref().kind(), io::ErrorKind::AddrInUse);
@@ -152,14 +165,12 @@ async fn start_two_proxies_on_same_address() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn stop_proxy_before_starting() -> io::Result<()> {
     let (mut proxy, _response) = proxied_read_all_server().await?;
-    proxy.disable().await;
-    assert!(!is_up(proxy.local_addr()).await);
+    disable_and_check_down(&mut proxy).await;
     proxy.disable().await;
     proxy.enable().expect("starts");
     proxy.enable().expect("already up: nothing to do");
     assert!(is_up(proxy.local_addr()).await);
-    proxy.disable().await;
-    assert!(!is_up(proxy.local_addr()).await);
+    disable_and_check_down(&mut proxy).await;
     Ok(())
 }
 
@@ -168,10 +179,7 @@ async fn stop_proxy_before_starting() -> io::Result<()> {
 /// address.
 #[tokio::test(start_paused = true)]
 async fn restart_failed_to_start_proxy() -> io::Result<()> {
-    let (mut proxy, response) = proxied_read_all_server().await?;
-    proxy.disable().await;
-    // The conflict: another listener on the proxy's address.
-    let conflict = TcpListener::bind(proxy.local_addr()).await?;
+    let (mut proxy, response, conflict) = port_taken_while_disabled().await?;
     assert!(proxy.enable().is_err());
     drop(conflict);
     proxy.enable().expect("starts after the conflict went away");
@@ -190,8 +198,7 @@ async fn restart_failed_to_start_proxy() -> io::Result<()> {
 async fn proxy_update_disabled_is_down() -> io::Result<()> {
     let (mut proxy, _response) = proxied_read_all_server().await?;
     assert!(is_up(proxy.local_addr()).await);
-    proxy.disable().await;
-    assert!(!is_up(proxy.local_addr()).await);
+    disable_and_check_down(&mut proxy).await;
     Ok(())
 }
 
