@@ -280,21 +280,12 @@ impl<S> Layer<S> for HttpChaosLayer {
 
 /// Builds an [`HttpChaosLayer`] and its target; see
 /// [`HttpChaosLayer::builder`].
+#[derive(Debug)]
 #[must_use = "a builder does nothing until `.build()` is called"]
 pub struct HttpChaosLayerBuilder {
     target: TargetBuilder,
     faults: HttpFaultSet,
     header_control: Option<HeaderControl>,
-}
-
-impl fmt::Debug for HttpChaosLayerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpChaosLayerBuilder")
-            .field("target", &self.target)
-            .field("faults", &self.faults)
-            .field("header_control", &self.header_control)
-            .finish()
-    }
 }
 
 impl HttpChaosLayerBuilder {
