@@ -91,6 +91,11 @@ fn start_http(s: &Scenario, target: &Target) -> (Probe, JoinHandle<Result<Rehear
     (probe, tokio::spawn(rehearsal.run()))
 }
 
+/// The phases of `s` named `names`.
+fn phases<'a, const N: usize>(s: &'a Scenario, names: [&str; N]) -> [&'a Phase; N] {
+    names.map(|name| s.phase(name).unwrap())
+}
+
 /// Checks that every call made between `from` and `to` succeeded.
 fn assert_all_ok(seen: &[(Duration, Option<StatusCode>)], from: Duration, to: Duration) {
     let (ok, n) = ok_between(seen, from, to);
@@ -235,8 +240,7 @@ async fn per_operation_http_rules_fail_puts_while_gets_pass() {
 #[tokio::test(start_paused = true)]
 async fn aws_dynamodb_dns_2025_keeps_the_postmortem_times_and_replays() {
     let s = presets::aws_dynamodb_dns_2025();
-    let dns = s.phase("dns-empty").unwrap();
-    let cache = s.phase("cache-expiry").unwrap();
+    let [dns, cache] = phases(&s, ["dns-empty", "cache-expiry"]);
     // 23:48 → 02:25 → 02:40; the event is over at 14:20 (14 h 32 min).
     assert_eq!(dns.duration(), 2 * 60 * MIN + 37 * MIN);
     assert_eq!(cache.start(), dns.end());
@@ -326,9 +330,7 @@ async fn aws_us_east_1_2021_is_slow_and_failing_for_9h14() {
 #[tokio::test(start_paused = true)]
 async fn aws_s3_2017_recovers_reads_before_writes() {
     let s = presets::aws_s3_2017();
-    let down = s.phase("all-operations-down").unwrap();
-    let reads = s.phase("reads-recovering").unwrap();
-    let writes = s.phase("writes-down").unwrap();
+    let [down, reads, writes] = phases(&s, ["all-operations-down", "reads-recovering", "writes-down"]);
     // 09:37 → 12:26 → 13:18 (reads) → 13:54 (writes).
     assert_eq!(down.duration(), 2 * 60 * MIN + 49 * MIN);
     assert_eq!((reads.start(), reads.duration()), (down.end(), 52 * MIN));
@@ -367,9 +369,7 @@ async fn aws_s3_2017_recovers_reads_before_writes() {
 #[tokio::test(start_paused = true)]
 async fn cloudflare_2025_flaps_every_5_minutes_then_stays_bad() {
     let s = presets::cloudflare_2025();
-    let flapping = s.phase("flapping").unwrap();
-    let steady = s.phase("steady-bad").unwrap();
-    let core = s.phase("core-flowing").unwrap();
+    let [flapping, steady, core] = phases(&s, ["flapping", "steady-bad", "core-flowing"]);
     // 11:20 onset, 13:05 bypass, 14:30 core flowing, 17:06 all normal.
     assert_eq!(steady.end() - flapping.start(), 60 * MIN + 45 * MIN);
     assert_eq!(s.phase("partial-bypass").unwrap().duration(), 60 * MIN + 25 * MIN);
