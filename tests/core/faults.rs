@@ -179,9 +179,9 @@ async fn delays_add_up_and_the_first_terminal_fault_wins() {
         3,
         [
             Fault::latency(Latency::fixed(10 * MS)).into(),
-            Fault::injected_error().named("first-terminal").into(),
+            Fault::injected_error().named("first-terminal"),
             Fault::latency(Latency::fixed(5 * MS)).into(),
-            Fault::hang().named("second-terminal").into(),
+            Fault::hang().named("second-terminal"),
             Fault::latency_after(Latency::fixed(7 * MS)).into(),
         ],
     );

@@ -22,8 +22,8 @@ use tower_chaos::http::{
 use tower_chaos::{Event, FaultKind};
 
 /// `support::items` behind `layer`.
-fn app(layer: HttpChaosLayer, hits: Arc<AtomicUsize>) -> Router {
-    items(&hits).layer(layer)
+fn app(layer: HttpChaosLayer, hits: &Arc<AtomicUsize>) -> Router {
+    items(hits).layer(layer)
 }
 
 // The fault headers.
@@ -48,7 +48,7 @@ async fn ready_made_statuses_reach_both_protocols() {
         (SyntheticResponse::new(418).body("teapot"), 418),
     ] {
         let hits = Arc::new(AtomicUsize::new(0));
-        let addr = serve(app(chaos("api", fault), hits.clone())).await;
+        let addr = serve(app(chaos("api", fault), &hits)).await;
         let url = format!("http://{addr}/items/1");
         for client in [reqwest_h1(), reqwest_h2()] {
             let response = get_with(&client, &url, &[]).await;
@@ -74,7 +74,7 @@ async fn retry_after_in_seconds_and_as_a_date() {
         (RetryAfter::Date(date), Some(date)),
     ] {
         let layer = chaos("api", SyntheticResponse::too_many_requests(retry_after));
-        let addr = serve(app(layer, Arc::default())).await;
+        let addr = serve(app(layer, &Arc::default())).await;
         let response = get_with(&reqwest_h1(), &format!("http://{addr}/items/1"), &[]).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         let value = response.headers()["retry-after"].to_str().unwrap();
@@ -105,7 +105,7 @@ async fn aws_json_errors_parse_as_aws_sdks_read_them() {
             "ServiceUnavailable",
         ),
     ] {
-        let addr = serve(app(chaos("dynamodb", fault), Arc::default())).await;
+        let addr = serve(app(chaos("dynamodb", fault), &Arc::default())).await;
         let response = reqwest_h1()
             .post(format!("http://{addr}/items/1"))
             .send()
@@ -126,7 +126,7 @@ async fn s3_xml_errors() {
         (SyntheticResponse::s3_slow_down(), 503, "SlowDown"),
         (SyntheticResponse::s3_internal_error(), 500, "InternalError"),
     ] {
-        let addr = serve(app(chaos("s3", fault), Arc::default())).await;
+        let addr = serve(app(chaos("s3", fault), &Arc::default())).await;
         let response = get_with(&reqwest_h2(), &format!("http://{addr}/items/1"), &[]).await;
         assert_eq!(response.status().as_u16(), status);
         assert_eq!(response.headers()["content-type"], "application/xml");
@@ -148,7 +148,7 @@ async fn injected_responses_carry_the_marker_and_real_ones_do_not() {
             .when(RequestMatcher::method(Method::PUT))
             .named("puts-fail"),
     );
-    let svc = tower::Layer::layer(&layer, app(quiet("inner"), Arc::default()));
+    let svc = tower::Layer::layer(&layer, app(quiet("inner"), &Arc::default()));
 
     let put = Request::put("/items/1").body(axum::body::Body::empty()).unwrap();
     let response = svc.clone().oneshot(put).await.unwrap();
@@ -181,7 +181,7 @@ async fn only_put_items_fails_while_get_passes() {
         .unwrap();
     let target = layer.target().clone();
     let hits = Arc::new(AtomicUsize::new(0));
-    let addr = serve(app(layer, hits.clone())).await;
+    let addr = serve(app(layer, &hits)).await;
     let client = reqwest_h1();
     for id in 0..5 {
         let url = format!("http://{addr}/items/{id}");
@@ -214,7 +214,7 @@ async fn only_put_items_fails_while_get_passes() {
 async fn delay_holds_the_inner_call() {
     let hits = Arc::new(AtomicUsize::new(0));
     let layer = chaos("api", HttpFault::latency(Duration::from_secs(4)));
-    let svc = tower::Layer::layer(&layer, app(quiet("inner"), hits.clone()));
+    let svc = tower::Layer::layer(&layer, app(quiet("inner"), &hits));
     let request = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let mut future = std::pin::pin!(svc.oneshot(request));
     assert!(poll_once(&mut future.as_mut()).is_none());
@@ -241,7 +241,7 @@ async fn header_controlled_faults() {
         .build()
         .unwrap();
     let target = layer.target().clone();
-    let addr = serve(app(layer, Arc::default())).await;
+    let addr = serve(app(layer, &Arc::default())).await;
     let url = format!("http://{addr}/items/1");
     let client = reqwest_h1();
 
@@ -276,7 +276,7 @@ async fn header_controlled_faults() {
 
 #[tokio::test]
 async fn fault_headers_are_ignored_unless_enabled() {
-    let addr = serve(app(quiet("api"), Arc::default())).await;
+    let addr = serve(app(quiet("api"), &Arc::default())).await;
     let response = get_with(
         &reqwest_h1(),
         &format!("http://{addr}/items/1"),
@@ -289,7 +289,7 @@ async fn fault_headers_are_ignored_unless_enabled() {
 #[tokio::test]
 async fn envoy_header_names() {
     let layer = quiet("api").header_control(HeaderControl::new().envoy_names());
-    let addr = serve(app(layer, Arc::default())).await;
+    let addr = serve(app(layer, &Arc::default())).await;
     let response = get_with(
         &reqwest_h2(),
         &format!("http://{addr}/items/1"),
@@ -303,7 +303,7 @@ async fn envoy_header_names() {
 async fn layer_keeps_infallible_for_axum() {
     // Compiles only if the layered service's error stays `Infallible`.
     fn assert_infallible<S: tower::Service<Request<axum::body::Body>, Error = Infallible>>(_: &S) {}
-    let svc = tower::Layer::layer(&quiet("api"), app(quiet("x"), Arc::default()));
+    let svc = tower::Layer::layer(&quiet("api"), app(quiet("x"), &Arc::default()));
     assert_infallible(&svc);
 }
 
@@ -371,7 +371,7 @@ fn s3_xml_bodies_hold_no_control_characters() {
 #[tokio::test]
 async fn a_huge_bad_control_header_is_not_echoed_whole() {
     let layer = quiet("api").header_control(HeaderControl::new());
-    let svc = tower::Layer::layer(&layer, app(quiet("x"), Arc::default()));
+    let svc = tower::Layer::layer(&layer, app(quiet("x"), &Arc::default()));
     let huge = "9".repeat(64 * 1024);
     let request = Request::get("/items/1")
         .header(DELAY, huge.as_str())

@@ -25,9 +25,9 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use support::{reqwest_h1, reqwest_h2, serve};
 use tokio::time::Instant;
-use tower::{BoxError, Layer, Service, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 use tower_chaos::http::{
-    BodyFault, ChaosBody, HeaderControl, HttpChaosLayer, HttpFault, HttpRule, Injected, RequestMatcher,
+    BodyFault, HeaderControl, HttpChaosLayer, HttpFault, HttpRule, Injected, RequestMatcher,
     SyntheticResponse,
 };
 use tower_chaos::{Fault, FaultKind, Latency, Report, Trigger};
@@ -41,8 +41,11 @@ const DELAY_PCT: &str = "x-envoy-fault-delay-request-percentage";
 const THROUGHPUT: &str = "x-envoy-fault-throughput-response";
 const THROUGHPUT_PCT: &str = "x-envoy-fault-throughput-response-percentage";
 
+/// The upstream's answer.
+type Answer = Response<Full<Bytes>>;
+
 /// The upstream: counts its calls and answers 128 bytes.
-fn upstream() -> Upstream<Response<Full<Bytes>>> {
+fn upstream() -> Upstream<Answer> {
     Upstream::answering(|| Response::new(Full::new(Bytes::from(vec![b'a'; 128]))))
 }
 
@@ -80,19 +83,6 @@ fn envoy_header_control() -> HttpChaosLayer {
         .header_control(HeaderControl::new().envoy_names())
         .build()
         .unwrap()
-}
-
-/// A fresh upstream behind `envoy_header_control()`: the upstream, the
-/// layer (for its report) and the layered service.
-fn header_controlled() -> (
-    Upstream<Response<Full<Bytes>>>,
-    HttpChaosLayer,
-    impl Service<Request<()>, Response = Response<ChaosBody<Full<Bytes>>>, Error = BoxError> + Clone,
-) {
-    let upstream = upstream();
-    let layer = envoy_header_control();
-    let svc = layer.layer(upstream.service());
-    (upstream, layer, svc)
 }
 
 fn counts(r: &Report) -> (u64, u64, u64) {
@@ -158,7 +148,9 @@ async fn header_abort_with_http_status() {
 // of about 1 point).
 #[tokio::test(start_paused = true)]
 async fn header_fault_percentages() {
-    let (_, layer, svc) = header_controlled();
+    let upstream = upstream();
+    let layer = envoy_header_control();
+    let svc = layer.layer(upstream.service());
     let headers = [
         (ABORT, "429"),
         (ABORT_PCT, "30"),
@@ -410,7 +402,9 @@ async fn timer_reset_after_stream_reset() {
 // so that a typo fails the test that made it (docs/HTTP.md).
 #[tokio::test(start_paused = true)]
 async fn unusable_fault_headers_are_ignored_with_envoy_names() {
-    let (upstream, layer, svc) = header_controlled();
+    let upstream = upstream();
+    let layer = envoy_header_control();
+    let svc = layer.layer(upstream.service());
     for (header, value) in [
         (ABORT, "abc"),
         (ABORT, "199"),
@@ -504,7 +498,9 @@ async fn header_fault_config() {
 // one of each and no abort; no header, or no fault configured, nothing.
 #[tokio::test(start_paused = true)]
 async fn header_faults_percentage_headers() {
-    let (upstream, layer, svc) = header_controlled();
+    let upstream = upstream();
+    let layer = envoy_header_control();
+    let svc = layer.layer(upstream.service());
     let zero = [
         (ABORT, "429"),
         (ABORT_PCT, "0"),
@@ -542,7 +538,8 @@ async fn header_faults_percentage_headers() {
 // a gRPC abort answers HTTP 200 with the gRPC status.
 #[tokio::test(start_paused = true)]
 async fn http_abort_wins_over_grpc_abort() {
-    let (_, _, svc) = header_controlled();
+    let upstream = upstream();
+    let svc = envoy_header_control().layer(upstream.service());
     let both = [(ABORT, "503"), (GRPC_ABORT, "14")];
     assert_eq!(send(svc.clone(), &both).await.status(), 503);
     let grpc = send(svc, &[(GRPC_ABORT, "14")]).await;
