@@ -1,5 +1,6 @@
-//! Helpers for the connection-level tests: TCP pairs, an echo server and an
-//! axum app on loopback.
+//! Helpers for the connection-level tests: TCP pairs, loopback servers
+//! (per connection, one connection, echo), a closed port, reading to the
+//! end, and an axum app on loopback.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io;

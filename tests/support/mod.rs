@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests, one module for every test
-//! binary: a counting echo service and a one-shot poll for the
-//! request-level tests; loopback servers, clients and error formatting for
-//! the HTTP ones (`http`, `grpc`); TCP pairs, an echo server and an axum app
-//! for the connection ones (`io`); scenario-file loading (`scenario`); the
-//! preset replay client (`replay`); the counting allocator (`alloc_counter`).
+//! binary: a counting echo service, a counting upstream, `u32` layers, a
+//! one-shot poll and report and text checks for the request-level tests;
+//! loopback servers, clients, the counted `/items` app and error
+//! formatting for the HTTP ones (`http`, `grpc`); TCP pairs, loopback
+//! servers and an axum app for the connection ones (`io`); scenario-file
+//! loading and bad-table checks (`scenario`); the preset replay client
+//! (`replay`); the counting allocator (`alloc_counter`).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod alloc_counter;
