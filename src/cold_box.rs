@@ -2,6 +2,7 @@
 //! pass path's way.
 
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The boxed state of a faulted request (or body), as held next to a
 /// pass-through variant.
@@ -42,6 +43,42 @@ impl<T> ColdBox<T> {
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn take(&mut self) -> Option<Pin<Box<T>>> {
         self.0.take()
+    }
+}
+
+/// A faulted state held in a [`ColdBox`]: a cold [`advance`](Self::advance)
+/// drives it and says only whether its output is ready, and an inline
+/// [`take_output`](Self::take_output) moves the output out.
+pub(crate) trait ColdPoll {
+    type Output;
+
+    /// Drives the state; `true` once its output can be taken.
+    fn advance(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool;
+
+    /// The output [`advance`](Self::advance) found ready (`None` once
+    /// taken).
+    fn take_output(self: Pin<&mut Self>) -> Option<Self::Output>;
+}
+
+impl<T: ColdPoll> ColdBox<T> {
+    /// Polls the held state: the cold `advance` says whether the output is
+    /// ready (a `bool`, in a register), and the output is moved out here,
+    /// inline. Returning it from the cold function instead would go through
+    /// memory, which the compiler merges with the pass path's result.
+    /// Polled again after completion (or with nothing held), it stays
+    /// pending rather than panic at request time.
+    #[inline]
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let Some(mut state) = self.get_mut() else {
+            return Poll::Pending;
+        };
+        if !state.as_mut().advance(cx) {
+            return Poll::Pending;
+        }
+        match state.as_mut().take_output() {
+            Some(output) => Poll::Ready(output),
+            None => Poll::Pending,
+        }
     }
 }
 

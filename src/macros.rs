@@ -29,3 +29,30 @@ macro_rules! inner_accessors {
 }
 
 pub(crate) use inner_accessors;
+
+/// `seed` and `journal` for a layer builder that keeps its target's
+/// settings in the field `target: TargetBuilder`. Invoke it inside the
+/// builder's `impl` block with a doc example for each, on that builder.
+macro_rules! target_settings {
+    (seed: $seed_example:literal, journal: $journal_example:literal $(,)?) => {
+        /// Fixes the target's seed (see
+        /// [`TargetBuilder::seed`](crate::TargetBuilder::seed)).
+        ///
+        #[doc = $seed_example]
+        pub fn seed(mut self, seed: u64) -> Self {
+            self.target = self.target.seed(seed);
+            self
+        }
+
+        /// Keeps a journal of the newest `capacity` faults (see
+        /// [`TargetBuilder::journal`](crate::TargetBuilder::journal)).
+        ///
+        #[doc = $journal_example]
+        pub fn journal(mut self, capacity: usize) -> Self {
+            self.target = self.target.journal(capacity);
+            self
+        }
+    };
+}
+
+pub(crate) use target_settings;

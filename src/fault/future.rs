@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Sleep, sleep};
 use tower_service::Service;
 
-use crate::cold_box::ColdBox;
+use crate::cold_box::{ColdBox, ColdPoll};
 use crate::rule::ActiveGuard;
 
 pin_project! {
@@ -40,29 +40,6 @@ pin_project! {
     {
         Pass { #[pin] fut: S::Future },
         Faulted { faulted: ColdBox<Faulted<S, R>> },
-    }
-}
-
-impl<S: Service<R>, R> Faulted<S, R> {
-    /// Polls a faulted request: the cold [`advance`](Self::advance) says
-    /// whether the result is ready (a `bool`, in a register), and the
-    /// result is moved out here, inline. Returning it from the cold
-    /// function instead would go through memory, which the compiler merges
-    /// with the pass path's result (see [`ColdBox`]).
-    #[inline]
-    fn poll_boxed(cold: &mut ColdBox<Self>, cx: &mut Context<'_>) -> Poll<Result<S::Response, S::Error>> {
-        let Some(mut faulted) = cold.get_mut() else {
-            return Poll::Pending;
-        };
-        if !faulted.as_mut().advance(cx) {
-            return Poll::Pending;
-        }
-        // Polled again after completion: stay pending rather than panic at
-        // request time.
-        match faulted.as_mut().take_output() {
-            Some(result) => Poll::Ready(result),
-            None => Poll::Pending,
-        }
     }
 }
 
@@ -178,12 +155,14 @@ impl<S: Service<R>, R> Future for ResponseFuture<S, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Pass { fut } => fut.poll(cx),
-            StateProj::Faulted { faulted } => Faulted::poll_boxed(faulted, cx),
+            StateProj::Faulted { faulted } => faulted.poll(cx),
         }
     }
 }
 
-impl<S: Service<R>, R> Faulted<S, R> {
+impl<S: Service<R>, R> ColdPoll for Faulted<S, R> {
+    type Output = Result<S::Response, S::Error>;
+
     /// Drives the faulted request; `true` once its result is ready to be
     /// taken with [`take_output`](Self::take_output).
     #[cold]
@@ -232,7 +211,7 @@ impl<S: Service<R>, R> Faulted<S, R> {
 
     /// The result of a request [`advance`](Self::advance) found ready.
     #[inline]
-    fn take_output(self: Pin<&mut Self>) -> Option<Result<S::Response, S::Error>> {
+    fn take_output(self: Pin<&mut Self>) -> Option<Self::Output> {
         match self.project().step.project() {
             StepProj::Ready { result } => result.take(),
             _ => None,

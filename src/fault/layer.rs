@@ -7,6 +7,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{Chaos, Fault, MatchesError};
+use crate::macros::target_settings;
 use crate::{ConfigError, FaultHandle, FaultSet, Rule, Target, TargetBuilder};
 
 /// A [`Layer`] that injects request-level [`Fault`]s into any
@@ -284,30 +285,18 @@ impl<R, E> fmt::Debug for ChaosLayerBuilder<R, E> {
 }
 
 impl<R: 'static, E: 'static> ChaosLayerBuilder<R, E> {
-    /// Fixes the target's seed (see [`TargetBuilder::seed`]).
-    ///
-    /// ```
-    /// let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").seed(8).build()?;
-    /// assert_eq!(layer.target().seed(), 8);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.target = self.target.seed(seed);
-        self
-    }
-
-    /// Keeps a journal of the newest `capacity` faults (see
-    /// [`TargetBuilder::journal`]).
-    ///
-    /// ```
-    /// let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").journal(10).build()?;
-    /// assert!(layer.target().report().journal.is_empty());
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn journal(mut self, capacity: usize) -> Self {
-        self.target = self.target.journal(capacity);
-        self
-    }
+    target_settings!(
+        seed: r#"```
+let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").seed(8).build()?;
+assert_eq!(layer.target().seed(), 8);
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#,
+        journal: r#"```
+let layer: tower_chaos::ChaosLayer<u32> = tower_chaos::ChaosLayer::builder("db").journal(10).build()?;
+assert!(layer.target().report().journal.is_empty());
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#,
+    );
 
     /// Adds a rule; a bare [`Fault`] always fires.
     ///

@@ -15,7 +15,7 @@ use super::body::{BodyCounters, BodyFault, ChaosBody};
 use super::header::HeaderFaultError;
 use super::marker::Injected;
 use super::response::SyntheticResponse;
-use crate::cold_box::ColdBox;
+use crate::cold_box::{ColdBox, ColdPoll};
 use crate::rule::ActiveGuard;
 
 /// A response that does not come from the inner service.
@@ -256,6 +256,13 @@ where
             next: Some(next),
         })
     }
+}
+
+impl<S, B, ResB> ColdPoll for Faulted<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResB>>,
+{
+    type Output = Result<Response<ChaosBody<ResB>>, S::Error>;
 
     /// Drives the faulted request; `true` once its answer can be taken with
     /// [`take_output`](Self::take_output).
@@ -298,15 +305,10 @@ where
             step.set(next);
         }
     }
-}
 
-impl<S, B, ResB> Faulted<S, B>
-where
-    S: Service<Request<B>, Response = Response<ResB>>,
-{
     /// The answer [`advance`](Self::advance) found ready (`None` once taken).
     #[inline]
-    fn take_output(self: Pin<&mut Self>) -> Option<Result<Response<ChaosBody<ResB>>, S::Error>> {
+    fn take_output(self: Pin<&mut Self>) -> Option<Self::Output> {
         match self.project().step.project() {
             StepProj::Done { result, applied } => Some(match result.take()? {
                 Ok(response) => Ok(match applied.take() {
@@ -336,20 +338,9 @@ where
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
             },
-            // As in the core's future: the cold `advance` says whether the
-            // answer is ready, and it is moved out here, inline.
-            StateProj::Faulted { faulted } => {
-                let Some(mut faulted) = faulted.get_mut() else {
-                    return Poll::Pending;
-                };
-                if !faulted.as_mut().advance(cx) {
-                    return Poll::Pending;
-                }
-                match faulted.as_mut().take_output() {
-                    Some(output) => Poll::Ready(output),
-                    None => Poll::Pending,
-                }
-            }
+            // As in the core's future: a cold `advance`, the answer moved
+            // out inline (`ColdBox::poll`).
+            StateProj::Faulted { faulted } => faulted.poll(cx),
         }
     }
 }

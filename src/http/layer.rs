@@ -9,6 +9,7 @@ use super::fault::{HttpFault, HttpFaultSet, HttpRule};
 use super::header::HeaderControl;
 use super::service::HttpChaos;
 use super::view::HttpRequest;
+use crate::macros::target_settings;
 use crate::{ConfigError, FaultHandle, Target, TargetBuilder};
 
 /// A [`Layer`] that applies HTTP and gRPC faults to a
@@ -270,6 +271,7 @@ impl<S> Layer<S> for HttpChaosLayer {
 
 /// Builds an [`HttpChaosLayer`] and its target; see
 /// [`HttpChaosLayer::builder`].
+#[derive(Debug)]
 #[must_use = "a builder does nothing until `.build()` is called"]
 pub struct HttpChaosLayerBuilder {
     target: TargetBuilder,
@@ -277,41 +279,19 @@ pub struct HttpChaosLayerBuilder {
     header_control: Option<HeaderControl>,
 }
 
-impl fmt::Debug for HttpChaosLayerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpChaosLayerBuilder")
-            .field("target", &self.target)
-            .field("faults", &self.faults)
-            .field("header_control", &self.header_control)
-            .finish()
-    }
-}
-
 impl HttpChaosLayerBuilder {
-    /// Fixes the target's seed (see [`TargetBuilder::seed`]).
-    ///
-    /// ```
-    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").seed(8).build()?;
-    /// assert_eq!(layer.target().seed(), 8);
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.target = self.target.seed(seed);
-        self
-    }
-
-    /// Keeps a journal of the newest `capacity` faults (see
-    /// [`TargetBuilder::journal`]).
-    ///
-    /// ```
-    /// let layer = tower_chaos::http::HttpChaosLayer::builder("api").journal(10).build()?;
-    /// assert!(layer.target().report().journal.is_empty());
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn journal(mut self, capacity: usize) -> Self {
-        self.target = self.target.journal(capacity);
-        self
-    }
+    target_settings!(
+        seed: r#"```
+let layer = tower_chaos::http::HttpChaosLayer::builder("api").seed(8).build()?;
+assert_eq!(layer.target().seed(), 8);
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#,
+        journal: r#"```
+let layer = tower_chaos::http::HttpChaosLayer::builder("api").journal(10).build()?;
+assert!(layer.target().report().journal.is_empty());
+# Ok::<(), tower_chaos::ConfigError>(())
+```"#,
+    );
 
     /// Starts with the target's faults switched off (see
     /// [`Target::enable`]).

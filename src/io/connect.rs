@@ -194,6 +194,58 @@ impl<S: Service<Req>, Req> fmt::Debug for Connecting<S, Req> {
     }
 }
 
+/// `target`, `counters` and the [`Layer`] impl of a connector layer (a
+/// struct holding `ctl: ConnectorCtl` whose services are `$service { inner,
+/// ctl }`: [`ConnectFaultsLayer`] and the hyper connector's layer), and
+/// `$service::new`. The doc comments, with their examples, come from the
+/// call site; `Layer` must be in scope there.
+macro_rules! connector_layer {
+    (
+        $layer:ident => $service:ident;
+        $(#[$target_doc:meta])*
+        fn target;
+        $(#[$counters_doc:meta])*
+        fn counters;
+        $(#[$new_doc:meta])*
+        fn new;
+    ) => {
+        impl $layer {
+            $(#[$target_doc])*
+            #[must_use]
+            pub const fn target(&self) -> &$crate::Target {
+                &self.ctl.target
+            }
+
+            $(#[$counters_doc])*
+            #[must_use]
+            pub const fn counters(&self) -> &$crate::io::IoCounters {
+                &self.ctl.counters
+            }
+        }
+
+        impl<S> Layer<S> for $layer {
+            type Service = $service<S>;
+
+            fn layer(&self, inner: S) -> Self::Service {
+                $service {
+                    inner,
+                    ctl: self.ctl.clone(),
+                }
+            }
+        }
+
+        impl<S> $service<S> {
+            $(#[$new_doc])*
+            pub fn new(inner: S, target: &$crate::Target) -> Self {
+                $layer::for_target(target).layer(inner)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "hyper")]
+pub(crate) use connector_layer;
+
 /// The connector state shared by [`ConnectFaults`] and the hyper connector.
 #[derive(Clone)]
 pub(crate) struct ConnectorCtl {
@@ -309,6 +361,10 @@ impl ConnectFaultsLayer {
             ctl: ConnectorCtl::new(target, IoCounters::new(), false, "connect faults"),
         }
     }
+}
+
+connector_layer! {
+    ConnectFaultsLayer => ConnectFaults;
 
     /// The layer's target.
     ///
@@ -317,10 +373,7 @@ impl ConnectFaultsLayer {
     /// assert_eq!(tower_chaos::io::ConnectFaultsLayer::for_target(&target).target().seed(), 1);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    #[must_use]
-    pub const fn target(&self) -> &Target {
-        &self.ctl.target
-    }
+    fn target;
 
     /// Connect fault events of every service built from this layer.
     ///
@@ -330,21 +383,17 @@ impl ConnectFaultsLayer {
     /// assert_eq!(layer.counters().snapshot().faults_total(), 0);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    #[must_use]
-    pub const fn counters(&self) -> &IoCounters {
-        &self.ctl.counters
-    }
-}
+    fn counters;
 
-impl<S> Layer<S> for ConnectFaultsLayer {
-    type Service = ConnectFaults<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ConnectFaults {
-            inner,
-            ctl: self.ctl.clone(),
-        }
-    }
+    /// Wraps `inner` with the connect faults of `target`.
+    ///
+    /// ```
+    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
+    /// let svc = tower_chaos::io::ConnectFaults::new(tower::service_fn(|_: ()| async { Ok::<_, tower::BoxError>(()) }), &target);
+    /// let _inner = svc.get_ref();
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    fn new;
 }
 
 /// A connector service with a target's connect faults; built by
@@ -376,18 +425,6 @@ pub struct ConnectFaults<S> {
 }
 
 impl<S> ConnectFaults<S> {
-    /// Wraps `inner` with the connect faults of `target`.
-    ///
-    /// ```
-    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let svc = tower_chaos::io::ConnectFaults::new(tower::service_fn(|_: ()| async { Ok::<_, tower::BoxError>(()) }), &target);
-    /// let _inner = svc.get_ref();
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn new(inner: S, target: &Target) -> Self {
-        ConnectFaultsLayer::for_target(target).layer(inner)
-    }
-
     inner_accessors!(
         r#"```
 let target = tower_chaos::Target::builder("api").seed(1).build()?;

@@ -15,7 +15,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::connect::{Connecting, ConnectorCtl};
+use super::connect::{Connecting, ConnectorCtl, connector_layer};
 use super::{ChaosStream, ConnInfo, IoCounters, Resettable, Side};
 use crate::macros::inner_accessors;
 use crate::{BoxError, Target};
@@ -95,6 +95,10 @@ impl ChaosConnectorLayer {
             ctl: ConnectorCtl::new(target, IoCounters::new(), true, "Service<Uri>"),
         }
     }
+}
+
+connector_layer! {
+    ChaosConnectorLayer => ChaosConnector;
 
     /// The layer's target.
     ///
@@ -103,10 +107,7 @@ impl ChaosConnectorLayer {
     /// assert_eq!(tower_chaos::io::ChaosConnectorLayer::for_target(&target).target().seed(), 4);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    #[must_use]
-    pub const fn target(&self) -> &Target {
-        &self.ctl.target
-    }
+    fn target;
 
     /// Bytes and fault events of every connection made through services
     /// built from this layer.
@@ -117,21 +118,18 @@ impl ChaosConnectorLayer {
     /// assert_eq!(layer.counters().snapshot().bytes_read, 0);
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    #[must_use]
-    pub const fn counters(&self) -> &IoCounters {
-        &self.ctl.counters
-    }
-}
+    fn counters;
 
-impl<S> Layer<S> for ChaosConnectorLayer {
-    type Service = ChaosConnector<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ChaosConnector {
-            inner,
-            ctl: self.ctl.clone(),
-        }
-    }
+    /// Wraps `inner` with the connection faults of `target`.
+    ///
+    /// ```
+    /// use hyper_util::client::legacy::connect::HttpConnector;
+    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
+    /// let connector = tower_chaos::io::ChaosConnector::new(HttpConnector::new(), &target);
+    /// let _inner: &HttpConnector = connector.get_ref();
+    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// ```
+    fn new;
 }
 
 /// A `Service<Uri>` connector with a target's connection faults; built by
@@ -162,19 +160,6 @@ pub struct ChaosConnector<S> {
 }
 
 impl<S> ChaosConnector<S> {
-    /// Wraps `inner` with the connection faults of `target`.
-    ///
-    /// ```
-    /// use hyper_util::client::legacy::connect::HttpConnector;
-    /// let target = tower_chaos::Target::builder("api").seed(1).build()?;
-    /// let connector = tower_chaos::io::ChaosConnector::new(HttpConnector::new(), &target);
-    /// let _inner: &HttpConnector = connector.get_ref();
-    /// # Ok::<(), tower_chaos::ConfigError>(())
-    /// ```
-    pub fn new(inner: S, target: &Target) -> Self {
-        ChaosConnectorLayer::for_target(target).layer(inner)
-    }
-
     inner_accessors!(
         r#"```
 use hyper_util::client::legacy::connect::HttpConnector;

@@ -2,30 +2,12 @@
 //! (the `alloc` binary's own, see `main.rs`) watches 10 000 calls through armed, disabled and
 //! empty layers.
 
-use std::future::{Ready, ready};
-use std::task::{Context, Poll};
+use std::future::Ready;
 
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, Latency, Trigger};
 
-use crate::support::alloc_counter;
-
-#[derive(Clone)]
-struct Echo;
-
-impl Service<u64> for Echo {
-    type Response = u64;
-    type Error = BoxError;
-    type Future = Ready<Result<u64, BoxError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: u64) -> Self::Future {
-        ready(Ok(req))
-    }
-}
+use crate::support::{Counted, alloc_counter};
 
 /// Allocations made on this thread while driving `n` calls.
 async fn allocations<S>(svc: &mut S, n: u64) -> u64
@@ -70,7 +52,7 @@ async fn no_allocation_when_no_fault_fires() {
     assert_eq!(n, 1, "the counting allocator works");
 
     let chaos = armed();
-    let mut svc = chaos.layer(Echo);
+    let mut svc = chaos.layer(Counted::default());
     assert_eq!(allocations(&mut svc, 10_000).await, 0, "armed, nothing fired");
     let r = chaos.target().report();
     assert_eq!((r.seen, r.total_injected()), (10_001, 0), "{r}");
@@ -79,7 +61,7 @@ async fn no_allocation_when_no_fault_fires() {
     assert_eq!(allocations(&mut svc, 10_000).await, 0, "disabled");
 
     let empty: ChaosLayer<u64> = ChaosLayer::builder("empty").seed(1).build().unwrap();
-    let mut svc = empty.layer(Echo);
+    let mut svc = empty.layer(Counted::default());
     assert_eq!(allocations(&mut svc, 10_000).await, 0, "no faults installed");
 
     // And the fault path is allowed to allocate (an error is boxed): the
@@ -89,7 +71,7 @@ async fn no_allocation_when_no_fault_fires() {
         .fault(Fault::injected_error().when(Trigger::first(1)))
         .build()
         .unwrap();
-    let mut svc = failing.layer(Echo);
+    let mut svc = failing.layer(Counted::default());
     assert!(svc.ready().await.unwrap().call(1).await.is_err());
     assert_eq!(failing.target().report().injected(FaultKind::Error), 1);
 }
@@ -99,7 +81,7 @@ fn pass_through_future_is_no_larger_than_the_inner_one() {
     // The faulted state lives behind one allocation made only when a fault
     // fires, so the common future stays as small as the inner future.
     assert_eq!(
-        std::mem::size_of::<tower_chaos::ResponseFuture<Echo, u64>>(),
+        std::mem::size_of::<tower_chaos::ResponseFuture<Counted, u64>>(),
         std::mem::size_of::<Ready<Result<u64, BoxError>>>()
     );
 }

@@ -5,19 +5,21 @@ use crate::support;
 
 use std::time::Duration;
 
-use support::{Counted, call, failures};
+use support::{Counted, call, failures, seen_passed_faulted, u32_layer};
 use tokio::time::advance;
 use tower::{Layer, Service, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, FaultSet, Latency, Target, Trigger};
 
 #[tokio::test(start_paused = true)]
 async fn disable_and_enable_while_requests_are_in_flight() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("switch")
-        .seed(1)
-        .fault(Fault::latency(Latency::fixed(Duration::from_secs(1))))
-        .fault(Fault::injected_error())
-        .build()
-        .unwrap();
+    let chaos = u32_layer(
+        "switch",
+        1,
+        [
+            Fault::latency(Latency::fixed(Duration::from_secs(1))).into(),
+            Fault::injected_error().into(),
+        ],
+    );
     let target = chaos.target().clone();
     let mut svc = chaos.layer(Counted::default());
     let in_flight = svc.ready().await.unwrap().call(1);
@@ -27,16 +29,12 @@ async fn disable_and_enable_while_requests_are_in_flight() {
     target.enable();
     assert!(call(&mut svc, 3).await.is_err());
     let r = target.report();
-    assert_eq!((r.seen, r.passed, r.faulted), (3, 1, 2));
+    assert_eq!(seen_passed_faulted(&r), (3, 1, 2));
 }
 
 #[tokio::test]
 async fn rate_scale_changes_rates_at_run_time() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("scale")
-        .seed(5)
-        .fault(Fault::injected_error().when(Trigger::rate(0.5)))
-        .build()
-        .unwrap();
+    let chaos = u32_layer("scale", 5, [Fault::injected_error().when(Trigger::rate(0.5))]);
     let mut svc = chaos.layer(Counted::default());
     chaos.target().set_rate_scale(0.0).unwrap();
     assert!(failures(&mut svc, 0..500).await.is_empty());
@@ -125,11 +123,7 @@ async fn reports_read_during_traffic_are_consistent() {
     const CALLS: u32 = 60_000;
     // Every request is faulted, so `seen - faulted` is only the requests
     // being decided: the tightest the first inequality gets.
-    let once: ChaosLayer<u32> = ChaosLayer::builder("once")
-        .seed(10)
-        .fault(Fault::injected_error())
-        .build()
-        .unwrap();
+    let once = u32_layer("once", 10, [Fault::injected_error().into()]);
     let twice: ChaosLayer<u32> = ChaosLayer::builder("twice")
         .seed(10)
         // A zero delay injects nothing, and every real delay waits for the

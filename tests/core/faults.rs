@@ -4,7 +4,7 @@ use crate::support;
 
 use std::time::Duration;
 
-use support::{Counted, call, poll_once};
+use support::{Counted, call, poll_once, u32_layer};
 use tokio::time::{Instant, advance, timeout};
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, InjectedError, Latency, Trigger};
@@ -174,15 +174,17 @@ async fn lost_reply_with_a_user_error() {
 #[tokio::test(start_paused = true)]
 async fn delays_add_up_and_the_first_terminal_fault_wins() {
     let inner = Counted::default();
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("combo")
-        .seed(3)
-        .fault(Fault::latency(Latency::fixed(10 * MS)))
-        .fault(Fault::injected_error().named("first-terminal"))
-        .fault(Fault::latency(Latency::fixed(5 * MS)))
-        .fault(Fault::hang().named("second-terminal"))
-        .fault(Fault::latency_after(Latency::fixed(7 * MS)))
-        .build()
-        .unwrap();
+    let chaos = u32_layer(
+        "combo",
+        3,
+        [
+            Fault::latency(Latency::fixed(10 * MS)).into(),
+            Fault::injected_error().named("first-terminal"),
+            Fault::latency(Latency::fixed(5 * MS)).into(),
+            Fault::hang().named("second-terminal"),
+            Fault::latency_after(Latency::fixed(7 * MS)).into(),
+        ],
+    );
     let mut svc = chaos.layer(inner.clone());
     let start = Instant::now();
     let err = call(&mut svc, 1).await.unwrap_err();

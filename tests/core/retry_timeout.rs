@@ -6,12 +6,12 @@ use crate::support;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::time::Duration;
 
-use support::{Counted, call};
+use support::{Counted, call, u32_layer};
 use tower::retry::Policy;
 use tower::retry::backoff::{Backoff, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
 use tower::util::rng::HasherRng;
 use tower::{BoxError, ServiceBuilder};
-use tower_chaos::{ChaosLayer, Fault, FaultKind, Latency, Trigger};
+use tower_chaos::{Fault, FaultKind, Latency, Trigger};
 
 type Rng = HasherRng<BuildHasherDefault<DefaultHasher>>;
 
@@ -57,13 +57,15 @@ impl Policy<u32, u32, BoxError> for RetryWithBackoff {
 
 #[tokio::test(start_paused = true)]
 async fn retry_and_timeout_ride_out_errors_hangs_and_latency() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("flaky-dependency")
-        .seed(2024)
-        .fault(Fault::injected_error().when(Trigger::first(2)))
-        .fault(Fault::hang().when(Trigger::after(2) & Trigger::first(1)))
-        .fault(Fault::latency(Latency::fixed(Duration::from_millis(30))).when(Trigger::after(3)))
-        .build()
-        .unwrap();
+    let chaos = u32_layer(
+        "flaky-dependency",
+        2024,
+        [
+            Fault::injected_error().when(Trigger::first(2)),
+            Fault::hang().when(Trigger::after(2) & Trigger::first(1)),
+            Fault::latency(Latency::fixed(Duration::from_millis(30))).when(Trigger::after(3)),
+        ],
+    );
     let target = chaos.target().clone();
     let inner = Counted::default();
     let mut svc = ServiceBuilder::new()
@@ -91,11 +93,7 @@ async fn retry_and_timeout_ride_out_errors_hangs_and_latency() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_absorb_a_random_error_rate() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("brownout")
-        .seed(99)
-        .fault(Fault::injected_error().when(Trigger::rate(0.3)))
-        .build()
-        .unwrap();
+    let chaos = u32_layer("brownout", 99, [Fault::injected_error().when(Trigger::rate(0.3))]);
     let target = chaos.target().clone();
     let mut svc = ServiceBuilder::new()
         .retry(RetryWithBackoff::new(10))

@@ -4,25 +4,48 @@
 
 use crate::support;
 
-use support::{Counted, call};
+use support::{Counted, assert_contains, call, seen_passed_faulted, u32_layer};
 use tower::Layer;
-use tower_chaos::{ChaosLayer, Fault, FaultKind, FaultSet, Target, Trigger};
+use tower_chaos::{Chaos, ChaosLayer, Fault, FaultHandle, FaultKind, FaultSet, Target, Trigger};
 
 fn target(name: &str) -> Target {
     Target::builder(name).seed(5).build().unwrap()
 }
 
+/// The target "db" and a `u32` layer of it over a counting echo.
+fn db() -> (Target, Chaos<Counted, u32>) {
+    let t = target("db");
+    let svc = ChaosLayer::<u32>::for_target(&t).layer(Counted::default());
+    (t, svc)
+}
+
+/// `db()` with the layer's typed handle to its faults.
+fn db_with_handle() -> (Target, FaultHandle<Fault<u32>, u32>, Chaos<Counted, u32>) {
+    let t = target("db");
+    let chaos: ChaosLayer<u32> = ChaosLayer::for_target(&t);
+    let svc = chaos.layer(Counted::default());
+    (t, chaos.faults(), svc)
+}
+
+/// Calls a counting echo behind `chaos` with 0, 1 and 2; its target.
+async fn call_three(chaos: ChaosLayer<u32>) -> Target {
+    let mut svc = chaos.layer(Counted::default());
+    for i in 0..3 {
+        let _ = call(&mut svc, i).await;
+    }
+    chaos.target().clone()
+}
+
 #[tokio::test]
 async fn faults_for_another_request_type_are_reported_as_unread() {
-    let t = target("db");
-    let mut svc = ChaosLayer::<u32>::for_target(&t).layer(Counted::default());
+    let (t, mut svc) = db();
     // Issue 12's case: `u64` faults on a target whose layer handles `u32`.
     t.set_faults(FaultSet::new().with(Fault::<u64>::injected_error()))
         .unwrap();
     assert_eq!(call(&mut svc, 1).await.unwrap(), 1);
 
     let report = t.report();
-    assert_eq!((report.seen, report.passed, report.faulted), (1, 1, 0));
+    assert_eq!(seen_passed_faulted(&report), (1, 1, 0));
     assert_eq!(report.unread_fault_sets.len(), 1, "{report}");
     let unread = &report.unread_fault_sets[0];
     assert_eq!(unread.rules, 1);
@@ -42,8 +65,7 @@ async fn faults_for_another_request_type_are_reported_as_unread() {
 
 #[tokio::test]
 async fn faults_for_another_error_type_are_reported_as_unread() {
-    let t = target("db");
-    let mut svc = ChaosLayer::<u32>::for_target(&t).layer(Counted::default());
+    let (t, mut svc) = db();
     // The layer's error type is `BoxError`; these build `io::Error`s.
     let set: FaultSet<Fault<u32, std::io::Error>, u32> =
         FaultSet::new().with(Fault::error(|_: &u32| std::io::Error::other("x")));
@@ -76,7 +98,7 @@ async fn a_layer_attached_after_the_set_clears_the_warning() {
 #[tokio::test]
 async fn a_service_built_without_a_layer_reads_its_slot() {
     let t = target("db");
-    let mut svc = tower_chaos::Chaos::new(Counted::default(), &t);
+    let mut svc = Chaos::<_, u32>::new(Counted::default(), &t);
     t.set_faults(FaultSet::new().with(Fault::<u32>::injected_error()))
         .unwrap();
     assert!(t.report().unread_fault_sets.is_empty());
@@ -85,11 +107,7 @@ async fn a_service_built_without_a_layer_reads_its_slot() {
 
 #[test]
 fn builders_install_where_their_layer_reads() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
-        .seed(1)
-        .fault(Fault::hang())
-        .build()
-        .unwrap();
+    let chaos = u32_layer("db", 1, [Fault::hang().into()]);
     assert!(chaos.target().report().unread_fault_sets.is_empty());
 }
 
@@ -103,10 +121,7 @@ fn empty_sets_are_not_reported_as_unread() {
 
 #[tokio::test]
 async fn the_typed_handle_installs_and_clears_the_layers_faults() {
-    let t = target("db");
-    let chaos: ChaosLayer<u32> = ChaosLayer::for_target(&t);
-    let faults = chaos.faults();
-    let mut svc = chaos.layer(Counted::default());
+    let (t, faults, mut svc) = db_with_handle();
     faults.set(FaultSet::new().with(Fault::injected_error())).unwrap();
     assert!(call(&mut svc, 1).await.is_err());
     faults.clear();
@@ -116,8 +131,7 @@ async fn the_typed_handle_installs_and_clears_the_layers_faults() {
 
 #[tokio::test]
 async fn clear_all_faults_clears_every_kind_and_the_unread_report() {
-    let t = target("db");
-    let mut svc = ChaosLayer::<u32>::for_target(&t).layer(Counted::default());
+    let (t, mut svc) = db();
     t.set_faults(FaultSet::new().with(Fault::<u32>::injected_error()))
         .unwrap();
     t.set_faults(FaultSet::new().with(Fault::<u64>::injected_error()))
@@ -132,16 +146,12 @@ async fn clear_all_faults_clears_every_kind_and_the_unread_report() {
 
 #[tokio::test]
 async fn expected_rules_that_fired_verify() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
-        .seed(1)
-        .fault(Fault::injected_error().when(Trigger::first(2)).expect_to_fire())
-        .build()
-        .unwrap();
-    let t = chaos.target().clone();
-    let mut svc = chaos.layer(Counted::default());
-    for i in 0..3 {
-        let _ = call(&mut svc, i).await;
-    }
+    let chaos = u32_layer(
+        "db",
+        1,
+        [Fault::injected_error().when(Trigger::first(2)).expect_to_fire()],
+    );
+    let t = call_three(chaos).await;
     let report = t.report();
     assert_eq!(report.expected.len(), 1);
     assert_eq!(report.expected[0].fired, 2);
@@ -151,30 +161,24 @@ async fn expected_rules_that_fired_verify() {
 
 #[tokio::test]
 async fn every_expected_rule_that_never_fired_is_named() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
-        .seed(1)
-        .fault(
+    let chaos = u32_layer(
+        "db",
+        1,
+        [
             Fault::injected_error()
                 .when(Trigger::first(1))
                 .named("fires")
                 .expect_to_fire(),
-        )
-        .fault(
             Fault::hang()
                 .when(Trigger::after(50))
                 .named("too-late")
                 .expect_to_fire(),
-        )
-        .fault(Fault::hang().when(Trigger::after(60)).expect_to_fire())
-        // Not expected: never fires, never listed.
-        .fault(Fault::hang().when(Trigger::after(70)))
-        .build()
-        .unwrap();
-    let t = chaos.target().clone();
-    let mut svc = chaos.layer(Counted::default());
-    for i in 0..3 {
-        let _ = call(&mut svc, i).await;
-    }
+            Fault::hang().when(Trigger::after(60)).expect_to_fire(),
+            // Not expected: never fires, never listed.
+            Fault::hang().when(Trigger::after(70)),
+        ],
+    );
+    let t = call_three(chaos).await;
     let err = t.report().verify_expected().unwrap_err();
     let names: Vec<_> = err.not_fired().iter().map(|e| (e.rule, e.name.clone())).collect();
     assert_eq!(names, vec![(1, Some("too-late".into())), (2, None)]);
@@ -197,33 +201,26 @@ fn expected_rules_in_an_unread_set_fail_with_a_note() {
     let _chaos = ChaosLayer::<u32>::for_target(&t);
     t.set_faults(FaultSet::new().with(Fault::<u64>::hang().named("stall").expect_to_fire()))
         .unwrap();
-    let err = t.report().verify_expected().unwrap_err();
-    let text = err.to_string();
-    assert!(text.contains("rule `stall`"), "{text}");
-    assert!(
-        text.contains("note: no layer of the target reads FaultSet<Fault<u64,"),
-        "{text}"
+    let text = t.report().verify_expected().unwrap_err().to_string();
+    assert_contains(
+        &text,
+        &[
+            "rule `stall`",
+            "note: no layer of the target reads FaultSet<Fault<u64,",
+        ],
     );
 }
 
 #[test]
 #[should_panic(expected = "rule `stall` (#0 of FaultSet<Fault<u32")]
 fn assert_expected_fired_panics_with_the_list() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
-        .seed(1)
-        .fault(Fault::hang().named("stall").expect_to_fire())
-        .build()
-        .unwrap();
+    let chaos = u32_layer("db", 1, [Fault::hang().named("stall").expect_to_fire()]);
     chaos.target().report().assert_expected_fired();
 }
 
 #[tokio::test]
 async fn expectations_outlive_a_replaced_set() {
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("db")
-        .seed(1)
-        .fault(Fault::hang().named("never").expect_to_fire())
-        .build()
-        .unwrap();
+    let chaos = u32_layer("db", 1, [Fault::hang().named("never").expect_to_fire()]);
     chaos.clear_faults();
     let err = chaos.target().report().verify_expected().unwrap_err();
     assert_eq!(err.not_fired()[0].name.as_deref(), Some("never"));
@@ -409,10 +406,7 @@ async fn a_chaos_layer_with_the_routers_error_type_delays_an_axum_router() {
 
 #[tokio::test]
 async fn a_named_rule_reinstalled_is_one_expectation_and_an_unnamed_one_is_one_per_install() {
-    let t = target("db");
-    let chaos: ChaosLayer<u32> = ChaosLayer::for_target(&t);
-    let faults = chaos.faults();
-    let mut svc = chaos.layer(Counted::default());
+    let (t, faults, mut svc) = db_with_handle();
     let named = || {
         Fault::injected_error()
             .when(Trigger::first(1))

@@ -192,23 +192,38 @@ async fn time_throttled(path: &str, client: &str) -> Duration {
     start.elapsed()
 }
 
+/// GETs `url` with `client`; the response head.
+async fn send_get(client: &reqwest::Client, url: String) -> reqwest::Response {
+    client.get(url).send().await.unwrap()
+}
+
 /// 1000 bytes at 500 B/s: 2 s less the first 50 ms tick, which passes at
 /// once (Envoy's response rate limit starts with one tick of credit).
 fn assert_two_seconds(took: Duration) {
-    assert!(
-        took >= Duration::from_millis(1950) && took < Duration::from_millis(2000),
-        "1000 bytes at 500 B/s took {took:?}"
-    );
+    assert_within(took, Duration::from_millis(1950)..Duration::from_millis(2000));
 }
 
-#[tokio::test(start_paused = true)]
-async fn throttle_reqwest_h1_fixed() {
-    assert_two_seconds(time_throttled("/fixed", "reqwest-h1").await);
+/// Checks that `took` is within `range`.
+#[track_caller]
+fn assert_within(took: Duration, range: std::ops::Range<Duration>) {
+    assert!(range.contains(&took), "took {took:?}, expected {range:?}");
 }
 
-#[tokio::test(start_paused = true)]
-async fn throttle_reqwest_h1_chunked() {
-    assert_two_seconds(time_throttled("/chunked", "reqwest-h1").await);
+/// One paused-clock test per client and body (see `time_throttled`).
+macro_rules! throttle_tests {
+    ($($name:ident: $path:literal, $client:literal;)*) => {$(
+        #[tokio::test(start_paused = true)]
+        async fn $name() {
+            assert_two_seconds(time_throttled($path, $client).await);
+        }
+    )*};
+}
+
+throttle_tests! {
+    throttle_reqwest_h1_fixed: "/fixed", "reqwest-h1";
+    throttle_reqwest_h1_chunked: "/chunked", "reqwest-h1";
+    throttle_hyper_h1: "/chunked", "hyper-h1";
+    throttle_hyper_h2: "/chunked", "hyper-h2";
 }
 
 /// reqwest over HTTP/2 under a paused clock lets the clock jump to its
@@ -218,48 +233,27 @@ async fn throttle_reqwest_h1_chunked() {
 /// first 50 ms slice, which goes at once.
 #[tokio::test]
 async fn throttle_reqwest_h2_real_clock() {
-    let layer = chaos("api", BodyFault::throttle(10_000));
-    let addr = serve(app(layer)).await;
-    let response = reqwest_h2()
-        .get(format!("http://{addr}/fixed"))
-        .send()
-        .await
-        .unwrap();
+    let addr = serve(app(chaos("api", BodyFault::throttle(10_000)))).await;
+    let response = send_get(&reqwest_h2(), format!("http://{addr}/fixed")).await;
     let start = Instant::now();
     assert_eq!(response.bytes().await.unwrap().len(), 1000);
-    let took = start.elapsed();
-    assert!(
-        took >= Duration::from_millis(45) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn throttle_hyper_h1() {
-    assert_two_seconds(time_throttled("/chunked", "hyper-h1").await);
-}
-
-#[tokio::test(start_paused = true)]
-async fn throttle_hyper_h2() {
-    assert_two_seconds(time_throttled("/chunked", "hyper-h2").await);
+    assert_within(start.elapsed(), Duration::from_millis(45)..Duration::from_secs(2));
 }
 
 #[tokio::test(start_paused = true)]
 async fn first_byte_delay_holds_the_body_not_the_head() {
-    let layer = chaos("api", BodyFault::delay_first_byte(Duration::from_secs(3)));
-    let addr = serve(app(layer)).await;
+    let addr = serve(app(chaos(
+        "api",
+        BodyFault::delay_first_byte(Duration::from_secs(3)),
+    )))
+    .await;
     let start = Instant::now();
-    let response = reqwest_h1()
-        .get(format!("http://{addr}/fixed"))
-        .send()
-        .await
-        .unwrap();
+    let response = send_get(&reqwest_h1(), format!("http://{addr}/fixed")).await;
     assert!(start.elapsed() < Duration::from_secs(1), "head arrives at once");
     assert_eq!(response.bytes().await.unwrap().len(), 1000);
-    let took = start.elapsed();
-    assert!(
-        took >= Duration::from_secs(3) && took < Duration::from_millis(3100),
-        "{took:?}"
+    assert_within(
+        start.elapsed(),
+        Duration::from_secs(3)..Duration::from_millis(3100),
     );
 }
 

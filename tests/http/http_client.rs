@@ -14,7 +14,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use support::{chaos, hyper_h1, serve};
+use support::{chaos, counting, hyper_h1, serve};
 use tower::retry::{Policy, RetryLayer};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_chaos::http::{RetryAfter, SyntheticResponse};
@@ -63,16 +63,7 @@ impl<ResB, E> Policy<Request<Full<Bytes>>, Response<ResB>, E> for RetryOverload 
 
 async fn upstream() -> (String, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
-    let router = Router::new().route(
-        "/",
-        get({
-            let hits = hits.clone();
-            move || async move {
-                hits.fetch_add(1, Ordering::SeqCst);
-                "ok"
-            }
-        }),
-    );
+    let router = Router::new().route("/", get(counting(&hits, "ok")));
     (format!("http://{}/", serve(router).await), hits)
 }
 

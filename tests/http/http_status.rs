@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
-use axum::routing::get;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use support::{chaos, hyper_h2, poll_once, quiet, reqwest_h1, reqwest_h2, serve};
+use support::{chaos, hyper_h2, items, poll_once, quiet, reqwest_h1, reqwest_h2, seen_passed_faulted, serve};
 use tower::ServiceExt;
 use tower_chaos::http::{
     BodyFault, HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, RetryAfter,
@@ -22,29 +21,21 @@ use tower_chaos::http::{
 };
 use tower_chaos::{Event, FaultKind};
 
-/// `/items/{id}` answers GET and PUT with 200 and counts the calls that
-/// reached it.
-fn app(layer: HttpChaosLayer, hits: Arc<AtomicUsize>) -> Router {
-    Router::new()
-        .route(
-            "/items/{id}",
-            get({
-                let hits = hits.clone();
-                move || async move {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                    "item"
-                }
-            })
-            .put(move || async move {
-                hits.fetch_add(1, Ordering::SeqCst);
-                "stored"
-            }),
-        )
-        .layer(layer)
+/// `support::items` behind `layer`.
+fn app(layer: HttpChaosLayer, hits: &Arc<AtomicUsize>) -> Router {
+    items(hits).layer(layer)
 }
 
-async fn get_with(client: &reqwest::Client, url: &str) -> reqwest::Response {
-    client.get(url).send().await.unwrap()
+// The fault headers.
+const ABORT: &str = "x-chaos-abort-request";
+const ABORT_PCT: &str = "x-chaos-abort-request-percentage";
+const DELAY: &str = "x-chaos-delay-request";
+const ENVOY_ABORT: &str = "x-envoy-fault-abort-request";
+
+/// GET `url` with `headers`.
+async fn get_with(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let request = headers.iter().fold(client.get(url), |r, (k, v)| r.header(*k, *v));
+    request.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -57,10 +48,10 @@ async fn ready_made_statuses_reach_both_protocols() {
         (SyntheticResponse::new(418).body("teapot"), 418),
     ] {
         let hits = Arc::new(AtomicUsize::new(0));
-        let addr = serve(app(chaos("api", fault), hits.clone())).await;
+        let addr = serve(app(chaos("api", fault), &hits)).await;
         let url = format!("http://{addr}/items/1");
         for client in [reqwest_h1(), reqwest_h2()] {
-            let response = get_with(&client, &url).await;
+            let response = get_with(&client, &url, &[]).await;
             assert_eq!(response.status().as_u16(), status);
             let text = response.text().await.unwrap();
             assert!(text.contains("injected") || text == "teapot", "{text}");
@@ -83,8 +74,8 @@ async fn retry_after_in_seconds_and_as_a_date() {
         (RetryAfter::Date(date), Some(date)),
     ] {
         let layer = chaos("api", SyntheticResponse::too_many_requests(retry_after));
-        let addr = serve(app(layer, Arc::default())).await;
-        let response = get_with(&reqwest_h1(), &format!("http://{addr}/items/1")).await;
+        let addr = serve(app(layer, &Arc::default())).await;
+        let response = get_with(&reqwest_h1(), &format!("http://{addr}/items/1"), &[]).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         let value = response.headers()["retry-after"].to_str().unwrap();
         match check {
@@ -114,7 +105,7 @@ async fn aws_json_errors_parse_as_aws_sdks_read_them() {
             "ServiceUnavailable",
         ),
     ] {
-        let addr = serve(app(chaos("dynamodb", fault), Arc::default())).await;
+        let addr = serve(app(chaos("dynamodb", fault), &Arc::default())).await;
         let response = reqwest_h1()
             .post(format!("http://{addr}/items/1"))
             .send()
@@ -135,8 +126,8 @@ async fn s3_xml_errors() {
         (SyntheticResponse::s3_slow_down(), 503, "SlowDown"),
         (SyntheticResponse::s3_internal_error(), 500, "InternalError"),
     ] {
-        let addr = serve(app(chaos("s3", fault), Arc::default())).await;
-        let response = get_with(&reqwest_h2(), &format!("http://{addr}/items/1")).await;
+        let addr = serve(app(chaos("s3", fault), &Arc::default())).await;
+        let response = get_with(&reqwest_h2(), &format!("http://{addr}/items/1"), &[]).await;
         assert_eq!(response.status().as_u16(), status);
         assert_eq!(response.headers()["content-type"], "application/xml");
         assert!(response.headers().contains_key("x-amz-request-id"));
@@ -157,7 +148,7 @@ async fn injected_responses_carry_the_marker_and_real_ones_do_not() {
             .when(RequestMatcher::method(Method::PUT))
             .named("puts-fail"),
     );
-    let svc = tower::Layer::layer(&layer, app(quiet("inner"), Arc::default()));
+    let svc = tower::Layer::layer(&layer, app(quiet("inner"), &Arc::default()));
 
     let put = Request::put("/items/1").body(axum::body::Body::empty()).unwrap();
     let response = svc.clone().oneshot(put).await.unwrap();
@@ -190,23 +181,19 @@ async fn only_put_items_fails_while_get_passes() {
         .unwrap();
     let target = layer.target().clone();
     let hits = Arc::new(AtomicUsize::new(0));
-    let addr = serve(app(layer, hits.clone())).await;
+    let addr = serve(app(layer, &hits)).await;
     let client = reqwest_h1();
     for id in 0..5 {
         let url = format!("http://{addr}/items/{id}");
         let put = client.put(&url).send().await.unwrap();
         assert_eq!(put.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(put.text().await.unwrap().contains("<Code>SlowDown</Code>"));
-        let get = client.get(&url).send().await.unwrap();
+        let get = get_with(&client, &url, &[]).await;
         assert_eq!(get.status(), StatusCode::OK);
         assert_eq!(get.text().await.unwrap(), "item");
     }
     let report = target.report();
-    assert_eq!(
-        (report.seen, report.passed, report.faulted),
-        (10, 5, 5),
-        "{report}"
-    );
+    assert_eq!(seen_passed_faulted(&report), (10, 5, 5), "{report}");
     assert_eq!(report.injected(FaultKind::Status), 5);
     assert_eq!(report.total_injected(), 5, "nothing but the PUTs: {report}");
     assert_eq!(report.journal.len(), 5);
@@ -227,7 +214,7 @@ async fn only_put_items_fails_while_get_passes() {
 async fn delay_holds_the_inner_call() {
     let hits = Arc::new(AtomicUsize::new(0));
     let layer = chaos("api", HttpFault::latency(Duration::from_secs(4)));
-    let svc = tower::Layer::layer(&layer, app(quiet("inner"), hits.clone()));
+    let svc = tower::Layer::layer(&layer, app(quiet("inner"), &hits));
     let request = Request::get("/items/1").body(axum::body::Body::empty()).unwrap();
     let mut future = std::pin::pin!(svc.oneshot(request));
     assert!(poll_once(&mut future.as_mut()).is_none());
@@ -254,43 +241,25 @@ async fn header_controlled_faults() {
         .build()
         .unwrap();
     let target = layer.target().clone();
-    let addr = serve(app(layer, Arc::default())).await;
+    let addr = serve(app(layer, &Arc::default())).await;
     let url = format!("http://{addr}/items/1");
     let client = reqwest_h1();
 
-    let plain = client.get(&url).send().await.unwrap();
+    let plain = get_with(&client, &url, &[]).await;
     assert_eq!(plain.status(), StatusCode::OK);
 
-    let aborted = client
-        .get(&url)
-        .header("x-chaos-abort-request", "503")
-        .send()
-        .await
-        .unwrap();
+    let aborted = get_with(&client, &url, &[(ABORT, "503")]).await;
     assert_eq!(aborted.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     let start = tokio::time::Instant::now();
-    let delayed = client
-        .get(&url)
-        .header("x-chaos-delay-request", "2000")
-        .send()
-        .await
-        .unwrap();
+    let delayed = get_with(&client, &url, &[(DELAY, "2000")]).await;
     assert_eq!(delayed.status(), StatusCode::OK);
     assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
 
-    let invalid = client
-        .get(&url)
-        .header("x-chaos-delay-request", "60000")
-        .send()
-        .await
-        .unwrap();
+    let invalid = get_with(&client, &url, &[(DELAY, "60000")]).await;
     assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
     let text = invalid.text().await.unwrap();
-    assert!(
-        text.contains("x-chaos-delay-request") && text.contains("60000"),
-        "{text}"
-    );
+    assert!(text.contains(DELAY) && text.contains("60000"), "{text}");
     let report = target.report();
     assert_eq!(report.rejected_headers, 1);
     assert_eq!(
@@ -301,39 +270,32 @@ async fn header_controlled_faults() {
     assert_eq!(report.injected(FaultKind::Latency), 1);
     assert!(report.journal.iter().all(|e| e.rule == Event::HEADER_CONTROL));
 
-    let never = client
-        .get(&url)
-        .header("x-chaos-abort-request", "500")
-        .header("x-chaos-abort-request-percentage", "0")
-        .send()
-        .await
-        .unwrap();
+    let never = get_with(&client, &url, &[(ABORT, "500"), (ABORT_PCT, "0")]).await;
     assert_eq!(never.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn fault_headers_are_ignored_unless_enabled() {
-    let addr = serve(app(quiet("api"), Arc::default())).await;
-    let response = reqwest_h1()
-        .get(format!("http://{addr}/items/1"))
-        .header("x-chaos-abort-request", "503")
-        .header("x-envoy-fault-abort-request", "503")
-        .send()
-        .await
-        .unwrap();
+    let addr = serve(app(quiet("api"), &Arc::default())).await;
+    let response = get_with(
+        &reqwest_h1(),
+        &format!("http://{addr}/items/1"),
+        &[(ABORT, "503"), (ENVOY_ABORT, "503")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn envoy_header_names() {
     let layer = quiet("api").header_control(HeaderControl::new().envoy_names());
-    let addr = serve(app(layer, Arc::default())).await;
-    let response = reqwest_h2()
-        .get(format!("http://{addr}/items/1"))
-        .header("x-envoy-fault-abort-request", "429")
-        .send()
-        .await
-        .unwrap();
+    let addr = serve(app(layer, &Arc::default())).await;
+    let response = get_with(
+        &reqwest_h2(),
+        &format!("http://{addr}/items/1"),
+        &[(ENVOY_ABORT, "429")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -341,7 +303,7 @@ async fn envoy_header_names() {
 async fn layer_keeps_infallible_for_axum() {
     // Compiles only if the layered service's error stays `Infallible`.
     fn assert_infallible<S: tower::Service<Request<axum::body::Body>, Error = Infallible>>(_: &S) {}
-    let svc = tower::Layer::layer(&quiet("api"), app(quiet("x"), Arc::default()));
+    let svc = tower::Layer::layer(&quiet("api"), app(quiet("x"), &Arc::default()));
     assert_infallible(&svc);
 }
 
@@ -409,10 +371,10 @@ fn s3_xml_bodies_hold_no_control_characters() {
 #[tokio::test]
 async fn a_huge_bad_control_header_is_not_echoed_whole() {
     let layer = quiet("api").header_control(HeaderControl::new());
-    let svc = tower::Layer::layer(&layer, app(quiet("x"), Arc::default()));
+    let svc = tower::Layer::layer(&layer, app(quiet("x"), &Arc::default()));
     let huge = "9".repeat(64 * 1024);
     let request = Request::get("/items/1")
-        .header("x-chaos-delay-request", huge.as_str())
+        .header(DELAY, huge.as_str())
         .body(axum::body::Body::empty())
         .unwrap();
     let response = svc.oneshot(request).await.unwrap();

@@ -11,36 +11,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
-use axum::routing::get;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use support::{poll_once, reqwest_h1, reqwest_h2, serve};
+use support::{items, poll_once, reqwest_h1, reqwest_h2, seen_passed_faulted, serve};
 use tower::{Layer, Service, ServiceExt};
 use tower_chaos::http::{
     BodyFault, HeaderControl, HttpChaosLayer, HttpFault, HttpRequest, HttpRule, Injected, RequestMatcher,
     SyntheticResponse,
 };
 use tower_chaos::{FaultKind, FaultSet, Latency, Target, Trigger};
-
-/// `/items/{id}` answers GET and PUT with 200 and counts the calls that
-/// reached it.
-fn items(hits: Arc<AtomicUsize>) -> Router {
-    let put_hits = hits.clone();
-    Router::new().route(
-        "/items/{id}",
-        get(move || async move {
-            hits.fetch_add(1, Ordering::SeqCst);
-            "item"
-        })
-        .put(move || async move {
-            put_hits.fetch_add(1, Ordering::SeqCst);
-            "stored"
-        }),
-    )
-}
 
 fn get_item(id: u32) -> Request<Body> {
     Request::get(format!("/items/{id}")).body(Body::empty()).unwrap()
@@ -53,7 +34,7 @@ async fn swapping_http_faults_through_the_target_leaves_requests_in_flight_alone
         .set_faults(FaultSet::new().with(HttpFault::latency(Duration::from_secs(2)).named("slow")))
         .unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
-    let svc = HttpChaosLayer::for_target(&target).layer(items(hits.clone()));
+    let svc = HttpChaosLayer::for_target(&target).layer(items(&hits));
 
     // Three requests decided under the first fault set: delayed by 2 s.
     let mut in_flight = Vec::new();
@@ -91,11 +72,7 @@ async fn swapping_http_faults_through_the_target_leaves_requests_in_flight_alone
     assert!(Injected::of(&response).is_none());
 
     let report = target.report();
-    assert_eq!(
-        (report.seen, report.passed, report.faulted),
-        (5, 1, 4),
-        "{report}"
-    );
+    assert_eq!(seen_passed_faulted(&report), (5, 1, 4), "{report}");
     assert_eq!(report.injected(FaultKind::Latency), 3);
     assert_eq!(report.injected(FaultKind::Status), 1);
     let delays: Vec<_> = report.journal.iter().filter_map(|e| e.delay).collect();
@@ -113,7 +90,7 @@ async fn first_n_is_shared_across_axums_per_request_clones() {
         .unwrap();
     let target = chaos.target().clone();
     let hits = Arc::new(AtomicUsize::new(0));
-    let addr = serve(items(hits.clone()).layer(chaos)).await;
+    let addr = serve(items(&hits).layer(chaos)).await;
 
     // 4 clients (2 over HTTP/1, with several connections each, 2 over
     // HTTP/2), 15 concurrent requests each.

@@ -37,9 +37,11 @@ fn target(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Target {
     target
 }
 
-fn client(target: &Target) -> HttpClient {
-    let connector = ChaosConnectorLayer::for_target(target).layer(HttpConnector::new());
-    Client::builder(TokioExecutor::new()).build(connector)
+/// A target with `rules` and a hyper client connecting through it.
+fn target_and_client(rules: Vec<Rule<ConnFault, ConnInfo>>) -> (Target, HttpClient) {
+    let target = target(rules);
+    let connector = ChaosConnectorLayer::for_target(&target).layer(HttpConnector::new());
+    (target, Client::builder(TokioExecutor::new()).build(connector))
 }
 
 fn uri(addr: std::net::SocketAddr, path: &str) -> hyper::Uri {
@@ -65,8 +67,7 @@ async fn dns_failure_is_a_connect_error_and_nothing_connects() -> Result<(), Box
     let server = Target::builder("server").seed(1).build()?;
     let mut listener = ChaosListener::bind("127.0.0.1:0", &server).await?;
     let addr = listener.local_addr()?;
-    let target = target(vec![ConnFault::dns_failure().when(Trigger::first(1))]);
-    let client = client(&target);
+    let (target, client) = target_and_client(vec![ConnFault::dns_failure().when(Trigger::first(1))]);
 
     let err = client.get(uri(addr, "/")).await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
@@ -106,8 +107,7 @@ async fn dns_failure_is_a_connect_error_and_nothing_connects() -> Result<(), Box
 async fn dns_failure_for_one_host_only() -> Result<(), BoxError> {
     let addr = app().await?;
     let blocked = Trigger::when(|c: &ConnInfo| c.host() == Some("dynamodb.us-east-1.amazonaws.com"));
-    let target = target(vec![ConnFault::dns_failure().when(blocked)]);
-    let client = client(&target);
+    let (_target, client) = target_and_client(vec![ConnFault::dns_failure().when(blocked)]);
     let err = client
         .get("http://dynamodb.us-east-1.amazonaws.com/".parse()?)
         .await
@@ -122,8 +122,7 @@ async fn dns_failure_for_one_host_only() -> Result<(), BoxError> {
 #[tokio::test]
 async fn refusal_is_connection_refused() -> Result<(), BoxError> {
     let addr = app().await?;
-    let target = target(vec![ConnFault::refuse().when(Trigger::first(1))]);
-    let client = client(&target);
+    let (_target, client) = target_and_client(vec![ConnFault::refuse().when(Trigger::first(1))]);
     let err = client.get(uri(addr, "/")).await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     let io = io_source(&err);
@@ -139,10 +138,9 @@ async fn refusal_is_connection_refused() -> Result<(), BoxError> {
 #[tokio::test]
 async fn truncated_body_is_an_unexpected_eof_body_error() -> Result<(), BoxError> {
     let addr = app().await?;
-    let target = target(vec![
+    let (target, client) = target_and_client(vec![
         ConnFault::truncate_after(Direction::Downstream, 2_000).into(),
     ]);
-    let client = client(&target);
     // The head arrives whole: the response is there, its body is cut short.
     let res = client.get(uri(addr, "/big")).await?;
     assert_eq!(res.status(), 200);
@@ -167,8 +165,7 @@ async fn truncated_body_is_an_unexpected_eof_body_error() -> Result<(), BoxError
 #[tokio::test]
 async fn unfaulted_connections_are_byte_exact_and_keep_connection_info() -> Result<(), BoxError> {
     let addr = app().await?;
-    let target = target(vec![]);
-    let client = client(&target);
+    let (target, client) = target_and_client(vec![]);
     let res = client.get(uri(addr, "/big")).await?;
     // `Connection::connected` is forwarded: HttpConnector's info is there.
     let info = res.extensions().get::<HttpInfo>().expect("HttpInfo forwarded");
@@ -186,11 +183,10 @@ async fn unfaulted_connections_are_byte_exact_and_keep_connection_info() -> Resu
 #[tokio::test(start_paused = true)]
 async fn slow_connect_and_latency_under_paused_time() -> Result<(), BoxError> {
     let addr = app().await?;
-    let target = target(vec![
+    let (_target, client) = target_and_client(vec![
         ConnFault::slow_connect(Latency::fixed(Duration::from_secs(2))).into(),
         ConnFault::latency(Direction::Downstream, Latency::fixed(Duration::from_millis(300))).into(),
     ]);
-    let client = client(&target);
     let start = Instant::now();
     assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
     assert_eq!(start.elapsed(), Duration::from_millis(2_300));
@@ -204,8 +200,7 @@ async fn slow_connect_and_latency_under_paused_time() -> Result<(), BoxError> {
 #[tokio::test(start_paused = true)]
 async fn connect_hang_trips_the_client_timeout_until_switched_off() -> Result<(), BoxError> {
     let addr = app().await?;
-    let target = target(vec![ConnFault::connect_hang().into()]);
-    let client = client(&target);
+    let (target, client) = target_and_client(vec![ConnFault::connect_hang().into()]);
     let start = Instant::now();
     let res = timeout(Duration::from_secs(10), client.get(uri(addr, "/"))).await;
     assert!(res.is_err(), "hangs");
@@ -226,8 +221,7 @@ async fn connect_hang_trips_the_client_timeout_until_switched_off() -> Result<()
 #[tokio::test]
 async fn reset_switched_in_fails_the_next_request_then_recovers() -> Result<(), BoxError> {
     let addr = app().await?;
-    let target = target(vec![]);
-    let client = client(&target);
+    let (target, client) = target_and_client(vec![]);
     assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
     target.set_faults(ConnFaultSet::new().with(ConnFault::reset(Direction::Both, Onset::Immediately)))?;
     let err = get(&client, uri(addr, "/")).await.unwrap_err();

@@ -14,7 +14,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{ChaosListener, ConnFault, ConnFaultSet, ConnInfo, Direction, InjectedIoError, Onset};
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
-use io_support::{connect, pattern};
+use io_support::{connect, pattern, read_all};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -29,6 +29,12 @@ async fn listener(rules: Vec<Rule<ConnFault, ConnInfo>>) -> io::Result<(Target, 
     target.set_faults(faults).expect("valid faults");
     let listener = ChaosListener::bind("127.0.0.1:0", &target).await?;
     Ok((target, listener))
+}
+
+/// The target's calls seen, calls faulted and faults of `kind` injected.
+fn tally(target: &Target, kind: FaultKind) -> (u64, u64, u64) {
+    let report = target.report();
+    (report.seen, report.faulted, report.injected(kind))
 }
 
 #[tokio::test(start_paused = true)]
@@ -47,11 +53,7 @@ async fn refuse_resets_on_accept_and_the_server_never_sees_it() -> io::Result<()
     conn.read_exact(&mut buf).await?;
     assert_eq!(&buf, b"hi");
     assert_eq!(listener.counters().snapshot().fault(FaultKind::Refused), 1);
-    let report = target.report();
-    assert_eq!(
-        (report.seen, report.faulted, report.injected(FaultKind::Refused)),
-        (2, 1, 1)
-    );
+    assert_eq!(tally(&target, FaultKind::Refused), (2, 1, 1));
     Ok(())
 }
 
@@ -112,9 +114,7 @@ async fn downstream_is_what_the_server_writes() -> io::Result<()> {
         InjectedIoError::of(&err).map(InjectedIoError::fault),
         Some(FaultKind::Truncate)
     );
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
-    assert_eq!(got, &pattern(100)[..10]);
+    assert_eq!(read_all(&mut client).await?, &pattern(100)[..10]);
     let report = target.report();
     assert_eq!((report.bytes_upstream, report.bytes_downstream), (3, 10));
     assert_eq!(report.dropped_downstream, 90);
@@ -170,11 +170,7 @@ async fn faults_switch_on_live_connections_through_the_target() -> io::Result<()
     let _conn = writer.await.expect("writer task")?;
     client.read_exact(&mut buf).await?;
     assert_eq!(&buf, b"two");
-    let report = target.report();
-    assert_eq!(
-        (report.seen, report.faulted, report.injected(FaultKind::Stall)),
-        (1, 1, 1)
-    );
+    assert_eq!(tally(&target, FaultKind::Stall), (1, 1, 1));
     Ok(())
 }
 

@@ -65,29 +65,51 @@ fn write_faults(d: DirectionFaults) -> StreamFaults {
     StreamFaults::builder().write(d).seed(3).build().expect("valid")
 }
 
+/// Test data of a length in `len`.
+fn bytes(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), len)
+}
+
+/// The sizes of the writer's successive writes (cycled).
+fn write_sizes() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(1usize..600, 1..8)
+}
+
+/// The sizes of the reader's successive buffers (cycled).
+fn read_sizes() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(1usize..900, 1..8)
+}
+
+/// Checks a `transfer`'s outcome: `data` delivered exactly, the writer
+/// succeeding.
+fn delivered_intact(data: &[u8], (got, res): (Vec<u8>, io::Result<()>)) -> Result<(), TestCaseError> {
+    prop_assert!(res.is_ok());
+    prop_assert_eq!(got, data);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn no_fault_delivers_exactly_the_bytes_sent(
-        data in proptest::collection::vec(any::<u8>(), 0..20_000),
-        writes in proptest::collection::vec(1usize..600, 1..8),
-        reads in proptest::collection::vec(1usize..900, 1..8),
+        data in bytes(0..20_000),
+        writes in write_sizes(),
+        reads in read_sizes(),
         capacity in 1usize..4096,
     ) {
-        let (got, res) = run(transfer(
+        let outcome = run(transfer(
             data.clone(), writes, reads, capacity, StreamFaults::none(), StreamFaults::none(),
         ));
-        prop_assert!(res.is_ok());
-        prop_assert_eq!(got, data);
+        delivered_intact(&data, outcome)?;
     }
 
     #[test]
     fn read_truncation_delivers_exactly_n_then_eof(
-        data in proptest::collection::vec(any::<u8>(), 0..10_000),
+        data in bytes(0..10_000),
         n in 0u64..12_000,
-        writes in proptest::collection::vec(1usize..600, 1..8),
-        reads in proptest::collection::vec(1usize..900, 1..8),
+        writes in write_sizes(),
+        reads in read_sizes(),
     ) {
         let (got, _) = run(transfer(
             data.clone(), writes, reads, 1024,
@@ -99,9 +121,9 @@ proptest! {
 
     #[test]
     fn write_truncation_delivers_exactly_n_then_eof(
-        data in proptest::collection::vec(any::<u8>(), 1..10_000),
+        data in bytes(1..10_000),
         n in 0u64..12_000,
-        writes in proptest::collection::vec(1usize..600, 1..8),
+        writes in write_sizes(),
     ) {
         let (got, res) = run(transfer(
             data.clone(), writes, vec![512], 1024,
@@ -114,39 +136,37 @@ proptest! {
 
     #[test]
     fn slicing_preserves_content(
-        data in proptest::collection::vec(any::<u8>(), 0..10_000),
+        data in bytes(0..10_000),
         wmax in 1usize..64,
         rmax in 1usize..64,
         delay_us in 0u64..50,
-        writes in proptest::collection::vec(1usize..600, 1..8),
-        reads in proptest::collection::vec(1usize..900, 1..8),
+        writes in write_sizes(),
+        reads in read_sizes(),
     ) {
         let delay = Duration::from_micros(delay_us);
-        let (got, res) = run(transfer(
+        let outcome = run(transfer(
             data.clone(), writes, reads, 2048,
             write_faults(DirectionFaults::new().slice(wmax, delay)),
             read_faults(DirectionFaults::new().slice(rmax, delay)),
         ));
-        prop_assert!(res.is_ok());
-        prop_assert_eq!(got, data);
+        delivered_intact(&data, outcome)?;
     }
 
     #[test]
     fn latency_jitter_and_bandwidth_preserve_content_and_order(
-        data in proptest::collection::vec(any::<u8>(), 0..20_000),
+        data in bytes(0..20_000),
         base_ms in 0u64..50,
         jitter_pct in 0u64..=100,
         rate in 1_000u64..1_000_000,
-        writes in proptest::collection::vec(1usize..600, 1..8),
-        reads in proptest::collection::vec(1usize..900, 1..8),
+        writes in write_sizes(),
+        reads in read_sizes(),
     ) {
         let base = Duration::from_millis(base_ms);
         let jitter = base * u32::try_from(jitter_pct).unwrap() / 100;
         let d = DirectionFaults::new().latency(base).jitter(jitter).bandwidth(rate);
-        let (got, res) = run(transfer(
+        let outcome = run(transfer(
             data.clone(), writes, reads, 4096, write_faults(d), read_faults(d),
         ));
-        prop_assert!(res.is_ok());
-        prop_assert_eq!(got, data);
+        delivered_intact(&data, outcome)?;
     }
 }

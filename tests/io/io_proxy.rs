@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Onset, Proxy};
 use tower_chaos::{FaultKind, Latency, Target, Trigger};
 
-use io_support::{connect, echo_server, pattern};
+use io_support::{closed_port, connect, echo_server, pattern, read_all, serve_each, serve_once};
 
 fn target() -> Target {
     Target::builder("upstream").seed(7).build().expect("target")
@@ -28,6 +28,13 @@ fn with(faults: ConnFaultSet) -> Target {
 
 fn one(rule: impl Into<tower_chaos::Rule<ConnFault, ConnInfo>>) -> ConnFaultSet {
     ConnFaultSet::new().with(rule)
+}
+
+/// A proxy of `target` in front of an echo server, and a client of it.
+async fn echo_behind(target: &Target) -> io::Result<(Proxy, TcpStream)> {
+    let proxy = Proxy::spawn(echo_server().await?, target)?;
+    let client = connect(proxy.local_addr()).await?;
+    Ok((proxy, client))
 }
 
 async fn timed_roundtrip(client: &mut TcpStream) -> io::Result<Duration> {
@@ -59,20 +66,13 @@ async fn until_idle(proxy: &Proxy, accepted: u64) {
 /// An upstream that reads each request to its end, answers `reply` and
 /// closes.
 async fn answer_and_close(reply: &'static [u8]) -> io::Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                s.read_to_end(&mut request).await?;
-                s.write_all(reply).await?;
-                io::Result::Ok(())
-            });
+    serve_each(move |mut s| async move {
+        let mut request = Vec::new();
+        if s.read_to_end(&mut request).await.is_ok() {
+            let _ = s.write_all(reply).await;
         }
-    });
-    Ok(addr)
+    })
+    .await
 }
 
 /// An upstream that closes every connection at once.
@@ -102,8 +102,7 @@ async fn roundtrip(client: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
 #[tokio::test(start_paused = true)]
 async fn passes_bytes_through_and_counts_them() -> io::Result<()> {
     let target = target();
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     let data = pattern(200_000);
     let writer_data = data.clone();
     let (mut rd, mut wr) = client.split();
@@ -139,8 +138,7 @@ async fn downstream_latency_delays_each_reply_until_cleared() -> io::Result<()> 
         Direction::Downstream,
         Latency::fixed(ms(200)),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     for _ in 0..3 {
         let start = Instant::now();
         assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
@@ -163,8 +161,7 @@ async fn disable_and_enable_switch_a_live_connection() -> io::Result<()> {
         Direction::Upstream,
         Latency::fixed(ms(100)),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     assert_eq!(timed_roundtrip(&mut client).await?, ms(100));
     target.disable();
     assert_eq!(timed_roundtrip(&mut client).await?, Duration::ZERO);
@@ -178,8 +175,7 @@ async fn disable_and_enable_switch_a_live_connection() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn reset_switched_in_reaches_a_live_client_as_connection_reset() -> io::Result<()> {
     let target = target();
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     assert_eq!(roundtrip(&mut client, b"hi").await?, b"hi");
     proxy
         .set_faults(one(ConnFault::reset(Direction::Downstream, Onset::Immediately)))
@@ -248,8 +244,7 @@ async fn keyed_and_rate_triggers_pick_the_same_connections_for_a_seed() -> io::R
 #[tokio::test(start_paused = true)]
 async fn hang_holds_connections_until_switched_off() -> io::Result<()> {
     let target = with(one(ConnFault::connect_hang()));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     client.write_all(b"anyone?").await?;
     let mut buf = [0; 7];
     let res = timeout(Duration::from_secs(60), client.read_exact(&mut buf)).await;
@@ -281,8 +276,7 @@ async fn slow_connect_delays_the_first_reply() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn stall_trips_the_client_timeout_and_recovers_when_cleared() -> io::Result<()> {
     let target = target();
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     assert_eq!(roundtrip(&mut client, b"one").await?, b"one");
     target
         .set_faults(one(ConnFault::stall(Direction::Downstream, Onset::Immediately)))
@@ -300,12 +294,9 @@ async fn stall_trips_the_client_timeout_and_recovers_when_cleared() -> io::Resul
 #[tokio::test(start_paused = true)]
 async fn truncate_limits_what_the_client_receives() -> io::Result<()> {
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 10)));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     client.write_all(&pattern(100)).await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
-    assert_eq!(got, &pattern(100)[..10]);
+    assert_eq!(read_all(&mut client).await?, &pattern(100)[..10]);
     assert_eq!(target.report().bytes_downstream, 10);
     Ok(())
 }
@@ -316,11 +307,8 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
     // limit_data does): the client gets its 5 bytes and EOF, and the proxy
     // lets go of the client's socket at once, even though this client
     // neither sends nor closes.
-    let upstream = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = upstream.local_addr()?;
     let (saw_close, upstream_done) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let (mut s, _) = upstream.accept().await?;
+    let (addr, _) = serve_once(|mut s| async move {
         s.write_all(b"hello world").await?;
         // The proxy dropped its side: an EOF or, for bytes it had not
         // read yet, a reset; nothing is sent upstream either way.
@@ -331,13 +319,12 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
             |_| rest.is_empty(),
         ));
         io::Result::Ok(())
-    });
+    })
+    .await?;
     let target = with(one(ConnFault::truncate_after(Direction::Downstream, 5)));
     let proxy = Proxy::spawn(addr, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
-    assert_eq!(got, b"hello");
+    assert_eq!(read_all(&mut client).await?, b"hello");
     until_idle(&proxy, 1).await;
     assert_eq!(
         upstream_done.await,
@@ -352,15 +339,12 @@ async fn a_downstream_truncation_closes_the_client_without_waiting_for_it() -> i
 #[tokio::test(start_paused = true)]
 async fn upstream_bandwidth_limits_the_upload() -> io::Result<()> {
     // A sink upstream that reports when it has everything.
-    let sink = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = sink.local_addr()?;
     let start = Instant::now();
-    let upstream = tokio::spawn(async move {
-        let (mut s, _) = sink.accept().await?;
-        let mut got = Vec::new();
-        s.read_to_end(&mut got).await?;
-        io::Result::Ok((got.len(), start.elapsed()))
-    });
+    let (addr, upstream) = serve_once(move |mut s| async move {
+        let got = read_all(&mut s).await?;
+        Ok((got.len(), start.elapsed()))
+    })
+    .await?;
     let target = with(one(ConnFault::bandwidth(Direction::Upstream, 10_000)));
     let proxy = Proxy::spawn(addr, &target)?;
     let mut client = connect(proxy.local_addr()).await?;
@@ -379,8 +363,7 @@ async fn timeout_closes_the_client_connection() -> io::Result<()> {
         Onset::Immediately,
         Duration::from_secs(4),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (proxy, mut client) = echo_behind(&target).await?;
     let start = Instant::now();
     client.write_all(b"hello?").await?;
     let mut got = Vec::new();
@@ -395,13 +378,7 @@ async fn timeout_closes_the_client_connection() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
     // Upstream that says hi and closes.
-    let up = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = up.local_addr()?;
-    tokio::spawn(async move {
-        let (mut s, _) = up.accept().await?;
-        s.write_all(b"hi").await?;
-        io::Result::Ok(())
-    });
+    let (addr, _) = serve_once(|mut s| async move { s.write_all(b"hi").await }).await?;
     let target = with(one(ConnFault::slow_close(
         Direction::Downstream,
         Duration::from_secs(2),
@@ -409,19 +386,14 @@ async fn downstream_slow_close_delays_the_eof() -> io::Result<()> {
     let proxy = Proxy::spawn(addr, &target)?;
     let start = Instant::now();
     let mut client = connect(proxy.local_addr()).await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
-    assert_eq!(got, b"hi");
+    assert_eq!(read_all(&mut client).await?, b"hi");
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn upstream_down_closes_the_client() -> io::Result<()> {
-    let closed = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = closed.local_addr()?;
-    drop(closed);
-    let proxy = Proxy::spawn(addr, &target())?;
+    let proxy = Proxy::spawn(closed_port().await?, &target())?;
     let mut client = connect(proxy.local_addr()).await?;
     // EOF, as toxiproxy's clients see (not a reset).
     assert_eq!(client.read(&mut [0; 1]).await?, 0);
@@ -465,8 +437,7 @@ async fn upstream_latency_delays_each_request_without_adding_up() -> io::Result<
         Direction::Upstream,
         Latency::fixed(ms(150)),
     )));
-    let proxy = Proxy::spawn(echo_server().await?, &target)?;
-    let mut client = connect(proxy.local_addr()).await?;
+    let (_proxy, mut client) = echo_behind(&target).await?;
     let start = Instant::now();
     assert_eq!(roundtrip(&mut client, b"ping").await?, b"ping");
     assert_eq!(start.elapsed(), ms(150));
@@ -615,9 +586,7 @@ async fn a_stall_is_kept_while_the_server_is_open() -> io::Result<()> {
     let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
     request_and_leave(&proxy).await?;
     let (mut server, _) = listener.accept().await?;
-    let mut request = Vec::new();
-    server.read_to_end(&mut request).await?;
-    assert_eq!(request, b"request");
+    assert_eq!(read_all(&mut server).await?, b"request");
     server.write_all(b"late reply").await?;
     sleep(Duration::from_secs(30)).await;
     assert_eq!((proxy.stats().active, proxy.stats().released), (1, 0));
@@ -640,9 +609,7 @@ async fn latency_still_delivers_after_both_peers_closed() -> io::Result<()> {
     let start = Instant::now();
     client.write_all(b"request").await?;
     client.shutdown().await?;
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
-    assert_eq!(got, b"reply");
+    assert_eq!(read_all(&mut client).await?, b"reply");
     assert_eq!(start.elapsed(), ms(500));
     until_idle(&proxy, 1).await;
     assert_eq!(proxy.stats().released, 0);
@@ -833,20 +800,17 @@ async fn soak_1000_connections_with_mixed_faults() -> io::Result<()> {
     // An upstream that reads each request to its end, counts it, answers
     // REPLY bytes and closes.
     let upstream_got = Arc::new(AtomicU64::new(0));
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let upstream = listener.local_addr()?;
     let counted = Arc::clone(&upstream_got);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let counted = Arc::clone(&counted);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let _ = s.read_to_end(&mut request).await;
-                counted.fetch_add(request.len() as u64, Ordering::Relaxed);
-                let _ = s.write_all(&pattern(REPLY)).await;
-            });
+    let upstream = serve_each(move |mut s| {
+        let counted = Arc::clone(&counted);
+        async move {
+            let mut request = Vec::new();
+            let _ = s.read_to_end(&mut request).await;
+            counted.fetch_add(request.len() as u64, Ordering::Relaxed);
+            let _ = s.write_all(&pattern(REPLY)).await;
         }
-    });
+    })
+    .await?;
 
     // One fault per tenth of the connections (by accept index), two tenths
     // clean.

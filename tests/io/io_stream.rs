@@ -8,11 +8,12 @@ use std::io::{self, IoSlice};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
 use tower_chaos::FaultKind;
 use tower_chaos::io::{ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, Onset, StreamFaults};
 
-use io_support::{pattern, tcp_pair};
+use io_support::{pattern, read_all, tcp_pair};
 
 fn faults(read: DirectionFaults, write: DirectionFaults) -> StreamFaults {
     StreamFaults::builder()
@@ -21,6 +22,16 @@ fn faults(read: DirectionFaults, write: DirectionFaults) -> StreamFaults {
         .seed(7)
         .build()
         .expect("valid faults")
+}
+
+/// A TCP pair on loopback, its client side with `read` and `write`
+/// faults: `(client, server)`.
+async fn chaos_pair(
+    read: DirectionFaults,
+    write: DirectionFaults,
+) -> io::Result<(ChaosStream<TcpStream>, TcpStream)> {
+    let (client, server) = tcp_pair().await?;
+    Ok((ChaosStream::new(client, faults(read, write)), server))
 }
 
 fn none() -> DirectionFaults {
@@ -44,13 +55,10 @@ async fn no_fault_is_byte_exact_and_counted() -> io::Result<()> {
     let writer = tokio::spawn(async move {
         server.write_all(&send).await?;
         server.shutdown().await?;
-        let mut back = Vec::new();
-        server.read_to_end(&mut back).await?;
+        let back = read_all(&mut server).await?;
         io::Result::Ok(back)
     });
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
-    assert_eq!(got, data);
+    assert_eq!(read_all(&mut client).await?, data);
     let n = client
         .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
         .await?;
@@ -89,8 +97,7 @@ async fn reset_is_seen_by_the_tcp_peer_as_connection_reset() -> io::Result<()> {
 
 #[tokio::test]
 async fn reset_after_bytes_delivers_exactly_those_bytes_first() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none().reset(Onset::AfterBytes(5)), none()));
+    let (mut client, mut server) = chaos_pair(none().reset(Onset::AfterBytes(5)), none()).await?;
     server.write_all(b"hello world").await?;
     let mut got = Vec::new();
     let err = client.read_to_end(&mut got).await.unwrap_err();
@@ -103,8 +110,7 @@ async fn reset_after_bytes_delivers_exactly_those_bytes_first() -> io::Result<()
 
 #[tokio::test(start_paused = true)]
 async fn stall_trips_a_client_timeout_and_keeps_the_connection_open() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none().stall(Onset::Immediately), none()));
+    let (mut client, mut server) = chaos_pair(none().stall(Onset::Immediately), none()).await?;
     server.write_all(b"never seen").await?;
     let start = Instant::now();
     let res = timeout(Duration::from_secs(30), client.read(&mut [0; 64])).await;
@@ -143,8 +149,7 @@ async fn stall_after_bytes_then_switch_off_resumes() -> io::Result<()> {
 async fn read_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
     const RATE: u64 = 10_000;
     const BYTES: usize = 50_000;
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none().bandwidth(RATE), none()));
+    let (mut client, mut server) = chaos_pair(none().bandwidth(RATE), none()).await?;
     let data = pattern(BYTES);
     let send = data.clone();
     tokio::spawn(async move {
@@ -152,8 +157,7 @@ async fn read_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
         server.shutdown().await
     });
     let start = Instant::now();
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
+    let got = read_all(&mut client).await?;
     let elapsed = start.elapsed();
     assert_eq!(got, data);
     let expected = Duration::from_secs_f64(BYTES as f64 / RATE as f64);
@@ -172,11 +176,9 @@ async fn read_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
 async fn write_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
     const RATE: u64 = 4_000;
     const BYTES: usize = 20_000;
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none(), none().bandwidth(RATE)));
+    let (mut client, mut server) = chaos_pair(none(), none().bandwidth(RATE)).await?;
     let reader = tokio::spawn(async move {
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await?;
+        let got = read_all(&mut server).await?;
         io::Result::Ok((got, Instant::now()))
     });
     let start = Instant::now();
@@ -193,9 +195,8 @@ async fn write_bandwidth_moves_b_bytes_in_b_over_r_seconds() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn read_latency_is_per_chunk_and_does_not_accumulate() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
     let latency = Duration::from_millis(100);
-    let mut client = ChaosStream::new(client, faults(none().latency(latency), none()));
+    let (mut client, mut server) = chaos_pair(none().latency(latency), none()).await?;
     let start = Instant::now();
     tokio::spawn(async move {
         for i in 0..10u8 {
@@ -216,8 +217,7 @@ async fn read_latency_is_per_chunk_and_does_not_accumulate() -> io::Result<()> {
         assert_eq!(*byte as usize, i);
         assert_eq!(*at, Duration::from_millis(10 * i as u64) + latency, "chunk {i}");
     }
-    let mut rest = Vec::new();
-    client.read_to_end(&mut rest).await?;
+    let rest = read_all(&mut client).await?;
     assert!(rest.is_empty());
     assert_eq!(client.counters().snapshot().fault(FaultKind::StreamLatency), 10);
     Ok(())
@@ -225,9 +225,8 @@ async fn read_latency_is_per_chunk_and_does_not_accumulate() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn write_latency_does_not_accumulate_and_flush_waits_for_it() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
     let latency = Duration::from_millis(100);
-    let mut client = ChaosStream::new(client, faults(none(), none().latency(latency)));
+    let (mut client, mut server) = chaos_pair(none(), none().latency(latency)).await?;
     let start = Instant::now();
     let reader = tokio::spawn(async move {
         let mut got = vec![0; 10 * 1000];
@@ -252,8 +251,7 @@ async fn write_latency_does_not_accumulate_and_flush_waits_for_it() -> io::Resul
 
 #[tokio::test(start_paused = true)]
 async fn write_latency_goes_out_while_the_caller_only_reads() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none(), none().latency(Duration::from_millis(50))));
+    let (mut client, mut server) = chaos_pair(none(), none().latency(Duration::from_millis(50))).await?;
     tokio::spawn(async move {
         let mut req = [0; 4];
         server.read_exact(&mut req).await?;
@@ -308,12 +306,10 @@ async fn jitter_is_reproducible_from_the_seed() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn write_slow_close_delays_the_fin() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none(), none().slow_close(Duration::from_secs(2))));
+    let (mut client, mut server) = chaos_pair(none(), none().slow_close(Duration::from_secs(2))).await?;
     let start = Instant::now();
     let reader = tokio::spawn(async move {
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await?;
+        let got = read_all(&mut server).await?;
         io::Result::Ok((got, start.elapsed()))
     });
     client.write_all(b"bye").await?;
@@ -327,29 +323,22 @@ async fn write_slow_close_delays_the_fin() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn read_slow_close_delays_the_eof() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none().slow_close(Duration::from_secs(3)), none()));
+    let (mut client, mut server) = chaos_pair(none().slow_close(Duration::from_secs(3)), none()).await?;
     let start = Instant::now();
     server.write_all(b"last words").await?;
     drop(server);
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?;
-    assert_eq!(got, b"last words");
+    assert_eq!(read_all(&mut client).await?, b"last words");
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn timeout_drops_data_then_closes() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(
-        client,
-        faults(none().timeout(Onset::Immediately, Duration::from_secs(5)), none()),
-    );
+    let (mut client, mut server) =
+        chaos_pair(none().timeout(Onset::Immediately, Duration::from_secs(5)), none()).await?;
     server.write_all(b"lost in the void").await?;
     let start = Instant::now();
-    let mut got = Vec::new();
-    client.read_to_end(&mut got).await?; // EOF once closed
+    let got = read_all(&mut client).await?; // EOF once closed
     assert!(got.is_empty());
     assert_eq!(start.elapsed(), Duration::from_secs(5));
     assert!(client.is_closed());
@@ -366,8 +355,7 @@ async fn timeout_drops_data_then_closes() -> io::Result<()> {
 
 #[tokio::test]
 async fn write_truncation_is_a_short_write_then_broken_pipe() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none(), none().truncate_after(4)));
+    let (mut client, mut server) = chaos_pair(none(), none().truncate_after(4)).await?;
     assert_eq!(client.write(b"abcdef").await?, 4);
     let err = client.write(b"ef").await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
@@ -375,9 +363,11 @@ async fn write_truncation_is_a_short_write_then_broken_pipe() -> io::Result<()> 
         InjectedIoError::of(&err).map(InjectedIoError::fault),
         Some(FaultKind::Truncate)
     );
-    let mut got = Vec::new();
-    server.read_to_end(&mut got).await?;
-    assert_eq!(got, b"abcd", "the peer reads exactly N bytes then EOF");
+    assert_eq!(
+        read_all(&mut server).await?,
+        b"abcd",
+        "the peer reads exactly N bytes then EOF"
+    );
     let snap = client.counters().snapshot();
     assert_eq!((snap.bytes_written, snap.dropped_written), (4, 2));
     // The whole connection is closed, as toxiproxy's limit_data closes it:
@@ -394,9 +384,7 @@ async fn write_slicing_cuts_writes_and_keeps_content() -> io::Result<()> {
     assert_eq!(client.write(b"abcdefgh").await?, 3);
     client.write_all(b"defgh").await?;
     client.shutdown().await?;
-    let mut got = Vec::new();
-    server.read_to_end(&mut got).await?;
-    assert_eq!(got, b"abcdefgh");
+    assert_eq!(read_all(&mut server).await?, b"abcdefgh");
     assert_eq!(client.counters().snapshot().fault(FaultKind::Slice), 2);
     Ok(())
 }
@@ -417,8 +405,7 @@ async fn slicing_delay_spaces_the_pieces() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn blackhole_write_succeeds_but_nothing_arrives() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(client, faults(none(), none().blackhole(Onset::Immediately)));
+    let (mut client, mut server) = chaos_pair(none(), none().blackhole(Onset::Immediately)).await?;
     client.write_all(b"into the void").await?;
     client.flush().await?;
     let res = timeout(Duration::from_secs(5), server.read(&mut [0; 8])).await;
@@ -430,11 +417,8 @@ async fn blackhole_write_succeeds_but_nothing_arrives() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn time_onset_resets_on_schedule() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
-    let mut client = ChaosStream::new(
-        client,
-        faults(none().reset(Onset::After(Duration::from_secs(2))), none()),
-    );
+    let (mut client, mut server) =
+        chaos_pair(none().reset(Onset::After(Duration::from_secs(2))), none()).await?;
     server.write_all(b"early").await?;
     let mut buf = [0; 5];
     client.read_exact(&mut buf).await?;
@@ -466,9 +450,8 @@ async fn timeout_zero_discards_and_never_closes() -> io::Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn data_onset_counts_from_the_first_byte_and_holds_it() -> io::Result<()> {
-    let (client, mut server) = tcp_pair().await?;
     let stall = none().stall(Onset::AfterData(Duration::from_millis(100)));
-    let mut client = ChaosStream::new(client, faults(stall, none()));
+    let (mut client, mut server) = chaos_pair(stall, none()).await?;
     // Idle for a long while: a data onset does not count time without data.
     tokio::time::sleep(Duration::from_secs(10)).await;
     server.write_all(b"abc").await?;

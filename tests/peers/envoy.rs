@@ -13,11 +13,9 @@
 //! process on tokio's paused clock; the integration cases go through a real
 //! axum server and reqwest on 127.0.0.1.
 
-use crate::support;
+use crate::support::{self, Upstream};
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -29,33 +27,26 @@ use support::{reqwest_h1, reqwest_h2, serve};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 use tower_chaos::http::{
-    BodyFault, HeaderControl, HttpChaosLayer, HttpFault, Injected, RequestMatcher, SyntheticResponse,
+    BodyFault, HeaderControl, HttpChaosLayer, HttpFault, HttpRule, Injected, RequestMatcher,
+    SyntheticResponse,
 };
 use tower_chaos::{Fault, FaultKind, Latency, Report, Trigger};
 
+// Envoy's fault headers.
+const ABORT: &str = "x-envoy-fault-abort-request";
+const ABORT_PCT: &str = "x-envoy-fault-abort-request-percentage";
+const GRPC_ABORT: &str = "x-envoy-fault-abort-grpc-request";
+const DELAY: &str = "x-envoy-fault-delay-request";
+const DELAY_PCT: &str = "x-envoy-fault-delay-request-percentage";
+const THROUGHPUT: &str = "x-envoy-fault-throughput-response";
+const THROUGHPUT_PCT: &str = "x-envoy-fault-throughput-response-percentage";
+
+/// The upstream's answer.
+type Answer = Response<Full<Bytes>>;
+
 /// The upstream: counts its calls and answers 128 bytes.
-#[derive(Clone, Default)]
-struct Upstream {
-    calls: Arc<AtomicUsize>,
-}
-
-impl Upstream {
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    fn service(
-        &self,
-    ) -> impl Service<Request<()>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
-    + Clone
-    + Send
-    + use<> {
-        let calls = self.calls.clone();
-        tower::service_fn(move |_: Request<()>| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(vec![b'a'; 128])))) }
-        })
-    }
+fn upstream() -> Upstream<Answer> {
+    Upstream::answering(|| Response::new(Full::new(Bytes::from(vec![b'a'; 128]))))
 }
 
 fn get_req(headers: &[(&'static str, &'static str)]) -> Request<()> {
@@ -64,6 +55,24 @@ fn get_req(headers: &[(&'static str, &'static str)]) -> Request<()> {
         req = req.header(*k, *v);
     }
     req.body(()).unwrap()
+}
+
+/// Sends one `get_req(headers)` through `svc` and takes its response.
+async fn send<S, B>(svc: S, headers: &[(&'static str, &'static str)]) -> Response<B>
+where
+    S: Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    svc.oneshot(get_req(headers)).await.unwrap()
+}
+
+/// A layer on the target "envoy" (seed 1) with `rules`.
+fn envoy<const N: usize>(rules: [HttpRule; N]) -> HttpChaosLayer {
+    rules
+        .into_iter()
+        .fold(HttpChaosLayer::builder("envoy").seed(1), |b, rule| b.fault(rule))
+        .build()
+        .unwrap()
 }
 
 /// Envoy's `header_faults_yaml`: abort, delay and rate limit all under
@@ -90,17 +99,9 @@ fn counts(r: &Report) -> (u64, u64, u64) {
 // stream ends.
 #[tokio::test(start_paused = true)]
 async fn abort_with_http_status() {
-    let upstream = Upstream::default();
-    let layer = HttpChaosLayer::builder("envoy")
-        .seed(1)
-        .fault(SyntheticResponse::text(StatusCode::TOO_MANY_REQUESTS))
-        .build()
-        .unwrap();
-    let response = layer
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let upstream = upstream();
+    let layer = envoy([SyntheticResponse::text(StatusCode::TOO_MANY_REQUESTS).into()]);
+    let response = send(layer.layer(upstream.service()), &[]).await;
     assert_eq!(response.status(), 429);
     assert!(
         response.headers()["content-type"]
@@ -131,7 +132,7 @@ async fn header_abort_with_http_status() {
         .await;
         let response = client
             .get(format!("http://{addr}/test/long/url"))
-            .header("x-envoy-fault-abort-request", "429")
+            .header(ABORT, "429")
             .send()
             .await
             .unwrap();
@@ -147,18 +148,18 @@ async fn header_abort_with_http_status() {
 // of about 1 point).
 #[tokio::test(start_paused = true)]
 async fn header_fault_percentages() {
-    let upstream = Upstream::default();
+    let upstream = upstream();
     let layer = envoy_header_control();
     let svc = layer.layer(upstream.service());
     let headers = [
-        ("x-envoy-fault-abort-request", "429"),
-        ("x-envoy-fault-abort-request-percentage", "30"),
-        ("x-envoy-fault-delay-request", "400"),
-        ("x-envoy-fault-delay-request-percentage", "40"),
+        (ABORT, "429"),
+        (ABORT_PCT, "30"),
+        (DELAY, "400"),
+        (DELAY_PCT, "40"),
     ];
     let n = 2000;
     for _ in 0..n {
-        let _ = svc.clone().oneshot(get_req(&headers)).await.unwrap();
+        let _ = send(svc.clone(), &headers).await;
     }
     let (delays, aborts, _) = counts(&layer.target().report());
     let pct = |k: u64| k as f64 * 100.0 / f64::from(n);
@@ -174,7 +175,7 @@ async fn header_fault_percentages() {
 // file can set a delay to zero (documented on `HttpFault::Latency`).
 #[tokio::test(start_paused = true)]
 async fn fixed_delay_zero_duration() {
-    let upstream = Upstream::default();
+    let upstream = upstream();
     let layer = HttpChaosLayer::builder("envoy")
         .seed(1)
         .journal(4)
@@ -182,11 +183,7 @@ async fn fixed_delay_zero_duration() {
         .build()
         .unwrap();
     let start = Instant::now();
-    let response = layer
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let response = send(layer.layer(upstream.service()), &[]).await;
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!((response.status(), upstream.calls()), (StatusCode::OK, 1));
     assert!(Injected::of(&response).is_none(), "nothing was injected");
@@ -198,17 +195,11 @@ async fn fixed_delay_zero_duration() {
     assert!(report.journal.is_empty());
 
     // A zero delay next to an abort: the abort alone is counted.
-    let layer = HttpChaosLayer::builder("envoy")
-        .seed(1)
-        .fault(HttpFault::latency(Duration::ZERO))
-        .fault(SyntheticResponse::service_unavailable())
-        .build()
-        .unwrap();
-    let response = layer
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let layer = envoy([
+        HttpFault::latency(Duration::ZERO).into(),
+        SyntheticResponse::service_unavailable().into(),
+    ]);
+    let response = send(layer.layer(upstream.service()), &[]).await;
     assert_eq!(response.status(), 503);
     assert_eq!(counts(&layer.target().report()), (0, 1, 0));
 
@@ -240,11 +231,7 @@ async fn fixed_delay_zero_duration() {
     );
 
     let layer = envoy_header_control();
-    let _ = layer
-        .layer(upstream.service())
-        .oneshot(get_req(&[("x-envoy-fault-delay-request", "0")]))
-        .await
-        .unwrap();
+    let _ = send(layer.layer(upstream.service()), &[(DELAY, "0")]).await;
     assert_eq!(layer.target().report().faulted, 0);
 }
 
@@ -255,18 +242,14 @@ async fn fixed_delay_zero_duration() {
 // that no fault wanted is no overflow.
 #[tokio::test(start_paused = true)]
 async fn overflow() {
-    let upstream = Upstream::default();
+    let upstream = upstream();
     let layer = HttpChaosLayer::builder("envoy")
         .seed(1)
         .fault(SyntheticResponse::service_unavailable())
         .max_active(0)
         .build()
         .expect("max_active(0) is accepted, as in Envoy");
-    let response = layer
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let response = send(layer.layer(upstream.service()), &[]).await;
     assert_eq!((response.status(), upstream.calls()), (StatusCode::OK, 1));
     let report = layer.target().report();
     assert_eq!((report.faults_overflow, report.faulted), (1, 0));
@@ -276,28 +259,14 @@ async fn overflow() {
         .max_active(0)
         .build()
         .unwrap();
-    let _ = none
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let _ = send(none.layer(upstream.service()), &[]).await;
     assert_eq!(none.target().report().faults_overflow, 0);
 
     // The same on a rule's own cap.
-    let layer = HttpChaosLayer::builder("envoy")
-        .seed(1)
-        .fault(
-            SyntheticResponse::service_unavailable()
-                .when(Trigger::always())
-                .max_active(0),
-        )
-        .build()
-        .unwrap();
-    let response = layer
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let layer = envoy([SyntheticResponse::service_unavailable()
+        .when(Trigger::always())
+        .max_active(0)]);
+    let response = send(layer.layer(upstream.service()), &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(layer.target().report().faults_overflow, 1);
 }
@@ -308,7 +277,7 @@ async fn overflow() {
 // the gauge of faults in flight.
 #[tokio::test(start_paused = true)]
 async fn max_active_faults_caps_header_faults() {
-    let upstream = Upstream::default();
+    let upstream = upstream();
     let layer = HttpChaosLayer::builder("envoy")
         .seed(3)
         .header_control(HeaderControl::new().envoy_names())
@@ -317,7 +286,7 @@ async fn max_active_faults_caps_header_faults() {
         .unwrap();
     let target = layer.target().clone();
     let svc = layer.layer(upstream.service());
-    let delayed = [("x-envoy-fault-delay-request", "1000")];
+    let delayed = [(DELAY, "1000")];
     let start = Instant::now();
     let slow: Vec<_> = (0..2)
         .map(|_| tokio::spawn(svc.clone().oneshot(get_req(&delayed))))
@@ -327,17 +296,13 @@ async fn max_active_faults_caps_header_faults() {
     assert_eq!((report.active_faults, report.faults_overflow), (2, 0));
 
     // A third (and a header abort) while two are active: not injected.
-    let third = svc.clone().oneshot(get_req(&delayed)).await.unwrap();
+    let third = send(svc.clone(), &delayed).await;
     assert_eq!(
         (third.status(), start.elapsed()),
         (StatusCode::OK, Duration::ZERO)
     );
     assert!(Injected::of(&third).is_none());
-    let abort = svc
-        .clone()
-        .oneshot(get_req(&[("x-envoy-fault-abort-request", "503")]))
-        .await
-        .unwrap();
+    let abort = send(svc.clone(), &[(ABORT, "503")]).await;
     assert_eq!(abort.status(), StatusCode::OK);
     assert_eq!(target.report().faults_overflow, 2);
 
@@ -352,10 +317,7 @@ async fn max_active_faults_caps_header_faults() {
     );
 
     // Slots are free again.
-    let abort = svc
-        .oneshot(get_req(&[("x-envoy-fault-abort-request", "503")]))
-        .await
-        .unwrap();
+    let abort = send(svc, &[(ABORT, "503")]).await;
     assert_eq!(abort.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
@@ -365,19 +327,13 @@ async fn max_active_faults_caps_header_faults() {
 // virtual time.
 #[tokio::test(start_paused = true)]
 async fn fixed_delay_and_abort() {
-    let upstream = Upstream::default();
-    let layer = HttpChaosLayer::builder("envoy")
-        .seed(1)
-        .fault(HttpFault::latency(Duration::from_secs(5)))
-        .fault(SyntheticResponse::service_unavailable())
-        .build()
-        .unwrap();
+    let upstream = upstream();
+    let layer = envoy([
+        HttpFault::latency(Duration::from_secs(5)).into(),
+        SyntheticResponse::service_unavailable().into(),
+    ]);
     let start = Instant::now();
-    let response = layer
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let response = send(layer.layer(upstream.service()), &[]).await;
     assert_eq!(start.elapsed(), Duration::from_secs(5));
     assert_eq!(
         (response.status(), upstream.calls()),
@@ -393,21 +349,15 @@ async fn fixed_delay_and_abort() {
 #[tokio::test(start_paused = true)]
 async fn fixed_delay_and_abort_header_match() {
     let matched = || RequestMatcher::header_value("x-foo1", "Bar") & RequestMatcher::header("x-foo2");
-    let upstream = Upstream::default();
-    let layer = HttpChaosLayer::builder("envoy")
-        .seed(1)
-        .fault(HttpFault::latency(Duration::from_secs(5)).when(matched()))
-        .fault(SyntheticResponse::service_unavailable().when(matched()))
-        .build()
-        .unwrap();
+    let upstream = upstream();
+    let layer = envoy([
+        HttpFault::latency(Duration::from_secs(5)).when(matched()),
+        SyntheticResponse::service_unavailable().when(matched()),
+    ]);
     let svc = layer.layer(upstream.service());
 
     let start = Instant::now();
-    let hit = svc
-        .clone()
-        .oneshot(get_req(&[("x-foo1", "Bar"), ("x-foo2", "RandomValue")]))
-        .await
-        .unwrap();
+    let hit = send(svc.clone(), &[("x-foo1", "Bar"), ("x-foo2", "RandomValue")]).await;
     assert_eq!(
         (hit.status(), start.elapsed()),
         (StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(5))
@@ -415,10 +365,7 @@ async fn fixed_delay_and_abort_header_match() {
     assert_eq!(counts(&layer.target().report()), (1, 1, 0));
 
     let start = Instant::now();
-    let miss = svc
-        .oneshot(get_req(&[("x-foo1", "Bar"), ("x-foo3", "Baz")]))
-        .await
-        .unwrap();
+    let miss = send(svc, &[("x-foo1", "Bar"), ("x-foo3", "Baz")]).await;
     assert_eq!((miss.status(), start.elapsed()), (StatusCode::OK, Duration::ZERO));
     assert_eq!(counts(&layer.target().report()), (1, 1, 0));
 }
@@ -429,12 +376,8 @@ async fn fixed_delay_and_abort_header_match() {
 // no longer active.
 #[tokio::test(start_paused = true)]
 async fn timer_reset_after_stream_reset() {
-    let upstream = Upstream::default();
-    let layer = HttpChaosLayer::builder("envoy")
-        .seed(1)
-        .fault(HttpFault::latency(Duration::from_secs(5)))
-        .build()
-        .unwrap();
+    let upstream = upstream();
+    let layer = envoy([HttpFault::latency(Duration::from_secs(5)).into()]);
     let target = layer.target().clone();
     let mut svc = layer.layer(upstream.service());
     let future = svc.ready().await.unwrap().call(get_req(&[]));
@@ -459,20 +402,20 @@ async fn timer_reset_after_stream_reset() {
 // so that a typo fails the test that made it (docs/HTTP.md).
 #[tokio::test(start_paused = true)]
 async fn unusable_fault_headers_are_ignored_with_envoy_names() {
-    let upstream = Upstream::default();
+    let upstream = upstream();
     let layer = envoy_header_control();
     let svc = layer.layer(upstream.service());
     for (header, value) in [
-        ("x-envoy-fault-abort-request", "abc"),
-        ("x-envoy-fault-abort-request", "199"),
-        ("x-envoy-fault-abort-request", "600"),
-        ("x-envoy-fault-abort-grpc-request", "abc"),
-        ("x-envoy-fault-abort-grpc-request", "-1"),
-        ("x-envoy-fault-delay-request", "abc"),
-        ("x-envoy-fault-throughput-response", "abc"),
-        ("x-envoy-fault-throughput-response", "0"),
+        (ABORT, "abc"),
+        (ABORT, "199"),
+        (ABORT, "600"),
+        (GRPC_ABORT, "abc"),
+        (GRPC_ABORT, "-1"),
+        (DELAY, "abc"),
+        (THROUGHPUT, "abc"),
+        (THROUGHPUT, "0"),
     ] {
-        let response = svc.clone().oneshot(get_req(&[(header, value)])).await.unwrap();
+        let response = send(svc.clone(), &[(header, value)]).await;
         assert_eq!(response.status(), StatusCode::OK, "{header}: {value}");
         assert!(Injected::of(&response).is_none());
     }
@@ -483,11 +426,7 @@ async fn unusable_fault_headers_are_ignored_with_envoy_names() {
     );
 
     for (code, want) in [("5", "5"), ("100", "100")] {
-        let response = svc
-            .clone()
-            .oneshot(get_req(&[("x-envoy-fault-abort-grpc-request", code)]))
-            .await
-            .unwrap();
+        let response = send(svc.clone(), &[(GRPC_ABORT, code)]).await;
         assert_eq!(
             (
                 response.status(),
@@ -496,14 +435,7 @@ async fn unusable_fault_headers_are_ignored_with_envoy_names() {
             (StatusCode::OK, want)
         );
     }
-    let response = svc
-        .clone()
-        .oneshot(get_req(&[
-            ("x-envoy-fault-abort-request", "401"),
-            ("x-envoy-fault-abort-request-percentage", "abc"),
-        ]))
-        .await
-        .unwrap();
+    let response = send(svc.clone(), &[(ABORT, "401"), (ABORT_PCT, "abc")]).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "falls back to 100 %");
 
     let ours = HttpChaosLayer::builder("ours")
@@ -511,11 +443,11 @@ async fn unusable_fault_headers_are_ignored_with_envoy_names() {
         .header_control(HeaderControl::new())
         .build()
         .unwrap();
-    let response = ours
-        .layer(upstream.service())
-        .oneshot(get_req(&[("x-chaos-abort-request", "abc")]))
-        .await
-        .unwrap();
+    let response = send(
+        ours.layer(upstream.service()),
+        &[("x-chaos-abort-request", "abc")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(ours.target().report().rejected_headers, 1);
 }
@@ -544,8 +476,8 @@ async fn header_fault_config() {
     let start = Instant::now();
     let response = reqwest_h1()
         .get(format!("http://{addr}/test/long/url"))
-        .header("x-envoy-fault-delay-request", "200")
-        .header("x-envoy-fault-throughput-response", "1")
+        .header(DELAY, "200")
+        .header(THROUGHPUT, "1")
         .send()
         .await
         .unwrap();
@@ -566,43 +498,39 @@ async fn header_fault_config() {
 // one of each and no abort; no header, or no fault configured, nothing.
 #[tokio::test(start_paused = true)]
 async fn header_faults_percentage_headers() {
-    let upstream = Upstream::default();
+    let upstream = upstream();
     let layer = envoy_header_control();
     let svc = layer.layer(upstream.service());
     let zero = [
-        ("x-envoy-fault-abort-request", "429"),
-        ("x-envoy-fault-abort-request-percentage", "0"),
-        ("x-envoy-fault-delay-request", "100"),
-        ("x-envoy-fault-delay-request-percentage", "0"),
-        ("x-envoy-fault-throughput-response", "100"),
-        ("x-envoy-fault-throughput-response-percentage", "0"),
+        (ABORT, "429"),
+        (ABORT_PCT, "0"),
+        (DELAY, "100"),
+        (DELAY_PCT, "0"),
+        (THROUGHPUT, "100"),
+        (THROUGHPUT_PCT, "0"),
     ];
-    let response = svc.clone().oneshot(get_req(&zero)).await.unwrap();
+    let response = send(svc.clone(), &zero).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(counts(&layer.target().report()), (0, 0, 0));
 
     let hundred = [
-        ("x-envoy-fault-delay-request", "100"),
-        ("x-envoy-fault-delay-request-percentage", "100"),
-        ("x-envoy-fault-throughput-response", "100"),
-        ("x-envoy-fault-throughput-response-percentage", "100"),
+        (DELAY, "100"),
+        (DELAY_PCT, "100"),
+        (THROUGHPUT, "100"),
+        (THROUGHPUT_PCT, "100"),
     ];
-    let response = svc.clone().oneshot(get_req(&hundred)).await.unwrap();
+    let response = send(svc.clone(), &hundred).await;
     assert_eq!(
         response.into_body().collect().await.unwrap().to_bytes().len(),
         128
     );
     assert_eq!(counts(&layer.target().report()), (1, 0, 1));
 
-    let _ = svc.oneshot(get_req(&[])).await.unwrap();
+    let _ = send(svc, &[]).await;
     assert_eq!(counts(&layer.target().report()), (1, 0, 1));
 
-    let nothing = HttpChaosLayer::builder("envoy").seed(1).build().unwrap();
-    let _ = nothing
-        .layer(upstream.service())
-        .oneshot(get_req(&[]))
-        .await
-        .unwrap();
+    let nothing = envoy([]);
+    let _ = send(nothing.layer(upstream.service()), &[]).await;
     assert_eq!(nothing.target().report().faulted, 0);
 }
 
@@ -610,18 +538,11 @@ async fn header_faults_percentage_headers() {
 // a gRPC abort answers HTTP 200 with the gRPC status.
 #[tokio::test(start_paused = true)]
 async fn http_abort_wins_over_grpc_abort() {
-    let upstream = Upstream::default();
-    let layer = envoy_header_control();
-    let svc = layer.layer(upstream.service());
-    let both = [
-        ("x-envoy-fault-abort-request", "503"),
-        ("x-envoy-fault-abort-grpc-request", "14"),
-    ];
-    assert_eq!(svc.clone().oneshot(get_req(&both)).await.unwrap().status(), 503);
-    let grpc = svc
-        .oneshot(get_req(&[("x-envoy-fault-abort-grpc-request", "14")]))
-        .await
-        .unwrap();
+    let upstream = upstream();
+    let svc = envoy_header_control().layer(upstream.service());
+    let both = [(ABORT, "503"), (GRPC_ABORT, "14")];
+    assert_eq!(send(svc.clone(), &both).await.status(), 503);
+    let grpc = send(svc, &[(GRPC_ABORT, "14")]).await;
     assert_eq!(
         (grpc.status(), grpc.headers()["grpc-status"].to_str().unwrap()),
         (StatusCode::OK, "14")
@@ -633,7 +554,7 @@ async fn http_abort_wins_over_grpc_abort() {
 #[test]
 fn envoy_throughput_is_kib_per_second() {
     let mut headers = http::HeaderMap::new();
-    headers.insert("x-envoy-fault-throughput-response", "1".parse().unwrap());
+    headers.insert(THROUGHPUT, "1".parse().unwrap());
     let asked = HeaderControl::new()
         .envoy_names()
         .parse(&headers)

@@ -12,10 +12,9 @@
 //! `EnabledGenerator` is `Trigger::when`; its `OnXInjected` callbacks are
 //! our report and journal; cancelling its token is dropping our future.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::Upstream;
 use tokio::time::Instant;
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_chaos::{ChaosLayer, Fault, FaultKind, InjectedError, Latency, Target, Trigger};
@@ -27,26 +26,8 @@ enum HttpStatusCode {
 }
 
 /// The "user delegate": answers 200 and counts its executions.
-#[derive(Clone, Default)]
-struct UserDelegate {
-    executed: Arc<AtomicUsize>,
-}
-
-impl UserDelegate {
-    fn executed(&self) -> usize {
-        self.executed.load(Ordering::SeqCst)
-    }
-
-    fn service(
-        &self,
-    ) -> impl Service<u32, Response = HttpStatusCode, Error = BoxError, Future: Send> + Clone + Send + use<>
-    {
-        let executed = self.executed.clone();
-        tower::service_fn(move |_: u32| {
-            executed.fetch_add(1, Ordering::SeqCst);
-            async { Ok::<_, BoxError>(HttpStatusCode::Ok) }
-        })
-    }
+fn user_delegate() -> Upstream<HttpStatusCode> {
+    Upstream::answering(|| HttpStatusCode::Ok)
 }
 
 fn layer(faults: Vec<tower_chaos::Rule<Fault<u32>, u32>>) -> ChaosLayer<u32> {
@@ -68,11 +49,11 @@ fn too_many_requests() -> Fault<u32> {
 // event of kind `Respond`).
 #[tokio::test]
 async fn outcome_within_threshold_injects_result() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![too_many_requests().when(Trigger::rate(1.0))]);
     let response = chaos.layer(user.service()).oneshot(1).await.unwrap();
     assert_eq!(response, HttpStatusCode::TooManyRequests);
-    assert_eq!(user.executed(), 0);
+    assert_eq!(user.calls(), 0);
     let report = chaos.target().report();
     assert_eq!((report.injected(FaultKind::Respond), report.faulted), (1, 1));
     assert_eq!(report.journal.len(), 1);
@@ -86,7 +67,7 @@ async fn outcome_within_threshold_injects_result() {
 // delegate runs and its 200 comes back, nothing is injected.
 #[tokio::test]
 async fn outcome_not_enabled_or_not_within_threshold() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![too_many_requests().when(Trigger::rate(1.0))]);
     chaos.target().disable();
     assert_eq!(
@@ -99,7 +80,7 @@ async fn outcome_not_enabled_or_not_within_threshold() {
         below.layer(user.service()).oneshot(1).await.unwrap(),
         HttpStatusCode::Ok
     );
-    assert_eq!(user.executed(), 2);
+    assert_eq!(user.calls(), 2);
     assert_eq!(
         chaos.target().report().total_injected() + below.target().report().total_injected(),
         0
@@ -113,12 +94,12 @@ async fn outcome_not_enabled_or_not_within_threshold() {
 // trigger's job (`Trigger::when`), which keeps "whether" apart from "what".
 #[tokio::test]
 async fn outcome_declined_per_request_runs_the_user_delegate() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![too_many_requests().when(Trigger::when(|n: &u32| *n != 42))]);
     let svc = chaos.layer(user.service());
     assert_eq!(svc.clone().oneshot(42).await.unwrap(), HttpStatusCode::Ok);
     assert_eq!(svc.oneshot(7).await.unwrap(), HttpStatusCode::TooManyRequests);
-    assert_eq!(user.executed(), 1);
+    assert_eq!(user.calls(), 1);
     assert_eq!(chaos.target().report().injected(FaultKind::Respond), 1);
 }
 
@@ -130,13 +111,13 @@ async fn outcome_declined_per_request_runs_the_user_delegate() {
 // the user delegate is not executed, one event is raised.
 #[tokio::test]
 async fn fault_within_threshold_injects_exception() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![
         Fault::error(|_: &u32| BoxError::from("Dummy exception")).when(Trigger::rate(1.0)),
     ]);
     let err = chaos.layer(user.service()).oneshot(1).await.unwrap_err();
     assert_eq!(err.to_string(), "Dummy exception");
-    assert_eq!(user.executed(), 0);
+    assert_eq!(user.calls(), 0);
     let report = chaos.target().report();
     assert_eq!((report.injected(FaultKind::Error), report.journal.len()), (1, 1));
 
@@ -152,7 +133,7 @@ async fn fault_within_threshold_injects_exception() {
 // the user delegate runs and its outcome comes back.
 #[tokio::test]
 async fn fault_not_enabled_or_not_within_threshold() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![Fault::injected_error().when(Trigger::rate(1.0))]);
     chaos.target().disable();
     assert_eq!(
@@ -164,7 +145,7 @@ async fn fault_not_enabled_or_not_within_threshold() {
         below.layer(user.service()).oneshot(1).await.unwrap(),
         HttpStatusCode::Ok
     );
-    assert_eq!(user.executed(), 2);
+    assert_eq!(user.calls(), 2);
 }
 
 // Latency/ChaosLatencyStrategyTests.cs,
@@ -173,7 +154,7 @@ async fn fault_not_enabled_or_not_within_threshold() {
 // time provider; ours tokio's paused clock), one latency event.
 #[tokio::test(start_paused = true)]
 async fn latency_within_threshold_injects_latency() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let delay = Duration::from_millis(500);
     let chaos = layer(vec![
         Fault::latency(Latency::fixed(delay)).when(Trigger::rate(1.0)),
@@ -183,7 +164,7 @@ async fn latency_within_threshold_injects_latency() {
         chaos.layer(user.service()).oneshot(1).await.unwrap(),
         HttpStatusCode::Ok
     );
-    assert_eq!((before.elapsed(), user.executed()), (delay, 1));
+    assert_eq!((before.elapsed(), user.calls()), (delay, 1));
     let report = chaos.target().report();
     assert_eq!(report.injected(FaultKind::Latency), 1);
     assert_eq!(report.journal[0].delay, Some(delay));
@@ -195,7 +176,7 @@ async fn latency_within_threshold_injects_latency() {
 // no time passes, the user delegate runs.
 #[tokio::test(start_paused = true)]
 async fn latency_not_enabled_or_not_within_threshold() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let latency = || Fault::latency(Latency::fixed(Duration::from_millis(500)));
     let disabled = layer(vec![latency().when(Trigger::rate(1.0))]);
     disabled.target().disable();
@@ -203,7 +184,7 @@ async fn latency_not_enabled_or_not_within_threshold() {
     let before = Instant::now();
     disabled.layer(user.service()).oneshot(1).await.unwrap();
     below.layer(user.service()).oneshot(1).await.unwrap();
-    assert_eq!((before.elapsed(), user.executed()), (Duration::ZERO, 2));
+    assert_eq!((before.elapsed(), user.calls()), (Duration::ZERO, 2));
 }
 
 // Latency/ChaosLatencyStrategyTests.cs,
@@ -213,13 +194,13 @@ async fn latency_not_enabled_or_not_within_threshold() {
 // not counted (Envoy's FixedDelayZeroDuration agrees).
 #[tokio::test(start_paused = true)]
 async fn zero_latency_injects_nothing() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![
         Fault::latency(Latency::fixed(Duration::ZERO)).when(Trigger::rate(1.0)),
     ]);
     let before = Instant::now();
     chaos.layer(user.service()).oneshot(1).await.unwrap();
-    assert_eq!((before.elapsed(), user.executed()), (Duration::ZERO, 1));
+    assert_eq!((before.elapsed(), user.calls()), (Duration::ZERO, 1));
     let report = chaos.target().report();
     assert_eq!(
         (report.faulted, report.total_injected(), report.journal.len()),
@@ -235,7 +216,7 @@ async fn zero_latency_injects_nothing() {
 // active.
 #[tokio::test(start_paused = true)]
 async fn cancelled_during_latency_never_runs_the_user_delegate() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![
         Fault::latency(Latency::fixed(Duration::from_millis(500))).into(),
     ]);
@@ -247,7 +228,7 @@ async fn cancelled_during_latency_never_runs_the_user_delegate() {
             .is_err()
     );
     tokio::time::advance(Duration::from_secs(1)).await;
-    assert_eq!(user.executed(), 0);
+    assert_eq!(user.calls(), 0);
     assert_eq!(chaos.target().report().active_faults, 0);
 }
 
@@ -258,7 +239,7 @@ async fn cancelled_during_latency_never_runs_the_user_delegate() {
 #[tokio::test]
 async fn injection_rate_is_the_frequency() {
     for rate in [0.6, 0.3] {
-        let user = UserDelegate::default();
+        let user = user_delegate();
         let chaos = layer(vec![too_many_requests().when(Trigger::rate(rate))]);
         let svc = chaos.layer(user.service());
         let n = 4000u32;
@@ -274,7 +255,7 @@ async fn injection_rate_is_the_frequency() {
             u64::from(injected),
             chaos.target().report().injected(FaultKind::Respond)
         );
-        assert_eq!(user.executed() as u32, n - injected);
+        assert_eq!(user.calls() as u32, n - injected);
     }
 }
 
@@ -298,7 +279,7 @@ async fn invalid_injection_rates_are_refused_not_coerced() {
         "a negative scale is refused, not coerced to 0"
     );
 
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![too_many_requests().when(Trigger::rate(0.5))]);
     chaos.target().set_rate_scale(2.0).unwrap();
     let svc = chaos.layer(user.service());
@@ -308,7 +289,7 @@ async fn invalid_injection_rates_are_refused_not_coerced() {
             HttpStatusCode::TooManyRequests
         );
     }
-    assert_eq!(user.executed(), 0);
+    assert_eq!(user.calls(), 0);
 }
 
 // ChaosStrategyTests.cs, Ctor_Ok and the EnabledGenerator cases: an
@@ -317,7 +298,7 @@ async fn invalid_injection_rates_are_refused_not_coerced() {
 // (`enable`/`disable`) is the static `Enabled`.
 #[tokio::test]
 async fn enabled_generator_decides_per_call() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![
         too_many_requests().when(Trigger::when(|n: &u32| n % 2 == 1)),
     ]);
@@ -340,7 +321,7 @@ async fn enabled_generator_decides_per_call() {
 // response (the ChaosLayer resolution order).
 #[tokio::test(start_paused = true)]
 async fn latency_then_outcome_delays_the_injected_result() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![
         Fault::latency(Latency::fixed(Duration::from_millis(200))).into(),
         too_many_requests().into(),
@@ -350,10 +331,7 @@ async fn latency_then_outcome_delays_the_injected_result() {
         chaos.layer(user.service()).oneshot(1).await.unwrap(),
         HttpStatusCode::TooManyRequests
     );
-    assert_eq!(
-        (before.elapsed(), user.executed()),
-        (Duration::from_millis(200), 0)
-    );
+    assert_eq!((before.elapsed(), user.calls()), (Duration::from_millis(200), 0));
 }
 
 // Not in Polly (its outcome strategy is typed by the pipeline): a respond
@@ -361,14 +339,11 @@ async fn latency_then_outcome_delays_the_injected_result() {
 // the inner service answers.
 #[tokio::test]
 async fn a_response_of_another_type_never_fires() {
-    let user = UserDelegate::default();
+    let user = user_delegate();
     let chaos = layer(vec![Fault::respond(|_: &u32| "not a status code").into()]);
     assert_eq!(
         chaos.layer(user.service()).oneshot(1).await.unwrap(),
         HttpStatusCode::Ok
     );
-    assert_eq!(
-        (user.executed(), chaos.target().report().total_injected()),
-        (1, 0)
-    );
+    assert_eq!((user.calls(), chaos.target().report().total_injected()), (1, 0));
 }

@@ -22,6 +22,8 @@ use tokio::time::{Instant, sleep};
 use tower_chaos::io::{ConnFault, ConnFaultSet, ConnInfo, Direction, Proxy};
 use tower_chaos::{Latency, Target};
 
+use crate::support::io::{closed_port, read_all, serve_once};
+
 fn target() -> Target {
     Target::builder("toxiproxy").seed(3).build().expect("target")
 }
@@ -29,18 +31,36 @@ fn target() -> Target {
 /// toxiproxy's `WithTCPServer`: an upstream that accepts one client, stops
 /// listening, and reports everything the client sent until it closed.
 async fn read_all_server() -> io::Result<(SocketAddr, oneshot::Receiver<Vec<u8>>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await?;
-        drop(listener);
-        let mut all = Vec::new();
-        s.read_to_end(&mut all).await?;
+    let (addr, _) = serve_once(|mut s| async move {
+        let all = read_all(&mut s).await?;
         let _ = tx.send(all);
-        io::Result::Ok(())
-    });
+        Ok(())
+    })
+    .await?;
     Ok((addr, rx))
+}
+
+/// toxiproxy's `WithTCPProxy`: a proxy (of a fresh target) in front of
+/// `read_all_server`, and what that server will have read.
+async fn proxied_read_all_server() -> io::Result<(Proxy, oneshot::Receiver<Vec<u8>>)> {
+    let (addr, response) = read_all_server().await?;
+    Ok((Proxy::spawn(addr, &target())?, response))
+}
+
+/// `proxied_read_all_server` with the proxy disabled and its port taken
+/// by another listener (returned last).
+async fn port_taken_while_disabled() -> io::Result<(Proxy, oneshot::Receiver<Vec<u8>>, TcpListener)> {
+    let (mut proxy, response) = proxied_read_all_server().await?;
+    proxy.disable().await;
+    let conflict = TcpListener::bind(proxy.local_addr()).await?;
+    Ok((proxy, response, conflict))
+}
+
+/// Disables `proxy` and checks that nothing can connect to it any more.
+async fn disable_and_check_down(proxy: &mut Proxy) {
+    proxy.disable().await;
+    assert!(!is_up(proxy.local_addr()).await);
 }
 
 /// toxiproxy's `AssertProxyUp`: whether a client can connect.
@@ -51,8 +71,7 @@ async fn is_up(addr: SocketAddr) -> bool {
 /// Sends `parts` through a fresh proxy, closes, and returns what the
 /// upstream read (toxiproxy's `WithTCPProxy`).
 async fn through_proxy(parts: &[&[u8]]) -> io::Result<(Vec<u8>, Proxy)> {
-    let (addr, response) = read_all_server().await?;
-    let proxy = Proxy::spawn(addr, &target())?;
+    let (proxy, response) = proxied_read_all_server().await?;
     let mut conn = TcpStream::connect(proxy.local_addr()).await?;
     conn.set_nodelay(true)?;
     for part in parts {
@@ -96,10 +115,7 @@ async fn proxy_big_message() -> io::Result<()> {
 /// proxy reset the client instead.
 #[tokio::test(start_paused = true)]
 async fn proxy_to_down_upstream() -> io::Result<()> {
-    let down = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = down.local_addr()?;
-    drop(down);
-    let proxy = Proxy::spawn(addr, &target())?;
+    let proxy = Proxy::spawn(closed_port().await?, &target())?;
     let mut conn = TcpStream::connect(proxy.local_addr()).await?;
     // No timer is pending, so the paused clock cannot move while the proxy
     // works: the EOF comes at once, well within toxiproxy's 100 ms. (A
@@ -116,8 +132,7 @@ async fn proxy_to_down_upstream() -> io::Result<()> {
 /// fine.
 #[tokio::test(start_paused = true)]
 async fn closing_proxy_multiple_times() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
+    let (mut proxy, _response) = proxied_read_all_server().await?;
     let _conn = TcpStream::connect(proxy.local_addr()).await?;
     for _ in 0..3 {
         proxy.disable().await;
@@ -133,10 +148,7 @@ async fn closing_proxy_multiple_times() -> io::Result<()> {
 /// case is a disabled proxy whose port another proxy's listener took.
 #[tokio::test(start_paused = true)]
 async fn start_two_proxies_on_same_address() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
-    proxy.disable().await;
-    let other = TcpListener::bind(proxy.local_addr()).await?;
+    let (mut proxy, _response, other) = port_taken_while_disabled().await?;
     let err = proxy.enable().expect_err("the port is taken");
     assert_eq!(err.addr(), proxy.local_addr());
     assert_eq!(err.source_ref().kind(), io::ErrorKind::AddrInUse);
@@ -152,16 +164,13 @@ async fn start_two_proxies_on_same_address() -> io::Result<()> {
 /// "be up", which it already is.
 #[tokio::test(start_paused = true)]
 async fn stop_proxy_before_starting() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
-    proxy.disable().await;
-    assert!(!is_up(proxy.local_addr()).await);
+    let (mut proxy, _response) = proxied_read_all_server().await?;
+    disable_and_check_down(&mut proxy).await;
     proxy.disable().await;
     proxy.enable().expect("starts");
     proxy.enable().expect("already up: nothing to do");
     assert!(is_up(proxy.local_addr()).await);
-    proxy.disable().await;
-    assert!(!is_up(proxy.local_addr()).await);
+    disable_and_check_down(&mut proxy).await;
     Ok(())
 }
 
@@ -170,11 +179,7 @@ async fn stop_proxy_before_starting() -> io::Result<()> {
 /// address.
 #[tokio::test(start_paused = true)]
 async fn restart_failed_to_start_proxy() -> io::Result<()> {
-    let (addr, response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
-    proxy.disable().await;
-    // The conflict: another listener on the proxy's address.
-    let conflict = TcpListener::bind(proxy.local_addr()).await?;
+    let (mut proxy, response, conflict) = port_taken_while_disabled().await?;
     assert!(proxy.enable().is_err());
     drop(conflict);
     proxy.enable().expect("starts after the conflict went away");
@@ -191,11 +196,9 @@ async fn restart_failed_to_start_proxy() -> io::Result<()> {
 /// live proxy has no equivalent: spawn another [`Proxy`].
 #[tokio::test(start_paused = true)]
 async fn proxy_update_disabled_is_down() -> io::Result<()> {
-    let (addr, _response) = read_all_server().await?;
-    let mut proxy = Proxy::spawn(addr, &target())?;
+    let (mut proxy, _response) = proxied_read_all_server().await?;
     assert!(is_up(proxy.local_addr()).await);
-    proxy.disable().await;
-    assert!(!is_up(proxy.local_addr()).await);
+    disable_and_check_down(&mut proxy).await;
     Ok(())
 }
 

@@ -10,11 +10,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_chaos::http::{HttpChaosLayer, SyntheticResponse};
 use tower_chaos::io::ConnectFaultsLayer;
-use tower_chaos::scenario::{Phase, Probe, Rehearsal, RehearsalReport, Scenario, presets};
+use tower_chaos::scenario::{Phase, Probe, Rehearsal, RehearsalReport, Scenario, ScenarioError, presets};
 use tower_chaos::{FaultKind, Target};
 
 use replay::{call, provider};
@@ -80,6 +81,25 @@ fn ok_between(seen: &[(Duration, Option<StatusCode>)], from: Duration, to: Durat
         .filter(|(_, s)| s.is_some_and(|s| s.is_success()))
         .count();
     (ok, window.len())
+}
+
+/// Binds `target` to `s` over HTTP and starts rehearsing it: the probe
+/// for its callers, and the running rehearsal.
+fn start_http(s: &Scenario, target: &Target) -> (Probe, JoinHandle<Result<RehearsalReport, ScenarioError>>) {
+    let rehearsal = Rehearsal::new(s).bind_http(target);
+    let probe = rehearsal.probe(target.name()).unwrap();
+    (probe, tokio::spawn(rehearsal.run()))
+}
+
+/// The phases of `s` named `names`.
+fn phases<'a, const N: usize>(s: &'a Scenario, names: [&str; N]) -> [&'a Phase; N] {
+    names.map(|name| s.phase(name).unwrap())
+}
+
+/// Checks that every call made between `from` and `to` succeeded.
+fn assert_all_ok(seen: &[(Duration, Option<StatusCode>)], from: Duration, to: Duration) {
+    let (ok, n) = ok_between(seen, from, to);
+    assert_eq!(ok, n, "calls ok from {from:?} to {to:?}");
 }
 
 #[test]
@@ -148,9 +168,7 @@ async fn a_down_phase_bound_to_http_answers_503_and_recovers() {
         .duration(3 * MIN)
         .build()
         .unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&api);
-    let probe = rehearsal.probe("api").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &api);
     let svc = provider(&api);
     let start = Instant::now();
     let mut statuses = Vec::new();
@@ -193,9 +211,7 @@ async fn per_operation_http_rules_fail_puts_while_gets_pass() {
         .duration(3 * MIN)
         .build()
         .unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&s3);
-    let probe = rehearsal.probe("s3").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &s3);
     let svc = provider(&s3);
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(
@@ -224,8 +240,7 @@ async fn per_operation_http_rules_fail_puts_while_gets_pass() {
 #[tokio::test(start_paused = true)]
 async fn aws_dynamodb_dns_2025_keeps_the_postmortem_times_and_replays() {
     let s = presets::aws_dynamodb_dns_2025();
-    let dns = s.phase("dns-empty").unwrap();
-    let cache = s.phase("cache-expiry").unwrap();
+    let [dns, cache] = phases(&s, ["dns-empty", "cache-expiry"]);
     // 23:48 → 02:25 → 02:40; the event is over at 14:20 (14 h 32 min).
     assert_eq!(dns.duration(), 2 * 60 * MIN + 37 * MIN);
     assert_eq!(cache.start(), dns.end());
@@ -260,8 +275,7 @@ async fn aws_dynamodb_dns_2025_keeps_the_postmortem_times_and_replays() {
         "{ok}/{n} early, {late_ok}/{late_n} late"
     );
     report.assert_recovered_within("dynamodb", MIN).unwrap();
-    let (ok, n) = ok_between(&seen[0].1, cache.end(), s.duration());
-    assert_eq!(ok, n);
+    assert_all_ok(&seen[0].1, cache.end(), s.duration());
 }
 
 /// A client that holds its connection across the outage never resolves
@@ -270,9 +284,7 @@ async fn aws_dynamodb_dns_2025_keeps_the_postmortem_times_and_replays() {
 async fn a_connection_held_across_the_2025_dns_outage_never_sees_it() {
     let s = presets::aws_dynamodb_dns_2025();
     let db = Target::builder("dynamodb").seed(7).build().unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&db);
-    let probe = rehearsal.probe("dynamodb").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &db);
     let connector =
         ConnectFaultsLayer::for_target(&db).layer(service_fn(|(): ()| async { Ok::<_, std::io::Error>(()) }));
     connector.oneshot(()).await.unwrap();
@@ -312,16 +324,13 @@ async fn aws_us_east_1_2021_is_slow_and_failing_for_9h14() {
     assert!(c.ok > 0 && c.ok < c.calls, "{c:?}");
     assert!(c.errors.iter().any(|(k, _)| k == "timeout"), "{c:?}");
     assert!(c.errors.iter().any(|(k, _)| k == "503"), "{c:?}");
-    let (ok, n) = ok_between(&seen[0].1, p.end(), s.duration());
-    assert_eq!(ok, n);
+    assert_all_ok(&seen[0].1, p.end(), s.duration());
 }
 
 #[tokio::test(start_paused = true)]
 async fn aws_s3_2017_recovers_reads_before_writes() {
     let s = presets::aws_s3_2017();
-    let down = s.phase("all-operations-down").unwrap();
-    let reads = s.phase("reads-recovering").unwrap();
-    let writes = s.phase("writes-down").unwrap();
+    let [down, reads, writes] = phases(&s, ["all-operations-down", "reads-recovering", "writes-down"]);
     // 09:37 → 12:26 → 13:18 (reads) → 13:54 (writes).
     assert_eq!(down.duration(), 2 * 60 * MIN + 49 * MIN);
     assert_eq!((reads.start(), reads.duration()), (down.end(), 52 * MIN));
@@ -331,9 +340,7 @@ async fn aws_s3_2017_recovers_reads_before_writes() {
     );
 
     let s3 = Target::builder("s3").seed(3).build().unwrap();
-    let rehearsal = Rehearsal::new(&s).bind_http(&s3);
-    let probe = rehearsal.probe("s3").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start_http(&s, &s3);
     let svc = provider(&s3);
     let start = Instant::now();
     let (mut get_ok_while_puts_fail, mut put_ok_while_puts_fail) = (0, 0);
@@ -362,9 +369,7 @@ async fn aws_s3_2017_recovers_reads_before_writes() {
 #[tokio::test(start_paused = true)]
 async fn cloudflare_2025_flaps_every_5_minutes_then_stays_bad() {
     let s = presets::cloudflare_2025();
-    let flapping = s.phase("flapping").unwrap();
-    let steady = s.phase("steady-bad").unwrap();
-    let core = s.phase("core-flowing").unwrap();
+    let [flapping, steady, core] = phases(&s, ["flapping", "steady-bad", "core-flowing"]);
     // 11:20 onset, 13:05 bypass, 14:30 core flowing, 17:06 all normal.
     assert_eq!(steady.end() - flapping.start(), 60 * MIN + 45 * MIN);
     assert_eq!(s.phase("partial-bypass").unwrap().duration(), 60 * MIN + 25 * MIN);
@@ -374,8 +379,7 @@ async fn cloudflare_2025_flaps_every_5_minutes_then_stays_bad() {
     // One call a minute: half the flapping hour good, half bad.
     assert_eq!((f.ok, f.calls), (30, 60), "{f:?}");
     assert_eq!(report.phase("steady-bad").unwrap().caller.ok, 0);
-    let (ok, n) = ok_between(&seen[0].1, core.end(), s.duration());
-    assert_eq!(ok, n);
+    assert_all_ok(&seen[0].1, core.end(), s.duration());
 }
 
 #[tokio::test(start_paused = true)]

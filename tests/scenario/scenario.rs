@@ -5,13 +5,17 @@
 
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 use tower::util::BoxCloneService;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_chaos::scenario::{
-    Faults, Flap, Phase, Probe, Rehearsal, RequestFault, Scenario, ScenarioError, Spell, VerdictError,
+    Faults, Flap, Phase, Probe, Rehearsal, RehearsalReport, RequestFault, Scenario, ScenarioError, Spell,
+    VerdictError,
 };
 use tower_chaos::{Capacity, ChaosLayer, Fault, FaultKind, Latency, Target, Trigger};
+
+use crate::support::row_labels;
 
 const S: Duration = Duration::from_secs(1);
 const MIN: Duration = Duration::from_secs(60);
@@ -51,16 +55,35 @@ fn scenario(phases: impl IntoIterator<Item = Phase>, duration: Duration) -> Scen
         .unwrap()
 }
 
+/// 30 s with `db` down from 10 s to 20 s (phase "outage").
+fn db_outage() -> Scenario {
+    scenario(
+        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
+        30 * S,
+    )
+}
+
+/// Binds `db` to `s` and starts rehearsing it: the probe for `db`'s
+/// client, and the running rehearsal.
+fn start(s: &Scenario, db: &Target) -> (Probe, JoinHandle<Result<RehearsalReport, ScenarioError>>) {
+    let rehearsal = Rehearsal::new(s).bind::<u32, BoxError>(db);
+    let probe = rehearsal.probe("db").unwrap();
+    (probe, tokio::spawn(rehearsal.run()))
+}
+
+/// Rehearses `s` over `db` with `calls` steady calls, one a second; the
+/// report.
+async fn rehearse_steadily(s: &Scenario, db: &Target, calls: u32) -> RehearsalReport {
+    let (probe, run) = start(s, db);
+    steady(client(&probe, db), S, calls).await;
+    run.await.unwrap().unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_down_phase_fails_every_call_and_the_verdicts_judge_recovery() {
     let db = target("db");
-    let s = scenario(
-        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
-        30 * S,
-    );
-    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
-    let probe = rehearsal.probe("db").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let s = db_outage();
+    let (probe, run) = start(&s, &db);
     steady(client(&probe, &db), S, 30).await;
     let report = run.await.unwrap().unwrap();
 
@@ -74,9 +97,8 @@ async fn a_down_phase_fails_every_call_and_the_verdicts_judge_recovery() {
     assert_eq!(outage.caller.errors, [("injected error".to_owned(), 10)]);
     assert_eq!(outage.first_success_after_end, Some(S / 2));
 
+    assert_eq!(row_labels(&report, "db"), ["before", "outage", "after"]);
     let db_report = report.target("db").unwrap();
-    let labels: Vec<&str> = db_report.rows.iter().map(|r| r.label.as_str()).collect();
-    assert_eq!(labels, ["before", "outage", "after"]);
     assert!(
         db_report
             .rows
@@ -118,11 +140,7 @@ async fn a_slow_phase_delays_calls_and_latency_is_reported() {
         [Phase::new("slow", "db").at(10 * S).lasting(10 * S).slow(slow)],
         30 * S,
     );
-    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
-    let probe = rehearsal.probe("db").unwrap();
-    let run = tokio::spawn(rehearsal.run());
-    steady(client(&probe, &db), S, 30).await;
-    let report = run.await.unwrap().unwrap();
+    let report = rehearse_steadily(&s, &db, 30).await;
     let phase = report.phase("slow").unwrap();
     assert_eq!((phase.caller.calls, phase.caller.ok), (10, 10));
     let latency = phase.caller.latency.unwrap();
@@ -151,9 +169,7 @@ async fn overlapping_phases_merge_in_phase_order() {
         ],
         90 * S,
     );
-    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
-    let probe = rehearsal.probe("db").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start(&s, &db);
     let mut svc = ServiceBuilder::new().timeout(S / 2).service(client(&probe, &db));
     let start = Instant::now() + S / 2;
     for i in 0..90 {
@@ -171,14 +187,7 @@ async fn overlapping_phases_merge_in_phase_order() {
         }
     }
     let report = run.await.unwrap().unwrap();
-    let labels: Vec<&str> = report
-        .target("db")
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.label.as_str())
-        .collect();
-    assert_eq!(labels, ["a", "a+b", "b"]);
+    assert_eq!(row_labels(&report, "db"), ["a", "a+b", "b"]);
     let both = &report.target("db").unwrap().rows[1].provider;
     assert_eq!(
         (both.injected(FaultKind::Latency), both.injected(FaultKind::Error)),
@@ -194,9 +203,7 @@ async fn a_ramp_changes_the_failure_rate_linearly() {
         [Phase::new("ramp", "db").lasting(100 * S).down().ramp(0.0, 1.0)],
         100 * S,
     );
-    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
-    let probe = rehearsal.probe("db").unwrap();
-    let run = tokio::spawn(rehearsal.run());
+    let (probe, run) = start(&s, &db);
     let mut svc = client(&probe, &db);
     let mut failed_by_decile = [0u32; 10];
     sleep(Duration::from_millis(50)).await;
@@ -253,9 +260,8 @@ async fn flapping_alternates_bad_and_good_spells() {
         "{spells:?}"
     );
 
+    assert_eq!(row_labels(&report, "edge"), ["flapping (bad)", "flapping (good)"]);
     let rows = &report.target("edge").unwrap().rows;
-    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
-    assert_eq!(labels, ["flapping (bad)", "flapping (good)"]);
     assert_eq!(
         (rows[0].caller.calls, rows[0].caller.ok, rows[0].time),
         (180, 0, 30 * MIN)
@@ -618,15 +624,8 @@ async fn configuration_errors_come_before_anything_runs() {
 #[tokio::test(start_paused = true)]
 async fn the_report_prints_a_table_and_serialises() {
     let db = target("db");
-    let s = scenario(
-        [Phase::new("outage", "db").at(10 * S).lasting(10 * S).down()],
-        30 * S,
-    );
-    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
-    let probe = rehearsal.probe("db").unwrap();
-    let run = tokio::spawn(rehearsal.run());
-    steady(client(&probe, &db), S, 30).await;
-    let report = run.await.unwrap().unwrap();
+    let s = db_outage();
+    let report = rehearse_steadily(&s, &db, 30).await;
     let text = report.to_string();
     assert!(
         text.starts_with("rehearsal `test`: 30.0s of timeline at speed 1\n"),
@@ -668,11 +667,7 @@ async fn the_report_prints_a_table_and_serialises() {
 async fn a_recovery_verdict_needs_time_after_the_last_phase() {
     let db = target("db");
     let s = scenario([Phase::new("outage", "db").lasting(10 * S).down()], 10 * S);
-    let rehearsal = Rehearsal::new(&s).bind::<u32, BoxError>(&db);
-    let probe = rehearsal.probe("db").unwrap();
-    let run = tokio::spawn(rehearsal.run());
-    steady(client(&probe, &db), S, 10).await;
-    let report = run.await.unwrap().unwrap();
+    let report = rehearse_steadily(&s, &db, 10).await;
     let err = report.assert_recovered_within("db", 30 * S).unwrap_err();
     assert_eq!(
         err.to_string(),

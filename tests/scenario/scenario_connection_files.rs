@@ -9,6 +9,7 @@ use crate::support::io as io_support;
 use crate::support::scenario as scenario_support;
 
 use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,24 +20,33 @@ use tower_chaos::scenario::Rehearsal;
 use tower_chaos::{FaultKind, Target};
 
 use io_support::{connect, echo_server};
-use scenario_support::load;
+use scenario_support::{BadValue, assert_bad_table, assert_bad_value, load, load_in_three_formats};
 
 const MIN: Duration = Duration::from_secs(60);
 
 #[test]
 fn the_same_connection_scenario_in_three_formats() {
-    let toml = load("connection.toml");
-    assert_eq!(format!("{toml:?}"), format!("{:?}", load("connection.yaml")));
-    assert_eq!(format!("{toml:?}"), format!("{:?}", load("connection.json")));
+    let toml = load_in_three_formats("connection");
     assert_eq!(toml.phases().len(), 6);
     // Stream faults let bytes through, and `every = 2` spares half: none
     // of these phases has the target down.
     assert!(toml.phases().iter().all(|p| !p.is_down()));
 }
 
+/// `exchange_on` a new connection to `addr`, closed after it (a live one
+/// would be re-decided, and faulted, at every switch of the timeline).
+async fn exchange(
+    addr: SocketAddr,
+    msg: &[u8],
+    want: usize,
+    within: Duration,
+) -> io::Result<(Vec<u8>, Option<io::Result<()>>)> {
+    Ok(exchange_on(&mut connect(addr).await?, msg, want, within).await)
+}
+
 /// Writes `msg` and reads until `want` bytes came back, EOF, an error, or
 /// `within` passed.
-async fn exchange(
+async fn exchange_on(
     conn: &mut TcpStream,
     msg: &[u8],
     want: usize,
@@ -72,32 +82,24 @@ async fn connection_tables_rehearse_through_a_proxy() -> io::Result<()> {
     let second = Duration::from_secs(1);
 
     // Before: an echo.
-    let mut c = connect(proxy.local_addr()).await?;
-    let (back, end) = exchange(&mut c, b"ping", 4, second).await;
+    let (back, end) = exchange(proxy.local_addr(), b"ping", 4, second).await?;
     assert_eq!(
         (back.as_slice(), end.map(|r| r.is_ok())),
         (&b"ping"[..], Some(true))
     );
 
-    // Each connection is closed after its exchange: a live one would be
-    // re-decided, and faulted, at every switch of the timeline.
-    drop(c);
-
     // `resets`: 4 bytes come back, then a real RST.
     at(MIN + MIN / 2).await;
-    let mut c = connect(proxy.local_addr()).await?;
-    let (back, end) = exchange(&mut c, b"12345678", 8, second).await;
+    let (back, end) = exchange(proxy.local_addr(), b"12345678", 8, second).await?;
     assert_eq!(back, b"1234");
     assert_eq!(end.unwrap().unwrap_err().kind(), ErrorKind::ConnectionReset);
-    drop(c);
 
     // `some-refused`: every second connection is reset at once (`every = 2`
     // fires on the 2nd, 4th); the `timeout` rule is for port 5432 only.
     at(2 * MIN + MIN / 2).await;
     let mut outcomes = Vec::new();
     for _ in 0..4 {
-        let mut c = connect(proxy.local_addr()).await?;
-        let (back, _) = exchange(&mut c, b"ping", 4, second).await;
+        let (back, _) = exchange(proxy.local_addr(), b"ping", 4, second).await?;
         outcomes.push(back == b"ping");
     }
     assert_eq!(outcomes, [true, false, true, false]);
@@ -106,7 +108,7 @@ async fn connection_tables_rehearse_through_a_proxy() -> io::Result<()> {
     at(3 * MIN + MIN / 2).await;
     let mut c = connect(proxy.local_addr()).await?;
     let t = Instant::now();
-    let (back, _) = exchange(&mut c, b"ping", 4, 5 * second).await;
+    let (back, _) = exchange_on(&mut c, b"ping", 4, 5 * second).await;
     assert_eq!(back, b"ping");
     assert!(t.elapsed() >= Duration::from_millis(200), "{:?}", t.elapsed());
     drop(c);
@@ -115,7 +117,7 @@ async fn connection_tables_rehearse_through_a_proxy() -> io::Result<()> {
     at(4 * MIN + MIN / 2).await;
     let mut c = connect(proxy.local_addr()).await?;
     let t = Instant::now();
-    let (back, _) = exchange(&mut c, &[7u8; 2000], 2000, 10 * second).await;
+    let (back, _) = exchange_on(&mut c, &[7u8; 2000], 2000, 10 * second).await;
     assert_eq!(back.len(), 2000);
     let took = t.elapsed();
     assert!(
@@ -126,31 +128,31 @@ async fn connection_tables_rehearse_through_a_proxy() -> io::Result<()> {
 
     // `cut`: 3 bytes, then end of stream.
     at(5 * MIN + MIN / 2).await;
-    let mut c = connect(proxy.local_addr()).await?;
-    let (back, end) = exchange(&mut c, b"ping", 4, second).await;
+    let (back, end) = exchange(proxy.local_addr(), b"ping", 4, second).await?;
     assert_eq!(
         (back.as_slice(), end.map(|r| r.is_ok())),
         (&b"pin"[..], Some(true))
     );
-    drop(c);
 
     // `stalls`, last: nothing reaches the server, and the client's own
     // timeout ends the exchange. (A stalled connection lingers: the proxy
     // no longer reads the client's side, so it does not see it close.)
     at(6 * MIN + MIN / 2).await;
-    let mut c = connect(proxy.local_addr()).await?;
-    let (back, end) = exchange(&mut c, b"ping", 4, 5 * second).await;
+    let (back, end) = exchange(proxy.local_addr(), b"ping", 4, 5 * second).await?;
     assert!(back.is_empty() && end.is_none(), "{back:?} {end:?}");
-    drop(c);
 
     let report = run.await.unwrap().unwrap();
-    let injected = |phase: &str| report.phase(phase).unwrap().provider.injected.clone();
-    assert_eq!(injected("resets"), [(FaultKind::Reset, 1)]);
-    assert_eq!(injected("stalls"), [(FaultKind::Stall, 1)]);
-    assert_eq!(injected("slow"), [(FaultKind::StreamLatency, 1)]);
-    assert_eq!(injected("thin"), [(FaultKind::Bandwidth, 1)]);
-    assert_eq!(injected("cut"), [(FaultKind::Truncate, 1)]);
-    assert_eq!(injected("some-refused"), [(FaultKind::Refused, 2)]);
+    for (phase, kind, n) in [
+        ("resets", FaultKind::Reset, 1),
+        ("stalls", FaultKind::Stall, 1),
+        ("slow", FaultKind::StreamLatency, 1),
+        ("thin", FaultKind::Bandwidth, 1),
+        ("cut", FaultKind::Truncate, 1),
+        ("some-refused", FaultKind::Refused, 2),
+    ] {
+        let injected = &report.phase(phase).unwrap().provider.injected;
+        assert_eq!(injected, &[(kind, n)], "{phase}");
+    }
     Ok(())
 }
 
@@ -160,7 +162,7 @@ fn bad(table: &str) -> (Option<usize>, Option<usize>, Option<String>, String) {
 
 #[test]
 fn bad_connection_tables_name_line_column_and_field() {
-    let at_value: &[(&str, usize, usize, &str, &str)] = &[
+    let at_value: &[BadValue<'_>] = &[
         (
             "fault = \"rst\"",
             6,
@@ -198,15 +200,8 @@ fn bad_connection_tables_name_line_column_and_field() {
         ),
         ("fault = \"refuse\"\nport = 70000", 7, 8, "port", "70000"),
     ];
-    for (table, line, column, field, message) in at_value {
-        let (l, c, f, msg) = bad(table);
-        assert_eq!((l, c), (Some(*line), Some(*column)), "{table}: {msg}");
-        assert_eq!(
-            f.as_deref(),
-            Some(&*format!("phases[0].connection[0].{field}")),
-            "{table}: {msg}"
-        );
-        assert!(msg.contains(message), "{table}: {msg}");
+    for case in at_value {
+        assert_bad_value("connection", *case);
     }
     let at_table: &[(&str, &str)] = &[
         (
@@ -229,9 +224,7 @@ fn bad_connection_tables_name_line_column_and_field() {
         ),
     ];
     for (table, message) in at_table {
-        let (_, _, f, msg) = bad(table);
-        assert_eq!(f.as_deref(), Some("phases[0].connection[0]"), "{table}: {msg}");
-        assert!(msg.contains(message), "{table}: {msg}");
+        assert_bad_table("connection", table, message);
     }
     // A bad latency is reported at the latency itself (issue 10).
     let (l, c, f, msg) =

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tower_chaos::scenario::{Format, LoadError, Scenario, ScenarioError};
 use tower_chaos::{FaultKind, Latency};
 
+use crate::support::row_labels;
+
 fn path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios")
@@ -199,22 +201,35 @@ fn latency_forms() {
         F::latency(Latency::pareto(ms(5), 1.5))
     );
 
-    let err = |fault: &str| toml_fault(fault).unwrap_err().to_string();
-    assert!(
-        err("fault = \"latency\"\nlatency = { fixed = \"1ms\", pareto = { scale = \"1ms\", shape = 1 } }")
-            .contains("a second one")
-    );
-    assert!(
-        err("fault = \"latency\"\nlatency = { clamp = { min = \"1ms\", max = \"2ms\" } }")
-            .contains("needs one of")
-    );
-    assert!(err("fault = \"latency\"\nlatency = { gamma = 1 }").contains("unknown field `gamma`"));
-    assert!(err("fault = \"latency\"").contains("needs `latency`"));
-    assert!(err("fault = \"hang\"\nlatency = \"1s\"").contains("only latency faults"));
-    assert!(err("fault = \"explode\"").contains("unknown variant `explode`"));
-    assert!(err("fault = \"error\"\nevery = 0").contains("nonzero"));
-    assert!(err("fault = \"error\"\noverload = { capacity = 0 }").contains("a finite number > 0"));
-    assert!(err("fault = \"error\"\nwindow = { from = \"2m\", to = \"1m\" }").contains("window.from"));
+    for (fault, message) in [
+        (
+            "fault = \"latency\"\nlatency = { fixed = \"1ms\", pareto = { scale = \"1ms\", shape = 1 } }",
+            "a second one",
+        ),
+        (
+            "fault = \"latency\"\nlatency = { clamp = { min = \"1ms\", max = \"2ms\" } }",
+            "needs one of",
+        ),
+        (
+            "fault = \"latency\"\nlatency = { gamma = 1 }",
+            "unknown field `gamma`",
+        ),
+        ("fault = \"latency\"", "needs `latency`"),
+        ("fault = \"hang\"\nlatency = \"1s\"", "only latency faults"),
+        ("fault = \"explode\"", "unknown variant `explode`"),
+        ("fault = \"error\"\nevery = 0", "nonzero"),
+        (
+            "fault = \"error\"\noverload = { capacity = 0 }",
+            "a finite number > 0",
+        ),
+        (
+            "fault = \"error\"\nwindow = { from = \"2m\", to = \"1m\" }",
+            "window.from",
+        ),
+    ] {
+        let err = toml_fault(fault).unwrap_err().to_string();
+        assert!(err.contains(message), "{fault}: {err}");
+    }
 }
 
 /// `max_active = 0` loads, as `Rule::max_active(0)` builds (Envoy's
@@ -264,13 +279,7 @@ async fn a_loaded_scenario_rehearses_two_targets() {
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.phase("dns-outage").unwrap().caller.ok, 0);
     assert!(report.phase("brownout").unwrap().caller.failed() > 0);
-    let edge_rows: Vec<&str> = report
-        .target("edge")
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.label.as_str())
-        .collect();
+    let edge_rows = row_labels(&report, "edge");
     assert_eq!(
         edge_rows,
         [
@@ -299,6 +308,18 @@ fn located(text: &str, format: Format) -> (Option<usize>, Option<usize>, Option<
         err.field().map(str::to_owned),
         err.to_string(),
     )
+}
+
+/// Checks that `text` fails to load at `(line, column, field)`; the
+/// error's text.
+fn assert_located(text: &str, format: Format, (line, column, field): (usize, usize, &str)) -> String {
+    let (l, c, f, m) = located(text, format);
+    assert_eq!(
+        (l, c, f.as_deref()),
+        (Some(line), Some(column), Some(field)),
+        "{m}"
+    );
+    m
 }
 
 #[test]
@@ -351,46 +372,25 @@ fn bad_latencies_are_refused_at_load_at_the_value() {
         ),
     ];
     for (text, (line, column, field, message)) in cases {
-        let (l, c, f, m) = located(&text, Format::Toml);
-        assert_eq!(
-            (l, c, f.as_deref()),
-            (Some(line), Some(column), Some(field)),
-            "{m}"
-        );
+        let m = assert_located(&text, Format::Toml, (line, column, field));
         assert!(m.contains(message), "{m}");
     }
     let yaml = "name: x\nphases:\n- target: db\n  for: 1m\n  slow:\n    uniform: {min: 2s, max: 1s}\n";
-    let (l, c, f, m) = located(yaml, Format::Yaml);
-    assert_eq!(
-        (l, c, f.as_deref()),
-        (Some(6), Some(5), Some("phases[0].slow")),
-        "{m}"
-    );
+    assert_located(yaml, Format::Yaml, (6, 5, "phases[0].slow"));
     let json = "{\"name\": \"x\", \"phases\": [{\"target\": \"db\", \"for\": \"1m\",\n \"slow\": {\"uniform\": {\"min\": \"2s\", \"max\": \"1s\"}}}]}";
-    let (l, c, f, m) = located(json, Format::Json);
-    assert_eq!(
-        (l, c, f.as_deref()),
-        (Some(2), Some(48), Some("phases[0].slow")),
-        "{m}"
-    );
+    assert_located(json, Format::Json, (2, 48, "phases[0].slow"));
 }
 
 #[test]
 fn durations_beyond_the_limit_are_refused_at_the_value() {
     let yaml = "name: x\nphases:\n- target: db\n  for: 400d\n";
-    let (l, c, f, m) = located(yaml, Format::Yaml);
-    assert_eq!(
-        (l, c, f.as_deref()),
-        (Some(4), Some(8), Some("phases[0].for")),
-        "{m}"
-    );
+    let m = assert_located(yaml, Format::Yaml, (4, 8, "phases[0].for"));
     assert!(m.contains("\"400d\" is longer than 365d"), "{m}");
     // Any duration of a file: a `retry_after` that used to overflow
     // `Retry-After`, a latency that a sample would have cut to a year.
     let toml =
         "name = \"x\"\n[[phases]]\ntarget = \"db\"\nfor = \"1m\"\nslow = \"18446744073709551615.5s\"\n";
-    let (l, c, f, _) = located(toml, Format::Toml);
-    assert_eq!((l, c, f.as_deref()), (Some(5), Some(8), Some("phases[0].slow")));
+    assert_located(toml, Format::Toml, (5, 8, "phases[0].slow"));
     // A phase that ends beyond it is named by its position.
     let ends_late =
         "{\"name\": \"x\", \"phases\": [{\"target\": \"db\", \"at\": \"300d\", \"for\": \"100d\"}]}";

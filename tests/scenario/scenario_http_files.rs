@@ -18,15 +18,13 @@ use tower_chaos::http::HttpChaosLayer;
 use tower_chaos::scenario::{Format, Rehearsal, Scenario};
 use tower_chaos::{FaultKind, Target};
 
-use scenario_support::load;
+use scenario_support::{BadValue, assert_bad_table, assert_bad_value, load, load_in_three_formats};
 
 const MIN: Duration = Duration::from_secs(60);
 
 #[test]
 fn the_same_http_scenario_in_three_formats() {
-    let toml = load("http.toml");
-    assert_eq!(format!("{toml:?}"), format!("{:?}", load("http.yaml")));
-    assert_eq!(format!("{toml:?}"), format!("{:?}", load("http.json")));
+    let toml = load_in_three_formats("http");
     assert_eq!(toml.targets(), ["api"]);
     assert_eq!(toml.phases().len(), 6);
     // An unconditional 429 on every request: the target is down. A fault
@@ -207,15 +205,11 @@ async fn http_tables_rehearse_against_a_real_server() {
     assert_eq!(report.target("api").unwrap().seen_while_down, Some(1));
 }
 
-fn bad(table: &str) -> (Option<usize>, Option<usize>, Option<String>, String) {
-    scenario_support::bad_table("http", table)
-}
-
 #[test]
 fn one_bad_http_table_per_error_kind_names_line_column_and_field() {
     // Values checked where they are read: line 6 holds the first field of
     // the table, line 7 the second.
-    let at_value: &[(&str, usize, usize, &str, &str)] = &[
+    let at_value: &[BadValue<'_>] = &[
         (
             "fault = \"teapot\"",
             6,
@@ -294,15 +288,8 @@ fn one_bad_http_table_per_error_kind_names_line_column_and_field() {
             "unknown field `statu`, expected one of",
         ),
     ];
-    for (table, line, column, field, message) in at_value {
-        let (l, c, f, msg) = bad(table);
-        assert_eq!((l, c), (Some(*line), Some(*column)), "{table}: {msg}");
-        assert_eq!(
-            f.as_deref(),
-            Some(&*format!("phases[0].http[0].{field}")),
-            "{table}: {msg}"
-        );
-        assert!(msg.contains(message), "{table}: {msg}");
+    for &(table, line, column, field, message) in at_value {
+        let msg = assert_bad_value("http", (table, line, column, field, message));
         assert!(
             msg.starts_with(&format!(
                 "<TOML text>:{line}:{column}: `phases[0].http[0].{field}`"
@@ -347,33 +334,26 @@ fn one_bad_http_table_per_error_kind_names_line_column_and_field() {
         ),
     ];
     for (table, message) in at_table {
-        let (l, _, f, msg) = bad(table);
-        assert_eq!(f.as_deref(), Some("phases[0].http[0]"), "{table}: {msg}");
+        let (l, msg) = assert_bad_table("http", table, message);
         assert!(l.is_some_and(|l| l >= 5), "{table}: {msg}");
-        assert!(msg.contains(message), "{table}: {msg}");
     }
 }
 
 #[test]
 fn bad_http_tables_in_yaml_and_json_name_line_column_and_field() {
     let yaml = "name: x\nphases:\n  - target: api\n    for: 1m\n    http:\n      - fault: status\n        status: 99\n";
-    let err = Scenario::parse(yaml, Format::Yaml).unwrap_err();
-    assert_eq!(
-        (err.line(), err.field()),
-        (Some(7), Some("phases[0].http[0].status")),
-        "{err}"
-    );
-    assert!(err.to_string().contains("100..=599"), "{err}");
+    assert_fails_at(yaml, Format::Yaml, (7, "phases[0].http[0].status"), "100..=599");
 
     let json = r#"{"name": "x", "phases": [{"target": "api", "for": "1m",
   "http": [{"fault": "grpc", "code": "UNAVAILABLE", "method": ["GET", "P UT"]}]}]}"#;
-    let err = Scenario::parse(json, Format::Json).unwrap_err();
-    assert_eq!(
-        (err.line(), err.field()),
-        (Some(2), Some("phases[0].http[0].method[1]")),
-        "{err}"
-    );
-    assert!(err.to_string().contains("\"P UT\""), "{err}");
+    assert_fails_at(json, Format::Json, (2, "phases[0].http[0].method[1]"), "\"P UT\"");
+}
+
+/// Checks that `text` fails to load at `(line, field)`, saying `message`.
+fn assert_fails_at(text: &str, format: Format, (line, field): (usize, &str), message: &str) {
+    let err = Scenario::parse(text, format).unwrap_err();
+    assert_eq!((err.line(), err.field()), (Some(line), Some(field)), "{err}");
+    assert!(err.to_string().contains(message), "{err}");
 }
 
 #[test]

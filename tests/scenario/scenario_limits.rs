@@ -9,7 +9,8 @@ use std::time::{Duration, Instant as Wall};
 
 use tower::BoxError;
 use tower_chaos::scenario::{
-    Flap, MAX_DURATION, MAX_PHASES, MAX_SPELLS, Phase, Rehearsal, RequestFault, Scenario, ScenarioError,
+    Flap, MAX_DURATION, MAX_PHASES, MAX_SPELLS, Phase, Rehearsal, RehearsalReport, RequestFault, Scenario,
+    ScenarioError,
 };
 use tower_chaos::{Latency, Target};
 
@@ -18,6 +19,15 @@ const DAY: Duration = Duration::from_secs(86_400);
 
 fn target(name: &str) -> Target {
     Target::builder(name).seed(7).build().unwrap()
+}
+
+/// Rehearses `s` with `n` targets `t0`, `t1`, ... bound; the report.
+async fn rehearse_on(s: &Scenario, n: usize) -> RehearsalReport {
+    let handles: Vec<Target> = (0..n).map(|t| target(&format!("t{t}"))).collect();
+    let rehearsal = handles
+        .iter()
+        .fold(Rehearsal::new(s), |r, t| r.bind::<u8, BoxError>(t));
+    rehearsal.run().await.unwrap()
 }
 
 fn build(phases: impl IntoIterator<Item = Phase>) -> Result<Scenario, ScenarioError> {
@@ -251,11 +261,7 @@ async fn ten_thousand_phases_build_and_rehearse_in_bounded_time() {
         });
         let s = build(phases).unwrap();
         let built = wall.elapsed();
-        let handles: Vec<Target> = (0..targets).map(|t| target(&format!("t{t}"))).collect();
-        let rehearsal = handles
-            .iter()
-            .fold(Rehearsal::new(&s), |r, t| r.bind::<u8, BoxError>(t));
-        let report = rehearsal.run().await.unwrap();
+        let report = rehearse_on(&s, targets).await;
         assert_eq!(report.phases.len(), MAX_PHASES);
         assert_eq!(report.targets.len(), targets);
         let total = wall.elapsed();
@@ -270,11 +276,7 @@ async fn ten_thousand_phases_build_and_rehearse_in_bounded_time() {
     let wall = Wall::now();
     let phases = (0..MAX_PHASES).map(|i| Phase::new(format!("p{i}"), format!("t{i}")).lasting(S).down());
     let s = build(phases).unwrap();
-    let handles: Vec<Target> = (0..MAX_PHASES).map(|t| target(&format!("t{t}"))).collect();
-    let rehearsal = handles
-        .iter()
-        .fold(Rehearsal::new(&s), |r, t| r.bind::<u8, BoxError>(t));
-    let report = rehearsal.run().await.unwrap();
+    let report = rehearse_on(&s, MAX_PHASES).await;
     assert_eq!(report.targets.len(), MAX_PHASES);
     let total = wall.elapsed();
     println!("{MAX_PHASES} phases on as many targets, at once: built and rehearsed in {total:?}");

@@ -4,6 +4,8 @@ use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -48,6 +50,27 @@ pub fn hyper_h2() -> HyperClient {
     Client::builder(TokioExecutor::new())
         .http2_only(true)
         .build_http()
+}
+
+/// An axum handler that counts its calls in `hits` and answers `reply`.
+pub fn counting(
+    hits: &Arc<AtomicUsize>,
+    reply: &'static str,
+) -> impl FnOnce() -> std::future::Ready<&'static str> + Clone + Send + Sync + 'static {
+    let hits = hits.clone();
+    move || {
+        hits.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(reply)
+    }
+}
+
+/// `/items/{id}` answers GET ("item") and PUT ("stored") with 200 and
+/// counts the calls that reached it in `hits`.
+pub fn items(hits: &Arc<AtomicUsize>) -> axum::Router {
+    axum::Router::new().route(
+        "/items/{id}",
+        axum::routing::get(counting(hits, "item")).put(counting(hits, "stored")),
+    )
 }
 
 /// The error and its sources, joined with ": ".

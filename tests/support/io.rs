@@ -1,5 +1,6 @@
-//! Helpers for the connection-level tests: TCP pairs, an echo server and an
-//! axum app on loopback.
+//! Helpers for the connection-level tests: TCP pairs, loopback servers
+//! (per connection, one connection, echo), a closed port, reading to the
+//! end, and an axum app on loopback.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io;
@@ -19,31 +20,74 @@ pub async fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
     Ok((client, server))
 }
 
-/// Spawns an echo server on loopback (same runtime) and returns its address.
-pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
+/// Spawns a server on loopback (same runtime) that hands each connection,
+/// Nagle off, to a task of its own running `handle`; returns its address.
+pub async fn serve_each<F, Fut>(handle: F) -> io::Result<std::net::SocketAddr>
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
+        while let Ok((s, _)) = listener.accept().await {
             // Nagle would hold small segments for a real-time ACK, and a
             // paused clock jumps ahead meanwhile.
             let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut buf = vec![0; 16 * 1024];
-                loop {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
+            tokio::spawn(handle(s));
         }
     });
     Ok(addr)
+}
+
+/// Spawns a loopback server (same runtime) that accepts one connection and
+/// runs `handle` on it; returns its address and the task.
+pub async fn serve_once<F, Fut, T>(
+    handle: F,
+) -> io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<io::Result<T>>)>
+where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = io::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let (s, _) = listener.accept().await?;
+        drop(listener);
+        handle(s).await
+    });
+    Ok((addr, task))
+}
+
+/// A loopback address that nothing listens on (bound, then closed).
+pub async fn closed_port() -> io::Result<std::net::SocketAddr> {
+    TcpListener::bind("127.0.0.1:0").await?.local_addr()
+}
+
+/// Spawns an echo server on loopback (same runtime) and returns its address.
+pub async fn echo_server() -> io::Result<std::net::SocketAddr> {
+    serve_each(|mut s| async move {
+        let mut buf = vec![0; 16 * 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Reads `r` to its end.
+pub async fn read_all<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    r.read_to_end(&mut all).await?;
+    Ok(all)
 }
 
 /// Deterministic test bytes.
