@@ -229,6 +229,7 @@ impl ConnectorCtl {
                 side: Side::Connector,
                 dns: true,
                 stream,
+                tls: false,
             },
         }
     }

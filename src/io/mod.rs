@@ -159,6 +159,8 @@ mod queue;
 mod reset;
 mod stream;
 mod switch;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use conn::{ConnFault, ConnFaultSet, ConnInfo, ConnRule, ConnTrigger, Direction, Side};
 pub use connect::{ConnectFaults, ConnectFaultsLayer, ConnectFuture};
@@ -176,6 +178,9 @@ pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyStats, Rebin
 pub use reset::Resettable;
 pub use stream::ChaosStream;
 pub use switch::FaultSwitch;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::{TestCa, TlsError, TlsFault, TlsTerminator, TlsTerminatorBuilder};
 
 /// `docs/IO.md`'s examples, run as doctests.
 #[cfg(doctest)]
