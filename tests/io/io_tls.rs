@@ -7,11 +7,10 @@
 #![cfg(feature = "tls")]
 
 use crate::support::io as io_support;
+use crate::support::tls::{connect, fault_seen, presented};
 
-use std::error::Error;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -24,8 +23,9 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ClientConfig;
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{AlertDescription, CertificateError, ClientConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -125,33 +125,6 @@ fn url(proxy: &Proxy) -> Uri {
     format!("https://{}/", proxy.local_addr()).parse().expect("uri")
 }
 
-/// The rustls error in `err`'s source chain (an `io::Error`'s inner error
-/// is not its `source`, so both are looked into).
-fn rustls_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if let Some(found) = e.downcast_ref::<rustls::Error>() {
-            return Some(found);
-        }
-        if let Some(found) = e
-            .downcast_ref::<io::Error>()
-            .and_then(io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(found);
-        }
-        next = e.source();
-    }
-    None
-}
-
-fn certificate_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a CertificateError> {
-    match rustls_error(err) {
-        Some(rustls::Error::InvalidCertificate(e)) => Some(e),
-        _ => None,
-    }
-}
-
 /// A plain app, a CA, and a TLS-terminating proxy for target `api` in
 /// front of the app, with `faults`.
 async fn tls_proxy(faults: ConnFaultSet) -> Result<(Target, TestCa, Proxy), BoxError> {
@@ -160,18 +133,6 @@ async fn tls_proxy(faults: ConnFaultSet) -> Result<(Target, TestCa, Proxy), BoxE
     target.set_faults(faults)?;
     let proxy = Proxy::spawn_tls(app().await?, &target, TlsTerminator::builder(&ca).build()?)?;
     Ok((target, ca, proxy))
-}
-
-/// A TLS connection to the proxy with tokio-rustls: the server's
-/// certificate, or the handshake's error.
-async fn handshake(ca: &TestCa, addr: SocketAddr) -> Result<CertificateDer<'static>, io::Error> {
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config().map_err(io::Error::other)?));
-    let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
-    let stream = connector.connect(name, TcpStream::connect(addr).await?).await?;
-    let (_, conn) = stream.get_ref();
-    conn.peer_certificates()
-        .and_then(|c| c.first().cloned())
-        .ok_or_else(|| io::Error::other("no certificate"))
 }
 
 fn on_index(i: u64) -> ConnTrigger {
@@ -189,29 +150,16 @@ async fn each_certificate_fault_is_the_clients_rustls_error() -> Result<(), BoxE
     .await?;
     let client = hyper_client(&ca)?;
 
-    let err = get(&client, &proxy).await.unwrap_err();
-    assert!(err.is_connect(), "{err:?}");
-    assert!(
-        matches!(
-            certificate_error(&err),
-            Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
-        ),
-        "{err:?}"
-    );
-    let err = get(&client, &proxy).await.unwrap_err();
-    assert!(
-        matches!(
-            certificate_error(&err),
-            Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })
-        ),
-        "{err:?}"
-    );
-    let err = get(&client, &proxy).await.unwrap_err();
-    assert_eq!(
-        certificate_error(&err),
-        Some(&CertificateError::UnknownIssuer),
-        "{err:?}"
-    );
+    // Each connection fails with the client's own rustls error for it.
+    for fault in [
+        TlsFault::ExpiredCertificate,
+        TlsFault::WrongHost,
+        TlsFault::UntrustedIssuer,
+    ] {
+        let err = get(&client, &proxy).await.unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
+        assert_eq!(fault_seen(&err), Some(fault), "{err:?}");
+    }
 
     // The fourth connection gets the real certificate and the plain app.
     let (body, cert) = get(&client, &proxy).await?;
@@ -242,7 +190,6 @@ async fn tls_rules_are_not_offered_to_a_proxy_without_tls() -> Result<(), BoxErr
     target.set_faults(ConnFaultSet::new().with(ConnFault::tls(TlsFault::Alert)))?;
     let proxy = Proxy::spawn(io_support::echo_server().await?, &target)?;
     let mut conn = io_support::connect(proxy.local_addr()).await?;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     conn.write_all(b"ping").await?;
     let mut got = [0; 4];
     conn.read_exact(&mut got).await?;
@@ -259,11 +206,8 @@ async fn an_alert_is_the_clients_handshake_failure() -> Result<(), BoxError> {
     let client = hyper_client(&ca)?;
     let err = get(&client, &proxy).await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
-    assert_eq!(
-        rustls_error(&err),
-        Some(&rustls::Error::AlertReceived(AlertDescription::HandshakeFailure)),
-        "{err:?}"
-    );
+    // `rustls::Error::AlertReceived(AlertDescription::HandshakeFailure)`.
+    assert_eq!(fault_seen(&err), Some(TlsFault::Alert), "{err:?}");
     assert_eq!(get(&client, &proxy).await?.0, "hello");
     assert_eq!(target.report().injected(FaultKind::TlsAlert), 1);
     assert_eq!(proxy.counters().snapshot().fault(FaultKind::TlsAlert), 1);
@@ -294,6 +238,19 @@ async fn a_stalled_handshake_trips_the_clients_timeout_until_switched_off() -> R
     Ok(())
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_stalled_handshake_is_released_when_its_client_leaves() -> Result<(), BoxError> {
+    let (target, ca, proxy) = tls_proxy(ConnFaultSet::new().with(ConnFault::tls(TlsFault::Stall))).await?;
+    let attempt = tokio::time::timeout(Duration::from_secs(10), connect(&ca, proxy.local_addr())).await;
+    assert!(attempt.is_err(), "stalls");
+    // The client gave up and closed: nobody is left to hold the connection for.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let stats = proxy.stats();
+    assert_eq!((stats.released, stats.active, stats.tls_failed), (1, 0, 0));
+    assert_eq!(target.report().injected(FaultKind::TlsStall), 1);
+    Ok(())
+}
+
 #[tokio::test]
 async fn pooled_connections_outlive_an_expiry_and_a_rotation_recovers() -> Result<(), BoxError> {
     let (target, ca, proxy) = tls_proxy(ConnFaultSet::new()).await?;
@@ -311,13 +268,7 @@ async fn pooled_connections_outlive_an_expiry_and_a_rotation_recovers() -> Resul
     );
     let fresh = hyper_client(&ca)?;
     let err = get(&fresh, &proxy).await.unwrap_err();
-    assert!(
-        matches!(
-            certificate_error(&err),
-            Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
-        ),
-        "{err:?}"
-    );
+    assert_eq!(fault_seen(&err), Some(TlsFault::ExpiredCertificate), "{err:?}");
 
     // The renewed certificate rolls out: new connections get it and work.
     let renewed = tls.next_certificate();
@@ -349,7 +300,7 @@ async fn a_staged_rotation_reaches_the_connections_its_trigger_picks() -> Result
     let tls = proxy.tls().expect("tls");
     let mut seen = Vec::new();
     for _ in 0..4 {
-        seen.push(handshake(&ca, proxy.local_addr()).await?);
+        seen.push(presented(&connect(&ca, proxy.local_addr()).await?).expect("a certificate"));
     }
     let (old, new) = (tls.certificate(), tls.next_certificate());
     assert_eq!(seen, [old.clone(), old, new.clone(), new]);

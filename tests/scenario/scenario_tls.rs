@@ -5,51 +5,25 @@
 //! renewed certificate (the terminator rotated when the phase ends), while
 //! a connection made before the expiry never sees it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::io::echo_server;
 
-use rustls::CertificateError;
-use rustls::pki_types::{CertificateDer, ServerName};
+use crate::support::tls::{connect, fault_seen, presented};
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-use tower_chaos::FaultKind;
-use tower_chaos::Target;
-use tower_chaos::io::{Proxy, TestCa, TlsTerminator};
+use tower_chaos::io::{Proxy, TestCa, TlsFault, TlsTerminator};
 use tower_chaos::scenario::{Rehearsal, presets};
+use tower_chaos::{FaultKind, Target};
 
 const MIN: Duration = Duration::from_secs(60);
-
-async fn connect(tls: &TlsConnector, proxy: &Proxy) -> Result<TlsStream<TcpStream>, std::io::Error> {
-    let name = ServerName::try_from("localhost").expect("a DNS name");
-    tls.connect(name, TcpStream::connect(proxy.local_addr()).await?)
-        .await
-}
 
 async fn ping(conn: &mut TlsStream<TcpStream>) -> bool {
     let mut byte = [0u8; 1];
     conn.write_all(b"p").await.is_ok() && conn.read_exact(&mut byte).await.is_ok()
-}
-
-/// The certificate the server presented on `conn`.
-fn presented(conn: &TlsStream<TcpStream>) -> Option<CertificateDer<'static>> {
-    conn.get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first().cloned())
-}
-
-fn is_expired(err: &std::io::Error) -> bool {
-    matches!(
-        err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
-        Some(rustls::Error::InvalidCertificate(
-            CertificateError::Expired | CertificateError::ExpiredContext { .. }
-        ))
-    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -67,7 +41,6 @@ async fn azure_storage_2013_fails_new_handshakes_for_12_hours_only() {
     let storage = Target::builder("storage").seed(3).build().unwrap();
     let terminator = TlsTerminator::builder(&ca).build().unwrap();
     let proxy = Proxy::spawn_tls(echo_server().await.unwrap(), &storage, terminator).unwrap();
-    let tls = TlsConnector::from(Arc::new(ca.client_config().unwrap()));
     let rehearsal = Rehearsal::new(&s).target(&storage);
     rehearsal.check().unwrap();
     let probe = rehearsal.probe("storage").unwrap();
@@ -75,7 +48,7 @@ async fn azure_storage_2013_fails_new_handshakes_for_12_hours_only() {
     let start = Instant::now();
 
     // A connection made before the expiry, kept across it.
-    let mut kept = connect(&tls, &proxy).await.unwrap();
+    let mut kept = connect(&ca, proxy.local_addr()).await.unwrap();
     let served = proxy.tls().unwrap().certificate();
     assert_eq!(presented(&kept), Some(served.clone()));
     let renewed_cert = proxy.tls().unwrap().next_certificate();
@@ -94,13 +67,13 @@ async fn azure_storage_2013_fails_new_handshakes_for_12_hours_only() {
             proxy.tls().unwrap().rotate().unwrap();
         }
         let t = Instant::now();
-        let outcome = match connect(&tls, &proxy).await {
+        let outcome = match connect(&ca, proxy.local_addr()).await {
             Ok(mut conn) => {
                 assert!(ping(&mut conn).await);
                 Ok(presented(&conn))
             }
             Err(err) => {
-                assert!(is_expired(&err), "{err:?}");
+                assert_eq!(fault_seen(&err), Some(TlsFault::ExpiredCertificate), "{err:?}");
                 Err(err)
             }
         };

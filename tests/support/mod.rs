@@ -3,7 +3,8 @@
 //! request-level tests; loopback servers, clients and error formatting for
 //! the HTTP ones (`http`, `grpc`); TCP pairs, an echo server and an axum app
 //! for the connection ones (`io`); scenario-file loading (`scenario`); the
-//! preset replay client (`replay`); the counting allocator (`alloc_counter`).
+//! preset replay client (`replay`); the counting allocator (`alloc_counter`);
+//! rustls errors and connections for the TLS ones (`tls`).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod alloc_counter;
@@ -12,6 +13,8 @@ pub mod io;
 pub mod replay;
 #[cfg(feature = "serde")]
 pub mod scenario;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 #[cfg(feature = "http")]
 pub mod grpc;
