@@ -33,8 +33,9 @@ use crate::{ConfigError, FaultKind};
 /// [`ConnFault::tls`](super::ConnFault::tls), decided once per connection
 /// with the target's triggers when the [`Proxy`](super::Proxy) accepts it.
 ///
-/// What the client sees, for a rustls client (reqwest and hyper-util over
-/// rustls report it in their error's source chain):
+/// What the client sees, for a rustls client (hyper-util's legacy client
+/// over tokio-rustls in `tests/io/io_tls.rs`; any client on rustls carries
+/// the same error in its source chain):
 ///
 /// | fault | the server | the client's error |
 /// |---|---|---|
