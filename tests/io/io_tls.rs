@@ -7,7 +7,7 @@
 #![cfg(feature = "tls")]
 
 use crate::support::io as io_support;
-use crate::support::tls::{connect, fault_seen, presented};
+use crate::support::tls::{connect, connect_as, fault_seen, presented};
 
 use std::future::Future;
 use std::io;
@@ -306,5 +306,38 @@ async fn a_staged_rotation_reaches_the_connections_its_trigger_picks() -> Result
     assert_eq!(seen, [old.clone(), old, new.clone(), new]);
     assert_eq!(target.report().injected(FaultKind::TlsRotated), 2);
     assert_eq!(proxy.counters().snapshot().fault(FaultKind::TlsRotated), 2);
+    Ok(())
+}
+
+/// The certificates name the builder's hosts; a client asking for another
+/// name fails as with the wrong-host fault, but nothing was injected.
+#[tokio::test]
+async fn certificates_name_the_hosts_the_builder_was_given() -> Result<(), BoxError> {
+    let ca = TestCa::new()?;
+    let target = Target::builder("api").seed(5).build()?;
+    let tls = TlsTerminator::builder(&ca).host("api.internal").build()?;
+    let proxy = Proxy::spawn_tls(io_support::echo_server().await?, &target, tls)?;
+    let mut conn = connect_as(&ca, proxy.local_addr(), "api.internal").await?;
+    conn.write_all(b"ping").await?;
+    let mut got = [0; 4];
+    conn.read_exact(&mut got).await?;
+    assert_eq!(&got, b"ping");
+    let err = connect(&ca, proxy.local_addr()).await.unwrap_err();
+    assert_eq!(fault_seen(&err), Some(TlsFault::WrongHost), "{err:?}");
+    let report = target.report();
+    assert_eq!(
+        (report.seen, report.faulted),
+        (2, 0),
+        "a real failure, not an injected one"
+    );
+    // The proxy's task reads the client's alert when it is next polled
+    // (`yield_now` lets the runtime poll its IO driver first).
+    for _ in 0..1000 {
+        if proxy.stats().tls_failed > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(proxy.stats().tls_failed, 1);
     Ok(())
 }

@@ -50,8 +50,14 @@ pub fn fault_seen(err: &(dyn Error + 'static)) -> Option<TlsFault> {
 
 /// A TLS connection to `addr` for `localhost`, trusting `ca`.
 pub async fn connect(ca: &TestCa, addr: SocketAddr) -> io::Result<TlsStream<TcpStream>> {
+    connect_as(ca, addr, "localhost").await
+}
+
+/// A TLS connection to `addr` for `host` (the name the client checks the
+/// certificate against), trusting `ca`.
+pub async fn connect_as(ca: &TestCa, addr: SocketAddr, host: &str) -> io::Result<TlsStream<TcpStream>> {
     let config = ca.client_config().map_err(io::Error::other)?;
-    let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+    let name = ServerName::try_from(host.to_owned()).map_err(io::Error::other)?;
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, TcpStream::connect(addr).await?)
         .await
