@@ -1245,6 +1245,40 @@ mod tests {
         assert!(b.is_stale());
     }
 
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_first_tls_rule_wins_and_only_plugins_terminating_tls_are_offered_one() {
+        use crate::io::TlsFault;
+        let rules = || {
+            ConnFaultSet::new()
+                .with(ConnFault::tls(TlsFault::WrongHost))
+                .with(ConnFault::tls(TlsFault::Alert))
+                .with(ConnFault::latency(
+                    Direction::Both,
+                    Latency::fixed(Duration::from_millis(5)),
+                ))
+        };
+        let tls = Caps { tls: true, ..PROXY };
+        let ctl = decide(rules(), tls);
+        assert_eq!(ctl.tls(), Some(TlsFault::WrongHost));
+        assert!(!ctl.stream().is_none(), "stream faults apply to the plain bytes");
+        let report = ctl.target.report();
+        assert_eq!(report.injected(FaultKind::TlsWrongHost), 1);
+        assert_eq!(report.injected(FaultKind::TlsAlert), 0, "not offered");
+
+        let plain = decide(rules(), PROXY);
+        assert_eq!(plain.tls(), None);
+        assert_eq!(plain.target.report().injected(FaultKind::TlsWrongHost), 0);
+
+        let refused = decide(
+            ConnFaultSet::new()
+                .with(ConnFault::refuse())
+                .with(ConnFault::tls(TlsFault::Stall)),
+            tls,
+        );
+        assert_eq!((refused.connect().0, refused.tls()), (Some(End::Refuse), None));
+    }
+
     #[test]
     fn bad_stream_fault_names_the_field() {
         let target = Target::builder("t").seed(1).build().unwrap();
