@@ -93,6 +93,27 @@ pub enum FaultKind {
     Timeout,
     /// Closing a direction is delayed.
     SlowClose,
+
+    // TLS faults (feature `tls`): one count per connection given the
+    // fault, decided when the connection is accepted, like the connection
+    // faults above. Keep this block contiguous.
+    /// The TLS handshake was refused with a fatal `handshake_failure`
+    /// alert (`"tls-alert"`).
+    TlsAlert,
+    /// The TLS handshake never got an answer (`"tls-stall"`).
+    TlsStall,
+    /// The server presented an expired certificate
+    /// (`"tls-expired-certificate"`).
+    TlsExpiredCertificate,
+    /// The server presented a certificate for another host
+    /// (`"tls-wrong-host"`).
+    TlsWrongHost,
+    /// The server presented a certificate from an issuer the client does
+    /// not trust (`"tls-untrusted-issuer"`).
+    TlsUntrustedIssuer,
+    /// The server presented the certificate of its next rotation
+    /// (`"tls-rotated"`).
+    TlsRotated,
 }
 
 impl FaultKind {
@@ -122,6 +143,13 @@ impl FaultKind {
         Self::Blackhole,
         Self::Timeout,
         Self::SlowClose,
+        // TLS faults.
+        Self::TlsAlert,
+        Self::TlsStall,
+        Self::TlsExpiredCertificate,
+        Self::TlsWrongHost,
+        Self::TlsUntrustedIssuer,
+        Self::TlsRotated,
     ];
 
     pub(crate) const COUNT: usize = Self::ALL.len();
@@ -160,6 +188,13 @@ impl FaultKind {
             Self::Blackhole => "blackhole",
             Self::Timeout => "timeout",
             Self::SlowClose => "slow-close",
+            // TLS faults.
+            Self::TlsAlert => "tls-alert",
+            Self::TlsStall => "tls-stall",
+            Self::TlsExpiredCertificate => "tls-expired-certificate",
+            Self::TlsWrongHost => "tls-wrong-host",
+            Self::TlsUntrustedIssuer => "tls-untrusted-issuer",
+            Self::TlsRotated => "tls-rotated",
         }
     }
 

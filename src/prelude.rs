@@ -61,5 +61,8 @@ pub use crate::io::{
 #[cfg(feature = "hyper")]
 pub use crate::io::ChaosConnectorLayer;
 
+#[cfg(feature = "tls")]
+pub use crate::io::{TestCa, TlsFault, TlsTerminator};
+
 #[cfg(feature = "scenario")]
 pub use crate::scenario::{Phase, Probe, ProbeLayer, Rehearsal, RehearsalReport, Scenario};

@@ -106,7 +106,7 @@ pub const ERROR_TYPE: &str = "error.type";
 /// | kind | `error.type` | what the client sees |
 /// |---|---|---|
 /// | `error`, `lost-reply` | `injected_error` | an [`InjectedError`](crate::InjectedError) in its error type |
-/// | `hang`, `connect-hang`, `stall`, `blackhole`, `timeout` | `timeout` | nothing, until its own timeout fires |
+/// | `hang`, `connect-hang`, `stall`, `blackhole`, `timeout`, `tls-stall` | `timeout` | nothing, until its own timeout fires |
 /// | `status`, `grpc-status` | the code, e.g. `503`, `14` | a response with that status |
 /// | `drop-connection` | `connection_closed` | the connection closed before any response |
 /// | `response-body` | `body_error` | a body that ends early, stalls or fails |
@@ -114,7 +114,11 @@ pub const ERROR_TYPE: &str = "error.type";
 /// | `refused` | `connection_refused` | a refused or immediately reset connection |
 /// | `reset` | `connection_reset` | a reset connection (a real RST) |
 /// | `truncate` | `unexpected_eof` | a stream that ends early |
-/// | the others | none | delays and throttles: no error |
+/// | `tls-alert` | `tls_handshake_failure` | a fatal `handshake_failure` alert |
+/// | `tls-expired-certificate` | `tls_certificate_expired` | its TLS library's expired-certificate error |
+/// | `tls-wrong-host` | `tls_certificate_not_valid_for_name` | its TLS library's wrong-name error |
+/// | `tls-untrusted-issuer` | `tls_unknown_issuer` | its TLS library's unknown-issuer error |
+/// | the others | none | delays, throttles, a rotated (valid) certificate: no error |
 ///
 /// ```
 /// use tower_chaos::FaultKind;
@@ -140,6 +144,11 @@ pub const fn error_type(kind: FaultKind) -> Option<&'static str> {
         FaultKind::Refused => "connection_refused",
         FaultKind::Reset => "connection_reset",
         FaultKind::Truncate => "unexpected_eof",
+        FaultKind::TlsAlert => "tls_handshake_failure",
+        FaultKind::TlsStall => "timeout",
+        FaultKind::TlsExpiredCertificate => "tls_certificate_expired",
+        FaultKind::TlsWrongHost => "tls_certificate_not_valid_for_name",
+        FaultKind::TlsUntrustedIssuer => "tls_unknown_issuer",
         _ => return None,
     })
 }
@@ -209,6 +218,7 @@ mod tests {
             FaultKind::Bandwidth,
             FaultKind::Slice,
             FaultKind::SlowClose,
+            FaultKind::TlsRotated,
         ];
         for kind in FaultKind::ALL {
             assert_eq!(error_type(*kind).is_none(), no_error.contains(kind), "{kind}");

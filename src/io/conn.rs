@@ -332,7 +332,12 @@ impl ConnInfo {
 ///   [`blackhole`](Self::blackhole), [`timeout`](Self::timeout),
 ///   [`slow_close`](Self::slow_close) (the same faults as
 ///   [`DirectionFaults`], which applies them to one stream without a
-///   target).
+///   target);
+/// * **TLS faults** (feature `tls`) act on the handshake of a connection
+///   whose TLS the plug-in terminates: `ConnFault::tls` with a
+///   `TlsFault` (an alert, a stall, an expired, wrong-host, untrusted or
+///   rotated certificate); one per connection, the first rule to fire wins,
+///   and a terminal connect fault leaves no handshake to act on.
 ///
 /// # Resolution order
 ///
@@ -393,6 +398,8 @@ enum Act {
     Hang,
     SlowConnect(Latency),
     Stream(Direction, StreamAct),
+    #[cfg(feature = "tls")]
+    Tls(super::TlsFault),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -523,6 +530,27 @@ impl ConnFault {
         Self {
             act: Act::SlowConnect(delay),
         }
+    }
+
+    /// A TLS fault for the handshake of a connection that the plug-in
+    /// terminates TLS for (a [`Proxy`](super::Proxy) spawned with
+    /// [`Proxy::spawn_tls`](super::Proxy::spawn_tls)): an alert, a stall,
+    /// or a certificate the client should reject. Plug-ins that do not
+    /// terminate TLS are not offered the rule. Feature `tls`; see
+    /// [`TlsFault`](super::TlsFault).
+    ///
+    /// ```
+    /// use tower_chaos::FaultKind;
+    /// use tower_chaos::io::{ConnFault, TlsFault};
+    /// let f = ConnFault::tls(TlsFault::ExpiredCertificate);
+    /// assert_eq!(f.kind(), FaultKind::TlsExpiredCertificate);
+    /// assert_eq!(f.direction(), None);
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[must_use]
+    pub const fn tls(fault: super::TlsFault) -> Self {
+        Self { act: Act::Tls(fault) }
     }
 
     /// Delays every chunk of bytes in `dir` by a sample of `latency`,
@@ -683,6 +711,8 @@ impl ConnFault {
             Act::Refuse => FaultKind::Refused,
             Act::Hang => FaultKind::ConnectHang,
             Act::SlowConnect(_) => FaultKind::SlowConnect,
+            #[cfg(feature = "tls")]
+            Act::Tls(t) => t.kind(),
             Act::Stream(_, a) => match a {
                 StreamAct::Latency(_) => FaultKind::StreamLatency,
                 StreamAct::Bandwidth(_) => FaultKind::Bandwidth,
@@ -750,6 +780,8 @@ impl Sealed for ConnFault {
     fn validate(&self) -> Result<(), ConfigError> {
         match self.act {
             Act::Dns | Act::Refuse | Act::Hang => Ok(()),
+            #[cfg(feature = "tls")]
+            Act::Tls(_) => Ok(()),
             Act::SlowConnect(l) => l.validate(),
             Act::Stream(_, a) => {
                 let mut d = DirectionFaults::new();
@@ -762,7 +794,12 @@ impl Sealed for ConnFault {
     #[cfg(feature = "scenario")]
     fn fails_outright(&self) -> bool {
         // Stream faults may let some bytes through first; connect faults
-        // leave the caller without a connection.
+        // leave the caller without a connection, and so do the TLS faults
+        // that fail every handshake (a rotated certificate may be accepted).
+        #[cfg(feature = "tls")]
+        if let Act::Tls(t) = self.act {
+            return t.fails_outright();
+        }
         matches!(self.act, Act::Dns | Act::Refuse | Act::Hang)
     }
 }
@@ -783,10 +820,16 @@ pub(crate) struct Caps {
     pub(crate) dns: bool,
     /// Stream faults (everything that wraps the stream).
     pub(crate) stream: bool,
+    /// TLS faults (a plug-in that terminates TLS; read with feature `tls`).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) tls: bool,
 }
 
 const END: u32 = 1;
 const SLOW: u32 = 1 << 1;
+/// Above the stream places (bits 2 to 13).
+#[cfg(feature = "tls")]
+const TLS: u32 = 1 << 14;
 const fn place_bit(up: bool, place: u32) -> u32 {
     1 << (2 + place + if up { 0 } else { 6 })
 }
@@ -800,6 +843,8 @@ pub(crate) struct Decision {
     taken: u32,
     pub(crate) end: Option<End>,
     pub(crate) slow: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<super::TlsFault>,
     up: DirectionFaults,
     down: DirectionFaults,
     seed: Option<u64>,
@@ -813,6 +858,8 @@ impl Decision {
             taken: 0,
             end: None,
             slow: Duration::ZERO,
+            #[cfg(feature = "tls")]
+            tls: None,
             up: DirectionFaults::new(),
             down: DirectionFaults::new(),
             seed: None,
@@ -839,6 +886,8 @@ impl Resolve<ConnFault, ConnInfo> for Decision {
             Act::Dns => !self.live && self.caps.dns && self.taken & END == 0,
             Act::Refuse | Act::Hang => !self.live && self.taken & END == 0,
             Act::SlowConnect(_) => !self.live && self.taken & (SLOW | END) == 0,
+            #[cfg(feature = "tls")]
+            Act::Tls(_) => !self.live && self.caps.tls && self.taken & (TLS | END) == 0,
             Act::Stream(dir, a) => {
                 self.caps.stream
                     && self.taken & END == 0
@@ -860,6 +909,11 @@ impl Resolve<ConnFault, ConnInfo> for Decision {
                 self.slow = d;
                 delay = Some(d);
             }
+            #[cfg(feature = "tls")]
+            Act::Tls(t) => {
+                self.tls = Some(t);
+                self.taken |= TLS;
+            }
             Act::Stream(dir, a) => {
                 for up in [true, false] {
                     let bit = place_bit(up, a.place());
@@ -879,6 +933,8 @@ impl Resolve<ConnFault, ConnInfo> for Decision {
         match fault.act {
             Act::Dns | Act::Refuse | Act::Hang => self.taken |= END,
             Act::SlowConnect(_) => self.taken |= SLOW,
+            #[cfg(feature = "tls")]
+            Act::Tls(_) => {}
             Act::Stream(..) => {}
         }
         Applied {
@@ -1024,6 +1080,13 @@ impl ConnCtl {
         }
     }
 
+    /// The TLS fault in force for the handshake (none while the target is
+    /// disabled).
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(&self) -> Option<super::TlsFault> {
+        if self.enabled { self.decision.tls } else { None }
+    }
+
     /// The stream faults in force (none while the target is disabled).
     pub(crate) fn stream(&self) -> StreamFaults {
         if self.enabled {
@@ -1070,6 +1133,7 @@ mod tests {
         side: Side::Proxy,
         dns: false,
         stream: true,
+        tls: false,
     };
 
     #[test]
@@ -1143,6 +1207,7 @@ mod tests {
             side: Side::Listener,
             dns: false,
             stream: true,
+            tls: false,
         };
         let ctl = decide(
             ConnFaultSet::new()
@@ -1179,6 +1244,40 @@ mod tests {
             "a switch wakes and forgets them"
         );
         assert!(b.is_stale());
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_first_tls_rule_wins_and_only_plugins_terminating_tls_are_offered_one() {
+        use crate::io::TlsFault;
+        let rules = || {
+            ConnFaultSet::new()
+                .with(ConnFault::tls(TlsFault::WrongHost))
+                .with(ConnFault::tls(TlsFault::Alert))
+                .with(ConnFault::latency(
+                    Direction::Both,
+                    Latency::fixed(Duration::from_millis(5)),
+                ))
+        };
+        let tls = Caps { tls: true, ..PROXY };
+        let ctl = decide(rules(), tls);
+        assert_eq!(ctl.tls(), Some(TlsFault::WrongHost));
+        assert!(!ctl.stream().is_none(), "stream faults apply to the plain bytes");
+        let report = ctl.target.report();
+        assert_eq!(report.injected(FaultKind::TlsWrongHost), 1);
+        assert_eq!(report.injected(FaultKind::TlsAlert), 0, "not offered");
+
+        let plain = decide(rules(), PROXY);
+        assert_eq!(plain.tls(), None);
+        assert_eq!(plain.target.report().injected(FaultKind::TlsWrongHost), 0);
+
+        let refused = decide(
+            ConnFaultSet::new()
+                .with(ConnFault::refuse())
+                .with(ConnFault::tls(TlsFault::Stall)),
+            tls,
+        );
+        assert_eq!((refused.connect().0, refused.tls()), (Some(End::Refuse), None));
     }
 
     #[test]

@@ -281,6 +281,7 @@ impl ConnectorCtl {
                 side: Side::Connector,
                 dns: true,
                 stream,
+                tls: false,
             },
         }
     }

@@ -193,7 +193,7 @@ impl IoSnapshot {
 }
 
 /// The fault events of a snapshot by kind name, kinds that never took
-/// effect left out (22 bare zeros say nothing).
+/// effect left out (a row of bare zeros says nothing).
 struct FaultCounts<'a>(&'a [u64; FaultKind::COUNT]);
 
 impl fmt::Debug for FaultCounts<'_> {

@@ -19,6 +19,7 @@ const CAPS: Caps = Caps {
     side: Side::Listener,
     dns: false,
     stream: true,
+    tls: false,
 };
 
 /// An accepted connection waiting for its connect fault to play out.

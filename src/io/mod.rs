@@ -141,7 +141,12 @@
 //! `io` enables this module (tokio's `net`, `io-util`, `rt`); `hyper` adds
 //! [`ChaosConnectorLayer`] and hyper's IO traits for its connections
 //! (`http`, `hyper`, `hyper-util`); `axum` implements
-//! `axum::serve::Listener` for [`ChaosListener`]. See `docs/IO.md` for the
+//! `axum::serve::Listener` for [`ChaosListener`]; `tls` adds TLS
+//! termination in the [`Proxy`] (`Proxy::spawn_tls`, with a `TestCa` and a
+//! `TlsTerminator` made at run time) and the TLS faults
+//! (`ConnFault::tls`, `TlsFault`: alert, stall, expired, wrong-host,
+//! untrusted and rotated certificates; rustls with `ring`, tokio-rustls,
+//! rcgen). See `docs/IO.md` for the
 //! catalogue: every fault, what each side sees, what hyper, reqwest and
 //! tonic report, and the differences from toxiproxy.
 
@@ -159,6 +164,8 @@ mod queue;
 mod reset;
 mod stream;
 mod switch;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use conn::{ConnFault, ConnFaultSet, ConnInfo, ConnRule, ConnTrigger, Direction, Side};
 pub use connect::{ConnectFaults, ConnectFaultsLayer, ConnectFuture};
@@ -176,6 +183,9 @@ pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyStats, Rebin
 pub use reset::Resettable;
 pub use stream::ChaosStream;
 pub use switch::FaultSwitch;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::{TestCa, TlsError, TlsFault, TlsTerminator, TlsTerminatorBuilder};
 
 /// `docs/IO.md`'s examples, run as doctests.
 #[cfg(doctest)]

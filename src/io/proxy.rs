@@ -58,6 +58,11 @@ pub struct ProxyStats {
     /// memory ran out, ...); each one pauses the accept loop (see
     /// [`ACCEPT_BACKOFF_MIN`]) instead of spinning.
     pub accept_failed: u64,
+    /// TLS handshakes that failed after the proxy answered the ClientHello
+    /// (a proxy made with [`Proxy::spawn_tls`]): the client rejected the
+    /// certificate — an injected one or the real one — or left mid-way.
+    /// An injected alert is not counted here.
+    pub tls_failed: u64,
     /// Bytes and fault events of every proxied connection: `bytes_written`
     /// were taken from clients for the upstream, `bytes_read` delivered from
     /// the upstream to clients; dropped bytes are counted apart; connect
@@ -97,6 +102,7 @@ struct Shared {
     released: AtomicU64,
     accept_aborted: AtomicU64,
     accept_failed: AtomicU64,
+    tls_failed: AtomicU64,
 }
 
 /// A TCP proxy on `127.0.0.1:0` in front of an upstream address, applying
@@ -222,7 +228,17 @@ pub struct Proxy {
     shared: Arc<Shared>,
     runtime: Handle,
     running: Option<Running>,
+    tls: Option<Tls>,
 }
+
+/// The TLS terminator of a proxy, when it has one.
+#[cfg(feature = "tls")]
+type Tls = super::TlsTerminator;
+/// Without feature `tls`, a proxy has no terminator (an uninhabited type,
+/// not `Copy`, so that the code passing it around reads the same).
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+enum Tls {}
 
 impl Proxy {
     /// Binds `127.0.0.1:0`, starts forwarding to `upstream` on the current
@@ -242,6 +258,95 @@ impl Proxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn spawn(upstream: SocketAddr, target: &Target) -> io::Result<Self> {
+        Self::spawn_with(upstream, target, None)
+    }
+
+    /// [`spawn`](Self::spawn), terminating TLS: clients speak TLS to the
+    /// proxy, which presents `tls`'s certificate (or a faulty one, when a
+    /// [`ConnFault::tls`](super::ConnFault::tls) rule fires for the
+    /// connection) and speaks plain TCP to `upstream`. The handshake comes
+    /// after the connect faults (a refused or held connection never gets
+    /// one) and before the proxy connects upstream; stream faults shape the
+    /// plain bytes between the two. Feature `tls`.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// use tokio::net::{TcpListener, TcpStream};
+    /// use tower_chaos::{FaultKind, Target, Trigger};
+    /// use tower_chaos::io::{ConnFault, ConnFaultSet, Proxy, TestCa, TlsFault, TlsTerminator};
+    ///
+    /// // A plain upstream that says hello.
+    /// let upstream = TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = upstream.local_addr()?;
+    /// tokio::spawn(async move {
+    ///     while let Ok((mut s, _)) = upstream.accept().await {
+    ///         let _ = s.write_all(b"hello").await;
+    ///     }
+    /// });
+    ///
+    /// let ca = TestCa::new()?;
+    /// let target = Target::builder("api").seed(7).build()?;
+    /// target.set_faults(ConnFaultSet::new().with(
+    ///     ConnFault::tls(TlsFault::ExpiredCertificate).when(Trigger::first(1)),
+    /// ))?;
+    /// let proxy = Proxy::spawn_tls(addr, &target, TlsTerminator::builder(&ca).build()?)?;
+    /// let tls = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config()?));
+    /// let name = rustls::pki_types::ServerName::try_from("localhost")?;
+    ///
+    /// // The first handshake gets the expired certificate...
+    /// let tcp = TcpStream::connect(proxy.local_addr()).await?;
+    /// let err = tls.connect(name.clone(), tcp).await.unwrap_err();
+    /// let err = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    /// assert!(matches!(err, Some(rustls::Error::InvalidCertificate(_))), "{err:?}");
+    ///
+    /// // ...the next one the real one, and the plain upstream behind it.
+    /// let mut stream = tls.connect(name, TcpStream::connect(proxy.local_addr()).await?).await?;
+    /// let mut got = [0; 5];
+    /// stream.read_exact(&mut got).await?;
+    /// assert_eq!(&got, b"hello");
+    /// assert_eq!(target.report().injected(FaultKind::TlsExpiredCertificate), 1);
+    /// assert_eq!(proxy.stats().tls_failed, 1);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn spawn_tls(upstream: SocketAddr, target: &Target, tls: super::TlsTerminator) -> io::Result<Self> {
+        Self::spawn_with(upstream, target, Some(tls))
+    }
+
+    /// The TLS terminator of a proxy made with
+    /// [`spawn_tls`](Self::spawn_tls): to [rotate](super::TlsTerminator::rotate)
+    /// its certificate while the proxy runs. Feature `tls`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_chaos::Target;
+    /// use tower_chaos::io::{Proxy, TestCa, TlsTerminator};
+    ///
+    /// let target = Target::builder("api").seed(1).build()?;
+    /// let tls = TlsTerminator::builder(&TestCa::new()?).build()?;
+    /// let proxy = Proxy::spawn_tls("127.0.0.1:9".parse()?, &target, tls)?;
+    /// proxy.tls().expect("terminates TLS").rotate()?;
+    /// assert_eq!(proxy.tls().map(|t| t.rotations()), Some(1));
+    /// assert!(Proxy::spawn("127.0.0.1:9".parse()?, &target)?.tls().is_none());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[must_use]
+    pub const fn tls(&self) -> Option<&super::TlsTerminator> {
+        self.tls.as_ref()
+    }
+
+    fn spawn_with(upstream: SocketAddr, target: &Target, tls: Option<Tls>) -> io::Result<Self> {
         let runtime = Handle::try_current()
             .map_err(|_| io::Error::other("Proxy::spawn must be called within a tokio runtime"))?;
         let listener = bind(&runtime, SocketAddr::from(([127, 0, 0, 1], 0)))?;
@@ -254,6 +359,7 @@ impl Proxy {
             shared: Arc::new(Shared::default()),
             runtime,
             running: None,
+            tls,
         };
         proxy.start(listener);
         tracing::info!(
@@ -263,6 +369,7 @@ impl Proxy {
             seed_source = %target.seed_source(),
             proxy = %addr,
             %upstream,
+            tls = proxy.tls.is_some(),
             "chaos proxy started: connections through it get injected faults"
         );
         Ok(proxy)
@@ -393,6 +500,7 @@ impl Proxy {
             released: load(&s.released),
             accept_aborted: load(&s.accept_aborted),
             accept_failed: load(&s.accept_failed),
+            tls_failed: load(&s.tls_failed),
             io: s.counters.snapshot(),
         }
     }
@@ -486,6 +594,7 @@ impl Proxy {
             self.upstream,
             self.target.clone(),
             Arc::clone(&self.shared),
+            self.tls.clone(),
             stop_rx,
         ));
         self.running = Some(Running { stop, task });

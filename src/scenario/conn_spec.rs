@@ -12,6 +12,8 @@ use super::conditions::Conditions;
 use super::cx::Cx;
 use super::faults::{Accumulator, Contribute};
 use super::parameters::{self, FaultName};
+#[cfg(feature = "tls")]
+use crate::io::TlsFault;
 use crate::io::{ConnFault, ConnInfo, Direction, Onset};
 use crate::rule::sealed::Sealed;
 use crate::{Latency, Rule, Trigger};
@@ -36,6 +38,18 @@ pub(crate) enum ConnFaultName {
     Blackhole,
     Timeout,
     SlowClose,
+    #[cfg(feature = "tls")]
+    TlsAlert,
+    #[cfg(feature = "tls")]
+    TlsStall,
+    #[cfg(feature = "tls")]
+    TlsExpiredCertificate,
+    #[cfg(feature = "tls")]
+    TlsWrongHost,
+    #[cfg(feature = "tls")]
+    TlsUntrustedIssuer,
+    #[cfg(feature = "tls")]
+    TlsRotated,
 }
 
 impl FaultName for ConnFaultName {
@@ -54,6 +68,18 @@ impl FaultName for ConnFaultName {
             Self::Blackhole => "blackhole",
             Self::Timeout => "timeout",
             Self::SlowClose => "slow_close",
+            #[cfg(feature = "tls")]
+            Self::TlsAlert => "tls_alert",
+            #[cfg(feature = "tls")]
+            Self::TlsStall => "tls_stall",
+            #[cfg(feature = "tls")]
+            Self::TlsExpiredCertificate => "tls_expired_certificate",
+            #[cfg(feature = "tls")]
+            Self::TlsWrongHost => "tls_wrong_host",
+            #[cfg(feature = "tls")]
+            Self::TlsUntrustedIssuer => "tls_untrusted_issuer",
+            #[cfg(feature = "tls")]
+            Self::TlsRotated => "tls_rotated",
         }
     }
 }
@@ -234,5 +260,17 @@ fn fault(form: &ConnForm) -> Result<ConnFault, String> {
         ConnFaultName::SlowClose => {
             ConnFault::slow_close(dir, form.delay.ok_or_else(|| needs("delay", "delay = \"2s\""))?)
         }
+        #[cfg(feature = "tls")]
+        ConnFaultName::TlsAlert => ConnFault::tls(TlsFault::Alert),
+        #[cfg(feature = "tls")]
+        ConnFaultName::TlsStall => ConnFault::tls(TlsFault::Stall),
+        #[cfg(feature = "tls")]
+        ConnFaultName::TlsExpiredCertificate => ConnFault::tls(TlsFault::ExpiredCertificate),
+        #[cfg(feature = "tls")]
+        ConnFaultName::TlsWrongHost => ConnFault::tls(TlsFault::WrongHost),
+        #[cfg(feature = "tls")]
+        ConnFaultName::TlsUntrustedIssuer => ConnFault::tls(TlsFault::UntrustedIssuer),
+        #[cfg(feature = "tls")]
+        ConnFaultName::TlsRotated => ConnFault::tls(TlsFault::Rotated),
     })
 }

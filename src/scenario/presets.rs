@@ -67,6 +67,8 @@ pub const NAMES: &[&str] = &[
     "aws-s3-2017",
     "cloudflare-2025",
     "google-cloud-2025",
+    #[cfg(feature = "tls")]
+    "azure-storage-2013",
 ];
 
 /// The preset named `name`: one of [`NAMES`] (the scenarios' own,
@@ -96,6 +98,8 @@ pub fn by_name(name: &str) -> Result<Scenario, ScenarioError> {
         "aws-s3-2017" => aws_s3_2017(),
         "cloudflare-2025" => cloudflare_2025(),
         "google-cloud-2025" => google_cloud_2025(),
+        #[cfg(feature = "tls")]
+        "azure-storage-2013" => azure_storage_2013(),
         _ => {
             return Err(ScenarioError::UnknownPreset {
                 name: name.to_owned(),
@@ -312,6 +316,90 @@ pub fn dns_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
 fn dns_failure(name: &str, target: &str, at: Duration, lasting: Duration) -> Phase {
     let phase = Phase::new(name, target).at(at).lasting(lasting);
     with_connection(phase, ConnFaultName::DnsFailure)
+}
+
+/// Generic block: the server certificate of `target` has expired from `at`
+/// for `lasting` (feature `tls`): every new TLS handshake through the
+/// target's TLS-terminating [`Proxy`](crate::io::Proxy)
+/// ([`Proxy::spawn_tls`](crate::io::Proxy::spawn_tls)) is presented the
+/// expired certificate
+/// ([`TlsFault::ExpiredCertificate`](crate::io::TlsFault::ExpiredCertificate)),
+/// and the client rejects it. Like a real expiry, it reaches a client only
+/// when it makes a new connection: connections whose handshake was done
+/// before keep working. Register the target with
+/// [`Rehearsal::target`](super::Rehearsal::target).
+///
+/// ```
+/// use std::time::Duration;
+/// let p = tower_chaos::scenario::presets::certificate_expiry("api", Duration::ZERO, Duration::from_secs(600));
+/// assert_eq!((p.name(), p.end()), ("api-certificate-expiry", Duration::from_secs(600)));
+/// assert!(p.is_down());
+/// ```
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[must_use]
+pub fn certificate_expiry(target: &str, at: Duration, lasting: Duration) -> Phase {
+    let phase = Phase::new(format!("{target}-certificate-expiry"), target)
+        .at(at)
+        .lasting(lasting);
+    with_connection(phase, ConnFaultName::TlsExpiredCertificate)
+}
+
+/// Azure Storage, 2013-02-22: the HTTPS certificate of the storage service
+/// expired worldwide (target `storage`; feature `tls`).
+///
+/// Source: the publicly reported facts summarised in `OUTAGES.md`
+/// ("Certificate expiry": Azure Storage, 2013-02-22): HTTPS traffic failed
+/// for about 12 hours while plain HTTP kept working.
+///
+/// Modelled: `certificate-expired`, 12 hours from the onset: every new TLS
+/// handshake is presented the expired certificate
+/// ([`TlsFault::ExpiredCertificate`](crate::io::TlsFault::ExpiredCertificate))
+/// and fails on the client's side with "certificate expired"; connections
+/// whose handshake was done before the expiry keep working (the
+/// certificate is only checked at the handshake). The phase takes the
+/// target down for the verdicts. After it, new handshakes get the
+/// terminator's certificate in service: the renewed one. To see the
+/// renewal as a new certificate (a client that pinned the old one keeps
+/// failing), [rotate](crate::io::TlsTerminator::rotate) the terminator when
+/// the phase ends; to roll the new certificate out to part of the fleet
+/// first, add a phase with
+/// [`TlsFault::Rotated`](crate::io::TlsFault::Rotated).
+///
+/// Rehearse it with a [`Proxy::spawn_tls`](crate::io::Proxy::spawn_tls)
+/// for the target in front of the provider and clients that trust the
+/// [`TestCa`](crate::io::TestCa). Plain HTTP, which kept working, is not
+/// behind the proxy: leave it out of the rehearsal, or give it its own
+/// target with no phase.
+///
+/// Simplified: the wall-clock onset (not in the summary) is not modelled,
+/// the timeline starts at [`LEAD_IN`]; "about 12 hours" is taken as 12 h
+/// exactly.
+///
+/// ```
+/// use std::time::Duration;
+/// let s = tower_chaos::scenario::presets::azure_storage_2013();
+/// let expired = s.phase("certificate-expired").unwrap();
+/// assert_eq!(expired.duration(), Duration::from_secs(12 * 3600));
+/// assert!(expired.is_down());
+/// assert_eq!(s.duration(), expired.end() + tower_chaos::scenario::presets::LEAD_OUT);
+/// ```
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[must_use]
+pub fn azure_storage_2013() -> Scenario {
+    let fixed = LEAD_IN + hm(12, 0);
+    let expired = Phase::new("certificate-expired", "storage")
+        .at(LEAD_IN)
+        .lasting(fixed - LEAD_IN);
+    build(
+        Scenario::builder("azure-storage-2013")
+            .description(
+                "Azure Storage 2013-02-22: the storage service's HTTPS certificate expired worldwide",
+            )
+            .phase(with_connection(expired, ConnFaultName::TlsExpiredCertificate))
+            .duration(fixed + LEAD_OUT),
+    )
 }
 
 /// AWS us-east-1, 2025-10-19/20: DynamoDB's regional endpoint resolved to

@@ -20,3 +20,5 @@ mod io_props;
 mod io_proxy;
 mod io_reqwest;
 mod io_stream;
+#[cfg(feature = "tls")]
+mod io_tls;

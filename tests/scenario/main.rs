@@ -30,3 +30,5 @@ mod scenario_http_files;
 mod scenario_limits;
 #[cfg(all(feature = "http", feature = "io", feature = "serde"))]
 mod scenario_roundtrip;
+#[cfg(all(feature = "http", feature = "tls"))]
+mod scenario_tls;

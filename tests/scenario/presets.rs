@@ -124,10 +124,17 @@ fn an_unknown_preset_name_is_an_error_listing_the_presets() {
             known: presets::NAMES.iter().map(|n| (*n).to_owned()).collect(),
         }
     );
+    let tls = if cfg!(feature = "tls") {
+        ", azure-storage-2013"
+    } else {
+        ""
+    };
     assert_eq!(
         err.to_string(),
-        "unknown preset `aws-s3`: the presets are aws-dynamodb-dns-2025, aws-us-east-1-2021, aws-s3-2017, \
-         cloudflare-2025, google-cloud-2025 (or their function names, with `_`)"
+        format!(
+            "unknown preset `aws-s3`: the presets are aws-dynamodb-dns-2025, aws-us-east-1-2021, aws-s3-2017, \
+             cloudflare-2025, google-cloud-2025{tls} (or their function names, with `_`)"
+        )
     );
 }
 

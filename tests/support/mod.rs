@@ -5,7 +5,8 @@
 //! formatting for the HTTP ones (`http`, `grpc`); TCP pairs, loopback
 //! servers and an axum app for the connection ones (`io`); scenario-file
 //! loading and bad-table checks (`scenario`); the preset replay client
-//! (`replay`); the counting allocator (`alloc_counter`).
+//! (`replay`); the counting allocator (`alloc_counter`); rustls errors
+//! and connections for the TLS ones (`tls`).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod alloc_counter;
@@ -14,6 +15,8 @@ pub mod io;
 pub mod replay;
 #[cfg(feature = "serde")]
 pub mod scenario;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 #[cfg(feature = "http")]
 pub mod grpc;

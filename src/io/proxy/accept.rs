@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::Shared;
-use super::relay::{Relayed, client_closed, relay};
+use super::relay::{ClientSide, Relayed, client_closed, relay};
+use super::{Shared, Tls};
 use crate::io::conn::{Caps, ConnCtl, End};
 use crate::io::{ChaosStream, ConnInfo, Resettable, Side};
 use crate::{FaultKind, Target};
@@ -24,6 +24,7 @@ const CAPS: Caps = Caps {
     side: Side::Proxy,
     dns: false,
     stream: true,
+    tls: false,
 };
 
 /// The first pause of a [`Proxy`](super::Proxy)'s accept loop after an
@@ -67,9 +68,14 @@ pub(super) async fn accept_loop(
     upstream: SocketAddr,
     target: Target,
     shared: Arc<Shared>,
+    tls: Option<Tls>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let local = listener.local_addr().ok();
+    let caps = Caps {
+        tls: tls.is_some(),
+        ..CAPS
+    };
     let mut conns = JoinSet::new();
     let mut pause = pin!(tokio::time::sleep(Duration::ZERO));
     let mut pausing = false;
@@ -97,8 +103,8 @@ pub(super) async fn accept_loop(
                 // Decided here, in accept order, so that the same seed and
                 // the same connection order give the same faults.
                 let info = ConnInfo::new(Side::Proxy).with_addrs(Some(peer), local);
-                let ctl = ConnCtl::new(&target, info, CAPS);
-                conns.spawn(serve(client, upstream, ctl, Arc::clone(&shared)));
+                let ctl = ConnCtl::new(&target, info, caps);
+                conns.spawn(serve(client, upstream, ctl, Arc::clone(&shared), tls.clone()));
             }
             Event::Accepted(Err(e)) if is_connection_error(&e) => {
                 shared.accept_aborted.fetch_add(1, Ordering::Relaxed);
@@ -171,62 +177,131 @@ async fn switched_or_client_closed(ctl: &ConnCtl, client: &TcpStream) -> bool {
     .await
 }
 
-async fn serve(mut client: TcpStream, upstream: SocketAddr, mut ctl: ConnCtl, shared: Arc<Shared>) {
+async fn serve(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut ctl: ConnCtl,
+    shared: Arc<Shared>,
+    tls: Option<Tls>,
+) {
     shared.active.fetch_add(1, Ordering::Relaxed);
     let _active = Active(&shared.active);
+    if !connect_faults(&client, &mut ctl, &shared).await {
+        return;
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls {
+        if let Some(client) = handshake(client, &ctl, &tls, &shared).await {
+            forward(client, upstream, ctl, &shared).await;
+        }
+        return;
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = tls;
+    forward(client, upstream, ctl, &shared).await;
+}
+
+/// Plays the connection's connect-time faults (slow connect, refusal, a
+/// hang or a TLS stall, held until the target is switched): `false` when
+/// the connection ended there.
+async fn connect_faults(client: &TcpStream, ctl: &mut ConnCtl, shared: &Shared) -> bool {
     let counters = &shared.counters;
-    let mut counted_hang = false;
+    // Each holding fault counts one event, however often it holds again.
+    let mut counted = [false; 2];
     loop {
         let (end, slow) = ctl.connect();
         if !slow.is_zero() {
             counters.fault(FaultKind::SlowConnect);
             tokio::time::sleep(slow).await;
         }
-        match end {
-            None => break,
+        let (held, kind) = match end {
+            #[cfg(feature = "tls")]
+            None if ctl.tls() == Some(crate::io::TlsFault::Stall) => (1, FaultKind::TlsStall),
+            None => return true,
             Some(End::Refuse | End::Dns) => {
                 counters.fault(FaultKind::Refused);
-                abort(&client);
-                return;
+                abort(client);
+                return false;
             }
-            Some(End::Hang) => {
-                if !counted_hang {
-                    counted_hang = true;
-                    counters.fault(FaultKind::ConnectHang);
-                }
-                if switched_or_client_closed(&ctl, &client).await {
-                    // The client closed its side while held: it cannot be
-                    // told apart from one that left, and there is no server
-                    // end yet. Released with a reset, as held streams are.
-                    shared.released.fetch_add(1, Ordering::Relaxed);
-                    abort(&client);
-                    return;
-                }
-                ctl.refresh(false);
-            }
+            Some(End::Hang) => (0, FaultKind::ConnectHang),
+        };
+        if !counted[held] {
+            counted[held] = true;
+            counters.fault(kind);
+        }
+        if switched_or_client_closed(ctl, client).await {
+            // The client closed its side while held: it cannot be told
+            // apart from one that left, and there is no server end yet.
+            // Released with a reset, as held streams are.
+            shared.released.fetch_add(1, Ordering::Relaxed);
+            abort(client);
+            return false;
+        }
+        ctl.refresh(false);
+    }
+}
+
+/// Terminates the client's TLS with the certificate its TLS fault calls
+/// for, or refuses the handshake with an alert: the TLS stream when the
+/// handshake succeeded.
+#[cfg(feature = "tls")]
+async fn handshake(
+    mut client: TcpStream,
+    ctl: &ConnCtl,
+    tls: &crate::io::TlsTerminator,
+    shared: &Shared,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    use crate::io::TlsFault;
+    let fault = ctl.tls();
+    if let Some(f) = fault {
+        shared.counters.fault(f.kind());
+    }
+    if fault == Some(TlsFault::Alert) {
+        let _ = crate::io::tls::refuse_handshake(&mut client).await;
+        return None;
+    }
+    match tokio_rustls::TlsAcceptor::from(tls.config_for(fault))
+        .accept(client)
+        .await
+    {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            shared.tls_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                target: "tower_chaos",
+                chaos_target = %ctl.target.name(),
+                tls_fault = ?fault,
+                error = %e,
+                "chaos proxy: TLS handshake failed"
+            );
+            None
         }
     }
+}
+
+/// Connects upstream and relays the connection through its stream faults.
+async fn forward<C: ClientSide>(mut client: C, upstream: SocketAddr, ctl: ConnCtl, shared: &Shared) {
     let Ok(up) = TcpStream::connect(upstream).await else {
         // As toxiproxy: the client's connection is closed (EOF), not reset.
         shared.upstream_failures.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let _ = up.set_nodelay(true);
-    let _ = client.set_nodelay(true);
-    let mut faulty = ChaosStream::attached(up, ctl, counters.clone());
+    let _ = client.socket().set_nodelay(true);
+    let mut faulty = ChaosStream::attached(up, ctl, shared.counters.clone());
     match relay(&mut client, &mut faulty).await {
         Relayed::Finished => {}
         Relayed::Released => {
             // A client still reading learns that its bytes were lost (a
             // reset), not that they were all delivered (an EOF).
             shared.released.fetch_add(1, Ordering::Relaxed);
-            abort(&client);
+            abort(client.socket());
             let _ = faulty.prepare_reset();
         }
         Relayed::Failed(e) => {
             if e.kind() == io::ErrorKind::ConnectionReset {
                 // Either side reset: the other one sees a reset too.
-                abort(&client);
+                abort(client.socket());
                 let _ = faulty.prepare_reset();
             }
         }

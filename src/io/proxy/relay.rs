@@ -14,6 +14,26 @@ use crate::io::ChaosStream;
 
 const COPY_BUFFER: usize = 64 * 1024;
 
+/// The proxy's side of a client connection: the socket itself, or TLS
+/// over it.
+pub(super) trait ClientSide: AsyncRead + AsyncWrite + Unpin {
+    /// The client's socket (to watch for its close, and to reset it).
+    fn socket(&self) -> &TcpStream;
+}
+
+impl ClientSide for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+#[cfg(feature = "tls")]
+impl ClientSide for tokio_rustls::server::TlsStream<TcpStream> {
+    fn socket(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
 /// Which side a direction's copy last waited on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wait {
@@ -182,7 +202,7 @@ fn closed(watch: &mut Option<Watch>, socket: &TcpStream, cx: &mut Context<'_>) -
 /// direction: then nothing the faults hold can reach anyone who still
 /// sends, and keeping the connection would only leak its sockets until the
 /// faults are switched.
-pub(super) async fn relay(client: &mut TcpStream, up: &mut ChaosStream<TcpStream>) -> Relayed {
+pub(super) async fn relay<C: ClientSide>(client: &mut C, up: &mut ChaosStream<TcpStream>) -> Relayed {
     let mut to_up = Pump::new();
     let mut to_client = Pump::new();
     let (mut client_watch, mut upstream_watch) = (None, None);
@@ -208,7 +228,7 @@ pub(super) async fn relay(client: &mut TcpStream, up: &mut ChaosStream<TcpStream
         if !(held_down || held_up) {
             return Poll::Pending;
         }
-        client_fin = client_fin || to_up.eof || closed(&mut client_watch, client, cx);
+        client_fin = client_fin || to_up.eof || closed(&mut client_watch, client.socket(), cx);
         if client_fin {
             upstream_fin = upstream_fin
                 || to_client.eof
