@@ -429,24 +429,24 @@ impl RequestFault {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let f = tower_chaos::scenario::RequestFault::latency(tower_chaos::Latency::fixed(Duration::from_millis(5)));
+    /// let f = tower_chaos::scenario::RequestFault::latency(Duration::from_millis(5));
     /// assert_eq!(f.kind(), tower_chaos::FaultKind::Latency);
     /// ```
     #[must_use]
-    pub const fn latency(latency: Latency) -> Self {
-        Self::new(Action::Latency(latency))
+    pub fn latency(latency: impl Into<Latency>) -> Self {
+        Self::new(Action::Latency(latency.into()))
     }
 
     /// [`Fault::latency_after`]: delay after the call.
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let f = tower_chaos::scenario::RequestFault::latency_after(tower_chaos::Latency::fixed(Duration::from_millis(5)));
+    /// let f = tower_chaos::scenario::RequestFault::latency_after(Duration::from_millis(5));
     /// assert_eq!(f.kind(), tower_chaos::FaultKind::LatencyAfter);
     /// ```
     #[must_use]
-    pub const fn latency_after(latency: Latency) -> Self {
-        Self::new(Action::LatencyAfter(latency))
+    pub fn latency_after(latency: impl Into<Latency>) -> Self {
+        Self::new(Action::LatencyAfter(latency.into()))
     }
 
     /// [`Fault::injected_error`].

@@ -170,6 +170,9 @@ mod random {
             d().prop_map(|x| json!({ "fixed": text(x) })),
             (d(), d())
                 .prop_map(|(a, b)| json!({ "uniform": { "min": text(a.min(b)), "max": text(a.max(b)) } })),
+            (d(), d()).prop_map(
+                |(a, b)| json!({ "jittered": { "base": text(a.max(b)), "jitter": text(a.min(b)) } })
+            ),
             (d(), d()).prop_map(|(m, s)| json!({ "normal": { "mean": text(m), "std_dev": text(s) } })),
             (d(), 0.0..3.0f64).prop_map(|(m, s)| json!({ "log_normal": { "median": text(m), "sigma": s } })),
             (d(), 0.1..5.0f64).prop_map(|(sc, sh)| json!({ "pareto": { "scale": text(sc), "shape": sh } })),

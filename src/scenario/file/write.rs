@@ -422,6 +422,10 @@ impl Serialize for LatencyOut {
                     max: text(max),
                 },
             )?,
+            Dist::Jittered { base, jitter } => {
+                let table = BTreeMap::from([("base", text(base)), ("jitter", text(jitter))]);
+                map.serialize_entry("jittered", &table)?;
+            }
             Dist::Normal { mean, std_dev } => {
                 let table = BTreeMap::from([("mean", text(mean)), ("std_dev", text(std_dev))]);
                 map.serialize_entry("normal", &table)?;
