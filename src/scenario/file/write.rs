@@ -189,6 +189,8 @@ struct PhaseOut<'a> {
     at: String,
     #[serde(rename = "for")]
     lasting: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    expect_to_fire: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     ramp: Option<RampOut>,
     #[serde(flatten)]
@@ -227,6 +229,7 @@ impl<'a> PhaseOut<'a> {
             target: &p.target,
             at: text(p.at),
             lasting: text(p.duration),
+            expect_to_fire: p.expect_to_fire,
             ramp: p.ramp.map(|(from, to)| RampOut { from, to }),
             faults: FaultsOut::new(p, &prefix, &p.faults)?,
             flap,
