@@ -122,16 +122,18 @@ impl Faults {
         self
     }
 
-    /// Every request is delayed by `latency` before the target sees it.
+    /// Every request is delayed by `latency` before the target sees it: a
+    /// `Duration` or any [`Latency`], as every latency of the crate.
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let f = tower_chaos::scenario::Faults::new().slow(tower_chaos::Latency::fixed(Duration::from_secs(2)));
-    /// assert!(!f.is_empty());
+    /// use tower_chaos::Latency;
+    /// let f = tower_chaos::scenario::Faults::new().slow(Duration::from_secs(2));
+    /// assert_eq!(f.slowness(), Some(Latency::fixed(Duration::from_secs(2))));
     /// ```
     #[must_use]
-    pub fn slow(mut self, latency: Latency) -> Self {
-        self.slow = Some(latency);
+    pub fn slow(mut self, latency: impl Into<Latency>) -> Self {
+        self.slow = Some(latency.into());
         self
     }
 

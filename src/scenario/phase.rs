@@ -137,11 +137,11 @@ impl Phase {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let p = tower_chaos::scenario::Phase::new("p", "db").slow(tower_chaos::Latency::fixed(Duration::from_secs(1)));
+    /// let p = tower_chaos::scenario::Phase::new("p", "db").slow(Duration::from_secs(1));
     /// assert!(p.content().slowness().is_some());
     /// ```
     #[must_use]
-    pub fn slow(mut self, latency: Latency) -> Self {
+    pub fn slow(mut self, latency: impl Into<Latency>) -> Self {
         self.faults = self.faults.slow(latency);
         self
     }
