@@ -358,10 +358,14 @@ fn check_host(host: &str) -> Result<Arc<str>, ConfigError> {
 /// trigger (a `Result`, a `Trigger` on another request type) says "`…` is
 /// not a trigger on HTTP requests" and suggests a `RequestMatcher`; a `?`
 /// after a constructor says `RequestMatcher` is no `Result`. The request
-/// view's trait object stays out of these messages. (It still shows where
-/// the compiler names an [`HttpTrigger`](super::HttpTrigger) value itself,
-/// for example `HttpTrigger::first(1) & Ok(matcher)`, because that type is
-/// `Trigger<dyn RequestView>`.) Each case below fails to compile:
+/// view's trait object stays out of these messages. It still shows where
+/// the compiler names an [`HttpTrigger`](super::HttpTrigger) or the
+/// request view itself, because they are type aliases of
+/// `Trigger<dyn RequestView>` and `dyn RequestView`: an operator with an
+/// `HttpTrigger` on the left and a non-trigger on the right
+/// (`HttpTrigger::first(1) & matcher.validate()`), or a closure given to
+/// `HttpTrigger::when` that takes another type than `&HttpRequest`. Each
+/// case below fails to compile:
 ///
 /// ```compile_fail
 /// use tower_chaos::http::{RequestMatcher, SyntheticResponse};
