@@ -353,12 +353,6 @@ impl Phase {
     /// traffic reached the target during the phase, or its triggers never
     /// matched. Proof that the chaos was not silently inert.
     ///
-    /// The target's own [`Report`](crate::Report) lists the rules too
-    /// (named after the phase unless named, see
-    /// [`Rule::expect_to_fire`](crate::Rule::expect_to_fire)), for
-    /// [`Report::assert_expected_fired`](crate::Report::assert_expected_fired)
-    /// after the run.
-    ///
     /// ```
     /// use std::time::Duration;
     /// use tower_chaos::scenario::{Phase, Rehearsal, Scenario, VerdictError};
@@ -377,22 +371,16 @@ impl Phase {
     /// assert!(err.to_string().contains("`outage` (target `db`, seed 3)"), "{err}");
     /// # Ok(()) }
     /// ```
+    ///
+    /// The target's own [`Report`](crate::Report) lists the rules too
+    /// (named after the phase unless named, see
+    /// [`Rule::expect_to_fire`](crate::Rule::expect_to_fire)), for
+    /// [`Report::assert_expected_fired`](crate::Report::assert_expected_fired)
+    /// after the run.
     #[must_use]
     pub const fn expect_to_fire(mut self) -> Self {
         self.expect_to_fire = true;
         self
-    }
-
-    /// Whether the phase is [expected to fire](Self::expect_to_fire).
-    ///
-    /// ```
-    /// use tower_chaos::scenario::Phase;
-    /// assert!(!Phase::new("p", "db").is_expected_to_fire());
-    /// assert!(Phase::new("p", "db").expect_to_fire().is_expected_to_fire());
-    /// ```
-    #[must_use]
-    pub const fn is_expected_to_fire(&self) -> bool {
-        self.expect_to_fire
     }
 
     /// The ramp, if any.
@@ -408,6 +396,18 @@ impl Phase {
     #[must_use]
     pub const fn ramping(&self) -> Option<(f64, f64)> {
         self.ramp
+    }
+
+    /// Whether the phase is [expected to fire](Self::expect_to_fire).
+    ///
+    /// ```
+    /// use tower_chaos::scenario::Phase;
+    /// assert!(!Phase::new("p", "db").is_expected_to_fire());
+    /// assert!(Phase::new("p", "db").expect_to_fire().is_expected_to_fire());
+    /// ```
+    #[must_use]
+    pub const fn is_expected_to_fire(&self) -> bool {
+        self.expect_to_fire
     }
 
     /// The flapping, if any.
