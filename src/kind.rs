@@ -28,12 +28,37 @@ use std::fmt;
 /// assert_eq!(FaultKind::LostReply.to_string(), "lost-reply");
 /// assert!(FaultKind::ALL.contains(&FaultKind::Hang));
 /// ```
+///
+/// # Why latency has two kinds
+///
+/// Latency is spelled one way for every layer (a `Duration` or a
+/// [`Latency`](crate::Latency)), but counted as two kinds, because a count
+/// means a different thing for each: [`FaultKind::Latency`] counts
+/// *requests* delayed (one per request), [`FaultKind::StreamLatency`]
+/// *connections* whose bytes are delayed (one per connection, however many
+/// requests it carries). One [`Target`](crate::Target) often serves both, a
+/// request layer and a proxy or connector in front of the same
+/// dependency, and its [`Report`](crate::Report) adds them up in `seen` and `faulted`:
+/// the kind is what keeps "3 requests were slow" apart from "the one
+/// connection under them was slow". `docs/PEERS.md` runs that case.
+///
+/// ```
+/// use tower_chaos::FaultKind;
+/// assert_ne!(FaultKind::Latency, FaultKind::StreamLatency);
+/// assert_eq!(
+///     [FaultKind::Latency.as_str(), FaultKind::StreamLatency.as_str()],
+///     ["latency", "stream-latency"]
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FaultKind {
     /// A request was delayed before the inner service was called (request
     /// and HTTP faults, one per delayed request; `"latency"`). Not the
-    /// connection fault: see [`StreamLatency`](Self::StreamLatency).
+    /// connection fault, counted per connection as
+    /// [`StreamLatency`](Self::StreamLatency): see the
+    /// [type docs](Self#why-latency-has-two-kinds) for why the two stay
+    /// apart.
     Latency,
     /// Delay after the inner service answered, before the caller sees it.
     LatencyAfter,
@@ -75,7 +100,10 @@ pub enum FaultKind {
     /// A connection's bytes in a direction are delayed chunk by chunk
     /// (connection faults, `"stream-latency"`): a report counts the
     /// connection given it, an `io::IoSnapshot` each
-    /// delayed chunk. Not the per-request [`Latency`](Self::Latency).
+    /// delayed chunk. Not the per-request [`Latency`](Self::Latency): a
+    /// target shared by a request layer and a proxy counts both, and the
+    /// kind tells requests from connections (see the
+    /// [type docs](Self#why-latency-has-two-kinds)).
     StreamLatency,
     /// A direction is limited to a number of bytes per second.
     Bandwidth,

@@ -47,10 +47,26 @@ pub struct Latency {
 pub(crate) enum Dist {
     Fixed(Duration),
     Uniform(Duration, Duration),
+    /// `base ± jitter`: drawn as `Uniform(base - jitter, base + jitter)`,
+    /// kept apart so that `jitter <= base` is checked and files write it
+    /// back as written.
+    Jittered {
+        base: Duration,
+        jitter: Duration,
+    },
     // Durations kept as given, so the limit is checked to the nanosecond.
-    Normal { mean: Duration, std_dev: Duration },
-    LogNormal { median: Duration, sigma: f64 },
-    Pareto { scale: Duration, shape: f64 },
+    Normal {
+        mean: Duration,
+        std_dev: Duration,
+    },
+    LogNormal {
+        median: Duration,
+        sigma: f64,
+    },
+    Pareto {
+        scale: Duration,
+        shape: f64,
+    },
 }
 
 /// A fixed delay: `Latency::from(d)` is [`Latency::fixed(d)`](Latency::fixed),
@@ -112,6 +128,30 @@ impl Latency {
     #[must_use]
     pub const fn uniform(min: Duration, max: Duration) -> Self {
         Self::from_dist(Dist::Uniform(min, max))
+    }
+
+    /// `base ± jitter`, uniform over `base - jitter ..= base + jitter`:
+    /// toxiproxy's latency toxic (`latency` and `jitter`), with the jitter
+    /// checked not to exceed the base (toxiproxy lets the sum go negative;
+    /// a [`ConfigError`] naming `latency.jittered.jitter` here, when the
+    /// fault set is installed or built).
+    ///
+    /// Samples are exactly those of
+    /// [`uniform(base - jitter, base + jitter)`](Self::uniform) from the
+    /// same seed.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_chaos::Latency;
+    /// let ms = Duration::from_millis;
+    /// let l = Latency::jittered(ms(50), ms(10));
+    /// assert_eq!(l.mean(), Some(ms(50)));
+    /// assert_eq!(l.sample_with_seed(4), Latency::uniform(ms(40), ms(60)).sample_with_seed(4));
+    /// assert!((ms(40)..=ms(60)).contains(&l.sample_with_seed(9)));
+    /// ```
+    #[must_use]
+    pub const fn jittered(base: Duration, jitter: Duration) -> Self {
+        Self::from_dist(Dist::Jittered { base, jitter })
     }
 
     /// Normal (Gaussian) around `mean` with standard deviation `std_dev`;
@@ -195,7 +235,7 @@ impl Latency {
             // `(a + b) / 2` overflows near `Duration::MAX`; this is the same
             // value (both round down to the nanosecond).
             Dist::Uniform(a, b) => return Some(a.min(b) + a.abs_diff(b) / 2),
-            Dist::Normal { mean, .. } => return Some(mean),
+            Dist::Jittered { base, .. } | Dist::Normal { mean: base, .. } => return Some(base),
             Dist::LogNormal { median, sigma } => median.as_secs_f64() * (sigma * sigma / 2.0).exp(),
             Dist::Pareto { scale, shape } if shape > 1.0 => scale.as_secs_f64() * shape / (shape - 1.0),
             Dist::Pareto { .. } => return None,
@@ -222,6 +262,10 @@ impl Latency {
         let secs = match self.dist {
             Dist::Fixed(d) => return self.apply_clamp(d),
             Dist::Uniform(a, b) => return self.apply_clamp(uniform(a, b, rng)),
+            Dist::Jittered { base, jitter } => {
+                let (a, b) = (base.saturating_sub(jitter), base.saturating_add(jitter));
+                return self.apply_clamp(uniform(a, b, rng));
+            }
             // The constructors cannot fail once `validate` passed; a zero
             // delay is the harmless answer if they ever did.
             Dist::Normal { mean, std_dev } => {
@@ -254,15 +298,17 @@ impl Latency {
     }
 
     /// The largest delay a sample can take, when the distribution is
-    /// bounded (fixed, uniform, or clamped).
+    /// bounded (fixed, uniform, jittered, or clamped; a clamp's minimum
+    /// counts: `fixed(0).clamp(5ms, 9ms)` draws 5 ms).
     #[cfg(feature = "io")]
     pub(crate) fn most(&self) -> Option<Duration> {
         let dist = match self.dist {
             Dist::Fixed(d) | Dist::Uniform(_, d) => Some(d),
+            Dist::Jittered { base, jitter } => Some(base.saturating_add(jitter)),
             _ => None,
         };
         match (dist, self.clamp) {
-            (Some(d), Some((_, max))) => Some(d.min(max)),
+            (Some(d), Some(_)) => Some(self.apply_clamp(d)),
             (None, Some((_, max))) => Some(max),
             (d, None) => d,
         }
@@ -298,6 +344,17 @@ impl Latency {
             Dist::Uniform(a, b) => {
                 within("latency.uniform.min", a)?;
                 within("latency.uniform.max", b)?;
+            }
+            Dist::Jittered { base, jitter } => {
+                within("latency.jittered.base", base)?;
+                within("latency.jittered.jitter", jitter)?;
+                if jitter > base {
+                    return Err(ConfigError::invalid(
+                        "latency.jittered.jitter",
+                        jitter,
+                        "must not exceed the base latency",
+                    ));
+                }
             }
             Dist::Normal { mean, std_dev } => {
                 within("latency.normal.mean", mean)?;
@@ -463,6 +520,35 @@ mod tests {
             l.sample_with_seed(11),
             MS + Duration::from_nanos(bits % (2_000_000 + 1))
         );
+    }
+
+    #[test]
+    fn jittered_draws_as_the_uniform_around_its_base_and_refuses_a_jitter_above_it() {
+        let l = Latency::jittered(50 * MS, 10 * MS);
+        let u = Latency::uniform(40 * MS, 60 * MS);
+        for seed in 0..500 {
+            assert_eq!(l.sample_with_seed(seed), u.sample_with_seed(seed), "seed {seed}");
+        }
+        #[cfg(feature = "io")]
+        assert_eq!(l.most(), Some(60 * MS));
+        assert_eq!(Latency::jittered(5 * MS, 5 * MS).validate(), Ok(()));
+        assert_eq!(
+            Latency::jittered(5 * MS, 6 * MS)
+                .validate()
+                .unwrap_err()
+                .to_string(),
+            "invalid `latency.jittered.jitter` = 6ms: must not exceed the base latency"
+        );
+        let over = Latency::MAX_DELAY + Duration::from_nanos(1);
+        assert!(
+            Latency::jittered(over, MS)
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid `latency.jittered.base`")
+        );
+        // Out-of-range parameters still sample without panicking.
+        let _ = Latency::jittered(Duration::MAX, Duration::MAX).sample_with_seed(1);
     }
 
     #[test]

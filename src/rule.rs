@@ -49,6 +49,9 @@ pub struct Rule<A, R: ?Sized> {
     max_active: Option<u32>,
     name: Option<Arc<str>>,
     expect_to_fire: bool,
+    /// A counter shared by several rules, added to each time this rule
+    /// injects (a scenario phase expected to fire counts its rules here).
+    tally: Option<Arc<AtomicU64>>,
 }
 
 impl<A: Clone, R: ?Sized> Clone for Rule<A, R> {
@@ -60,6 +63,7 @@ impl<A: Clone, R: ?Sized> Clone for Rule<A, R> {
             max_active: self.max_active,
             name: self.name.clone(),
             expect_to_fire: self.expect_to_fire,
+            tally: self.tally.clone(),
         }
     }
 }
@@ -94,6 +98,7 @@ impl<A, R: ?Sized> Rule<A, R> {
             max_active: None,
             name: None,
             expect_to_fire: false,
+            tally: None,
         }
     }
 
@@ -225,6 +230,15 @@ impl<A, R: ?Sized> Rule<A, R> {
             && self.trigger.always_fires()
             && self.budget.is_none()
             && self.max_active.is_none()
+    }
+
+    /// Marks the rule expected to fire and adds each of its injections to
+    /// `tally` too (shared by the rules of a scenario phase).
+    #[cfg(feature = "scenario")]
+    pub(crate) fn expect_to_fire_into(mut self, tally: &Arc<AtomicU64>) -> Self {
+        self.expect_to_fire = true;
+        self.tally = Some(Arc::clone(tally));
+        self
     }
 
     /// Names the rule unless it already has a name.
@@ -544,6 +558,8 @@ struct CompiledRule<A, R: ?Sized> {
     /// Times the rule injected, counted only for a rule expected to fire
     /// (shared with the target's list of expectations).
     fired: Option<Arc<AtomicU64>>,
+    /// [`Rule`]'s shared counter, if any.
+    tally: Option<Arc<AtomicU64>>,
 }
 
 /// A rule expected to fire, as a target keeps it: one per installation of
@@ -638,6 +654,7 @@ impl<A: FaultAction, R: ?Sized> Plan<A, R> {
                 name: rule.name,
                 rng_salt: derive(i as u64, 0xd157),
                 fired: rule.expect_to_fire.then(Arc::default),
+                tally: rule.tally,
             });
         }
         let tracked = set.max_active.is_some() || rules.iter().any(|r| r.max_active.is_some());
@@ -792,8 +809,8 @@ impl<A, R: ?Sized> Plan<A, R> {
                 g.rules |= 1 << i;
             }
             target.record(first && fresh, applied, i, rule.name.as_ref());
-            if let Some(fired) = &rule.fired {
-                fired.fetch_add(1, Ordering::Relaxed);
+            for counter in rule.fired.iter().chain(&rule.tally) {
+                counter.fetch_add(1, Ordering::Relaxed);
             }
         }
         guard

@@ -147,12 +147,14 @@ impl<R, E> Fault<R, E> {
     /// ```
     /// # use std::time::Duration;
     /// # use tower_chaos::{Fault, FaultKind, Latency};
-    /// let f: Fault<()> = Fault::latency(Latency::fixed(Duration::from_millis(5)));
+    /// let f: Fault<()> = Fault::latency(Duration::from_millis(5));
     /// assert_eq!(f.kind(), FaultKind::Latency);
+    /// let tail: Fault<()> = Fault::latency(Latency::log_normal(Duration::from_millis(20), 0.5));
+    /// assert_eq!(tail.kind(), FaultKind::Latency);
     /// ```
     #[must_use]
-    pub const fn latency(latency: Latency) -> Self {
-        Self::from_act(Act::Latency(latency))
+    pub fn latency(latency: impl Into<Latency>) -> Self {
+        Self::from_act(Act::Latency(latency.into()))
     }
 
     /// Holds the response (or error) back for a delay after the inner
@@ -162,12 +164,14 @@ impl<R, E> Fault<R, E> {
     /// ```
     /// # use std::time::Duration;
     /// # use tower_chaos::{Fault, FaultKind, Latency};
-    /// let f: Fault<()> = Fault::latency_after(Latency::fixed(Duration::from_millis(5)));
+    /// let f: Fault<()> = Fault::latency_after(Duration::from_millis(5));
     /// assert_eq!(f.kind(), FaultKind::LatencyAfter);
+    /// let l: Fault<()> = Fault::latency_after(Latency::uniform(Duration::ZERO, Duration::from_millis(9)));
+    /// assert_eq!(l.kind(), FaultKind::LatencyAfter);
     /// ```
     #[must_use]
-    pub const fn latency_after(latency: Latency) -> Self {
-        Self::from_act(Act::LatencyAfter(latency))
+    pub fn latency_after(latency: impl Into<Latency>) -> Self {
+        Self::from_act(Act::LatencyAfter(latency.into()))
     }
 
     /// Fails the request with an error built from it, without calling the

@@ -165,24 +165,60 @@ impl HeaderControl {
     /// second; slower ones are refused (`x-chaos-*`) or ignored (Envoy's
     /// names).
     ///
+    /// # Errors at build
+    ///
+    /// Like every other setting, it returns the control and is checked
+    /// when the control is installed
+    /// ([`HttpChaosLayerBuilder::build`](super::HttpChaosLayerBuilder::build),
+    /// [`HttpChaosLayer::header_control`](super::HttpChaosLayer::header_control))
+    /// or by [`validate`](Self::validate): zero is a
+    /// [`ConfigError::Invalid`] for `header_control.min_throughput`.
+    ///
+    /// ```
+    /// use tower_chaos::http::{HeaderControl, HttpChaosLayer};
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-chaos-throughput-response", "5".parse().unwrap());
+    /// let at_least_10_kib = HeaderControl::new().min_throughput(10 * 1024);
+    /// assert!(at_least_10_kib.parse(&headers).is_err(), "5 KiB/s is below the minimum");
+    ///
+    /// let err = HttpChaosLayer::builder("api")
+    ///     .header_control(HeaderControl::new().min_throughput(0))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid `header_control.min_throughput` = 0: must be at least 1 byte per second"
+    /// );
+    /// ```
+    #[must_use]
+    pub const fn min_throughput(mut self, bytes_per_second: u64) -> Self {
+        self.min_bytes_per_second = bytes_per_second;
+        self
+    }
+
+    /// This control, or the error of its first unusable setting: what
+    /// installing it checks (see [`min_throughput`](Self::min_throughput)).
+    ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] for `header_control.min_throughput` when zero.
+    /// [`ConfigError::Invalid`] naming the setting and its value
+    /// (`header_control.min_throughput` = 0).
     ///
     /// ```
     /// use tower_chaos::http::HeaderControl;
-    /// assert!(HeaderControl::new().min_throughput(0).is_err());
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// assert!(HeaderControl::new().validate().is_ok());
+    /// let err = HeaderControl::new().min_throughput(0).validate().unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid `header_control.min_throughput` = 0"));
     /// ```
-    pub fn min_throughput(mut self, bytes_per_second: u64) -> Result<Self, ConfigError> {
-        if bytes_per_second == 0 {
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if self.min_bytes_per_second == 0 {
             return Err(ConfigError::invalid(
                 "header_control.min_throughput",
-                bytes_per_second,
+                self.min_bytes_per_second,
                 "must be at least 1 byte per second",
             ));
         }
-        self.min_bytes_per_second = bytes_per_second;
         Ok(self)
     }
 
@@ -609,7 +645,7 @@ mod tests {
             c.parse(&bad_pct).unwrap_err().header(),
             "x-chaos-abort-request-percentage"
         );
-        let slow = c.min_throughput(10 * 1024).unwrap();
+        let slow = c.min_throughput(10 * 1024);
         assert!(
             slow.parse(&headers(&[("x-chaos-throughput-response", "5")]))
                 .is_err()

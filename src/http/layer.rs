@@ -140,22 +140,33 @@ impl HttpChaosLayer {
     /// [`Report::rejected_headers`](crate::Report::rejected_headers). Logs a
     /// warning through `tracing`.
     ///
+    /// # Errors
+    ///
+    /// The control is installed here, on a built layer, so it is checked
+    /// here: a [`ConfigError`] naming its unusable setting (see
+    /// [`HeaderControl::validate`]). The builder's
+    /// [`header_control`](HttpChaosLayerBuilder::header_control) is
+    /// checked by its `build`.
+    ///
     /// ```
     /// use tower_chaos::Target;
     /// use tower_chaos::http::{HeaderControl, HttpChaosLayer};
     /// let target = Target::builder("api").seed(1).build()?;
-    /// let layer = HttpChaosLayer::for_target(&target).header_control(HeaderControl::new());
+    /// let layer = HttpChaosLayer::for_target(&target).header_control(HeaderControl::new())?;
     /// assert!(format!("{layer:?}").contains("HeaderControl"));
+    /// let refused = HttpChaosLayer::for_target(&target).header_control(HeaderControl::new().min_throughput(0));
+    /// assert!(refused.unwrap_err().to_string().contains("header_control.min_throughput"));
     /// # Ok::<(), tower_chaos::ConfigError>(())
     /// ```
-    pub fn header_control(mut self, control: HeaderControl) -> Self {
+    pub fn header_control(mut self, control: HeaderControl) -> Result<Self, ConfigError> {
+        let control = control.validate()?;
         tracing::warn!(
             target: "tower_chaos",
             chaos_target = %self.target.name(),
             "header-controlled faults enabled: any client can ask for faults through headers",
         );
         self.header_control = Some(Arc::new(control));
-        self
+        Ok(self)
     }
 
     /// The layer's target: keep a clone to switch faults, swap them and read
@@ -355,7 +366,8 @@ assert!(layer.target().report().journal.is_empty());
     }
 
     /// Turns on header-controlled faults (see
-    /// [`HttpChaosLayer::header_control`]).
+    /// [`HttpChaosLayer::header_control`]); the control is checked by
+    /// [`build`](Self::build).
     ///
     /// ```
     /// use tower_chaos::http::{HeaderControl, HttpChaosLayer};
@@ -373,9 +385,10 @@ assert!(layer.target().report().journal.is_empty());
     /// # Errors
     ///
     /// [`ConfigError`] for a bad target (empty name, zero journal, a bad
-    /// [`SEED_ENV`](crate::SEED_ENV)) or a bad fault set (a rate outside
-    /// `0..=1`, a zero count, a body fault that does nothing…), naming the
-    /// field and the value.
+    /// [`SEED_ENV`](crate::SEED_ENV)), a bad fault set (a rate outside
+    /// `0..=1`, a zero count, a body fault that does nothing…) or a bad
+    /// [`HeaderControl`] (a zero `min_throughput`), naming the field and
+    /// the value.
     ///
     /// ```
     /// use tower_chaos::Trigger;
@@ -390,20 +403,22 @@ assert!(layer.target().report().journal.is_empty());
         let (target, header_control) = self.install()?;
         let layer = HttpChaosLayer::attach(&target);
         layer.announce();
-        Ok(match header_control {
+        match header_control {
             Some(control) => layer.header_control(control),
-            None => layer,
-        })
+            None => Ok(layer),
+        }
     }
 
     /// Builds the target and installs the faults, registered as read by an
     /// HTTP reader first (so that the set is installed where a reader
     /// reads); the header control is handed back.
     pub(crate) fn install(self) -> Result<(Target, Option<HeaderControl>), ConfigError> {
+        // Checked before anything is built or announced.
+        let header_control = self.header_control.map(HeaderControl::validate).transpose()?;
         let target = self.target.build()?;
         let _ = target.slot::<HttpFault, HttpRequest>();
         target.set_faults(self.faults)?;
-        Ok((target, self.header_control))
+        Ok((target, header_control))
     }
 }
 

@@ -350,6 +350,51 @@ fn check_host(host: &str) -> Result<Arc<str>, ConfigError> {
 /// );
 /// ```
 ///
+/// # Errors at compile time
+///
+/// A matcher or trigger in the wrong place is refused by the compiler in
+/// the crate's words: a `when` or
+/// [`and_trigger`](Self::and_trigger) given something that is no HTTP
+/// trigger (a `Result`, a `Trigger` on another request type) says "`…` is
+/// not a trigger on HTTP requests" and suggests a `RequestMatcher`; a `?`
+/// after a constructor says `RequestMatcher` is no `Result`. The request
+/// view's trait object stays out of these messages. It still shows where
+/// the compiler names an [`HttpTrigger`](super::HttpTrigger) or the
+/// request view itself, because they are type aliases of
+/// `Trigger<dyn RequestView>` and `dyn RequestView`: an operator with an
+/// `HttpTrigger` on the left and a non-trigger on the right
+/// (`HttpTrigger::first(1) & matcher.validate()`), or a closure given to
+/// `HttpTrigger::when` that takes another type than `&HttpRequest`. Each
+/// case below fails to compile:
+///
+/// ```compile_fail
+/// use tower_chaos::http::{RequestMatcher, SyntheticResponse};
+/// // A `Result` is no trigger: drop `.validate()` (the build checks).
+/// let _ = SyntheticResponse::bad_gateway().when(RequestMatcher::path("/x").validate());
+/// ```
+///
+/// ```compile_fail
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::RequestMatcher;
+/// // A trigger on `String`s is no trigger on HTTP requests.
+/// let _ = RequestMatcher::path("/x").and_trigger(Trigger::when(|s: &String| s.is_empty()));
+/// ```
+///
+/// ```compile_fail
+/// use tower_chaos::Trigger;
+/// use tower_chaos::http::RequestMatcher;
+/// let _ = RequestMatcher::path("/x") & Trigger::<String>::first(1);
+/// ```
+///
+/// ```compile_fail
+/// use tower_chaos::http::RequestMatcher;
+/// fn rule() -> Result<(), tower_chaos::ConfigError> {
+///     // Constructors return matchers, not `Result`s: no `?`.
+///     let _m = RequestMatcher::path_prefix("/x")?;
+///     Ok(())
+/// }
+/// ```
+///
 /// # Clone
 ///
 /// Cheap: strings and sub-matchers sit behind `Arc`s.
@@ -697,10 +742,13 @@ impl RequestMatcher {
     ///
     /// let first_three_puts = RequestMatcher::method(Method::PUT).and_trigger(Trigger::first(3));
     /// assert_eq!(format!("{first_three_puts:?}"), "All([When(RequestMatcher(method(PUT))), First(3)])");
+    /// // A matcher is a trigger too.
+    /// let puts_under_items = RequestMatcher::method(Method::PUT).and_trigger(RequestMatcher::path_prefix("/items"));
+    /// assert!(format!("{puts_under_items:?}").contains("path_prefix(\"/items\")"));
     /// ```
     #[must_use]
-    pub fn and_trigger(self, trigger: HttpTrigger) -> HttpTrigger {
-        HttpTrigger::from(self).and(trigger)
+    pub fn and_trigger(self, trigger: impl IntoHttpTrigger) -> HttpTrigger {
+        HttpTrigger::from(self).and(trigger.into_http_trigger())
     }
 
     /// Whether the request matches, read through the view triggers get.
@@ -780,6 +828,9 @@ impl BitOr for RequestMatcher {
     }
 }
 
+// The `HttpTrigger` operator impls are not listed in the compiler's hints
+// (they would read `Trigger<dyn RequestView>`).
+#[diagnostic::do_not_recommend]
 impl BitAnd<HttpTrigger> for RequestMatcher {
     type Output = HttpTrigger;
 
@@ -791,6 +842,7 @@ impl BitAnd<HttpTrigger> for RequestMatcher {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl BitOr<HttpTrigger> for RequestMatcher {
     type Output = HttpTrigger;
 
@@ -801,6 +853,7 @@ impl BitOr<HttpTrigger> for RequestMatcher {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl BitAnd<RequestMatcher> for HttpTrigger {
     type Output = Self;
 
@@ -811,6 +864,7 @@ impl BitAnd<RequestMatcher> for HttpTrigger {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl BitOr<RequestMatcher> for HttpTrigger {
     type Output = Self;
 

@@ -270,7 +270,9 @@ pub(super) mod sealed {
     label = "expected an `HttpTrigger` (a `Trigger<HttpRequest>`) or a `RequestMatcher`",
     note = "HTTP triggers read the request as `&HttpRequest`: `HttpTrigger::when(|req| ..)`, \
             `Trigger::when(|req: &HttpRequest| ..)`, a `RequestMatcher`, or a trigger that \
-            reads no request (`Trigger::first(3)`, `Trigger::rate(0.5)`)"
+            reads no request (`Trigger::first(3)`, `Trigger::rate(0.5)`)",
+    note = "a `RequestMatcher` needs no `?` and no `.validate()` here: a bad value is \
+            refused when the fault set is built, naming the field"
 )]
 pub trait IntoHttpTrigger: sealed::SealedTrigger {
     /// The trigger.
@@ -283,6 +285,9 @@ pub trait IntoHttpTrigger: sealed::SealedTrigger {
     fn into_http_trigger(self) -> HttpTrigger;
 }
 
+// Not listed in the compiler's "implemented for" hints: the alias would be
+// spelled `Trigger<dyn RequestView>` there; the trait's own note names it.
+#[diagnostic::do_not_recommend]
 impl IntoHttpTrigger for HttpTrigger {
     fn into_http_trigger(self) -> HttpTrigger {
         self

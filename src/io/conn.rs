@@ -522,13 +522,15 @@ impl ConnFault {
     /// use std::time::Duration;
     /// use tower_chaos::{FaultKind, Latency};
     /// use tower_chaos::io::ConnFault;
-    /// let f = ConnFault::slow_connect(Latency::fixed(Duration::from_secs(2)));
+    /// let f = ConnFault::slow_connect(Duration::from_secs(2));
     /// assert_eq!(f.kind(), FaultKind::SlowConnect);
+    /// let tail = ConnFault::slow_connect(Latency::log_normal(Duration::from_millis(300), 0.8));
+    /// assert_eq!(tail.kind(), FaultKind::SlowConnect);
     /// ```
     #[must_use]
-    pub const fn slow_connect(delay: Latency) -> Self {
+    pub fn slow_connect(delay: impl Into<Latency>) -> Self {
         Self {
-            act: Act::SlowConnect(delay),
+            act: Act::SlowConnect(delay.into()),
         }
     }
 
@@ -555,18 +557,23 @@ impl ConnFault {
 
     /// Delays every chunk of bytes in `dir` by a sample of `latency`,
     /// counted from the chunk's arrival (queued chunks do not add their
-    /// delays up); see [`DirectionFaults::latency`].
+    /// delays up); see [`DirectionFaults::latency`]. A `Duration` is a
+    /// fixed delay; toxiproxy's `latency` ± `jitter` is
+    /// [`Latency::jittered`].
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_chaos::{FaultKind, Latency};
     /// use tower_chaos::io::{ConnFault, Direction};
-    /// let f = ConnFault::latency(Direction::Downstream, Latency::fixed(Duration::from_millis(50)));
+    /// let ms = Duration::from_millis;
+    /// let f = ConnFault::latency(Direction::Downstream, ms(50));
     /// assert_eq!(f.kind(), FaultKind::StreamLatency);
+    /// let toxiproxy = ConnFault::latency(Direction::Upstream, Latency::jittered(ms(50), ms(10)));
+    /// assert_eq!(toxiproxy.direction(), Some(Direction::Upstream));
     /// ```
     #[must_use]
-    pub const fn latency(dir: Direction, latency: Latency) -> Self {
-        Self::stream(dir, StreamAct::Latency(latency))
+    pub fn latency(dir: Direction, latency: impl Into<Latency>) -> Self {
+        Self::stream(dir, StreamAct::Latency(latency.into()))
     }
 
     /// Limits `dir` to `bytes_per_second`; see [`DirectionFaults::bandwidth`].
@@ -1149,9 +1156,9 @@ mod tests {
         );
         let s = ctl.stream();
         // The proxy reads downstream and writes upstream; latencies stack.
-        assert_eq!(s.read.distribution, Some(Latency::fixed(ms(5))));
+        assert_eq!(s.read.latency, Some(Latency::fixed(ms(5))));
         assert_eq!(s.read.stacked[0], Some(Latency::fixed(ms(9))));
-        assert_eq!(s.write.distribution, Some(Latency::fixed(ms(9))));
+        assert_eq!(s.write.latency, Some(Latency::fixed(ms(9))));
         assert_eq!(s.write.stacked, [None; 3]);
         assert_eq!(s.write.truncate_after, Some(3));
         assert_eq!(ctl.connect(), (None, Duration::ZERO), "no DNS on a proxy");

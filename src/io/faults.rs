@@ -139,18 +139,19 @@ pub enum Interrupt {
 /// use std::time::Duration;
 /// use tower_chaos::io::DirectionFaults;
 ///
+/// use tower_chaos::Latency;
+///
+/// let ms = Duration::from_millis;
 /// let read = DirectionFaults::new()
-///     .latency(Duration::from_millis(20))
-///     .jitter(Duration::from_millis(5))
+///     .latency(Latency::jittered(ms(20), ms(5)))
 ///     .bandwidth(64 * 1024);
-/// assert_eq!(read.latency_base(), Duration::from_millis(20));
+/// assert_eq!(read.chunk_latency(), Some(Latency::jittered(ms(20), ms(5))));
 /// assert!(DirectionFaults::new().is_none());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DirectionFaults {
-    pub(crate) latency: Duration,
-    pub(crate) jitter: Duration,
-    pub(crate) distribution: Option<Latency>,
+    /// The per-chunk latency (`None` when off).
+    pub(crate) latency: Option<Latency>,
     /// Further latencies that add to the first (stacked latency rules).
     pub(crate) stacked: [Option<Latency>; MAX_STACKED - 1],
     pub(crate) bandwidth: Option<u64>,
@@ -170,9 +171,7 @@ impl DirectionFaults {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            latency: Duration::ZERO,
-            jitter: Duration::ZERO,
-            distribution: None,
+            latency: None,
             stacked: [None; MAX_STACKED - 1],
             bandwidth: None,
             slice: None,
@@ -183,71 +182,50 @@ impl DirectionFaults {
         }
     }
 
-    /// Delays every chunk by `base` (± [`jitter`](Self::jitter)), measured
-    /// from when the chunk arrived: queued chunks do not add their delays up,
-    /// so latency does not reduce throughput (up to [`MAX_LATENCY_BUFFER`]
-    /// bytes held per direction). Order is preserved (a chunk is never
-    /// released before the one ahead of it). A chunk arrives when the
-    /// wrapper reads it from the inner stream (it reads ahead whenever it is
-    /// polled) or is given it to write.
+    /// Delays every chunk by a sample of `latency`, drawn per chunk from
+    /// the seed, measured from when the chunk arrived: queued chunks do not
+    /// add their delays up, so latency does not reduce throughput (up to
+    /// [`MAX_LATENCY_BUFFER`] bytes held per direction). Order is preserved
+    /// (a chunk is never released before the one ahead of it). A chunk
+    /// arrives when the wrapper reads it from the inner stream (it reads
+    /// ahead whenever it is polled) or is given it to write.
     ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::io::DirectionFaults;
+    /// The one latency spelling of the crate, as for request
+    /// ([`Fault::latency`](crate::Fault::latency)) and HTTP faults: a
+    /// `Duration` (a fixed delay) or any [`Latency`]. Toxiproxy's latency
+    /// toxic (`latency` ± `jitter`) is
+    /// [`Latency::jittered(latency, jitter)`](Latency::jittered). A latency
+    /// that can only draw zero (`Duration::ZERO`) is no latency: the
+    /// direction stays [`is_none`](Self::is_none).
     ///
-    /// let d = DirectionFaults::new().latency(Duration::from_millis(50));
-    /// assert_eq!(d.latency_base(), Duration::from_millis(50));
-    /// ```
-    #[must_use]
-    pub const fn latency(mut self, base: Duration) -> Self {
-        self.latency = base;
-        self
-    }
-
-    /// Spreads each chunk's latency uniformly over `base - jitter ..= base +
-    /// jitter`, drawn from the seed. Must not exceed the base latency.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_chaos::io::{DirectionFaults, StreamFaults};
-    ///
-    /// let ms = Duration::from_millis;
-    /// let ok = DirectionFaults::new().latency(ms(50)).jitter(ms(10));
-    /// assert!(StreamFaults::builder().read(ok).build().is_ok());
-    /// let bad = DirectionFaults::new().latency(ms(5)).jitter(ms(10));
-    /// assert!(StreamFaults::builder().read(bad).build().is_err());
-    /// ```
-    #[must_use]
-    pub const fn jitter(mut self, jitter: Duration) -> Self {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Delays every chunk by a sample of `latency` (any of the core's
-    /// distributions: uniform, normal, log-normal, Pareto, clamped or not),
-    /// drawn per chunk from the seed. Like [`latency`](Self::latency),
-    /// delays count from each chunk's arrival and order is kept. Replaces a
-    /// fixed latency and jitter (setting both is a configuration error).
-    /// A bounded distribution (fixed, uniform, or clamped) whose largest
-    /// sample exceeds [`MAX_FAULT_DURATION`] is refused at build time, as
-    /// the same fixed latency is; samples of an unbounded one (normal,
-    /// log-normal, Pareto without a clamp) are capped at it.
+    /// A bounded latency (fixed, uniform, jittered, or clamped) whose
+    /// largest sample exceeds [`MAX_FAULT_DURATION`] is refused at build
+    /// time, naming the direction (`read.latency`); samples of an unbounded
+    /// one (normal, log-normal, Pareto without a clamp) are capped at it.
+    /// The distribution's own checks (a jitter above its base, …) name its
+    /// parameter (`latency.jittered.jitter`).
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_chaos::Latency;
     /// use tower_chaos::io::{DirectionFaults, StreamFaults};
     ///
-    /// let tail = Latency::log_normal(Duration::from_millis(20), 0.5);
-    /// let faults = StreamFaults::builder()
-    ///     .read(DirectionFaults::new().latency_distribution(tail))
-    ///     .build()?;
-    /// assert_eq!(faults.read().latency_distribution_ref(), Some(&tail));
-    /// # Ok::<(), tower_chaos::ConfigError>(())
+    /// let ms = Duration::from_millis;
+    /// let fixed = DirectionFaults::new().latency(ms(50));
+    /// assert_eq!(fixed.chunk_latency(), Some(Latency::fixed(ms(50))));
+    /// let toxiproxy = DirectionFaults::new().latency(Latency::jittered(ms(50), ms(10)));
+    /// assert!(StreamFaults::builder().read(toxiproxy).build().is_ok());
+    /// let tail = DirectionFaults::new().latency(Latency::log_normal(ms(20), 0.5));
+    /// assert!(StreamFaults::builder().read(tail).build().is_ok());
+    /// let bad = DirectionFaults::new().latency(Latency::jittered(ms(5), ms(10)));
+    /// let err = StreamFaults::builder().read(bad).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `latency.jittered.jitter` = 10ms: must not exceed the base latency");
+    /// assert!(DirectionFaults::new().latency(Duration::ZERO).is_none());
     /// ```
     #[must_use]
-    pub const fn latency_distribution(mut self, latency: Latency) -> Self {
-        self.distribution = Some(latency);
+    pub fn latency(mut self, latency: impl Into<Latency>) -> Self {
+        let latency = latency.into();
+        self.latency = (latency.most() != Some(Duration::ZERO)).then_some(latency);
         self
     }
 
@@ -444,27 +422,21 @@ impl DirectionFaults {
         self
     }
 
-    /// The base latency (zero when off).
+    /// The per-chunk latency set with [`latency`](Self::latency), `None`
+    /// when off.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let d = tower_chaos::io::DirectionFaults::new().latency(Duration::from_millis(3));
-    /// assert_eq!(d.latency_base(), Duration::from_millis(3));
-    /// ```
-    #[must_use]
-    pub const fn latency_base(&self) -> Duration {
-        self.latency
-    }
-
-    /// The latency distribution, if one was set with
-    /// [`latency_distribution`](Self::latency_distribution).
+    /// use tower_chaos::Latency;
+    /// use tower_chaos::io::DirectionFaults;
     ///
-    /// ```
-    /// assert!(tower_chaos::io::DirectionFaults::new().latency_distribution_ref().is_none());
+    /// let d = DirectionFaults::new().latency(Duration::from_millis(3));
+    /// assert_eq!(d.chunk_latency(), Some(Latency::fixed(Duration::from_millis(3))));
+    /// assert_eq!(DirectionFaults::new().chunk_latency(), None);
     /// ```
     #[must_use]
-    pub const fn latency_distribution_ref(&self) -> Option<&Latency> {
-        self.distribution.as_ref()
+    pub const fn chunk_latency(&self) -> Option<Latency> {
+        self.latency
     }
 
     /// The interruption and its onset, if any.
@@ -489,17 +461,14 @@ impl DirectionFaults {
     }
 
     pub(crate) fn has_latency(&self) -> bool {
-        self.distribution.is_some()
-            || !self.latency.is_zero()
-            || !self.jitter.is_zero()
-            || self.stacked.iter().any(Option::is_some)
+        self.latency.is_some() || self.stacked.iter().any(Option::is_some)
     }
 
     /// Every latency in force, first the configured one then the stacked
     /// ones: a chunk's delay is the sum of one sample of each.
     pub(crate) fn latencies(&self) -> [Option<Latency>; MAX_STACKED] {
         let mut all = [None; MAX_STACKED];
-        all[0] = self.effective_latency();
+        all[0] = self.latency;
         all[1..].copy_from_slice(&self.stacked);
         all
     }
@@ -508,7 +477,7 @@ impl DirectionFaults {
     /// rule); `false` when the stack is full.
     pub(crate) fn stack_latency(&mut self, latency: Latency) -> bool {
         if !self.has_latency() {
-            self.distribution = Some(latency);
+            self.latency = Some(latency);
             return true;
         }
         match self.stacked.iter_mut().find(|s| s.is_none()) {
@@ -523,20 +492,6 @@ impl DirectionFaults {
     /// Whether one more latency can be stacked.
     pub(crate) fn latency_full(&self) -> bool {
         self.has_latency() && self.stacked.iter().all(Option::is_some)
-    }
-
-    /// The per-chunk delay as a distribution (`None` when off).
-    pub(crate) fn effective_latency(&self) -> Option<Latency> {
-        if let Some(d) = self.distribution {
-            return Some(d);
-        }
-        if self.jitter.is_zero() {
-            return (!self.latency.is_zero()).then_some(Latency::fixed(self.latency));
-        }
-        Some(Latency::uniform(
-            self.latency.saturating_sub(self.jitter),
-            self.latency.saturating_add(self.jitter),
-        ))
     }
 
     pub(crate) fn validate(&self, scope: Scope) -> Result<(), ConfigError> {
@@ -556,28 +511,10 @@ impl DirectionFaults {
                 Ok(())
             }
         };
-        check(field!("latency"), self.latency)?;
-        check(field!("jitter"), self.jitter)?;
-        if self.jitter > self.latency {
-            return Err(ConfigError::invalid(
-                field!("jitter"),
-                self.jitter,
-                "must not exceed the base latency",
-            ));
-        }
-        if let Some(dist) = self.distribution {
-            if !self.latency.is_zero() || !self.jitter.is_zero() {
-                return Err(ConfigError::invalid(
-                    field!("latency_distribution"),
-                    dist,
-                    "set either a fixed latency (with jitter) or a distribution, not both",
-                ));
-            }
-        }
-        for dist in self.distribution.iter().chain(self.stacked.iter().flatten()) {
+        for dist in self.latency.iter().chain(self.stacked.iter().flatten()) {
             // A distribution that can draw more than the limit is refused
             // like the same fixed delay (unbounded tails are capped per
-            // sample, as documented on `latency_distribution`). Checked
+            // sample, as documented on `latency`). Checked
             // before the distribution's own checks, so that the error names
             // the direction (`read.latency`), not only the distribution.
             if let Some(high) = dist.most() {
@@ -639,7 +576,7 @@ pub(crate) enum Scope {
 }
 
 /// Validated faults for both directions of a stream, plus the seed that
-/// drives every random choice (jitter).
+/// drives every random choice (latency samples, slice sizes).
 ///
 /// Build it with [`StreamFaults::builder`]; apply it with
 /// [`ChaosStream::new`](super::ChaosStream::new), or share it at run time
@@ -790,7 +727,7 @@ impl StreamFaultsBuilder {
         self
     }
 
-    /// Sets the seed for random choices (jitter, latency distributions).
+    /// Sets the seed for random choices (latency samples, slice sizes).
     /// A stream's faults switched through a [`FaultSwitch`](super::FaultSwitch)
     /// derive one seed per stream from it.
     ///
@@ -807,20 +744,20 @@ impl StreamFaultsBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] naming the field (`read.jitter`,
+    /// [`ConfigError::Invalid`] naming the field (`read.latency`,
     /// `write.slice.max_size`, …) and the value when: a duration exceeds
-    /// [`MAX_FAULT_DURATION`], jitter exceeds the base latency, bandwidth is
-    /// 0, a slice size is 0, a latency distribution is invalid or combined
-    /// with a fixed latency.
+    /// [`MAX_FAULT_DURATION`], bandwidth is 0, a slice size is 0; a latency
+    /// distribution's own errors name its parameter
+    /// (`latency.jittered.jitter` for a jitter above its base).
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_chaos::io::{DirectionFaults, StreamFaults};
     /// let err = StreamFaults::builder()
-    ///     .read(DirectionFaults::new().latency(Duration::from_millis(1)).jitter(Duration::from_millis(2)))
+    ///     .write(DirectionFaults::new().slice(0, Duration::ZERO))
     ///     .build()
     ///     .unwrap_err();
-    /// assert!(err.to_string().contains("`read.jitter` = 2ms"));
+    /// assert!(err.to_string().contains("`write.slice.max_size` = 0"));
     /// ```
     pub fn build(self) -> Result<StreamFaults, ConfigError> {
         self.faults.read.validate(Scope::Read)?;
@@ -836,14 +773,16 @@ mod tests {
     #[test]
     fn rejects_bad_values_naming_the_field() {
         let err = StreamFaults::builder()
-            .write(
-                DirectionFaults::new()
-                    .latency(Duration::from_millis(1))
-                    .jitter(Duration::from_millis(2)),
-            )
+            .write(DirectionFaults::new().latency(Latency::jittered(
+                Duration::from_millis(1),
+                Duration::from_millis(2),
+            )))
             .build()
             .unwrap_err();
-        assert!(err.to_string().contains("`write.jitter` = 2ms"), "{err}");
+        assert!(
+            err.to_string().contains("`latency.jittered.jitter` = 2ms"),
+            "{err}"
+        );
 
         let err = StreamFaults::builder()
             .read(DirectionFaults::new().slice(0, Duration::ZERO))
@@ -873,7 +812,7 @@ mod tests {
             Latency::pareto(Duration::from_millis(5), 1.5).clamp(Duration::ZERO, days(400)),
         ] {
             let err = StreamFaults::builder()
-                .read(DirectionFaults::new().latency_distribution(dist))
+                .read(DirectionFaults::new().latency(dist))
                 .build()
                 .unwrap_err();
             assert_eq!(
@@ -894,10 +833,7 @@ mod tests {
         // checks even when a clamp would bound the draws (the core's rule
         // since every parameter is checked).
         let err = StreamFaults::builder()
-            .read(
-                DirectionFaults::new()
-                    .latency_distribution(Latency::fixed(days(400)).clamp(Duration::ZERO, days(1))),
-            )
+            .read(DirectionFaults::new().latency(Latency::fixed(days(400)).clamp(Duration::ZERO, days(1))))
             .build()
             .unwrap_err();
         assert_eq!(
@@ -912,7 +848,7 @@ mod tests {
         ] {
             assert!(
                 StreamFaults::builder()
-                    .read(DirectionFaults::new().latency_distribution(ok))
+                    .read(DirectionFaults::new().latency(ok))
                     .build()
                     .is_ok()
             );

@@ -122,16 +122,18 @@ impl Faults {
         self
     }
 
-    /// Every request is delayed by `latency` before the target sees it.
+    /// Every request is delayed by `latency` before the target sees it: a
+    /// `Duration` or any [`Latency`], as every latency of the crate.
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let f = tower_chaos::scenario::Faults::new().slow(tower_chaos::Latency::fixed(Duration::from_secs(2)));
-    /// assert!(!f.is_empty());
+    /// use tower_chaos::Latency;
+    /// let f = tower_chaos::scenario::Faults::new().slow(Duration::from_secs(2));
+    /// assert_eq!(f.slowness(), Some(Latency::fixed(Duration::from_secs(2))));
     /// ```
     #[must_use]
-    pub fn slow(mut self, latency: Latency) -> Self {
-        self.slow = Some(latency);
+    pub fn slow(mut self, latency: impl Into<Latency>) -> Self {
+        self.slow = Some(latency.into());
         self
     }
 
@@ -429,24 +431,24 @@ impl RequestFault {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let f = tower_chaos::scenario::RequestFault::latency(tower_chaos::Latency::fixed(Duration::from_millis(5)));
+    /// let f = tower_chaos::scenario::RequestFault::latency(Duration::from_millis(5));
     /// assert_eq!(f.kind(), tower_chaos::FaultKind::Latency);
     /// ```
     #[must_use]
-    pub const fn latency(latency: Latency) -> Self {
-        Self::new(Action::Latency(latency))
+    pub fn latency(latency: impl Into<Latency>) -> Self {
+        Self::new(Action::Latency(latency.into()))
     }
 
     /// [`Fault::latency_after`]: delay after the call.
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let f = tower_chaos::scenario::RequestFault::latency_after(tower_chaos::Latency::fixed(Duration::from_millis(5)));
+    /// let f = tower_chaos::scenario::RequestFault::latency_after(Duration::from_millis(5));
     /// assert_eq!(f.kind(), tower_chaos::FaultKind::LatencyAfter);
     /// ```
     #[must_use]
-    pub const fn latency_after(latency: Latency) -> Self {
-        Self::new(Action::LatencyAfter(latency))
+    pub fn latency_after(latency: impl Into<Latency>) -> Self {
+        Self::new(Action::LatencyAfter(latency.into()))
     }
 
     /// [`Fault::injected_error`].

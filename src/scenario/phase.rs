@@ -57,6 +57,7 @@ pub struct Phase {
     pub(crate) faults: Faults,
     pub(crate) ramp: Option<(f64, f64)>,
     pub(crate) flap: Option<Flap>,
+    pub(crate) expect_to_fire: bool,
 }
 
 impl Phase {
@@ -78,6 +79,7 @@ impl Phase {
             faults: Faults::new(),
             ramp: None,
             flap: None,
+            expect_to_fire: false,
         }
     }
 
@@ -135,11 +137,11 @@ impl Phase {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let p = tower_chaos::scenario::Phase::new("p", "db").slow(tower_chaos::Latency::fixed(Duration::from_secs(1)));
+    /// let p = tower_chaos::scenario::Phase::new("p", "db").slow(Duration::from_secs(1));
     /// assert!(p.content().slowness().is_some());
     /// ```
     #[must_use]
-    pub fn slow(mut self, latency: Latency) -> Self {
+    pub fn slow(mut self, latency: impl Into<Latency>) -> Self {
         self.faults = self.faults.slow(latency);
         self
     }
@@ -340,6 +342,47 @@ impl Phase {
         faults.is_down_flagged() || (faults.fails_every_request() && unramped)
     }
 
+    /// Marks the phase as expected to fire (`expect_to_fire = true` in
+    /// files): every rule it installs (its own faults, and a flapping
+    /// phase's good-spell faults) is marked with
+    /// [`Rule::expect_to_fire`](crate::Rule::expect_to_fire), and the
+    /// rehearsal counts how often the phase's rules injected, in
+    /// [`PhaseSummary::fired`](super::PhaseSummary::fired).
+    /// [`RehearsalReport::assert_expected_fired`](super::RehearsalReport::assert_expected_fired)
+    /// then fails, naming the phase, if none of them ever fired: no
+    /// traffic reached the target during the phase, or its triggers never
+    /// matched. Proof that the chaos was not silently inert.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_chaos::scenario::{Phase, Rehearsal, Scenario, VerdictError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let min = Duration::from_secs(60);
+    /// let outage = Phase::new("outage", "db").at(min).lasting(min).down().expect_to_fire();
+    /// assert!(outage.is_expected_to_fire());
+    /// let scenario = Scenario::builder("s").phase(outage).duration(3 * min).build()?;
+    /// let db = tower_chaos::Target::builder("db").seed(3).build()?;
+    /// // No caller sends anything: the outage never fires.
+    /// let report = Rehearsal::new(&scenario).bind::<u8, tower::BoxError>(&db).run().await?;
+    /// assert_eq!(report.phase("outage").unwrap().fired, Some(0));
+    /// let err = report.assert_expected_fired().unwrap_err();
+    /// assert!(matches!(err, VerdictError::NeverFired { .. }));
+    /// assert!(err.to_string().contains("`outage` (target `db`, seed 3)"), "{err}");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The target's own [`Report`](crate::Report) lists the rules too
+    /// (named after the phase unless named, see
+    /// [`Rule::expect_to_fire`](crate::Rule::expect_to_fire)), for
+    /// [`Report::assert_expected_fired`](crate::Report::assert_expected_fired)
+    /// after the run.
+    #[must_use]
+    pub const fn expect_to_fire(mut self) -> Self {
+        self.expect_to_fire = true;
+        self
+    }
+
     /// The ramp, if any.
     ///
     /// ```
@@ -353,6 +396,18 @@ impl Phase {
     #[must_use]
     pub const fn ramping(&self) -> Option<(f64, f64)> {
         self.ramp
+    }
+
+    /// Whether the phase is [expected to fire](Self::expect_to_fire).
+    ///
+    /// ```
+    /// use tower_chaos::scenario::Phase;
+    /// assert!(!Phase::new("p", "db").is_expected_to_fire());
+    /// assert!(Phase::new("p", "db").expect_to_fire().is_expected_to_fire());
+    /// ```
+    #[must_use]
+    pub const fn is_expected_to_fire(&self) -> bool {
+        self.expect_to_fire
     }
 
     /// The flapping, if any.

@@ -237,7 +237,13 @@ pub fn regional_outage(target: &str, at: Duration, lasting: Duration) -> Phase {
 /// assert_eq!(p.ramping(), Some((0.0, 0.4)));
 /// ```
 #[must_use]
-pub fn brownout(target: &str, at: Duration, lasting: Duration, peak: f64, latency: Latency) -> Phase {
+pub fn brownout(
+    target: &str,
+    at: Duration,
+    lasting: Duration,
+    peak: f64,
+    latency: impl Into<Latency>,
+) -> Phase {
     Phase::new(format!("{target}-brownout"), target)
         .at(at)
         .lasting(lasting)
@@ -281,7 +287,7 @@ pub fn throttling_storm(
 /// assert_eq!(p.ramping(), Some((1.0, 0.0)));
 /// ```
 #[must_use]
-pub fn slow_drain(target: &str, at: Duration, lasting: Duration, latency: Latency) -> Phase {
+pub fn slow_drain(target: &str, at: Duration, lasting: Duration, latency: impl Into<Latency>) -> Phase {
     Phase::new(format!("{target}-slow-drain"), target)
         .at(at)
         .lasting(lasting)

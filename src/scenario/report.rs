@@ -347,6 +347,11 @@ pub struct PhaseSummary {
     /// How long after the phase ended the caller's first success completed.
     #[cfg_attr(feature = "serde", serde(serialize_with = "ser::opt_secs"))]
     pub first_success_after_end: Option<Duration>,
+    /// For a phase [expected to fire](super::Phase::expect_to_fire), how
+    /// often its rules injected (`Some(0)`: never; see
+    /// [`RehearsalReport::assert_expected_fired`]); `None` for the others,
+    /// which are not counted.
+    pub fired: Option<u64>,
 }
 
 impl RehearsalReport {
@@ -399,6 +404,7 @@ pub(crate) fn build(
     targets: &[&Target],
     marks: &[Vec<Mark>],
     probes: &[Probe],
+    fired: &[Option<u64>],
 ) -> RehearsalReport {
     let scenario = &run.scenario;
     let segments = &run.timeline.segments;
@@ -516,6 +522,7 @@ pub(crate) fn build(
             provider,
             caller: Observed::from_obs(&obs),
             first_success_after_end: recoveries[i],
+            fired: fired.get(i).copied().flatten(),
         })
         .collect();
     RehearsalReport {
@@ -575,7 +582,9 @@ impl fmt::Display for RehearsalReport {
     ///
     /// A seed not set in code is printed with how to replay it:
     /// `target `db` (seed 8034, picked at random: replay with
-    /// TOWER_CHAOS_SEED=8034)`.
+    /// TOWER_CHAOS_SEED=8034)`. Phases expected to fire close the report
+    /// with how often each fired: `expected to fire: `outage` 12, `quiet`
+    /// never`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -658,6 +667,17 @@ impl fmt::Display for RehearsalReport {
                     "  (latencies on tokio's clock: 0 = the call awaited no timer, as under paused time)"
                 )?;
             }
+        }
+        let expected: Vec<String> = self
+            .phases
+            .iter()
+            .filter_map(|p| match p.fired? {
+                0 => Some(format!("`{}` never", p.name)),
+                n => Some(format!("`{}` {n}", p.name)),
+            })
+            .collect();
+        if !expected.is_empty() {
+            writeln!(f, "expected to fire: {}", expected.join(", "))?;
         }
         Ok(())
     }

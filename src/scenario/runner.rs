@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -225,6 +225,9 @@ pub struct Rehearsal {
     probes: Vec<Probe>,
     speed: f64,
     status: watch::Sender<Status>,
+    /// Per phase, the injections of its rules, counted for the phases
+    /// expected to fire.
+    fired: Vec<Option<Arc<AtomicU64>>>,
 }
 
 impl Rehearsal {
@@ -251,6 +254,11 @@ impl Rehearsal {
             .into_iter()
             .map(|t| Probe::new(t.into(), Arc::clone(&run)))
             .collect();
+        let fired = scenario
+            .phases
+            .iter()
+            .map(|p| p.expect_to_fire.then(Arc::default))
+            .collect();
         Self {
             run,
             targets: Vec::new(),
@@ -258,6 +266,7 @@ impl Rehearsal {
             probes,
             speed: 1.0,
             status: watch::Sender::new(Status::default()),
+            fired,
         }
     }
 
@@ -570,6 +579,7 @@ impl Rehearsal {
                 ramp: p
                     .ramp
                     .map(|(from, to)| (from, to, start, base + p.end().div_f64(speed))),
+                fired: self.fired[*i].clone(),
             };
             if faults.needs_binding() {
                 for b in &bound.binders {
@@ -788,7 +798,12 @@ impl Running {
         });
         tracing::info!(target: "tower_chaos", scenario = %r.run.scenario.name, "rehearsal finished");
         let targets: Vec<&Target> = r.targets.iter().map(|b| &b.target).collect();
-        Ok(report::build(&r.run, speed, &targets, &marks, &r.probes))
+        let fired: Vec<Option<u64>> = r
+            .fired
+            .iter()
+            .map(|f| f.as_ref().map(|n| n.load(Ordering::Relaxed)))
+            .collect();
+        Ok(report::build(&r.run, speed, &targets, &marks, &r.probes, &fired))
     }
 }
 

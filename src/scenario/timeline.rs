@@ -538,6 +538,7 @@ impl ScenarioBuilder {
                 start: p.at,
                 speed: 1.0,
                 ramp: p.ramp.map(|(from, to)| (from, to, p.at, end)),
+                fired: None,
             };
             p.faults.dry_check(&format!("phases[{i}]"), &cx)?;
             spells += 1;

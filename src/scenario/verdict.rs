@@ -70,6 +70,23 @@ pub enum VerdictError {
         /// The seed of the phase's target.
         seed: u64,
     },
+    /// Phases marked [`expect_to_fire`](super::Phase::expect_to_fire) whose
+    /// rules never injected a fault.
+    #[error(
+        "{} expected to fire never fired: {} (no traffic reached the target during the phase, or its \
+         triggers never matched)",
+        if .phases.len() == 1 { "1 phase".to_owned() } else { format!("{} phases", .phases.len()) },
+        .phases
+            .iter()
+            .map(|(phase, target, seed)| format!("`{phase}` (target `{target}`, seed {seed})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )]
+    NeverFired {
+        /// Each phase that never fired, in scenario order: its name, its
+        /// target and the target's seed.
+        phases: Vec<(String, String, u64)>,
+    },
     /// The assertion has nothing to judge (no such target or phase, no
     /// calls observed, no down phase): an assertion that cannot fail is a
     /// bug in the test.
@@ -78,6 +95,63 @@ pub enum VerdictError {
 }
 
 impl RehearsalReport {
+    /// Every phase marked [`expect_to_fire`](super::Phase::expect_to_fire)
+    /// injected at least one fault during the rehearsal (its
+    /// [`fired`](super::PhaseSummary::fired) count is above zero). Like
+    /// the other verdicts it returns an error rather than panicking (the
+    /// core's [`Report::assert_expected_fired`](crate::Report::assert_expected_fired)
+    /// panics).
+    ///
+    /// # Errors
+    ///
+    /// [`VerdictError::NeverFired`] naming each phase that never fired,
+    /// with its target and seed; [`VerdictError::Vacuous`] when no phase
+    /// is marked.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+    /// use tower_chaos::scenario::{Phase, Rehearsal, Scenario};
+    /// use tower_chaos::{ChaosLayer, Target};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), BoxError> {
+    /// let min = Duration::from_secs(60);
+    /// let scenario = Scenario::builder("s")
+    ///     .phase(Phase::new("outage", "api").at(min).lasting(min).down().expect_to_fire())
+    ///     .duration(3 * min)
+    ///     .build()?;
+    /// let api = Target::builder("api").seed(5).build()?;
+    /// let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&api);
+    /// let mut svc = ServiceBuilder::new()
+    ///     .layer(ChaosLayer::<u32>::for_target(&api))
+    ///     .service(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+    /// let run = tokio::spawn(rehearsal.run());
+    /// tokio::time::sleep(min + min / 2).await; // within the outage
+    /// assert!(svc.ready().await?.call(1).await.is_err());
+    /// let report = run.await??;
+    /// assert_eq!(report.phase("outage").unwrap().fired, Some(1));
+    /// report.assert_expected_fired()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn assert_expected_fired(&self) -> Result<(), VerdictError> {
+        let expected: Vec<_> = self.phases.iter().filter_map(|p| Some((p, p.fired?))).collect();
+        if expected.is_empty() {
+            return Err(VerdictError::Vacuous(
+                "no phase is marked `expect_to_fire`".to_owned(),
+            ));
+        }
+        let phases: Vec<_> = expected
+            .into_iter()
+            .filter(|(_, fired)| *fired == 0)
+            .map(|(p, _)| (p.name.clone(), p.target.clone(), self.seed_of(&p.target)))
+            .collect();
+        if phases.is_empty() {
+            Ok(())
+        } else {
+            Err(VerdictError::NeverFired { phases })
+        }
+    }
+
     fn seed_of(&self, target: &str) -> u64 {
         self.target(target).map_or(0, |t| t.seed)
     }

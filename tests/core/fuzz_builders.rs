@@ -237,6 +237,7 @@ impl T {
 enum D {
     Fixed(Duration),
     Uniform(Duration, Duration),
+    Jittered(Duration, Duration),
     Normal(Duration, Duration),
     LogNormal(Duration, f64),
     Pareto(Duration, f64),
@@ -252,6 +253,7 @@ fn latency() -> BoxedStrategy<L> {
     let dist = prop_oneof![
         duration().prop_map(D::Fixed),
         pair().prop_map(|(a, b)| D::Uniform(a, b)),
+        pair().prop_map(|(a, b)| D::Jittered(b, a)),
         (duration(), duration()).prop_map(|(a, b)| D::Normal(a, b)),
         (duration(), float()).prop_map(|(a, s)| D::LogNormal(a, s)),
         (duration(), float()).prop_map(|(a, s)| D::Pareto(a, s)),
@@ -266,6 +268,7 @@ impl L {
         let l = match self.dist {
             D::Fixed(d) => Latency::fixed(d),
             D::Uniform(a, b) => Latency::uniform(a, b),
+            D::Jittered(base, jitter) => Latency::jittered(base, jitter),
             D::Normal(a, b) => Latency::normal(a, b),
             D::LogNormal(a, s) => Latency::log_normal(a, s),
             D::Pareto(a, s) => Latency::pareto(a, s),
@@ -281,6 +284,7 @@ impl L {
         let dist = match self.dist {
             D::Fixed(d) => within(d),
             D::Uniform(a, b) => a <= b && within(a) && within(b),
+            D::Jittered(base, jitter) => jitter <= base && within(base) && within(jitter),
             D::Normal(a, b) => within(a) && within(b),
             D::LogNormal(m, s) => !m.is_zero() && within(m) && s.is_finite() && s >= 0.0,
             D::Pareto(m, s) => !m.is_zero() && within(m) && s.is_finite() && s > 0.0,

@@ -286,9 +286,39 @@ async fn fault_headers_are_ignored_unless_enabled() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// `HeaderControl`'s settings return the control, as every other builder
+/// does; a zero minimum throughput is refused where the control is
+/// installed, naming the field and the value, and nothing is built.
+#[test]
+fn a_zero_minimum_throughput_is_refused_at_build() {
+    let message = "invalid `header_control.min_throughput` = 0: must be at least 1 byte per second";
+    let zero = HeaderControl::new().min_throughput(0);
+    let err = HttpChaosLayer::builder("api")
+        .seed(1)
+        .header_control(zero.clone())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.to_string(), message);
+    let err = quiet("api").header_control(zero.clone()).unwrap_err();
+    assert_eq!(err.to_string(), message);
+    assert_eq!(zero.validate().unwrap_err().to_string(), message);
+    // The smallest usable minimum is accepted by both installs.
+    let one = HeaderControl::new().min_throughput(1);
+    assert!(
+        HttpChaosLayer::builder("api")
+            .seed(1)
+            .header_control(one.clone())
+            .build()
+            .is_ok()
+    );
+    assert!(quiet("api").header_control(one).is_ok());
+}
+
 #[tokio::test]
 async fn envoy_header_names() {
-    let layer = quiet("api").header_control(HeaderControl::new().envoy_names());
+    let layer = quiet("api")
+        .header_control(HeaderControl::new().envoy_names())
+        .expect("a valid control");
     let addr = serve(app(layer, &Arc::default())).await;
     let response = get_with(
         &reqwest_h2(),
@@ -370,7 +400,9 @@ fn s3_xml_bodies_hold_no_control_characters() {
 // body. The value echoed is cut to 64 characters and its length.
 #[tokio::test]
 async fn a_huge_bad_control_header_is_not_echoed_whole() {
-    let layer = quiet("api").header_control(HeaderControl::new());
+    let layer = quiet("api")
+        .header_control(HeaderControl::new())
+        .expect("a valid control");
     let svc = tower::Layer::layer(&layer, app(quiet("x"), &Arc::default()));
     let huge = "9".repeat(64 * 1024);
     let request = Request::get("/items/1")

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tower_chaos::Latency;
 use tower_chaos::io::{ChaosStream, DirectionFaults, StreamFaults};
 
 fn run<F: std::future::Future>(f: F) -> F::Output {
@@ -163,7 +164,7 @@ proptest! {
     ) {
         let base = Duration::from_millis(base_ms);
         let jitter = base * u32::try_from(jitter_pct).unwrap() / 100;
-        let d = DirectionFaults::new().latency(base).jitter(jitter).bandwidth(rate);
+        let d = DirectionFaults::new().latency(Latency::jittered(base, jitter)).bandwidth(rate);
         let outcome = run(transfer(
             data.clone(), writes, reads, 4096, write_faults(d), read_faults(d),
         ));

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
-use tower_chaos::FaultKind;
 use tower_chaos::io::{ChaosStream, DirectionFaults, FaultSwitch, InjectedIoError, Onset, StreamFaults};
+use tower_chaos::{FaultKind, Latency};
 
 use io_support::{pattern, read_all, tcp_pair};
 
@@ -268,14 +268,11 @@ async fn write_latency_goes_out_while_the_caller_only_reads() -> io::Result<()> 
 
 #[tokio::test(start_paused = true)]
 async fn jitter_is_reproducible_from_the_seed() -> io::Result<()> {
-    async fn arrivals(seed: u64) -> io::Result<Vec<Duration>> {
+    let ms = Duration::from_millis;
+    async fn arrivals_with(latency: Latency, seed: u64) -> io::Result<Vec<Duration>> {
         let (client, mut server) = tcp_pair().await?;
         let f = StreamFaults::builder()
-            .read(
-                DirectionFaults::new()
-                    .latency(Duration::from_millis(50))
-                    .jitter(Duration::from_millis(40)),
-            )
+            .read(DirectionFaults::new().latency(latency))
             .seed(seed)
             .build()
             .expect("valid");
@@ -298,9 +295,14 @@ async fn jitter_is_reproducible_from_the_seed() -> io::Result<()> {
         }
         Ok(out)
     }
+    let arrivals = |seed| arrivals_with(Latency::jittered(ms(50), ms(40)), seed);
     let a = arrivals(1).await?;
     assert_eq!(a, arrivals(1).await?);
     assert_ne!(a, arrivals(2).await?);
+    // `latency ± jitter` is the uniform around the base, delay for delay
+    // (what `latency(50ms).jitter(40ms)` drew before it became one
+    // `Latency`).
+    assert_eq!(a, arrivals_with(Latency::uniform(ms(10), ms(90)), 1).await?);
     Ok(())
 }
 

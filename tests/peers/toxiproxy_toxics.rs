@@ -52,7 +52,25 @@ fn clear(target: &Target) {
 }
 
 fn latency(dir: Direction, ms_: u64) -> ConnFault {
-    ConnFault::latency(dir, Latency::fixed(ms(ms_)))
+    LatencyToxic::new(ms_, 0).fault(dir)
+}
+
+/// toxiproxy's `LatencyToxic`: `latency` ± `jitter`, in milliseconds.
+#[derive(Clone, Copy)]
+struct LatencyToxic {
+    latency: u64,
+    jitter: u64,
+}
+
+impl LatencyToxic {
+    const fn new(latency: u64, jitter: u64) -> Self {
+        Self { latency, jitter }
+    }
+
+    /// The toxic as our one latency spelling.
+    fn fault(self, dir: Direction) -> ConnFault {
+        ConnFault::latency(dir, Latency::jittered(ms(self.latency), ms(self.jitter)))
+    }
 }
 
 async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
@@ -112,16 +130,22 @@ async fn established(faults: ConnFaultSet) -> io::Result<(Target, Proxy, TcpStre
 // ---------------------------------------------------------------- latency
 
 /// latency_test.go `DoLatencyTest`: a 32 KiB line through an echo proxy;
-/// the server reads it `up` late (± jitter + 10 ms), the client reads the
-/// echo `down` later (± 10 ms), the round trip is `up + down` (± 20 ms).
+/// the server reads it `up` late (± up's jitter + 10 ms), the client reads
+/// the echo `down` later (± down's jitter + 10 ms), the round trip is
+/// `up + down` (± both jitters + 20 ms).
 async fn do_latency_test(up: Option<u64>, down: Option<u64>) -> io::Result<()> {
+    let toxic = |l: Option<u64>| l.map(|l| LatencyToxic::new(l, 0));
+    do_jittered_latency_test(toxic(up), toxic(down)).await
+}
+
+async fn do_jittered_latency_test(up: Option<LatencyToxic>, down: Option<LatencyToxic>) -> io::Result<()> {
     let (addr, mut response) = echo_line_server().await?;
     let mut faults = ConnFaultSet::new();
     if let Some(up) = up {
-        faults = faults.with(latency(Direction::Upstream, up));
+        faults = faults.with(up.fault(Direction::Upstream));
     }
     if let Some(down) = down {
-        faults = faults.with(latency(Direction::Downstream, down));
+        faults = faults.with(down.fault(Direction::Downstream));
     }
     let target = target(faults);
     let proxy = Proxy::spawn(addr, &target)?;
@@ -130,19 +154,30 @@ async fn do_latency_test(up: Option<u64>, down: Option<u64>) -> io::Result<()> {
     msg.extend(std::iter::repeat_n(b'a', 32 * 1024));
     msg.push(b'\n');
 
-    let (up, down) = (up.unwrap_or(0), down.unwrap_or(0));
+    let none = LatencyToxic::new(0, 0);
+    let (up, down) = (up.unwrap_or(none), down.unwrap_or(none));
     let mut conn = BufReader::new(conn);
     let timer = Instant::now();
     conn.get_mut().write_all(&msg).await?;
     let resp = response.recv().await.expect("the server read a line");
     assert_eq!(resp, msg, "server read the bytes the client sent");
-    assert_delta("Server read", timer.elapsed(), ms(up), ms(10));
+    assert_delta("Server read", timer.elapsed(), ms(up.latency), ms(up.jitter + 10));
     let timer2 = Instant::now();
     let mut back = Vec::new();
     conn.read_until(b'\n', &mut back).await?;
     assert_eq!(back, msg, "client read the bytes the server sent");
-    assert_delta("Client read", timer2.elapsed(), ms(down), ms(10));
-    assert_delta("Round trip", timer.elapsed(), ms(up + down), ms(20));
+    assert_delta(
+        "Client read",
+        timer2.elapsed(),
+        ms(down.latency),
+        ms(down.jitter + 10),
+    );
+    assert_delta(
+        "Round trip",
+        timer.elapsed(),
+        ms(up.latency + down.latency),
+        ms(up.jitter + down.jitter + 20),
+    );
     clear(&target);
     Ok(())
 }
@@ -175,6 +210,14 @@ async fn fullstream_latency_bias_up() -> io::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn fullstream_latency_bias_down() -> io::Result<()> {
     do_latency_test(Some(100), Some(1000)).await
+}
+
+/// `DoLatencyTest` with jitter (toxiproxy's harness takes `jitter` and
+/// widens its tolerance by it; none of its cases sets one): toxiproxy's
+/// `latency ± jitter` is `Latency::jittered`.
+#[tokio::test(start_paused = true)]
+async fn fullstream_latency_with_jitter() -> io::Result<()> {
+    do_jittered_latency_test(Some(LatencyToxic::new(100, 30)), Some(LatencyToxic::new(200, 50))).await
 }
 
 /// latency_test.go `TestZeroLatency`.

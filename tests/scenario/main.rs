@@ -23,6 +23,7 @@ mod scenario;
 mod scenario_connection_files;
 #[cfg(all(feature = "http", feature = "io"))]
 mod scenario_dns;
+mod scenario_expect;
 #[cfg(feature = "serde")]
 mod scenario_files;
 #[cfg(all(feature = "http", feature = "serde"))]

@@ -170,6 +170,9 @@ mod random {
             d().prop_map(|x| json!({ "fixed": text(x) })),
             (d(), d())
                 .prop_map(|(a, b)| json!({ "uniform": { "min": text(a.min(b)), "max": text(a.max(b)) } })),
+            (d(), d()).prop_map(
+                |(a, b)| json!({ "jittered": { "base": text(a.max(b)), "jitter": text(a.min(b)) } })
+            ),
             (d(), d()).prop_map(|(m, s)| json!({ "normal": { "mean": text(m), "std_dev": text(s) } })),
             (d(), 0.0..3.0f64).prop_map(|(m, s)| json!({ "log_normal": { "median": text(m), "sigma": s } })),
             (d(), 0.1..5.0f64).prop_map(|(sc, sh)| json!({ "pareto": { "scale": text(sc), "shape": sh } })),
@@ -490,33 +493,39 @@ mod random {
             prop::sample::subsequence(vec!["dns_failure", "refuse", "hang"], 0..=2),
             prop::option::of((rate(), rate())),
             prop::option::of(flap),
+            any::<bool>(),
         )
-            .prop_map(|((name, target, at, lasting), faults, connect, ramp, flap)| {
-                let mut p = Map::new();
-                if let Some(n) = name {
-                    p.insert("name".into(), n.into());
-                }
-                p.insert("target".into(), target.into());
-                if let Some(at) = at {
-                    p.insert("at".into(), text(at));
-                }
-                p.insert("for".into(), text(lasting));
-                if !connect.is_empty() {
-                    p.insert("connect".into(), json!(connect));
-                }
-                if let Some((from, to)) = ramp {
-                    p.insert("ramp".into(), json!({ "from": from, "to": to }));
-                }
-                if let Some((bad, good, while_good)) = flap {
-                    let mut f = json!({ "bad": text(bad), "good": text(good) });
-                    if let Some(w) = while_good {
-                        f["while_good"] = Value::Object(w);
+            .prop_map(
+                |((name, target, at, lasting), faults, connect, ramp, flap, expect)| {
+                    let mut p = Map::new();
+                    if let Some(n) = name {
+                        p.insert("name".into(), n.into());
                     }
-                    p.insert("flap".into(), f);
-                }
-                let end = at.unwrap_or_default() + lasting;
-                (end, with(faults, Value::Object(p)))
-            })
+                    p.insert("target".into(), target.into());
+                    if let Some(at) = at {
+                        p.insert("at".into(), text(at));
+                    }
+                    p.insert("for".into(), text(lasting));
+                    if expect {
+                        p.insert("expect_to_fire".into(), true.into());
+                    }
+                    if !connect.is_empty() {
+                        p.insert("connect".into(), json!(connect));
+                    }
+                    if let Some((from, to)) = ramp {
+                        p.insert("ramp".into(), json!({ "from": from, "to": to }));
+                    }
+                    if let Some((bad, good, while_good)) = flap {
+                        let mut f = json!({ "bad": text(bad), "good": text(good) });
+                        if let Some(w) = while_good {
+                            f["while_good"] = Value::Object(w);
+                        }
+                        p.insert("flap".into(), f);
+                    }
+                    let end = at.unwrap_or_default() + lasting;
+                    (end, with(faults, Value::Object(p)))
+                },
+            )
     }
 
     /// A scenario file as a JSON value.

@@ -90,6 +90,9 @@ table_with_faults! {
         lasting: DurationText,
         ramp: Option<RampFile>,
         flap: Option<FlapFile>,
+        /// [`Phase::expect_to_fire`](crate::scenario::Phase::expect_to_fire).
+        #[serde(default)]
+        expect_to_fire: bool,
         /// Connection faults at connect time (feature `io`), for every
         /// connection the target's connectors make during the phase.
         #[cfg(feature = "io")]
@@ -229,6 +232,9 @@ impl ScenarioFile {
                     fl = fl.while_good(good.take_faults());
                 }
                 phase = phase.flap(fl);
+            }
+            if p.expect_to_fire {
+                phase = phase.expect_to_fire();
             }
             b = b.phase(phase);
         }

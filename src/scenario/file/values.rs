@@ -160,6 +160,7 @@ fn number<'de, D: Deserializer<'de>>(
 
 /// A latency: `"200ms"` (fixed), or a table with one distribution and an
 /// optional clamp: `{ fixed = "200ms" }`, `{ uniform = { min, max } }`,
+/// `{ jittered = { base, jitter } }` (toxiproxy's latency ± jitter),
 /// `{ normal = { mean, std_dev } }`, `{ log_normal = { median, sigma } }`,
 /// `{ pareto = { scale, shape } }`, plus `clamp = { min, max }`.
 pub(crate) struct LatencyFile(pub(crate) Latency);
@@ -169,6 +170,13 @@ pub(crate) struct LatencyFile(pub(crate) Latency);
 struct MinMax {
     min: DurationText,
     max: DurationText,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JitteredFile {
+    base: DurationText,
+    jitter: DurationText,
 }
 
 #[derive(Deserialize)]
@@ -192,7 +200,15 @@ struct ParetoFile {
     shape: Positive,
 }
 
-const LATENCY_FIELDS: &[&str] = &["fixed", "uniform", "normal", "log_normal", "pareto", "clamp"];
+const LATENCY_FIELDS: &[&str] = &[
+    "fixed",
+    "uniform",
+    "jittered",
+    "normal",
+    "log_normal",
+    "pareto",
+    "clamp",
+];
 
 impl<'de> Deserialize<'de> for LatencyFile {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -203,7 +219,7 @@ impl<'de> Deserialize<'de> for LatencyFile {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
                     "a latency: a duration such as \"200ms\", or a table with one of fixed, uniform, \
-                     normal, log_normal, pareto (and optionally clamp)",
+                     jittered, normal, log_normal, pareto (and optionally clamp)",
                 )
             }
 
@@ -222,6 +238,10 @@ impl<'de> Deserialize<'de> for LatencyFile {
                         "uniform" => {
                             let m: MinMax = map.next_value()?;
                             Latency::uniform(m.min.0, m.max.0)
+                        }
+                        "jittered" => {
+                            let j: JitteredFile = map.next_value()?;
+                            Latency::jittered(j.base.0, j.jitter.0)
                         }
                         "normal" => {
                             let n: NormalFile = map.next_value()?;
@@ -253,7 +273,7 @@ impl<'de> Deserialize<'de> for LatencyFile {
                 }
                 let Some(mut latency) = dist else {
                     return Err(de::Error::custom(
-                        "a latency needs one of fixed, uniform, normal, log_normal, pareto",
+                        "a latency needs one of fixed, uniform, jittered, normal, log_normal, pareto",
                     ));
                 };
                 if let Some(c) = clamp {

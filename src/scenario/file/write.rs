@@ -189,6 +189,8 @@ struct PhaseOut<'a> {
     at: String,
     #[serde(rename = "for")]
     lasting: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    expect_to_fire: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     ramp: Option<RampOut>,
     #[serde(flatten)]
@@ -227,6 +229,7 @@ impl<'a> PhaseOut<'a> {
             target: &p.target,
             at: text(p.at),
             lasting: text(p.duration),
+            expect_to_fire: p.expect_to_fire,
             ramp: p.ramp.map(|(from, to)| RampOut { from, to }),
             faults: FaultsOut::new(p, &prefix, &p.faults)?,
             flap,
@@ -422,6 +425,10 @@ impl Serialize for LatencyOut {
                     max: text(max),
                 },
             )?,
+            Dist::Jittered { base, jitter } => {
+                let table = BTreeMap::from([("base", text(base)), ("jitter", text(jitter))]);
+                map.serialize_entry("jittered", &table)?;
+            }
             Dist::Normal { mean, std_dev } => {
                 let table = BTreeMap::from([("mean", text(mean)), ("std_dev", text(std_dev))]);
                 map.serialize_entry("normal", &table)?;
