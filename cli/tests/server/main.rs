@@ -2,6 +2,7 @@
 //! HTTP client (status codes, bodies), and toxiproxy's own Rust client
 //! (`toxiproxy_rust`) against proxies in front of an echo server.
 
+mod binary;
 mod http_api;
 mod support;
 mod toxiproxy_client;
