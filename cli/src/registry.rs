@@ -16,6 +16,11 @@ use tower_chaos::io::{ConnFaultSet, Proxy};
 use crate::model::{ApiError, ProxyInput, ToxicInput, ToxicUpdate, parse_body};
 use crate::toxics::Toxic;
 
+/// Latency toxics one direction can stack: tower-chaos adds up to 4
+/// latency rules per direction (`ConnFault`'s resolution order); a fifth
+/// would have no effect, so it is refused.
+const MAX_LATENCIES: usize = 4;
+
 /// Where a proxy listens when its `listen` field is empty (toxiproxy: every
 /// interface; here loopback only).
 const DEFAULT_LISTEN: &str = "127.0.0.1:0";
@@ -179,6 +184,17 @@ impl Entry {
 
     /// Installs `toxics` on the target; on error nothing changes.
     fn install(&mut self, toxics: Vec<Toxic>) -> Result<(), ApiError> {
+        for upstream in [true, false] {
+            let latencies = toxics
+                .iter()
+                .filter(|t| t.is_upstream() == upstream && t.type_name() == "latency")
+                .count();
+            if latencies > MAX_LATENCIES {
+                return Err(ApiError::bad_body(&format_args!(
+                    "type: at most {MAX_LATENCIES} latency toxics per stream (their delays add up)"
+                )));
+            }
+        }
         let mut set = ConnFaultSet::new();
         let up = toxics.iter().filter(|t| t.is_upstream());
         for toxic in up.chain(toxics.iter().filter(|t| !t.is_upstream())) {

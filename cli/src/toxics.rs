@@ -85,6 +85,14 @@ const TYPES: &[ToxicType] = &[
         attrs: &["average_size", "size_variation", "delay"],
         fault: |dir, a| {
             let (average, variation) = (size(a[0], "average_size")?, size(a[1], "size_variation")?);
+            if average == 0 {
+                return Err("attributes.average_size: 0: a slice is at least 1 byte".to_owned());
+            }
+            if variation >= average {
+                return Err(format!(
+                    "attributes.size_variation: {variation} must be below average_size {average}"
+                ));
+            }
             let delay = Duration::from_micros(a[2]);
             Ok(Some(if variation == 0 {
                 ConnFault::slice(dir, average, delay)
@@ -242,6 +250,11 @@ impl Toxic {
             })?;
         }
         Ok(())
+    }
+
+    /// The toxic's type, as in its JSON.
+    pub(crate) const fn type_name(&self) -> &'static str {
+        self.kind.name
     }
 
     /// Upstream toxics are listed before downstream ones, as toxiproxy

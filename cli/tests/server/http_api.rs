@@ -223,6 +223,53 @@ async fn toxic_routes_answer_with_toxiproxys_codes_and_bodies() {
         "{body}"
     );
 
+    // Values our engine cannot honour are refused, naming the attribute.
+    for (body, field) in [
+        (
+            json!({"type": "slicer", "attributes": {"average_size": 8, "size_variation": 8}}),
+            "attributes.size_variation: 8",
+        ),
+        (
+            json!({"type": "slicer", "attributes": {"average_size": 0}}),
+            "attributes.average_size: 0",
+        ),
+        (
+            json!({"type": "latency", "attributes": {"latency": 1, "jitter": 2}}),
+            "attributes.jitter: 2",
+        ),
+    ] {
+        let (status, answer) = api.post(p, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(answer["error"].as_str().unwrap().contains(field), "{answer}");
+    }
+    for i in 0..4 {
+        assert_eq!(
+            api.post(p, &json!({"type": "latency", "name": format!("l{i}")}))
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+    let (status, answer) = api.post(p, &json!({"type": "latency", "name": "l4"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 4 latency toxics"),
+        "{answer}"
+    );
+    // Upstream has its own four.
+    assert_eq!(
+        api.post(p, &json!({"type": "latency", "name": "u", "stream": "upstream"}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    for name in ["l0", "l1", "l2", "l3", "u"] {
+        assert_eq!(api.delete(&format!("{p}/{name}")).await.0, StatusCode::NO_CONTENT);
+    }
+
     assert_eq!(
         api.delete(&format!("{p}/limit_data_downstream")).await,
         (StatusCode::NO_CONTENT, Value::Null)
