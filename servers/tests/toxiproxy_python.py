@@ -1,17 +1,35 @@
 """toxiproxy's Python client (toxiproxy-python 0.1.1) against `tower-chaos serve`.
 
-Run by tests/toxiproxy_python.rs: argv[1] is the API port, argv[2] the echo
-upstream (host:port). Every check raises on failure; prints `ok` at the end.
+Run by tests/toxiproxy_python.rs with the API port as argv[1]. The
+proxies' upstream is an echo server of this script on 127.0.0.1. Every
+check raises on failure; prints `ok` at the end.
 """
 
 import socket
+import socketserver
 import sys
+import threading
 import time
 
 from toxiproxy import Toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-api_port, upstream = int(sys.argv[1]), sys.argv[2]
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(4096)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+socketserver.ThreadingTCPServer.daemon_threads = True
+echo = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
+threading.Thread(target=echo.serve_forever, daemon=True).start()
+upstream = "127.0.0.1:%d" % echo.server_address[1]
+
+api_port = int(sys.argv[1])
 server = Toxiproxy()
 server.update_api_consumer("127.0.0.1", api_port)
 assert server.running(), "the API does not accept connections"
