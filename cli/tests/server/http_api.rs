@@ -442,3 +442,35 @@ async fn version_and_browsers() {
         .expect("request");
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+/// Which of 24 sequential connections through a proxy with a
+/// `limit_data` toxic of toxicity 0.5 were truncated, on a fresh server
+/// (seed 1).
+async fn truncated_pattern() -> Vec<bool> {
+    let api = Api::start().await;
+    let listen = api.proxy("db", echo().await).await;
+    let toxic = json!({"type": "limit_data", "toxicity": 0.5, "attributes": {"bytes": 1}});
+    assert_eq!(api.post("/proxies/db/toxics", &toxic).await.0, StatusCode::OK);
+    let mut pattern = Vec::new();
+    for _ in 0..24 {
+        let got = exchange(listen, b"abcd").await.unwrap_or_default();
+        assert!(got == b"a" || got == b"abcd", "{got:?}");
+        pattern.push(got == b"a");
+    }
+    let (_, report) = api.get("/proxies/db/report").await;
+    let truncated = pattern.iter().filter(|t| **t).count();
+    assert_eq!(report["injected"]["truncate"], json!(truncated), "{report}");
+    pattern
+}
+
+#[tokio::test]
+async fn toxicity_is_a_seeded_probability_per_connection() {
+    let first = truncated_pattern().await;
+    let truncated = first.iter().filter(|t| **t).count();
+    assert!(
+        (4..=20).contains(&truncated),
+        "{truncated} of 24 truncated at toxicity 0.5"
+    );
+    // The same seed and the same connections: the same ones.
+    assert_eq!(truncated_pattern().await, first);
+}
