@@ -37,6 +37,7 @@
 
 mod api;
 mod model;
+mod play;
 mod registry;
 mod toxics;
 
@@ -45,6 +46,7 @@ use std::io;
 
 use tokio::net::TcpListener;
 
+pub use play::{PlayError, play};
 pub use registry::{PopulateError, Registry};
 
 /// Serves toxiproxy's HTTP API on `listener` over the proxies of

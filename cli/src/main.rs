@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tower_chaos_cli::{Registry, serve};
+use tower_chaos::scenario::Scenario;
+use tower_chaos_cli::{Registry, play, serve};
 
 /// Chaos engineering for tests: tower-chaos's faults behind a
 /// toxiproxy-compatible API.
@@ -32,13 +33,36 @@ enum Command {
         /// `TOWER_CHAOS_SEED` or a random seed, logged.
         #[arg(long)]
         seed: Option<u64>,
+        /// A scenario file (TOML, YAML, JSON) to play on the proxies in real
+        /// time, its targets named after proxies; prints a live line each
+        /// second and the report, then stops the server.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Compresses the scenario's timeline (60: a minute per second).
+        #[arg(long, default_value_t = 1.0, requires = "scenario")]
+        speed: f64,
     },
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("tower-chaos: {message}");
+    ExitCode::FAILURE
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt().with_target(false).init();
-    let Command::Serve { api, config, seed } = Cli::parse().command;
+    let Command::Serve {
+        api,
+        config,
+        seed,
+        scenario,
+        speed,
+    } = Cli::parse().command;
+    let scenario = match scenario.map(|path| Scenario::from_file(&path)).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("--scenario: {e}")),
+    };
     let registry = Registry::new(seed);
     if let Some(path) = config {
         let loaded = match std::fs::read(&path) {
@@ -49,27 +73,32 @@ async fn main() -> ExitCode {
             Ok(n) => {
                 tracing::info!(target: "tower_chaos", proxies = n, config = %path.display(), "populated proxies from the config file")
             }
-            Err(e) => {
-                eprintln!("tower-chaos: --config {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return fail(&format!("--config {}: {e}", path.display())),
         }
     }
     let listener = match tokio::net::TcpListener::bind(api).await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("tower-chaos: cannot listen on --api {api}: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&format!("cannot listen on --api {api}: {e}")),
     };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    match serve(listener, registry, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tower-chaos: {e}");
-            ExitCode::FAILURE
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = stopped => {}
         }
+    };
+    let server = tokio::spawn(serve(listener, registry.clone(), shutdown));
+    let mut code = ExitCode::SUCCESS;
+    if let Some(scenario) = scenario {
+        match play(&registry, &scenario, speed, |line| println!("{line}")).await {
+            Ok(report) => println!("\n{report}"),
+            Err(e) => code = fail(&format!("--scenario: {e}")),
+        }
+        let _ = stop.send(());
+    }
+    match server.await {
+        Ok(Ok(())) => code,
+        Ok(Err(e)) => fail(&e.to_string()),
+        Err(e) => fail(&format!("the API task failed: {e}")),
     }
 }

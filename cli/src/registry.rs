@@ -505,6 +505,44 @@ impl Registry {
         .await
     }
 
+    /// The address proxy `name` listens on, once it has started.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let registry = tower_chaos_cli::Registry::new(Some(1));
+    /// registry.populate(br#"[{"name": "db", "upstream": "127.0.0.1:9", "enabled": false}]"#).await?;
+    /// assert_eq!(registry.listen("db").await, None); // not started
+    /// registry.populate(br#"[{"name": "up", "upstream": "127.0.0.1:9"}]"#).await?;
+    /// assert!(registry.listen("up").await.is_some_and(|a| a.ip().is_loopback() && a.port() != 0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn listen(&self, name: &str) -> Option<SocketAddr> {
+        self.state
+            .lock()
+            .await
+            .get(name)?
+            .proxy
+            .as_ref()
+            .map(Proxy::local_addr)
+    }
+
+    /// The target of proxy `name`.
+    pub(crate) async fn target(&self, name: &str) -> Option<Target> {
+        self.state.lock().await.get(name).map(|e| e.target.clone())
+    }
+
+    /// Installs every proxy's toxics again (after a scenario replaced them).
+    pub(crate) async fn reinstall_toxics(&self) {
+        for entry in self.state.lock().await.values_mut() {
+            if let Err(e) = entry.install(entry.toxics.clone()) {
+                // They were installed before: the engine refuses them now only
+                // if its limits changed under a running server.
+                tracing::error!(target: "tower_chaos", proxy = %entry.name, error = %e, "cannot install the proxy's toxics again");
+            }
+        }
+    }
+
     pub(crate) async fn report(&self, name: &str) -> Result<Value, ApiError> {
         self.with(name, async |e| Ok(e.report_json())).await
     }

@@ -102,3 +102,48 @@ fn a_bad_config_file_stops_the_server_naming_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--api"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_plays_a_scenario_then_stops_with_its_report() {
+    let up = echo().await;
+    let dir = std::env::temp_dir().join(format!("tower-chaos-cli-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("proxies.json");
+    std::fs::write(
+        &config,
+        format!(r#"[{{"name": "db", "listen": "127.0.0.1:0", "upstream": "{up}"}}]"#),
+    )
+    .expect("write config");
+    let scenario = dir.join("refusals.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"refusals\"\nduration = \"40s\"\n[[phases]]\nname = \"outage\"\ntarget = \"db\"\nfor = \"30s\"\nconnect = [\"refuse\"]\n",
+    )
+    .expect("write scenario");
+    let mut cmd = command(&["serve", "--api", "127.0.0.1:0", "--seed", "9", "--speed", "20"]);
+    cmd.arg("--config").arg(&config).arg("--scenario").arg(&scenario);
+    // 40 s of timeline at speed 20: about 2 s, then the server stops.
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // (The live lines are checked on the paused clock in `scenario.rs`: on
+    // a loaded machine the real one may give this 2 s run none.)
+    assert!(
+        stdout.contains("rehearsal `refusals`: 40.0s of timeline at speed 20"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("target `db` (seed 9)"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let out = command(&["serve", "--speed", "2"])
+        .output()
+        .expect("run tower-chaos");
+    assert!(!out.status.success(), "--speed without --scenario");
+}

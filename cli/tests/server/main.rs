@@ -4,5 +4,6 @@
 
 mod binary;
 mod http_api;
+mod scenario;
 mod support;
 mod toxiproxy_client;
