@@ -59,23 +59,44 @@ async fn get(api: SocketAddr, path: &str) -> Value {
     serde_json::from_str(&text).expect("JSON")
 }
 
+/// Files written in a directory of their own, removed when dropped.
+struct TempFiles(std::path::PathBuf);
+
+impl TempFiles {
+    /// Writes `files` (name, content) into a fresh directory tagged `tag`.
+    fn new(tag: &str, files: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("tower-chaos-cli-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).expect("write a temp file");
+        }
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[tokio::test]
 async fn serve_loads_the_config_file_with_the_seed() {
     let up = echo().await;
-    let dir = std::env::temp_dir().join(format!("tower-chaos-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("toxiproxy.json");
-    std::fs::write(
-        &config,
-        format!(r#"[{{"name": "redis", "listen": "127.0.0.1:0", "upstream": "{up}"}}, {{"name": "pg", "upstream": "{up}", "enabled": false}}]"#),
-    )
-    .expect("write config");
+    let config = format!(
+        r#"[{{"name": "redis", "listen": "127.0.0.1:0", "upstream": "{up}"}}, {{"name": "pg", "upstream": "{up}", "enabled": false}}]"#
+    );
+    let files = TempFiles::new("config", &[("toxiproxy.json", &config)]);
+    let config = files.path("toxiproxy.json");
     let server = serve(&["--config", config.to_str().expect("utf-8 path"), "--seed", "42"]);
     let proxies = get(server.api, "/proxies").await;
     assert_eq!(proxies["redis"]["enabled"], true);
     assert_eq!(proxies["pg"]["enabled"], false);
     assert_eq!(get(server.api, "/proxies/redis/report").await["seed"], 42);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -106,20 +127,13 @@ fn a_bad_config_file_stops_the_server_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_plays_a_scenario_then_stops_with_its_report() {
     let up = echo().await;
-    let dir = std::env::temp_dir().join(format!("tower-chaos-cli-scenario-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("proxies.json");
-    std::fs::write(
-        &config,
-        format!(r#"[{{"name": "db", "listen": "127.0.0.1:0", "upstream": "{up}"}}]"#),
-    )
-    .expect("write config");
-    let scenario = dir.join("refusals.toml");
-    std::fs::write(
-        &scenario,
-        "name = \"refusals\"\nduration = \"40s\"\n[[phases]]\nname = \"outage\"\ntarget = \"db\"\nfor = \"30s\"\nconnect = [\"refuse\"]\n",
-    )
-    .expect("write scenario");
+    let config = format!(r#"[{{"name": "db", "listen": "127.0.0.1:0", "upstream": "{up}"}}]"#);
+    let scenario = "name = \"refusals\"\nduration = \"40s\"\n[[phases]]\nname = \"outage\"\ntarget = \"db\"\nfor = \"30s\"\nconnect = [\"refuse\"]\n";
+    let files = TempFiles::new(
+        "scenario",
+        &[("proxies.json", &config), ("refusals.toml", scenario)],
+    );
+    let (config, scenario) = (files.path("proxies.json"), files.path("refusals.toml"));
     let mut cmd = command(&["serve", "--api", "127.0.0.1:0", "--seed", "9", "--speed", "20"]);
     cmd.arg("--config").arg(&config).arg("--scenario").arg(&scenario);
     // 40 s of timeline at speed 20: about 2 s, then the server stops.
@@ -140,7 +154,6 @@ async fn serve_plays_a_scenario_then_stops_with_its_report() {
         "{stdout}"
     );
     assert!(stdout.contains("target `db` (seed 9)"), "{stdout}");
-    let _ = std::fs::remove_dir_all(&dir);
 
     let out = command(&["serve", "--speed", "2"])
         .output()
