@@ -92,6 +92,12 @@ struct BenchmarksGuide;
 #[doc = include_str!("../docs/PEERS.md")]
 struct PeersGuide;
 
+/// `docs/SERVER.md`'s examples, run as doctests (its commands and JSON are
+/// `sh` and `json` blocks; the server is the `tower-chaos-cli` package).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/SERVER.md")]
+struct ServerGuide;
+
 /// `docs/RELIABILITY.md`'s examples, run as doctests (its commands are
 /// `sh` blocks; a Rust block added there runs).
 #[cfg(doctest)]

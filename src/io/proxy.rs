@@ -258,7 +258,36 @@ impl Proxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn spawn(upstream: SocketAddr, target: &Target) -> io::Result<Self> {
-        Self::spawn_with(upstream, target, None)
+        Self::spawn_at(SocketAddr::from(([127, 0, 0, 1], 0)), upstream, target)
+    }
+
+    /// [`spawn`](Self::spawn) listening on `listen` instead of
+    /// `127.0.0.1:0`, as toxiproxy's `listen` field does (port 0 picks a
+    /// free port; read it with [`local_addr`](Self::local_addr)). The
+    /// toxiproxy-compatible server (`tower-chaos serve`) creates its
+    /// proxies with it.
+    ///
+    /// # Errors
+    ///
+    /// Binding `listen` failed (the port is taken, the address is not
+    /// local), or there is no tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_chaos::io::Proxy;
+    ///
+    /// let target = tower_chaos::Target::builder("db").seed(1).build()?;
+    /// let upstream = "127.0.0.1:9".parse()?;
+    /// let proxy = Proxy::spawn_at("127.0.0.1:0".parse()?, upstream, &target)?;
+    /// assert_ne!(proxy.local_addr().port(), 0);
+    /// // A second proxy on the same address: the port is taken.
+    /// let err = Proxy::spawn_at(proxy.local_addr(), upstream, &target).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn_at(listen: SocketAddr, upstream: SocketAddr, target: &Target) -> io::Result<Self> {
+        Self::spawn_with(listen, upstream, target, None)
     }
 
     /// [`spawn`](Self::spawn), terminating TLS: clients speak TLS to the
@@ -318,7 +347,7 @@ impl Proxy {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn spawn_tls(upstream: SocketAddr, target: &Target, tls: super::TlsTerminator) -> io::Result<Self> {
-        Self::spawn_with(upstream, target, Some(tls))
+        Self::spawn_with(SocketAddr::from(([127, 0, 0, 1], 0)), upstream, target, Some(tls))
     }
 
     /// The TLS terminator of a proxy made with
@@ -346,10 +375,15 @@ impl Proxy {
         self.tls.as_ref()
     }
 
-    fn spawn_with(upstream: SocketAddr, target: &Target, tls: Option<Tls>) -> io::Result<Self> {
+    fn spawn_with(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        target: &Target,
+        tls: Option<Tls>,
+    ) -> io::Result<Self> {
         let runtime = Handle::try_current()
             .map_err(|_| io::Error::other("Proxy::spawn must be called within a tokio runtime"))?;
-        let listener = bind(&runtime, SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = bind(&runtime, listen)?;
         let addr = listener.local_addr()?;
         target.read_faults::<super::ConnFault, super::ConnInfo>();
         let mut proxy = Self {
