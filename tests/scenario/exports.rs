@@ -336,6 +336,120 @@ fn network_chaos(c: &Value, name: &str) {
     }
 }
 
+/// Facts of toxiproxy's API (Shopify/toxiproxy at f48fd7f1: `api.go`'s
+/// routes, `proxy.go`'s and `toxics/*.go`'s JSON fields, the registered
+/// toxic types).
+mod toxiproxy_api {
+    pub(super) const PROXY_FIELDS: &[&str] = &["enabled", "listen", "name", "upstream"];
+    pub(super) const TOXIC_FIELDS: &[&str] = &["attributes", "name", "stream", "toxicity", "type"];
+    pub(super) const STREAMS: &[&str] = &["upstream", "downstream"];
+    /// Each toxic type and its attributes (all integers).
+    pub(super) const TOXICS: &[(&str, &[&str])] = &[
+        ("latency", &["jitter", "latency"]),
+        ("bandwidth", &["rate"]),
+        ("slow_close", &["delay"]),
+        ("timeout", &["timeout"]),
+        ("reset_peer", &["timeout"]),
+        ("slicer", &["average_size", "delay", "size_variation"]),
+        ("limit_data", &["bytes"]),
+    ];
+}
+
+/// Checks `populate` and every call of `timeline` against toxiproxy's API:
+/// routes, bodies, toxic types and their attributes; toxics are removed
+/// after they were added, and every one is removed by the end.
+fn valid_toxiproxy(populate: &str, timeline: &str) {
+    use toxiproxy_api::*;
+    let proxies: Value = serde_json::from_str(populate).unwrap();
+    let mut names = Vec::new();
+    for p in proxies.as_array().unwrap() {
+        keys(p, "proxy", PROXY_FIELDS, PROXY_FIELDS);
+        names.push(p["name"].as_str().unwrap().to_owned());
+    }
+    let calls: Value = serde_json::from_str(timeline).unwrap();
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    let mut last = 0.0;
+    for c in calls.as_array().unwrap() {
+        keys(
+            c,
+            "call",
+            &["at", "method", "path"],
+            &["at", "method", "path", "body"],
+        );
+        let at = c["at"].as_f64().unwrap();
+        assert!(at >= last, "calls in time order: {c}");
+        last = at;
+        let path = c["path"].as_str().unwrap();
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        assert_eq!(parts[0], "proxies", "{path}");
+        assert!(names.iter().any(|n| n == parts[1]), "{path}: a populated proxy");
+        match (c["method"].as_str().unwrap(), &parts[2..]) {
+            ("POST", []) => keys(&c["body"], path, &["enabled"], &["enabled"]),
+            ("POST", ["toxics"]) => {
+                let body = &c["body"];
+                keys(body, path, TOXIC_FIELDS, TOXIC_FIELDS);
+                one_of(&body["stream"], path, STREAMS);
+                let p = body["toxicity"].as_f64().unwrap();
+                assert!((0.0..=1.0).contains(&p), "{path}: toxicity {p}");
+                let ty = body["type"].as_str().unwrap();
+                let (_, attributes) = TOXICS
+                    .iter()
+                    .find(|(t, _)| *t == ty)
+                    .unwrap_or_else(|| panic!("toxic type {ty}"));
+                keys(&body["attributes"], ty, attributes, attributes);
+                for a in *attributes {
+                    assert!(body["attributes"][a].is_u64(), "{ty}.{a}: a non-negative integer");
+                }
+                let name = format!("{}/{}", parts[1], body["name"].as_str().unwrap());
+                assert!(live.insert(name), "{path}: a toxic added twice: {c}");
+            }
+            ("POST", ["toxics", toxic]) => {
+                keys(&c["body"], path, &["toxicity"], &["toxicity"]);
+                assert!(
+                    live.contains(&format!("{}/{toxic}", parts[1])),
+                    "{path}: updates a live toxic"
+                );
+            }
+            ("DELETE", ["toxics", toxic]) => {
+                assert!(c.get("body").is_none(), "{path}: no body");
+                assert!(
+                    live.remove(&format!("{}/{toxic}", parts[1])),
+                    "{path}: removes a live toxic"
+                );
+            }
+            (m, _) => panic!("not a toxiproxy route: {m} {path}"),
+        }
+    }
+    assert!(live.is_empty(), "toxics left at the end: {live:?}");
+}
+
+#[test]
+fn every_preset_and_file_exports_objects_the_engines_take() {
+    let mut scenarios: Vec<Scenario> = presets::NAMES
+        .iter()
+        .map(|n| presets::by_name(n).unwrap())
+        .collect();
+    for file in ["connection", "http", "outage"] {
+        for ext in ["toml", "yaml", "json"] {
+            scenarios.push(Scenario::from_file(format!("tests/scenarios/{file}.{ext}")).unwrap());
+        }
+    }
+    for scenario in &scenarios {
+        let export = to_chaos_mesh(scenario, &cluster()).unwrap();
+        valid_workflow(&export.yaml);
+        let mut proxies = ToxiproxyOptions::new();
+        for (i, target) in scenario.targets().into_iter().enumerate() {
+            proxies = proxies.proxy(
+                target,
+                format!("127.0.0.1:{}", 20_000 + i),
+                format!("{target}.internal:443"),
+            );
+        }
+        let export = to_toxiproxy(scenario, &proxies).unwrap();
+        valid_toxiproxy(&export.populate, &export.timeline);
+    }
+}
+
 /// The templates of `doc` by name.
 fn template<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["spec"]["templates"]
@@ -689,6 +803,7 @@ fn toxiproxy_plays_connection_files_as_toxics_added_and_removed() {
     let scenario = Scenario::from_file("tests/scenarios/connection.toml").unwrap();
     let options = ToxiproxyOptions::new().proxy("db", "127.0.0.1:15432", "db:5432");
     let export = to_toxiproxy(&scenario, &options).unwrap();
+    valid_toxiproxy(&export.populate, &export.timeline);
     let c = |at: f64, m: &str, p: &str, ty: &str, st: &str| (at, m.into(), p.into(), ty.into(), st.into());
     assert_eq!(
         calls(&export.timeline),
@@ -780,6 +895,7 @@ down = true
     .unwrap();
     let options = ToxiproxyOptions::new().proxy("db", "127.0.0.1:15432", "db:5432");
     let export = to_toxiproxy(&scenario, &options).unwrap();
+    valid_toxiproxy(&export.populate, &export.timeline);
     let timeline: Value = serde_json::from_str(&export.timeline).unwrap();
     let timeline = timeline.as_array().unwrap();
     // Both streams: per stream an add, 9 updates and a delete; then the proxy off and on.
