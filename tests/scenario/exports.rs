@@ -989,3 +989,135 @@ fn options_that_do_not_fit_are_errors_naming_the_field() {
     );
     assert!(export.unexpressed[0].reason.contains("ChaosMeshTarget::port"));
 }
+
+#[test]
+fn the_outage_file_lists_every_trigger_an_engine_lacks() {
+    let scenario = Scenario::from_file("tests/scenarios/outage.toml").unwrap();
+    let export = to_chaos_mesh(&scenario, &cluster()).unwrap();
+    valid_workflow(&export.yaml);
+    assert_eq!(
+        gaps(&export.unexpressed),
+        [
+            ("dns-outage", "down", Gap::Approximated),
+            ("brownout", "slow", Gap::Dropped),
+            ("brownout", "request[0] (error)", Gap::Dropped),
+            ("brownout", "request[1] (hang)", Gap::Dropped),
+            ("edge-flapping", "down", Gap::Approximated),
+            (
+                "edge-flapping",
+                "flap.while_good.request[0] (error)",
+                Gap::Dropped
+            ),
+            ("edge-overload", "request[0] (error)", Gap::Dropped),
+            ("edge-overload", "request[1] (latency)", Gap::Approximated),
+            ("edge-overload", "request[2] (lost_reply)", Gap::Dropped),
+        ]
+    );
+    let reasons: Vec<&str> = export.unexpressed.iter().map(|u| u.reason.as_str()).collect();
+    assert!(reasons[1].ends_with(": ramp 0.6 → 0"), "{}", reasons[1]);
+    assert!(
+        reasons[3].ends_with("it has no every 50, budget 10, max_active 2"),
+        "{}",
+        reasons[3]
+    );
+    assert!(
+        reasons[6].ends_with("it has no overload 100 per 1s"),
+        "{}",
+        reasons[6]
+    );
+    assert_eq!(
+        reasons[7],
+        "HTTPChaos delays by a fixed duration: 30ms for a uniform latency (10ms..50ms)"
+    );
+
+    let proxies = ToxiproxyOptions::new()
+        .proxy("dynamodb", "127.0.0.1:18000", "dynamodb.internal:443")
+        .proxy("edge", "127.0.0.1:18001", "edge.internal:443");
+    let export = to_toxiproxy(&scenario, &proxies).unwrap();
+    valid_toxiproxy(&export.populate, &export.timeline);
+    assert_eq!(
+        gaps(&export.unexpressed),
+        [
+            ("dns-outage", "down", Gap::Approximated),
+            ("brownout", "slow", Gap::Approximated),
+            ("brownout", "slow", Gap::Approximated),
+            ("brownout", "slow", Gap::Approximated),
+            ("brownout", "request[0] (error)", Gap::Dropped),
+            ("brownout", "request[1] (hang)", Gap::Dropped),
+            ("edge-flapping", "down", Gap::Approximated),
+            (
+                "edge-flapping",
+                "flap.while_good.request[0] (error)",
+                Gap::Dropped
+            ),
+            ("edge-overload", "request[0] (error)", Gap::Dropped),
+            ("edge-overload", "request[1] (latency)", Gap::Approximated),
+            ("edge-overload", "request[2] (lost_reply)", Gap::Dropped),
+        ]
+    );
+    assert_eq!(
+        export.unexpressed[2].reason,
+        "toxiproxy takes a fixed delay and a uniform jitter: it keeps the median, without spread, of a \
+         log-normal latency (median 120ms, sigma 0.6) clamped to 10ms..3s; the clamp is dropped"
+    );
+    // The edge flaps: down for 5 min every 10 min over 2 h, 12 times.
+    let edge: Vec<f64> = calls(&export.timeline)
+        .into_iter()
+        .filter(|c| c.2 == "/proxies/edge")
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(edge.len(), 24);
+    assert_eq!((edge[0], edge[1], edge[23]), (3600.0, 3900.0, 10_500.0));
+}
+
+#[test]
+fn a_proxy_stays_disabled_while_any_phase_wants_it_down() {
+    let s = Duration::from_secs;
+    let scenario = Scenario::parse(
+        r#"
+name = "downs"
+duration = "200s"
+[[phases]]
+name = "first"
+target = "db"
+at = "10s"
+for = "20s"
+down = true
+[[phases]]
+name = "second"
+target = "db"
+at = "20s"
+for = "20s"
+down = true
+[[phases]]
+name = "refused"
+target = "db"
+at = "40s"
+for = "10s"
+connect = ["refuse"]
+[[phases]]
+name = "later"
+target = "db"
+at = "100s"
+for = "10s"
+down = true
+"#,
+        tower_chaos::scenario::Format::Toml,
+    )
+    .unwrap();
+    assert_eq!(scenario.duration(), s(200));
+    let proxies = ToxiproxyOptions::new().proxy("db", "127.0.0.1:15432", "db:5432");
+    let export = to_toxiproxy(&scenario, &proxies).unwrap();
+    valid_toxiproxy(&export.populate, &export.timeline);
+    let timeline: Value = serde_json::from_str(&export.timeline).unwrap();
+    let switches: Vec<(f64, bool)> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["at"].as_f64().unwrap(), c["body"]["enabled"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        switches,
+        [(10.0, false), (50.0, true), (100.0, false), (110.0, true)]
+    );
+}

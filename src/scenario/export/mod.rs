@@ -363,17 +363,17 @@ pub(super) fn latency_reason(l: Latency, engine: &str) -> String {
     let (dist, clamp) = l.parts();
     let kept = match dist {
         Dist::Fixed(_) | Dist::Uniform(..) => "the distribution",
-        Dist::Normal { .. } => "the mean, with the standard deviation as a uniform jitter",
-        Dist::LogNormal { .. } => "the median, without spread",
-        Dist::Pareto { .. } => "the scale, without tail",
+        Dist::Normal { .. } => "the mean, with the standard deviation as a uniform jitter,",
+        Dist::LogNormal { .. } => "the median, without spread,",
+        Dist::Pareto { .. } => "the scale, without tail,",
     };
     let clamp = if clamp.is_some() {
-        "; the clamp is not kept"
+        "; the clamp is dropped"
     } else {
         ""
     };
     format!(
-        "{engine} takes a fixed delay and a uniform jitter: of a {}, {kept} is kept{clamp}",
+        "{engine} takes a fixed delay and a uniform jitter: it keeps {kept} of a {}{clamp}",
         describe(l)
     )
 }

@@ -162,11 +162,18 @@ pub fn to_toxiproxy(scenario: &Scenario, options: &ToxiproxyOptions) -> Result<T
     }
     let mut gaps = Gaps::default();
     let mut calls = Vec::new();
+    let mut disabled = Vec::new();
     for stretch in stretches(scenario) {
         for (j, item) in items(stretch.faults, stretch.prefix).iter().enumerate() {
-            emit(&stretch, j, item, &mut gaps, &mut calls);
+            let mut out = Out {
+                gaps: &mut gaps,
+                calls: &mut calls,
+                disabled: &mut disabled,
+            };
+            emit(&stretch, j, item, &mut out);
         }
     }
+    calls.extend(switches(disabled));
     // In time order; at one instant, what ends before what starts.
     calls.sort_by_key(|c| (c.at, c.starts));
     let timeline: Vec<CallOut> = calls
@@ -227,7 +234,51 @@ struct Toxic {
 /// Steps of a ramp, as toxicity updates.
 const RAMP_STEPS: u32 = 10;
 
-fn emit(stretch: &Stretch<'_>, j: usize, item: &Item<'_>, gaps: &mut Gaps, calls: &mut Vec<Call>) {
+/// Where [`emit`] writes: the list of gaps, the toxics' calls, and the
+/// spans during which a proxy is disabled (merged before they become
+/// calls).
+struct Out<'a> {
+    gaps: &'a mut Gaps,
+    calls: &'a mut Vec<Call>,
+    disabled: &'a mut Vec<(String, Duration, Duration)>,
+}
+
+/// The calls that disable each proxy and enable it again, for the union
+/// of its disabled spans: overlapping or adjacent phases keep it down
+/// throughout.
+fn switches(mut spans: Vec<(String, Duration, Duration)>) -> Vec<Call> {
+    spans.sort();
+    let mut merged: Vec<(String, Duration, Duration)> = Vec::with_capacity(spans.len());
+    for (proxy, start, end) in spans {
+        match merged.last_mut() {
+            Some((p, _, e)) if *p == proxy && start <= *e => *e = (*e).max(end),
+            _ => merged.push((proxy, start, end)),
+        }
+    }
+    merged
+        .into_iter()
+        .flat_map(|(proxy, start, end)| {
+            let path = format!("/proxies/{proxy}");
+            [
+                call(
+                    start,
+                    true,
+                    "POST",
+                    path.clone(),
+                    Some(json!({ "enabled": false })),
+                ),
+                call(end, false, "POST", path, Some(json!({ "enabled": true }))),
+            ]
+        })
+        .collect()
+}
+
+fn emit(stretch: &Stretch<'_>, j: usize, item: &Item<'_>, out: &mut Out<'_>) {
+    let Out {
+        gaps,
+        calls,
+        disabled,
+    } = out;
     let phase = stretch.phase;
     let conditions = item.conditions();
     let counted = conditions.map(counted_triggers).unwrap_or_default();
@@ -267,15 +318,7 @@ fn emit(stretch: &Stretch<'_>, j: usize, item: &Item<'_>, gaps: &mut Gaps, calls
             for reason in notes {
                 gaps.push(phase, &item.label, Gap::Approximated, reason);
             }
-            let path = format!("/proxies/{proxy}");
-            calls.push(call(
-                start,
-                true,
-                "POST",
-                path.clone(),
-                Some(json!({ "enabled": false })),
-            ));
-            calls.push(call(end, false, "POST", path, Some(json!({ "enabled": true }))));
+            disabled.push((proxy, start, end));
         }
         Effect::Toxics(toxics) => {
             if let Some((from, to)) = ramp {
