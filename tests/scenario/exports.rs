@@ -778,6 +778,35 @@ fn toxiproxy_populates_the_dns_preset_and_says_it_cannot_fail_lookups() {
     );
 }
 
+#[test]
+fn toxiproxy_disables_the_s3_proxy_and_says_it_cannot_answer_503s() {
+    let options = ToxiproxyOptions::new().proxy("s3", "127.0.0.1:19000", "s3.internal:443");
+    let export = to_toxiproxy(&presets::aws_s3_2017(), &options).unwrap();
+    valid_toxiproxy(&export.populate, &export.timeline);
+    let timeline: Value = serde_json::from_str(&export.timeline).unwrap();
+    assert_eq!(
+        timeline,
+        serde_json::json!([
+            { "at": 600.0, "method": "POST", "path": "/proxies/s3", "body": { "enabled": false } },
+            { "at": 10_740.0, "method": "POST", "path": "/proxies/s3", "body": { "enabled": true } },
+        ])
+    );
+    let status = "toxiproxy moves bytes: it cannot answer with an HTTP or gRPC status";
+    assert_eq!(
+        export.unexpressed,
+        [
+            unexpressed(
+                "all-operations-down",
+                "down",
+                Gap::Approximated,
+                "the proxy is disabled: connections are refused (and open ones closed) instead of answered with 503",
+            ),
+            unexpressed("reads-recovering", "http[0] (status)", Gap::Dropped, status),
+            unexpressed("writes-down", "http[0] (status)", Gap::Dropped, status),
+        ]
+    );
+}
+
 /// The timeline's calls as `(at, method, path, toxic type, stream)`.
 fn calls(timeline: &str) -> Vec<(f64, String, String, String, String)> {
     let calls: Value = serde_json::from_str(timeline).unwrap();

@@ -452,7 +452,7 @@ fn map(item: &Item<'_>, target: &ChaosMeshTarget, notes: &mut Vec<String>) -> Ma
         Described::Http(spec) => http::map(spec, target, notes),
         #[cfg(feature = "io")]
         Described::Conn(spec) => connection::map(spec, target, notes),
-        Described::Code => Err(CODE_RULE.to_owned()),
+        Described::Code => Err(super::CODE_RULE.to_owned()),
     }
 }
 
@@ -460,10 +460,6 @@ fn map(item: &Item<'_>, target: &ChaosMeshTarget, notes: &mut Vec<String>) -> Ma
 fn one(chaos: Result<HttpChaos, String>) -> Mapped {
     chaos.map(|c| vec![Chaos::Http(c)])
 }
-
-/// Why a typed rule added in code is not exported.
-pub(super) const CODE_RULE: &str = "a typed rule added in code: its triggers are closures and it has no description to export \
-     (describe it with `RequestFault`, or in a file's `http` and `connection` tables)";
 
 #[derive(Clone, Copy)]
 enum Side {

@@ -183,6 +183,10 @@ impl Item<'_> {
     }
 }
 
+/// Why a typed rule added in code is not exported.
+pub(super) const CODE_RULE: &str = "a typed rule added in code: its triggers are closures and it has no description to export \
+     (describe it with `RequestFault`, or in a file's `http` and `connection` tables)";
+
 /// The faults of `faults`, in the order a file writes them.
 pub(super) fn items<'a>(faults: &'a Faults, prefix: &str) -> Vec<Item<'a>> {
     let mut out = Vec::new();

@@ -442,7 +442,7 @@ fn map(item: &Item<'_>, notes: &mut Vec<String>) -> Result<Effect, String> {
         }
         #[cfg(feature = "io")]
         Described::Conn(spec) => connection(spec, notes),
-        Described::Code => Err(super::chaos_mesh::CODE_RULE.to_owned()),
+        Described::Code => Err(super::CODE_RULE.to_owned()),
     }
 }
 
