@@ -280,13 +280,15 @@ impl Stretch<'_> {
 /// phase's bad and good spells, in phase order.
 pub(super) fn stretches(scenario: &Scenario) -> Vec<Stretch<'_>> {
     let mut out: Vec<Stretch<'_>> = Vec::new();
+    let mut seen = vec![0; scenario.phases.len()];
     for (start, end, index, spell) in scenario.spells() {
         let phase = &scenario.phases[index];
         let (faults, prefix) = match (spell, &phase.flap) {
             (Spell::Good, Some(flap)) => (&flap.while_good, "flap.while_good."),
             _ => (&phase.faults, ""),
         };
-        let nth = out.iter().filter(|s| s.index == index).count();
+        let nth = seen[index];
+        seen[index] += 1;
         out.push(Stretch {
             phase,
             index,
