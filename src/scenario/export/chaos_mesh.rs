@@ -309,7 +309,8 @@ pub struct ChaosMeshExport {
 ///
 /// [`ExportError::MissingTarget`] for a target of the scenario the options
 /// do not place; [`ExportError::Invalid`] for a namespace or name that is
-/// not a DNS label, an empty label key, or port 0.
+/// not a DNS label, an empty label key, or port 0; [`ExportError::Write`]
+/// if the YAML writer fails.
 ///
 /// ```
 /// use tower_chaos::scenario::export::{ChaosMeshOptions, ChaosMeshTarget, ExportError, Pods, to_chaos_mesh};
@@ -348,10 +349,9 @@ pub fn to_chaos_mesh(
         .clone()
         .unwrap_or_else(|| slug(&scenario.name, 63, "scenario"));
     let workflow = workflow(name, options.namespace.clone(), scenario.duration, runs);
-    let yaml = serde_norway::to_string(&workflow).map_err(|e| ExportError::Invalid {
-        field: "workflow".to_owned(),
-        value: String::new(),
-        reason: e.to_string(),
+    let yaml = serde_norway::to_string(&workflow).map_err(|e| ExportError::Write {
+        engine: "chaos-mesh",
+        message: e.to_string(),
     })?;
     Ok(ChaosMeshExport {
         yaml,

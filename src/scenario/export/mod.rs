@@ -137,6 +137,15 @@ pub enum ExportError {
         /// The target's name.
         target: String,
     },
+    /// The writer of the export's format failed (not expected: the
+    /// exports write plain lists and maps).
+    #[error("{engine}: writing the export failed: {message}")]
+    Write {
+        /// `chaos-mesh` or `toxiproxy`.
+        engine: &'static str,
+        /// What the writer said.
+        message: String,
+    },
     /// An option's value is not one the engine takes.
     #[error("invalid `{field}` = {value:?}: {reason}")]
     Invalid {

@@ -137,7 +137,7 @@ pub struct ToxiproxyExport {
 ///
 /// [`ExportError::MissingTarget`] for a target of the scenario without a
 /// proxy; [`ExportError::Invalid`] for an address that is not
-/// `host:port`.
+/// `host:port`; [`ExportError::Write`] if the JSON writer fails.
 ///
 /// ```
 /// use tower_chaos::scenario::export::{ExportError, ToxiproxyOptions, to_toxiproxy};
@@ -186,19 +186,20 @@ pub fn to_toxiproxy(scenario: &Scenario, options: &ToxiproxyOptions) -> Result<T
         })
         .collect();
     Ok(ToxiproxyExport {
-        populate: pretty(&proxies),
-        timeline: pretty(&timeline),
+        populate: pretty(&proxies)?,
+        timeline: pretty(&timeline)?,
         unexpressed: gaps.into_vec(),
     })
 }
 
 /// Pretty JSON with a final newline.
-fn pretty<T: Serialize>(value: &T) -> String {
-    // Lists of plain values and maps with string keys: serialising them
-    // cannot fail.
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+fn pretty<T: Serialize>(value: &T) -> Result<String, ExportError> {
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| ExportError::Write {
+        engine: "toxiproxy",
+        message: e.to_string(),
+    })?;
     s.push('\n');
-    s
+    Ok(s)
 }
 
 #[derive(Serialize)]
