@@ -1008,6 +1008,20 @@ fn options_that_do_not_fit_are_errors_naming_the_field() {
         matches!(&err, ExportError::Invalid { field, .. } if field == "proxies.s3.upstream"),
         "{err}"
     );
+    // Selectors as a command line gives them.
+    assert_eq!(
+        Pods::new("ns").selector("app=db,example.com/tier=edge").unwrap(),
+        Pods::new("ns")
+            .label("app", "db")
+            .label("example.com/tier", "edge")
+    );
+    for bad in ["", "app", "app=db,", "app in (db)", "=db", "app=d b"] {
+        let err = Pods::new("ns").selector(bad).unwrap_err();
+        assert!(
+            matches!(&err, ExportError::Invalid { field, .. } if field == "selector"),
+            "{bad:?}: {err}"
+        );
+    }
     // No port: HTTP faults are listed, not emitted.
     let portless = ChaosMeshOptions::new("ns").all(ChaosMeshTarget::new(Pods::new("ns")));
     let export = to_chaos_mesh(&s3, &portless).unwrap();

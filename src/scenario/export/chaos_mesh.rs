@@ -60,6 +60,43 @@ impl Pods {
         self
     }
 
+    /// The labels of a kubectl equality selector, `app=db,tier=edge`
+    /// (`==` as `=`), added to these pods: what a command line takes.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Invalid`] naming `selector` and the part that is not
+    /// `key=value` (set-based selectors and `!=` are not labels).
+    ///
+    /// ```
+    /// use tower_chaos::scenario::export::{ExportError, Pods};
+    /// let pods = Pods::new("shop").selector("app=db, tier==edge")?;
+    /// assert_eq!(pods, Pods::new("shop").label("app", "db").label("tier", "edge"));
+    /// let err = Pods::new("shop").selector("app!=db").unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `selector` = \"app!=db\": a label selector of `key=value` parts separated by commas");
+    /// # Ok::<(), ExportError>(())
+    /// ```
+    pub fn selector(mut self, text: &str) -> Result<Self, ExportError> {
+        for part in text.split(',') {
+            let pair = part
+                .split_once("==")
+                .or_else(|| part.split_once('='))
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .filter(|(k, v)| label_text(k) && !k.is_empty() && label_text(v));
+            match pair {
+                Some((k, v)) => self.labels.insert(k.to_owned(), v.to_owned()),
+                None => {
+                    return Err(ExportError::Invalid {
+                        field: "selector".to_owned(),
+                        value: part.trim().to_owned(),
+                        reason: "a label selector of `key=value` parts separated by commas".to_owned(),
+                    });
+                }
+            };
+        }
+        Ok(self)
+    }
+
     fn check(&self, field: &str) -> Result<(), ExportError> {
         dns_label(&format!("{field}.namespace"), &self.namespace)?;
         match self.labels.iter().find(|(k, _)| k.is_empty()) {
@@ -72,7 +109,7 @@ impl Pods {
         }
     }
 
-    fn selector(&self) -> Selector {
+    fn to_selector(&self) -> Selector {
         Selector {
             namespaces: vec![self.namespace.clone()],
             label_selectors: self.labels.clone(),
@@ -486,7 +523,7 @@ fn port(target: &ChaosMeshTarget) -> Result<u16, String> {
 fn http_chaos(target: &ChaosMeshTarget, side: Side) -> Result<HttpChaos, String> {
     Ok(HttpChaos {
         mode: "all",
-        selector: target.pods.selector(),
+        selector: target.pods.to_selector(),
         target: side.as_str(),
         port: port(target)?,
         path: None,
@@ -771,14 +808,14 @@ mod connection {
         };
         let peer = target.clients.as_ref().map(|c| PodSelector {
             mode: "all",
-            selector: c.selector(),
+            selector: c.to_selector(),
         });
         if peer.is_none() && direction != "to" {
             return Err(format!("{} {NEEDS_CLIENTS}", dir_name(dir)));
         }
         Ok(NetworkChaos {
             mode: "all",
-            selector: target.pods.selector(),
+            selector: target.pods.to_selector(),
             action,
             direction,
             target: peer,
@@ -825,7 +862,7 @@ mod connection {
         };
         Ok(vec![Chaos::Dns(DnsChaos {
             mode: "all",
-            selector: clients.selector(),
+            selector: clients.to_selector(),
             action: "error",
             patterns,
         })])
@@ -876,6 +913,13 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Characters a label key (with its `prefix/`) or value may hold.
+fn label_text(s: &str) -> bool {
+    s.len() <= 316
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
 }
 
 fn dns_label(field: &str, value: &str) -> Result<(), ExportError> {
