@@ -87,6 +87,12 @@ struct HttpGuide;
 #[doc = include_str!("../docs/BENCHMARKS.md")]
 struct BenchmarksGuide;
 
+/// `docs/EXPORTS.md`'s examples, run as doctests (its example exports a
+/// preset: features `serde`, `http` and `io`).
+#[cfg(all(doctest, feature = "serde", feature = "http", feature = "io"))]
+#[doc = include_str!("../docs/EXPORTS.md")]
+struct ExportsGuide;
+
 /// `docs/PEERS.md`'s examples, run as doctests.
 #[cfg(all(doctest, feature = "http", feature = "io", feature = "scenario"))]
 #[doc = include_str!("../docs/PEERS.md")]

@@ -189,6 +189,14 @@ impl HttpSpec {
     }
 }
 
+impl HttpSpec {
+    /// The fault the table builds (exports read its response).
+    #[cfg(feature = "serde")]
+    pub(crate) const fn fault(&self) -> &HttpFault {
+        &self.fault
+    }
+}
+
 impl Contribute for HttpSpec {
     fn contribute(&self, cx: &Cx, acc: &mut Accumulator) {
         let keyed = self

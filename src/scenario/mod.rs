@@ -70,6 +70,8 @@ mod conn_spec;
 mod cx;
 mod duration;
 mod error;
+#[cfg(feature = "serde")]
+pub mod export;
 mod faults;
 #[cfg(feature = "serde")]
 mod file;

@@ -213,7 +213,7 @@ impl Scenario {
 
     /// Every spell of the timeline: `(start, end, phase index, spell)`, in
     /// phase order (a flapping phase's spells in time order).
-    fn spells(&self) -> Vec<(Duration, Duration, usize, Spell)> {
+    pub(crate) fn spells(&self) -> Vec<(Duration, Duration, usize, Spell)> {
         let mut spells = Vec::with_capacity(self.phases.len());
         for (index, p) in self.phases.iter().enumerate() {
             let end = p.end();

@@ -17,6 +17,8 @@ mod presets;
 mod rehearsal;
 // `scenario` calls `Rehearsal::bind_http` (it did not build with
 // `--features scenario` alone as its own binary either).
+#[cfg(all(feature = "http", feature = "io", feature = "serde"))]
+mod exports;
 #[cfg(feature = "http")]
 mod scenario;
 #[cfg(all(feature = "io", feature = "serde"))]
