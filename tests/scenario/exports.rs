@@ -850,7 +850,7 @@ fn toxiproxy_plays_connection_files_as_toxics_added_and_removed() {
     let timeline: Value = serde_json::from_str(&export.timeline).unwrap();
     assert_eq!(
         timeline[0]["body"]["attributes"],
-        serde_json::json!({ "latency": 200, "jitter": 0 })
+        serde_json::json!({ "latency": 200, "jitter": 50 })
     );
     assert_eq!(timeline[0]["body"]["toxicity"], 1.0);
     assert_eq!(
@@ -1157,4 +1157,51 @@ down = true
         switches,
         [(10.0, false), (50.0, true), (100.0, false), (110.0, true)]
     );
+}
+
+/// Neither engine terminates TLS: a certificate fault is listed as
+/// dropped by both, with the reason, and exports nothing.
+#[cfg(feature = "tls")]
+#[test]
+fn tls_faults_are_listed_as_dropped_by_both_engines() {
+    let text = r#"
+name = "cert-expiry"
+duration = "2m"
+
+[[phases]]
+name = "expired"
+target = "api"
+at = "30s"
+for = "1m"
+
+[[phases.connection]]
+fault = "tls_expired_certificate"
+"#;
+    let scenario = Scenario::parse(text, tower_chaos::scenario::Format::Toml).unwrap();
+    let mesh = to_chaos_mesh(&scenario, &cluster()).unwrap();
+    assert_eq!(
+        gaps(&mesh.unexpressed),
+        [("expired", "connection[0] (tls_expired_certificate)", Gap::Dropped)]
+    );
+    assert!(
+        mesh.unexpressed[0].reason.contains("no TLS fault"),
+        "{}",
+        mesh.unexpressed[0]
+    );
+    assert!(!mesh.yaml.contains("NetworkChaos"), "{}", mesh.yaml);
+    let toxi = to_toxiproxy(
+        &scenario,
+        &ToxiproxyOptions::new().proxy("api", "127.0.0.1:18443", "api:443"),
+    )
+    .unwrap();
+    assert_eq!(
+        gaps(&toxi.unexpressed),
+        [("expired", "connection[0] (tls_expired_certificate)", Gap::Dropped)]
+    );
+    assert!(
+        toxi.unexpressed[0].reason.contains("never terminates TLS"),
+        "{}",
+        toxi.unexpressed[0]
+    );
+    assert_eq!(calls(&toxi.timeline), []);
 }

@@ -784,6 +784,18 @@ mod connection {
             }
             ConnFaultName::SlowClose => return Err("NetworkChaos cannot delay a close".to_owned()),
             ConnFaultName::DnsFailure => return dns(spec, target),
+            #[cfg(feature = "tls")]
+            ConnFaultName::TlsAlert
+            | ConnFaultName::TlsStall
+            | ConnFaultName::TlsExpiredCertificate
+            | ConnFaultName::TlsWrongHost
+            | ConnFaultName::TlsUntrustedIssuer
+            | ConnFaultName::TlsRotated => {
+                return Err(
+                    "Chaos Mesh has no TLS fault: it cannot present a certificate or answer a handshake"
+                        .to_owned(),
+                );
+            }
         };
         Ok(vec![Chaos::Network(chaos)])
     }

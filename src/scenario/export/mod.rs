@@ -365,6 +365,7 @@ pub(super) fn center_and_jitter(l: Latency) -> (Duration, Duration, bool) {
     let (delay, jitter, exact) = match dist {
         Dist::Fixed(d) => (d, Duration::ZERO, true),
         Dist::Uniform(min, max) => ((min + max) / 2, (max - min) / 2, true),
+        Dist::Jittered { base, jitter } => (base, jitter, true),
         Dist::Normal { mean, std_dev } => (mean, std_dev, false),
         Dist::LogNormal { median, .. } => (median, Duration::ZERO, false),
         Dist::Pareto { scale, .. } => (scale, Duration::ZERO, false),
@@ -377,7 +378,7 @@ pub(super) fn center_and_jitter(l: Latency) -> (Duration, Duration, bool) {
 pub(super) fn latency_reason(l: Latency, engine: &str) -> String {
     let (dist, clamp) = l.parts();
     let kept = match dist {
-        Dist::Fixed(_) | Dist::Uniform(..) => "the distribution",
+        Dist::Fixed(_) | Dist::Uniform(..) | Dist::Jittered { .. } => "the distribution",
         Dist::Normal { .. } => "the mean, with the standard deviation as a uniform jitter,",
         Dist::LogNormal { .. } => "the median, without spread,",
         Dist::Pareto { .. } => "the scale, without tail,",
@@ -400,6 +401,7 @@ pub(super) fn describe(l: Latency) -> String {
     let dist = match dist {
         Dist::Fixed(d) => format!("fixed latency ({})", t(d)),
         Dist::Uniform(min, max) => format!("uniform latency ({}..{})", t(min), t(max)),
+        Dist::Jittered { base, jitter } => format!("jittered latency ({} ± {})", t(base), t(jitter)),
         Dist::Normal { mean, std_dev } => {
             format!("normal latency (mean {}, std_dev {})", t(mean), t(std_dev))
         }

@@ -598,6 +598,15 @@ fn connection(
         F::SlowConnect => {
             Err("toxiproxy accepts every connection at once: it cannot slow a connect".to_owned())
         }
+        #[cfg(feature = "tls")]
+        F::TlsAlert
+        | F::TlsStall
+        | F::TlsExpiredCertificate
+        | F::TlsWrongHost
+        | F::TlsUntrustedIssuer
+        | F::TlsRotated => {
+            Err("toxiproxy relays bytes and never terminates TLS: it has no TLS fault".to_owned())
+        }
     }
 }
 
