@@ -36,6 +36,7 @@
 //! ```
 
 mod api;
+mod export;
 mod model;
 mod play;
 mod registry;
@@ -46,6 +47,7 @@ use std::io;
 
 use tokio::net::TcpListener;
 
+pub use export::{ChaosMeshPlacement, export_chaos_mesh, export_toxiproxy};
 pub use play::{PlayError, play};
 pub use registry::{PopulateError, Registry};
 

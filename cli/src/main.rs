@@ -1,13 +1,14 @@
 //! The `tower-chaos` command. `tower-chaos serve` runs a toxiproxy-compatible
-//! server; see the `tower_chaos_cli` library.
+//! server, `tower-chaos export` writes a scenario file for Chaos Mesh or
+//! toxiproxy; see the `tower_chaos_cli` library.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use tower_chaos::scenario::Scenario;
-use tower_chaos_cli::{Registry, play, serve};
+use tower_chaos_cli::{ChaosMeshPlacement, Registry, export_chaos_mesh, export_toxiproxy, play, serve};
 
 /// Chaos engineering for tests: tower-chaos's faults behind a
 /// toxiproxy-compatible API.
@@ -42,6 +43,98 @@ enum Command {
         #[arg(long, default_value_t = 1.0, requires = "scenario")]
         speed: f64,
     },
+    /// Write a scenario file (TOML, YAML, JSON) for an engine teams run in
+    /// staging: a Chaos Mesh `Workflow` (YAML) or toxiproxy's populate list
+    /// and timeline of API calls (JSON), on stdout. What the engine cannot
+    /// express is listed on stderr, one line each, never dropped silently.
+    Export {
+        /// The engine.
+        #[arg(long = "to", value_enum)]
+        engine: Engine,
+        /// The scenario file.
+        file: PathBuf,
+        /// Chaos Mesh: the namespace of the workflow and of the pods.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Chaos Mesh: the pods of every target not given by `--target`, as
+        /// kubectl's equality selector (`app=provider,tier=edge`).
+        #[arg(long)]
+        pods: Option<String>,
+        /// Chaos Mesh: the pods of one target, `NAME=SELECTOR`
+        /// (`db=app=postgres`); repeatable.
+        #[arg(long = "target", value_parser = split_target)]
+        targets: Vec<(String, String)>,
+        /// Chaos Mesh: the port the targets serve HTTP on (`HTTPChaos`).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Chaos Mesh: the pods of the targets' clients, as a selector.
+        #[arg(long)]
+        clients: Option<String>,
+        /// Chaos Mesh: a host name the clients resolve (`DNSChaos`);
+        /// repeatable.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// toxiproxy: one proxy per target, `NAME,LISTEN,UPSTREAM`
+        /// (`db,127.0.0.1:15432,db:5432`); repeatable.
+        #[arg(long = "proxy", value_parser = split_proxy)]
+        proxies: Vec<(String, String, String)>,
+    },
+}
+
+/// The engines `export` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Engine {
+    /// A Chaos Mesh `Workflow` (`chaos-mesh.org/v1alpha1`).
+    ChaosMesh,
+    /// toxiproxy's populate list and a timeline of its API calls.
+    Toxiproxy,
+}
+
+fn split_target(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, selector)) if !name.is_empty() && !selector.is_empty() => {
+            Ok((name.to_owned(), selector.to_owned()))
+        }
+        _ => Err(format!("`{text}`: expected NAME=SELECTOR, e.g. db=app=postgres")),
+    }
+}
+
+fn split_proxy(text: &str) -> Result<(String, String, String), String> {
+    match text.split(',').collect::<Vec<_>>()[..] {
+        [name, listen, upstream] if !name.is_empty() => {
+            Ok((name.to_owned(), listen.to_owned(), upstream.to_owned()))
+        }
+        _ => Err(format!(
+            "`{text}`: expected NAME,LISTEN,UPSTREAM, e.g. db,127.0.0.1:15432,db:5432"
+        )),
+    }
+}
+
+/// Runs `export`: the text on stdout, each unexpressed fault on stderr.
+fn export(
+    engine: Engine,
+    file: &std::path::Path,
+    placement: &ChaosMeshPlacement,
+    proxies: &[(String, String, String)],
+) -> ExitCode {
+    let scenario = match Scenario::from_file(file) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("{}: {e}", file.display())),
+    };
+    let exported = match engine {
+        Engine::ChaosMesh => export_chaos_mesh(&scenario, placement),
+        Engine::Toxiproxy => export_toxiproxy(&scenario, proxies),
+    };
+    match exported {
+        Ok((text, unexpressed)) => {
+            println!("{}", text.trim_end());
+            for u in &unexpressed {
+                eprintln!("tower-chaos: not expressed: {u}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -49,16 +142,53 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_target(false).init();
-    let Command::Serve {
-        api,
-        config,
-        seed,
-        scenario,
-        speed,
-    } = Cli::parse().command;
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Serve {
+            api,
+            config,
+            seed,
+            scenario,
+            speed,
+        } => {
+            tracing_subscriber::fmt().with_target(false).init();
+            match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime.block_on(run_serve(api, config, seed, scenario, speed)),
+                Err(e) => fail(&format!("cannot start the runtime: {e}")),
+            }
+        }
+        Command::Export {
+            engine,
+            file,
+            namespace,
+            pods,
+            targets,
+            port,
+            clients,
+            hosts,
+            proxies,
+        } => {
+            let placement = ChaosMeshPlacement {
+                namespace,
+                pods,
+                targets,
+                port,
+                clients,
+                hosts,
+            };
+            export(engine, &file, &placement, &proxies)
+        }
+    }
+}
+
+/// Runs `serve` until the scenario ends or the process is interrupted.
+async fn run_serve(
+    api: SocketAddr,
+    config: Option<PathBuf>,
+    seed: Option<u64>,
+    scenario: Option<PathBuf>,
+    speed: f64,
+) -> ExitCode {
     let scenario = match scenario.map(|path| Scenario::from_file(&path)).transpose() {
         Ok(s) => s,
         Err(e) => return fail(&format!("--scenario: {e}")),

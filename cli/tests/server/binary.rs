@@ -160,3 +160,99 @@ async fn serve_plays_a_scenario_then_stops_with_its_report() {
         .expect("run tower-chaos");
     assert!(!out.status.success(), "--speed without --scenario");
 }
+
+/// The repository's connection-fault scenario file.
+const CONNECTION_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/scenarios/connection.toml");
+
+/// Runs `tower-chaos export <args>`: (success, stdout, stderr).
+fn export(args: &[&str]) -> (bool, String, String) {
+    let out = command(&[&["export"], args].concat())
+        .output()
+        .expect("run tower-chaos export");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8");
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+/// The `not expressed` lines of stderr, without their prefix.
+fn not_expressed(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("tower-chaos: not expressed: "))
+        .collect()
+}
+
+#[test]
+fn export_to_chaos_mesh_writes_the_workflow_and_lists_what_it_cannot_express() {
+    let (ok, stdout, stderr) = export(&[
+        "--to",
+        "chaos-mesh",
+        CONNECTION_FILE,
+        "--namespace",
+        "shop",
+        "--pods",
+        "app=db",
+        "--clients",
+        "app=web",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("apiVersion: chaos-mesh.org/v1alpha1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kind: Workflow") && stdout.contains("templateType: NetworkChaos"),
+        "{stdout}"
+    );
+    // The same list, line for line, as the library gives.
+    let scenario = tower_chaos::scenario::Scenario::from_file(CONNECTION_FILE).unwrap();
+    let placement = tower_chaos_cli::ChaosMeshPlacement {
+        namespace: "shop".into(),
+        pods: Some("app=db".into()),
+        clients: Some("app=web".into()),
+        ..Default::default()
+    };
+    let (yaml, unexpressed) = tower_chaos_cli::export_chaos_mesh(&scenario, &placement).unwrap();
+    assert_eq!(stdout.trim_end(), yaml.trim_end());
+    let expected: Vec<String> = unexpressed.iter().map(ToString::to_string).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(not_expressed(&stderr), expected);
+}
+
+#[test]
+fn export_to_toxiproxy_writes_populate_and_timeline() {
+    let (ok, stdout, stderr) = export(&[
+        "--to",
+        "toxiproxy",
+        CONNECTION_FILE,
+        "--proxy",
+        "db,127.0.0.1:15432,db:5432",
+    ]);
+    assert!(ok, "{stderr}");
+    let value: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(value["populate"][0]["name"], "db");
+    assert_eq!(value["populate"][0]["listen"], "127.0.0.1:15432");
+    assert_eq!(value["populate"][0]["upstream"], "db:5432");
+    let timeline = value["timeline"].as_array().expect("a list of calls");
+    assert!(
+        timeline.iter().any(|c| c["body"]["type"] == "latency"),
+        "{stdout}"
+    );
+    assert!(!not_expressed(&stderr).is_empty(), "{stderr}");
+}
+
+#[test]
+fn export_refuses_what_does_not_fit_naming_it() {
+    // No proxy for the scenario's target `db`.
+    let (ok, stdout, stderr) = export(&["--to", "toxiproxy", CONNECTION_FILE]);
+    assert!(!ok && stdout.is_empty());
+    assert!(stderr.contains("target `db`"), "{stderr}");
+    // A proxy spec that is not NAME,LISTEN,UPSTREAM: clap refuses it.
+    let (ok, _, stderr) = export(&["--to", "toxiproxy", CONNECTION_FILE, "--proxy", "db"]);
+    assert!(
+        !ok && stderr.contains("expected NAME,LISTEN,UPSTREAM"),
+        "{stderr}"
+    );
+    // A missing file names it.
+    let (ok, _, stderr) = export(&["--to", "chaos-mesh", "no-such-file.toml", "--pods", "app=x"]);
+    assert!(!ok && stderr.contains("no-such-file.toml"), "{stderr}");
+}
