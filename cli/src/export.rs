@@ -8,22 +8,41 @@ use tower_chaos::scenario::export::{
     to_toxiproxy,
 };
 
-/// Where a Chaos Mesh export places the scenario's targets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where a Chaos Mesh export places the scenario's targets (the options
+/// of `tower-chaos export --to chaos-mesh`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct ChaosMeshPlacement {
-    /// The namespace of the `Workflow` and of every pod selector.
+    /// Chaos Mesh: the namespace of the workflow and of the pods.
+    #[arg(long, default_value = "default")]
     pub namespace: String,
-    /// Pods of every target not named in [`targets`](Self::targets), as
+    /// Chaos Mesh: the pods of every target not given by `--target`, as
     /// kubectl's equality selector (`app=provider,tier=edge`).
+    #[arg(long)]
     pub pods: Option<String>,
-    /// Pods per target: `(target, selector)`.
+    /// Chaos Mesh: the pods of one target, `NAME=SELECTOR`
+    /// (`db=app=postgres`); repeatable.
+    #[arg(long = "target", value_parser = split_target)]
     pub targets: Vec<(String, String)>,
-    /// The port the targets serve HTTP on (`HTTPChaos`'s `port`).
+    /// Chaos Mesh: the port the targets serve HTTP on (`HTTPChaos`).
+    #[arg(long)]
     pub port: Option<u16>,
-    /// The pods of the targets' clients, as a selector.
+    /// Chaos Mesh: the pods of the targets' clients, as a selector.
+    #[arg(long)]
     pub clients: Option<String>,
-    /// Host names the clients resolve for the targets (`DNSChaos`).
+    /// Chaos Mesh: a host name the clients resolve (`DNSChaos`);
+    /// repeatable.
+    #[arg(long = "host")]
     pub hosts: Vec<String>,
+}
+
+/// `NAME=SELECTOR`, split at the first `=`.
+fn split_target(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, selector)) if !name.is_empty() && !selector.is_empty() => {
+            Ok((name.to_owned(), selector.to_owned()))
+        }
+        _ => Err(format!("`{text}`: expected NAME=SELECTOR, e.g. db=app=postgres")),
+    }
 }
 
 /// Exports `scenario` as a Chaos Mesh `Workflow` (YAML) placed by

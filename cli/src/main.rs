@@ -53,27 +53,9 @@ enum Command {
         engine: Engine,
         /// The scenario file.
         file: PathBuf,
-        /// Chaos Mesh: the namespace of the workflow and of the pods.
-        #[arg(long, default_value = "default")]
-        namespace: String,
-        /// Chaos Mesh: the pods of every target not given by `--target`, as
-        /// kubectl's equality selector (`app=provider,tier=edge`).
-        #[arg(long)]
-        pods: Option<String>,
-        /// Chaos Mesh: the pods of one target, `NAME=SELECTOR`
-        /// (`db=app=postgres`); repeatable.
-        #[arg(long = "target", value_parser = split_target)]
-        targets: Vec<(String, String)>,
-        /// Chaos Mesh: the port the targets serve HTTP on (`HTTPChaos`).
-        #[arg(long)]
-        port: Option<u16>,
-        /// Chaos Mesh: the pods of the targets' clients, as a selector.
-        #[arg(long)]
-        clients: Option<String>,
-        /// Chaos Mesh: a host name the clients resolve (`DNSChaos`);
-        /// repeatable.
-        #[arg(long = "host")]
-        hosts: Vec<String>,
+        /// Where the targets' pods are (Chaos Mesh).
+        #[command(flatten)]
+        placement: ChaosMeshPlacement,
         /// toxiproxy: one proxy per target, `NAME,LISTEN,UPSTREAM`
         /// (`db,127.0.0.1:15432,db:5432`); repeatable.
         #[arg(long = "proxy", value_parser = split_proxy)]
@@ -88,15 +70,6 @@ enum Engine {
     ChaosMesh,
     /// toxiproxy's populate list and a timeline of its API calls.
     Toxiproxy,
-}
-
-fn split_target(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, selector)) if !name.is_empty() && !selector.is_empty() => {
-            Ok((name.to_owned(), selector.to_owned()))
-        }
-        _ => Err(format!("`{text}`: expected NAME=SELECTOR, e.g. db=app=postgres")),
-    }
 }
 
 fn split_proxy(text: &str) -> Result<(String, String, String), String> {
@@ -151,7 +124,12 @@ fn main() -> ExitCode {
             scenario,
             speed,
         } => {
-            tracing_subscriber::fmt().with_target(false).init();
+            // Colours only on a terminal: scripts and tests read `api=ADDR`.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            tracing_subscriber::fmt()
+                .with_target(false)
+                .with_ansi(ansi)
+                .init();
             match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime.block_on(run_serve(api, config, seed, scenario, speed)),
                 Err(e) => fail(&format!("cannot start the runtime: {e}")),
@@ -160,24 +138,9 @@ fn main() -> ExitCode {
         Command::Export {
             engine,
             file,
-            namespace,
-            pods,
-            targets,
-            port,
-            clients,
-            hosts,
+            placement,
             proxies,
-        } => {
-            let placement = ChaosMeshPlacement {
-                namespace,
-                pods,
-                targets,
-                port,
-                clients,
-                hosts,
-            };
-            export(engine, &file, &placement, &proxies)
-        }
+        } => export(engine, &file, &placement, &proxies),
     }
 }
 
