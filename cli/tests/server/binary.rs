@@ -29,23 +29,30 @@ fn command(args: &[&str]) -> Command {
 }
 
 /// Starts `tower-chaos serve --api 127.0.0.1:0 <args>` and reads the API's
-/// address from its log (`api=ADDR`).
+/// address from its log (`api=ADDR`); fails, with what the log said,
+/// rather than waiting forever when no such line comes.
 fn serve(args: &[&str]) -> Serve {
     let mut cmd = command(&[&["serve", "--api", "127.0.0.1:0"], args].concat());
     let mut child = cmd.stdout(Stdio::piped()).spawn().expect("run tower-chaos");
     let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
+    // Read on a thread of its own (to the end, so that the process never
+    // blocks on a full pipe); the lines come back through a channel.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
     let api = loop {
-        let line = lines
-            .next()
-            .expect("tower-chaos exited before listening")
-            .expect("log line");
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("no `api=` line from tower-chaos ({e}); it said: {seen:#?}"));
         if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("api=")) {
             break addr.parse().expect("an address after api=");
         }
+        seen.push(line);
     };
-    // Keep reading the log so that the process never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
     Serve { child, api }
 }
 
