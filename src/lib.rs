@@ -4,6 +4,9 @@
 mod armed;
 mod cold_box;
 mod error;
+#[cfg(feature = "explore")]
+#[cfg_attr(docsrs, doc(cfg(feature = "explore")))]
+pub mod explore;
 mod fault;
 mod handle;
 #[cfg(feature = "io")]
@@ -86,6 +89,11 @@ struct HttpGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/BENCHMARKS.md")]
 struct BenchmarksGuide;
+
+/// `docs/EXPLORE.md`'s examples, run as doctests.
+#[cfg(all(doctest, feature = "explore"))]
+#[doc = include_str!("../docs/EXPLORE.md")]
+struct ExploreGuide;
 
 /// `docs/PEERS.md`'s examples, run as doctests.
 #[cfg(all(doctest, feature = "http", feature = "io", feature = "scenario"))]

@@ -1,0 +1,127 @@
+//! Replay specs: one line that names a run's seed and fault set,
+//! `seed=7; lost-reply@payments#1 & status:503@inventory GET /stock#1`.
+
+use super::ExploreError;
+use super::menu::MenuFault;
+use super::point::{Injection, Point, Signature};
+
+/// The faults, `&`-separated (`none` for the empty set).
+pub(crate) fn list(faults: &[Injection]) -> String {
+    if faults.is_empty() {
+        return "none".to_owned();
+    }
+    faults
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+/// The replay spec of a run.
+pub(crate) fn format(seed: u64, faults: &[Injection]) -> String {
+    format!("seed={seed}; {}", list(faults))
+}
+
+/// Reads a spec back; `targets` are the explorer's target names, which
+/// tell where a point's target name ends.
+pub(crate) fn parse(spec: &str, targets: &[&str]) -> Result<(u64, Vec<Injection>), ExploreError> {
+    let bad = |reason: String| ExploreError::Spec {
+        spec: spec.to_owned(),
+        reason,
+    };
+    let (seed, faults) = spec
+        .split_once(';')
+        .ok_or_else(|| bad("expected `seed=<u64>; <fault>@<point> & ...`".into()))?;
+    let seed = seed
+        .trim()
+        .strip_prefix("seed=")
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| bad(format!("`{}` is not `seed=<u64>`", seed.trim())))?;
+    let faults = faults.trim();
+    if faults == "none" {
+        return Ok((seed, Vec::new()));
+    }
+    let mut out = Vec::new();
+    for item in faults.split(" & ") {
+        let (fault, point) = item
+            .trim()
+            .split_once('@')
+            .ok_or_else(|| bad(format!("`{item}` is not `<fault>@<point>`")))?;
+        let fault: MenuFault = fault.parse().map_err(|e| bad(format!("{e}")))?;
+        out.push(Injection::new(point_of(point, targets).map_err(bad)?, fault));
+    }
+    Ok((seed, out))
+}
+
+fn point_of(text: &str, targets: &[&str]) -> Result<Point, String> {
+    let (at, n) = text
+        .rsplit_once('#')
+        .ok_or_else(|| format!("`{text}` has no `#<occurrence>`"))?;
+    let occurrence: u32 = n
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("`{n}` in `{text}` is not an occurrence (>= 1)"))?;
+    // The longest target name that `at` starts with, followed by nothing
+    // (a call) or by a space (an HTTP signature).
+    let target = targets
+        .iter()
+        .filter(|t| at == **t || at.strip_prefix(**t).is_some_and(|r| r.starts_with(' ')))
+        .max_by_key(|t| t.len())
+        .ok_or_else(|| {
+            format!(
+                "`{text}` names no target of this explorer ({})",
+                targets.join(", ")
+            )
+        })?;
+    let rest = at[target.len()..].trim_start();
+    let signature = if rest.is_empty() {
+        Signature::Call
+    } else {
+        let (method, path) = rest
+            .split_once(' ')
+            .ok_or_else(|| format!("`{rest}` is not `<METHOD> <path>`"))?;
+        Signature::Http {
+            method: method.to_owned(),
+            path: path.to_owned(),
+        }
+    };
+    Ok(Point::new(*target, signature, occurrence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_reads_back_what_it_prints() {
+        let faults = vec![
+            Injection::new(Point::new("pay ments", Signature::Call, 2), MenuFault::LostReply),
+            Injection::new(
+                Point::new(
+                    "pay",
+                    Signature::Http {
+                        method: "GET".into(),
+                        path: "/a b".into(),
+                    },
+                    1,
+                ),
+                MenuFault::Status(503),
+            ),
+        ];
+        let spec = format(9, &faults);
+        assert_eq!(spec, "seed=9; lost-reply@pay ments#2 & status:503@pay GET /a b#1");
+        assert_eq!(parse(&spec, &["pay", "pay ments"]).unwrap(), (9, faults));
+        assert_eq!(parse("seed=1; none", &["x"]).unwrap(), (1, vec![]));
+        for bad in [
+            "",
+            "seed=x; none",
+            "seed=1; hang@y#1",
+            "seed=1; hang@x#0",
+            "seed=1; boom@x#1",
+            "seed=1; hang@x",
+        ] {
+            assert!(parse(bad, &["x"]).is_err(), "{bad}");
+        }
+    }
+}

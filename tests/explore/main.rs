@@ -1,0 +1,15 @@
+//! Fault-space exploration (`tower_chaos::explore`, feature `explore`):
+//! a small in-process shop (tower `service_fn`s behind `ChaosLayer`s, no
+//! sockets) with seeded resilience bugs that the explorer must find, each
+//! with its minimal fault set, and a fixed version it must report clean.
+//!
+//! The explorer builds a paused-time runtime per run, so these are plain
+//! `#[test]`s.
+
+#[allow(unreachable_pub)] // the app is shared by the modules of this binary
+mod shop;
+
+mod request;
+
+#[cfg(feature = "http")]
+mod http;
