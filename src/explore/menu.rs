@@ -1,7 +1,11 @@
 //! Fault menus: which faults the explorer tries at each point of a target.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
+
+/// Each target's menu, by the target's name.
+pub(crate) type Menus = HashMap<String, Vec<MenuFault>>;
 
 /// A fault the explorer can put at a point. Which ones a target accepts
 /// depends on its kind ([`PointKind`]); each kind has a default menu

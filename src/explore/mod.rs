@@ -70,7 +70,7 @@ mod search;
 mod shrink;
 mod spec;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -84,6 +84,7 @@ pub use run::run_seed;
 
 use arm::Arm;
 use budget::Budget;
+use menu::Menus;
 use search::Search;
 
 use crate::ConfigError;
@@ -444,7 +445,7 @@ impl Explorer {
     }
 
     /// Checks the settings; the arms and each target's menu.
-    fn check(&self) -> Result<(Vec<Arc<dyn Arm>>, HashMap<String, Vec<MenuFault>>), ExploreError> {
+    fn check(&self) -> Result<(Vec<Arc<dyn Arm>>, Menus), ExploreError> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(ExploreError::InsideRuntime);
         }
@@ -472,7 +473,7 @@ impl Explorer {
             }
         }
         let mut names = HashSet::new();
-        let mut menus = HashMap::new();
+        let mut menus = Menus::new();
         for entry in &self.targets {
             let name = entry.arm.target().name();
             if !names.insert(name) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::ExploreError;
 use super::arm::Arm;
 use super::budget::Budget;
-use super::menu::MenuFault;
+use super::menu::Menus;
 use super::point::{Injection, Point};
 use super::report::{Exploration, Failure, Tried, Verdict};
 use super::run::{self, Ran};
@@ -43,8 +43,7 @@ impl Record {
 /// One exploration in progress.
 pub(crate) struct Search<'a, F> {
     pub(crate) arms: &'a [Arc<dyn Arm>],
-    /// Each target's menu, by name.
-    pub(crate) menus: &'a HashMap<String, Vec<MenuFault>>,
+    pub(crate) menus: &'a Menus,
     pub(crate) max_faults: usize,
     pub(crate) seed: u64,
     pub(crate) timeout: Duration,
@@ -73,7 +72,7 @@ where
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         arms: &'a [Arc<dyn Arm>],
-        menus: &'a HashMap<String, Vec<MenuFault>>,
+        menus: &'a Menus,
         max_faults: usize,
         seed: u64,
         timeout: Duration,

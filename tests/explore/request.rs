@@ -333,3 +333,23 @@ async fn inside_a_tokio_runtime_the_explorer_refuses_rather_than_panics() {
     assert!(matches!(err, ExploreError::InsideRuntime), "{err:?}");
     assert!(err.to_string().contains("plain `#[test]`"));
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn the_report_serialises_with_its_points_failures_and_replays() {
+    let outcome = explore(Bugs {
+        retry_without_key: true,
+        ..Bugs::default()
+    });
+    let json = serde_json::to_value(&outcome).unwrap();
+    assert_eq!(json["seed"], 7);
+    assert_eq!(json["runs"], outcome.runs);
+    assert_eq!(json["stopped_by"], serde_json::Value::Null);
+    let failure = &json["failures"][0];
+    assert_eq!(failure["error"], "customer charged 2 times");
+    assert_eq!(failure["faults"][0]["fault"], "LostReply");
+    assert_eq!(failure["faults"][0]["point"]["target"], "payments");
+    assert_eq!(failure["faults"][0]["point"]["signature"], "Call");
+    assert_eq!(failure["replay"], outcome.failures[0].replay);
+    assert_eq!(json["points"][0]["verdict"], "passed");
+}
