@@ -32,7 +32,7 @@ impl<T: sealed::Sealed> Explorable for T {}
 pub(crate) mod sealed {
     use std::sync::Arc;
 
-    use super::Arm;
+    use crate::explore::arm::Arm;
 
     #[allow(unreachable_pub)] // sealed-trait pattern: public in a private module
     pub trait Sealed {

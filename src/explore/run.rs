@@ -8,8 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ExploreError;
 use super::arm::{Arm, Placed};
+use super::error::ExploreError;
 use super::point::{Injection, Point, Probe};
 
 thread_local! {

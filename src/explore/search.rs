@@ -8,9 +8,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ExploreError;
 use super::arm::Arm;
 use super::budget::Budget;
+use super::error::ExploreError;
 use super::menu::Menus;
 use super::point::{Injection, Point};
 use super::report::{Exploration, Failure, Tried, Verdict};

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 
-use super::ExploreError;
+use super::error::ExploreError;
 use super::point::Injection;
 use super::search::Search;
 

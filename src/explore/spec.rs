@@ -1,7 +1,7 @@
 //! Replay specs: one line that names a run's seed and fault set,
 //! `seed=7; lost-reply@payments#1 & status:503@inventory GET /stock#1`.
 
-use super::ExploreError;
+use super::error::ExploreError;
 use super::menu::MenuFault;
 use super::point::{Injection, Point, Signature};
 
