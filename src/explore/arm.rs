@@ -12,8 +12,8 @@ use crate::{ChaosLayer, ConfigError, Fault, FaultSet, FromInjected, Latency, Tar
 
 /// A layer the explorer can take as a target: a request-level
 /// [`ChaosLayer`] (any `tower::Service` whose error type accepts an
-/// [`InjectedError`](crate::InjectedError)) or, with feature `http`, an
-/// `HttpChaosLayer`. Sealed.
+/// [`InjectedError`](crate::InjectedError)), with feature `http` an
+/// `HttpChaosLayer`, with feature `io` a `ConnectFaultsLayer`. Sealed.
 ///
 /// ```
 /// fn explorable<T: tower_chaos::explore::Explorable>(_: &T) {}
@@ -23,7 +23,7 @@ use crate::{ChaosLayer, ConfigError, Fault, FaultSet, FromInjected, Latency, Tar
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be explored",
-    label = "pass a `ChaosLayer<R, E>` (with `E: From<InjectedError>`) or an `HttpChaosLayer`"
+    label = "pass a `ChaosLayer<R, E>` (with `E: From<InjectedError>`), an `HttpChaosLayer` or a `ConnectFaultsLayer`"
 )]
 pub trait Explorable: sealed::Sealed {}
 

@@ -5,7 +5,7 @@ use super::point::Injection;
 use crate::ConfigError;
 
 /// Why an exploration could not run (the test's own failures are in the
-/// [`Exploration`], not here).
+/// [`Exploration`](super::Exploration), not here).
 ///
 /// ```
 /// use tower_chaos::explore::{ExploreError, Explorer};
@@ -20,7 +20,7 @@ pub enum ExploreError {
     /// A setting of the explorer was refused (the field and value named).
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// [`Explorer::run`] or [`Explorer::replay`] was called on a thread
+    /// [`Explorer::run`](super::Explorer::run) or [`Explorer::replay`](super::Explorer::replay) was called on a thread
     /// running a tokio runtime (e.g. in `#[tokio::test]`): each run
     /// builds its own runtime, which cannot nest.
     #[error(
@@ -49,7 +49,7 @@ pub enum ExploreError {
     },
 }
 
-/// What [`Explorer::replay`] saw.
+/// What [`Explorer::replay`](super::Explorer::replay) saw.
 ///
 /// ```
 /// # use tower_chaos::explore::Explorer;

@@ -13,7 +13,8 @@ pub(crate) type Menus = HashMap<String, Vec<MenuFault>>;
 ///
 /// Written as in replay specs: `error`, `hang`, `lost-reply`,
 /// `delay:1500ms`, `status:503`, `throttle:1000ms` (a `429` with
-/// `Retry-After`), `drop-connection`, `truncate-body:0`.
+/// `Retry-After`), `drop-connection`, `truncate-body:0`, `refused`,
+/// `dns-failure`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -44,6 +45,10 @@ pub enum MenuFault {
     /// The real response, its body cut after this many bytes (HTTP
     /// targets).
     TruncateBody(u64),
+    /// The connection is refused (connect targets).
+    Refused,
+    /// The host name does not resolve (connect targets).
+    DnsFailure,
 }
 
 /// The kind of a target, which decides its signatures and its menu.
@@ -61,12 +66,16 @@ pub enum PointKind {
     Request,
     /// An `HttpChaosLayer` (feature `http`).
     Http,
+    /// A `ConnectFaultsLayer` (feature `io`): connect-time faults of a
+    /// connector, e.g. reqwest's `connector_layer`.
+    Connect,
 }
 
 impl MenuFault {
     /// The default menu of a kind: request targets get `error`, `hang` and
     /// `lost-reply`; HTTP targets `500`, `503`, `429` with `Retry-After:
-    /// 1`, a dropped connection and a body cut at 0 bytes. With
+    /// 1`, a dropped connection and a body cut at 0 bytes; connect targets
+    /// a refused connection and a DNS failure. With
     /// [`Explorer::caller_timeout`](super::Explorer::caller_timeout), both
     /// also get a delay 1 ms beyond it.
     ///
@@ -86,6 +95,7 @@ impl MenuFault {
                 Self::DropConnection,
                 Self::TruncateBody(0),
             ],
+            PointKind::Connect => vec![Self::Refused, Self::DnsFailure],
         };
         if let Some(t) = caller_timeout {
             menu.push(Self::Delay(t.saturating_add(Duration::from_millis(1))));
@@ -103,8 +113,9 @@ impl MenuFault {
     #[must_use]
     pub const fn fits(&self, kind: PointKind) -> bool {
         match self {
-            Self::Delay(_) => true,
+            Self::Delay(_) => !matches!(kind, PointKind::Connect),
             Self::Error | Self::Hang | Self::LostReply => matches!(kind, PointKind::Request),
+            Self::Refused | Self::DnsFailure => matches!(kind, PointKind::Connect),
             Self::Status(_) | Self::Throttle(_) | Self::DropConnection | Self::TruncateBody(_) => {
                 matches!(kind, PointKind::Http)
             }
@@ -123,6 +134,8 @@ impl fmt::Display for MenuFault {
             Self::Throttle(d) => write!(f, "throttle:{}ms", d.as_millis()),
             Self::DropConnection => f.write_str("drop-connection"),
             Self::TruncateBody(n) => write!(f, "truncate-body:{n}"),
+            Self::Refused => f.write_str("refused"),
+            Self::DnsFailure => f.write_str("dns-failure"),
         }
     }
 }
@@ -131,12 +144,12 @@ impl fmt::Display for MenuFault {
 ///
 /// ```
 /// let err = "explode".parse::<tower_chaos::explore::MenuFault>().unwrap_err();
-/// assert_eq!(err.to_string(), "unknown fault \"explode\": expected error, hang, lost-reply, delay:<ms>ms, status:<code>, throttle:<ms>ms, drop-connection or truncate-body:<bytes>");
+/// assert_eq!(err.to_string(), "unknown fault \"explode\": expected error, hang, lost-reply, delay:<ms>ms, status:<code>, throttle:<ms>ms, drop-connection, truncate-body:<bytes>, refused or dns-failure");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown fault {0:?}: expected error, hang, lost-reply, delay:<ms>ms, status:<code>, throttle:<ms>ms, \
-     drop-connection or truncate-body:<bytes>"
+     drop-connection, truncate-body:<bytes>, refused or dns-failure"
 )]
 pub struct UnknownFault(pub String);
 
@@ -156,6 +169,8 @@ impl std::str::FromStr for MenuFault {
                 "hang" => Self::Hang,
                 "lost-reply" => Self::LostReply,
                 "drop-connection" => Self::DropConnection,
+                "refused" => Self::Refused,
+                "dns-failure" => Self::DnsFailure,
                 _ => return Err(unknown()),
             },
             Some(("delay", v)) => Self::Delay(millis(v).ok_or_else(unknown)?),
@@ -182,6 +197,8 @@ mod tests {
             MenuFault::Throttle(Duration::from_secs(3)),
             MenuFault::DropConnection,
             MenuFault::TruncateBody(12),
+            MenuFault::Refused,
+            MenuFault::DnsFailure,
         ];
         for f in all {
             assert_eq!(f.to_string().parse::<MenuFault>(), Ok(f));

@@ -60,6 +60,8 @@
 
 mod arm;
 mod budget;
+#[cfg(feature = "io")]
+mod connect;
 mod error;
 #[cfg(feature = "http")]
 mod http;

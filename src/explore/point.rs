@@ -30,6 +30,15 @@ pub enum Signature {
         /// The path, without the query.
         path: String,
     },
+    /// A connect target (`ConnectFaultsLayer`): the host and port when
+    /// the connector's request shows them (a `ConnectFaultsLayer` sees
+    /// neither: its occurrence is the connection's order).
+    Connect {
+        /// The host asked for.
+        host: Option<String>,
+        /// The port asked for.
+        port: Option<u16>,
+    },
 }
 
 impl fmt::Display for Signature {
@@ -37,6 +46,18 @@ impl fmt::Display for Signature {
         match self {
             Self::Call => f.write_str("call"),
             Self::Http { method, path } => write!(f, "{method} {path}"),
+            Self::Connect { host, port } => {
+                f.write_str("connect")?;
+                match (host, port) {
+                    (None, None) => Ok(()),
+                    (host, port) => write!(
+                        f,
+                        " {}:{}",
+                        host.as_deref().unwrap_or("?"),
+                        port.map_or_else(|| "?".to_owned(), |p| p.to_string())
+                    ),
+                }
+            }
         }
     }
 }

@@ -77,6 +77,26 @@ fn point_of(text: &str, targets: &[&str]) -> Result<Point, String> {
     let rest = at[target.len()..].trim_start();
     let signature = if rest.is_empty() {
         Signature::Call
+    } else if rest == "connect" {
+        Signature::Connect {
+            host: None,
+            port: None,
+        }
+    } else if let Some(addr) = rest.strip_prefix("connect ") {
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| format!("`{addr}` is not `<host>:<port>`"))?;
+        let port = match port {
+            "?" => None,
+            p => Some(
+                p.parse::<u16>()
+                    .map_err(|_| format!("`{p}` in `{text}` is not a port"))?,
+            ),
+        };
+        Signature::Connect {
+            host: (host != "?").then(|| host.to_owned()),
+            port,
+        }
     } else {
         let (method, path) = rest
             .split_once(' ')
@@ -109,6 +129,36 @@ mod tests {
                 MenuFault::Status(503),
             ),
         ];
+        let connects = [
+            Injection::new(
+                Point::new(
+                    "db",
+                    Signature::Connect {
+                        host: None,
+                        port: None,
+                    },
+                    2,
+                ),
+                MenuFault::Refused,
+            ),
+            Injection::new(
+                Point::new(
+                    "db",
+                    Signature::Connect {
+                        host: Some("db.internal".into()),
+                        port: Some(5432),
+                    },
+                    1,
+                ),
+                MenuFault::DnsFailure,
+            ),
+        ];
+        let spec = format(3, &connects);
+        assert_eq!(
+            spec,
+            "seed=3; refused@db connect#2 & dns-failure@db connect db.internal:5432#1"
+        );
+        assert_eq!(parse(&spec, &["db"]).unwrap(), (3, connects.to_vec()));
         let spec = format(9, &faults);
         assert_eq!(spec, "seed=9; lost-reply@pay ments#2 & status:503@pay GET /a b#1");
         assert_eq!(parse(&spec, &["pay", "pay ments"]).unwrap(), (9, faults));

@@ -11,5 +11,7 @@ mod shop;
 
 mod request;
 
+#[cfg(feature = "io")]
+mod connect;
 #[cfg(feature = "http")]
 mod http;
