@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::menu::{MenuFault, PointKind};
 use super::point::{Probe, Signature};
-use crate::{ChaosLayer, ConfigError, Fault, FaultSet, FromInjected, Latency, Target, Trigger};
+use crate::{ChaosLayer, ConfigError, Fault, FaultSet, FromInjected, Latency, Rule, Target, Trigger};
 
 /// A layer the explorer can take as a target: a request-level
 /// [`ChaosLayer`] (any `tower::Service` whose error type accepts an
@@ -58,11 +58,32 @@ pub trait Arm: Send + Sync + fmt::Debug {
     fn clear(&self);
 }
 
-/// The trigger of a placed fault: fires on the call the probe records as
-/// its point.
-pub(crate) fn at<R: ?Sized>(probe: &Arc<Probe>, signature: &Signature, occurrence: u32) -> Trigger<R> {
-    let (probe, signature) = (Arc::clone(probe), signature.clone());
-    Trigger::when(move |_: &R| probe.fires_at(&signature, occurrence))
+/// The set an arm installs for a run: first a rule that records every
+/// call's `signature` in `probe` and never fires (its action, `idle`, never
+/// applies), then each placed fault (made by `make`) on a trigger that
+/// fires on the call the probe records as its point.
+pub(crate) fn fault_set<A, R>(
+    probe: &Arc<Probe>,
+    faults: &[Placed],
+    signature: impl Fn(&R) -> Signature + Send + Sync + 'static,
+    idle: A,
+    make: impl Fn(MenuFault) -> Result<A, ConfigError>,
+) -> Result<FaultSet<A, R>, ConfigError>
+where
+    R: ?Sized + 'static,
+{
+    let recorder = Arc::clone(probe);
+    let record = Trigger::when(move |req: &R| {
+        recorder.record(signature(req));
+        false
+    });
+    let mut set = FaultSet::new().with(Rule::new(idle, record));
+    for (sig, occurrence, fault) in faults {
+        let (probe, sig, occurrence) = (Arc::clone(probe), sig.clone(), *occurrence);
+        let here = Trigger::when(move |_: &R| probe.fires_at(&sig, occurrence));
+        set = set.with(Rule::new(make(*fault)?, here));
+    }
+    Ok(set)
 }
 
 struct RequestArm<R, E> {
@@ -115,17 +136,14 @@ impl<R: 'static, E: FromInjected + 'static> Arm for RequestArm<R, E> {
     }
 
     fn install(&self, probe: &Arc<Probe>, faults: &[Placed]) -> Result<(), ConfigError> {
-        let recorder = Arc::clone(probe);
-        let record = Trigger::when(move |_: &R| {
-            recorder.record(Signature::Call);
-            false
-        });
-        // The recording rule's action never applies: its trigger is false.
-        let mut set = FaultSet::new().with(Fault::latency(Latency::fixed(Duration::ZERO)).when(record));
-        for (signature, occurrence, fault) in faults {
-            set = set.with(Self::fault(*fault)?.when(at(probe, signature, *occurrence)));
-        }
-        self.layer.set_faults(set)
+        let idle = Fault::latency(Latency::fixed(Duration::ZERO));
+        self.layer.set_faults(fault_set(
+            probe,
+            faults,
+            |_: &R| Signature::Call,
+            idle,
+            Self::fault,
+        )?)
     }
 
     fn clear(&self) {

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::arm::{Arm, Placed, at, sealed};
+use super::arm::{Arm, Placed, fault_set, sealed};
 use super::menu::{MenuFault, PointKind};
 use super::point::{Probe, Signature};
-use crate::io::{ConnFault, ConnFaultSet, ConnInfo, ConnTrigger, ConnectFaultsLayer};
+use crate::io::{ConnFault, ConnInfo, ConnectFaultsLayer};
 use crate::{ConfigError, Target};
 
 #[derive(Debug)]
@@ -32,31 +32,21 @@ impl Arm for ConnectArm {
     }
 
     fn install(&self, probe: &Arc<Probe>, faults: &[Placed]) -> Result<(), ConfigError> {
-        let recorder = Arc::clone(probe);
-        let record = ConnTrigger::when(move |c: &ConnInfo| {
-            recorder.record(Signature::Connect {
-                host: c.host().map(str::to_owned),
-                port: c.port(),
-            });
-            false
-        });
-        // The recording rule's action never applies: its trigger is false.
-        let mut set = ConnFaultSet::new().with(ConnFault::refuse().when(record));
-        for (signature, occurrence, fault) in faults {
-            let fault = match fault {
-                MenuFault::Refused => ConnFault::refuse(),
-                MenuFault::DnsFailure => ConnFault::dns_failure(),
-                other => {
-                    return Err(ConfigError::invalid(
-                        "explorer.menu",
-                        other,
-                        "not a connect fault",
-                    ));
-                }
-            };
-            set = set.with(fault.when(at::<ConnInfo>(probe, signature, *occurrence)));
-        }
-        self.target.set_faults(set)
+        let signature = |c: &ConnInfo| Signature::Connect {
+            host: c.host().map(str::to_owned),
+            port: c.port(),
+        };
+        let make = |fault| match fault {
+            MenuFault::Refused => Ok(ConnFault::refuse()),
+            MenuFault::DnsFailure => Ok(ConnFault::dns_failure()),
+            other => Err(ConfigError::invalid(
+                "explorer.menu",
+                other,
+                "not a connect fault",
+            )),
+        };
+        self.target
+            .set_faults(fault_set(probe, faults, signature, ConnFault::refuse(), make)?)
     }
 
     fn clear(&self) {

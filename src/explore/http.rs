@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::arm::{Arm, Placed, at, sealed};
+use super::arm::{Arm, Placed, fault_set, sealed};
 use super::menu::{MenuFault, PointKind};
 use super::point::{Probe, Signature};
-use crate::http::{
-    BodyFault, HttpChaosLayer, HttpFault, HttpRequest, HttpTrigger, RetryAfter, SyntheticResponse,
-};
-use crate::{ConfigError, FaultSet, Target};
+use crate::http::{BodyFault, HttpChaosLayer, HttpFault, HttpRequest, RetryAfter, SyntheticResponse};
+use crate::{ConfigError, Target};
 
 #[derive(Debug)]
 struct HttpArm {
@@ -45,20 +43,13 @@ impl Arm for HttpArm {
     }
 
     fn install(&self, probe: &Arc<Probe>, faults: &[Placed]) -> Result<(), ConfigError> {
-        let recorder = Arc::clone(probe);
-        let record = HttpTrigger::when(move |req: &HttpRequest| {
-            recorder.record(Signature::Http {
-                method: req.method().to_string(),
-                path: req.path().to_owned(),
-            });
-            false
-        });
-        // The recording rule's action never applies: its trigger is false.
-        let mut set = FaultSet::new().with(HttpFault::latency(Duration::ZERO).when(record));
-        for (signature, occurrence, f) in faults {
-            set = set.with(fault(*f)?.when(at::<HttpRequest>(probe, signature, *occurrence)));
-        }
-        self.layer.set_faults(set)
+        let signature = |req: &HttpRequest| Signature::Http {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+        };
+        let idle = HttpFault::latency(Duration::ZERO);
+        self.layer
+            .set_faults(fault_set(probe, faults, signature, idle, fault)?)
     }
 
     fn clear(&self) {

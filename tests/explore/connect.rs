@@ -1,6 +1,7 @@
 //! Connect targets: a connector behind a `ConnectFaultsLayer`, explored
 //! connection by connection (no socket: the connector is a `service_fn`).
 
+use crate::failing;
 use tower::{BoxError, Layer, ServiceExt, service_fn};
 use tower_chaos::Target;
 use tower_chaos::explore::{Exploration, Explorer};
@@ -45,13 +46,8 @@ fn explore(dns_is_fatal: bool) -> Exploration {
 #[test]
 fn connect_points_are_connections_and_a_fatal_dns_failure_is_found() {
     let outcome = explore(true);
-    let found: Vec<String> = outcome
-        .failures
-        .iter()
-        .map(|f| f.replay.split_once("; ").unwrap().1.to_owned())
-        .collect();
     assert_eq!(
-        found,
+        failing(&outcome),
         [
             "dns-failure@db connect#1",
             "refused@db connect#1 & dns-failure@db connect#2"

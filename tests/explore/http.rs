@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 
+use crate::failing;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -73,13 +74,8 @@ fn http_points_are_method_and_path_and_the_http_menu_finds_a_trusted_body() {
         },
         "the query is not part of the signature"
     );
-    let found: Vec<String> = outcome
-        .failures
-        .iter()
-        .map(|f| f.replay.split_once("; ").unwrap().1.to_owned())
-        .collect();
     assert_eq!(
-        found,
+        failing(&outcome),
         [
             "drop-connection@inventory GET /stock/7#1",
             "truncate-body:0@inventory GET /stock/7#1",

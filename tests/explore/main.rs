@@ -15,3 +15,16 @@ mod request;
 mod connect;
 #[cfg(feature = "http")]
 mod http;
+
+/// The minimal failing fault sets, written as in replay lines (no seed);
+/// each must be known minimal.
+fn failing(outcome: &tower_chaos::explore::Exploration) -> Vec<String> {
+    outcome
+        .failures
+        .iter()
+        .map(|f| {
+            assert!(f.minimal, "{f}");
+            f.replay.split_once("; ").unwrap().1.to_owned()
+        })
+        .collect()
+}

@@ -4,23 +4,12 @@ use std::time::Duration;
 
 use tower_chaos::explore::{Exploration, ExploreError, Explorer, Limit, MenuFault, Verdict};
 
+use crate::failing;
 use crate::shop::{Bugs, Shop};
 
 fn explore(bugs: Bugs) -> Exploration {
     let shop = Shop::new();
     shop.explorer("checkout").run(shop.test(bugs)).unwrap()
-}
-
-/// The minimal failing sets, as fault lists (no seed).
-fn failing(outcome: &Exploration) -> Vec<String> {
-    outcome
-        .failures
-        .iter()
-        .map(|f| {
-            assert!(f.minimal, "{f}");
-            f.replay.split_once("; ").unwrap().1.to_owned()
-        })
-        .collect()
 }
 
 #[test]
