@@ -6,7 +6,9 @@
 //! The explorer builds a paused-time runtime per run, so these are plain
 //! `#[test]`s.
 
-#[allow(unreachable_pub)] // the app is shared by the modules of this binary
+// The example's shop: one app for the example, these tests and the bench.
+#[allow(unreachable_pub, dead_code)] // its `main` is the example's
+#[path = "../../examples/explore.rs"]
 mod shop;
 
 mod request;

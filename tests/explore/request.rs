@@ -8,7 +8,7 @@ use crate::failing;
 use crate::shop::{Bugs, Shop};
 
 fn explore(bugs: Bugs) -> Exploration {
-    let shop = Shop::new();
+    let shop = Shop::default();
     shop.explorer("checkout").run(shop.test(bugs)).unwrap()
 }
 
@@ -101,7 +101,7 @@ fn a_broken_fallback_is_found_only_as_a_pair_with_its_primary() {
 
 #[test]
 fn max_faults_one_tries_single_faults_only() {
-    let shop = Shop::new();
+    let shop = Shop::default();
     let outcome = shop
         .explorer("singles")
         .max_faults(1)
@@ -131,7 +131,7 @@ fn the_same_seed_gives_the_same_report() {
     let (a, b) = (explore(bugs), explore(bugs));
     assert_eq!(a, b);
     assert_eq!(a.to_string(), b.to_string());
-    let shop = Shop::new();
+    let shop = Shop::default();
     let other = shop.explorer("checkout").seed(8).run(shop.test(bugs)).unwrap();
     assert_eq!(
         failing(&other),
@@ -148,7 +148,7 @@ fn a_replay_line_reproduces_its_failure_alone() {
         ..Bugs::default()
     };
     let outcome = explore(bugs);
-    let shop = Shop::new();
+    let shop = Shop::default();
     for failure in &outcome.failures {
         let replay = shop
             .explorer("replay")
@@ -174,7 +174,7 @@ fn a_replay_line_reproduces_its_failure_alone() {
 
 #[test]
 fn the_budget_reports_what_it_skipped() {
-    let shop = Shop::new();
+    let shop = Shop::default();
     let bugs = Bugs {
         unguarded_fallback: true,
         ..Bugs::default()
@@ -212,7 +212,7 @@ fn the_budget_reports_what_it_skipped() {
 
 #[test]
 fn a_custom_menu_and_a_caller_timeout_are_what_gets_tried() {
-    let shop = Shop::new();
+    let shop = Shop::default();
     let outcome = Explorer::new("menus")
         .target_with_menu(&shop.payments, [MenuFault::LostReply])
         .target(&shop.inventory)
@@ -240,7 +240,7 @@ fn a_custom_menu_and_a_caller_timeout_are_what_gets_tried() {
 
 #[test]
 fn a_panicking_test_is_a_failure_with_its_message() {
-    let shop = Shop::new();
+    let shop = Shop::default();
     let layer = shop.inventory.clone();
     let outcome = Explorer::new("panics")
         .target(&shop.inventory)
@@ -272,7 +272,7 @@ fn a_panicking_test_is_a_failure_with_its_message() {
 
 #[test]
 fn bad_settings_are_typed_errors_naming_field_and_value() {
-    let shop = Shop::new();
+    let shop = Shop::default();
     let test = || async { Ok::<(), String>(()) };
     let cases: [(Explorer, &str); 6] = [
         (
@@ -314,7 +314,7 @@ fn bad_settings_are_typed_errors_naming_field_and_value() {
 
 #[tokio::test(start_paused = true)]
 async fn inside_a_tokio_runtime_the_explorer_refuses_rather_than_panics() {
-    let shop = Shop::new();
+    let shop = Shop::default();
     let err = shop
         .explorer("nested")
         .run(shop.test(Bugs::default()))

@@ -1,7 +1,14 @@
-//! A checkout over four dependencies, each behind a `ChaosLayer`:
-//! `payments` (charged with retries), `inventory` (reserved with retries),
-//! `shipping` (a quote) and `flat-rate` (the quote's fallback, reached only
-//! when `shipping` fails). Each [`Bugs`] flag plants one resilience bug.
+//! Exploring a checkout's fault space (`cargo run --example explore
+//! --features explore`, add `-- --fixed` for the fixed shop).
+//!
+//! A checkout over four dependencies, each a tower `service_fn` behind a
+//! `ChaosLayer`, called in process (no socket): `payments` (charged with
+//! up to three attempts), `inventory` (reserved the same way), `shipping`
+//! (a quote) and `flat-rate` (the quote's fallback, reached only when
+//! `shipping` fails). Each [`Bugs`] flag plants one resilience bug that
+//! real services have; the explorer finds each with its minimal fault set,
+//! and reports the fixed shop clean. `tests/explore` asserts what this
+//! prints; `benches/explore.rs` times it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,16 +32,22 @@ pub struct Bugs {
 /// A charge request: cents, and the idempotency key if the caller sends one.
 #[derive(Debug, Clone, Copy)]
 pub struct Charge {
+    /// The amount.
     pub cents: u64,
+    /// The idempotency key, if the caller sends one.
     pub key: Option<u64>,
 }
 
 /// The shop's targets (built once; each run builds fresh services on them).
 #[derive(Debug, Clone)]
 pub struct Shop {
+    /// The card charges.
     pub payments: ChaosLayer<Charge>,
+    /// Stock reservations.
     pub inventory: ChaosLayer<u64>,
+    /// The shipping quote.
     pub shipping: ChaosLayer<u64>,
+    /// The quote's fallback.
     pub flat_rate: ChaosLayer<u64>,
 }
 
@@ -43,8 +56,9 @@ const ATTEMPTS: usize = 3;
 /// What the user waits for at most.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 
-impl Shop {
-    pub fn new() -> Self {
+impl Default for Shop {
+    /// The four targets, seeded.
+    fn default() -> Self {
         Self {
             payments: ChaosLayer::builder("payments").seed(1).build().unwrap(),
             inventory: ChaosLayer::builder("inventory").seed(2).build().unwrap(),
@@ -52,7 +66,9 @@ impl Shop {
             flat_rate: ChaosLayer::builder("flat-rate").seed(4).build().unwrap(),
         }
     }
+}
 
+impl Shop {
     /// An explorer over the four targets, seeded.
     pub fn explorer(&self, name: &str) -> Explorer {
         Explorer::new(name)
@@ -164,4 +180,36 @@ where
         }
     }
     Err(last)
+}
+
+fn main() {
+    let fixed = std::env::args().any(|a| a == "--fixed");
+    let bugs = if fixed {
+        Bugs::default()
+    } else {
+        Bugs {
+            no_inventory_timeout: true,
+            retry_without_key: true,
+            unguarded_fallback: true,
+        }
+    };
+    let shop = Shop::default();
+    let started = std::time::Instant::now();
+    let outcome = match shop.explorer("checkout").run(shop.test(bugs)) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("exploration could not run: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("{outcome}");
+    println!(
+        "{} runs instead of {} (brute force), in {:?}",
+        outcome.runs,
+        outcome.brute_force,
+        started.elapsed()
+    );
+    if let Err(e) = outcome.assert_survives() {
+        println!("{e}");
+    }
 }
