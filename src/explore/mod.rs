@@ -406,6 +406,14 @@ impl Explorer {
                     ConfigError::invalid("explorer.target", name, "two targets with the same name").into(),
                 );
             }
+            if !entry.arm.target().is_enabled() {
+                return Err(ConfigError::invalid(
+                    "explorer.target",
+                    name,
+                    "is disabled: a disabled target decides nothing (call `Target::enable` first)",
+                )
+                .into());
+            }
             let kind = entry.arm.kind();
             let menu = entry
                 .menu
