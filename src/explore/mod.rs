@@ -25,7 +25,9 @@
 //! caught and reported as its failure.
 //!
 //! While it runs, the explorer owns the targets' faults of the explored
-//! kinds: it replaces them at every run and clears them at the end.
+//! kinds: it replaces them at every run and clears them at the end (a
+//! disabled target is refused: it would decide nothing). The targets'
+//! [`Report`](crate::Report)s count the calls of every run.
 //!
 //! # Example
 //!
