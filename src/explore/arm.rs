@@ -86,9 +86,26 @@ where
     Ok(set)
 }
 
+/// A request's key: what names its call instead of the call order.
+type KeyFn<R> = Arc<dyn Fn(&R) -> String + Send + Sync>;
+
 struct RequestArm<R, E> {
     layer: ChaosLayer<R, E>,
+    key: Option<KeyFn<R>>,
     _types: PhantomData<fn(R) -> E>,
+}
+
+/// The arm of a request-level layer whose calls are named by `key`.
+pub(crate) fn keyed<R, E>(layer: &ChaosLayer<R, E>, key: KeyFn<R>) -> Arc<dyn Arm>
+where
+    R: 'static,
+    E: FromInjected + 'static,
+{
+    Arc::new(RequestArm {
+        layer: layer.clone(),
+        key: Some(key),
+        _types: PhantomData,
+    })
 }
 
 impl<R, E> fmt::Debug for RequestArm<R, E> {
@@ -103,6 +120,7 @@ impl<R: 'static, E: FromInjected + 'static> sealed::Sealed for ChaosLayer<R, E> 
     fn arm(&self) -> Arc<dyn Arm> {
         Arc::new(RequestArm {
             layer: self.clone(),
+            key: None,
             _types: PhantomData,
         })
     }
@@ -137,13 +155,10 @@ impl<R: 'static, E: FromInjected + 'static> Arm for RequestArm<R, E> {
 
     fn install(&self, probe: &Arc<Probe>, faults: &[Placed]) -> Result<(), ConfigError> {
         let idle = Fault::latency(Latency::fixed(Duration::ZERO));
-        self.layer.set_faults(fault_set(
-            probe,
-            faults,
-            |_: &R| Signature::Call,
-            idle,
-            Self::fault,
-        )?)
+        let key = self.key.clone();
+        let signature = move |req: &R| key.as_ref().map_or(Signature::Call, |k| Signature::Key(k(req)));
+        self.layer
+            .set_faults(fault_set(probe, faults, signature, idle, Self::fault)?)
     }
 
     fn clear(&self) {

@@ -176,6 +176,47 @@ impl Explorer {
         self
     }
 
+    /// Explores a request-level `layer`'s target with its calls named by
+    /// `key` rather than by their order: the `n`-th call with key `k` is
+    /// the point `target key=k#n`. Calls that a fault adds (a retry of
+    /// another operation) then leave the other keys' points where they
+    /// were. Default menu.
+    ///
+    /// ```
+    /// use tower::{BoxError, Layer, ServiceExt, service_fn};
+    /// use tower_chaos::ChaosLayer;
+    /// use tower_chaos::explore::Explorer;
+    ///
+    /// let db: ChaosLayer<&'static str> = ChaosLayer::builder("db").seed(1).build()?;
+    /// let layer = db.clone();
+    /// let outcome = Explorer::new("keyed")
+    ///     .target_keyed(&db, |op: &&'static str| op.to_string())
+    ///     .max_faults(1)
+    ///     .run(move || {
+    ///         let svc = layer.layer(service_fn(|op: &'static str| async move { Ok::<_, BoxError>(op) }));
+    ///         async move {
+    ///             // Best effort, for at most a second.
+    ///             let _ = tokio::time::timeout(std::time::Duration::from_secs(1), svc.clone().oneshot("audit")).await;
+    ///             svc.oneshot("read").await.map(drop)
+    ///         }
+    ///     })?;
+    /// let failing: Vec<String> = outcome.failures.iter().map(|f| f.faults[0].point.to_string()).collect();
+    /// assert_eq!(failing, ["db key=read#1", "db key=read#1", "db key=read#1"]); // error, hang (run timeout), lost reply
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn target_keyed<R, E, K>(mut self, layer: &crate::ChaosLayer<R, E>, key: K) -> Self
+    where
+        R: 'static,
+        E: crate::FromInjected + 'static,
+        K: Fn(&R) -> String + Send + Sync + 'static,
+    {
+        self.targets.push(Entry {
+            arm: arm::keyed(layer, Arc::new(key)),
+            menu: None,
+        });
+        self
+    }
+
     /// Explores `layer`'s target with these faults only.
     ///
     /// ```

@@ -14,6 +14,7 @@ use super::menu::MenuFault;
 /// let get = Signature::Http { method: "GET".into(), path: "/stock".into() };
 /// assert_eq!(get.to_string(), "GET /stock");
 /// assert_eq!(Signature::Call.to_string(), "call");
+/// assert_eq!(Signature::Key("refund".into()).to_string(), "key=refund");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -22,6 +23,10 @@ pub enum Signature {
     /// A request-level target (`ChaosLayer`): every call is the same
     /// signature; the point's occurrence is the target's call order.
     Call,
+    /// A request-level target explored with a key
+    /// ([`Explorer::target_keyed`](super::Explorer::target_keyed)): the
+    /// key of the request; the occurrence counts calls with this key.
+    Key(String),
     /// An HTTP target (`HttpChaosLayer`): the method and the path (no
     /// query); the occurrence counts calls with this method and path.
     Http {
@@ -45,6 +50,7 @@ impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Call => f.write_str("call"),
+            Self::Key(key) => write!(f, "key={key}"),
             Self::Http { method, path } => write!(f, "{method} {path}"),
             Self::Connect { host, port } => {
                 f.write_str("connect")?;
@@ -65,9 +71,11 @@ impl fmt::Display for Signature {
 /// One place a run can meet a fault: the `occurrence`-th call with this
 /// `signature` on `target` (counted from 1).
 ///
-/// Written `payments#2` (the second call of a request-level target) or
-/// `inventory GET /stock#1` (the first `GET /stock` of an HTTP target), as
-/// in replay specs.
+/// Written `payments#2` (the second call of a request-level target),
+/// `payments key=refund#1` (its first call keyed `refund`),
+/// `inventory GET /stock#1` (the first `GET /stock` of an HTTP target) or
+/// `db connect#1` (a connect target's first connection), as in replay
+/// specs.
 ///
 /// ```
 /// use tower_chaos::explore::{Point, Signature};

@@ -77,6 +77,8 @@ fn point_of(text: &str, targets: &[&str]) -> Result<Point, String> {
     let rest = at[target.len()..].trim_start();
     let signature = if rest.is_empty() {
         Signature::Call
+    } else if let Some(key) = rest.strip_prefix("key=") {
+        Signature::Key(key.to_owned())
     } else if rest == "connect" {
         Signature::Connect {
             host: None,
@@ -153,6 +155,14 @@ mod tests {
                 MenuFault::DnsFailure,
             ),
         ];
+        let keyed = [Injection::new(
+            Point::new("pay", Signature::Key("refund 2".into()), 1),
+            MenuFault::Hang,
+        )];
+        assert_eq!(
+            parse("seed=2; hang@pay key=refund 2#1", &["pay"]).unwrap(),
+            (2, keyed.to_vec())
+        );
         let spec = format(3, &connects);
         assert_eq!(
             spec,

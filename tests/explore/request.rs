@@ -1,6 +1,11 @@
 //! The shop's bugs, found by exploring its request-level targets.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+
+use tower::{BoxError, Layer, ServiceExt, service_fn};
+use tower_chaos::ChaosLayer;
 
 use tower_chaos::explore::{Exploration, ExploreError, Explorer, Limit, MenuFault, Verdict};
 
@@ -341,4 +346,56 @@ fn the_report_serialises_with_its_points_failures_and_replays() {
     assert_eq!(failure["faults"][0]["point"]["signature"], "Call");
     assert_eq!(failure["replay"], outcome.failures[0].replay);
     assert_eq!(json["points"][0]["verdict"], "passed");
+}
+
+/// A write retried once, then a read; every call tolerant, within 1 s.
+fn write_then_read(
+    layer: &ChaosLayer<&'static str>,
+) -> impl FnMut() -> Pin<Box<dyn Future<Output = Result<(), String>>>> {
+    let layer = layer.clone();
+    move || {
+        let svc = layer.layer(service_fn(
+            |op: &'static str| async move { Ok::<_, BoxError>(op) },
+        ));
+        Box::pin(async move {
+            let call = |op| tokio::time::timeout(Duration::from_secs(1), svc.clone().oneshot(op));
+            if !matches!(call("write").await, Ok(Ok(_))) {
+                let _ = call("write").await;
+            }
+            let _ = call("read").await;
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn keys_name_the_retry_as_the_new_point_where_call_order_shifts_the_read() {
+    let db: ChaosLayer<&'static str> = ChaosLayer::builder("db").seed(1).build().unwrap();
+    let pairs = |outcome: &Exploration| -> Vec<String> {
+        let mut at: Vec<String> = outcome
+            .points
+            .iter()
+            .filter(|t| !t.with.is_empty())
+            .map(|t| t.injection.point.to_string())
+            .collect();
+        at.dedup();
+        at
+    };
+    let by_order = Explorer::new("order")
+        .target(&db)
+        .seed(1)
+        .run(write_then_read(&db))
+        .unwrap();
+    let by_key = Explorer::new("key")
+        .target_keyed(&db, |op: &&'static str| (*op).to_owned())
+        .seed(1)
+        .run(write_then_read(&db))
+        .unwrap();
+    by_order.assert_survives().unwrap();
+    by_key.assert_survives().unwrap();
+    // By order, the retry takes the read's place (`db#2`, a baseline
+    // point) and the read becomes `db#3`: the pairs fault the read.
+    assert_eq!(pairs(&by_order), ["db#3"], "{by_order}");
+    // By key, the read stays `read#1`: the pairs fault the retry.
+    assert_eq!(pairs(&by_key), ["db key=write#2"], "{by_key}");
 }
