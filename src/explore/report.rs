@@ -155,8 +155,10 @@ pub struct Exploration {
     pub points: Vec<Tried>,
     /// The minimal failing fault sets, in the order found.
     pub failures: Vec<Failure>,
-    /// Fault sets planned but not run (budget), each written as in a
-    /// replay spec (`lost-reply@payments#1 & error@payments#2`).
+    /// Fault sets the search planned but did not run (budget), each
+    /// written as in a replay spec (`lost-reply@payments#1 &
+    /// error@payments#2`). Shrinking cut short by the budget shows as
+    /// [`Failure::minimal`] `false`.
     pub skipped: Vec<String>,
     /// The budget that stopped the exploration, if one did.
     pub stopped_by: Option<Limit>,

@@ -399,3 +399,25 @@ fn keys_name_the_retry_as_the_new_point_where_call_order_shifts_the_read() {
     // By key, the read stays `read#1`: the pairs fault the retry.
     assert_eq!(pairs(&by_key), ["db key=write#2"], "{by_key}");
 }
+
+#[test]
+fn a_budget_that_ends_during_shrinking_leaves_the_failure_marked_not_minimal() {
+    let bugs = Bugs {
+        unguarded_fallback: true,
+        ..Bugs::default()
+    };
+    let full = explore(bugs);
+    let shop = Shop::default();
+    // The last run of the full exploration shrinks its last failing pair.
+    let cut = shop
+        .explorer("checkout")
+        .max_runs(full.runs - 1)
+        .run(shop.test(bugs))
+        .unwrap();
+    assert_eq!(cut.stopped_by, Some(Limit::Runs(full.runs - 1)));
+    assert_eq!(cut.failures.len(), full.failures.len());
+    let last = cut.failures.last().unwrap();
+    assert!(!last.minimal);
+    assert!(last.to_string().contains("(not shrunk: budget)"), "{last}");
+    assert!(cut.failures[..cut.failures.len() - 1].iter().all(|f| f.minimal));
+}
