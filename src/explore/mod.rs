@@ -26,8 +26,9 @@
 //!
 //! While it runs, the explorer owns the targets' faults of the explored
 //! kinds: it replaces them at every run and clears them at the end (a
-//! disabled target is refused: it would decide nothing). The targets'
-//! [`Report`](crate::Report)s count the calls of every run.
+//! disabled target is refused: it would decide nothing). Before each run
+//! it sets the targets' counters, journals and call counts back to zero,
+//! so a [`Report`](crate::Report) the test reads counts its own run.
 //!
 //! # Example
 //!

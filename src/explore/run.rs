@@ -74,6 +74,7 @@ where
 {
     let probes: Vec<Arc<Probe>> = arms.iter().map(|_| Arc::default()).collect();
     for (arm, probe) in arms.iter().zip(&probes) {
+        arm.target().reset_counts();
         let name = arm.target().name();
         let placed: Vec<Placed> = faults
             .iter()

@@ -421,3 +421,32 @@ fn a_budget_that_ends_during_shrinking_leaves_the_failure_marked_not_minimal() {
     assert!(last.to_string().contains("(not shrunk: budget)"), "{last}");
     assert!(cut.failures[..cut.failures.len() - 1].iter().all(|f| f.minimal));
 }
+
+#[test]
+fn a_report_read_inside_a_run_counts_that_run_only() {
+    let shop = Shop::default();
+    let (inventory, target) = (shop.inventory.clone(), shop.inventory.target().clone());
+    let outcome = Explorer::new("reads its report")
+        .target(&shop.inventory)
+        .max_faults(1)
+        .seed(2)
+        .run(move || {
+            let (svc, target) = (
+                inventory.layer(service_fn(|n: u64| async move { Ok::<_, BoxError>(n) })),
+                target.clone(),
+            );
+            async move {
+                for n in 0..2 {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), svc.clone().oneshot(n)).await;
+                }
+                let report = target.report();
+                match (report.seen, report.faulted) {
+                    (2, 0 | 1) => Ok(()),
+                    (seen, faulted) => Err(format!("the report counts {seen} calls, {faulted} faulted")),
+                }
+            }
+        })
+        .unwrap();
+    outcome.assert_survives().unwrap();
+    assert_eq!(outcome.runs, 1 + 2 * 3);
+}
