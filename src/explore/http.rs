@@ -28,7 +28,6 @@ fn fault(fault: MenuFault) -> Result<HttpFault, ConfigError> {
         }
         MenuFault::DropConnection => HttpFault::DropConnection,
         MenuFault::TruncateBody(n) => HttpFault::ResponseBody(BodyFault::truncate_after(n)),
-        MenuFault::LostReply => HttpFault::ResponseBody(BodyFault::abort_after(0)),
         MenuFault::Delay(d) => HttpFault::latency(d),
         other => return Err(ConfigError::invalid("explorer.menu", other, "not an HTTP fault")),
     })

@@ -30,9 +30,7 @@ pub enum MenuFault {
     Error,
     /// The call never completes (request targets).
     Hang,
-    /// The callee runs, the caller gets an error (request targets) or a
-    /// connection dropped before the first byte of the body (HTTP
-    /// targets: `BodyFault::abort_after(0)`).
+    /// The callee runs, the caller gets an error (request targets).
     LostReply,
     /// The call waits this long before reaching the callee (request and
     /// HTTP targets): pick it beyond the caller's timeout
@@ -116,8 +114,7 @@ impl MenuFault {
     pub const fn fits(&self, kind: PointKind) -> bool {
         match self {
             Self::Delay(_) => !matches!(kind, PointKind::Connect),
-            Self::LostReply => matches!(kind, PointKind::Request | PointKind::Http),
-            Self::Error | Self::Hang => matches!(kind, PointKind::Request),
+            Self::Error | Self::Hang | Self::LostReply => matches!(kind, PointKind::Request),
             Self::Refused | Self::DnsFailure => matches!(kind, PointKind::Connect),
             Self::Status(_) | Self::Throttle(_) | Self::DropConnection | Self::TruncateBody(_) => {
                 matches!(kind, PointKind::Http)

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_chaos::explore::{Exploration, Explorer, MenuFault, Signature};
+use tower_chaos::explore::{Exploration, Explorer, Signature};
 use tower_chaos::http::HttpChaosLayer;
 
 /// What the stock client shows when the service cannot answer.
@@ -99,24 +99,4 @@ fn the_client_that_falls_back_on_any_failure_is_clean() {
     // the same points and are deduplicated).
     assert_eq!((outcome.baseline_points, outcome.new_points), (1, 1), "{outcome}");
     assert_eq!((outcome.runs, outcome.deduplicated), (1 + 5 + 5, 2), "{outcome}");
-}
-
-#[test]
-fn a_lost_reply_on_an_http_target_reaches_the_service_and_drops_the_answer() {
-    let layer = HttpChaosLayer::builder("inventory").seed(5).build().unwrap();
-    let client = layer.clone();
-    let outcome = Explorer::new("stock page, lost replies")
-        .target_with_menu(&layer, [MenuFault::LostReply])
-        .seed(11)
-        .run(move || {
-            let client = client.clone();
-            async move { stock(&client, true).await.map(drop) }
-        })
-        .unwrap();
-    assert_eq!(
-        failing(&outcome),
-        ["lost-reply@inventory GET /stock/7#1"],
-        "{outcome}"
-    );
-    assert_eq!(outcome.runs, 2);
 }

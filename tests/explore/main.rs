@@ -13,6 +13,8 @@ mod shop;
 
 mod request;
 
+#[cfg(feature = "http")]
+mod axum_app;
 #[cfg(feature = "io")]
 mod connect;
 #[cfg(feature = "http")]
