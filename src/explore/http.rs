@@ -45,7 +45,7 @@ impl Arm for HttpArm {
     fn install(&self, probe: &Arc<Probe>, faults: &[Placed]) -> Result<(), ConfigError> {
         let signature = |req: &HttpRequest| Signature::Http {
             method: req.method().to_string(),
-            path: req.path().to_owned(),
+            path: route(req).unwrap_or_else(|| req.path()).to_owned(),
         };
         let idle = HttpFault::latency(Duration::ZERO);
         self.layer
@@ -55,4 +55,18 @@ impl Arm for HttpArm {
     fn clear(&self) {
         self.layer.clear_faults();
     }
+}
+
+/// The route pattern axum matched (`/items/{id}`), when the layer runs
+/// inside an axum `Router` (`Router::layer`, feature `axum`).
+#[cfg(feature = "axum")]
+fn route(req: &HttpRequest) -> Option<&str> {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+}
+
+#[cfg(not(feature = "axum"))]
+const fn route(_: &HttpRequest) -> Option<&str> {
+    None
 }

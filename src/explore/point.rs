@@ -28,11 +28,13 @@ pub enum Signature {
     /// key of the request; the occurrence counts calls with this key.
     Key(String),
     /// An HTTP target (`HttpChaosLayer`): the method and the path (no
-    /// query); the occurrence counts calls with this method and path.
+    /// query), or the route pattern when the layer runs inside an axum
+    /// `Router` (feature `axum`: `/items/{id}`); the occurrence counts
+    /// calls with this method and path.
     Http {
         /// The method, as `http::Method` spells it.
         method: String,
-        /// The path, without the query.
+        /// The route pattern, else the path without the query.
         path: String,
     },
     /// A connect target (`ConnectFaultsLayer`): the host and port when

@@ -1,5 +1,6 @@
 //! An axum payments service behind an `HttpChaosLayer` on the server side
-//! (`Router::layer`), called in process through `oneshot` (no socket): a
+//! (`Router::layer`, so points are named by route pattern), called in
+//! process through `oneshot` (no socket): a
 //! checkout that gives up after two attempts fails when a fault at the
 //! first attempt opens the second and a fault hits it too.
 
@@ -31,7 +32,7 @@ async fn checkout(payments: &Router, attempts: usize) -> Result<(), String> {
     let mut last = String::new();
     for _ in 0..attempts {
         let attempt = async {
-            let req = Request::post("/charge?order=42").body(Body::empty()).unwrap();
+            let req = Request::post("/orders/42/charge").body(Body::empty()).unwrap();
             let resp = payments.clone().oneshot(req).await.unwrap();
             let status = resp.status();
             let body = axum::body::to_bytes(resp.into_body(), 1024)
@@ -60,7 +61,7 @@ fn explore(attempts: usize) -> Exploration {
         .run(move || {
             let ledger = Ledger::default();
             let payments = Router::new()
-                .route("/charge", post(charge))
+                .route("/orders/{order}/charge", post(charge))
                 .with_state(Arc::clone(&ledger))
                 .layer(layer.clone());
             async move {
@@ -83,10 +84,10 @@ fn an_axum_checkout_with_two_attempts_fails_on_a_fault_at_each() {
     // fails the retry is a minimal pair.
     assert_eq!(found.len(), 5, "{outcome}");
     assert!(
-        found
-            .iter()
-            .all(|f| f.starts_with("status:500@payments POST /charge#1 & ")
-                && f.ends_with("@payments POST /charge#2")),
+        found.iter().all(
+            |f| f.starts_with("status:500@payments POST /orders/{order}/charge#1 & ")
+                && f.ends_with("@payments POST /orders/{order}/charge#2")
+        ),
         "{outcome}"
     );
     assert_eq!(outcome.deduplicated, 4, "{outcome}");
@@ -102,5 +103,8 @@ fn an_axum_checkout_with_two_attempts_fails_on_a_fault_at_each() {
 fn the_same_checkout_with_three_attempts_is_clean() {
     let outcome = explore(3);
     outcome.assert_survives().unwrap();
+    // The replay line names the route; it reads back.
+    let replay = outcome.points[5].injection.to_string();
+    assert_eq!(replay, "status:500@payments POST /orders/{order}/charge#2");
     assert_eq!((outcome.baseline_points, outcome.new_points), (1, 2), "{outcome}");
 }

@@ -13,7 +13,7 @@ mod shop;
 
 mod request;
 
-#[cfg(feature = "http")]
+#[cfg(feature = "axum")]
 mod axum_app;
 #[cfg(feature = "io")]
 mod connect;
