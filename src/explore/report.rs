@@ -209,7 +209,7 @@ impl fmt::Display for Exploration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "exploration `{}` (seed {}): {} runs (brute force: {}), {} baseline points, {} reached only under faults, {} deduplicated",
+            "exploration `{}` (seed {}): {} runs (brute force: {}); points: {} in the baseline, {} only under faults; {} deduplicated",
             self.name,
             self.seed,
             self.runs,

@@ -164,7 +164,8 @@ where
             // Filibuster's rule: extend a passing run only with the points
             // its faults made reachable. A run with faults at the same
             // points that reached the same points is the same case.
-            let at: Vec<Point> = set.iter().map(|x| x.point.clone()).collect();
+            let mut at: Vec<Point> = set.iter().map(|x| x.point.clone()).collect();
+            at.sort();
             let new: Vec<Point> = record
                 .ran
                 .reached
