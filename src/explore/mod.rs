@@ -181,7 +181,8 @@ impl Explorer {
     /// `key` rather than by their order: the `n`-th call with key `k` is
     /// the point `target key=k#n`. Calls that a fault adds (a retry of
     /// another operation) then leave the other keys' points where they
-    /// were. Default menu.
+    /// were. Default menu. A key holding ` & ` gives replay lines that
+    /// do not read back.
     ///
     /// ```
     /// use tower::{BoxError, Layer, ServiceExt, service_fn};
@@ -445,6 +446,14 @@ impl Explorer {
         let mut menus = Menus::new();
         for entry in &self.targets {
             let name = entry.arm.target().name();
+            if name.contains(" & ") {
+                return Err(ConfigError::invalid(
+                    "explorer.target",
+                    name,
+                    "a name holding ` & ` cannot be written in a replay line",
+                )
+                .into());
+            }
             if !names.insert(name) {
                 return Err(
                     ConfigError::invalid("explorer.target", name, "two targets with the same name").into(),

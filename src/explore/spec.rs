@@ -115,6 +115,36 @@ fn point_of(text: &str, targets: &[&str]) -> Result<Point, String> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any fault set over targets whose names hold no ` & ` (the
+        /// explorer refuses those) reads back as written.
+        #[test]
+        fn any_spec_reads_back(
+            seed in proptest::prelude::any::<u64>(),
+            items in proptest::collection::vec(
+                (0usize..2, 0u8..4, "[a-z/{}@#;.-]{1,8}", 1u32..5, 0usize..6),
+                0..4,
+            ),
+        ) {
+            let targets = ["db", "db replica"];
+            let faults = [MenuFault::Error, MenuFault::Status(503), MenuFault::Refused, MenuFault::Delay(std::time::Duration::from_millis(7)), MenuFault::TruncateBody(0), MenuFault::DnsFailure];
+            let faults: Vec<Injection> = items
+                .into_iter()
+                .map(|(t, sig, text, n, f)| {
+                    let signature = match sig {
+                        0 => Signature::Call,
+                        1 => Signature::Key(text),
+                        2 => Signature::Http { method: "GET".into(), path: format!("/{text}") },
+                        _ => Signature::Connect { host: Some(text), port: Some(5432) },
+                    };
+                    Injection::new(Point::new(targets[t], signature, n), faults[f])
+                })
+                .collect();
+            let spec = format(seed, &faults);
+            proptest::prop_assert_eq!(parse(&spec, &targets).unwrap(), (seed, faults), "{}", spec);
+        }
+    }
+
     #[test]
     fn a_spec_reads_back_what_it_prints() {
         let faults = vec![
