@@ -315,6 +315,21 @@ fn bad_settings_are_typed_errors_naming_field_and_value() {
         .replay("seed=1; hang@payments", test)
         .unwrap_err();
     assert!(matches!(err, ExploreError::Spec { .. }), "{err:?}");
+
+    let odd: ChaosLayer<u64> = ChaosLayer::builder("a & b").seed(1).build().unwrap();
+    let err = Explorer::new("x").target(&odd).run(test).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid `explorer.target` = \"a & b\""),
+        "{err}"
+    );
+    shop.payments.target().disable();
+    let err = shop.explorer("x").run(test).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid `explorer.target` = \"payments\": is disabled"),
+        "{err}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
