@@ -465,3 +465,34 @@ fn a_report_read_inside_a_run_counts_that_run_only() {
     outcome.assert_survives().unwrap();
     assert_eq!(outcome.runs, 1 + 2 * 3);
 }
+
+#[test]
+fn three_faults_exhaust_three_attempts_and_are_found_as_a_triple() {
+    let shop = Shop::default();
+    let outcome = shop
+        .explorer("depth 3")
+        .max_faults(3)
+        .run(shop.test(Bugs::default()))
+        .unwrap();
+    let found = failing(&outcome);
+    // Each triple is a fault at every attempt of payments or of
+    // inventory; the first fault opening each retry is the error (the
+    // hang and the lost reply reach the same points: deduplicated).
+    assert_eq!(found.len(), 2 * 3, "{outcome}");
+    for f in &found[..3] {
+        assert!(
+            f.starts_with("error@payments#1 & error@payments#2 & "),
+            "{outcome}"
+        );
+    }
+    for f in &found[3..] {
+        assert!(
+            f.starts_with("error@inventory#1 & error@inventory#2 & "),
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        outcome.failures[0].error,
+        "payment failed: tower-chaos injected an error fault on target `payments`"
+    );
+}
