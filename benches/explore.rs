@@ -1,6 +1,6 @@
 //! Runs per second of a whole exploration of the example checkout
 //! (`examples/explore.rs`): the baseline, every single fault, the pairs
-//! dynamic reduction opens, and the shrinking, each run on its own
+//! a fault opens, and the shrinking, each run on its own
 //! paused-time runtime.
 //!
 //! `cargo bench --features explore --bench explore` — `all-bugs` is the

@@ -8,7 +8,7 @@
 //! injection [`Point`] it reaches; then once per point and fault of the
 //! target's menu; then, up to [`max_faults`](Explorer::max_faults), adds a
 //! fault only at points that an earlier fault made reachable (a retry, a
-//! fallback: Filibuster's dynamic reduction). Every failing fault set is
+//! fallback), as Filibuster's search does. Every failing fault set is
 //! shrunk to a minimal one, reported with the test's own error and a
 //! one-line replay spec ([`Explorer::replay`]). `docs/EXPLORE.md` is the
 //! guide.
