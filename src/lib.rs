@@ -4,6 +4,9 @@
 mod armed;
 mod cold_box;
 mod error;
+#[cfg(feature = "explore")]
+#[cfg_attr(docsrs, doc(cfg(feature = "explore")))]
+pub mod explore;
 mod fault;
 mod handle;
 #[cfg(feature = "io")]
@@ -92,6 +95,11 @@ struct BenchmarksGuide;
 #[cfg(all(doctest, feature = "serde", feature = "http", feature = "io"))]
 #[doc = include_str!("../docs/EXPORTS.md")]
 struct ExportsGuide;
+
+/// `docs/EXPLORE.md`'s examples, run as doctests.
+#[cfg(all(doctest, feature = "explore"))]
+#[doc = include_str!("../docs/EXPLORE.md")]
+struct ExploreGuide;
 
 /// `docs/PEERS.md`'s examples, run as doctests.
 #[cfg(all(doctest, feature = "http", feature = "io", feature = "scenario"))]

@@ -6,7 +6,8 @@
 //! faults, triggers and matchers (and, with `reqwest-middleware`, the
 //! reqwest middleware and its error). With `io`: the connection layers, the
 //! proxy, the listener, `ConnFault` and its set, rule and trigger. With
-//! `scenario`: scenarios, phases, rehearsals and probes. Only this crate's
+//! `scenario`: scenarios, phases, rehearsals and probes. With `explore`: the
+//! explorer, its report and its menu faults. Only this crate's
 //! items: tower's `ServiceBuilder`, `ServiceExt` and `service_fn` come from
 //! `tower`.
 //!
@@ -66,3 +67,6 @@ pub use crate::io::{TestCa, TlsFault, TlsTerminator};
 
 #[cfg(feature = "scenario")]
 pub use crate::scenario::{Phase, Probe, ProbeLayer, Rehearsal, RehearsalReport, Scenario};
+
+#[cfg(feature = "explore")]
+pub use crate::explore::{Exploration, Explorer, MenuFault};

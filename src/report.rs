@@ -42,6 +42,28 @@ pub(crate) enum Bytes {
 }
 
 impl Counters {
+    /// Everything back to zero, for an exploration between its runs; the
+    /// gauge of active faults is left as it is (it counts guards that are
+    /// still alive).
+    #[cfg(feature = "explore")]
+    pub(crate) fn reset(&self) {
+        let scalars = [
+            &self.faulted,
+            &self.rejected_headers,
+            &self.ignored_headers,
+            &self.overflow,
+        ];
+        let bytes = [&self.bytes.passed, &self.bytes.dropped];
+        for c in scalars
+            .into_iter()
+            .chain(bytes)
+            .chain(&self.injected)
+            .chain(&self.conn_bytes)
+        {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Counts a request as faulted, after its first fault was counted with
     /// [`injected`](Self::injected) and its call with the slot's
     /// `evaluated`. `Release` (the same `lock xadd` as `Relaxed` on x86,
@@ -150,6 +172,13 @@ impl Journal {
             events: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
             dropped: AtomicU64::new(0),
         }
+    }
+
+    /// Forgets every event (an exploration between its runs).
+    #[cfg(feature = "explore")]
+    pub(crate) fn clear(&self) {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.dropped.store(0, Ordering::Relaxed);
     }
 
     pub(crate) fn push(&self, event: Event) {

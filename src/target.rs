@@ -737,6 +737,24 @@ impl Target {
         self.snapshot(true)
     }
 
+    /// Counters, journal and call counts back to zero, so that a report
+    /// taken during an exploration's run counts that run only (the call
+    /// counts are also the index random draws are keyed on: each run then
+    /// draws the same as the first). Faults, expectations and the active
+    /// gauge are left.
+    #[cfg(feature = "explore")]
+    pub(crate) fn reset_counts(&self) {
+        let s = &self.shared;
+        s.counters.reset();
+        if let Some(journal) = &s.journal {
+            journal.clear();
+        }
+        for e in s.slots.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            e.calls.evaluated.store(0, Ordering::Relaxed);
+            e.calls.bypassed.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Counters only (no journal): cheap enough to take at every boundary
     /// of a scenario.
     #[cfg(feature = "scenario")]
