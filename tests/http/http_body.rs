@@ -24,6 +24,11 @@ fn app(layer: HttpChaosLayer) -> Router {
         .route("/fixed", get(|| async { vec![b'x'; 1000] }))
         .route("/chunked", get(|| async { Body::new(Chunked::new(10, 100)) }))
         .route("/echo", post(|body: Bytes| async move { body.len().to_string() }))
+        .route("/created", post(|| async { axum::http::StatusCode::CREATED }))
+        .route(
+            "/nocontent",
+            post(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .layer(layer)
 }
 
@@ -121,6 +126,82 @@ async fn abort_mid_body_is_an_error_after_the_head() {
             );
         }
     }
+}
+
+/// A cut exactly at the end of the body still acts: an abort replaces the
+/// end with an error (the length is no longer announced, so no client
+/// takes the body as complete), and `abort_after(0)` on an empty `201` is
+/// a lost reply: the handler ran, every client gets an error.
+#[tokio::test]
+async fn an_abort_at_the_very_end_of_the_body_is_still_an_error() {
+    let layer = chaos("api", BodyFault::abort_after(1000));
+    let target = layer.target().clone();
+    for (client, seen) in all_clients(layer, "/fixed").await {
+        let Seen::BodyError(200, err) = &seen else {
+            panic!("{client}: {seen:?}")
+        };
+        assert!(
+            err.contains("error reading a body from connection"),
+            "{client}: {err}"
+        );
+    }
+    assert_eq!(target.report().injected(FaultKind::ResponseBody), 4);
+
+    let layer = chaos("api", BodyFault::abort_after(0));
+    let target = layer.target().clone();
+    let addr = serve(app(layer)).await;
+    let url = format!("http://{addr}/created");
+    for (client, c) in [("reqwest-h1", reqwest_h1()), ("reqwest-h2", reqwest_h2())] {
+        let response = c.post(&url).send().await;
+        let seen = match response {
+            Err(e) => Seen::SendError(chain(&e)),
+            Ok(r) => {
+                let status = r.status().as_u16();
+                match r.bytes().await {
+                    Ok(b) => Seen::Body(status, b.len()),
+                    Err(e) => Seen::BodyError(status, chain(&e)),
+                }
+            }
+        };
+        // Nothing was flushed before the error: the request itself fails
+        // (HTTP/1 sees the connection close, HTTP/2 a stream reset),
+        // although the handler ran.
+        let Seen::SendError(err) = &seen else {
+            panic!("{client}: {seen:?}")
+        };
+        let expected = if client.ends_with("h1") {
+            "connection closed before message completed"
+        } else {
+            "stream error received"
+        };
+        assert!(err.contains(expected), "{client}: {err}");
+    }
+    assert_eq!(target.report().injected(FaultKind::ResponseBody), 2);
+}
+
+/// A known limit, asserted so that it cannot change unnoticed: a `204`
+/// (or `304`, or the answer to `HEAD`) has no body on an HTTP/1 wire, so
+/// hyper never polls it and a body fault cannot act: the client gets its
+/// `204` (the fault is counted when decided). Over HTTP/2 the same fault
+/// resets the stream. For a lost reply on such routes use
+/// `HttpFault::DropConnection` (docs/HTTP.md).
+#[tokio::test]
+async fn a_body_fault_cannot_act_on_a_204_over_http1() {
+    let layer = chaos("api", BodyFault::abort_after(0));
+    let addr = serve(app(layer)).await;
+    let url = format!("http://{addr}/nocontent");
+    let h1 = reqwest_h1()
+        .post(&url)
+        .send()
+        .await
+        .expect("HTTP/1: the 204 arrives");
+    assert_eq!(h1.status(), 204);
+    let h2 = reqwest_h2()
+        .post(&url)
+        .send()
+        .await
+        .expect_err("HTTP/2: the stream is reset");
+    assert!(chain(&h2).contains("stream error received"), "{}", chain(&h2));
 }
 
 #[tokio::test(start_paused = true)]

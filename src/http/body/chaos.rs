@@ -286,6 +286,7 @@ where
                         && state.pending.is_none()
                         && (state.started || state.fault.delay_first_byte.is_zero())
                         && body.is_end_stream()
+                        && !state.cut_acts_at_end_of(state.emitted)
                 }
             },
             Kind::Full { data } => data.get().is_none_or(Bytes::is_empty),
@@ -296,7 +297,23 @@ where
     #[inline]
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Pass { body } | Kind::Faulted { body, .. } => body.size_hint(),
+            Kind::Pass { body } => body.size_hint(),
+            Kind::Faulted { body, state } => {
+                let hint = body.size_hint();
+                match (hint.exact(), state.get()) {
+                    // A stall or an abort at the body's very end: not an
+                    // exact length, or an HTTP/1 client would read the
+                    // `content-length` bytes as a complete body.
+                    (Some(rest), Some(state))
+                        if state.cut_acts_at_end_of(state.emitted.saturating_add(rest)) =>
+                    {
+                        let mut open = SizeHint::new();
+                        open.set_lower(rest);
+                        open
+                    }
+                    _ => hint,
+                }
+            }
             Kind::Full { data } => SizeHint::with_exact(data.get().map_or(0, |d| d.len() as u64)),
             Kind::Dropped { .. } => SizeHint::default(),
         }

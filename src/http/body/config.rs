@@ -18,6 +18,14 @@ impl Cut {
             Self::End(n) | Self::Stall(n) | Self::Abort(n) => n,
         }
     }
+
+    /// Whether the cut still does something when it falls exactly at the
+    /// end of the body: a stall holds the end back and an abort replaces
+    /// it with an error (an `abort_after(0)` on an empty `204` is a lost
+    /// reply too); an early end there leaves the body whole.
+    pub(super) const fn acts_at_the_end(self) -> bool {
+        matches!(self, Self::Stall(_) | Self::Abort(_))
+    }
 }
 
 /// A streaming fault applied to a request or response body by [`ChaosBody`](super::ChaosBody).
@@ -103,7 +111,10 @@ impl BodyFault {
     }
 
     /// After `bytes` bytes the body yields a [`BodyFaultError`](super::BodyFaultError) of kind
-    /// [`BodyFaultErrorKind::Aborted`](super::BodyFaultErrorKind::Aborted).
+    /// [`BodyFaultErrorKind::Aborted`](super::BodyFaultErrorKind::Aborted),
+    /// also when that is exactly the body's end (`abort_after(0)` on an
+    /// empty body fails it). A body without one on the HTTP/1 wire (`204`,
+    /// `304`, `HEAD`) is never read, so no body fault acts on it.
     ///
     /// ```
     /// use tower_chaos::http::BodyFault;

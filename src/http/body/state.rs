@@ -47,6 +47,18 @@ pub(super) struct FaultState {
 }
 
 impl FaultState {
+    /// Whether a stall or an abort falls exactly at `len` bytes, the
+    /// length the body will have: then the body's end is not its own to
+    /// announce (`is_end_stream` is false, the size hint is not exact),
+    /// or the client would take a complete body and never see the fault.
+    /// (Before the end, the cut ends the body early anyway; after it, the
+    /// body ends before the cut is reached.)
+    pub(super) fn cut_acts_at_end_of(&self, len: u64) -> bool {
+        self.fault
+            .cut
+            .is_some_and(|cut| cut.acts_at_the_end() && cut.limit() == len)
+    }
+
     pub(super) fn new(fault: BodyFault) -> Self {
         Self {
             fault,
@@ -136,8 +148,10 @@ where
             .cut
             .filter(|cut| state.emitted >= cut.limit() && state.pending.is_none());
         if let Some(cut) = reached {
-            if !state.cut_inside_frame && body.is_end_stream() {
-                // The cut falls exactly at the end of the body: nothing to do.
+            if !state.cut_inside_frame && body.is_end_stream() && !cut.acts_at_the_end() {
+                // An early end exactly at the end of the body: nothing to
+                // cut. (A stall or an abort there still holds back or
+                // replaces the end: see `Cut::acts_at_the_end`.)
                 state.phase = Phase::Done;
                 return Poll::Ready(None);
             }

@@ -73,8 +73,61 @@ async fn abort_errors_after_n_bytes() {
 
 #[tokio::test]
 async fn cut_past_the_end_does_nothing() {
-    let body = ChaosBody::with_fault(Full::new(Bytes::from("abc")), BodyFault::abort_after(3));
+    for fault in [
+        BodyFault::abort_after(4),
+        BodyFault::stall_after(4),
+        BodyFault::truncate_after(4),
+    ] {
+        let body = ChaosBody::with_fault(Full::new(Bytes::from("abc")), fault);
+        assert_eq!(body.size_hint().exact(), Some(3), "{fault:?}");
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "abc", "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_early_end_exactly_at_the_end_leaves_the_body_whole() {
+    let body = ChaosBody::with_fault(Full::new(Bytes::from("abc")), BodyFault::truncate_after(3));
+    assert_eq!(body.size_hint().exact(), Some(3));
     assert_eq!(body.collect().await.unwrap().to_bytes(), "abc");
+}
+
+#[tokio::test]
+async fn an_abort_exactly_at_the_end_replaces_the_end_with_its_error() {
+    let mut body = ChaosBody::with_fault(Full::new(Bytes::from("abc")), BodyFault::abort_after(3));
+    // No exact length: a client must not take three bytes as the whole body.
+    assert_eq!((body.size_hint().lower(), body.size_hint().upper()), (3, None));
+    assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "abc");
+    assert!(!body.is_end_stream());
+    let err = body.frame().await.unwrap().unwrap_err();
+    assert_eq!(
+        *err.downcast::<BodyFaultError>().unwrap(),
+        BodyFaultError::aborted(3)
+    );
+    assert!(body.is_end_stream());
+}
+
+#[tokio::test]
+async fn an_abort_after_zero_bytes_of_an_empty_body_is_an_error_not_an_end() {
+    let mut body = ChaosBody::with_fault(Full::new(Bytes::new()), BodyFault::abort_after(0));
+    assert!(
+        !body.is_end_stream(),
+        "hyper would not poll a body that says it ended"
+    );
+    assert_eq!(body.size_hint().exact(), None);
+    let err = body.frame().await.unwrap().unwrap_err();
+    assert_eq!(
+        *err.downcast::<BodyFaultError>().unwrap(),
+        BodyFaultError::aborted(0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_exactly_at_the_end_holds_the_end_back() {
+    let mut body = ChaosBody::with_fault(Full::new(Bytes::from("abc")), BodyFault::stall_after(3));
+    assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "abc");
+    let next = tokio::time::timeout(Duration::from_secs(3600), body.frame()).await;
+    assert!(next.is_err(), "the end came through: {next:?}");
+    assert!(!body.is_end_stream());
 }
 
 #[tokio::test(start_paused = true)]
