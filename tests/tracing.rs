@@ -146,6 +146,14 @@ fn field(name: &str, value: &str) -> String {
     format!("{name}={value}")
 }
 
+/// Asserts that `line` carries each `(name, value)` field.
+fn assert_fields(line: &str, fields: &[(&str, &str)]) {
+    for &(name, value) in fields {
+        let f = field(name, value);
+        assert!(line.contains(&f), "{f} in {line}");
+    }
+}
+
 #[tokio::test]
 async fn injections_carry_the_documented_field_names() {
     let lines = injection_lines(async {
@@ -180,13 +188,14 @@ async fn injections_carry_the_documented_field_names() {
     }
     assert!(!error.contains(telemetry::FAULT_DELAY_NS), "{error}");
     let hang = &lines[1];
-    for f in [
-        field(telemetry::FAULT_KIND, "\"hang\""),
-        field(telemetry::FAULT_RULE_INDEX, "1"),
-        field(telemetry::ERROR_TYPE, "timeout"),
-    ] {
-        assert!(hang.contains(&f), "{f} in {hang}");
-    }
+    assert_fields(
+        hang,
+        &[
+            (telemetry::FAULT_KIND, "\"hang\""),
+            (telemetry::FAULT_RULE_INDEX, "1"),
+            (telemetry::ERROR_TYPE, "timeout"),
+        ],
+    );
     // An unnamed rule has no `fault.rule`.
     assert!(!hang.contains(&format!("{}=", telemetry::FAULT_RULE)), "{hang}");
 }
@@ -206,11 +215,7 @@ async fn a_delay_carries_its_nanoseconds_and_no_error_type() {
     })
     .await;
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(
-        lines[0].contains(&field(telemetry::FAULT_DELAY_NS, "250000000")),
-        "{}",
-        lines[0]
-    );
+    assert_fields(&lines[0], &[(telemetry::FAULT_DELAY_NS, "250000000")]);
     assert!(!lines[0].contains(telemetry::ERROR_TYPE), "{}", lines[0]);
 }
 
@@ -243,14 +248,11 @@ async fn a_synthesized_status_reports_its_code_as_error_type() {
     })
     .await;
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(
-        lines[0].contains(&field(telemetry::FAULT_KIND, "\"status\"")),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[0].contains(&field(telemetry::ERROR_TYPE, "503")),
-        "{}",
-        lines[0]
+    assert_fields(
+        &lines[0],
+        &[
+            (telemetry::FAULT_KIND, "\"status\""),
+            (telemetry::ERROR_TYPE, "503"),
+        ],
     );
 }
