@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use support::{Counted, call};
+use support::{Counted, call, u32_layer};
 use tower::Layer;
 use tower_chaos::{ChaosLayer, Fault, Trigger, telemetry};
 
@@ -53,11 +53,7 @@ fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuar
 async fn chaos_is_loud_in_tracing() {
     let (out, _guard) = capture(tracing::Level::DEBUG);
 
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("loud")
-        .seed(77)
-        .fault(Fault::injected_error().when(Trigger::first(2)))
-        .build()
-        .unwrap();
+    let chaos = u32_layer("loud", 77, [Fault::injected_error().when(Trigger::first(2))]);
     let mut svc = chaos.layer(Counted::default());
     for i in 0..4 {
         let _ = call(&mut svc, i).await;
@@ -157,16 +153,16 @@ fn assert_fields(line: &str, fields: &[(&str, &str)]) {
 #[tokio::test]
 async fn injections_carry_the_documented_field_names() {
     let lines = injection_lines(async {
-        let chaos: ChaosLayer<u32> = ChaosLayer::builder("payments")
-            .seed(1234)
-            .fault(
+        let chaos = u32_layer(
+            "payments",
+            1234,
+            [
                 Fault::injected_error()
                     .when(Trigger::first(1))
                     .named("first-fails"),
-            )
-            .fault(Fault::hang().when(Trigger::first(2)))
-            .build()
-            .unwrap();
+                Fault::hang().when(Trigger::first(2)),
+            ],
+        );
         let mut svc = chaos.layer(Counted::default());
         let _ = call(&mut svc, 1).await; // the error (rule 0)
         // The hang (rule 1): polled once, then dropped.
@@ -203,13 +199,8 @@ async fn injections_carry_the_documented_field_names() {
 #[tokio::test(start_paused = true)]
 async fn a_delay_carries_its_nanoseconds_and_no_error_type() {
     let lines = injection_lines(async {
-        let chaos: ChaosLayer<u32> = ChaosLayer::builder("slow")
-            .seed(1)
-            .fault(Fault::latency(tower_chaos::Latency::fixed(
-                std::time::Duration::from_millis(250),
-            )))
-            .build()
-            .unwrap();
+        let delay = tower_chaos::Latency::fixed(std::time::Duration::from_millis(250));
+        let chaos = u32_layer("slow", 1, [Fault::latency(delay).into()]);
         let mut svc = chaos.layer(Counted::default());
         call(&mut svc, 1).await.unwrap();
     })
