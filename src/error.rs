@@ -70,6 +70,21 @@ impl ConfigError {
         }
     }
 
+    /// `Ok` when `ok` holds; otherwise [`invalid`](Self::invalid) with
+    /// `field`, `value` and the `reason` it breaks.
+    pub(crate) fn ensure(
+        ok: bool,
+        field: &'static str,
+        value: impl fmt::Debug,
+        reason: &'static str,
+    ) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::invalid(field, value, reason))
+        }
+    }
+
     /// Builds a [`ConfigError::MinAboveMax`] for `field`.
     ///
     /// ```

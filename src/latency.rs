@@ -315,26 +315,11 @@ impl Latency {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let positive = |field, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(ConfigError::invalid(field, v, "must be finite and > 0"))
-            }
-        };
-        let nonzero = |field, d: Duration| {
-            if d.is_zero() {
-                Err(ConfigError::invalid(field, d, "must be > 0"))
-            } else {
-                Ok(())
-            }
-        };
+        let positive =
+            |field, v: f64| ConfigError::ensure(v.is_finite() && v > 0.0, field, v, "must be finite and > 0");
+        let nonzero = |field, d: Duration| ConfigError::ensure(!d.is_zero(), field, d, "must be > 0");
         let within = |field, d: Duration| {
-            if d > Self::MAX_DELAY {
-                Err(ConfigError::invalid(field, d, "must be at most 365 days"))
-            } else {
-                Ok(())
-            }
+            ConfigError::ensure(d <= Self::MAX_DELAY, field, d, "must be at most 365 days")
         };
         match self.dist {
             Dist::Fixed(d) => within("latency.fixed", d)?,
@@ -348,13 +333,8 @@ impl Latency {
             Dist::Jittered { base, jitter } => {
                 within("latency.jittered.base", base)?;
                 within("latency.jittered.jitter", jitter)?;
-                if jitter > base {
-                    return Err(ConfigError::invalid(
-                        "latency.jittered.jitter",
-                        jitter,
-                        "must not exceed the base latency",
-                    ));
-                }
+                let reason = "must not exceed the base latency";
+                ConfigError::ensure(jitter <= base, "latency.jittered.jitter", jitter, reason)?;
             }
             Dist::Normal { mean, std_dev } => {
                 within("latency.normal.mean", mean)?;
@@ -363,13 +343,8 @@ impl Latency {
             Dist::LogNormal { median, sigma } => {
                 nonzero("latency.log_normal.median", median)?;
                 within("latency.log_normal.median", median)?;
-                if !(sigma.is_finite() && sigma >= 0.0) {
-                    return Err(ConfigError::invalid(
-                        "latency.log_normal.sigma",
-                        sigma,
-                        "must be finite and >= 0",
-                    ));
-                }
+                let ok = sigma.is_finite() && sigma >= 0.0;
+                ConfigError::ensure(ok, "latency.log_normal.sigma", sigma, "must be finite and >= 0")?;
             }
             Dist::Pareto { scale, shape } => {
                 nonzero("latency.pareto.scale", scale)?;

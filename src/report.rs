@@ -557,10 +557,7 @@ impl Report {
     /// ```
     #[must_use]
     pub fn injected(&self, kind: FaultKind) -> u64 {
-        self.by_kind
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n)
+        count_of(&self.by_kind, kind)
     }
 
     /// Faults injected, all kinds together.
@@ -655,6 +652,11 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
+}
+
+/// The count of `kind` in a list of counts by kind; 0 when it is absent.
+pub(crate) fn count_of(counts: &[(FaultKind, u64)], kind: FaultKind) -> u64 {
+    counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use support::{Counted, call};
+use support::{Counted, call, u32_layer};
 use tower::Layer;
 use tower_chaos::{ChaosLayer, Fault, Trigger, telemetry};
 
@@ -53,11 +53,7 @@ fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuar
 async fn chaos_is_loud_in_tracing() {
     let (out, _guard) = capture(tracing::Level::DEBUG);
 
-    let chaos: ChaosLayer<u32> = ChaosLayer::builder("loud")
-        .seed(77)
-        .fault(Fault::injected_error().when(Trigger::first(2)))
-        .build()
-        .unwrap();
+    let chaos = u32_layer("loud", 77, [Fault::injected_error().when(Trigger::first(2))]);
     let mut svc = chaos.layer(Counted::default());
     for i in 0..4 {
         let _ = call(&mut svc, i).await;
@@ -146,19 +142,27 @@ fn field(name: &str, value: &str) -> String {
     format!("{name}={value}")
 }
 
+/// Asserts that `line` carries each `(name, value)` field.
+fn assert_fields(line: &str, fields: &[(&str, &str)]) {
+    for &(name, value) in fields {
+        let f = field(name, value);
+        assert!(line.contains(&f), "{f} in {line}");
+    }
+}
+
 #[tokio::test]
 async fn injections_carry_the_documented_field_names() {
     let lines = injection_lines(async {
-        let chaos: ChaosLayer<u32> = ChaosLayer::builder("payments")
-            .seed(1234)
-            .fault(
+        let chaos = u32_layer(
+            "payments",
+            1234,
+            [
                 Fault::injected_error()
                     .when(Trigger::first(1))
                     .named("first-fails"),
-            )
-            .fault(Fault::hang().when(Trigger::first(2)))
-            .build()
-            .unwrap();
+                Fault::hang().when(Trigger::first(2)),
+            ],
+        );
         let mut svc = chaos.layer(Counted::default());
         let _ = call(&mut svc, 1).await; // the error (rule 0)
         // The hang (rule 1): polled once, then dropped.
@@ -180,13 +184,14 @@ async fn injections_carry_the_documented_field_names() {
     }
     assert!(!error.contains(telemetry::FAULT_DELAY_NS), "{error}");
     let hang = &lines[1];
-    for f in [
-        field(telemetry::FAULT_KIND, "\"hang\""),
-        field(telemetry::FAULT_RULE_INDEX, "1"),
-        field(telemetry::ERROR_TYPE, "timeout"),
-    ] {
-        assert!(hang.contains(&f), "{f} in {hang}");
-    }
+    assert_fields(
+        hang,
+        &[
+            (telemetry::FAULT_KIND, "\"hang\""),
+            (telemetry::FAULT_RULE_INDEX, "1"),
+            (telemetry::ERROR_TYPE, "timeout"),
+        ],
+    );
     // An unnamed rule has no `fault.rule`.
     assert!(!hang.contains(&format!("{}=", telemetry::FAULT_RULE)), "{hang}");
 }
@@ -194,23 +199,14 @@ async fn injections_carry_the_documented_field_names() {
 #[tokio::test(start_paused = true)]
 async fn a_delay_carries_its_nanoseconds_and_no_error_type() {
     let lines = injection_lines(async {
-        let chaos: ChaosLayer<u32> = ChaosLayer::builder("slow")
-            .seed(1)
-            .fault(Fault::latency(tower_chaos::Latency::fixed(
-                std::time::Duration::from_millis(250),
-            )))
-            .build()
-            .unwrap();
+        let delay = tower_chaos::Latency::fixed(std::time::Duration::from_millis(250));
+        let chaos = u32_layer("slow", 1, [Fault::latency(delay).into()]);
         let mut svc = chaos.layer(Counted::default());
         call(&mut svc, 1).await.unwrap();
     })
     .await;
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(
-        lines[0].contains(&field(telemetry::FAULT_DELAY_NS, "250000000")),
-        "{}",
-        lines[0]
-    );
+    assert_fields(&lines[0], &[(telemetry::FAULT_DELAY_NS, "250000000")]);
     assert!(!lines[0].contains(telemetry::ERROR_TYPE), "{}", lines[0]);
 }
 
@@ -243,14 +239,11 @@ async fn a_synthesized_status_reports_its_code_as_error_type() {
     })
     .await;
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(
-        lines[0].contains(&field(telemetry::FAULT_KIND, "\"status\"")),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[0].contains(&field(telemetry::ERROR_TYPE, "503")),
-        "{}",
-        lines[0]
+    assert_fields(
+        &lines[0],
+        &[
+            (telemetry::FAULT_KIND, "\"status\""),
+            (telemetry::ERROR_TYPE, "503"),
+        ],
     );
 }

@@ -26,14 +26,21 @@ fn get(
         .key("id", AttributeValue::S("1".into()))
 }
 
+/// A `dynamodb` target of `seed` with `faults`, and a client applying them.
+fn http_faulted(seed: u64, faults: HttpFaultSet) -> (Target, ChaosHttpClient) {
+    let target = Target::builder("dynamodb").seed(seed).build().unwrap();
+    target.set_faults(faults).unwrap();
+    let http = ChaosHttpClient::builder().http_faults(&target).build().unwrap();
+    (target, http)
+}
+
 #[tokio::test(start_paused = true)]
 async fn throttling_inside_the_client_is_parsed_retried_and_counted() {
     let fake = serve().await;
-    let target = Target::builder("dynamodb").seed(7).build().unwrap();
-    target
-        .set_faults(HttpFaultSet::new().with(SyntheticResponse::aws_throttling().when(Trigger::first(2))))
-        .unwrap();
-    let http = ChaosHttpClient::builder().http_faults(&target).build().unwrap();
+    let (target, http) = http_faulted(
+        7,
+        HttpFaultSet::new().with(SyntheticResponse::aws_throttling().when(Trigger::first(2))),
+    );
     let out = get(&client(fake.addr, http, 3))
         .send()
         .await
@@ -49,11 +56,7 @@ async fn throttling_inside_the_client_is_parsed_retried_and_counted() {
         (11, SyntheticResponse::aws_internal_server_error()),
         (12, SyntheticResponse::aws_service_unavailable()),
     ] {
-        let target = Target::builder("dynamodb").seed(seed).build().unwrap();
-        target
-            .set_faults(HttpFaultSet::new().with(error.when(Trigger::first(1))))
-            .unwrap();
-        let http = ChaosHttpClient::builder().http_faults(&target).build().unwrap();
+        let (target, http) = http_faulted(seed, HttpFaultSet::new().with(error.when(Trigger::first(1))));
         get(&client(fake.addr, http, 3)).send().await.expect("retried");
         assert_eq!((target.report().seen, target.report().faulted), (2, 1));
     }
@@ -63,11 +66,10 @@ async fn throttling_inside_the_client_is_parsed_retried_and_counted() {
 #[tokio::test(start_paused = true)]
 async fn provisioned_throughput_exceeded_is_the_sdks_modelled_error_after_its_attempts() {
     let fake = serve().await;
-    let target = Target::builder("dynamodb").seed(8).build().unwrap();
-    target
-        .set_faults(HttpFaultSet::new().with(SyntheticResponse::aws_provisioned_throughput_exceeded()))
-        .unwrap();
-    let http = ChaosHttpClient::builder().http_faults(&target).build().unwrap();
+    let (target, http) = http_faulted(
+        8,
+        HttpFaultSet::new().with(SyntheticResponse::aws_provisioned_throughput_exceeded()),
+    );
     let err = get(&client(fake.addr, http, 3)).send().await.unwrap_err();
     assert_eq!(err.code(), Some("ProvisionedThroughputExceededException"));
     assert!(

@@ -692,16 +692,9 @@ impl ClientFaultError {
 /// [`ChaosMiddleware::builder`]. The options are those of
 /// [`HttpChaosLayerBuilder`], without header control.
 #[must_use = "a builder does nothing until `.build()` is called"]
+#[derive(Debug)]
 pub struct ChaosMiddlewareBuilder {
     inner: HttpChaosLayerBuilder,
-}
-
-impl fmt::Debug for ChaosMiddlewareBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChaosMiddlewareBuilder")
-            .field("inner", &self.inner)
-            .finish()
-    }
 }
 
 impl ChaosMiddlewareBuilder {

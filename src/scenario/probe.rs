@@ -595,7 +595,10 @@ mod tests {
     use tokio::time::{Instant, sleep, sleep_until};
     use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
 
-    use crate::scenario::{Phase, Rehearsal, RehearsalReport, Scenario};
+    use tokio::task::JoinHandle;
+
+    use super::Probe;
+    use crate::scenario::{Phase, Rehearsal, RehearsalReport, Scenario, ScenarioError};
     use crate::{ChaosLayer, Target};
 
     const S: fn(u64) -> Duration = Duration::from_secs;
@@ -611,6 +614,14 @@ mod tests {
         (scenario, Target::builder("db").seed(1).build().unwrap())
     }
 
+    /// [`blip`] rehearsed from now: `db`'s probe, the start, the run.
+    fn blip_running() -> (Probe, Instant, JoinHandle<Result<RehearsalReport, ScenarioError>>) {
+        let (scenario, db) = blip();
+        let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&db);
+        let probe = rehearsal.probe("db").unwrap();
+        (probe, Instant::now(), tokio::spawn(rehearsal.run()))
+    }
+
     fn row<'a>(report: &'a RehearsalReport, label: &str) -> &'a crate::scenario::Row {
         let rows = &report.target("db").unwrap().rows;
         rows.iter().find(|r| r.label == label).unwrap()
@@ -622,11 +633,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_call_recorded_after_a_cut_counts_in_the_phase_current_when_it_started() {
-        let (scenario, db) = blip();
-        let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&db);
-        let probe = rehearsal.probe("db").unwrap();
-        let t0 = Instant::now();
-        let run = tokio::spawn(rehearsal.run());
+        let (probe, t0, run) = blip_running();
         // Every call is recorded well after both cuts it straddles.
         sleep_until(t0 + S(25)).await;
         {
@@ -667,11 +674,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_observed_or_cancelled_call_counts_in_the_phase_current_when_it_started() {
-        let (scenario, db) = blip();
-        let rehearsal = Rehearsal::new(&scenario).bind::<u32, BoxError>(&db);
-        let probe = rehearsal.probe("db").unwrap();
-        let t0 = Instant::now();
-        let run = tokio::spawn(rehearsal.run());
+        let (probe, t0, run) = blip_running();
         sleep_until(t0 + S(10) - NS).await;
         let slow = probe.observe(async {
             sleep(S(2)).await;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::duration::Short;
 use super::probe::{Obs, Probe, RunShared};
 use super::timeline::{Spell, label_of};
+use crate::report::count_of;
 use crate::seed::Replay;
 use crate::{FaultKind, Report, SeedSource, Target};
 
@@ -179,10 +180,7 @@ impl From<Report> for Mark {
 
 impl Mark {
     fn injected(&self, kind: FaultKind) -> u64 {
-        self.injected
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n)
+        count_of(&self.injected, kind)
     }
 }
 
@@ -212,10 +210,7 @@ impl ProviderCounts {
     /// ```
     #[must_use]
     pub fn injected(&self, kind: FaultKind) -> u64 {
-        self.injected
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n)
+        count_of(&self.injected, kind)
     }
 }
 

@@ -87,6 +87,17 @@ async fn echo_line_server() -> io::Result<(SocketAddr, mpsc::UnboundedReceiver<V
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = mpsc::unbounded_channel();
+    answer_one_line(listener, move |line| {
+        let _ = tx.send(line.clone());
+        line
+    });
+    Ok((addr, rx))
+}
+
+/// Spawns a server that accepts one connection, reads one line, writes
+/// back what `reply` makes of it, then holds the connection open until
+/// the client goes.
+fn answer_one_line(listener: TcpListener, reply: impl FnOnce(Vec<u8>) -> Vec<u8> + Send + 'static) {
     tokio::spawn(async move {
         let Ok((s, _)) = listener.accept().await else {
             return;
@@ -95,13 +106,10 @@ async fn echo_line_server() -> io::Result<(SocketAddr, mpsc::UnboundedReceiver<V
         let mut s = BufReader::new(s);
         let mut line = Vec::new();
         if s.read_until(b'\n', &mut line).await.is_ok_and(|n| n > 0) {
-            let _ = tx.send(line.clone());
-            let _ = s.get_mut().write_all(&line).await;
+            let _ = s.get_mut().write_all(&reply(line)).await;
         }
-        // Hold the connection open until the client goes.
         let _ = s.read_to_end(&mut Vec::new()).await;
     });
-    Ok((addr, rx))
 }
 
 /// timeout_test.go `WithEstablishedProxy`: a proxy, a client and the
@@ -508,11 +516,7 @@ async fn slicer_toxic_zero_size_variation() -> io::Result<()> {
 /// peer received before EOF.
 async fn limit_data(limit: u64, chunks: &[&[u8]]) -> io::Result<Vec<u8>> {
     let (a, mut b) = tokio::io::duplex(1 << 16);
-    let faults = StreamFaults::builder()
-        .write(DirectionFaults::new().truncate_after(limit))
-        .build()
-        .expect("valid");
-    let mut a = ChaosStream::new(a, faults);
+    let mut a = ChaosStream::new(a, write_limit(limit));
     for chunk in chunks {
         match a.write(chunk).await {
             Ok(_) => {}
@@ -520,6 +524,29 @@ async fn limit_data(limit: u64, chunks: &[&[u8]]) -> io::Result<Vec<u8>> {
         }
     }
     drop(a); // the input ends (toxiproxy closes the stub's input)
+    received(&mut b).await
+}
+
+/// `limit_data` of `limit` bytes: a truncation of the write direction.
+fn write_limit(limit: u64) -> StreamFaults {
+    StreamFaults::builder()
+        .write(DirectionFaults::new().truncate_after(limit))
+        .build()
+        .expect("valid")
+}
+
+/// A 100-byte `limit_data` behind a switch (so a test can remove and
+/// re-add it), the stream writing through it, and the peer's end.
+fn switched_limit() -> (StreamFaults, FaultSwitch, ChaosStream<DuplexStream>, DuplexStream) {
+    let faults = write_limit(100);
+    let switch = FaultSwitch::new(faults);
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let a = ChaosStream::with_switch(a, &switch);
+    (faults, switch, a, b)
+}
+
+/// Everything the peer receives until EOF.
+async fn received(b: &mut DuplexStream) -> io::Result<Vec<u8>> {
     let mut got = Vec::new();
     b.read_to_end(&mut got).await?;
     Ok(got)
@@ -536,20 +563,12 @@ fn buffer(size: usize, salt: u8) -> Vec<u8> {
 /// Ours: the same truncation switched in again keeps its count.
 #[tokio::test(start_paused = true)]
 async fn limit_data_toxic_may_be_restarted() -> io::Result<()> {
-    let faults = StreamFaults::builder()
-        .write(DirectionFaults::new().truncate_after(100))
-        .build()
-        .expect("valid");
-    let switch = FaultSwitch::new(faults);
-    let (a, mut b) = tokio::io::duplex(1 << 16);
-    let mut a = ChaosStream::with_switch(a, &switch);
+    let (faults, switch, mut a, mut b) = switched_limit();
     let (buf, buf2) = (buffer(90, 1), buffer(20, 2));
     assert_eq!(a.write(&buf).await?, 90);
     switch.set(faults); // re-added: the count survives
     assert_eq!(a.write(&buf2).await?, 10);
-    let mut got = Vec::new();
-    b.read_to_end(&mut got).await?;
-    assert_eq!(got, [&buf[..], &buf2[..10]].concat());
+    assert_eq!(received(&mut b).await?, [&buf[..], &buf2[..10]].concat());
     Ok(())
 }
 
@@ -557,21 +576,13 @@ async fn limit_data_toxic_may_be_restarted() -> io::Result<()> {
 /// without a truncation ends it; the next one counts from 0.
 #[tokio::test(start_paused = true)]
 async fn limit_data_removed_then_added_counts_from_zero() -> io::Result<()> {
-    let faults = StreamFaults::builder()
-        .write(DirectionFaults::new().truncate_after(100))
-        .build()
-        .expect("valid");
-    let switch = FaultSwitch::new(faults);
-    let (a, mut b) = tokio::io::duplex(1 << 16);
-    let mut a = ChaosStream::with_switch(a, &switch);
+    let (faults, switch, mut a, mut b) = switched_limit();
     assert_eq!(a.write(&[1; 90]).await?, 90);
     switch.clear();
     assert_eq!(a.write(&[2; 50]).await?, 50);
     switch.set(faults);
     assert_eq!(a.write(&[3; 150]).await?, 100);
-    let mut got = Vec::new();
-    b.read_to_end(&mut got).await?;
-    assert_eq!(got.len(), 240);
+    assert_eq!(received(&mut b).await?.len(), 240);
     Ok(())
 }
 
@@ -580,19 +591,11 @@ async fn limit_data_removed_then_added_counts_from_zero() -> io::Result<()> {
 /// leaves it open and counting from 0.
 #[tokio::test(start_paused = true)]
 async fn limit_data_toxic_may_be_interrupted() -> io::Result<()> {
-    let faults = StreamFaults::builder()
-        .write(DirectionFaults::new().truncate_after(100))
-        .build()
-        .expect("valid");
-    let switch = FaultSwitch::new(faults);
-    let (a, mut b) = tokio::io::duplex(1 << 16);
-    let mut a = ChaosStream::with_switch(a, &switch);
+    let (faults, switch, mut a, mut b) = switched_limit();
     switch.set(faults);
     assert!(!a.is_closed());
     assert_eq!(a.write(&[1; 100]).await?, 100);
-    let mut got = Vec::new();
-    b.read_to_end(&mut got).await?;
-    assert_eq!(got.len(), 100);
+    assert_eq!(received(&mut b).await?.len(), 100);
     Ok(())
 }
 
@@ -778,18 +781,7 @@ async fn reset_tcp_helper(fault: ConnFault) -> io::Result<Duration> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let target = target(ConnFaultSet::new().with(fault));
     let proxy = Proxy::spawn(listener.local_addr()?, &target)?;
-    tokio::spawn(async move {
-        let Ok((s, _)) = listener.accept().await else {
-            return;
-        };
-        let _ = s.set_nodelay(true);
-        let mut s = BufReader::new(s);
-        let mut line = Vec::new();
-        if s.read_until(b'\n', &mut line).await.is_ok_and(|n| n > 0) {
-            let _ = s.get_mut().write_all(MSG).await;
-        }
-        let _ = s.read_to_end(&mut Vec::new()).await;
-    });
+    answer_one_line(listener, |_| MSG.to_vec());
     let mut conn = connect(proxy.local_addr()).await?;
     conn.write_all(MSG).await?;
     let mut tmp = [0; 1000];

@@ -74,6 +74,13 @@ fn error(message: &str, status: u16) -> Value {
 }
 
 /// Writes `msg`, half-closes, reads to the end.
+/// The string at `key` of a JSON answer.
+fn text<'a>(answer: &'a Value, key: &str) -> &'a str {
+    answer[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{key}` is not a string in {answer}"))
+}
+
 async fn exchange(addr: SocketAddr, msg: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut s = TcpStream::connect(addr).await?;
     s.write_all(msg).await?;
@@ -112,10 +119,7 @@ async fn proxy_routes_answer_with_toxiproxys_codes_and_bodies() {
     );
     let (status, body) = api.send(reqwest::Method::POST, "/proxies", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body["error"].as_str().unwrap().starts_with("bad request body: "),
-        "{body}"
-    );
+    assert!(text(&body, "error").starts_with("bad request body: "), "{body}");
 
     let listen = api.proxy("db", up).await;
     let shown = json!({"name": "db", "listen": listen.to_string(), "upstream": up.to_string(),
@@ -135,10 +139,7 @@ async fn proxy_routes_answer_with_toxiproxys_codes_and_bodies() {
         )
         .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    assert!(
-        body["error"].as_str().unwrap().contains(&listen.to_string()),
-        "{body}"
-    );
+    assert!(text(&body, "error").contains(&listen.to_string()), "{body}");
 
     assert_eq!(
         api.delete("/proxies/db").await,
@@ -218,10 +219,7 @@ async fn toxic_routes_answer_with_toxiproxys_codes_and_bodies() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body["error"].as_str().unwrap().contains("attributes.byts"),
-        "{body}"
-    );
+    assert!(text(&body, "error").contains("attributes.byts"), "{body}");
 
     // Values our engine cannot honour are refused, naming the attribute.
     for (body, field) in [
@@ -240,7 +238,7 @@ async fn toxic_routes_answer_with_toxiproxys_codes_and_bodies() {
     ] {
         let (status, answer) = api.post(p, &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        assert!(answer["error"].as_str().unwrap().contains(field), "{answer}");
+        assert!(text(&answer, "error").contains(field), "{answer}");
     }
     for i in 0..4 {
         assert_eq!(
@@ -253,10 +251,7 @@ async fn toxic_routes_answer_with_toxiproxys_codes_and_bodies() {
     let (status, answer) = api.post(p, &json!({"type": "latency", "name": "l4"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        answer["error"]
-            .as_str()
-            .unwrap()
-            .contains("at most 4 latency toxics"),
+        text(&answer, "error").contains("at most 4 latency toxics"),
         "{answer}"
     );
     // Upstream has its own four.
@@ -331,7 +326,7 @@ async fn enabled_false_takes_the_proxy_down_and_true_brings_it_back() {
     // A new listen address restarts the proxy there, toxics kept.
     let (status, body) = api.post("/proxies/db", &json!({"listen": "127.0.0.1:0"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let moved: SocketAddr = body["listen"].as_str().unwrap().parse().unwrap();
+    let moved: SocketAddr = text(&body, "listen").parse().unwrap();
     assert_ne!(moved, listen);
     assert!(
         TcpStream::connect(listen).await.is_err(),
@@ -383,10 +378,7 @@ async fn populate_creates_keeps_and_replaces() {
     assert_eq!(api.get("/proxies/c").await.0, StatusCode::NOT_FOUND);
     let (status, body) = api.post("/populate", &json!({"name": "a"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body["error"].as_str().unwrap().starts_with("bad request body: "),
-        "{body}"
-    );
+    assert!(text(&body, "error").starts_with("bad request body: "), "{body}");
 }
 
 #[tokio::test]
@@ -409,10 +401,7 @@ async fn our_refuse_toxic_and_report() {
     assert_eq!(report["injected"], json!({"refused": 1}));
     assert_eq!(report["proxy"]["accepted"], 1);
     assert!(
-        report["summary"]
-            .as_str()
-            .unwrap()
-            .starts_with("target `db` (seed 1"),
+        text(&report, "summary").starts_with("target `db` (seed 1"),
         "{report}"
     );
     assert_eq!(
@@ -427,10 +416,7 @@ async fn version_and_browsers() {
     let (status, body) = api.get("/version").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        body["version"]
-            .as_str()
-            .unwrap()
-            .starts_with("2.12.0+tower-chaos."),
+        text(&body, "version").starts_with("2.12.0+tower-chaos."),
         "{body}"
     );
     let resp = api

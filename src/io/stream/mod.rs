@@ -307,22 +307,60 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncRead for ChaosStream<T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
+/// What a write-side call moved: bytes for a write, nothing for a flush
+/// or a shutdown.
+trait Written {
+    fn count(&self, core: &mut Core);
+}
+
+impl Written for usize {
     #[inline]
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn count(&self, core: &mut Core) {
+        core.counters.add_written(*self);
+    }
+}
+
+impl Written for () {
+    #[inline]
+    fn count(&self, _: &mut Core) {}
+}
+
+impl<T: AsyncWrite> ChaosStream<T> {
+    /// A write-side call: without faults, `fast` on the inner IO (what it
+    /// wrote counted, a pending call noted when the faults may change);
+    /// with faults or without a connection, `slow`. Generic and inlined: no
+    /// allocation, no dynamic call on the path without faults.
+    #[inline]
+    fn write_side<R: Written>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        fast: impl FnOnce(Pin<&mut T>, &mut Context<'_>) -> Poll<io::Result<R>>,
+        slow: impl FnOnce(Pin<&mut Option<T>>, &mut Core, &mut Context<'_>) -> Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
         let mut this = self.project();
         if this.core.is_fast() {
             if let Some(io) = this.inner.as_mut().as_pin_mut() {
-                let res = io.poll_write(cx, buf);
-                match res {
-                    Poll::Ready(Ok(n)) => this.core.counters.add_written(n),
+                let res = fast(io, cx);
+                match &res {
+                    Poll::Ready(Ok(written)) => written.count(this.core),
                     Poll::Pending if this.core.is_dynamic() => this.core.note_pending(Dir::Write, cx.waker()),
                     _ => {}
                 }
                 return res;
             }
         }
-        poll_write_slow(this.inner, this.core, cx, buf)
+        slow(this.inner, this.core, cx)
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
+    #[inline]
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.write_side(
+            cx,
+            |io, cx| io.poll_write(cx, buf),
+            |inner, core, cx| poll_write_slow(inner, core, cx, buf),
+        )
     }
 
     #[inline]
@@ -331,21 +369,15 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let mut this = self.project();
-        if this.core.is_fast() {
-            if let Some(io) = this.inner.as_mut().as_pin_mut() {
-                let res = io.poll_write_vectored(cx, bufs);
-                match res {
-                    Poll::Ready(Ok(n)) => this.core.counters.add_written(n),
-                    Poll::Pending if this.core.is_dynamic() => this.core.note_pending(Dir::Write, cx.waker()),
-                    _ => {}
-                }
-                return res;
-            }
-        }
-        // Faults see one buffer at a time, as the default method does.
-        let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
-        poll_write_slow(this.inner, this.core, cx, buf)
+        self.write_side(
+            cx,
+            |io, cx| io.poll_write_vectored(cx, bufs),
+            |inner, core, cx| {
+                // Faults see one buffer at a time, as the default method does.
+                let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+                poll_write_slow(inner, core, cx, buf)
+            },
+        )
     }
 
     #[inline]
@@ -355,31 +387,11 @@ impl<T: AsyncRead + AsyncWrite + Resettable> AsyncWrite for ChaosStream<T> {
 
     #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut this = self.project();
-        if this.core.is_fast() {
-            if let Some(io) = this.inner.as_mut().as_pin_mut() {
-                let res = io.poll_flush(cx);
-                if res.is_pending() && this.core.is_dynamic() {
-                    this.core.note_pending(Dir::Write, cx.waker());
-                }
-                return res;
-            }
-        }
-        poll_flush_slow(this.inner, this.core, cx)
+        self.write_side(cx, |io, cx| io.poll_flush(cx), poll_flush_slow)
     }
 
     #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut this = self.project();
-        if this.core.is_fast() {
-            if let Some(io) = this.inner.as_mut().as_pin_mut() {
-                let res = io.poll_shutdown(cx);
-                if res.is_pending() && this.core.is_dynamic() {
-                    this.core.note_pending(Dir::Write, cx.waker());
-                }
-                return res;
-            }
-        }
-        poll_shutdown_slow(this.inner, this.core, cx)
+        self.write_side(cx, |io, cx| io.poll_shutdown(cx), poll_shutdown_slow)
     }
 }
