@@ -159,6 +159,7 @@ mod faults;
 mod handle;
 mod injected;
 mod listener;
+pub mod mem;
 mod proxy;
 mod queue;
 mod reset;
@@ -178,7 +179,7 @@ pub use faults::{
     StreamFaultsBuilder,
 };
 pub use injected::{DnsFailure, InjectedIoError, injected_fault};
-pub use listener::ChaosListener;
+pub use listener::{Accept, ChaosListener};
 pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyStats, RebindError};
 pub use reset::Resettable;
 pub use stream::ChaosStream;

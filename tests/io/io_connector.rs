@@ -22,19 +22,13 @@ use tower_chaos::io::{
 };
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
-use io_support::{BIG, app, pattern, serve_app};
+use io_support::{BIG, app, conn_target, get, io_source, pattern, serve_app, uri};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type HttpClient = Client<ChaosConnector<HttpConnector>, Empty<Bytes>>;
 
 fn target(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Target {
-    let target = Target::builder("backend").seed(9).build().expect("target");
-    let mut faults = ConnFaultSet::new();
-    for r in rules {
-        faults = faults.with(r);
-    }
-    target.set_faults(faults).expect("valid faults");
-    target
+    conn_target("backend", 9, rules)
 }
 
 /// A target with `rules` and a hyper client connecting through it.
@@ -42,24 +36,6 @@ fn target_and_client(rules: Vec<Rule<ConnFault, ConnInfo>>) -> (Target, HttpClie
     let target = target(rules);
     let connector = ChaosConnectorLayer::for_target(&target).layer(HttpConnector::new());
     (target, Client::builder(TokioExecutor::new()).build(connector))
-}
-
-fn uri(addr: std::net::SocketAddr, path: &str) -> hyper::Uri {
-    format!("http://{addr}{path}").parse().expect("uri")
-}
-
-async fn get(client: &HttpClient, uri: hyper::Uri) -> Result<(http::StatusCode, Bytes), BoxError> {
-    let res = client.get(uri).await?;
-    let status = res.status();
-    let body = res.into_body().collect().await?.to_bytes();
-    Ok((status, body))
-}
-
-/// The `io::Error` the client's error carries from the connector.
-fn io_source(err: &hyper_util::client::legacy::Error) -> &io::Error {
-    err.source()
-        .and_then(|e| e.downcast_ref::<io::Error>())
-        .expect("the connector's io::Error is the source")
 }
 
 #[tokio::test]
