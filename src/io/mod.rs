@@ -19,6 +19,11 @@
 //! | [`ConnectFaultsLayer`] | any connector service, e.g. reqwest's `ClientBuilder::connector_layer` | DNS failure, refused, slow connect, hang | no (opaque connection) |
 //! | [`ChaosStream`] | any `AsyncRead + AsyncWrite`, without a target | — | yes, from [`StreamFaults`] |
 //!
+//! Without sockets, [`mem`] is an in-memory network whose [`MemListener`](mem::MemListener)
+//! goes under a [`ChaosListener`] and whose `MemConnector` (feature
+//! `hyper`) goes under a [`ChaosConnectorLayer`]: the same faults, no
+//! kernel, exact paused time.
+//!
 //! The first four belong to a [`Target`](crate::Target): its connection
 //! faults are a [`ConnFaultSet`] (a [`FaultSet`](crate::FaultSet) of
 //! [`ConnFault`] rules) installed with [`Target::set_faults`](crate::Target::set_faults),
