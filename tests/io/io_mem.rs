@@ -20,12 +20,15 @@ use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 use tower_chaos::io::mem::{MemConnector, MemNetwork};
 use tower_chaos::io::{
-    ChaosConnector, ChaosConnectorLayer, ChaosListener, ConnFault, ConnInfo, Direction, InjectedIoError,
-    IoCounters, Onset, injected_fault,
+    ChaosConnector, ChaosConnectorLayer, ChaosListener, ConnFault, ConnInfo, Direction, IoCounters, Onset,
+    injected_fault,
 };
 use tower_chaos::{BoxError, FaultKind, Latency, Rule, Target, Trigger};
 
-use io_support::{BIG, conn_target, get, has_io_kind, io_source, pattern, serve_app, uri};
+use io_support::{
+    BIG, assert_refused_connect, conn_target, get, has_io_kind, hello_twice, io_source, pattern, serve_app,
+    slow_connect_and_response_latency, uri,
+};
 
 type MemClient = Client<ChaosConnector<MemConnector>, Empty<Bytes>>;
 
@@ -65,6 +68,11 @@ fn counted_client(
     (target, counters, client)
 }
 
+/// A reset of the responses after `bytes`.
+fn reset_after(bytes: u64) -> Vec<Rule<ConnFault, ConnInfo>> {
+    vec![ConnFault::reset(Direction::Downstream, Onset::AfterBytes(bytes)).into()]
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_request_round_trips_without_a_socket() -> Result<(), BoxError> {
     let net = MemNetwork::new();
@@ -97,14 +105,7 @@ async fn refusal_is_connection_refused_and_counted_exactly() -> Result<(), BoxEr
     let addr = serve(&net, Some(&server));
     let (target, client) = client(&net, vec![ConnFault::refuse().when(Trigger::first(2))]);
     for _ in 0..2 {
-        let err = client.get(uri(addr, "/")).await.unwrap_err();
-        assert!(err.is_connect(), "{err:?}");
-        let io = io_source(&err);
-        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
-        assert_eq!(
-            InjectedIoError::of(io).map(InjectedIoError::fault),
-            Some(FaultKind::Refused)
-        );
+        assert_refused_connect(&client, uri(addr, "/")).await;
     }
     assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
     let report = target.report();
@@ -150,11 +151,7 @@ async fn reset_on_accept_is_a_connection_reset_for_the_client() -> Result<(), Bo
 #[tokio::test(start_paused = true)]
 async fn server_reset_mid_body_ends_the_body_after_exactly_its_bytes() -> Result<(), BoxError> {
     let net = MemNetwork::new();
-    let server = conn_target(
-        "server",
-        1,
-        vec![ConnFault::reset(Direction::Downstream, Onset::AfterBytes(2_000)).into()],
-    );
+    let server = conn_target("server", 1, reset_after(2_000));
     let addr = serve(&net, Some(&server));
     let (_target, counters, client) = counted_client(&net, vec![]);
     let res = client.get(uri(addr, "/big")).await?;
@@ -176,11 +173,7 @@ async fn server_reset_mid_body_ends_the_body_after_exactly_its_bytes() -> Result
 #[tokio::test(start_paused = true)]
 async fn server_reset_is_a_connection_reset_after_its_bytes() -> Result<(), BoxError> {
     let net = MemNetwork::new();
-    let server = conn_target(
-        "server",
-        1,
-        vec![ConnFault::reset(Direction::Downstream, Onset::AfterBytes(5)).into()],
-    );
+    let server = conn_target("server", 1, reset_after(5));
     let mut listener = ChaosListener::new(net.bind(([127, 0, 0, 1], 0))?, &server);
     let mut client = net.connect(listener.local_addr()?)?;
     let (mut conn, peer) = listener.accept().await?;
@@ -202,23 +195,14 @@ async fn server_reset_is_a_connection_reset_after_its_bytes() -> Result<(), BoxE
 async fn client_reset_mid_body_is_a_body_error_counted_once() -> Result<(), BoxError> {
     let net = MemNetwork::new();
     let addr = serve(&net, None);
-    let (target, counters, client) = counted_client(
-        &net,
-        vec![ConnFault::reset(Direction::Downstream, Onset::AfterBytes(2_000)).into()],
-    );
+    let (target, counters, client) = counted_client(&net, reset_after(2_000));
     let res = client.get(uri(addr, "/big")).await?;
     assert_eq!(res.status(), 200);
     let err = res.into_body().collect().await.unwrap_err();
     assert_eq!(format!("{err:?}"), r#"hyper::Error(Body, "connection error")"#);
     let report = target.report();
-    assert_eq!(
-        (
-            report.seen,
-            report.bytes_downstream,
-            report.injected(FaultKind::Reset)
-        ),
-        (1, 2_000, 1)
-    );
+    assert_eq!((report.seen, report.injected(FaultKind::Reset)), (1, 1));
+    assert_eq!(report.bytes_downstream, 2_000);
     assert_eq!(counters.snapshot().fault(FaultKind::Reset), 1);
     Ok(())
 }
@@ -232,20 +216,13 @@ async fn latency_and_slow_connect_are_exact_on_the_paused_clock() -> Result<(), 
         vec![ConnFault::latency(Direction::Upstream, Latency::fixed(Duration::from_millis(250))).into()],
     );
     let addr = serve(&net, Some(&server));
-    let (_target, client) = client(
-        &net,
-        vec![
-            ConnFault::slow_connect(Latency::fixed(Duration::from_secs(2))).into(),
-            ConnFault::latency(Direction::Downstream, Latency::fixed(Duration::from_millis(300))).into(),
-        ],
+    let (_target, client) = client(&net, slow_connect_and_response_latency());
+    // 2 s connect, 250 ms for the request, 300 ms for the response; then
+    // pooled: no connect, only the latencies, to the nanosecond.
+    assert_eq!(
+        hello_twice(&client, uri(addr, "/")).await?,
+        [Duration::from_millis(2_550), Duration::from_nanos(550_000_000)]
     );
-    let start = Instant::now();
-    assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
-    assert_eq!(start.elapsed(), Duration::from_millis(2_550));
-    // Pooled: no connect this time, only the request and response latency.
-    let start = Instant::now();
-    assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
-    assert_eq!(start.elapsed(), Duration::from_nanos(550_000_000));
     Ok(())
 }
 

@@ -183,3 +183,54 @@ pub fn conn_target(
     target.set_faults(faults).expect("valid faults");
     target
 }
+
+/// GETs `uri` twice (the second on the pooled connection), checks that
+/// both answer `hello`, and returns how long each took on tokio's clock.
+pub async fn hello_twice<C>(
+    client: &hyper_util::client::legacy::Client<C, http_body_util::Empty<hyper::body::Bytes>>,
+    uri: hyper::Uri,
+) -> Result<[std::time::Duration; 2], tower::BoxError>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let mut took = [std::time::Duration::ZERO; 2];
+    for t in &mut took {
+        let start = tokio::time::Instant::now();
+        assert_eq!(get(client, uri.clone()).await?.1, "hello");
+        *t = start.elapsed();
+    }
+    Ok(took)
+}
+
+/// A 2 s slow connect and 300 ms of latency on the responses.
+#[cfg(feature = "io")]
+pub fn slow_connect_and_response_latency()
+-> Vec<tower_chaos::Rule<tower_chaos::io::ConnFault, tower_chaos::io::ConnInfo>> {
+    use std::time::Duration;
+    use tower_chaos::Latency;
+    use tower_chaos::io::{ConnFault, Direction};
+    vec![
+        ConnFault::slow_connect(Latency::fixed(Duration::from_secs(2))).into(),
+        ConnFault::latency(Direction::Downstream, Latency::fixed(Duration::from_millis(300))).into(),
+    ]
+}
+
+/// GETs `uri` and checks that it fails as an injected connector refusal
+/// does: a connect error whose source is a marked `ConnectionRefused`.
+#[cfg(feature = "io")]
+pub async fn assert_refused_connect<C>(
+    client: &hyper_util::client::legacy::Client<C, http_body_util::Empty<hyper::body::Bytes>>,
+    uri: hyper::Uri,
+) where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    use tower_chaos::io::InjectedIoError;
+    let err = client.get(uri).await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    let io = io_source(&err);
+    assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        InjectedIoError::of(io).map(InjectedIoError::fault),
+        Some(tower_chaos::FaultKind::Refused)
+    );
+}
