@@ -375,13 +375,13 @@ impl axum::serve::Listener for MemListener {
     type Io = MemStream;
     type Addr = SocketAddr;
 
-    /// Accepts like [`MemListener::accept`] (which cannot fail while the
-    /// listener lives).
+    /// Accepts like [`MemListener::accept`], which cannot fail while the
+    /// listener lives (were it to, no connection would come: this waits
+    /// forever rather than spin).
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            if let Ok(conn) = Self::accept(self).await {
-                return conn;
-            }
+        match Self::accept(self).await {
+            Ok(conn) => conn,
+            Err(_) => std::future::pending().await,
         }
     }
 

@@ -271,3 +271,24 @@ async fn address_triggers_see_the_fake_addresses() -> Result<(), BoxError> {
     assert_eq!(target.report().injected(FaultKind::Refused), 1);
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_buffer_size_bounds_what_a_write_takes() -> Result<(), BoxError> {
+    let net = MemNetwork::with_buffer_size(4)?;
+    let mut listener = net.bind(([127, 0, 0, 1], 0))?;
+    let mut client = net.connect(listener.local_addr())?;
+    let (mut server, _) = listener.accept().await?;
+    assert_eq!(client.write(b"hello world").await?, 4);
+    let mut got = [0; 4];
+    server.read_exact(&mut got).await?;
+    assert_eq!(&got, b"hell");
+    // A bound address is taken until its listener is dropped.
+    let addr = listener.local_addr();
+    assert_eq!(net.bind(addr).unwrap_err().kind(), io::ErrorKind::AddrInUse);
+    drop(listener);
+    assert_eq!(
+        net.connect(addr).unwrap_err().kind(),
+        io::ErrorKind::ConnectionRefused
+    );
+    Ok(())
+}
