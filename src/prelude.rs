@@ -5,7 +5,8 @@
 //! [`ConfigError`], [`BoxError`]). With feature `http`: the HTTP layer, its
 //! faults, triggers and matchers (and, with `reqwest-middleware`, the
 //! reqwest middleware and its error). With `io`: the connection layers, the
-//! proxy, the listener, `ConnFault` and its set, rule and trigger. With
+//! proxy, the listener, `ConnFault` and its set, rule and trigger, the
+//! in-memory network (`MemNetwork`). With
 //! `scenario`: scenarios, phases, rehearsals and probes. With `explore`: the
 //! explorer, its report and its menu faults. Only this crate's
 //! items: tower's `ServiceBuilder`, `ServiceExt` and `service_fn` come from
@@ -56,7 +57,7 @@ pub use crate::http::{ChaosMiddleware, ClientFaultError};
 #[cfg(feature = "io")]
 pub use crate::io::{
     ChaosListener, ChaosStream, ConnFault, ConnFaultSet, ConnRule, ConnTrigger, ConnectFaultsLayer,
-    Direction, Proxy,
+    Direction, Proxy, mem::MemNetwork,
 };
 
 #[cfg(feature = "hyper")]

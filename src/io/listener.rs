@@ -8,11 +8,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::time::{Instant, Sleep};
 
 use super::conn::{Caps, ConnCtl, End};
-use super::{ChaosStream, ConnInfo, IoCounters, Side};
+use super::{ChaosStream, ConnInfo, IoCounters, Resettable, Side};
 use crate::{FaultKind, Target};
 
 const CAPS: Caps = Caps {
@@ -22,15 +23,62 @@ const CAPS: Caps = Caps {
     tls: false,
 };
 
+/// A source of accepted connections that a [`ChaosListener`] wraps:
+/// tokio's [`TcpListener`], or the in-memory
+/// [`MemListener`](super::mem::MemListener).
+///
+/// A refused connection is reset through [`Resettable::prepare_reset`]
+/// and dropped, so the client sees what it would see of a real reset.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// use tower_chaos::io::Accept;
+/// let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// assert_eq!(Accept::local_addr(&tcp)?, tcp.local_addr()?);
+/// # Ok(()) }
+/// ```
+pub trait Accept {
+    /// The accepted connections.
+    type Stream: AsyncRead + AsyncWrite + Resettable;
+
+    /// Polls for the next connection and the peer's address.
+    ///
+    /// # Errors
+    ///
+    /// The listener's accept errors.
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, SocketAddr)>>;
+
+    /// The address connections are accepted on.
+    ///
+    /// # Errors
+    ///
+    /// The listener's errors (a socket that has none).
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+impl Accept for TcpListener {
+    type Stream = TcpStream;
+
+    #[inline]
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        Self::poll_accept(self, cx)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Self::local_addr(self)
+    }
+}
+
 /// An accepted connection waiting for its connect fault to play out.
-struct Pending {
-    stream: TcpStream,
+struct Pending<S> {
+    stream: S,
     peer: SocketAddr,
     ctl: ConnCtl,
 }
 
-/// A [`TcpListener`] whose accepted connections get the connection faults
-/// of a [`Target`]: the server side of a rehearsal.
+/// A [`TcpListener`] (or any [`Accept`] source, e.g. the in-memory
+/// [`MemListener`](super::mem::MemListener)) whose accepted connections get
+/// the connection faults of a [`Target`]: the server side of a rehearsal.
 ///
 /// Each accepted connection is decided once with the target's triggers
 /// (its [`ConnInfo`] carries the client's and the listener's addresses):
@@ -77,21 +125,21 @@ struct Pending {
 /// assert_eq!(target.report().injected(FaultKind::Refused), 1);
 /// # Ok(()) }
 /// ```
-pub struct ChaosListener {
-    inner: TcpListener,
+pub struct ChaosListener<L: Accept = TcpListener> {
+    inner: L,
     target: Target,
     counters: IoCounters,
     local: Option<SocketAddr>,
     /// Ready to hand to the server.
-    ready: VecDeque<(ChaosStream<TcpStream>, SocketAddr)>,
+    ready: VecDeque<(ChaosStream<L::Stream>, SocketAddr)>,
     /// Slowed: handed over at their instant.
-    delayed: Vec<(Instant, Pending)>,
+    delayed: Vec<(Instant, Pending<L::Stream>)>,
     /// Hung: decided again when the target is switched.
-    held: Vec<Pending>,
+    held: Vec<Pending<L::Stream>>,
     timer: Option<Pin<Box<Sleep>>>,
 }
 
-impl fmt::Debug for ChaosListener {
+impl<L: Accept + fmt::Debug> fmt::Debug for ChaosListener<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChaosListener")
             .field("inner", &self.inner)
@@ -119,7 +167,9 @@ impl ChaosListener {
     pub async fn bind(addr: impl ToSocketAddrs, target: &Target) -> io::Result<Self> {
         Ok(Self::new(TcpListener::bind(addr).await?, target))
     }
+}
 
+impl<L: Accept> ChaosListener<L> {
     /// Wraps `listener`: connections it accepts get the connection faults of
     /// `target`, now and as switched later.
     ///
@@ -134,7 +184,7 @@ impl ChaosListener {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn new(listener: TcpListener, target: &Target) -> Self {
+    pub fn new(listener: L, target: &Target) -> Self {
         let local = listener.local_addr().ok();
         target.read_faults::<super::ConnFault, ConnInfo>();
         tracing::info!(
@@ -161,7 +211,7 @@ impl ChaosListener {
     ///
     /// # Errors
     ///
-    /// As [`TcpListener::local_addr`]. See [`ChaosListener::new`] for an
+    /// As [`TcpListener::local_addr`] (or the wrapped listener's). See [`ChaosListener::new`] for an
     /// example.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
@@ -192,7 +242,7 @@ impl ChaosListener {
     /// The wrapped listener. See [`ChaosListener::into_inner`] for an
     /// example.
     #[must_use]
-    pub const fn get_ref(&self) -> &TcpListener {
+    pub const fn get_ref(&self) -> &L {
         &self.inner
     }
 
@@ -208,7 +258,7 @@ impl ChaosListener {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn into_inner(self) -> TcpListener {
+    pub fn into_inner(self) -> L {
         self.inner
     }
 
@@ -223,7 +273,7 @@ impl ChaosListener {
     /// # Errors
     ///
     /// The errors of [`TcpListener::accept`].
-    pub async fn accept(&mut self) -> io::Result<(ChaosStream<TcpStream>, SocketAddr)> {
+    pub async fn accept(&mut self) -> io::Result<(ChaosStream<L::Stream>, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
@@ -245,7 +295,7 @@ impl ChaosListener {
     pub fn poll_accept(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<io::Result<(ChaosStream<TcpStream>, SocketAddr)>> {
+    ) -> Poll<io::Result<(ChaosStream<L::Stream>, SocketAddr)>> {
         loop {
             if let Some(conn) = self.ready.pop_front() {
                 return Poll::Ready(Ok(conn));
@@ -305,7 +355,7 @@ impl ChaosListener {
     }
 
     /// Plays a connection's connect faults: reset, hold, delay, or hand over.
-    fn route(&mut self, p: Pending, slept: bool) {
+    fn route(&mut self, p: Pending<L::Stream>, slept: bool) {
         let (end, slow) = p.ctl.connect();
         if !slept && !slow.is_zero() {
             self.counters.fault(FaultKind::SlowConnect);
@@ -315,8 +365,9 @@ impl ChaosListener {
         match end {
             Some(End::Refuse | End::Dns) => {
                 self.counters.fault(FaultKind::Refused);
-                // Zero linger: the close below sends an RST, not a FIN.
-                let _ = p.stream.set_zero_linger();
+                // Zero linger on TCP: the close below sends an RST, not a
+                // FIN.
+                let _ = p.stream.prepare_reset();
             }
             Some(End::Hang) => self.held.push(p),
             None => {
@@ -329,8 +380,12 @@ impl ChaosListener {
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-impl axum::serve::Listener for ChaosListener {
-    type Io = ChaosStream<TcpStream>;
+impl<L> axum::serve::Listener for ChaosListener<L>
+where
+    L: Accept + Send + 'static,
+    L::Stream: Unpin + Send + 'static,
+{
+    type Io = ChaosStream<L::Stream>;
     type Addr = SocketAddr;
 
     /// Accepts like [`ChaosListener::accept`], retrying on errors as axum's

@@ -19,6 +19,11 @@
 //! | [`ConnectFaultsLayer`] | any connector service, e.g. reqwest's `ClientBuilder::connector_layer` | DNS failure, refused, slow connect, hang | no (opaque connection) |
 //! | [`ChaosStream`] | any `AsyncRead + AsyncWrite`, without a target | — | yes, from [`StreamFaults`] |
 //!
+//! Without sockets, [`mem`] is an in-memory network whose [`MemListener`](mem::MemListener)
+//! goes under a [`ChaosListener`] and whose `MemConnector` (feature
+//! `hyper`) goes under a [`ChaosConnectorLayer`]: the same faults, no
+//! kernel, exact paused time.
+//!
 //! The first four belong to a [`Target`](crate::Target): its connection
 //! faults are a [`ConnFaultSet`] (a [`FaultSet`](crate::FaultSet) of
 //! [`ConnFault`] rules) installed with [`Target::set_faults`](crate::Target::set_faults),
@@ -159,6 +164,7 @@ mod faults;
 mod handle;
 mod injected;
 mod listener;
+pub mod mem;
 mod proxy;
 mod queue;
 mod reset;
@@ -178,7 +184,7 @@ pub use faults::{
     StreamFaultsBuilder,
 };
 pub use injected::{DnsFailure, InjectedIoError, injected_fault};
-pub use listener::ChaosListener;
+pub use listener::{Accept, ChaosListener};
 pub use proxy::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Proxy, ProxyStats, RebindError};
 pub use reset::Resettable;
 pub use stream::ChaosStream;

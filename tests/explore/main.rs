@@ -19,6 +19,8 @@ mod axum_app;
 mod connect;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(all(feature = "hyper", feature = "axum"))]
+mod mem;
 
 /// The minimal failing fault sets, written as in replay lines (no seed);
 /// each must be known minimal.

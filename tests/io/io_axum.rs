@@ -11,34 +11,17 @@ use tokio::time::Instant;
 use tower_chaos::io::{ChaosListener, ConnFault, ConnFaultSet, ConnInfo, Direction, Onset};
 use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
 
-use io_support::{BIG, pattern, serve_app};
+use io_support::{BIG, conn_target, has_io_kind, pattern, serve_app};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves the app through a chaos listener; returns its base URL.
 async fn chaotic_app(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Result<(Target, String), BoxError> {
-    let target = Target::builder("axum-app").seed(3).build()?;
-    let mut faults = ConnFaultSet::new();
-    for r in rules {
-        faults = faults.with(r);
-    }
-    target.set_faults(faults)?;
+    let target = conn_target("axum-app", 3, rules);
     let listener = ChaosListener::bind("127.0.0.1:0", &target).await?;
     let base = format!("http://{}", listener.local_addr()?);
     serve_app(listener).await;
     Ok((target, base))
-}
-
-/// Whether `err`'s source chain holds an `io::Error` of `kind`.
-fn has_io_kind(err: &(dyn std::error::Error + 'static), kind: io::ErrorKind) -> bool {
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == kind) {
-            return true;
-        }
-        next = e.source();
-    }
-    false
 }
 
 #[tokio::test]

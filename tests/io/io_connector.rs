@@ -18,23 +18,20 @@ use tokio::time::{Instant, timeout};
 use tower::Layer;
 use tower_chaos::io::{
     ChaosConnector, ChaosConnectorLayer, ChaosListener, ConnFault, ConnFaultSet, ConnInfo, Direction,
-    DnsFailure, InjectedIoError, Onset, injected_fault,
+    DnsFailure, Onset, injected_fault,
 };
-use tower_chaos::{FaultKind, Latency, Rule, Target, Trigger};
+use tower_chaos::{FaultKind, Rule, Target, Trigger};
 
-use io_support::{BIG, app, pattern, serve_app};
+use io_support::{
+    BIG, app, assert_refused_connect, conn_target, get, hello_twice, io_source, pattern, serve_app,
+    slow_connect_and_response_latency, uri,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type HttpClient = Client<ChaosConnector<HttpConnector>, Empty<Bytes>>;
 
 fn target(rules: Vec<Rule<ConnFault, ConnInfo>>) -> Target {
-    let target = Target::builder("backend").seed(9).build().expect("target");
-    let mut faults = ConnFaultSet::new();
-    for r in rules {
-        faults = faults.with(r);
-    }
-    target.set_faults(faults).expect("valid faults");
-    target
+    conn_target("backend", 9, rules)
 }
 
 /// A target with `rules` and a hyper client connecting through it.
@@ -42,24 +39,6 @@ fn target_and_client(rules: Vec<Rule<ConnFault, ConnInfo>>) -> (Target, HttpClie
     let target = target(rules);
     let connector = ChaosConnectorLayer::for_target(&target).layer(HttpConnector::new());
     (target, Client::builder(TokioExecutor::new()).build(connector))
-}
-
-fn uri(addr: std::net::SocketAddr, path: &str) -> hyper::Uri {
-    format!("http://{addr}{path}").parse().expect("uri")
-}
-
-async fn get(client: &HttpClient, uri: hyper::Uri) -> Result<(http::StatusCode, Bytes), BoxError> {
-    let res = client.get(uri).await?;
-    let status = res.status();
-    let body = res.into_body().collect().await?.to_bytes();
-    Ok((status, body))
-}
-
-/// The `io::Error` the client's error carries from the connector.
-fn io_source(err: &hyper_util::client::legacy::Error) -> &io::Error {
-    err.source()
-        .and_then(|e| e.downcast_ref::<io::Error>())
-        .expect("the connector's io::Error is the source")
 }
 
 #[tokio::test]
@@ -123,14 +102,7 @@ async fn dns_failure_for_one_host_only() -> Result<(), BoxError> {
 async fn refusal_is_connection_refused() -> Result<(), BoxError> {
     let addr = app().await?;
     let (_target, client) = target_and_client(vec![ConnFault::refuse().when(Trigger::first(1))]);
-    let err = client.get(uri(addr, "/")).await.unwrap_err();
-    assert!(err.is_connect(), "{err:?}");
-    let io = io_source(&err);
-    assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
-    assert_eq!(
-        InjectedIoError::of(io).map(InjectedIoError::fault),
-        Some(FaultKind::Refused)
-    );
+    assert_refused_connect(&client, uri(addr, "/")).await;
     assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
     Ok(())
 }
@@ -183,17 +155,12 @@ async fn unfaulted_connections_are_byte_exact_and_keep_connection_info() -> Resu
 #[tokio::test(start_paused = true)]
 async fn slow_connect_and_latency_under_paused_time() -> Result<(), BoxError> {
     let addr = app().await?;
-    let (_target, client) = target_and_client(vec![
-        ConnFault::slow_connect(Latency::fixed(Duration::from_secs(2))).into(),
-        ConnFault::latency(Direction::Downstream, Latency::fixed(Duration::from_millis(300))).into(),
-    ]);
-    let start = Instant::now();
-    assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
-    assert_eq!(start.elapsed(), Duration::from_millis(2_300));
-    // Pooled: no connect this time, only the response latency.
-    let start = Instant::now();
-    assert_eq!(get(&client, uri(addr, "/")).await?.1, "hello");
-    assert_eq!(start.elapsed(), Duration::from_millis(300));
+    let (_target, client) = target_and_client(slow_connect_and_response_latency());
+    // Then pooled: no connect the second time, only the response latency.
+    assert_eq!(
+        hello_twice(&client, uri(addr, "/")).await?,
+        [Duration::from_millis(2_300), Duration::from_millis(300)]
+    );
     Ok(())
 }
 

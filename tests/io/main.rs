@@ -16,6 +16,8 @@ mod io_axum;
 #[cfg(feature = "hyper")]
 mod io_connector;
 mod io_listener;
+#[cfg(all(feature = "hyper", feature = "axum"))]
+mod io_mem;
 mod io_props;
 mod io_proxy;
 mod io_reqwest;

@@ -126,3 +126,111 @@ pub async fn app() -> io::Result<std::net::SocketAddr> {
     serve_app(listener).await;
     Ok(addr)
 }
+
+/// Whether `err`'s source chain holds an `io::Error` of `kind`.
+pub fn has_io_kind(err: &(dyn std::error::Error + 'static), kind: io::ErrorKind) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == kind) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The `io::Error` a hyper-util client's error carries from its connector.
+pub fn io_source(err: &hyper_util::client::legacy::Error) -> &io::Error {
+    std::error::Error::source(err)
+        .and_then(|e| e.downcast_ref::<io::Error>())
+        .expect("the connector's io::Error is the source")
+}
+
+/// GETs `uri` with a hyper-util client and collects the body.
+pub async fn get<C>(
+    client: &hyper_util::client::legacy::Client<C, http_body_util::Empty<hyper::body::Bytes>>,
+    uri: hyper::Uri,
+) -> Result<(hyper::StatusCode, hyper::body::Bytes), tower::BoxError>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    use http_body_util::BodyExt;
+    let res = client.get(uri).await?;
+    let status = res.status();
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// `http://{addr}{path}`.
+pub fn uri(addr: std::net::SocketAddr, path: &str) -> hyper::Uri {
+    format!("http://{addr}{path}").parse().expect("uri")
+}
+
+/// A target named `name` with `seed` holding the connection faults `rules`.
+#[cfg(feature = "io")]
+pub fn conn_target(
+    name: &str,
+    seed: u64,
+    rules: Vec<tower_chaos::Rule<tower_chaos::io::ConnFault, tower_chaos::io::ConnInfo>>,
+) -> tower_chaos::Target {
+    let target = tower_chaos::Target::builder(name)
+        .seed(seed)
+        .build()
+        .expect("target");
+    let faults = rules
+        .into_iter()
+        .fold(tower_chaos::io::ConnFaultSet::new(), |set, r| set.with(r));
+    target.set_faults(faults).expect("valid faults");
+    target
+}
+
+/// GETs `uri` twice (the second on the pooled connection), checks that
+/// both answer `hello`, and returns how long each took on tokio's clock.
+pub async fn hello_twice<C>(
+    client: &hyper_util::client::legacy::Client<C, http_body_util::Empty<hyper::body::Bytes>>,
+    uri: hyper::Uri,
+) -> Result<[std::time::Duration; 2], tower::BoxError>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let mut took = [std::time::Duration::ZERO; 2];
+    for t in &mut took {
+        let start = tokio::time::Instant::now();
+        assert_eq!(get(client, uri.clone()).await?.1, "hello");
+        *t = start.elapsed();
+    }
+    Ok(took)
+}
+
+/// A 2 s slow connect and 300 ms of latency on the responses.
+#[cfg(feature = "io")]
+pub fn slow_connect_and_response_latency()
+-> Vec<tower_chaos::Rule<tower_chaos::io::ConnFault, tower_chaos::io::ConnInfo>> {
+    use std::time::Duration;
+    use tower_chaos::Latency;
+    use tower_chaos::io::{ConnFault, Direction};
+    vec![
+        ConnFault::slow_connect(Latency::fixed(Duration::from_secs(2))).into(),
+        ConnFault::latency(Direction::Downstream, Latency::fixed(Duration::from_millis(300))).into(),
+    ]
+}
+
+/// GETs `uri` and checks that it fails as an injected connector refusal
+/// does: a connect error whose source is a marked `ConnectionRefused`.
+#[cfg(feature = "io")]
+pub async fn assert_refused_connect<C>(
+    client: &hyper_util::client::legacy::Client<C, http_body_util::Empty<hyper::body::Bytes>>,
+    uri: hyper::Uri,
+) where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    use tower_chaos::io::InjectedIoError;
+    let err = client.get(uri).await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    let io = io_source(&err);
+    assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        InjectedIoError::of(io).map(InjectedIoError::fault),
+        Some(tower_chaos::FaultKind::Refused)
+    );
+}
