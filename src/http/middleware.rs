@@ -391,7 +391,11 @@ impl Decision {
             }
         }
         let url = request.url().clone();
-        let deadline = request.timeout().map(|&t| (Instant::now() + t, t));
+        // A timeout beyond what the clock can hold (`Duration::MAX`) is no
+        // deadline at all, as in reqwest itself: never an overflow.
+        let deadline = request
+            .timeout()
+            .and_then(|&t| Some((Instant::now().checked_add(t)?, t)));
         match end {
             End::Respond(response) => Ok(synthesized(&response, marker, url)),
             End::Drop => Err(ClientFaultError::raise(

@@ -619,3 +619,18 @@ async fn an_injected_error_is_found_inside_retry_errors() -> Result<(), BoxError
     assert_eq!(target.report().seen, 2);
     Ok(())
 }
+
+/// A request timeout beyond what the clock can hold is no deadline, not an
+/// overflow: the faulted body reads to its cut.
+#[tokio::test(start_paused = true)]
+async fn a_request_timeout_beyond_the_clock_is_no_deadline() -> Result<(), BoxError> {
+    let (_hits, base) = server().await;
+    let cut = target(HttpFaultSet::new().with(BodyFault::truncate_after(3)));
+    let response = client(&cut)
+        .get(format!("{base}/"))
+        .timeout(Duration::MAX)
+        .send()
+        .await?;
+    assert_eq!(response.text().await?, "hel");
+    Ok(())
+}

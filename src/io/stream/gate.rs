@@ -45,10 +45,12 @@ impl Gate {
             return max;
         }
         *self.piece.get_or_insert_with(|| {
-            let span = 2 * self.variation as u64 + 1;
+            // Saturating: a variation near `usize::MAX` must not overflow.
+            let span = (self.variation as u64).saturating_mul(2).saturating_add(1);
             let draw = nth(self.seed, self.pieces) % span;
-            // validated: variation < max, so the size is at least 1
-            max - self.variation + usize::try_from(draw).unwrap_or(0)
+            // validated: variation < max, so the size is at least 1;
+            // saturating, for sizes near `usize::MAX`.
+            (max - self.variation).saturating_add(usize::try_from(draw).unwrap_or(usize::MAX))
         })
     }
 
@@ -109,6 +111,32 @@ impl Gate {
         }
         if let Some(throttle) = &mut self.throttle {
             throttle.commit(now, k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_sizes_near_usize_max_neither_overflow_nor_shrink_to_zero() {
+        for (max, variation) in [
+            (usize::MAX, usize::MAX - 1),
+            (usize::MAX - 1, usize::MAX - 2),
+            (3, 2),
+        ] {
+            let mut gate = Gate {
+                variation,
+                seed: 7,
+                ..Gate::default()
+            };
+            for piece in 0..64 {
+                gate.pieces = piece;
+                gate.piece = None;
+                let size = gate.piece_size(max);
+                assert!(size >= max - variation, "{max} ± {variation}: {size}");
+            }
         }
     }
 }
