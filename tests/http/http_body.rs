@@ -41,7 +41,12 @@ enum Seen {
 }
 
 async fn with_reqwest(client: &reqwest::Client, url: &str) -> Seen {
-    match client.get(url).send().await {
+    reqwest_saw(client.get(url)).await
+}
+
+/// What reqwest saw of `request`, sent and read to its end.
+async fn reqwest_saw(request: reqwest::RequestBuilder) -> Seen {
+    match request.send().await {
         Err(e) => Seen::SendError(chain(&e)),
         Ok(r) => {
             let status = r.status().as_u16();
@@ -152,17 +157,7 @@ async fn an_abort_at_the_very_end_of_the_body_is_still_an_error() {
     let addr = serve(app(layer)).await;
     let url = format!("http://{addr}/created");
     for (client, c) in [("reqwest-h1", reqwest_h1()), ("reqwest-h2", reqwest_h2())] {
-        let response = c.post(&url).send().await;
-        let seen = match response {
-            Err(e) => Seen::SendError(chain(&e)),
-            Ok(r) => {
-                let status = r.status().as_u16();
-                match r.bytes().await {
-                    Ok(b) => Seen::Body(status, b.len()),
-                    Err(e) => Seen::BodyError(status, chain(&e)),
-                }
-            }
-        };
+        let seen = reqwest_saw(c.post(&url)).await;
         // Nothing was flushed before the error: the request itself fails
         // (HTTP/1 sees the connection close, HTTP/2 a stream reset),
         // although the handler ran.
